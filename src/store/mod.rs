@@ -1,0 +1,228 @@
+//! The [`TrackingStore`] trait and its backends, chosen at runtime from a tracking URI.
+//!
+//! | URI | backend |
+//! |---|---|
+//! | `file:///abs/mlruns`, `./mlruns`, `/abs/mlruns` | [`FileStore`] (MLflow's `mlruns` folder) |
+//! | `sqlite:///relative.db`, `sqlite:////abs/path.db` | [`SqliteStore`] (MLflow's SQL schema) |
+
+pub mod file;
+mod uri;
+
+pub use file::FileStore;
+pub use uri::{StoreLocation, default_tracking_uri, open_store, parse_tracking_uri};
+
+use std::collections::BTreeMap;
+
+use crate::error::{Result, StoreWarning};
+use crate::model::{
+    DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag, ViewType,
+};
+
+/// Default page size of `search_runs` and `search_experiments` (MLflow's `SEARCH_MAX_RESULTS_DEFAULT`).
+pub const SEARCH_MAX_RESULTS_DEFAULT: usize = 1000;
+/// Largest allowed page size (MLflow's `SEARCH_MAX_RESULTS_THRESHOLD`).
+pub const SEARCH_MAX_RESULTS_THRESHOLD: usize = 50_000;
+
+/// What to create in [`TrackingStore::create_run`].
+#[derive(Debug, Clone, Default)]
+pub struct CreateRun {
+    /// Experiment to create the run in.
+    pub experiment_id: String,
+    /// `user_id` of the run (`unknown` when empty, as MLflow does).
+    pub user_id: String,
+    /// Start time, epoch ms; now when `None`.
+    pub start_time: Option<i64>,
+    /// Initial tags (system tags included).
+    pub tags: Vec<RunTag>,
+    /// Run name; taken from the `mlflow.runName` tag, else random, when `None`.
+    pub run_name: Option<String>,
+}
+
+/// Arguments of [`TrackingStore::search_runs`].
+#[derive(Debug, Clone)]
+pub struct RunQuery {
+    /// Experiments to search (at least one).
+    pub experiment_ids: Vec<String>,
+    /// MLflow filter string (empty: every run).
+    pub filter: String,
+    /// Active, deleted or all runs.
+    pub view_type: ViewType,
+    /// Page size, 1..=50,000.
+    pub max_results: usize,
+    /// `order_by` clauses, e.g. `metrics.loss ASC`.
+    pub order_by: Vec<String>,
+    /// Token from a previous page.
+    pub page_token: Option<String>,
+}
+
+impl Default for RunQuery {
+    fn default() -> Self {
+        RunQuery {
+            experiment_ids: Vec::new(),
+            filter: String::new(),
+            view_type: ViewType::ActiveOnly,
+            max_results: SEARCH_MAX_RESULTS_DEFAULT,
+            order_by: Vec::new(),
+            page_token: None,
+        }
+    }
+}
+
+impl RunQuery {
+    /// A query for every active run of `experiment_ids`, first page.
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(experiment_ids: I) -> Self {
+        RunQuery {
+            experiment_ids: experiment_ids.into_iter().map(Into::into).collect(),
+            ..RunQuery::default()
+        }
+    }
+}
+
+/// Arguments of [`TrackingStore::search_experiments`].
+#[derive(Debug, Clone)]
+pub struct ExperimentQuery {
+    /// MLflow experiment filter string (empty: every experiment).
+    pub filter: String,
+    /// Active, deleted or all experiments.
+    pub view_type: ViewType,
+    /// Page size, 1..=50,000.
+    pub max_results: usize,
+    /// `order_by` clauses, e.g. `name ASC`.
+    pub order_by: Vec<String>,
+    /// Token from a previous page.
+    pub page_token: Option<String>,
+}
+
+impl Default for ExperimentQuery {
+    fn default() -> Self {
+        ExperimentQuery {
+            filter: String::new(),
+            view_type: ViewType::ActiveOnly,
+            max_results: SEARCH_MAX_RESULTS_DEFAULT,
+            order_by: Vec::new(),
+            page_token: None,
+        }
+    }
+}
+
+/// One page of search results, with the problems met while reading it.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The results, in the requested order.
+    pub items: Vec<T>,
+    /// Token for the next page, when more results exist.
+    pub next_page_token: Option<String>,
+    /// Entities that could not be read and were skipped.
+    pub warnings: Vec<StoreWarning>,
+}
+
+impl<T> Page<T> {
+    /// A page with no token and no warnings.
+    pub fn complete(items: Vec<T>) -> Self {
+        Page {
+            items,
+            next_page_token: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// A tracking backend: MLflow's `AbstractStore`, object-safe and shareable across threads.
+///
+/// Every method validates its input as MLflow does and returns errors carrying MLflow's codes
+/// ([`crate::Error::error_code`]). Reading is tolerant: a damaged run or experiment is left out of
+/// listings and reported in [`Page::warnings`].
+pub trait TrackingStore: Send + Sync {
+    /// The tracking URI this store was opened from.
+    fn tracking_uri(&self) -> String;
+
+    // ----- experiments ---------------------------------------------------------------------
+
+    /// Creates an experiment and returns its id. Names are unique among active and deleted
+    /// experiments.
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<String>;
+    /// Gets an experiment (active or deleted) by id.
+    fn get_experiment(&self, experiment_id: &str) -> Result<Experiment>;
+    /// Gets an experiment (active or deleted) by name; `None` when there is none.
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>>;
+    /// Searches experiments.
+    fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>>;
+    /// Renames an active experiment.
+    fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()>;
+    /// Soft-deletes an experiment and its active runs (not allowed for experiment `0`).
+    fn delete_experiment(&self, experiment_id: &str) -> Result<()>;
+    /// Restores a deleted experiment and its deleted runs.
+    fn restore_experiment(&self, experiment_id: &str) -> Result<()>;
+    /// Sets an experiment tag.
+    fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()>;
+    /// Deletes an experiment tag (error when absent).
+    fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()>;
+
+    // ----- runs ----------------------------------------------------------------------------
+
+    /// Creates a run in an active experiment, status RUNNING.
+    fn create_run(&self, request: CreateRun) -> Result<Run>;
+    /// Gets a run (active or deleted) by id.
+    fn get_run(&self, run_id: &str) -> Result<Run>;
+    /// Updates status, end time and/or name of a run; returns the new info.
+    fn update_run_info(
+        &self,
+        run_id: &str,
+        status: Option<RunStatus>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> Result<RunInfo>;
+    /// Soft-deletes a run.
+    fn delete_run(&self, run_id: &str) -> Result<()>;
+    /// Restores a deleted run.
+    fn restore_run(&self, run_id: &str) -> Result<()>;
+    /// Searches runs of the given experiments.
+    fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>>;
+
+    // ----- metrics, params, tags -----------------------------------------------------------
+
+    /// Logs metrics, params and tags to an active run in one request (MLflow's limits apply:
+    /// ≤1000 metrics, ≤100 params, ≤100 tags). Params are immutable; long values are truncated.
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> Result<()>;
+    /// Every logged value of a metric, in logging order.
+    fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>>;
+    /// Deletes a run tag (error when absent).
+    fn delete_tag(&self, run_id: &str, key: &str) -> Result<()>;
+    /// Records datasets used by a run.
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()>;
+
+    /// Logs one metric value.
+    fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
+        self.log_batch(run_id, std::slice::from_ref(metric), &[], &[])
+    }
+    /// Logs one param.
+    fn log_param(&self, run_id: &str, param: &Param) -> Result<()> {
+        self.log_batch(run_id, &[], std::slice::from_ref(param), &[])
+    }
+    /// Sets one run tag.
+    fn set_tag(&self, run_id: &str, tag: &RunTag) -> Result<()> {
+        self.log_batch(run_id, &[], &[], std::slice::from_ref(tag))
+    }
+
+    /// Histories of several metrics of a run at once (a backend may do this in one pass).
+    fn get_metric_histories(
+        &self,
+        run_id: &str,
+        keys: &[String],
+    ) -> Result<BTreeMap<String, Vec<Metric>>> {
+        keys.iter()
+            .map(|k| Ok((k.clone(), self.get_metric_history(run_id, k)?)))
+            .collect()
+    }
+}
