@@ -11,10 +11,12 @@
 
 #![warn(missing_docs)]
 
+pub mod cli;
 mod error;
 pub mod model;
 pub mod search;
 pub mod store;
+pub mod tracking;
 
 pub use error::{Error, ErrorCode, Result, StoreWarning};
 pub use model::{
@@ -22,3 +24,12 @@ pub use model::{
     RunInfo, RunInputs, RunStatus, RunTag, ViewType,
 };
 pub use store::{CreateRun, ExperimentQuery, FileStore, Page, RunQuery, TrackingStore, open_store};
+pub use tracking::fluent::{
+    active_run, create_experiment, delete_experiment, delete_run, delete_tag, end_run,
+    get_experiment, get_experiment_by_name, get_metric_history, get_parent_run, get_run,
+    get_tracking_uri, last_active_run, log_batch, log_input, log_metric, log_metric_at,
+    log_metrics, log_param, log_params, search_experiments, search_runs, set_experiment,
+    set_experiment_by_id, set_experiment_tag, set_experiment_tags, set_tag, set_tags,
+    set_tracking_uri, start_run, with_run,
+};
+pub use tracking::{ActiveRun, RunOptions, TrackingClient};

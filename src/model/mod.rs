@@ -2,6 +2,7 @@
 //!
 //! Times are epoch milliseconds (`*_time` fields), as everywhere in MLflow.
 
+pub mod json;
 mod names;
 pub mod validation;
 

@@ -1,0 +1,316 @@
+//! [`TrackingClient`]: MLflow's `MlflowClient` with explicit ids, over any [`TrackingStore`].
+
+use std::fmt::Display;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::model::validation::{
+    MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH,
+};
+use crate::model::{
+    DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag, ViewType, now_ms,
+    tags,
+};
+use crate::store::{CreateRun, ExperimentQuery, Page, RunQuery, TrackingStore, open_store};
+
+/// A client of one tracking store, like MLflow's `MlflowClient`: every call names its
+/// experiment or run explicitly. Cheap to clone; safe to share between threads.
+#[derive(Clone)]
+pub struct TrackingClient {
+    store: Arc<dyn TrackingStore>,
+}
+
+impl std::fmt::Debug for TrackingClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackingClient")
+            .field("tracking_uri", &self.store.tracking_uri())
+            .finish()
+    }
+}
+
+impl TrackingClient {
+    /// Opens the store at `tracking_uri` (a path, `file:`, `sqlite:` URI).
+    pub fn new(tracking_uri: &str) -> Result<Self> {
+        Ok(TrackingClient {
+            store: open_store(tracking_uri)?,
+        })
+    }
+
+    /// Wraps an already open store.
+    pub fn from_store(store: Arc<dyn TrackingStore>) -> Self {
+        TrackingClient { store }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Arc<dyn TrackingStore> {
+        &self.store
+    }
+
+    /// The tracking URI of the store.
+    pub fn tracking_uri(&self) -> String {
+        self.store.tracking_uri()
+    }
+
+    // ----- experiments -----------------------------------------------------------------------
+
+    /// Creates an experiment; returns its id.
+    pub fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[(&str, &str)],
+    ) -> Result<String> {
+        let tags: Vec<(String, String)> = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.store.create_experiment(name, artifact_location, &tags)
+    }
+
+    /// Gets an experiment by id.
+    pub fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        self.store.get_experiment(experiment_id)
+    }
+
+    /// Gets an experiment by name (`None` when there is none).
+    pub fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        self.store.get_experiment_by_name(name)
+    }
+
+    /// Searches experiments.
+    pub fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
+        self.store.search_experiments(query)
+    }
+
+    /// Every experiment of `view`, following page tokens.
+    pub fn list_all_experiments(&self, view: ViewType) -> Result<Page<Experiment>> {
+        let mut query = ExperimentQuery {
+            view_type: view,
+            ..ExperimentQuery::default()
+        };
+        let mut all = Page::complete(Vec::new());
+        loop {
+            let page = self.store.search_experiments(&query)?;
+            all.items.extend(page.items);
+            all.warnings.extend(page.warnings);
+            match page.next_page_token {
+                Some(token) => query.page_token = Some(token),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Renames an experiment.
+    pub fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
+        self.store.rename_experiment(experiment_id, new_name)
+    }
+
+    /// Deletes an experiment (and marks its runs deleted).
+    pub fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
+        self.store.delete_experiment(experiment_id)
+    }
+
+    /// Restores a deleted experiment.
+    pub fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
+        self.store.restore_experiment(experiment_id)
+    }
+
+    /// Sets an experiment tag.
+    pub fn set_experiment_tag(
+        &self,
+        experiment_id: &str,
+        key: &str,
+        value: impl Display,
+    ) -> Result<()> {
+        self.store
+            .set_experiment_tag(experiment_id, key, &value.to_string())
+    }
+
+    /// Deletes an experiment tag.
+    pub fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
+        self.store.delete_experiment_tag(experiment_id, key)
+    }
+
+    // ----- runs ------------------------------------------------------------------------------
+
+    /// Creates a run (status RUNNING). `user_id` is taken from the `mlflow.user` tag, else
+    /// `unknown`, as MLflow does; the start time is now unless given.
+    pub fn create_run(
+        &self,
+        experiment_id: &str,
+        run_name: Option<&str>,
+        tags: &[(&str, &str)],
+        start_time: Option<i64>,
+    ) -> Result<Run> {
+        let tags: Vec<RunTag> = tags.iter().map(|(k, v)| RunTag::new(*k, *v)).collect();
+        let user_id = tags
+            .iter()
+            .find(|t| t.key == tags::USER)
+            .map(|t| t.value.clone())
+            .unwrap_or_else(|| "unknown".to_string());
+        self.store.create_run(CreateRun {
+            experiment_id: experiment_id.to_string(),
+            user_id,
+            start_time: Some(start_time.unwrap_or_else(now_ms)),
+            tags,
+            run_name: run_name.map(str::to_string),
+        })
+    }
+
+    /// Gets a run by id.
+    pub fn get_run(&self, run_id: &str) -> Result<Run> {
+        self.store.get_run(run_id)
+    }
+
+    /// The parent of a nested run (from its `mlflow.parentRunId` tag), if any.
+    pub fn get_parent_run(&self, run_id: &str) -> Result<Option<Run>> {
+        let run = self.store.get_run(run_id)?;
+        match run.data.tags.get(tags::PARENT_RUN_ID) {
+            Some(parent) => self.store.get_run(parent).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Ends a run with `status` at `end_time` (now when `None`).
+    pub fn set_terminated(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<RunInfo> {
+        self.store.update_run_info(
+            run_id,
+            Some(status),
+            Some(end_time.unwrap_or_else(now_ms)),
+            None,
+        )
+    }
+
+    /// Changes a run's status and/or name.
+    pub fn update_run(
+        &self,
+        run_id: &str,
+        status: Option<RunStatus>,
+        name: Option<&str>,
+    ) -> Result<RunInfo> {
+        self.store.update_run_info(run_id, status, None, name)
+    }
+
+    /// Deletes a run (soft delete).
+    pub fn delete_run(&self, run_id: &str) -> Result<()> {
+        self.store.delete_run(run_id)
+    }
+
+    /// Restores a deleted run.
+    pub fn restore_run(&self, run_id: &str) -> Result<()> {
+        self.store.restore_run(run_id)
+    }
+
+    /// Searches runs.
+    pub fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
+        self.store.search_runs(query)
+    }
+
+    /// Every run matching `query`, following page tokens (`query.page_token` is the start).
+    pub fn search_all_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
+        let mut query = query.clone();
+        let mut all = Page::complete(Vec::new());
+        loop {
+            let page = self.store.search_runs(&query)?;
+            all.items.extend(page.items);
+            all.warnings.extend(page.warnings);
+            match page.next_page_token {
+                Some(token) => query.page_token = Some(token),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    // ----- logging ---------------------------------------------------------------------------
+
+    /// Logs one metric value; `timestamp` defaults to now, `step` to 0.
+    pub fn log_metric(
+        &self,
+        run_id: &str,
+        key: &str,
+        value: f64,
+        timestamp: Option<i64>,
+        step: Option<i64>,
+    ) -> Result<()> {
+        self.store.log_metric(
+            run_id,
+            &Metric::new(
+                key,
+                value,
+                timestamp.unwrap_or_else(now_ms),
+                step.unwrap_or(0),
+            ),
+        )
+    }
+
+    /// Logs a param; the value is converted with `Display` (like Python's `str()`).
+    /// Returns the value as stored.
+    pub fn log_param(&self, run_id: &str, key: &str, value: impl Display) -> Result<String> {
+        let value = value.to_string();
+        self.store
+            .log_param(run_id, &Param::new(key, value.clone()))?;
+        Ok(value)
+    }
+
+    /// Sets a run tag.
+    pub fn set_tag(&self, run_id: &str, key: &str, value: impl Display) -> Result<()> {
+        self.store
+            .set_tag(run_id, &RunTag::new(key, value.to_string()))
+    }
+
+    /// Deletes a run tag.
+    pub fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        self.store.delete_tag(run_id, key)
+    }
+
+    /// Logs metrics, params and tags. Large batches are split into requests within MLflow's
+    /// limits (1000 metrics, 100 params, 100 tags, 1000 entities), params and tags first.
+    pub fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> Result<()> {
+        if metrics.is_empty() && params.is_empty() && tags.is_empty() {
+            return Ok(());
+        }
+        for chunk in params.chunks(MAX_PARAMS_TAGS_PER_BATCH) {
+            self.store.log_batch(run_id, &[], chunk, &[])?;
+        }
+        for chunk in tags.chunks(MAX_PARAMS_TAGS_PER_BATCH) {
+            self.store.log_batch(run_id, &[], &[], chunk)?;
+        }
+        for chunk in metrics.chunks(MAX_METRICS_PER_BATCH.min(MAX_ENTITIES_PER_BATCH)) {
+            self.store.log_batch(run_id, chunk, &[], &[])?;
+        }
+        Ok(())
+    }
+
+    /// Every value of a metric, in logging order.
+    pub fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        self.store.get_metric_history(run_id, key)
+    }
+
+    /// Records datasets used by a run.
+    pub fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
+        self.store.log_inputs(run_id, datasets)
+    }
+
+    /// Fails with `RESOURCE_DOES_NOT_EXIST` unless the experiment exists.
+    pub(crate) fn require_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        self.store
+            .get_experiment(experiment_id)
+            .map_err(|e| match e {
+                Error::NotFound(_) => {
+                    Error::NotFound(format!("Could not find experiment with ID {experiment_id}"))
+                }
+                other => other,
+            })
+    }
+}
