@@ -1,0 +1,247 @@
+//! The `mlscope` binary end to end: table, JSON and CSV output, exit codes, errors on stderr.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use mlscope::{Metric, Param, RunStatus, RunTag, TrackingClient};
+
+fn mlscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlscope"))
+        .args(args)
+        .output()
+        .expect("the mlscope binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A store with two experiments and three runs, one with NaN and infinite metrics.
+fn make_store(root: &Path) -> (String, Vec<String>) {
+    let uri = root.to_string_lossy().into_owned();
+    let client = TrackingClient::new(&uri).unwrap();
+    let exp = client
+        .create_experiment("cli-exp", None, &[("team", "ml")])
+        .unwrap();
+    let mut ids = Vec::new();
+    for (i, name) in ["alpha", "beta"].iter().enumerate() {
+        let run = client
+            .create_run(
+                &exp,
+                Some(name),
+                &[("mlflow.user", "tester")],
+                Some(1_700_000_000_000 + i as i64),
+            )
+            .unwrap();
+        let id = run.info.run_id;
+        client
+            .log_batch(
+                &id,
+                &[
+                    Metric::new("loss", 0.5 / (i + 1) as f64, 1_700_000_000_100, 0),
+                    Metric::new("loss", 0.25 / (i + 1) as f64, 1_700_000_000_200, 1),
+                    Metric::new(
+                        "weird",
+                        if i == 0 { f64::NAN } else { f64::INFINITY },
+                        1_700_000_000_300,
+                        0,
+                    ),
+                ],
+                &[Param::new("lr", format!("0.0{}", i + 1))],
+                &[RunTag::new("note", "line1\nline2, with comma")],
+            )
+            .unwrap();
+        client
+            .set_terminated(&id, RunStatus::Finished, Some(1_700_000_060_000))
+            .unwrap();
+        ids.push(id);
+    }
+    let run = client
+        .create_run("0", Some("default-run"), &[], Some(1_600_000_000_000))
+        .unwrap();
+    ids.push(run.info.run_id);
+    (uri, ids)
+}
+
+#[test]
+fn runs_table_lists_every_experiment_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let (uri, ids) = make_store(&dir.path().join("mlruns"));
+    let out = mlscope(&["runs", &uri]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("run_id"), "{text}");
+    assert_eq!(lines.len(), 2 + 3, "{text}");
+    for id in &ids {
+        assert!(text.contains(id.as_str()), "{text}");
+    }
+    assert!(text.contains("FINISHED") && text.contains("RUNNING"));
+    assert!(text.contains("2023-11-14 22:13:20"), "{text}");
+
+    let out = mlscope(&[
+        "runs",
+        &uri,
+        "--experiment-name",
+        "cli-exp",
+        "--columns",
+        "metrics.loss,params.lr",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 2 + 2, "{text}");
+    assert!(
+        text.contains("metrics.loss") && text.contains("0.125") && text.contains("0.02"),
+        "{text}"
+    );
+}
+
+#[test]
+fn runs_json_uses_mlflow_rest_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (uri, ids) = make_store(&dir.path().join("mlruns"));
+    let out = mlscope(&[
+        "runs",
+        &uri,
+        "--format",
+        "json",
+        "--experiment-name",
+        "cli-exp",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let alpha = runs
+        .iter()
+        .find(|r| r["info"]["run_id"] == ids[0].as_str())
+        .unwrap();
+    assert_eq!(alpha["info"]["status"], "FINISHED");
+    assert_eq!(alpha["info"]["run_name"], "alpha");
+    assert_eq!(alpha["info"]["user_id"], "tester");
+    let metrics = alpha["data"]["metrics"].as_array().unwrap();
+    let weird = metrics.iter().find(|m| m["key"] == "weird").unwrap();
+    assert_eq!(weird["value"], "NaN");
+    let loss = metrics.iter().find(|m| m["key"] == "loss").unwrap();
+    assert_eq!(loss["value"], 0.25);
+    assert_eq!(loss["step"], 1);
+    assert!(
+        alpha["data"]["params"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"key": "lr", "value": "0.01"}))
+    );
+    let beta = runs
+        .iter()
+        .find(|r| r["info"]["run_id"] == ids[1].as_str())
+        .unwrap();
+    let inf = beta["data"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "weird")
+        .unwrap()
+        .clone();
+    assert_eq!(inf["value"], "Infinity");
+}
+
+#[test]
+fn runs_csv_flattens_metrics_params_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (uri, _) = make_store(&dir.path().join("mlruns"));
+    let out = mlscope(&["runs", &uri, "--format", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    for col in [
+        "run_id",
+        "status",
+        "metrics.loss",
+        "metrics.weird",
+        "params.lr",
+        "tags.note",
+    ] {
+        assert!(header.contains(&col.to_string()), "{header:?}");
+    }
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    let note = header.iter().position(|h| h == "tags.note").unwrap();
+    assert!(rows.iter().any(|r| &r[note] == "line1\nline2, with comma"));
+}
+
+#[test]
+fn experiments_describe_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let (uri, ids) = make_store(&dir.path().join("mlruns"));
+
+    let out = mlscope(&["experiments", &uri, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Default") && names.contains(&"cli-exp"),
+        "{names:?}"
+    );
+
+    let out = mlscope(&["describe", &uri, &ids[0]]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("alpha") && text.contains("lr") && text.contains("loss"),
+        "{text}"
+    );
+
+    let out = mlscope(&["describe", &uri, &ids[0], "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["run"]["info"]["run_id"], ids[0].as_str());
+
+    let out = mlscope(&["history", &uri, &ids[0], "loss", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let values: Vec<f64> = v["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, vec![0.5, 0.25]);
+
+    let out = mlscope(&["history", &uri, &ids[0], "loss", "--format", "csv"]);
+    assert_eq!(stdout(&out).lines().next(), Some("step,timestamp,value"));
+}
+
+#[test]
+fn errors_exit_non_zero_with_message_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let (uri, _) = make_store(&dir.path().join("mlruns"));
+
+    let out = mlscope(&["describe", &uri, "0123456789abcdef0123456789abcdef"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("RESOURCE_DOES_NOT_EXIST"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
+
+    let missing = dir.path().join("nope");
+    let out = mlscope(&["runs", missing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert!(!missing.exists(), "listing must not create a store");
+
+    let out = mlscope(&["runs", &uri, "--experiment-name", "no-such-exp"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no-such-exp"));
+
+    let out = mlscope(&["runs", &uri, "--view", "sideways"]);
+    assert!(!out.status.success());
+}
