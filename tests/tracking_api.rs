@@ -11,7 +11,7 @@ static LOCK: Mutex<()> = Mutex::new(());
 
 struct Fixture {
     _guard: MutexGuard<'static, ()>,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Fixture {
