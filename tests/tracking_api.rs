@@ -20,7 +20,10 @@ impl Fixture {
         mlscope::tracking::fluent::reset_for_tests();
         let dir = tempfile::tempdir().unwrap();
         mlscope::set_tracking_uri(dir.path().join("mlruns").to_string_lossy().into_owned());
-        Fixture { _guard: guard, dir }
+        Fixture {
+            _guard: guard,
+            _dir: dir,
+        }
     }
 
     fn client(&self) -> TrackingClient {
