@@ -1,4 +1,4 @@
-//! The `mlscope` binary: thin wrapper over [`mlscope::cli`].
+//! The `mlscope` binary: a CLI command, or the desktop viewer when no command is given.
 
 use std::process::ExitCode;
 
@@ -6,11 +6,14 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = mlscope::cli::Cli::parse();
+    let Some(command) = cli.command else {
+        return open_viewer(cli.store);
+    };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut err = stderr.lock();
-    let result = mlscope::cli::run(cli, &mut out, &mut err);
+    let result = mlscope::cli::run(command, &mut out, &mut err);
     drop(out);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -19,4 +22,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Without the `viewer` feature there is no window to open: say so and show the commands.
+fn open_viewer(_store: Option<String>) -> ExitCode {
+    eprintln!(
+        "error: this build of mlscope has no viewer (built without the `viewer` feature).\n\
+         Use a command instead, e.g. `mlscope runs ./mlruns`; see `mlscope --help`."
+    );
+    ExitCode::FAILURE
 }

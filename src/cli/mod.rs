@@ -21,12 +21,16 @@ use output::{Format, Grid, format_duration, format_float, format_time, write_jso
 #[command(
     name = "mlscope",
     version,
-    about = "Browse MLflow tracking data (mlruns folders and mlflow.db files) without a server"
+    about = "Browse MLflow tracking data (mlruns folders and mlflow.db files) without a server",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
-    /// What to do.
+    /// A command; without one, the desktop viewer opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Store to open in the viewer: an mlruns folder, a .db file, or a file:/sqlite: URI
+    /// (default: MLFLOW_TRACKING_URI).
+    pub store: Option<String>,
 }
 
 /// A CLI command.
@@ -123,9 +127,9 @@ fn parse_view(s: &str) -> std::result::Result<ViewType, String> {
     s.parse::<ViewType>().map_err(|e| e.to_string())
 }
 
-/// Runs a parsed command, writing results to `out` and store warnings to `err`.
-pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
-    match cli.command {
+/// Runs a command, writing results to `out` and store warnings to `err`.
+pub fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    match command {
         Command::Experiments(args) => experiments(args, out, err),
         Command::Runs(args) => runs(args, out, err),
         Command::Describe(args) => describe(args, out),
