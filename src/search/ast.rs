@@ -446,12 +446,12 @@ mod tests {
         assert_eq!(cmp_i64_f64(-1, -1.5), Some(Greater));
         assert_eq!(cmp_i64_f64(-2, -1.5), Some(Less));
         assert_eq!(cmp_i64_f64(5, 5.0), Some(Equal));
-        assert_eq!(cmp_i64_f64(i64::MAX, 9.223372036854775807e18), Some(Less));
+        assert_eq!(cmp_i64_f64(i64::MAX, i64::MAX as f64), Some(Less));
         assert_eq!(
             cmp_i64_f64(9_007_199_254_740_993, 9_007_199_254_740_992.0),
             Some(Greater)
         );
-        assert_eq!(cmp_i64_f64(i64::MIN, -9.223372036854775808e18), Some(Equal));
+        assert_eq!(cmp_i64_f64(i64::MIN, i64::MIN as f64), Some(Equal));
         assert_eq!(cmp_i64_f64(0, f64::INFINITY), Some(Less));
         assert_eq!(cmp_i64_f64(0, f64::NEG_INFINITY), Some(Greater));
         assert_eq!(cmp_i64_f64(0, f64::NAN), None);

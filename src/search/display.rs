@@ -9,14 +9,20 @@ use std::fmt;
 use super::ast::*;
 use super::lexer::scan_quoted;
 
-fn is_bare_key(key: &str) -> bool {
+pub(crate) fn is_bare_key(key: &str) -> bool {
     !key.is_empty()
         && key
             .split('.')
             .all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_alphanumeric() || c == '_'))
 }
 
-fn quoted_ok(text: &str, q: char) -> bool {
+/// Whether `text` quoted with `q` lexes back to exactly `text` whatever follows it. A trailing
+/// backslash would combine with the closing `'`/`"` (MLflow's `\'` rule) when another quote
+/// follows later, so such text is only safe at the very end of a filter.
+pub(crate) fn quoted_ok(text: &str, q: char) -> bool {
+    if q != '`' && text.ends_with('\\') {
+        return false;
+    }
     let s = format!("{q}{text}{q}");
     scan_quoted(&s, 0, q) == Some(s.len())
 }
