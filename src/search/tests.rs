@@ -1379,7 +1379,8 @@ fn random_number(rng: &mut Rng) -> Number {
         "12345678901234567890",
         "1e400",
     ];
-    Number::parse(*rng.pick(&texts[..])).unwrap()
+    let text: &str = rng.pick(&texts);
+    Number::parse(text).unwrap()
 }
 
 fn random_test(rng: &mut Rng, allow_null: bool, allow_list: bool) -> StringTest {
