@@ -149,19 +149,22 @@ fn cmp_run_key(a: &Run, b: &Run, key: &RunOrderKey, ascending: bool) -> Ordering
                 cmp_present_first(a.info.end_time, b.info.end_time, ascending, Ord::cmp)
             }
             _ => {
-                let s = |r: &Run| -> String {
-                    match attr {
-                        RunAttribute::RunId => r.info.run_id.clone(),
-                        RunAttribute::RunName => run_name_of(r).to_string(),
-                        RunAttribute::Status => r.info.status.as_str().to_string(),
-                        RunAttribute::UserId => r.info.user_id.clone(),
-                        _ => r.info.artifact_uri.clone(),
-                    }
-                };
+                let s = |r| attribute_str(r, *attr);
                 let (x, y) = (s(a), s(b));
-                if ascending { x.cmp(&y) } else { y.cmp(&x) }
+                if ascending { x.cmp(y) } else { y.cmp(x) }
             }
         },
+    }
+}
+
+/// A string attribute of a run, for sorting.
+fn attribute_str(r: &Run, attr: RunAttribute) -> &str {
+    match attr {
+        RunAttribute::RunId => &r.info.run_id,
+        RunAttribute::RunName => run_name_of(r),
+        RunAttribute::Status => r.info.status.as_str(),
+        RunAttribute::UserId => &r.info.user_id,
+        _ => &r.info.artifact_uri,
     }
 }
 

@@ -51,6 +51,29 @@ fn lenient_b64decode(token: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(data).ok()
 }
 
+/// Python's `repr` of a JSON value (for MLflow-identical messages).
+fn py_repr(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("'{s}'"),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("'{k}': {}", py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// Decodes a page token into an offset (`None` or empty → 0), as MLflow's
 /// `SearchUtils.parse_start_offset_from_page_token`: base64 → JSON object → `int(offset)`.
 /// A missing or zero ("falsy") offset is an error, as are malformed tokens and negative
@@ -67,7 +90,12 @@ pub fn decode_page_token(token: Option<&str>) -> Result<usize> {
             String::from_utf8_lossy(&bytes)
         ))
     })?;
-    let parsed_err = || invalid(format!("Invalid page token, parsed value={value}"));
+    let parsed_err = || {
+        invalid(format!(
+            "Invalid page token, parsed value={}",
+            py_repr(&value)
+        ))
+    };
     let offset = value.as_object().and_then(|o| o.get("offset"));
     let offset: i128 = match offset {
         None | Some(serde_json::Value::Null) => return Err(parsed_err()),
@@ -195,6 +223,8 @@ mod tests {
             tok(r#"{"offset": 0}"#),
             tok(r#"{"offset": null}"#),
             tok(r#"{"offset": -3}"#),
+            tok(r#"{"offset": [1]}"#),
+            tok(r#"{"offset": 1.5e400}"#),
             tok(r#"{"offset": "abc"}"#),
             tok(r#"{"other": 3}"#),
             tok("[1]"),
@@ -206,6 +236,15 @@ mod tests {
             assert!(matches!(e, Error::InvalidParameter(_)), "{t}");
             assert!(e.to_string().contains("Invalid page token"), "{e}");
         }
+    }
+
+    #[test]
+    fn mlflow_messages() {
+        let e = decode_page_token(Some("eyJvZmZzZXQiOiAwfQ==")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "INVALID_PARAMETER_VALUE: Invalid page token, parsed value={'offset': 0}"
+        );
     }
 
     #[test]

@@ -341,6 +341,7 @@ impl<'a> Parser<'a> {
             }
         };
         let mut items = Vec::new();
+        let mut bad: Option<Token> = None;
         let close_end;
         loop {
             let Some(t) = self.next() else {
@@ -367,15 +368,14 @@ impl<'a> Parser<'a> {
                 {
                     items.push(segs[0].text.clone())
                 }
-                _ => {
-                    return Err(self.error_at(
-                        &t,
-                        format!(
-                            "While parsing a list in the query, expected string value, punctuation, or whitespace, but got '{}'",
-                            t.text(self.input)
-                        ),
-                    ));
+                TokenKind::Number { .. } | TokenKind::Ident(_) => {
+                    // Reported only where a list is acceptable (see `list_items`); elsewhere the
+                    // entity's own value error is clearer.
+                    if bad.is_none() {
+                        bad = Some(t.clone());
+                    }
                 }
+                _ => return Err(self.unexpected(Some(&t))),
             }
             match self.next() {
                 Some(c) if c.kind == TokenKind::Comma => {
@@ -412,7 +412,7 @@ impl<'a> Parser<'a> {
             start: open.start,
             end: close_end,
         };
-        Ok(RawValue::List(items, span))
+        Ok(RawValue::List(items, span, bad))
     }
 }
 
@@ -447,7 +447,8 @@ enum RawValue {
     Str(String, Token),
     Number(Token),
     Bare(Token),
-    List(Vec<String>, Token),
+    /// Items, span of the whole list, first item that is not a quoted string.
+    List(Vec<String>, Token, Option<Token>),
 }
 
 struct RawComparison {
@@ -748,14 +749,14 @@ impl Grammar for RunGrammar {
                 }
                 let (value, list) = match &c.value {
                     RawValue::Str(s, _) => (Some(s.clone()), None),
-                    RawValue::List(items, t) => {
+                    RawValue::List(items, t, bad) => {
                         if attr != RunAttribute::RunId {
                             return Err(p.error_at(
                                 t,
                                 "Only ['run_id'] attributes support comparison with a list of quoted string values",
                             ));
                         }
-                        (None, Some(items.clone()))
+                        (None, Some(list_items(p, items, bad)?))
                     }
                     other => {
                         return Err(value_error(
@@ -780,7 +781,7 @@ impl Grammar for RunGrammar {
                 };
                 let (value, list) = match &c.value {
                     RawValue::Str(s, _) => (Some(s.clone()), None),
-                    RawValue::List(items, _) => (None, Some(items.clone())),
+                    RawValue::List(items, _, bad) => (None, Some(list_items(p, items, bad)?)),
                     other => {
                         return Err(value_error(
                             p,
@@ -803,7 +804,7 @@ impl Grammar for RunGrammar {
 fn raw_text(p: &Parser<'_>, v: &RawValue) -> String {
     match v {
         RawValue::None => String::new(),
-        RawValue::Str(_, t) | RawValue::Number(t) | RawValue::Bare(t) | RawValue::List(_, t) => {
+        RawValue::Str(_, t) | RawValue::Number(t) | RawValue::Bare(t) | RawValue::List(_, t, _) => {
             t.text(p.input).to_string()
         }
     }
@@ -811,10 +812,28 @@ fn raw_text(p: &Parser<'_>, v: &RawValue) -> String {
 
 fn value_error(p: &Parser<'_>, v: &RawValue, message: &str) -> FilterError {
     match v {
-        RawValue::Str(_, t) | RawValue::Number(t) | RawValue::Bare(t) | RawValue::List(_, t) => {
+        RawValue::Str(_, t) | RawValue::Number(t) | RawValue::Bare(t) | RawValue::List(_, t, _) => {
             p.error_at(t, message.to_string())
         }
         RawValue::None => FilterError::new(p.input, p.end_offset(), message.to_string()),
+    }
+}
+
+/// The items of a list in a place where lists are allowed: every item must be a quoted string.
+fn list_items(
+    p: &Parser<'_>,
+    items: &[String],
+    bad: &Option<Token>,
+) -> Result<Vec<String>, FilterError> {
+    match bad {
+        Some(t) => Err(p.error_at(
+            t,
+            format!(
+                "While parsing a list in the query, expected string value, punctuation, or whitespace, but got '{}'",
+                t.text(p.input)
+            ),
+        )),
+        None => Ok(items.to_vec()),
     }
 }
 
@@ -967,14 +986,14 @@ impl Grammar for ExperimentGrammar {
                 let is_id = key == "experiment_id";
                 let (value, list) = match &c.value {
                     RawValue::Str(s, _) => (Some(s.clone()), None),
-                    RawValue::List(items, t) => {
+                    RawValue::List(items, t, bad) => {
                         if !is_id {
                             return Err(p.error_at(
                                 t,
                                 "Only ['experiment_id'] attributes support comparison with a list of quoted string values",
                             ));
                         }
-                        (None, Some(items.clone()))
+                        (None, Some(list_items(p, items, bad)?))
                     }
                     other => {
                         return Err(value_error(
@@ -1006,7 +1025,7 @@ impl Grammar for ExperimentGrammar {
                     };
                     match &c.value {
                         RawValue::Str(s, t) => check(s, t)?,
-                        RawValue::List(items, t) => {
+                        RawValue::List(items, t, _) => {
                             for v in items {
                                 check(v, t)?;
                             }

@@ -840,7 +840,22 @@ fn invalid_filters() {
         ("metrics.x LIKE 1", 10, "Invalid comparator 'LIKE'"),
         ("metrics.x <> 1", 10, "invalid comparator '<>'"),
         ("metrics.x == 1", 10, "invalid comparator '=='"),
-        ("metrics.x IN (1)", 14, "got '1'"),
+        (
+            "metrics.x IN (1)",
+            13,
+            "Expected numeric value type for metric. Found (1)",
+        ),
+        (
+            "metrics.x IN ('a')",
+            13,
+            "Expected numeric value type for metric. Found ('a')",
+        ),
+        (
+            "run_id IN ('a', b)",
+            16,
+            "expected string value, punctuation, or whitespace, but got 'b'",
+        ),
+        ("datasets.name IN ('a', 1)", 23, "but got '1'"),
         (
             "metrics.x",
             9,
@@ -901,7 +916,11 @@ fn invalid_filters() {
         ),
         ("start_time IS NULL", 11, "not for 'attribute' 'start_time'"),
         ("start_time LIKE 1", 11, "Invalid comparator 'LIKE'"),
-        ("end_time IN (1)", 13, "got '1'"),
+        (
+            "end_time IN (1)",
+            12,
+            "Expected numeric value type for numeric attribute: end_time. Found (1)",
+        ),
         ("dataset.name IS NULL", 13, "not for 'dataset' 'name'"),
         ("dataset.foo = 'x'", 0, "Invalid dataset key 'foo'"),
         (
@@ -1648,4 +1667,34 @@ fn in_memory_search_checks_arguments() {
         ..ExperimentQuery::default()
     };
     assert!(search_experiments_in_memory(vec![], &q).is_err());
+}
+
+#[test]
+#[ignore]
+fn print_error_messages() {
+    let fx = fixtures();
+    for case in fx["run_cases"].as_array().unwrap() {
+        let q = run_query(case);
+        if let Outcome::Err(e) = mem_run_outcome(&runs_from(&fx), &q) {
+            println!(
+                "{:?} {:?}\n   ours:   {e}\n   mlflow: {:?}",
+                q.filter,
+                q.order_by,
+                case["sql"]["error"]
+                    .as_str()
+                    .or(case["file"]["error"].as_str())
+            );
+        }
+    }
+    for case in fx["experiment_cases"].as_array().unwrap() {
+        let q = experiment_query(case);
+        if let Outcome::Err(e) = mem_experiment_outcome(&experiments_from(&fx), &q) {
+            println!(
+                "{:?} {:?}\n   ours:   {e}\n   mlflow: {:?}",
+                q.filter,
+                q.order_by,
+                case["sql"]["error"].as_str()
+            );
+        }
+    }
 }
