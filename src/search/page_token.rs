@@ -215,6 +215,19 @@ mod tests {
             decode_page_token(Some(&tok(r#"{"offset": "12"}"#))).unwrap(),
             12
         );
+        assert_eq!(
+            decode_page_token(Some(&tok(r#"{"offset": 1.7}"#))).unwrap(),
+            1
+        );
+        // Extra padding and data after complete padding are ignored.
+        assert_eq!(
+            decode_page_token(Some("eyJvZmZzZXQiOiAxMDAwfQ===")).unwrap(),
+            1000
+        );
+        assert_eq!(
+            decode_page_token(Some("eyJvZmZzZXQiOiAxMDAwfQ==AAAA")).unwrap(),
+            1000
+        );
     }
 
     #[test]

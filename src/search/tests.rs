@@ -1645,6 +1645,34 @@ fn fuzz_parser_never_panics() {
     assert!(parsed_ok > 300, "only {parsed_ok} fuzz inputs parsed");
 }
 
+/// Random Unicode text (all planes, control characters, quotes) never panics anything.
+#[test]
+fn fuzz_random_unicode() {
+    let mut rng = Rng(0x0123_4567_89AB_CDEF);
+    for _ in 0..4000 {
+        let len = rng.below(24);
+        let s: String = (0..len)
+            .map(|_| match rng.below(4) {
+                0 => char::from_u32(rng.below(0x80) as u32).unwrap_or('x'),
+                1 => *rng.pick(&['\'', '"', '`', '(', ')', '.', ',', '%', '_', ' ', '\\']),
+                2 => char::from_u32(rng.below(0x11_0000) as u32).unwrap_or('\u{FFFD}'),
+                _ => *rng.pick(&['é', 'λ', '✓', '\u{1F600}', '\u{0301}', '\u{200B}', 'İ']),
+            })
+            .collect();
+        check_no_panic(&s);
+        let mut run = run_with("r", Some(1), Some(1.0), Some(&s));
+        run.data.tags.insert(s.clone(), s.clone());
+        // LIKE matching with arbitrary patterns and values.
+        assert!(eval::like_match(&s, &s, false), "{s:?}");
+        assert!(eval::like_match(&s, &s, true), "{s:?}");
+        let q = RunQuery {
+            filter: format!("params.p LIKE '{}'", s.replace('\'', "")),
+            ..RunQuery::new(["1"])
+        };
+        let _ = search_runs_in_memory(vec![run], &q);
+    }
+}
+
 #[test]
 fn in_memory_search_checks_arguments() {
     let q = RunQuery {
@@ -1697,4 +1725,38 @@ fn print_error_messages() {
             );
         }
     }
+}
+
+/// Differential test: the in-memory LIKE/ILIKE agree with SQLite's LIKE (with MLflow's pragma),
+/// with the GLOB translation, and with `LOWER(x) LIKE LOWER(p)` on ASCII text.
+#[test]
+fn like_agrees_with_sqlite() {
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch("PRAGMA case_sensitive_like = true;")
+        .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT ?1 LIKE ?2, ?1 GLOB ?3, LOWER(?1) LIKE LOWER(?2)")
+        .unwrap();
+    let mut rng = Rng(0xABCD_EF01_2345_6789);
+    let pool = [
+        "a", "A", "b", "%", "_", "*", "?", "[", "]", "\\", "é", "É", "\n", "ab", ".",
+    ];
+    let mut matches = 0;
+    for _ in 0..5000 {
+        let v = random_text(&mut rng, &pool, 6);
+        let p = random_text(&mut rng, &pool, 5);
+        let (like, glob, ilike): (bool, bool, bool) = stmt
+            .query_row(rusqlite::params![v, p, sql::like_to_glob(&p)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        let mine = eval::like_match(&v, &p, false);
+        assert_eq!(mine, like, "{v:?} LIKE {p:?}");
+        assert_eq!(mine, glob, "{v:?} GLOB {:?}", sql::like_to_glob(&p));
+        if v.is_ascii() && p.is_ascii() {
+            assert_eq!(eval::like_match(&v, &p, true), ilike, "{v:?} ILIKE {p:?}");
+        }
+        matches += usize::from(mine);
+    }
+    assert!(matches > 150, "{matches}");
 }
