@@ -1760,3 +1760,176 @@ fn like_agrees_with_sqlite() {
     }
     assert!(matches > 150, "{matches}");
 }
+
+fn vocab_test(rng: &mut Rng, values: &[&str], allow_null: bool, allow_list: bool) -> StringTest {
+    let v = |rng: &mut Rng| rng.pick(values).to_string();
+    loop {
+        return match rng.below(8) {
+            0 => StringTest::Eq(v(rng)),
+            1 => StringTest::Ne(v(rng)),
+            2 => StringTest::Like(v(rng)),
+            3 => StringTest::ILike(v(rng)),
+            4 if allow_list => StringTest::In((0..=rng.below(3)).map(|_| v(rng)).collect()),
+            5 if allow_list => StringTest::NotIn((0..=rng.below(3)).map(|_| v(rng)).collect()),
+            6 if allow_null => StringTest::IsNull,
+            7 if allow_null => StringTest::IsNotNull,
+            _ => continue,
+        };
+    }
+}
+
+fn vocab_predicate(rng: &mut Rng, run_ids: &[&str]) -> RunPredicate {
+    const STRS: &[&str] = &[
+        "0.01", "0.1", "", "adam", "ADAM", "a%", "%a%", "0._1", "ml%", "ml-core", "ML-%", "%core",
+        "ml_core", "x", "100%", "%", "_", "it's", "alpha", "beta", "eta", "%a", "FINISHED",
+        "RUNNING", "F%", "alice", "bob", "%o%", "train_ds", "eval_ds", "d_", "training", "eval",
+        "%ing", "line1%", "%line2", "e%", "zeta%_",
+    ];
+    let ops = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+    ];
+    let nums = [
+        "0", "0.5", "-1", "1", "0.9", "1e20", "-0", "2", "0.25", "1500", "2000", "1499.5", "4000",
+        "1e400",
+    ];
+    let num = |rng: &mut Rng| Number::parse(nums[rng.below(nums.len())]).unwrap();
+    match rng.below(6) {
+        0 => RunPredicate::Metric {
+            key: rng
+                .pick(&["loss", "acc", "big", "neg", "x", "f1 score", "missing"])
+                .to_string(),
+            op: *rng.pick(&ops),
+            value: num(rng),
+        },
+        1 => RunPredicate::Param {
+            key: rng
+                .pick(&["lr", "opt", "note", "a.b", "missing"])
+                .to_string(),
+            test: vocab_test(rng, STRS, true, false),
+        },
+        2 => RunPredicate::Tag {
+            key: rng
+                .pick(&["team", "note", "mlflow.runName", "missing"])
+                .to_string(),
+            test: vocab_test(rng, STRS, true, false),
+        },
+        3 => {
+            let attr = *rng.pick(&[
+                RunAttribute::RunId,
+                RunAttribute::RunName,
+                RunAttribute::Status,
+                RunAttribute::UserId,
+                RunAttribute::ArtifactUri,
+            ]);
+            let test = if attr == RunAttribute::RunId && rng.below(2) == 0 {
+                vocab_test(rng, run_ids, false, true)
+            } else {
+                vocab_test(rng, STRS, false, false)
+            };
+            RunPredicate::StringAttribute { attr, test }
+        }
+        4 => RunPredicate::NumericAttribute {
+            attr: *rng.pick(&[RunAttribute::StartTime, RunAttribute::EndTime]),
+            op: *rng.pick(&ops),
+            value: num(rng),
+        },
+        _ => RunPredicate::Dataset {
+            field: *rng.pick(&[
+                DatasetField::Name,
+                DatasetField::Digest,
+                DatasetField::Context,
+            ]),
+            test: vocab_test(rng, STRS, false, true),
+        },
+    }
+}
+
+fn vocab_expr(rng: &mut Rng, depth: usize, run_ids: &[&str]) -> Expr<RunPredicate> {
+    if depth == 0 || rng.below(3) == 0 {
+        return Expr::Pred(vocab_predicate(rng, run_ids));
+    }
+    match rng.below(3) {
+        0 => Expr::And(
+            (0..2 + rng.below(2))
+                .map(|_| vocab_expr(rng, depth - 1, run_ids))
+                .collect(),
+        ),
+        1 => Expr::Or(
+            (0..2 + rng.below(2))
+                .map(|_| vocab_expr(rng, depth - 1, run_ids))
+                .collect(),
+        ),
+        _ => Expr::Not(Box::new(vocab_expr(rng, depth - 1, run_ids))),
+    }
+}
+
+/// Differential test: random filters and orderings over the fixture runs give the same pages in
+/// memory and in SQLite (both LIKE strategies).
+#[test]
+fn random_filters_agree_between_memory_and_sql() {
+    let fx = fixtures();
+    let runs = runs_from(&fx);
+    let experiments = experiments_from(&fx);
+    let dbs = sql_variants(&runs, &experiments);
+    let ids: Vec<String> = runs.iter().map(|r| r.info.run_id.clone()).collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let order_keys = [
+        "metrics.loss",
+        "metrics.acc",
+        "metrics.missing",
+        "params.lr",
+        "params.opt",
+        "tags.team",
+        "tags.note",
+        "start_time",
+        "end_time",
+        "status",
+        "run_name",
+        "user_id",
+        "run_id",
+        "artifact_uri",
+        "metrics.neg",
+        "params.missing",
+    ];
+    let mut rng = Rng(0xD1FF_0000_1234_5678);
+    let (mut nonempty, mut partial) = (0, 0);
+    for _ in 0..1500 {
+        let f = RunFilter {
+            expr: Some(vocab_expr(&mut rng, 3, &id_refs)),
+        };
+        let mut order: Vec<String> = Vec::new();
+        for _ in 0..rng.below(3) {
+            let k = rng.pick(&order_keys).to_string();
+            if !order.iter().any(|o| o.starts_with(&k)) {
+                order.push(format!(
+                    "{k} {}",
+                    if rng.below(2) == 0 { "ASC" } else { "DESC" }
+                ));
+            }
+        }
+        let q = RunQuery {
+            experiment_ids: vec!["1".into()],
+            filter: f.to_string(),
+            view_type: ViewType::All,
+            max_results: 1 + rng.below(9),
+            order_by: order,
+            page_token: None,
+        };
+        let mem = mem_run_outcome(&runs, &q);
+        let Outcome::Ok(ref page, _) = mem else {
+            panic!("{q:?}: {mem:?}")
+        };
+        nonempty += usize::from(!page.is_empty());
+        partial += usize::from(!page.is_empty() && page.len() < runs.len());
+        for (conn, opts, label) in &dbs {
+            let got = sql_run_outcome(conn, &q, opts);
+            assert_eq!(got, mem, "{label}: {} {:?}", q.filter, q.order_by);
+        }
+    }
+    assert!(nonempty > 500 && partial > 300, "{nonempty} {partial}");
+}
