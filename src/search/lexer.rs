@@ -136,6 +136,25 @@ pub(crate) fn scan_quoted(s: &str, start: usize, quote: char) -> Option<usize> {
     if body > n {
         return None;
     }
+    // The regex engine's first try is the greedy path; it needs backtracking only when that path
+    // runs off the end of the input, so take the linear fast path first.
+    let mut p = body;
+    while p < n {
+        let b = bytes[p];
+        let next = bytes.get(p + 1).copied();
+        if b == q {
+            if next == Some(q) {
+                p += 2;
+                continue;
+            }
+            return Some(p + 1);
+        }
+        if backslash && b == b'\\' && next == Some(q) {
+            p += 2;
+            continue;
+        }
+        p += 1;
+    }
     // ok[p] = Some(end) if the tail starting at p (inside the body) can complete the match,
     // trying alternatives in regex order: qq, \q, [^q] (each followed by the rest), then the
     // closing quote.

@@ -1933,3 +1933,23 @@ fn random_filters_agree_between_memory_and_sql() {
     }
     assert!(nonempty > 500 && partial > 300, "{nonempty} {partial}");
 }
+
+/// Long inputs parse in linear-ish time (no quadratic rescans of quoted strings).
+#[test]
+fn long_inputs_are_fast() {
+    let start = std::time::Instant::now();
+    let many = "params.p = 'x' AND tags.`a b` != \"y\" AND ".repeat(5000);
+    let f = parse_run_filter(&many, FilterSyntax::Mlflow).unwrap();
+    assert_eq!(f.expr.unwrap().predicates().len(), 10_000);
+    let escapes = format!("params.p = '{}'", "\\'".repeat(50_000));
+    assert!(parse_run_filter(&escapes, FilterSyntax::Mlflow).is_ok());
+    let unterminated = format!("params.p = '{}", "a''".repeat(50_000));
+    assert!(parse_run_filter(&unterminated, FilterSyntax::Mlflow).is_err());
+    let quotes = "'".repeat(20_001);
+    assert!(parse_run_filter(&quotes, FilterSyntax::Extended).is_err());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
