@@ -48,7 +48,51 @@
 //!
 //! # Ordering and paging
 //!
-//! See [`parse_run_order_by`] / [`order_by::sort_runs`] and [`encode_page_token`].
+//! `order_by` clauses are `<identifier> [ASC|DESC]` ([`parse_run_order_by`],
+//! [`parse_experiment_order_by`]). Runs: metrics sort as doubles with NaN after all numbers and
+//! missing values last in both directions; params and tags as strings, missing last; attribute
+//! keys `run_id`, `run_name`, `status`, `user_id`, `artifact_uri`, `start_time` (`created`),
+//! `end_time`; the same field twice is an error; MLflow's implicit tail `start_time DESC` (unless
+//! ordered explicitly) then `run_id ASC` always applies. Experiments: `name`, `experiment_id`,
+//! `creation_time`, `last_update_time`, default `creation_time DESC, experiment_id ASC`, plus the
+//! tie-breaker `experiment_id DESC` when `experiment_id` is not ordered.
+//!
+//! Pages: `max_results` is 1..=50,000 ([`check_max_results`]); page tokens are base64 of
+//! `{"offset": N}` ([`encode_page_token`], [`decode_page_token`]).
+//!
+//! # SQL
+//!
+//! [`sql`] compiles the same trees to parameterised SQL over MLflow's SQLite schema, with the
+//! same semantics (checked against the in-memory evaluation by randomized tests).
+//!
+//! # Known differences from MLflow 3.17
+//!
+//! MLflow's filter parser is `sqlparse` plus ad-hoc checks; mlscope's is a real grammar that
+//! accepts and rejects the same filters for everything but these corner cases:
+//!
+//! * Accepted here, rejected by MLflow: a blank (whitespace-only) filter; extra whitespace in
+//!   `IS NOT  NULL`; `order_by` clauses with leading/trailing whitespace; bare keys MLflow's
+//!   tokenizer splits oddly (`metrics.123`, `tags.in`).
+//! * Rejected here, accepted by MLflow: a key mixing quoted and bare parts after the first dot
+//!   (``metrics.`a`.b``: quote the whole key); `run_id = ('a')` (MLflow compares with a tuple and
+//!   never matches); an empty bare key `metrics.` (quote it: a pair of backticks after the dot).
+//! * Invalid comparators (`metrics.x LIKE 1`) are errors even when there is no run to evaluate
+//!   (MLflow's file store only fails once a run is compared); experiment filters follow MLflow's
+//!   SQL store (stricter than its file store): `creation_time` needs an integer, `experiment_id`
+//!   allows only `= != IN NOT IN` with integer strings.
+//! * `IN (...)` lists: MLflow evaluates them as Python literals (so `\n` escapes and `'a' 'b'`
+//!   concatenation happen there only); here list items are taken verbatim like other values.
+//! * `LIKE` here is SQL's `LIKE` in memory too: `%` and `_` also match newlines (MLflow's
+//!   file store uses a regex where they do not). In-memory `ILIKE` folds Unicode case (as MLflow's
+//!   file store does); the SQL compilation uses SQLite's ASCII-only `LOWER` (as MLflow's SQL store).
+//! * `run_name` is the `mlflow.runName` tag falling back to the run's name, for filters and
+//!   ordering, in memory and in SQL (MLflow's SQL store filters on the tag only and orders by
+//!   `runs.name`; its file store uses the run's name).
+//! * SQL experiment ordering puts missing times last in both directions (MLflow's SQL store
+//!   leaves SQLite's NULLS FIRST for `ASC`; its file store puts them last).
+//! * Page tokens with a negative offset are rejected (MLflow's file store slices from the end).
+//! * Integer literals beyond 64 bits compare exactly in memory and as doubles in SQL (MLflow's
+//!   SQL store fails to bind them).
 
 pub mod ast;
 mod display;

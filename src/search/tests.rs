@@ -1953,3 +1953,29 @@ fn long_inputs_are_fast() {
         start.elapsed()
     );
 }
+
+/// The documented corner cases where mlscope and MLflow differ stay as documented.
+#[test]
+fn documented_differences() {
+    use FilterSyntax::Mlflow;
+    for accepted in [
+        "  ",
+        "params.p IS NOT  NULL",
+        "metrics.123 > 1",
+        "tags.in = 'x'",
+    ] {
+        assert!(parse_run_filter(accepted, Mlflow).is_ok(), "{accepted:?}");
+    }
+    assert!(parse_run_order_by(&[" metrics.x  DESC ".into()]).is_ok());
+    for rejected in [
+        "metrics.`a`.b > 1",
+        "run_id = ('a')",
+        "metrics. > 1",
+        "metrics.x > 1.e3",
+    ] {
+        assert!(parse_run_filter(rejected, Mlflow).is_err(), "{rejected:?}");
+    }
+    // List items are verbatim (MLflow would process Python escapes).
+    let f = parse_run_filter(r"run_id IN ('a\nb')", Mlflow).unwrap();
+    assert_eq!(f.to_string(), r"run_id IN ('a\nb')");
+}
