@@ -1697,9 +1697,19 @@ fn in_memory_search_checks_arguments() {
     assert!(search_experiments_in_memory(vec![], &q).is_err());
 }
 
+/// Diagnostic: prints mlscope's and MLflow's error messages side by side
+/// (`cargo test --lib print_error_messages -- --ignored --nocapture`).
 #[test]
 #[ignore]
 fn print_error_messages() {
+    let q = RunQuery {
+        filter: "metrics.loss < 1 AND (run_name LIKE 'a%' OR NOT datasets.context = 'eval')".into(),
+        order_by: vec!["metrics.loss DESC".into(), "params.lr".into()],
+        max_results: 10,
+        ..RunQuery::new(["1", "2"])
+    };
+    let s = compile_run_search(&q, &SqlOptions::default()).unwrap();
+    println!("{}\n{:?}", s.sql, s.params);
     let fx = fixtures();
     for case in fx["run_cases"].as_array().unwrap() {
         let q = run_query(case);
