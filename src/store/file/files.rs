@@ -162,7 +162,6 @@ pub(crate) fn collision_within<'a>(
 pub(crate) fn prepare_key_path(base: &Path, key: &str, noun: &str) -> Result<PathBuf> {
     let path = key_path(base, key);
     if let Some(parent) = path.parent()
-        && parent != base
         && let Err(e) = fs::create_dir_all(parent)
     {
         return Err(key_collision(base, key, noun).unwrap_or_else(|| {
