@@ -22,7 +22,7 @@
 //!
 //! Several processes may write one folder at once. There are no locks: whole files are replaced
 //! atomically (temporary file + rename), create-once files are linked into place, and metric
-//! lines are appended with one `write` each (see [`files`](self) for details). The only state held
+//! lines are appended with one `write` each (the `files` module has the details). The only state held
 //! in memory is a cache of run locations, checked against the disk on every use.
 //!
 //! ## Tolerance
