@@ -11,7 +11,7 @@
 //!   concurrent writers never interleave.
 
 use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, StoreWarning};
@@ -99,9 +99,33 @@ pub(crate) fn create_dir_all(path: &Path, what: &str) -> Result<()> {
     fs::create_dir_all(path).map_err(|e| Error::io(format!("cannot create {what} folder"), path, e))
 }
 
+/// Reads a whole file. Unlike `fs::read` it does not `stat` the file first: store files are
+/// small, and listing 5,000 runs reads ~150,000 of them, so one syscall less per file counts.
+pub(crate) fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    // Most values are a few bytes; start small and double, so large metric files cost
+    // O(log n) reallocations and small ones one small allocation.
+    const FIRST_CHUNK: usize = 1024;
+    let mut file = fs::File::open(path)?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize((buf.len() * 2).max(FIRST_CHUNK), 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
 /// Reads a whole file as UTF-8 text; `Ok(None)` when it does not exist.
 pub(crate) fn read_text_if_exists(path: &Path, what: &str) -> Result<Option<String>> {
-    match fs::read(path) {
+    match read_file(path) {
         Ok(bytes) => String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| Error::corrupt(format!("{what} is not UTF-8 text"), path)),

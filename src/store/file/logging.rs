@@ -4,7 +4,6 @@
 //! key collisions — before it writes anything, so a rejected batch leaves the run untouched.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::ErrorKind;
 
 use crate::error::{Error, Result, StoreWarning};
@@ -28,7 +27,7 @@ fn changed_param_error(key: &str, old: &str, new: &str, run_id: &str) -> Error {
 
 /// Reads a param file as text (params are UTF-8 in every store MLflow writes).
 fn read_param(path: &std::path::Path) -> Result<Option<String>> {
-    match fs::read(path) {
+    match files::read_file(path) {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
         Err(e) => Err(Error::io("cannot read param", path, e)),
@@ -166,7 +165,7 @@ impl FileStore {
         validate_key(KeyKind::Metric, key)?;
         let run = self.locate_run(run_id)?;
         let path = key_path(&run.path.join(METRICS_DIR), key);
-        let bytes = match fs::read(&path) {
+        let bytes = match files::read_file(&path) {
             Ok(bytes) => bytes,
             Err(e)
                 if matches!(

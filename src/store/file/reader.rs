@@ -336,7 +336,7 @@ impl FileStore {
             metrics: BTreeMap::new(),
         };
         for file in list_key_files(&run.path.join(METRICS_DIR), warnings) {
-            let metric = match fs::read(&file.path) {
+            let metric = match files::read_file(&file.path) {
                 Ok(bytes) => MetricFile::parse(&file.key, &bytes),
                 Err(e) => {
                     warnings.push(StoreWarning::new(
@@ -439,7 +439,7 @@ pub(crate) fn read_value_files(
 ) -> BTreeMap<String, String> {
     let mut values = BTreeMap::new();
     for file in list_key_files(dir, warnings) {
-        match fs::read(&file.path) {
+        match files::read_file(&file.path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => {
                     values.insert(file.key, text);
