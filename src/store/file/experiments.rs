@@ -243,6 +243,16 @@ impl FileStore {
             )));
         }
         let mut meta = self.read_experiment_meta(&dir)?;
+        // Check the move can succeed before touching anything.
+        let trash = self.trash_dir();
+        files::create_dir_all(&trash, "trash")?;
+        let target = trash.join(experiment_id);
+        if target.exists() {
+            return Err(Error::AlreadyExists(format!(
+                "Cannot delete experiment {experiment_id}: {} already exists",
+                target.display()
+            )));
+        }
         let deletion_time = now_ms();
         // Mark the active runs deleted first, as MLflow does; unreadable runs are left alone.
         let mut ignored = Vec::new();
@@ -260,15 +270,6 @@ impl FileStore {
         meta.last_update_time = Some(deletion_time);
         let tags = read_value_files(&dir.path.join(TAGS_DIR), &mut ignored);
         self.write_experiment_meta(&dir, &meta, Some(&tags))?;
-        let trash = self.trash_dir();
-        files::create_dir_all(&trash, "trash")?;
-        let target = trash.join(experiment_id);
-        if target.exists() {
-            return Err(Error::AlreadyExists(format!(
-                "Cannot delete experiment {experiment_id}: {} already exists",
-                target.display()
-            )));
-        }
         fs::rename(&dir.path, &target)
             .map_err(|e| Error::io("cannot move experiment to .trash", &dir.path, e))?;
         self.forget_runs_of(&dir.path);

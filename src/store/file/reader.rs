@@ -48,6 +48,7 @@ pub(crate) struct RunDir {
 }
 
 impl RunDir {
+    /// The folder `name` inside `experiment`.
     pub(crate) fn new(experiment: ExperimentDir, name: String) -> RunDir {
         let path = experiment.path.join(&name);
         RunDir {
