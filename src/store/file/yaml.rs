@@ -328,10 +328,62 @@ impl<'de> Deserialize<'de> for TextMap {
     }
 }
 
+/// Deepest flow-collection nesting (`[[[…`) accepted; `serde_norway` refuses more than 128
+/// levels anyway.
+const MAX_FLOW_DEPTH: usize = 128;
+
+/// Whether flow collections nest deeper than [`MAX_FLOW_DEPTH`] outside quoted scalars and
+/// comments. libyaml's scanner is quadratic in that depth (100,000 `[` take ~20 s), so such
+/// files are rejected before parsing. The scan is approximate (an apostrophe inside a plain
+/// scalar hides what follows), which can only let a file through, never reject a sane one.
+fn flow_nesting_too_deep(text: &str) -> bool {
+    #[derive(PartialEq)]
+    enum State {
+        Plain,
+        Single,
+        Double,
+        Comment,
+    }
+    let mut state = State::Plain;
+    let mut depth = 0usize;
+    let mut escaped = false;
+    let mut previous = '\n';
+    for c in text.chars() {
+        match state {
+            State::Plain => match c {
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return true;
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                '\'' => state = State::Single,
+                '"' => state = State::Double,
+                '#' if previous.is_whitespace() => state = State::Comment,
+                _ => {}
+            },
+            State::Single if c == '\'' => state = State::Plain,
+            State::Double if escaped => escaped = false,
+            State::Double if c == '\\' => escaped = true,
+            State::Double if c == '"' => state = State::Plain,
+            State::Comment if c == '\n' => state = State::Plain,
+            _ => {}
+        }
+        previous = c;
+    }
+    false
+}
+
 /// Parses a `meta.yaml` text into `T`, with a one-line error message on failure.
 pub(crate) fn parse<T: for<'de> Deserialize<'de> + Default>(text: &str) -> Result<T, String> {
     if text.trim().is_empty() {
         return Err("file is empty".to_string());
+    }
+    if flow_nesting_too_deep(text) {
+        return Err(format!(
+            "YAML nests collections more than {MAX_FLOW_DEPTH} levels deep"
+        ));
     }
     serde_norway::from_str::<T>(text).map_err(|e| format!("invalid YAML: {e}"))
 }
@@ -498,6 +550,32 @@ mod tests {
         assert!(parse::<Probe>("").is_err());
         assert!(parse::<Probe>("v: [1\n").is_err());
         assert!(parse::<Probe>("v: [1]\n").is_err());
+    }
+
+    #[test]
+    fn hostile_yaml_is_an_error_not_a_crash() {
+        let deep = format!("v: {}\n", "[".repeat(100_000));
+        let started = std::time::Instant::now();
+        assert!(parse::<Probe>(&deep).is_err());
+        assert!(
+            started.elapsed().as_secs() < 2,
+            "deep nesting must be refused quickly"
+        );
+        let quoted = format!("v: '{}'\n", "[".repeat(10_000));
+        assert_eq!(parse::<Probe>(&quoted).unwrap().v.0.unwrap().len(), 10_000);
+        let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..12 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
+            laughs.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        laughs.push_str("m:\n  k: *l11\n");
+        let _ = parse::<Probe>(&laughs);
+        assert!(parse::<Probe>("\u{feff}v: x\r\n").is_ok());
+        assert!(parse::<Probe>("v: \"unterminated\n").is_err());
     }
 
     #[test]
