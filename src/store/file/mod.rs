@@ -1,109 +1,258 @@
-//! MLflow's `mlruns` folder (FileStore): reading and writing. (Being written.)
+//! MLflow's `mlruns` folder (the FileStore): reading and writing it so that MLflow 2.x and 3.x
+//! read what mlscope writes, and mlscope reads what MLflow writes.
+//!
+//! ## Layout
+//!
+//! ```text
+//! <root>/
+//!   .trash/<exp_id>/…                 deleted experiments, moved here whole
+//!   <exp_id>/meta.yaml                experiment metadata (sorted YAML keys)
+//!   <exp_id>/tags/<key>               experiment tags, one file per key
+//!   <exp_id>/datasets/<md5>/meta.yaml dataset records
+//!   <exp_id>/<run_id>/meta.yaml       run metadata
+//!   <exp_id>/<run_id>/metrics/<key>   one line per value: `<ts_ms> <value> <step>`
+//!   <exp_id>/<run_id>/params/<key>    the value, no trailing newline
+//!   <exp_id>/<run_id>/tags/<key>      the value, no trailing newline
+//!   <exp_id>/<run_id>/artifacts/      the run's artifacts
+//!   <exp_id>/<run_id>/inputs/<md5>/meta.yaml   dataset/model inputs
+//! ```
+//! Keys with `/` are nested folders.
+//!
+//! ## Concurrency
+//!
+//! Several processes may write one folder at once. There are no locks: whole files are replaced
+//! atomically (temporary file + rename), create-once files are linked into place, and metric
+//! lines are appended with one `write` each (the `files` module has the details). The only state held
+//! in memory is a cache of run locations, checked against the disk on every use.
+//!
+//! ## Tolerance
+//!
+//! Listings skip what they cannot read — a damaged `meta.yaml`, a bad metric line, a stray file —
+//! and report it in [`Page::warnings`](crate::store::Page::warnings); everything else is returned.
+//! MLflow, by contrast, fails the whole run on one bad metric line.
+//!
+//! ## Modules
+//!
+//! | module | job |
+//! |---|---|
+//! | `paths` | names of the layout, `file:` URIs |
+//! | `yaml` | the YAML emitter and tolerant field readers |
+//! | `meta` | the records in `meta.yaml` files |
+//! | `metrics` | metric lines and Python's float `repr` |
+//! | `files` | atomic writes, appends, key-folder walks |
+//! | `reader` | locating and reading experiments and runs |
+//! | `experiments`, `runs`, `logging`, `inputs` | the store operations |
 
+mod experiments;
+mod files;
+mod inputs;
+mod logging;
+mod meta;
+mod metrics;
+mod paths;
+mod reader;
+mod runs;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use crate::error::Result;
+use crate::error::{Error, Result, StoreWarning};
+use crate::model::{
+    DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, DatasetInput, Experiment, Metric, Param, Run,
+    RunInfo, RunStatus, RunTag,
+};
+use crate::store::{CreateRun, ExperimentQuery, Page, RunQuery, TrackingStore};
 
-/// A `mlruns` folder.
+use reader::ExperimentDir;
+
+/// An MLflow `mlruns` folder, read and written in MLflow's FileStore format.
+///
+/// Cheap to share between threads (`Send + Sync`); any number of processes may use the same
+/// folder at once.
+#[derive(Debug)]
 pub struct FileStore {
+    /// The absolute root folder.
     root: PathBuf,
+    /// Run id → the experiment folder last seen holding it (verified before each use).
+    run_locations: Mutex<HashMap<String, ExperimentDir>>,
 }
 
 impl FileStore {
-    /// Opens (creating if missing) the store at `root`.
+    /// Opens the store at `root`, as MLflow does: when `root` does not exist it is created with
+    /// the `Default` experiment `0`; `.trash/` is created when missing.
     pub fn open(root: &Path) -> Result<FileStore> {
-        Ok(FileStore {
-            root: root.to_path_buf(),
-        })
+        let root = paths::absolute(root);
+        let store = FileStore {
+            root: root.clone(),
+            run_locations: Mutex::new(HashMap::new()),
+        };
+        if !root.exists() {
+            files::create_dir_all(&root, "store root")?;
+            store.create_experiment_with_id(
+                DEFAULT_EXPERIMENT_ID,
+                DEFAULT_EXPERIMENT_NAME,
+                None,
+                &[],
+            )?;
+        } else if !root.is_dir() {
+            return Err(Error::InvalidParameter(format!(
+                "The file store root is not a folder: {}",
+                root.display()
+            )));
+        }
+        files::create_dir_all(&store.trash_dir(), "trash")?;
+        Ok(store)
     }
 
-    /// The root folder.
+    /// The root folder (absolute).
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// Like [`TrackingStore::get_run`], also returning the problems met while reading the run's
+    /// data files (bad metric lines, stray files), which `get_run` leaves out.
+    pub fn get_run_with_warnings(&self, run_id: &str) -> Result<(Run, Vec<StoreWarning>)> {
+        self.get_run_impl(run_id)
+    }
+
+    /// Like [`TrackingStore::get_metric_history`], also returning a warning when malformed lines
+    /// were skipped.
+    pub fn get_metric_history_with_warnings(
+        &self,
+        run_id: &str,
+        key: &str,
+    ) -> Result<(Vec<Metric>, Vec<StoreWarning>)> {
+        self.metric_history_impl(run_id, key)
+    }
+
+    fn cached_run_experiment(&self, run_id: &str) -> Option<ExperimentDir> {
+        self.run_locations
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(run_id).cloned())
+    }
+
+    fn remember_run(&self, run_id: &str, experiment: &ExperimentDir) {
+        if let Ok(mut cache) = self.run_locations.lock() {
+            cache.insert(run_id.to_string(), experiment.clone());
+        }
+    }
+
+    fn forget_run(&self, run_id: &str) {
+        if let Ok(mut cache) = self.run_locations.lock() {
+            cache.remove(run_id);
+        }
+    }
+
+    /// Drops cached locations under an experiment folder that moved.
+    fn forget_runs_of(&self, experiment_path: &Path) {
+        if let Ok(mut cache) = self.run_locations.lock() {
+            cache.retain(|_, experiment| experiment.path != experiment_path);
+        }
+    }
 }
 
-// Placeholder until the file store lands (replaced wholesale by the real backend).
-#[allow(unused_variables)]
-impl crate::store::TrackingStore for FileStore {
+impl TrackingStore for FileStore {
     fn tracking_uri(&self) -> String {
-        format!("file://{}", self.root.display())
+        paths::path_to_file_uri(&self.root)
     }
+
     fn create_experiment(
         &self,
         name: &str,
         artifact_location: Option<&str>,
         tags: &[(String, String)],
     ) -> Result<String> {
-        unimplemented!()
+        self.create_experiment_impl(name, artifact_location, tags)
     }
-    fn get_experiment(&self, experiment_id: &str) -> Result<crate::Experiment> {
-        unimplemented!()
+
+    fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        self.get_experiment_impl(experiment_id)
     }
-    fn get_experiment_by_name(&self, name: &str) -> Result<Option<crate::Experiment>> {
-        unimplemented!()
+
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        self.get_experiment_by_name_impl(name)
     }
-    fn search_experiments(
-        &self,
-        query: &crate::ExperimentQuery,
-    ) -> Result<crate::Page<crate::Experiment>> {
-        unimplemented!()
+
+    fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
+        self.search_experiments_impl(query)
     }
+
     fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
-        unimplemented!()
+        self.rename_experiment_impl(experiment_id, new_name)
     }
+
     fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
-        unimplemented!()
+        self.delete_experiment_impl(experiment_id)
     }
+
     fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
-        unimplemented!()
+        self.restore_experiment_impl(experiment_id)
     }
+
     fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
-        unimplemented!()
+        self.set_experiment_tag_impl(experiment_id, key, value)
     }
+
     fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
-        unimplemented!()
+        self.delete_experiment_tag_impl(experiment_id, key)
     }
-    fn create_run(&self, request: crate::CreateRun) -> Result<crate::Run> {
-        unimplemented!()
+
+    fn create_run(&self, request: CreateRun) -> Result<Run> {
+        self.create_run_impl(request)
     }
-    fn get_run(&self, run_id: &str) -> Result<crate::Run> {
-        unimplemented!()
+
+    fn get_run(&self, run_id: &str) -> Result<Run> {
+        self.get_run_impl(run_id).map(|(run, _)| run)
     }
+
     fn update_run_info(
         &self,
         run_id: &str,
-        status: Option<crate::RunStatus>,
+        status: Option<RunStatus>,
         end_time: Option<i64>,
         run_name: Option<&str>,
-    ) -> Result<crate::RunInfo> {
-        unimplemented!()
+    ) -> Result<RunInfo> {
+        self.update_run_info_impl(run_id, status, end_time, run_name)
     }
+
     fn delete_run(&self, run_id: &str) -> Result<()> {
-        unimplemented!()
+        self.delete_run_impl(run_id)
     }
+
     fn restore_run(&self, run_id: &str) -> Result<()> {
-        unimplemented!()
+        self.restore_run_impl(run_id)
     }
-    fn search_runs(&self, query: &crate::RunQuery) -> Result<crate::Page<crate::Run>> {
-        unimplemented!()
+
+    fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
+        self.search_runs_impl(query)
     }
+
     fn log_batch(
         &self,
         run_id: &str,
-        metrics: &[crate::Metric],
-        params: &[crate::Param],
-        tags: &[crate::RunTag],
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
     ) -> Result<()> {
-        unimplemented!()
+        self.log_batch_impl(run_id, metrics, params, tags)
     }
-    fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<crate::Metric>> {
-        unimplemented!()
+
+    fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        self.metric_history_impl(run_id, key)
+            .map(|(history, _)| history)
     }
+
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
-        unimplemented!()
+        self.delete_tag_impl(run_id, key)
     }
-    fn log_inputs(&self, run_id: &str, datasets: &[crate::DatasetInput]) -> Result<()> {
-        unimplemented!()
+
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
+        self.log_inputs_impl(run_id, datasets)
     }
 }

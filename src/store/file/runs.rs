@@ -1,0 +1,254 @@
+//! Runs: create, get, update, delete/restore, search.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::ErrorKind;
+
+use crate::error::{Error, Result, StoreWarning};
+use crate::model::validation::{KeyKind, MAX_TAG_VAL_LENGTH, limit_value, validate_key};
+use crate::model::{
+    DEFAULT_EXPERIMENT_ID, LifecycleStage, Run, RunData, RunInfo, RunInputs, RunStatus, RunTag,
+    new_run_id, now_ms, random_run_name, tags,
+};
+use crate::search::search_runs_in_memory;
+use crate::store::file::FileStore;
+use crate::store::file::files;
+use crate::store::file::meta::RunMeta;
+use crate::store::file::paths::{
+    ARTIFACTS_DIR, METRICS_DIR, PARAMS_DIR, TAGS_DIR, append_to_uri_path,
+};
+use crate::store::file::reader::RunDir;
+use crate::store::{CreateRun, Page, RunQuery};
+
+impl FileStore {
+    /// Writes a run's `meta.yaml` atomically (temporary file in the run folder, then rename).
+    pub(crate) fn write_run_meta(&self, run: &RunDir, meta: &RunMeta) -> Result<()> {
+        files::write_atomic(
+            &run.path,
+            &run.meta_path(),
+            meta.to_yaml().as_bytes(),
+            "run meta.yaml",
+        )
+    }
+
+    /// Writes a run tag file atomically, reporting key collisions clearly.
+    pub(crate) fn write_run_tag(&self, run: &RunDir, key: &str, value: &str) -> Result<()> {
+        let tags_dir = run.path.join(TAGS_DIR);
+        let path = files::prepare_key_path(&tags_dir, key, "tag")?;
+        files::write_atomic(&run.path, &path, value.as_bytes(), "run tag")
+            .map_err(|e| files::key_collision(&tags_dir, key, "tag").unwrap_or(e))
+    }
+
+    /// A run that may be written to: found, readable and active.
+    pub(crate) fn active_run(&self, run_id: &str) -> Result<(RunDir, RunMeta)> {
+        let run = self.locate_run(run_id)?;
+        let meta = self.read_run_meta(&run)?;
+        if meta.lifecycle_stage != LifecycleStage::Active {
+            return Err(Error::InvalidState(format!(
+                "The run {run_id} must be in the 'active' state. Current state is {}.",
+                meta.lifecycle_stage
+            )));
+        }
+        Ok((run, meta))
+    }
+
+    pub(crate) fn create_run_impl(&self, request: CreateRun) -> Result<Run> {
+        let experiment_id = if request.experiment_id.is_empty() {
+            DEFAULT_EXPERIMENT_ID.to_string()
+        } else {
+            request.experiment_id
+        };
+        let experiment = self.locate_experiment(&experiment_id)?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "Could not create run under experiment with ID {experiment_id} - no such experiment exists."
+            ))
+        })?;
+        let experiment_meta = self.read_experiment_meta(&experiment)?;
+        if experiment.in_trash || experiment_meta.lifecycle_stage != LifecycleStage::Active {
+            return Err(Error::InvalidState(format!(
+                "Could not create run under non-active experiment with ID {experiment_id}."
+            )));
+        }
+
+        let mut run_tags: Vec<RunTag> = Vec::with_capacity(request.tags.len() + 1);
+        for tag in request.tags {
+            validate_key(KeyKind::Tag, &tag.key)?;
+            let mut value = tag.value;
+            limit_value(KeyKind::Tag, &tag.key, &mut value, MAX_TAG_VAL_LENGTH)?;
+            run_tags.push(RunTag {
+                key: tag.key,
+                value,
+            });
+        }
+        if let Some(e) = files::collision_within(run_tags.iter().map(|t| t.key.as_str()), "tag") {
+            return Err(e);
+        }
+        let name_tag = run_tags
+            .iter()
+            .rev()
+            .find(|t| t.key == tags::RUN_NAME)
+            .map(|t| t.value.clone());
+        let requested_name = request.run_name.filter(|n| !n.is_empty());
+        if let (Some(name), Some(tag)) = (&requested_name, &name_tag)
+            && name != tag
+        {
+            return Err(Error::InvalidParameter(format!(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different \
+                 values (run_name='{name}', mlflow.runName='{tag}')."
+            )));
+        }
+        let run_name = requested_name
+            .or(name_tag.clone().filter(|n| !n.is_empty()))
+            .unwrap_or_else(random_run_name);
+        run_tags.retain(|t| t.key != tags::RUN_NAME);
+        run_tags.push(RunTag::new(tags::RUN_NAME, run_name.clone()));
+
+        let run_id = new_run_id();
+        let run = RunDir::new(experiment, run_id.clone());
+        fs::create_dir(&run.path)
+            .map_err(|e| Error::io("cannot create run folder", &run.path, e))?;
+        let meta = RunMeta {
+            run_id: run_id.clone(),
+            experiment_id: experiment_id.clone(),
+            run_name,
+            user_id: if request.user_id.is_empty() {
+                "unknown".to_string()
+            } else {
+                request.user_id
+            },
+            status: RunStatus::Running,
+            start_time: Some(request.start_time.unwrap_or_else(now_ms)),
+            end_time: None,
+            artifact_uri: append_to_uri_path(
+                &experiment_meta.artifact_location,
+                &[&run_id, ARTIFACTS_DIR],
+            ),
+            lifecycle_stage: LifecycleStage::Active,
+            deleted_time: None,
+        };
+        // MLflow's order: meta.yaml makes the folder a run, then the sub-folders, then tags.
+        self.write_run_meta(&run, &meta)?;
+        for sub in [METRICS_DIR, PARAMS_DIR, ARTIFACTS_DIR, TAGS_DIR] {
+            files::create_dir_all(&run.path.join(sub), sub)?;
+        }
+        let mut data = RunData::default();
+        for tag in run_tags {
+            self.write_run_tag(&run, &tag.key, &tag.value)?;
+            data.tags.insert(tag.key, tag.value);
+        }
+        self.remember_run(&run_id, &run.experiment);
+        Ok(Run {
+            info: meta.to_run_info(None),
+            data,
+            inputs: RunInputs::default(),
+        })
+    }
+
+    /// Reads a run by id, with the problems met in its data files.
+    pub(crate) fn get_run_impl(&self, run_id: &str) -> Result<(Run, Vec<StoreWarning>)> {
+        let run = self.locate_run(run_id)?;
+        let meta = self.read_run_meta(&run)?;
+        let mut warnings = Vec::new();
+        let data = self.read_run_data(&run, &meta, &mut warnings);
+        Ok((data, warnings))
+    }
+
+    pub(crate) fn update_run_info_impl(
+        &self,
+        run_id: &str,
+        status: Option<RunStatus>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> Result<RunInfo> {
+        let (run, mut meta) = self.active_run(run_id)?;
+        if let Some(status) = status {
+            meta.status = status;
+        }
+        if let Some(end_time) = end_time {
+            meta.end_time = Some(end_time);
+        }
+        if let Some(name) = run_name.filter(|n| !n.is_empty()) {
+            // MLflow keeps the tag and the stored name in step.
+            self.write_run_tag(&run, tags::RUN_NAME, name)?;
+            meta.run_name = name.to_string();
+        }
+        self.write_run_meta(&run, &meta)?;
+        let name_tag = if meta.run_name.is_empty() {
+            files::read_text_if_exists(
+                &run.path.join(TAGS_DIR).join(tags::RUN_NAME),
+                "run name tag",
+            )
+            .ok()
+            .flatten()
+        } else {
+            None
+        };
+        Ok(meta.to_run_info(name_tag.as_deref()))
+    }
+
+    /// Sets a run's lifecycle stage (delete/restore); the folder never moves.
+    fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> Result<()> {
+        let run = self.locate_run(run_id)?;
+        let mut meta = self.read_run_meta(&run)?;
+        meta.lifecycle_stage = stage;
+        meta.deleted_time = match stage {
+            LifecycleStage::Deleted => Some(now_ms()),
+            LifecycleStage::Active => None,
+        };
+        self.write_run_meta(&run, &meta)
+    }
+
+    pub(crate) fn delete_run_impl(&self, run_id: &str) -> Result<()> {
+        self.set_run_lifecycle(run_id, LifecycleStage::Deleted)
+    }
+
+    pub(crate) fn restore_run_impl(&self, run_id: &str) -> Result<()> {
+        self.set_run_lifecycle(run_id, LifecycleStage::Active)
+    }
+
+    pub(crate) fn search_runs_impl(&self, query: &RunQuery) -> Result<Page<Run>> {
+        let mut warnings = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut experiments = Vec::new();
+        for experiment_id in &query.experiment_ids {
+            if !seen.insert(experiment_id.as_str()) {
+                continue;
+            }
+            match self.locate_experiment(experiment_id)? {
+                Some(dir) => experiments.push(dir),
+                None => warnings.push(StoreWarning::new(
+                    self.root.join(experiment_id).display().to_string(),
+                    format!("experiment '{experiment_id}' does not exist; no runs read from it"),
+                )),
+            }
+        }
+        let runs = self.read_runs(&experiments, query.view_type, &mut warnings);
+        let (items, next_page_token) = search_runs_in_memory(runs, query)?;
+        Ok(Page {
+            items,
+            next_page_token,
+            warnings,
+        })
+    }
+
+    /// Deletes a run tag (error when absent).
+    pub(crate) fn delete_tag_impl(&self, run_id: &str, key: &str) -> Result<()> {
+        validate_key(KeyKind::Tag, key)?;
+        let (run, _) = self.active_run(run_id)?;
+        let path = crate::store::file::paths::key_path(&run.path.join(TAGS_DIR), key);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if !meta.is_dir() => {
+                fs::remove_file(&path).map_err(|e| Error::io("cannot delete run tag", &path, e))
+            }
+            Ok(_) => Err(tag_not_found(key, run_id)),
+            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
+                Err(tag_not_found(key, run_id))
+            }
+            Err(e) => Err(Error::io("cannot read run tag", &path, e)),
+        }
+    }
+}
+
+fn tag_not_found(key: &str, run_id: &str) -> Error {
+    Error::NotFound(format!("No tag with name: {key} in run with id {run_id}"))
+}
