@@ -44,7 +44,8 @@ impl FileStore {
         let run = self.locate_run(run_id)?;
         let meta = self.read_run_meta(&run)?;
         if meta.lifecycle_stage != LifecycleStage::Active {
-            return Err(Error::InvalidState(format!(
+            // MLflow's code for this is INVALID_PARAMETER_VALUE (`check_run_is_active`).
+            return Err(Error::InvalidParameter(format!(
                 "The run {run_id} must be in the 'active' state. Current state is {}.",
                 meta.lifecycle_stage
             )));

@@ -338,11 +338,11 @@ fn update_delete_restore_run() {
     let err = store
         .log_metric(id, &Metric::new("m", 1.0, 1, 0))
         .unwrap_err();
-    assert_eq!(err.error_code(), ErrorCode::InvalidState);
+    assert_eq!(err.error_code(), ErrorCode::InvalidParameterValue);
     assert_eq!(
         err.to_string(),
         format!(
-            "INVALID_STATE: The run {id} must be in the 'active' state. Current state is deleted."
+            "INVALID_PARAMETER_VALUE: The run {id} must be in the 'active' state. Current state is deleted."
         )
     );
     assert!(
