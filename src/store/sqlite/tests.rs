@@ -895,6 +895,110 @@ fn sqlite_reads_mlflow_fixture() {
         experiments.items.len(),
         runs.items.len()
     );
+    if let Ok(out) = std::env::var("MLSCOPE_SQLITE_DUMP") {
+        let json = canonical_dump(&store, &experiments.items, &runs.items);
+        std::fs::write(out, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    }
     drop(store);
     assert_eq!(before, file_digest(&path));
+}
+
+/// Float as `mlflow_read_check.py` writes it: NaN and ±inf as strings.
+fn canon_float(v: f64) -> serde_json::Value {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        v.into()
+    }
+}
+
+/// What `mlflow_read_check.py --no-artifacts` prints (minus logged models and model outputs),
+/// built from this store, for a side-by-side comparison.
+fn canonical_dump(
+    store: &SqliteStore,
+    experiments: &[Experiment],
+    runs: &[Run],
+) -> serde_json::Value {
+    use serde_json::json;
+    let mut exps: Vec<serde_json::Value> = Vec::new();
+    for e in experiments {
+        let mut exp_runs: Vec<&Run> = runs
+            .iter()
+            .filter(|r| r.info.experiment_id == e.experiment_id)
+            .collect();
+        exp_runs.sort_by(|a, b| a.info.run_id.cmp(&b.info.run_id));
+        let runs_json: Vec<serde_json::Value> = exp_runs
+            .iter()
+            .map(|r| {
+                let mut history = serde_json::Map::new();
+                for key in r.data.metrics.keys() {
+                    let mut rows: Vec<(i64, i64, f64)> = store
+                        .get_metric_history(&r.info.run_id, key)
+                        .unwrap()
+                        .iter()
+                        .map(|m| (m.step, m.timestamp, m.value))
+                        .collect();
+                    rows.sort_by(|a, b| {
+                        (a.0, a.1)
+                            .cmp(&(b.0, b.1))
+                            .then(a.2.is_nan().cmp(&b.2.is_nan()))
+                            .then(a.2.partial_cmp(&b.2).unwrap_or(std::cmp::Ordering::Equal))
+                    });
+                    let rows: Vec<serde_json::Value> = rows
+                        .into_iter()
+                        .map(|(s, t, v)| json!([s, t, canon_float(v)]))
+                        .collect();
+                    history.insert(key.clone(), rows.into());
+                }
+                let mut datasets: Vec<serde_json::Value> = r
+                    .inputs
+                    .dataset_inputs
+                    .iter()
+                    .map(|di| {
+                        let mut tags: Vec<(String, String)> = di
+                            .tags
+                            .iter()
+                            .map(|t| (t.key.clone(), t.value.clone()))
+                            .collect();
+                        tags.sort();
+                        json!({
+                            "dataset": {
+                                "name": di.dataset.name, "digest": di.dataset.digest,
+                                "source_type": di.dataset.source_type, "source": di.dataset.source,
+                                "schema": di.dataset.schema, "profile": di.dataset.profile,
+                            },
+                            "tags": tags,
+                        })
+                    })
+                    .collect();
+                datasets.sort_by_key(|v| v.to_string());
+                let mut model_inputs = r.inputs.model_inputs.clone();
+                model_inputs.sort();
+                json!({
+                    "run_id": r.info.run_id, "run_name": r.info.run_name,
+                    "experiment_id": r.info.experiment_id, "user_id": r.info.user_id,
+                    "status": r.info.status.as_str(), "start_time": r.info.start_time,
+                    "end_time": r.info.end_time, "artifact_uri": r.info.artifact_uri,
+                    "lifecycle_stage": r.info.lifecycle_stage.as_str(),
+                    "params": r.data.params, "tags": r.data.tags,
+                    "metrics": r.data.metrics.iter()
+                        .map(|(k, m)| (k.clone(), canon_float(m.value)))
+                        .collect::<serde_json::Map<_, _>>(),
+                    "metric_history": history,
+                    "dataset_inputs": datasets,
+                    "model_inputs": model_inputs,
+                })
+            })
+            .collect();
+        exps.push(json!({
+            "experiment_id": e.experiment_id, "name": e.name,
+            "artifact_location": e.artifact_location,
+            "lifecycle_stage": e.lifecycle_stage.as_str(), "tags": e.tags,
+            "creation_time": e.creation_time, "last_update_time": e.last_update_time,
+            "runs": runs_json,
+        }));
+    }
+    json!({ "experiments": exps })
 }
