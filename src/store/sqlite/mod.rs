@@ -376,11 +376,13 @@ fn validate_dataset_inputs(datasets: &[DatasetInput]) -> Result<()> {
         if d.source.chars().count() > 65_535 {
             return Err(too_long("source", 65_535));
         }
-        if d.schema.as_ref().is_some_and(|s| s.chars().count() > 1_048_575) {
+        if d.schema
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 1_048_575)
+        {
             return Err(too_long("schema", 1_048_575));
         }
-        if d
-            .profile
+        if d.profile
             .as_ref()
             .is_some_and(|s| s.chars().count() > 16_777_215)
         {
@@ -421,9 +423,10 @@ fn initialize_if_empty(
 fn inspect(conn: &rusqlite::Connection, path: &Path) -> Result<SchemaInfo> {
     schema::inspect(conn).map_err(|e| match e {
         InspectError::Sqlite(e) => map_sqlite_error(e, path),
-        InspectError::NotMlflow(message) => {
-            Error::InvalidParameter(format!("{message}; the file was left untouched: {}", path.display()))
-        }
+        InspectError::NotMlflow(message) => Error::InvalidParameter(format!(
+            "{message}; the file was left untouched: {}",
+            path.display()
+        )),
     })
 }
 

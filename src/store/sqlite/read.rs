@@ -187,8 +187,7 @@ impl Reader<'_> {
 
     /// One experiment by numeric id.
     pub fn experiment(&self, tx: &Transaction<'_>, id: i64) -> TxResult<Option<Experiment>> {
-        let loaded =
-            self.load_experiments(tx, "experiment_id = ?", &[Value::Integer(id)])?;
+        let loaded = self.load_experiments(tx, "experiment_id = ?", &[Value::Integer(id)])?;
         if let Some(w) = loaded.warnings.into_iter().next() {
             return Err(Error::corrupt(w.message, self.path).into());
         }

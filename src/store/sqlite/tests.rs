@@ -82,7 +82,11 @@ pub(crate) fn contract_experiment_lifecycle(store: &dyn TrackingStore) {
     assert_eq!(exp.tags.get("team").map(String::as_str), Some("x"));
     assert!(exp.creation_time.is_some());
     assert_eq!(
-        store.get_experiment_by_name("exp-a").unwrap().unwrap().experiment_id,
+        store
+            .get_experiment_by_name("exp-a")
+            .unwrap()
+            .unwrap()
+            .experiment_id,
         id
     );
     assert!(store.get_experiment_by_name("nope").unwrap().is_none());
@@ -116,7 +120,11 @@ pub(crate) fn contract_experiment_lifecycle(store: &dyn TrackingStore) {
     assert_eq!(deleted.lifecycle_stage, LifecycleStage::Deleted);
     assert!(deleted.last_update_time >= deleted.creation_time);
     assert_eq!(
-        store.get_run(&run.info.run_id).unwrap().info.lifecycle_stage,
+        store
+            .get_run(&run.info.run_id)
+            .unwrap()
+            .info
+            .lifecycle_stage,
         LifecycleStage::Deleted
     );
     // Names stay reserved while deleted.
@@ -124,11 +132,14 @@ pub(crate) fn contract_experiment_lifecycle(store: &dyn TrackingStore) {
         code(store.create_experiment("exp-b", None, &[])),
         ErrorCode::ResourceAlreadyExists
     );
-    assert!(store.create_run(CreateRun {
-        experiment_id: id.clone(),
-        ..CreateRun::default()
-    })
-    .is_err());
+    assert!(
+        store
+            .create_run(CreateRun {
+                experiment_id: id.clone(),
+                ..CreateRun::default()
+            })
+            .is_err()
+    );
     let active = store
         .search_experiments(&ExperimentQuery::default())
         .unwrap();
@@ -147,7 +158,11 @@ pub(crate) fn contract_experiment_lifecycle(store: &dyn TrackingStore) {
         LifecycleStage::Active
     );
     assert_eq!(
-        store.get_run(&run.info.run_id).unwrap().info.lifecycle_stage,
+        store
+            .get_run(&run.info.run_id)
+            .unwrap()
+            .info
+            .lifecycle_stage,
         LifecycleStage::Active
     );
 }
@@ -236,7 +251,10 @@ pub(crate) fn contract_run_lifecycle(store: &dyn TrackingStore) {
     );
     store.set_tag(&id, &RunTag::new("gone", "x")).unwrap();
     store.delete_tag(&id, "gone").unwrap();
-    assert_eq!(code(store.delete_tag(&id, "gone")), ErrorCode::ResourceDoesNotExist);
+    assert_eq!(
+        code(store.delete_tag(&id, "gone")),
+        ErrorCode::ResourceDoesNotExist
+    );
 }
 
 /// Metrics: NaN round trip, ±inf, latest value by `(step, timestamp, value)` (across calls and
@@ -274,7 +292,11 @@ pub(crate) fn contract_metrics(store: &dyn TrackingStore) {
     let history = store.get_metric_history(&id, "loss").unwrap();
     assert_eq!(
         history,
-        vec![m("loss", 0.5, 100, 0), m("loss", 0.25, 101, 1), m("loss", 0.75, 102, 0)]
+        vec![
+            m("loss", 0.5, 100, 0),
+            m("loss", 0.25, 101, 1),
+            m("loss", 0.75, 102, 0)
+        ]
     );
     let nan = store.get_metric_history(&id, "nanm").unwrap();
     assert_eq!(nan.len(), 1);
@@ -315,7 +337,10 @@ pub(crate) fn contract_params_and_tags(store: &dyn TrackingStore) {
     store.log_param(&id, &Param::new("lr", "0.01")).unwrap();
     let err = store.log_param(&id, &Param::new("lr", "0.02")).unwrap_err();
     assert_eq!(err.error_code(), ErrorCode::InvalidParameterValue);
-    assert!(err.to_string().contains("Changing param values is not allowed"));
+    assert!(
+        err.to_string()
+            .contains("Changing param values is not allowed")
+    );
     // A batch with a conflicting param writes nothing at all.
     let err = store
         .log_batch(
@@ -331,12 +356,7 @@ pub(crate) fn contract_params_and_tags(store: &dyn TrackingStore) {
     assert!(!run.data.metrics.contains_key("side"));
     assert!(!run.data.tags.contains_key("side"));
     assert_eq!(
-        code(store.log_batch(
-            &id,
-            &[],
-            &[Param::new("d", "1"), Param::new("d", "1")],
-            &[]
-        )),
+        code(store.log_batch(&id, &[], &[Param::new("d", "1"), Param::new("d", "1")], &[])),
         ErrorCode::InvalidParameterValue
     );
 
@@ -361,7 +381,10 @@ pub(crate) fn contract_inputs(store: &dyn TrackingStore) {
     let b = new_run(store, &exp).info.run_id;
     let ds = dataset_input("train", "abc123", "training");
     store
-        .log_inputs(&a, &[ds.clone(), ds.clone(), dataset_input("eval", "def", "eval")])
+        .log_inputs(
+            &a,
+            &[ds.clone(), ds.clone(), dataset_input("eval", "def", "eval")],
+        )
         .unwrap();
     store.log_inputs(&a, &[ds.clone()]).unwrap();
     store.log_inputs(&b, &[ds.clone()]).unwrap();
@@ -393,7 +416,9 @@ pub(crate) fn contract_search_runs(store: &dyn TrackingStore) {
                 ..CreateRun::default()
             })
             .unwrap();
-        store.log_metric(&run.info.run_id, &m("acc", i as f64, 1, 0)).unwrap();
+        store
+            .log_metric(&run.info.run_id, &m("acc", i as f64, 1, 0))
+            .unwrap();
         ids.push(run.info.run_id);
     }
     store.delete_run(&ids[4]).unwrap();
@@ -431,7 +456,13 @@ pub(crate) fn contract_search_runs(store: &dyn TrackingStore) {
     let second = store.search_runs(&query).unwrap();
     assert_eq!(second.items.len(), 1);
     assert!(second.next_page_token.is_none());
-    assert!(store.search_runs(&RunQuery::new(["424242"])).unwrap().items.is_empty());
+    assert!(
+        store
+            .search_runs(&RunQuery::new(["424242"]))
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 macro_rules! contract_tests {
@@ -492,7 +523,13 @@ fn sqlite_new_database_has_mlflow_schema_and_rows() {
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
-    assert_eq!(ws, ("default".into(), "Default workspace for legacy resources".into()));
+    assert_eq!(
+        ws,
+        (
+            "default".into(),
+            "Default workspace for legacy resources".into()
+        )
+    );
     let default: (i64, String, String, String) = conn
         .query_row(
             "SELECT experiment_id, name, artifact_location, workspace FROM experiments",
@@ -500,7 +537,10 @@ fn sqlite_new_database_has_mlflow_schema_and_rows() {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .unwrap();
-    assert_eq!(default, (0, "Default".into(), "/art/0".into(), "default".into()));
+    assert_eq!(
+        default,
+        (0, "Default".into(), "/art/0".into(), "default".into())
+    );
     // The journal mode is left alone.
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -526,7 +566,10 @@ fn sqlite_rows_use_mlflow_encodings() {
     let exp2 = store.get_experiment(&e2).unwrap();
     assert!(Path::new(&exp2.artifact_location).is_absolute());
     assert!(exp2.artifact_location.ends_with("/relative/place"));
-    assert_eq!(store.get_experiment(&e1).unwrap().artifact_location, "/art/1");
+    assert_eq!(
+        store.get_experiment(&e1).unwrap().artifact_location,
+        "/art/1"
+    );
     let run = new_run(&store, &e1);
     let id = run.info.run_id.clone();
     assert_eq!(run.info.artifact_uri, format!("/art/1/{id}/artifacts"));
@@ -548,12 +591,28 @@ fn sqlite_rows_use_mlflow_encodings() {
             "SELECT status, source_type, source_name, entry_point_name, source_version, end_time \
              FROM runs WHERE run_uuid = ?1",
             [&id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
         .unwrap();
     assert_eq!(
         row,
-        ("RUNNING".into(), "UNKNOWN".into(), String::new(), String::new(), String::new(), None)
+        (
+            "RUNNING".into(),
+            "UNKNOWN".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            None
+        )
     );
     for table in ["metrics", "latest_metrics"] {
         let get = |key: &str| -> (f64, i64) {
@@ -573,16 +632,26 @@ fn sqlite_rows_use_mlflow_encodings() {
 
     store.delete_run(&id).unwrap();
     let deleted_time: Option<i64> = conn
-        .query_row("SELECT deleted_time FROM runs WHERE run_uuid = ?1", [&id], |r| r.get(0))
+        .query_row(
+            "SELECT deleted_time FROM runs WHERE run_uuid = ?1",
+            [&id],
+            |r| r.get(0),
+        )
         .unwrap();
     assert!(deleted_time.is_some());
     store.restore_run(&id).unwrap();
     let deleted_time: Option<i64> = conn
-        .query_row("SELECT deleted_time FROM runs WHERE run_uuid = ?1", [&id], |r| r.get(0))
+        .query_row(
+            "SELECT deleted_time FROM runs WHERE run_uuid = ?1",
+            [&id],
+            |r| r.get(0),
+        )
         .unwrap();
     assert!(deleted_time.is_none());
 
-    store.log_inputs(&id, &[dataset_input("d", "x1", "training")]).unwrap();
+    store
+        .log_inputs(&id, &[dataset_input("d", "x1", "training")])
+        .unwrap();
     let (uuid, source_type, dest): (String, String, String) = conn
         .query_row(
             "SELECT d.dataset_uuid, i.source_type, i.destination_type FROM datasets d \
@@ -636,9 +705,11 @@ fn sqlite_writes_at_the_2_22_head() {
         .unwrap();
     assert_eq!(rev, "0584bdc529eb");
     let tables: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(tables, 19, "the schema must not be altered");
 }
@@ -651,15 +722,24 @@ fn sqlite_unknown_revision_is_read_only_with_a_clear_error() {
     let path = dir.path().join("mlflow.db");
     Connection::open(&path)
         .unwrap()
-        .execute("UPDATE alembic_version SET version_num = 'ffff00001111'", [])
+        .execute(
+            "UPDATE alembic_version SET version_num = 'ffff00001111'",
+            [],
+        )
         .unwrap();
     let before = file_digest(&path);
     let store = SqliteStore::open(&path).unwrap();
     assert!(!store.is_writable());
-    assert_eq!(store.get_run(&run.info.run_id).unwrap().info.run_id, run.info.run_id);
+    assert_eq!(
+        store.get_run(&run.info.run_id).unwrap().info.run_id,
+        run.info.run_id
+    );
     let err = store.create_experiment("x", None, &[]).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("ffff00001111") && msg.contains("newer"), "{msg}");
+    assert!(
+        msg.contains("ffff00001111") && msg.contains("newer"),
+        "{msg}"
+    );
     assert_eq!(err.error_code(), ErrorCode::InvalidState);
     drop(store);
     assert_eq!(before, file_digest(&path));
@@ -667,10 +747,16 @@ fn sqlite_unknown_revision_is_read_only_with_a_clear_error() {
     // An older revision of the chain: read-only, and the message says how to upgrade.
     Connection::open(&path)
         .unwrap()
-        .execute("UPDATE alembic_version SET version_num = 'acf3f17fdcc7'", [])
+        .execute(
+            "UPDATE alembic_version SET version_num = 'acf3f17fdcc7'",
+            [],
+        )
         .unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    let msg = store.log_metric(&run.info.run_id, &m("x", 1.0, 1, 0)).unwrap_err().to_string();
+    let msg = store
+        .log_metric(&run.info.run_id, &m("x", 1.0, 1, 0))
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("mlflow db upgrade"), "{msg}");
 }
 
@@ -684,11 +770,18 @@ fn sqlite_non_mlflow_and_corrupt_files_are_refused_untouched() {
         .unwrap();
     let before = file_digest(&other);
     let err = SqliteStore::open(&other).unwrap_err();
-    assert!(err.to_string().contains("not an MLflow tracking database"), "{err}");
+    assert!(
+        err.to_string().contains("not an MLflow tracking database"),
+        "{err}"
+    );
     assert_eq!(before, file_digest(&other));
 
     let garbage = dir.path().join("garbage.db");
-    std::fs::write(&garbage, b"this is definitely not sqlite, just some text bytes...").unwrap();
+    std::fs::write(
+        &garbage,
+        b"this is definitely not sqlite, just some text bytes...",
+    )
+    .unwrap();
     let before = file_digest(&garbage);
     let err = SqliteStore::open(&garbage).unwrap_err();
     assert!(err.to_string().contains("not an SQLite database"), "{err}");
@@ -714,14 +807,21 @@ fn sqlite_zero_byte_file_is_initialised() {
 fn sqlite_read_only_store_reads_and_refuses_writes() {
     let (dir, store) = new_store();
     let run = new_run(&store, "0");
-    store.log_metric(&run.info.run_id, &m("a", 1.0, 1, 0)).unwrap();
+    store
+        .log_metric(&run.info.run_id, &m("a", 1.0, 1, 0))
+        .unwrap();
     drop(store);
     let path = dir.path().join("mlflow.db");
     let before = file_digest(&path);
     let ro = SqliteStore::open_read_only(&path).unwrap();
     assert!(!ro.is_writable());
-    assert_eq!(ro.get_metric_history(&run.info.run_id, "a").unwrap().len(), 1);
-    let err = ro.set_tag(&run.info.run_id, &RunTag::new("k", "v")).unwrap_err();
+    assert_eq!(
+        ro.get_metric_history(&run.info.run_id, "a").unwrap().len(),
+        1
+    );
+    let err = ro
+        .set_tag(&run.info.run_id, &RunTag::new("k", "v"))
+        .unwrap_err();
     assert!(err.to_string().contains("read-only"), "{err}");
     drop(ro);
     assert_eq!(before, file_digest(&path));
@@ -731,7 +831,10 @@ fn sqlite_read_only_store_reads_and_refuses_writes() {
     perms.set_readonly(true);
     std::fs::set_permissions(&path, perms.clone()).unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.get_run(&run.info.run_id).unwrap().info.run_id, run.info.run_id);
+    assert_eq!(
+        store.get_run(&run.info.run_id).unwrap().info.run_id,
+        run.info.run_id
+    );
     if !store.is_writable() {
         assert!(store.create_experiment("x", None, &[]).is_err());
     }
@@ -747,7 +850,8 @@ fn sqlite_undecodable_rows_are_skipped_with_warnings() {
     let bad = new_run(&store, "0");
     // A status outside MLflow's CHECK cannot be written normally; bypass the check.
     let conn = raw(&store);
-    conn.execute_batch("PRAGMA ignore_check_constraints = ON").unwrap();
+    conn.execute_batch("PRAGMA ignore_check_constraints = ON")
+        .unwrap();
     conn.execute(
         "UPDATE runs SET status = 'EXPLODED' WHERE run_uuid = ?1",
         [&bad.info.run_id],
@@ -758,7 +862,10 @@ fn sqlite_undecodable_rows_are_skipped_with_warnings() {
     assert_eq!(page.items[0].info.run_id, good.info.run_id);
     assert_eq!(page.warnings.len(), 1);
     assert!(page.warnings[0].message.contains("EXPLODED"));
-    assert_eq!(code(store.get_run(&bad.info.run_id)), ErrorCode::InternalError);
+    assert_eq!(
+        code(store.get_run(&bad.info.run_id)),
+        ErrorCode::InternalError
+    );
 }
 
 #[test]
@@ -779,7 +886,10 @@ fn sqlite_delete_experiment_marks_every_run_deleted() {
         )
         .unwrap();
     assert_eq!(n, 2);
-    assert_eq!(code(store.delete_experiment(&exp)), ErrorCode::ResourceDoesNotExist);
+    assert_eq!(
+        code(store.delete_experiment(&exp)),
+        ErrorCode::ResourceDoesNotExist
+    );
     store.restore_experiment(&exp).unwrap();
     for id in [a, b] {
         assert_eq!(
@@ -796,7 +906,10 @@ fn sqlite_default_artifact_root_is_a_plain_absolute_path() {
     assert!(root.ends_with("/mlruns") && !root.contains("/./"));
     assert_eq!(resolve_uri_if_local("/abs/x"), "/abs/x");
     assert_eq!(resolve_uri_if_local("s3://b/x"), "s3://b/x");
-    assert_eq!(resolve_uri_if_local("mlflow-artifacts:/"), "mlflow-artifacts:/");
+    assert_eq!(
+        resolve_uri_if_local("mlflow-artifacts:/"),
+        "mlflow-artifacts:/"
+    );
 }
 
 /// Several stores (one per thread, as separate processes would have) log into one file at
@@ -807,7 +920,9 @@ fn sqlite_concurrent_writers_lose_nothing() {
     const POINTS: i64 = 5000;
     let (dir, store) = new_store();
     let path = dir.path().join("mlflow.db");
-    let run_ids: Vec<String> = (0..WRITERS).map(|_| new_run(&store, "0").info.run_id).collect();
+    let run_ids: Vec<String> = (0..WRITERS)
+        .map(|_| new_run(&store, "0").info.run_id)
+        .collect();
     let shared = new_run(&store, "0").info.run_id;
     drop(store);
     let handles: Vec<_> = (0..WRITERS)
@@ -869,7 +984,11 @@ fn sqlite_reads_mlflow_fixture() {
             ..ExperimentQuery::default()
         })
         .unwrap();
-    let ids: Vec<String> = experiments.items.iter().map(|e| e.experiment_id.clone()).collect();
+    let ids: Vec<String> = experiments
+        .items
+        .iter()
+        .map(|e| e.experiment_id.clone())
+        .collect();
     let runs = store
         .search_runs(&RunQuery {
             view_type: ViewType::All,
@@ -1001,4 +1120,240 @@ fn canonical_dump(
         }));
     }
     json!({ "experiments": exps })
+}
+
+/// Writes a varied database for Python MLflow to read (`MLSCOPE_SQLITE_WRITE` = path of the
+/// new file) and dumps what this store reads back next to it (`<path>.mine.json`), for
+/// comparison with `mlflow_read_check.py`. Run with `--ignored`.
+#[test]
+#[ignore = "writes a database for the interop check with MLflow (MLSCOPE_SQLITE_WRITE)"]
+fn sqlite_write_database_for_mlflow() {
+    let Ok(path) = std::env::var("MLSCOPE_SQLITE_WRITE") else {
+        return;
+    };
+    let path = PathBuf::from(path);
+    let _ = std::fs::remove_file(&path);
+    let store = SqliteStore::open(&path).unwrap();
+    let e1 = store
+        .create_experiment(
+            "written by mlscope ✓",
+            None,
+            &[("team".into(), "rust".into())],
+        )
+        .unwrap();
+    store
+        .set_experiment_tag(&e1, "mlflow.note.content", "# Notes\nline two")
+        .unwrap();
+    let parent = store
+        .create_run(CreateRun {
+            experiment_id: e1.clone(),
+            user_id: "alice".into(),
+            start_time: Some(1_700_000_000_000),
+            tags: vec![
+                RunTag::new(tags::SOURCE_NAME, "train.rs"),
+                RunTag::new(tags::SOURCE_TYPE, "LOCAL"),
+                RunTag::new(tags::USER, "alice"),
+            ],
+            run_name: Some("parent run".into()),
+        })
+        .unwrap();
+    let pid = parent.info.run_id.clone();
+    let history: Vec<Metric> = (0..1000)
+        .map(|i| {
+            m(
+                "train/loss",
+                1.0 / (i as f64 + 1.0),
+                1_700_000_000_000 + i,
+                i,
+            )
+        })
+        .collect();
+    store.log_batch(&pid, &history, &[], &[]).unwrap();
+    store
+        .log_batch(
+            &pid,
+            &[
+                m("nanm", f64::NAN, 1_700_000_000_100, 0),
+                m("infm", f64::INFINITY, 1_700_000_000_100, 0),
+                m("ninfm", f64::NEG_INFINITY, 1_700_000_000_100, 0),
+                m("acc", 0.5, 1_700_000_000_100, 0),
+                m("acc", 0.75, 1_700_000_000_200, 1),
+                m("acc", 0.25, 1_700_000_000_300, 0),
+            ],
+            &[
+                Param::new("lr", "0.01"),
+                Param::new("a/b/c", "nested"),
+                Param::new("none", "None"),
+            ],
+            &[
+                RunTag::new("t/x", "tv"),
+                RunTag::new("multi", "line1\nline2"),
+            ],
+        )
+        .unwrap();
+    store
+        .log_inputs(&pid, &[dataset_input("train-ds", "2981c147", "training")])
+        .unwrap();
+    store
+        .update_run_info(
+            &pid,
+            Some(RunStatus::Finished),
+            Some(1_700_000_009_000),
+            None,
+        )
+        .unwrap();
+    for (i, status) in [RunStatus::Failed, RunStatus::Killed, RunStatus::Running]
+        .into_iter()
+        .enumerate()
+    {
+        let child = store
+            .create_run(CreateRun {
+                experiment_id: e1.clone(),
+                user_id: "bob".into(),
+                start_time: Some(1_700_000_001_000 + i as i64),
+                tags: vec![RunTag::new(tags::PARENT_RUN_ID, pid.clone())],
+                run_name: None,
+            })
+            .unwrap();
+        let cid = child.info.run_id;
+        store
+            .log_metric(&cid, &m("score", i as f64, 1_700_000_002_000, 0))
+            .unwrap();
+        store
+            .log_param(&cid, &Param::new("i", i.to_string()))
+            .unwrap();
+        store
+            .log_inputs(&cid, &[dataset_input("train-ds", "2981c147", "training")])
+            .unwrap();
+        if status != RunStatus::Running {
+            store
+                .update_run_info(&cid, Some(status), Some(1_700_000_003_000), Some("renamed"))
+                .unwrap();
+        }
+    }
+    let gone = new_run(&store, &e1).info.run_id;
+    store.delete_run(&gone).unwrap();
+    let e2 = store.create_experiment("to delete", None, &[]).unwrap();
+    new_run(&store, &e2);
+    store.delete_experiment(&e2).unwrap();
+    new_run(&store, "0");
+
+    let experiments = store
+        .search_experiments(&ExperimentQuery {
+            view_type: ViewType::All,
+            ..ExperimentQuery::default()
+        })
+        .unwrap();
+    let ids: Vec<String> = experiments
+        .items
+        .iter()
+        .map(|e| e.experiment_id.clone())
+        .collect();
+    let runs = store
+        .search_runs(&RunQuery {
+            view_type: ViewType::All,
+            ..RunQuery::new(ids)
+        })
+        .unwrap();
+    let json = canonical_dump(&store, &experiments.items, &runs.items);
+    let out = format!("{}.mine.json", path.display());
+    std::fs::write(out, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+}
+
+/// Points each writer process logs in [`sqlite_concurrent_processes_lose_nothing`].
+const PROCESS_POINTS: i64 = 5000;
+
+/// Child side of [`sqlite_concurrent_processes_lose_nothing`]: logs `PROCESS_POINTS` values to
+/// its run (batches of 100, or one call per point with `MLSCOPE_SQLITE_CHILD_SINGLE=1`) and
+/// one value per batch to a shared run. Does nothing unless started by the parent test.
+#[test]
+#[ignore = "child process of sqlite_concurrent_processes_lose_nothing"]
+fn sqlite_process_writer_child() {
+    let (Ok(db), Ok(run), Ok(shared), Ok(index)) = (
+        std::env::var("MLSCOPE_SQLITE_CHILD_DB"),
+        std::env::var("MLSCOPE_SQLITE_CHILD_RUN"),
+        std::env::var("MLSCOPE_SQLITE_CHILD_SHARED"),
+        std::env::var("MLSCOPE_SQLITE_CHILD_INDEX"),
+    ) else {
+        return;
+    };
+    let index: i64 = index.parse().unwrap();
+    let single = std::env::var("MLSCOPE_SQLITE_CHILD_SINGLE").is_ok_and(|v| v == "1");
+    let store = SqliteStore::open(Path::new(&db)).unwrap();
+    for chunk in 0..PROCESS_POINTS / 100 {
+        let batch: Vec<Metric> = (0..100)
+            .map(|i| {
+                let step = chunk * 100 + i;
+                m("m", step as f64, 1_000 + step, step)
+            })
+            .collect();
+        if single {
+            for point in &batch {
+                store.log_metric(&run, point).unwrap();
+            }
+        } else {
+            store.log_batch(&run, &batch, &[], &[]).unwrap();
+        }
+        store
+            .log_metric(
+                &shared,
+                &m("s", index as f64, chunk, index * 10_000 + chunk),
+            )
+            .unwrap();
+    }
+}
+
+/// Four processes (this test binary, re-run as `sqlite_process_writer_child`) log 5,000
+/// points each into one database at the same time: all 20,000 points arrive.
+#[test]
+fn sqlite_concurrent_processes_lose_nothing() {
+    const PROCESSES: i64 = 4;
+    let (dir, store) = new_store();
+    let path = dir.path().join("mlflow.db");
+    let runs: Vec<String> = (0..PROCESSES)
+        .map(|_| new_run(&store, "0").info.run_id)
+        .collect();
+    let shared = new_run(&store, "0").info.run_id;
+    drop(store);
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, run)| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "store::sqlite::tests::sqlite_process_writer_child",
+                    "--test-threads=1",
+                    "--quiet",
+                ])
+                .env("MLSCOPE_SQLITE_CHILD_DB", &path)
+                .env("MLSCOPE_SQLITE_CHILD_RUN", run)
+                .env("MLSCOPE_SQLITE_CHILD_SHARED", &shared)
+                .env("MLSCOPE_SQLITE_CHILD_INDEX", i.to_string())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success(), "a writer process failed");
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let mut total = 0;
+    for run in &runs {
+        let history = store.get_metric_history(run, "m").unwrap();
+        assert_eq!(history.len() as i64, PROCESS_POINTS);
+        total += history.len() as i64;
+        assert_eq!(
+            store.get_run(run).unwrap().data.metrics["m"].step,
+            PROCESS_POINTS - 1
+        );
+    }
+    assert_eq!(total, PROCESSES * PROCESS_POINTS);
+    assert_eq!(
+        store.get_metric_history(&shared, "s").unwrap().len() as i64,
+        PROCESSES * PROCESS_POINTS / 100
+    );
 }

@@ -147,8 +147,9 @@ struct RunRow {
 
 impl Writer<'_> {
     fn run_row(&self, tx: &Transaction<'_>, run_id: &str) -> TxResult<RunRow> {
-        let mut stmt = tx
-            .prepare_cached("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ?1")?;
+        let mut stmt = tx.prepare_cached(
+            "SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ?1",
+        )?;
         let row = stmt
             .query_row([run_id], |r| {
                 Ok(RunRow {
@@ -345,7 +346,9 @@ impl Writer<'_> {
     pub fn delete_experiment_tag(&self, tx: &Transaction<'_>, id: i64, key: &str) -> TxResult<()> {
         self.active_experiment(tx, id)?;
         let n = tx
-            .prepare_cached("DELETE FROM experiment_tags WHERE experiment_id = ?1 AND \"key\" = ?2")?
+            .prepare_cached(
+                "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND \"key\" = ?2",
+            )?
             .execute(rusqlite::params![id, key])?;
         if n == 0 {
             return Err(Error::NotFound(format!(
@@ -435,7 +438,13 @@ impl Writer<'_> {
         self.upsert_tag(tx, run_id, tags::RUN_NAME, name)
     }
 
-    fn upsert_tag(&self, tx: &Transaction<'_>, run_id: &str, key: &str, value: &str) -> TxResult<()> {
+    fn upsert_tag(
+        &self,
+        tx: &Transaction<'_>,
+        run_id: &str,
+        key: &str,
+        value: &str,
+    ) -> TxResult<()> {
         tx.prepare_cached(
             "INSERT INTO tags (\"key\", value, run_uuid) VALUES (?1, ?2, ?3) \
              ON CONFLICT (\"key\", run_uuid) DO UPDATE SET value = excluded.value",
@@ -587,9 +596,8 @@ impl Writer<'_> {
             };
             return Err(Error::InvalidParameter(message).into());
         }
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO params (\"key\", value, run_uuid) VALUES (?1, ?2, ?3)",
-        )?;
+        let mut insert =
+            tx.prepare_cached("INSERT INTO params (\"key\", value, run_uuid) VALUES (?1, ?2, ?3)")?;
         for p in new_params {
             insert.execute(rusqlite::params![p.key, p.value, run_id])?;
         }
@@ -613,7 +621,12 @@ impl Writer<'_> {
         for m in metrics {
             let (is_nan, value) = sanitize_metric_value(m.value);
             insert.execute(rusqlite::params![
-                m.key, value, m.timestamp, run_id, m.step, is_nan
+                m.key,
+                value,
+                m.timestamp,
+                run_id,
+                m.step,
+                is_nan
             ])?;
             let candidate = Latest {
                 value,
@@ -739,9 +752,10 @@ impl Writer<'_> {
                 continue;
             }
             let existing: Option<String> = find_dataset
-                .query_row(rusqlite::params![run.experiment_id, d.name, d.digest], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    rusqlite::params![run.experiment_id, d.name, d.digest],
+                    |r| r.get(0),
+                )
                 .optional()?;
             let dataset_uuid = match existing {
                 Some(uuid) => uuid,
