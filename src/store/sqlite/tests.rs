@@ -386,8 +386,8 @@ pub(crate) fn contract_inputs(store: &dyn TrackingStore) {
             &[ds.clone(), ds.clone(), dataset_input("eval", "def", "eval")],
         )
         .unwrap();
-    store.log_inputs(&a, &[ds.clone()]).unwrap();
-    store.log_inputs(&b, &[ds.clone()]).unwrap();
+    store.log_inputs(&a, std::slice::from_ref(&ds)).unwrap();
+    store.log_inputs(&b, std::slice::from_ref(&ds)).unwrap();
     let run = store.get_run(&a).unwrap();
     let inputs = &run.inputs.dataset_inputs;
     assert_eq!(inputs.len(), 2);
