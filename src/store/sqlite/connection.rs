@@ -196,6 +196,10 @@ impl Db {
 
     /// Runs `f` in a short read transaction (one consistent snapshot) on a read-only
     /// connection from the pool.
+    ///
+    /// A read-only connection cannot roll back a hot journal left by a writer that crashed
+    /// (`SQLITE_READONLY_ROLLBACK`); then the read runs on the writer connection, whose first
+    /// transaction rolls the journal back, as SQLite requires.
     pub fn read<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T, Error> {
         let pooled = lock(&self.readers).pop();
         let mut conn = match pooled {
@@ -203,27 +207,46 @@ impl Db {
             None => open_connection(&self.path, true, false)
                 .map_err(|e| map_sqlite_error(e, &self.path))?,
         };
-        let mut attempt = 0;
-        let result = loop {
-            attempt += 1;
-            let result = (|| -> TxResult<T> {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-                let value = f(&tx)?;
-                tx.commit()?;
-                Ok(value)
-            })();
-            match result {
-                Err(TxError::Sqlite(e)) if is_busy(&e) && attempt < MAX_ATTEMPTS => {
-                    std::thread::sleep(backoff(attempt));
-                }
-                other => break other,
-            }
-        };
+        let result = read_with_retry(&mut conn, &mut f);
         let mut idle = lock(&self.readers);
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
         }
         drop(idle);
+        let result = match (result, &self.writer) {
+            (Err(TxError::Sqlite(e)), Some(writer)) if is_hot_journal(&e) => {
+                read_with_retry(&mut lock(writer), &mut f)
+            }
+            (result, _) => result,
+        };
         result.map_err(|e| map_tx_error(e, &self.path))
+    }
+}
+
+/// Whether a read-only connection met a hot journal it may not roll back.
+fn is_hot_journal(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(err, _)
+        if err.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK)
+}
+
+fn read_with_retry<T>(
+    conn: &mut Connection,
+    f: &mut impl FnMut(&Transaction<'_>) -> TxResult<T>,
+) -> TxResult<T> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = (|| -> TxResult<T> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        match result {
+            Err(TxError::Sqlite(e)) if is_busy(&e) && attempt < MAX_ATTEMPTS => {
+                std::thread::sleep(backoff(attempt));
+            }
+            other => return other,
+        }
     }
 }

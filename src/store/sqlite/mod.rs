@@ -619,13 +619,18 @@ impl TrackingStore for SqliteStore {
         end_time: Option<i64>,
         run_name: Option<&str>,
     ) -> Result<RunInfo> {
-        if let Some(name) = run_name {
-            let mut v = name.to_string();
-            validation::limit_value(KeyKind::Tag, tags::RUN_NAME, &mut v, MAX_TAG_VAL_LENGTH)?;
-        }
+        // The name is also the `mlflow.runName` tag: same length rule as any tag value.
+        let run_name = match run_name {
+            Some(name) => {
+                let mut v = name.to_string();
+                validation::limit_value(KeyKind::Tag, tags::RUN_NAME, &mut v, MAX_TAG_VAL_LENGTH)?;
+                Some(v)
+            }
+            None => None,
+        };
         self.write(|tx| {
             self.writer()
-                .update_run_info(tx, run_id, status, end_time, run_name)
+                .update_run_info(tx, run_id, status, end_time, run_name.as_deref())
         })
     }
 
