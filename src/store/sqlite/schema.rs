@@ -5,7 +5,7 @@
 //! ([`CREATE_HEAD`]) by executing the DDL that MLflow 3.17.2 itself produced, verbatim, and it
 //! writes into existing databases only at the released heads listed in [`KNOWN_HEADS`].
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 /// The alembic revision of databases mlscope creates: the head of MLflow 3.17.0–3.17.2.
 pub const CREATE_HEAD: &str = "dc11669786a5";
@@ -316,11 +316,4 @@ fn write_refusal(info: &SchemaInfo, revisions: &[String]) -> Option<String> {
              mlscope, or the MLflow version that created it. Heads mlscope writes: {known}"
         ),
     })
-}
-
-/// `alembic_version` of a database, if the table exists and has exactly one row.
-#[allow(dead_code)]
-pub fn revision(conn: &Connection) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT version_num FROM alembic_version", [], |r| r.get(0))
-        .optional()
 }

@@ -1394,3 +1394,89 @@ fn sqlite_reads_after_a_crashed_writer() {
         "the interrupted update must be rolled back"
     );
 }
+
+/// An old (MLflow 1.x-era) schema without experiment times, `deleted_time` or dataset tables
+/// is read with those fields empty, and writes are refused with the upgrade hint.
+#[test]
+fn sqlite_reads_an_old_schema_without_optional_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+             INSERT INTO alembic_version VALUES ('7ac759974ad8');
+             CREATE TABLE experiments (experiment_id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(256) \
+               NOT NULL UNIQUE, artifact_location VARCHAR(256), lifecycle_stage VARCHAR(32));
+             CREATE TABLE experiment_tags (key VARCHAR(250), value VARCHAR(5000), experiment_id INTEGER);
+             CREATE TABLE runs (run_uuid VARCHAR(32) PRIMARY KEY, name VARCHAR(250), \
+               source_type VARCHAR(20), source_name VARCHAR(500), entry_point_name VARCHAR(50), \
+               user_id VARCHAR(256), status VARCHAR(9), start_time BIGINT, end_time BIGINT, \
+               source_version VARCHAR(50), lifecycle_stage VARCHAR(20), artifact_uri VARCHAR(200), \
+               experiment_id INTEGER);
+             CREATE TABLE metrics (key VARCHAR(250), value FLOAT, timestamp BIGINT, run_uuid VARCHAR(32), \
+               step BIGINT DEFAULT 0, is_nan BOOLEAN DEFAULT 0);
+             CREATE TABLE latest_metrics (key VARCHAR(250), value FLOAT, timestamp BIGINT, step BIGINT, \
+               is_nan BOOLEAN, run_uuid VARCHAR(32));
+             CREATE TABLE params (key VARCHAR(250), value VARCHAR(250), run_uuid VARCHAR(32));
+             CREATE TABLE tags (key VARCHAR(250), value VARCHAR(250), run_uuid VARCHAR(32));
+             INSERT INTO experiments VALUES (0, 'Default', '/m/0', 'active');
+             INSERT INTO runs VALUES ('r1', '', 'LOCAL', 'x.py', '', 'u', 'FINISHED', 5, 6, '', \
+               'active', '/m/0/r1/artifacts', 0);
+             INSERT INTO tags VALUES ('mlflow.runName', 'legacy name', 'r1');
+             INSERT INTO latest_metrics VALUES ('acc', 0.5, 7, 1, 0, 'r1');
+             INSERT INTO metrics VALUES ('acc', 0.5, 7, 'r1', 1, 0);",
+        )
+        .unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(!store.is_writable());
+    let exp = store.get_experiment("0").unwrap();
+    assert_eq!((exp.creation_time, exp.last_update_time), (None, None));
+    let run = store.get_run("r1").unwrap();
+    assert_eq!(run.info.run_name, "legacy name");
+    assert_eq!(run.data.metrics["acc"].value, 0.5);
+    assert!(run.inputs.dataset_inputs.is_empty());
+    assert_eq!(
+        store
+            .search_runs(&RunQuery::new(["0"]))
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let err = store.set_tag("r1", &RunTag::new("k", "v")).unwrap_err();
+    assert!(err.to_string().contains("7ac759974ad8"), "{err}");
+}
+
+/// Experiment search through the store: view types and paging with tokens.
+pub(crate) fn contract_search_experiments(store: &dyn TrackingStore) {
+    for i in 0..4 {
+        store
+            .create_experiment(&format!("se-{i}"), None, &[])
+            .unwrap();
+    }
+    let all = store
+        .search_experiments(&ExperimentQuery::default())
+        .unwrap();
+    assert_eq!(all.items.len(), 5); // with Default
+    let mut query = ExperimentQuery {
+        max_results: 2,
+        ..ExperimentQuery::default()
+    };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.search_experiments(&query).unwrap();
+        seen.extend(page.items.into_iter().map(|e| e.experiment_id));
+        match page.next_page_token {
+            Some(token) => query.page_token = Some(token),
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 5);
+}
+
+contract_tests! {
+    sqlite_contract_search_experiments => contract_search_experiments,
+}
