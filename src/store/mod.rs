@@ -6,9 +6,11 @@
 //! | `sqlite:///relative.db`, `sqlite:////abs/path.db` | [`SqliteStore`] (MLflow's SQL schema) |
 
 pub mod file;
+pub mod sqlite;
 mod uri;
 
 pub use file::FileStore;
+pub use sqlite::SqliteStore;
 pub use uri::{StoreLocation, default_tracking_uri, open_store, parse_tracking_uri};
 
 use std::collections::BTreeMap;

@@ -144,10 +144,7 @@ fn mlruns_has_experiments(root: &Path) -> bool {
 pub fn open_store(uri: &str) -> Result<Arc<dyn TrackingStore>> {
     match parse_tracking_uri(uri)? {
         StoreLocation::File(root) => Ok(Arc::new(FileStore::open(&root)?)),
-        StoreLocation::Sqlite(path) => Err(Error::InvalidParameter(format!(
-            "SQLite stores are not supported by this build: {}",
-            path.display()
-        ))),
+        StoreLocation::Sqlite(path) => Ok(Arc::new(crate::store::SqliteStore::open(&path)?)),
         StoreLocation::Http(url) => Err(Error::InvalidParameter(format!(
             "tracking servers are not supported by this build: {url}"
         ))),

@@ -1,0 +1,707 @@
+//! MLflow's SQLite tracking database (`mlflow.db`, MLflow's `SqlAlchemyStore` on SQLite):
+//! reading and writing it at MLflow's own schema, so that Python MLflow and mlscope can share
+//! one database file.
+//!
+//! [`SqliteStore::open`] creates a missing file with MLflow 3.17's complete schema (the DDL
+//! MLflow 3.17.2 produces, executed verbatim; alembic revision `dc11669786a5`, the `default`
+//! workspace row and experiment `0` `Default`), or opens an existing MLflow database.
+//!
+//! # Compatibility
+//!
+//! * **Never migrated.** mlscope never alters, upgrades or downgrades a schema, and never
+//!   writes to a database it only reads. Opening a file reads `sqlite_master` and
+//!   `alembic_version` only; connection pragmas are per-connection and change nothing on disk.
+//! * **Reads** work at any MLflow 2.x/3.x revision whose core tracking tables exist
+//!   (`experiments`, `runs`, `metrics`, `latest_metrics`, `params`, `tags`, `experiment_tags`;
+//!   `datasets`/`inputs`/`input_tags` when present). Only columns that exist since 2.x are read;
+//!   `experiments.workspace`, logged models, traces and every other table are ignored.
+//! * **Writes** happen only at the released heads in [`schema::KNOWN_HEADS`] (MLflow 2.20–3.17),
+//!   whose write-relevant columns are identical apart from `experiments.workspace` and
+//!   `inputs.step`, both detected per file. At any other revision (older, intermediate or newer
+//!   than mlscope), and for a read-only file, the store opens **read-only** and every write
+//!   returns an error that names the revision and what to do ([`SqliteStore::read_only_reason`]).
+//! * A file that is not SQLite, or an SQLite file without MLflow's tables, is refused with an
+//!   error and left untouched. An SQLite file with no tables at all (e.g. zero bytes) is
+//!   initialised like a missing one, as MLflow does.
+//! * Encodings are MLflow's: status and lifecycle names, `source_type = 'UNKNOWN'`, empty legacy
+//!   source columns, NaN stored as `0` with `is_nan = 1`, ±inf clamped to ±`f64::MAX`, run name in
+//!   `runs.name` and tag `mlflow.runName`, `latest_metrics` maintained with the
+//!   `(step, timestamp, value)` rule, exact duplicate metric rows ignored, new experiment ids
+//!   allocated as max + 1 (SQLite's rowid rule), artifact locations `<root>/<experiment id>` and
+//!   `<experiment location>/<run id>/artifacts`.
+//! * Differences from MLflow's SQL store: experiment `0` is not re-inserted into an existing
+//!   database that lacks it (opening never writes); [`TrackingStore::get_metric_history`] of a
+//!   run that does not exist is `RESOURCE_DOES_NOT_EXIST` (MLflow answers an empty list); renaming
+//!   to a taken name is `RESOURCE_ALREADY_EXISTS` (MLflow: a `BAD_REQUEST` integrity error).
+//!
+//! # Locking
+//!
+//! The journal mode is left as the file has it (MLflow configures none, so normally the
+//! rollback journal). Switching to WAL would be a persistent, file-level change made behind
+//! the user's back, and WAL does not work on network file systems or for readers without write
+//! access to the directory, so mlscope does not do it.
+//!
+//! Each store holds one writer connection behind a mutex and a small pool of read-only reader
+//! connections, so [`SqliteStore`] is `Send + Sync`. Every write API call is **one**
+//! `BEGIN IMMEDIATE` transaction (a whole `log_batch` included), so it is atomic and
+//! concurrent writers in other threads or processes serialise on SQLite's file lock instead of
+//! failing halfway. Every connection waits up to 20 s for a lock (`PRAGMA busy_timeout`, as
+//! MLflow); if the database is still busy, the transaction is rolled back and retried with
+//! exponential backoff, up to 8 attempts. Reads run in short deferred transactions (one
+//! snapshot per API call) on read-only connections that can never modify the file.
+//!
+//! # Performance
+//!
+//! Statements are prepared once per connection (`prepare_cached`). Metric logging costs one
+//! transaction, i.e. one journal commit with SQLite's default `synchronous = FULL` (durable
+//! across power loss); batching metrics with `log_batch` amortises it over up to 1000 values.
+//! Loading runs costs a fixed number of queries (runs, params, tags, latest metrics, inputs)
+//! however many runs are loaded. `search_runs` currently loads the candidate runs of the
+//! requested experiments (view type applied in SQL) and filters, orders and pages them in memory
+//! ([`crate::search::search_runs_in_memory`]); compiling filters to SQL is a change local to
+//! `search_runs_page`.
+
+mod connection;
+mod read;
+pub mod schema;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use rusqlite::Transaction;
+use rusqlite::types::Value;
+
+use self::connection::{Db, TxResult, map_sqlite_error, open_connection};
+use self::read::Reader;
+use self::schema::{InspectError, SchemaInfo};
+use self::write::{Writer, parse_experiment_id};
+use super::uri::absolute;
+use super::{CreateRun, ExperimentQuery, Page, RunQuery, TrackingStore};
+use crate::error::{Error, Result};
+use crate::model::validation::{
+    self, KeyKind, MAX_DATASET_DIGEST_LENGTH, MAX_DATASET_NAME_LENGTH, MAX_INPUT_TAG_KEY_LENGTH,
+    MAX_INPUT_TAG_VALUE_LENGTH, MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH,
+};
+use crate::model::{
+    DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag, now_ms, tags,
+};
+use crate::search::{search_experiments_in_memory, search_runs_in_memory};
+
+/// Env var MLflow's server sets to pass its artifact root to stores created in its process.
+pub const SERVER_ARTIFACT_ROOT_ENV: &str = "_MLFLOW_SERVER_ARTIFACT_ROOT";
+
+/// Longest experiment artifact location (`MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH`, default 2048).
+fn max_artifact_location_length() -> usize {
+    std::env::var("MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(2048)
+}
+
+/// MLflow's `resolve_uri_if_local`: a relative local path is made absolute against the current
+/// directory (plain path, `/` separators, `.` components dropped); URIs and absolute paths are
+/// kept as they are.
+pub fn resolve_uri_if_local(uri: &str) -> String {
+    let has_scheme = uri.find(':').is_some_and(|i| {
+        i > 1
+            && uri[..i]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if has_scheme || Path::new(uri).is_absolute() {
+        return uri.to_string();
+    }
+    let joined = absolute(Path::new(uri));
+    let normal: PathBuf = joined
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    normal.to_string_lossy().replace('\\', "/")
+}
+
+/// The default artifact root of MLflow's Python client for a `sqlite:` tracking URI:
+/// `$_MLFLOW_SERVER_ARTIFACT_ROOT` if set, else `./mlruns`, made absolute (a plain path,
+/// no `file://`).
+pub fn default_artifact_root() -> String {
+    let raw = std::env::var(SERVER_ARTIFACT_ROOT_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "./mlruns".to_string());
+    resolve_uri_if_local(&raw)
+}
+
+/// An MLflow SQLite tracking database.
+///
+/// See the [module docs](self) for compatibility, locking and performance.
+pub struct SqliteStore {
+    db: Db,
+    schema: SchemaInfo,
+    artifact_root: String,
+    read_only_reason: Option<String>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.db.path())
+            .field("revision", &self.schema.revision)
+            .field("read_only_reason", &self.read_only_reason)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `path`, with MLflow's default artifact root
+    /// for new experiments ([`default_artifact_root`]).
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        Self::open_inner(path, default_artifact_root(), false)
+    }
+
+    /// Like [`open`](Self::open), with `artifact_root` as the root of new experiments'
+    /// artifact locations (a relative local path is made absolute).
+    pub fn open_with_artifact_root(path: &Path, artifact_root: &str) -> Result<SqliteStore> {
+        Self::open_inner(path, resolve_uri_if_local(artifact_root), false)
+    }
+
+    /// Opens an existing database for reading only: the file is opened with
+    /// `SQLITE_OPEN_READONLY` and every write API returns an error.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore> {
+        Self::open_inner(path, default_artifact_root(), true)
+    }
+
+    fn open_inner(path: &Path, artifact_root: String, read_only: bool) -> Result<SqliteStore> {
+        let path = absolute(path);
+        let mut reason: Option<String> = read_only.then(|| "it was opened read-only".to_string());
+        let writer = if path.exists() {
+            if path.is_dir() {
+                return Err(Error::InvalidParameter(format!(
+                    "expected an SQLite database file, found a directory: {}",
+                    path.display()
+                )));
+            }
+            if read_only {
+                None
+            } else {
+                match open_connection(&path, false, false) {
+                    Ok(conn) => {
+                        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+                            reason = Some("the database file is read-only".to_string());
+                            None
+                        } else {
+                            Some(conn)
+                        }
+                    }
+                    Err(e) => {
+                        // Typically a read-only file: fall back to reading.
+                        reason = Some(format!("it cannot be opened for writing ({e})"));
+                        None
+                    }
+                }
+            }
+        } else {
+            if read_only {
+                return Err(Error::NotFound(format!(
+                    "no MLflow database at {}",
+                    path.display()
+                )));
+            }
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::io("cannot create the database directory", parent, e))?;
+            }
+            Some(open_connection(&path, false, true).map_err(|e| map_sqlite_error(e, &path))?)
+        };
+
+        let info = match &writer {
+            Some(conn) => {
+                initialize_if_empty(conn, &path, &artifact_root)?;
+                inspect(conn, &path)?
+            }
+            None => {
+                let conn =
+                    open_connection(&path, true, false).map_err(|e| map_sqlite_error(e, &path))?;
+                if schema::is_empty_database(&conn).map_err(|e| map_sqlite_error(e, &path))? {
+                    return Err(Error::InvalidParameter(format!(
+                        "the database has no tables and cannot be initialised because {}: {}",
+                        reason.as_deref().unwrap_or("it is read-only"),
+                        path.display()
+                    )));
+                }
+                inspect(&conn, &path)?
+            }
+        };
+        let writer = match (&info.write_refusal, writer) {
+            (Some(refusal), Some(_)) => {
+                reason = Some(refusal.clone());
+                None
+            }
+            (Some(refusal), None) if !read_only => {
+                reason = Some(format!("{}; also, {refusal}", reason.unwrap_or_default()));
+                None
+            }
+            (_, w) => w,
+        };
+        Ok(SqliteStore {
+            db: Db::new(path, writer),
+            schema: info,
+            artifact_root,
+            read_only_reason: reason,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        self.db.path()
+    }
+
+    /// The alembic revision of the database (`None` if `alembic_version` is empty).
+    pub fn revision(&self) -> Option<&str> {
+        self.schema.revision.as_deref()
+    }
+
+    /// What was found in the schema.
+    pub fn schema_info(&self) -> &SchemaInfo {
+        &self.schema
+    }
+
+    /// Root of new experiments' artifact locations.
+    pub fn artifact_root(&self) -> &str {
+        &self.artifact_root
+    }
+
+    /// Whether writes are possible (see [`read_only_reason`](Self::read_only_reason)).
+    pub fn is_writable(&self) -> bool {
+        self.db.is_writable()
+    }
+
+    /// Why the store is read-only, or `None` when it can write.
+    pub fn read_only_reason(&self) -> Option<&str> {
+        self.read_only_reason.as_deref()
+    }
+
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            path: self.db.path(),
+            schema: &self.schema,
+        }
+    }
+
+    fn writer(&self) -> Writer<'_> {
+        Writer {
+            reader: self.reader(),
+            artifact_root: &self.artifact_root,
+        }
+    }
+
+    fn refusal(&self) -> Error {
+        Error::InvalidState(format!(
+            "cannot write to {}: {}",
+            self.db.path().display(),
+            self.read_only_reason
+                .as_deref()
+                .unwrap_or("the store is read-only")
+        ))
+    }
+
+    fn write<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
+        self.db.write(|| self.refusal(), f)
+    }
+
+    fn log_batch_impl(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        run_tags: &[RunTag],
+        single_param: bool,
+    ) -> Result<()> {
+        validation::validate_run_id(run_id)?;
+        validation::validate_batch_size(metrics.len(), params.len(), run_tags.len())?;
+        for m in metrics {
+            validation::validate_metric(&m.key, m.timestamp)?;
+        }
+        let mut params = params.to_vec();
+        for p in &mut params {
+            validation::validate_key(KeyKind::Param, &p.key)?;
+            validation::limit_value(KeyKind::Param, &p.key, &mut p.value, MAX_PARAM_VAL_LENGTH)?;
+        }
+        let mut dupes: Vec<&str> = Vec::new();
+        for (i, p) in params.iter().enumerate() {
+            if params[..i].iter().any(|q| q.key == p.key) {
+                dupes.push(&p.key);
+            }
+        }
+        if !dupes.is_empty() {
+            return Err(Error::InvalidParameter(format!(
+                "Duplicate parameter keys have been submitted: {dupes:?}. Please ensure the request \
+                 contains only one param value per param key."
+            )));
+        }
+        let run_tags = validate_run_tags(run_tags)?;
+        self.write(|tx| {
+            self.writer()
+                .log_batch(tx, run_id, metrics, &params, &run_tags, single_param)
+        })
+    }
+}
+
+/// Validates run tags as MLflow's `_validate_tag` (key rules, value truncated to 8000).
+fn validate_run_tags(run_tags: &[RunTag]) -> Result<Vec<RunTag>> {
+    let mut out = run_tags.to_vec();
+    for t in &mut out {
+        validation::validate_key(KeyKind::Tag, &t.key)?;
+        validation::limit_value(KeyKind::Tag, &t.key, &mut t.value, MAX_TAG_VAL_LENGTH)?;
+    }
+    Ok(out)
+}
+
+fn validate_dataset_inputs(datasets: &[DatasetInput]) -> Result<()> {
+    let too_long = |what: &str, limit: usize| {
+        Error::InvalidParameter(format!(
+            "'{what}' exceeds the maximum length of {limit} characters"
+        ))
+    };
+    for input in datasets {
+        let d = &input.dataset;
+        if d.name.chars().count() > MAX_DATASET_NAME_LENGTH {
+            return Err(too_long("name", MAX_DATASET_NAME_LENGTH));
+        }
+        if d.digest.chars().count() > MAX_DATASET_DIGEST_LENGTH {
+            return Err(too_long("digest", MAX_DATASET_DIGEST_LENGTH));
+        }
+        if d.source.chars().count() > 65_535 {
+            return Err(too_long("source", 65_535));
+        }
+        if d.schema
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 1_048_575)
+        {
+            return Err(too_long("schema", 1_048_575));
+        }
+        if d.profile
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 16_777_215)
+        {
+            return Err(too_long("profile", 16_777_215));
+        }
+        for t in &input.tags {
+            if t.key.chars().count() > MAX_INPUT_TAG_KEY_LENGTH {
+                return Err(too_long("key", MAX_INPUT_TAG_KEY_LENGTH));
+            }
+            if t.value.chars().count() > MAX_INPUT_TAG_VALUE_LENGTH {
+                return Err(too_long("value", MAX_INPUT_TAG_VALUE_LENGTH));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates MLflow's schema in a database without tables, in one `BEGIN IMMEDIATE` transaction
+/// (a concurrent opener waits, then finds the tables and skips).
+fn initialize_if_empty(
+    conn: &rusqlite::Connection,
+    path: &Path,
+    artifact_root: &str,
+) -> Result<()> {
+    let map = |e| map_sqlite_error(e, path);
+    if !schema::is_empty_database(conn).map_err(map)? {
+        return Ok(());
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
+        .map_err(map)?;
+    if schema::is_empty_database(&tx).map_err(map)? {
+        let location = write::append_to_uri_path(artifact_root, &["0"]);
+        schema::create_schema(&tx, &location, now_ms()).map_err(map)?;
+    }
+    tx.commit().map_err(map)
+}
+
+fn inspect(conn: &rusqlite::Connection, path: &Path) -> Result<SchemaInfo> {
+    schema::inspect(conn).map_err(|e| match e {
+        InspectError::Sqlite(e) => map_sqlite_error(e, path),
+        InspectError::NotMlflow(message) => Error::InvalidParameter(format!(
+            "{message}; the file was left untouched: {}",
+            path.display()
+        )),
+    })
+}
+
+/// Runs one search over the candidate runs. This is the single place to replace with SQL
+/// compiled from the filter and `order_by` (`experiment_ids` are already parsed).
+fn search_runs_page(
+    reader: &Reader<'_>,
+    tx: &Transaction<'_>,
+    experiment_ids: &[i64],
+    query: &RunQuery,
+) -> TxResult<Page<Run>> {
+    let loaded = reader.runs_in_experiments(tx, experiment_ids, query.view_type)?;
+    let (items, next_page_token) = search_runs_in_memory(loaded.items, query)?;
+    Ok(Page {
+        items,
+        next_page_token,
+        warnings: loaded.warnings,
+    })
+}
+
+impl TrackingStore for SqliteStore {
+    fn tracking_uri(&self) -> String {
+        let path = self.db.path().to_string_lossy().replace('\\', "/");
+        if path.starts_with('/') {
+            format!("sqlite:///{path}")
+        } else {
+            format!("sqlite:////{path}")
+        }
+    }
+
+    // ----- experiments -----------------------------------------------------------------------
+
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<String> {
+        validation::validate_experiment_name(name)?;
+        let location = artifact_location
+            .filter(|l| !l.is_empty())
+            .map(resolve_uri_if_local);
+        if let Some(l) = &location {
+            let max = max_artifact_location_length();
+            if l.chars().count() > max {
+                return Err(Error::InvalidParameter(format!(
+                    "Invalid artifact path length. The length of the artifact path cannot be \
+                     greater than {max} characters. To configure this limit, please set the \
+                     MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH environment variable."
+                )));
+            }
+        }
+        for (k, v) in tags {
+            validation::validate_key(KeyKind::ExperimentTag, k)?;
+            validation::validate_experiment_tag_value(k, v)?;
+        }
+        let now = now_ms();
+        self.write(|tx| {
+            self.writer()
+                .create_experiment(tx, name, location.as_deref(), tags, now)
+        })
+    }
+
+    fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        let id = parse_experiment_id(experiment_id)?;
+        self.db
+            .read(|tx| self.reader().experiment(tx, id))?
+            .ok_or_else(|| Error::NotFound(format!("No Experiment with id={id} exists")))
+    }
+
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        let order = if self.schema.has_workspace {
+            " ORDER BY workspace = 'default' DESC"
+        } else {
+            ""
+        };
+        let where_sql = format!(
+            "experiment_id = (SELECT experiment_id FROM experiments WHERE name = ?{order} LIMIT 1)"
+        );
+        let loaded = self.db.read(|tx| {
+            self.reader()
+                .load_experiments(tx, &where_sql, &[Value::Text(name.to_string())])
+        })?;
+        if let Some(w) = loaded.warnings.into_iter().next() {
+            return Err(Error::corrupt(w.message, self.db.path()));
+        }
+        Ok(loaded.items.into_iter().next())
+    }
+
+    fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
+        let loaded = self
+            .db
+            .read(|tx| self.reader().experiments_in_view(tx, query.view_type))?;
+        let (items, next_page_token) = search_experiments_in_memory(loaded.items, query)?;
+        Ok(Page {
+            items,
+            next_page_token,
+            warnings: loaded.warnings,
+        })
+    }
+
+    fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
+        validation::validate_experiment_name(new_name)?;
+        let id = parse_experiment_id(experiment_id)?;
+        let now = now_ms();
+        self.write(|tx| self.writer().rename_experiment(tx, id, new_name, now))
+    }
+
+    fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
+        let id = parse_experiment_id(experiment_id)?;
+        let now = now_ms();
+        self.write(|tx| self.writer().delete_experiment(tx, id, now))
+    }
+
+    fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
+        let id = parse_experiment_id(experiment_id)?;
+        let now = now_ms();
+        self.write(|tx| self.writer().restore_experiment(tx, id, now))
+    }
+
+    fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
+        validation::validate_key(KeyKind::ExperimentTag, key)?;
+        validation::validate_experiment_tag_value(key, value)?;
+        let id = parse_experiment_id(experiment_id)?;
+        self.write(|tx| self.writer().set_experiment_tag(tx, id, key, value))
+    }
+
+    fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
+        let id = parse_experiment_id(experiment_id)?;
+        self.write(|tx| self.writer().delete_experiment_tag(tx, id, key))
+    }
+
+    // ----- runs ------------------------------------------------------------------------------
+
+    fn create_run(&self, request: CreateRun) -> Result<Run> {
+        let experiment_id = parse_experiment_id(&request.experiment_id)?;
+        let mut run_tags = validate_run_tags(&request.tags)?;
+        let tag_name = run_tags
+            .iter()
+            .rev()
+            .find(|t| t.key == tags::RUN_NAME)
+            .map(|t| t.value.clone())
+            .filter(|v| !v.is_empty());
+        let given = request.run_name.filter(|n| !n.is_empty());
+        if let (Some(given), Some(tag)) = (&given, &tag_name)
+            && given != tag
+        {
+            return Err(Error::InvalidParameter(format!(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
+                 different values (run_name='{given}', mlflow.runName='{tag}')."
+            )));
+        }
+        let run_name = given
+            .or(tag_name.clone())
+            .unwrap_or_else(crate::model::random_run_name);
+        if tag_name.is_none() {
+            run_tags.retain(|t| t.key != tags::RUN_NAME);
+            run_tags.push(RunTag::new(tags::RUN_NAME, run_name.clone()));
+        }
+        let user_id = if request.user_id.is_empty() {
+            "unknown".to_string()
+        } else {
+            request.user_id
+        };
+        let start_time = request.start_time.unwrap_or_else(now_ms);
+        let run_id = crate::model::new_run_id();
+        self.write(|tx| {
+            self.writer().create_run(
+                tx,
+                &run_id,
+                experiment_id,
+                &user_id,
+                start_time,
+                &run_name,
+                &run_tags,
+            )
+        })
+    }
+
+    fn get_run(&self, run_id: &str) -> Result<Run> {
+        self.db
+            .read(|tx| self.reader().run(tx, run_id))?
+            .ok_or_else(|| Error::NotFound(format!("Run with id={run_id} not found")))
+    }
+
+    fn update_run_info(
+        &self,
+        run_id: &str,
+        status: Option<RunStatus>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> Result<RunInfo> {
+        // The name is also the `mlflow.runName` tag: same length rule as any tag value.
+        let run_name = match run_name {
+            Some(name) => {
+                let mut v = name.to_string();
+                validation::limit_value(KeyKind::Tag, tags::RUN_NAME, &mut v, MAX_TAG_VAL_LENGTH)?;
+                Some(v)
+            }
+            None => None,
+        };
+        self.write(|tx| {
+            self.writer()
+                .update_run_info(tx, run_id, status, end_time, run_name.as_deref())
+        })
+    }
+
+    fn delete_run(&self, run_id: &str) -> Result<()> {
+        let now = now_ms();
+        self.write(|tx| self.writer().delete_run(tx, run_id, now))
+    }
+
+    fn restore_run(&self, run_id: &str) -> Result<()> {
+        self.write(|tx| self.writer().restore_run(tx, run_id))
+    }
+
+    fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
+        let ids = query
+            .experiment_ids
+            .iter()
+            .map(|id| parse_experiment_id(id))
+            .collect::<Result<Vec<i64>>>()?;
+        self.db
+            .read(|tx| search_runs_page(&self.reader(), tx, &ids, query))
+    }
+
+    // ----- metrics, params, tags -------------------------------------------------------------
+
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> Result<()> {
+        self.log_batch_impl(run_id, metrics, params, tags, false)
+    }
+
+    fn log_param(&self, run_id: &str, param: &Param) -> Result<()> {
+        self.log_batch_impl(run_id, &[], std::slice::from_ref(param), &[], true)
+    }
+
+    fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        self.db.read(|tx| {
+            let reader = self.reader();
+            if !reader.run_exists(tx, run_id)? {
+                return Err(Error::NotFound(format!("Run with id={run_id} not found")).into());
+            }
+            reader.metric_history(tx, run_id, key)
+        })
+    }
+
+    fn get_metric_histories(
+        &self,
+        run_id: &str,
+        keys: &[String],
+    ) -> Result<BTreeMap<String, Vec<Metric>>> {
+        self.db.read(|tx| {
+            let reader = self.reader();
+            if !reader.run_exists(tx, run_id)? {
+                return Err(Error::NotFound(format!("Run with id={run_id} not found")).into());
+            }
+            keys.iter()
+                .map(|k| Ok((k.clone(), reader.metric_history(tx, run_id, k)?)))
+                .collect()
+        })
+    }
+
+    fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        self.write(|tx| self.writer().delete_tag(tx, run_id, key))
+    }
+
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
+        validation::validate_run_id(run_id)?;
+        validate_dataset_inputs(datasets)?;
+        self.write(|tx| self.writer().log_inputs(tx, run_id, datasets))
+    }
+}
