@@ -537,6 +537,14 @@ impl TrackingStore for SqliteStore {
 
     fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
         let id = parse_experiment_id(experiment_id)?;
+        // MLflow's SQL store allows this, its file store does not; mlscope refuses it on every
+        // backend because runs without an experiment fall back to `0`.
+        if id == 0 {
+            return Err(Error::InvalidParameter(
+                "Cannot delete the default experiment '0'. This is an internally reserved experiment."
+                    .into(),
+            ));
+        }
         let now = now_ms();
         self.write(|tx| self.writer().delete_experiment(tx, id, now))
     }
