@@ -4,9 +4,9 @@
 //! non-ASCII escaped, lines folded at 80 columns).
 //!
 //! JSON keeps the field order of the serialised value (struct fields, or insertion order of
-//! ordered maps); YAML sorts keys as PyYAML does. Known differences from Python: non-finite
-//! floats become `null` in JSON (serde cannot carry Python's `NaN`), and YAML mapping keys of
-//! 128 characters or more are written as simple keys (PyYAML switches to `? key` form).
+//! ordered maps); YAML sorts keys as PyYAML does. Checked byte for byte against Python's
+//! `json` and PyYAML 6 on a corpus of tricky values (`tests/artifacts.rs`). Known difference:
+//! non-finite floats become `null` in JSON (serde cannot carry Python's `NaN`).
 
 use std::io;
 
