@@ -311,8 +311,23 @@ pub fn resolve_artifact_root(
     if recorded.is_dir() {
         return Ok(done(recorded, RootResolution::AsRecorded));
     }
+    // The recorded path has the default file-store layout `…/<exp>/<run>/artifacts`: its run
+    // folder is the store's own, wherever the store was copied from.
+    let default_layout = {
+        let tail: Vec<_> = recorded.iter().rev().take(3).collect();
+        tail.len() == 3
+            && tail[0] == "artifacts"
+            && tail[1] == run.run_id
+            && tail[2] == run.experiment_id
+    };
     for candidate in relocation_candidates(&recorded, run) {
-        if candidate.is_dir() && candidate != recorded {
+        // An empty folder only counts for the default layout: a run whose experiment has its
+        // own (not yet created) artifact location must not be redirected to the store's
+        // empty `<run>/artifacts` folder.
+        if candidate != recorded
+            && candidate.is_dir()
+            && (default_layout || dir_has_entries(&candidate))
+        {
             return Ok(done(
                 candidate,
                 RootResolution::Relocated {
@@ -322,8 +337,10 @@ pub fn resolve_artifact_root(
         }
     }
     // A file-store run folder without its artifacts/ (deleted, or not copied): write there
-    // rather than to a recorded location that belongs to another machine.
-    if let Ok(StoreLocation::File(root)) = parse_tracking_uri(run.tracking_uri) {
+    // rather than to a location that belongs to another machine.
+    if default_layout
+        && let Ok(StoreLocation::File(root)) = parse_tracking_uri(run.tracking_uri)
+    {
         let run_dir = root.join(run.experiment_id).join(run.run_id);
         let recorded_parent_exists = recorded.parent().is_some_and(Path::is_dir);
         if run_dir.join("meta.yaml").is_file() && !recorded_parent_exists {
@@ -336,6 +353,10 @@ pub fn resolve_artifact_root(
         }
     }
     Ok(done(recorded, RootResolution::NotCreatedYet))
+}
+
+fn dir_has_entries(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut it| it.next().is_some())
 }
 
 fn relocation_candidates(recorded: &Path, run: RunLocator<'_>) -> Vec<PathBuf> {
@@ -446,6 +467,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let arts = dir.path().join("artifacts/classification/r2/artifacts");
         std::fs::create_dir_all(&arts).unwrap();
+        std::fs::write(arts.join("a.txt"), "a").unwrap();
         let uri = format!("sqlite:///{}", dir.path().join("mlflow.db").display());
         let loc = RunLocator {
             tracking_uri: &uri,
@@ -464,5 +486,19 @@ mod tests {
         let r = resolve_artifact_root(&fresh.to_string_lossy(), loc3).unwrap();
         assert_eq!(r.resolution, RootResolution::NotCreatedYet);
         assert_eq!(r.local_root, fresh);
+        // An experiment with its own artifact location not created yet: the store's empty
+        // run folder is not used instead.
+        let empty = dir.path().join("mlruns2/3/r4/artifacts");
+        std::fs::create_dir_all(&empty).unwrap();
+        let file_uri = format!("file://{}", dir.path().join("mlruns2").display());
+        let loc4 = RunLocator {
+            tracking_uri: &file_uri,
+            experiment_id: "3",
+            run_id: "r4",
+        };
+        let custom = dir.path().join("custom/r4/artifacts");
+        let r = resolve_artifact_root(&custom.to_string_lossy(), loc4).unwrap();
+        assert_eq!(r.resolution, RootResolution::NotCreatedYet);
+        assert_eq!(r.local_root, custom);
     }
 }
