@@ -36,7 +36,10 @@ fn main() {
     let size = mb * 1024 * 1024;
     let dir = tempfile::Builder::new()
         .prefix("mlscope-bench-")
-        .tempdir_in(std::env::var("MLSCOPE_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().to_string_lossy().into_owned()))
+        .tempdir_in(
+            std::env::var("MLSCOPE_BENCH_DIR")
+                .unwrap_or_else(|_| std::env::temp_dir().to_string_lossy().into_owned()),
+        )
         .expect("temp dir");
     let src = dir.path().join("big.bin");
     {
@@ -61,7 +64,9 @@ fn main() {
 
         let t = Instant::now();
         let mut reader = Opaque(File::open(&src).expect("open"));
-        let n = repo.write_stream("model/streamed.bin", &mut reader).expect("write_stream");
+        let n = repo
+            .write_stream("model/streamed.bin", &mut reader)
+            .expect("write_stream");
         assert_eq!(n, size);
         best[1] = best[1].min(t.elapsed().as_secs_f64());
 
@@ -74,6 +79,9 @@ fn main() {
         ("write_stream (generic reader)", best[1]),
         ("std::fs::copy baseline", best[2]),
     ] {
-        println!("  {name:<32} {:>8.1} MB/s  ({secs:.3} s)", mb_per_s(size, secs));
+        println!(
+            "  {name:<32} {:>8.1} MB/s  ({secs:.3} s)",
+            mb_per_s(size, secs)
+        );
     }
 }

@@ -45,7 +45,10 @@ impl PlotFigure for PredictedVsActual {
             .x_desc("actual ($100k)")
             .y_desc("predicted ($100k)")
             .draw()?;
-        chart.draw_series(LineSeries::new([(range.start, range.start), (range.end, range.end)], &RED))?;
+        chart.draw_series(LineSeries::new(
+            [(range.start, range.start), (range.end, range.end)],
+            &RED,
+        ))?;
         chart.draw_series(
             self.points
                 .iter()
@@ -106,7 +109,8 @@ fn main() -> mlscope::Result<()> {
 
             // Predictions on the test houses: a table and a scatter figure.
             let data = common::housing(400, 42);
-            let forest = common::Forest::fit(&data.x[..300], &data.y[..300], n_estimators, max_depth, 7);
+            let forest =
+                common::Forest::fit(&data.x[..300], &data.y[..300], n_estimators, max_depth, 7);
             let mut table = Table::new(["rooms", "income", "actual", "predicted", "error"]);
             let mut points = Vec::new();
             for (x, &y) in data.x[300..].iter().zip(&data.y[300..]) {
@@ -121,13 +125,22 @@ fn main() -> mlscope::Result<()> {
                 ])?;
             }
             mlscope::log_table(&table, "predictions.json")?;
-            mlscope::log_plot(&PredictedVsActual { points }, "plots/predicted_vs_actual.png")?;
+            mlscope::log_plot(
+                &PredictedVsActual { points },
+                "plots/predicted_vs_actual.png",
+            )?;
 
             // How the learned price surface sharpens as the forest grows: an image per step.
             for step in 1..=5 {
-                let small = common::Forest::fit(&data.x[..300], &data.y[..300], 4 * step, step + 1, 7);
+                let small =
+                    common::Forest::fit(&data.x[..300], &data.y[..300], 4 * step, step + 1, 7);
                 let map = price_map(&small);
-                mlscope::log_image_step("price_surface", RawImage::f32(&map, &[48, 48]), Some(step as i64), None)?;
+                mlscope::log_image_step(
+                    "price_surface",
+                    RawImage::f32(&map, &[48, 48]),
+                    Some(step as i64),
+                    None,
+                )?;
             }
 
             println!("run {}: mse={mse:.4} rmse={:.4}", run.run_id(), mse.sqrt());

@@ -21,10 +21,6 @@ pub mod search;
 pub mod store;
 pub mod tracking;
 
-pub use artifacts::figure::{Figure, PlotFigure};
-pub use artifacts::images::{ImageInput, RawImage};
-pub use artifacts::table::{LoggedTable, Table, TableCell};
-pub use artifacts::{ArtifactRepository, FileInfo, LocalArtifactRepository, ResolvedArtifactRoot};
 pub use error::{Error, ErrorCode, Result, StoreWarning};
 pub use model::{
     Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, Metric, Param, Run, RunData,
@@ -40,12 +36,18 @@ pub use tracking::fluent::{
     set_tracking_uri, start_run, with_run,
 };
 pub use tracking::{ActiveRun, RunOptions, TrackingClient};
+
+// Artifacts and rich logging.
+pub use artifacts::figure::{Figure, PlotFigure};
+pub use artifacts::images::{ImageInput, RawImage};
+pub use artifacts::table::{LoggedTable, Table, TableCell};
+pub use artifacts::{ArtifactRepository, FileInfo, LocalArtifactRepository, ResolvedArtifactRoot};
 pub use tracking::fluent_artifacts::{
     download_artifacts, get_artifact_uri, list_artifacts, log_artifact, log_artifacts, log_dict,
     log_figure, log_image, log_image_step, log_plot, log_table, log_text,
 };
 
-/// The `plotters` crate mlscope renders figures with (use it to implement [`PlotFigure`]).
-pub use plotters;
 /// The `image` crate mlscope logs images with.
 pub use image;
+/// The `plotters` crate mlscope renders figures with (use it to implement [`PlotFigure`]).
+pub use plotters;

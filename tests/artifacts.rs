@@ -51,7 +51,9 @@ impl MiniStore {
 }
 
 fn unsupported<T>() -> mlscope::Result<T> {
-    Err(Error::InvalidParameter("not supported by the test store".into()))
+    Err(Error::InvalidParameter(
+        "not supported by the test store".into(),
+    ))
 }
 
 fn read_tags(dir: &Path, prefix: &str, out: &mut BTreeMap<String, String>) {
@@ -72,7 +74,12 @@ impl TrackingStore for MiniStore {
     fn tracking_uri(&self) -> String {
         format!("file://{}", self.root.display())
     }
-    fn create_experiment(&self, _: &str, _: Option<&str>, _: &[(String, String)]) -> mlscope::Result<String> {
+    fn create_experiment(
+        &self,
+        _: &str,
+        _: Option<&str>,
+        _: &[(String, String)],
+    ) -> mlscope::Result<String> {
         unsupported()
     }
     fn get_experiment(&self, _: &str) -> mlscope::Result<Experiment> {
@@ -134,7 +141,13 @@ impl TrackingStore for MiniStore {
             inputs: RunInputs::default(),
         })
     }
-    fn update_run_info(&self, _: &str, _: Option<RunStatus>, _: Option<i64>, _: Option<&str>) -> mlscope::Result<RunInfo> {
+    fn update_run_info(
+        &self,
+        _: &str,
+        _: Option<RunStatus>,
+        _: Option<i64>,
+        _: Option<&str>,
+    ) -> mlscope::Result<RunInfo> {
         unsupported()
     }
     fn delete_run(&self, _: &str) -> mlscope::Result<()> {
@@ -146,14 +159,21 @@ impl TrackingStore for MiniStore {
     fn search_runs(&self, _: &RunQuery) -> mlscope::Result<Page<Run>> {
         unsupported()
     }
-    fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> mlscope::Result<()> {
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> mlscope::Result<()> {
         if !metrics.is_empty() || !params.is_empty() {
             return unsupported();
         }
         let dir = self.run_dir(run_id)?.join("tags");
         for t in tags {
             let path = dir.join(&t.key);
-            std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| Error::io("tag", &path, e))?;
+            std::fs::create_dir_all(path.parent().unwrap())
+                .map_err(|e| Error::io("tag", &path, e))?;
             std::fs::write(&path, &t.value).map_err(|e| Error::io("tag", &path, e))?;
         }
         Ok(())
@@ -198,7 +218,13 @@ fn file_uri_run(dir: &Path) -> (TrackingClient, String) {
     let root = dir.join("mlruns");
     let run_id = "0123456789abcdef0123456789abcdef";
     let arts = root.join("1").join(run_id).join("artifacts");
-    make_run(&root, "1", run_id, &format!("file://{}", arts.display()), "active");
+    make_run(
+        &root,
+        "1",
+        run_id,
+        &format!("file://{}", arts.display()),
+        "active",
+    );
     (mini_client(&root), run_id.to_string())
 }
 
@@ -248,45 +274,85 @@ fn snapshot(repo: &dyn ArtifactRepository) -> BTreeMap<String, Vec<u8>> {
 
 /// Logs one of everything; returns what was logged, for comparisons.
 fn log_everything(client: &TrackingClient, run_id: &str, src: &Path) -> Value {
-    client.log_text(run_id, "hello ✓\nsecond line", "notes/readme.txt").unwrap();
+    client
+        .log_text(run_id, "hello ✓\nsecond line", "notes/readme.txt")
+        .unwrap();
     let cfg = json!({"model": {"name": "resnet", "layers": [64, 128, 256]}, "lr": 0.001, "tags": ["a", "b"], "flag": true, "note": "ünï"});
     client.log_dict(run_id, &cfg, "config/params.json").unwrap();
     client.log_dict(run_id, &cfg, "config/params.yaml").unwrap();
 
     let mut t = Table::new(["id", "label", "score"]);
-    t.push_row([TableCell::from(0), "cat".into(), 0.25.into()]).unwrap();
-    t.push_row([TableCell::from(1), "dog/ü".into(), TableCell::from(None::<f64>)]).unwrap();
-    client.log_table(run_id, &t, "tables/predictions.json").unwrap();
+    t.push_row([TableCell::from(0), "cat".into(), 0.25.into()])
+        .unwrap();
+    t.push_row([
+        TableCell::from(1),
+        "dog/ü".into(),
+        TableCell::from(None::<f64>),
+    ])
+    .unwrap();
+    client
+        .log_table(run_id, &t, "tables/predictions.json")
+        .unwrap();
     let mut more = Table::new(["score", "id", "label"]);
-    more.push_row([TableCell::from(0.5), 2.into(), "bird".into()]).unwrap();
-    client.log_table(run_id, &more, "tables/predictions.json").unwrap();
+    more.push_row([TableCell::from(0.5), 2.into(), "bird".into()])
+        .unwrap();
+    client
+        .log_table(run_id, &more, "tables/predictions.json")
+        .unwrap();
     let imgs = Table::from_columns([
         ("prompt", vec!["a dog".into(), "a cat".into()]),
-        ("image", vec![gradient(20, 10).into(), gradient(3, 7).into()]),
+        (
+            "image",
+            vec![gradient(20, 10).into(), gradient(3, 7).into()],
+        ),
     ])
     .unwrap();
     client.log_table(run_id, &imgs, "image_gen.json").unwrap();
 
-    client.log_image(run_id, &gradient(64, 48), "images_static/pil_image.png").unwrap();
-    client.log_image(run_id, &gradient(16, 16), "images_static/photo.jpg").unwrap();
+    client
+        .log_image(run_id, gradient(64, 48), "images_static/pil_image.png")
+        .unwrap();
+    client
+        .log_image(run_id, gradient(16, 16), "images_static/photo.jpg")
+        .unwrap();
     let gray: Vec<f32> = (0..32 * 32).map(|i| i as f32 / 1023.0).collect();
     client
-        .log_image(run_id, RawImage::f32(&gray, &[32, 32]), "images_static/gray_float.png")
+        .log_image(
+            run_id,
+            RawImage::f32(&gray, &[32, 32]),
+            "images_static/gray_float.png",
+        )
         .unwrap();
     for step in 0..3 {
-        let px: Vec<u8> = (0..40 * 40 * 3).map(|i| ((i + step * 7) % 256) as u8).collect();
+        let px: Vec<u8> = (0..40 * 40 * 3)
+            .map(|i| ((i + step * 7) % 256) as u8)
+            .collect();
         client
-            .log_image_step(run_id, "samples/train", RawImage::u8(&px, &[40, 40, 3]), Some(step as i64), Some(1_700_005_000_000 + step as i64))
+            .log_image_step(
+                run_id,
+                "samples/train",
+                RawImage::u8(&px, &[40, 40, 3]),
+                Some(step as i64),
+                Some(1_700_005_000_000 + step as i64),
+            )
             .unwrap();
     }
     client
-        .log_image_step(run_id, "tiny", &gradient(2, 1), Some(7), None)
+        .log_image_step(run_id, "tiny", gradient(2, 1), Some(7), None)
         .unwrap();
     let scatter = Scatter(vec![(0.1, 0.2), (0.5, 0.9), (0.8, 0.3)]);
-    client.log_plot(run_id, &scatter, "plots/scatter.png").unwrap();
-    client.log_plot(run_id, &scatter, "plots/scatter.svg").unwrap();
     client
-        .log_figure(run_id, &Figure::Image(gradient(10, 10)), "plots/finished.webp")
+        .log_plot(run_id, &scatter, "plots/scatter.png")
+        .unwrap();
+    client
+        .log_plot(run_id, &scatter, "plots/scatter.svg")
+        .unwrap();
+    client
+        .log_figure(
+            run_id,
+            &Figure::Image(gradient(10, 10)),
+            "plots/finished.webp",
+        )
         .unwrap();
 
     std::fs::create_dir_all(src.join("bundle/sub/deeper")).unwrap();
@@ -295,10 +361,18 @@ fn log_everything(client: &TrackingClient, run_id: &str, src: &Path) -> Value {
     std::fs::write(src.join("bundle/file with spaces.txt"), "spaces\n").unwrap();
     std::fs::write(src.join("bundle/sub/deeper/c.json"), "{\"deep\": true}").unwrap();
     std::fs::write(src.join("metrics.csv"), "epoch,loss\n0,1.0\n").unwrap();
-    client.log_artifacts(run_id, src.join("bundle"), Some("bundle")).unwrap();
-    client.log_artifact(run_id, src.join("metrics.csv"), Some("data")).unwrap();
-    client.log_artifact(run_id, src.join("metrics.csv"), None).unwrap();
-    client.log_artifact(run_id, src.join("bundle"), Some("dirs")).unwrap();
+    client
+        .log_artifacts(run_id, src.join("bundle"), Some("bundle"))
+        .unwrap();
+    client
+        .log_artifact(run_id, src.join("metrics.csv"), Some("data"))
+        .unwrap();
+    client
+        .log_artifact(run_id, src.join("metrics.csv"), None)
+        .unwrap();
+    client
+        .log_artifact(run_id, src.join("bundle"), Some("dirs"))
+        .unwrap();
     cfg
 }
 
@@ -328,7 +402,10 @@ fn check_logged(client: &TrackingClient, run_id: &str, cfg: &Value) {
         "image_gen.json",
         "images_static/photo.jpg",
     ] {
-        assert!(files.contains(&expected.to_string()), "{expected} missing from {files:?}");
+        assert!(
+            files.contains(&expected.to_string()),
+            "{expected} missing from {files:?}"
+        );
     }
     let top = client.list_artifacts(run_id, None).unwrap();
     assert!(top.iter().all(|f| !f.path.contains('/')));
@@ -336,19 +413,29 @@ fn check_logged(client: &TrackingClient, run_id: &str, cfg: &Value) {
     assert_eq!(csv.file_size, Some(17));
 
     // Texts and dicts, byte for byte as Python writes them.
-    assert_eq!(repo.read_all("notes/readme.txt", 100).unwrap(), "hello ✓\nsecond line".as_bytes());
-    let json_text = String::from_utf8(repo.read_all("config/params.json", 10_000).unwrap()).unwrap();
-    assert!(json_text.starts_with("{\n  \"flag\": true,\n  \"lr\": 0.001,\n"), "{json_text}");
+    assert_eq!(
+        repo.read_all("notes/readme.txt", 100).unwrap(),
+        "hello ✓\nsecond line".as_bytes()
+    );
+    let json_text =
+        String::from_utf8(repo.read_all("config/params.json", 10_000).unwrap()).unwrap();
+    assert!(
+        json_text.starts_with("{\n  \"flag\": true,\n  \"lr\": 0.001,\n"),
+        "{json_text}"
+    );
     assert!(json_text.contains("\"note\": \"\\u00fcn\\u00ef\""));
     assert_eq!(serde_json::from_str::<Value>(&json_text).unwrap(), *cfg);
-    let yaml_text = String::from_utf8(repo.read_all("config/params.yaml", 10_000).unwrap()).unwrap();
+    let yaml_text =
+        String::from_utf8(repo.read_all("config/params.yaml", 10_000).unwrap()).unwrap();
     assert_eq!(
         yaml_text,
         "flag: true\nlr: 0.001\nmodel:\n  layers:\n  - 64\n  - 128\n  - 256\n  name: resnet\nnote: \"\\xFCn\\xEF\"\ntags:\n- a\n- b\n"
     );
 
     // Tables: appended rows in the first table's column order.
-    let t = client.load_table(run_id, "tables/predictions.json").unwrap();
+    let t = client
+        .load_table(run_id, "tables/predictions.json")
+        .unwrap();
     assert_eq!(t.columns, ["id", "label", "score"]);
     assert_eq!(
         t.data,
@@ -364,7 +451,8 @@ fn check_logged(client: &TrackingClient, run_id: &str, cfg: &Value) {
     assert!(it.is_image_column(1));
     for (_, _, cell) in it.image_cells() {
         assert!(cell.filepath.starts_with("table_images/image_gen/"));
-        let thumb = decode_bytes(&repo.read_all(&cell.compressed_filepath, 1 << 20).unwrap()).unwrap();
+        let thumb =
+            decode_bytes(&repo.read_all(&cell.compressed_filepath, 1 << 20).unwrap()).unwrap();
         assert_eq!(thumb.width().max(thumb.height()), THUMBNAIL_SIZE);
     }
     let run = client.get_run(run_id).unwrap();
@@ -384,22 +472,46 @@ fn check_logged(client: &TrackingClient, run_id: &str, cfg: &Value) {
         let parsed = ImageStepFile::parse(full).unwrap();
         assert!(full.starts_with("images/"));
         assert_eq!(parsed.uuid.len(), 36);
-        let thumb = decode_bytes(&repo.read_all(s.compressed_filepath.as_ref().unwrap(), 1 << 20).unwrap()).unwrap();
+        let thumb = decode_bytes(
+            &repo
+                .read_all(s.compressed_filepath.as_ref().unwrap(), 1 << 20)
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(thumb.width().max(thumb.height()), THUMBNAIL_SIZE);
     }
-    let tiny = decode_bytes(&repo.read_all(series["tiny"][0].compressed_filepath.as_ref().unwrap(), 1 << 20).unwrap()).unwrap();
+    let tiny = decode_bytes(
+        &repo
+            .read_all(
+                series["tiny"][0].compressed_filepath.as_ref().unwrap(),
+                1 << 20,
+            )
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!((tiny.width(), tiny.height()), (256, 128));
     let plot = decode_bytes(&repo.read_all("plots/scatter.png", 1 << 22).unwrap()).unwrap();
     assert_eq!((plot.width(), plot.height()), (400, 300));
-    assert!(String::from_utf8(repo.read_all("plots/scatter.svg", 1 << 22).unwrap()).unwrap().starts_with("<svg"));
+    assert!(
+        String::from_utf8(repo.read_all("plots/scatter.svg", 1 << 22).unwrap())
+            .unwrap()
+            .starts_with("<svg")
+    );
 
     // Downloads.
     let dst = tempfile::tempdir().unwrap();
-    let got = client.download_artifacts(run_id, "bundle", Some(dst.path())).unwrap();
+    let got = client
+        .download_artifacts(run_id, "bundle", Some(dst.path()))
+        .unwrap();
     assert_eq!(got, dst.path().join("bundle"));
     assert!(dst.path().join("bundle/sub/deeper/c.json").is_file());
-    let local = client.download_artifacts(run_id, "metrics.csv", None).unwrap();
-    assert_eq!(std::fs::read_to_string(local).unwrap(), "epoch,loss\n0,1.0\n");
+    let local = client
+        .download_artifacts(run_id, "metrics.csv", None)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(local).unwrap(),
+        "epoch,loss\n0,1.0\n"
+    );
 }
 
 // ----- tests on MiniStore ----------------------------------------------------------------------
@@ -411,8 +523,13 @@ fn logs_every_kind_and_reads_it_back() {
     let src = tempfile::tempdir().unwrap();
     let cfg = log_everything(&client, &run_id, src.path());
     check_logged(&client, &run_id, &cfg);
-    let uri = client.get_artifact_uri(&run_id, Some("plots/scatter.png")).unwrap();
-    assert!(uri.starts_with("file://") && uri.ends_with("/artifacts/plots/scatter.png"), "{uri}");
+    let uri = client
+        .get_artifact_uri(&run_id, Some("plots/scatter.png"))
+        .unwrap();
+    assert!(
+        uri.starts_with("file://") && uri.ends_with("/artifacts/plots/scatter.png"),
+        "{uri}"
+    );
     let arts = client.run_artifacts(&run_id).unwrap();
     assert_eq!(arts.root.resolution, RootResolution::AsRecorded);
 }
@@ -423,11 +540,18 @@ fn plain_path_artifact_uri_like_the_sqlite_store() {
     let root = dir.path().join("mlruns");
     let run_id = "feedfacefeedfacefeedfacefeedface";
     // The Python client with a sqlite: store records a plain absolute path, created lazily.
-    let arts = dir.path().join("elsewhere/artifact-root").join(run_id).join("artifacts");
+    let arts = dir
+        .path()
+        .join("elsewhere/artifact-root")
+        .join(run_id)
+        .join("artifacts");
     make_run(&root, "1", run_id, &arts.to_string_lossy(), "active");
     std::fs::remove_dir(root.join("1").join(run_id).join("artifacts")).unwrap();
     let client = mini_client(&root);
-    assert_eq!(client.run_artifacts(run_id).unwrap().root.resolution, RootResolution::NotCreatedYet);
+    assert_eq!(
+        client.run_artifacts(run_id).unwrap().root.resolution,
+        RootResolution::NotCreatedYet
+    );
     let src = tempfile::tempdir().unwrap();
     let cfg = log_everything(&client, run_id, src.path());
     check_logged(&client, run_id, &cfg);
@@ -443,13 +567,22 @@ fn copied_stores_are_resolved_relative_to_the_run_folder() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("mlruns");
     let run_id = "00000000000000000000000000000abc";
-    make_run(&root, "5", run_id, &format!("file:///cluster/home/alice/mlruns/5/{run_id}/artifacts"), "active");
+    make_run(
+        &root,
+        "5",
+        run_id,
+        &format!("file:///cluster/home/alice/mlruns/5/{run_id}/artifacts"),
+        "active",
+    );
     let local = root.join("5").join(run_id).join("artifacts");
     std::fs::create_dir_all(local.join("plots")).unwrap();
     std::fs::write(local.join("plots/loss.png"), "png").unwrap();
     let client = mini_client(&root);
     let arts = client.run_artifacts(run_id).unwrap();
-    assert!(matches!(arts.root.resolution, RootResolution::Relocated { .. }));
+    assert!(matches!(
+        arts.root.resolution,
+        RootResolution::Relocated { .. }
+    ));
     assert!(arts.note().unwrap().contains("/cluster/home/alice"));
     let files = client.list_artifacts_recursive(run_id, None).unwrap();
     assert_eq!(files.len(), 2);
@@ -465,7 +598,13 @@ fn server_artifact_uris_are_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("mlruns");
     let run_id = "1111111111111111111111111111111e";
-    make_run(&root, "1", run_id, &format!("mlflow-artifacts:/1/{run_id}/artifacts"), "active");
+    make_run(
+        &root,
+        "1",
+        run_id,
+        &format!("mlflow-artifacts:/1/{run_id}/artifacts"),
+        "active",
+    );
     let client = mini_client(&root);
     let err = client.log_text(run_id, "x", "a.txt").unwrap_err();
     assert_eq!(err.error_code(), ErrorCode::InvalidParameterValue);
@@ -491,35 +630,101 @@ fn bad_input_is_rejected_and_leaves_artifacts_untouched() {
     let mut errors: Vec<(&str, Error)> = Vec::new();
     let mut other = Table::new(["a", "c"]);
     other.push_row([TableCell::from(2), "y".into()]).unwrap();
-    errors.push(("schema", client.log_table(&run_id, &other, "t.json").unwrap_err()));
+    errors.push((
+        "schema",
+        client.log_table(&run_id, &other, "t.json").unwrap_err(),
+    ));
     let mut imgs = Table::new(["a", "b"]);
-    imgs.push_row([TableCell::from(2), TableCell::Image(gradient(2, 2))]).unwrap();
-    errors.push(("image column", client.log_table(&run_id, &imgs, "t.json").unwrap_err()));
+    imgs.push_row([TableCell::from(2), TableCell::Image(gradient(2, 2))])
+        .unwrap();
+    errors.push((
+        "image column",
+        client.log_table(&run_id, &imgs, "t.json").unwrap_err(),
+    ));
     let mut mixed = Table::new(["a", "b"]);
-    mixed.push_row([TableCell::from(2), TableCell::Image(gradient(2, 2))]).unwrap();
+    mixed
+        .push_row([TableCell::from(2), TableCell::Image(gradient(2, 2))])
+        .unwrap();
     mixed.push_row([TableCell::from(3), "z".into()]).unwrap();
-    errors.push(("mixed", client.log_table(&run_id, &mixed, "new_table.json").unwrap_err()));
-    errors.push(("table name", client.log_table(&run_id, &t, "bad,name.json").unwrap_err()));
-    errors.push(("escape", client.log_text(&run_id, "x", "../../outside/x.txt").unwrap_err()));
-    errors.push(("absolute", client.log_text(&run_id, "x", "/tmp/x.txt").unwrap_err()));
-    errors.push(("buffer", client.log_image(&run_id, RawImage::u8(&[1, 2, 3], &[2, 2]), "i.png").unwrap_err()));
-    errors.push(("channels", client.log_image_step(&run_id, "k", RawImage::u8(&[0; 8], &[2, 2, 2]), None, None).unwrap_err()));
-    errors.push(("key", client.log_image_step(&run_id, "bad+key", &gradient(2, 2), None, None).unwrap_err()));
-    errors.push(("extension", client.log_image(&run_id, &gradient(2, 2), "i.tiff").unwrap_err()));
-    errors.push(("svg", client.log_figure(&run_id, &Figure::Svg("<svg/>".into()), "f.png").unwrap_err()));
-    errors.push(("missing file", client.log_artifact(&run_id, dir.path().join("nope.bin"), None).unwrap_err()));
-    errors.push(("not an image", client.log_image(&run_id, dir.path().join("nope.png"), "x.png").unwrap_err()));
+    errors.push((
+        "mixed",
+        client
+            .log_table(&run_id, &mixed, "new_table.json")
+            .unwrap_err(),
+    ));
+    errors.push((
+        "table name",
+        client.log_table(&run_id, &t, "bad,name.json").unwrap_err(),
+    ));
+    errors.push((
+        "escape",
+        client
+            .log_text(&run_id, "x", "../../outside/x.txt")
+            .unwrap_err(),
+    ));
+    errors.push((
+        "absolute",
+        client.log_text(&run_id, "x", "/tmp/x.txt").unwrap_err(),
+    ));
+    errors.push((
+        "buffer",
+        client
+            .log_image(&run_id, RawImage::u8(&[1, 2, 3], &[2, 2]), "i.png")
+            .unwrap_err(),
+    ));
+    errors.push((
+        "channels",
+        client
+            .log_image_step(&run_id, "k", RawImage::u8(&[0; 8], &[2, 2, 2]), None, None)
+            .unwrap_err(),
+    ));
+    errors.push((
+        "key",
+        client
+            .log_image_step(&run_id, "bad+key", gradient(2, 2), None, None)
+            .unwrap_err(),
+    ));
+    errors.push((
+        "extension",
+        client
+            .log_image(&run_id, gradient(2, 2), "i.tiff")
+            .unwrap_err(),
+    ));
+    errors.push((
+        "svg",
+        client
+            .log_figure(&run_id, &Figure::Svg("<svg/>".into()), "f.png")
+            .unwrap_err(),
+    ));
+    errors.push((
+        "missing file",
+        client
+            .log_artifact(&run_id, dir.path().join("nope.bin"), None)
+            .unwrap_err(),
+    ));
+    errors.push((
+        "not an image",
+        client
+            .log_image(&run_id, dir.path().join("nope.png"), "x.png")
+            .unwrap_err(),
+    ));
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("keep.txt"), "changed").unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(src.path().join("gone"), src.path().join("zz_broken.txt")).unwrap();
     #[cfg(unix)]
-    errors.push(("unreadable", client.log_artifacts(&run_id, src.path(), None).unwrap_err()));
+    errors.push((
+        "unreadable",
+        client.log_artifacts(&run_id, src.path(), None).unwrap_err(),
+    ));
     #[cfg(unix)]
     {
         let root = client.run_artifacts(&run_id).unwrap().root.local_root;
         std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
-        errors.push(("symlink write", client.log_text(&run_id, "x", "escape/x.txt").unwrap_err()));
+        errors.push((
+            "symlink write",
+            client.log_text(&run_id, "x", "escape/x.txt").unwrap_err(),
+        ));
         errors.push(("symlink read", repo.read_all("escape", 10).unwrap_err()));
         std::fs::remove_file(root.join("escape")).unwrap();
     }
@@ -540,11 +745,24 @@ fn deleted_runs_refuse_tagged_artifacts() {
     let root = dir.path().join("mlruns");
     let run_id = "2222222222222222222222222222222d";
     let arts = root.join("1").join(run_id).join("artifacts");
-    make_run(&root, "1", run_id, &format!("file://{}", arts.display()), "deleted");
+    make_run(
+        &root,
+        "1",
+        run_id,
+        &format!("file://{}", arts.display()),
+        "deleted",
+    );
     let client = mini_client(&root);
-    let err = client.log_image_step(run_id, "k", &gradient(2, 2), None, None).unwrap_err();
+    let err = client
+        .log_image_step(run_id, "k", gradient(2, 2), None, None)
+        .unwrap_err();
     assert_eq!(err.error_code(), ErrorCode::InvalidState);
-    assert!(client.list_artifacts_recursive(run_id, None).unwrap().is_empty());
+    assert!(
+        client
+            .list_artifacts_recursive(run_id, None)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 // ----- real MLflow ---------------------------------------------------------------------------
@@ -555,16 +773,23 @@ fn loud(msg: &str) {
 }
 
 fn mlflow_python() -> Option<PathBuf> {
-    let path = std::env::var_os("MLSCOPE_MLFLOW_PYTHON").map(PathBuf::from).or_else(|| {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mlscope/venv-mlflow-3.17.2/bin/python"))
-    });
+    let path = std::env::var_os("MLSCOPE_MLFLOW_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/mlscope/venv-mlflow-3.17.2/bin/python"))
+        });
     match path {
         Some(p) if p.exists() => Some(p),
         _ => {
             if std::env::var("MLSCOPE_REQUIRE_MLFLOW").as_deref() == Ok("1") {
-                panic!("MLSCOPE_REQUIRE_MLFLOW=1 but no MLflow venv at ~/.cache/mlscope/venv-mlflow-3.17.2");
+                panic!(
+                    "MLSCOPE_REQUIRE_MLFLOW=1 but no MLflow venv at ~/.cache/mlscope/venv-mlflow-3.17.2"
+                );
             }
-            loud("SKIPPED MLflow interop test: no venv at ~/.cache/mlscope/venv-mlflow-3.17.2 (set MLSCOPE_MLFLOW_PYTHON)");
+            loud(
+                "SKIPPED MLflow interop test: no venv at ~/.cache/mlscope/venv-mlflow-3.17.2 (set MLSCOPE_MLFLOW_PYTHON)",
+            );
             None
         }
     }
@@ -591,9 +816,13 @@ fn check_script() -> PathBuf {
 
 fn shared_tools() -> Option<PathBuf> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [here.join("../shared/tools"), here.join("../../shared/tools"), PathBuf::from("/work/shared/tools")]
-        .into_iter()
-        .find(|p| p.join("gen_mlflow_fixtures.py").is_file())
+    [
+        here.join("../shared/tools"),
+        here.join("../../shared/tools"),
+        PathBuf::from("/work/shared/tools"),
+    ]
+    .into_iter()
+    .find(|p| p.join("gen_mlflow_fixtures.py").is_file())
 }
 
 /// MLflow creates the run; mlscope logs into it; MLflow reads everything back.
@@ -610,13 +839,23 @@ fn mlflow_reads_what_we_log(artifact_location: Option<&str>) {
     let created: Value = serde_json::from_str(&python(&py, &args)).unwrap();
     let run_id = created["run_id"].as_str().unwrap().to_string();
     if artifact_location.is_some() {
-        assert!(!created["artifact_uri"].as_str().unwrap().starts_with("file:"), "{created}");
+        assert!(
+            !created["artifact_uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("file:"),
+            "{created}"
+        );
     }
     let client = mini_client(&root);
     let src = tempfile::tempdir().unwrap();
     let cfg = log_everything(&client, &run_id, src.path());
 
-    let report: Value = serde_json::from_str(&python(&py, &[script.to_str().unwrap(), "check", &uri, &run_id])).unwrap();
+    let report: Value = serde_json::from_str(&python(
+        &py,
+        &[script.to_str().unwrap(), "check", &uri, &run_id],
+    ))
+    .unwrap();
     assert_eq!(report["errors"], json!([]), "{}", report["errors"]);
     // Listing: MLflow sees exactly our files with our sizes.
     let ours: Vec<Value> = client
@@ -646,11 +885,28 @@ fn mlflow_reads_what_we_log(artifact_location: Option<&str>) {
         assert!(entry["filepath"].is_string() && entry["compressed_filepath"].is_string());
         let thumb = &report["image_files"][entry["compressed_filepath"].as_str().unwrap()];
         assert_eq!(thumb["format"], "WEBP");
-        assert_eq!(thumb["size"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).max(), Some(256));
+        assert_eq!(
+            thumb["size"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .max(),
+            Some(256)
+        );
     }
-    assert_eq!(report["image_files"]["plots/scatter.png"]["size"], json!([400, 300]));
-    assert_eq!(report["image_files"]["images_static/photo.jpg"]["format"], "JPEG");
-    assert_eq!(report["image_files"]["images_static/gray_float.png"]["mode"], "L");
+    assert_eq!(
+        report["image_files"]["plots/scatter.png"]["size"],
+        json!([400, 300])
+    );
+    assert_eq!(
+        report["image_files"]["images_static/photo.jpg"]["format"],
+        "JPEG"
+    );
+    assert_eq!(
+        report["image_files"]["images_static/gray_float.png"]["mode"],
+        "L"
+    );
     assert_eq!(report["tags"]["mlflow.loggedImages"], "True");
     assert!(report["downloads"][""].as_u64().unwrap() > 20);
 }
@@ -676,12 +932,30 @@ fn reads_a_store_written_by_mlflow() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("fixture");
-    python(&py, &[tools.join("gen_mlflow_fixtures.py").to_str().unwrap(), "--backend", "file", "--out", out.to_str().unwrap()]);
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(out.join("fixture_manifest.json")).unwrap()).unwrap();
-    let run_id = manifest["small"]["runs"]["artifacts-showcase"].as_str().unwrap().to_string();
+    python(
+        &py,
+        &[
+            tools.join("gen_mlflow_fixtures.py").to_str().unwrap(),
+            "--backend",
+            "file",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fixture_manifest.json")).unwrap())
+            .unwrap();
+    let run_id = manifest["small"]["runs"]["artifacts-showcase"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let root = out.join("mlruns");
     let uri = format!("file://{}", root.display());
-    let report: Value = serde_json::from_str(&python(&py, &[check_script().to_str().unwrap(), "check", &uri, &run_id])).unwrap();
+    let report: Value = serde_json::from_str(&python(
+        &py,
+        &[check_script().to_str().unwrap(), "check", &uri, &run_id],
+    ))
+    .unwrap();
 
     // Also as a copy on "another machine": move the store, so every recorded path is stale.
     let moved = dir.path().join("moved-mlruns");
@@ -703,7 +977,10 @@ fn reads_a_store_written_by_mlflow() {
     // Image series: same keys, steps and file pairs as MLflow's UI parser.
     let series = client.image_series(&run_id).unwrap();
     let ui = report["images"].as_object().unwrap();
-    assert_eq!(series.keys().collect::<Vec<_>>(), ui.keys().collect::<Vec<_>>());
+    assert_eq!(
+        series.keys().collect::<Vec<_>>(),
+        ui.keys().collect::<Vec<_>>()
+    );
     for (key, steps) in &series {
         assert_eq!(steps.len(), ui[key].as_object().unwrap().len());
         for s in steps {
@@ -714,7 +991,10 @@ fn reads_a_store_written_by_mlflow() {
             assert_eq!(entry["compressed_filepath"], json!(s.compressed_filepath));
         }
     }
-    assert_eq!(series["heatmap"].iter().map(|s| s.step).collect::<Vec<_>>(), [0, 10, 20]);
+    assert_eq!(
+        series["heatmap"].iter().map(|s| s.step).collect::<Vec<_>>(),
+        [0, 10, 20]
+    );
 
     // Tables, dicts and texts read the same as MLflow reads them.
     let repo = arts.repository();
@@ -722,7 +1002,13 @@ fn reads_a_store_written_by_mlflow() {
         let ours = client.load_table(&run_id, file).unwrap();
         assert_eq!(json!(ours.columns), table["columns"]);
         assert_eq!(ours.data.len(), table["data"].as_array().unwrap().len());
-        for (a, b) in ours.data.iter().flatten().zip(table["data"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap())) {
+        for (a, b) in ours.data.iter().flatten().zip(
+            table["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r.as_array().unwrap()),
+        ) {
             match (a.as_f64(), b.as_f64()) {
                 (Some(x), Some(y)) => assert!((x - y).abs() < 1e-9, "{a} vs {b}"),
                 _ => assert_eq!(a, b),
@@ -744,24 +1030,38 @@ fn reads_a_store_written_by_mlflow() {
     // Our log_dict writes the very bytes MLflow wrote.
     let cfg = &report["dicts"]["config/params.json"];
     assert_eq!(
-        mlscope::artifacts::pyfmt::yaml_dump(cfg).unwrap().as_bytes(),
+        mlscope::artifacts::pyfmt::yaml_dump(cfg)
+            .unwrap()
+            .as_bytes(),
         repo.read_all("config/params.yaml", 1 << 20).unwrap()
     );
     for (file, text) in report["texts"].as_object().unwrap() {
-        assert_eq!(repo.read_all(file, 1 << 20).unwrap(), text.as_str().unwrap().as_bytes(), "{file}");
+        assert_eq!(
+            repo.read_all(file, 1 << 20).unwrap(),
+            text.as_str().unwrap().as_bytes(),
+            "{file}"
+        );
     }
     for (file, info) in report["image_files"].as_object().unwrap() {
         let img = decode_bytes(&repo.read_all(file, 1 << 24).unwrap()).unwrap();
         assert_eq!(json!([img.width(), img.height()]), info["size"], "{file}");
     }
     // A preview reads part of a file only.
-    assert_eq!(repo.read_range("bundle/sub/b.bin", 4000, 1000).unwrap().len(), 96);
+    assert_eq!(
+        repo.read_range("bundle/sub/b.bin", 4000, 1000)
+            .unwrap()
+            .len(),
+        96
+    );
 }
 
 #[test]
 fn reads_legacy_image_names_written_by_mlflow_2() {
     let Some(py3) = mlflow_python() else { return };
-    let py = py3.parent().unwrap().join("../../venv-mlflow-2.22.5/bin/python");
+    let py = py3
+        .parent()
+        .unwrap()
+        .join("../../venv-mlflow-2.22.5/bin/python");
     if !py.exists() {
         loud("SKIPPED legacy image names: no venv-mlflow-2.22.5");
         return;
@@ -780,12 +1080,28 @@ fn reads_legacy_image_names_written_by_mlflow_2() {
     let steps = &series["a/b"];
     assert_eq!(steps.len(), 2);
     for (i, s) in steps.iter().enumerate() {
-        assert_eq!((s.step, s.timestamp), (i as i64, 1_700_000_000_000 + i as i64));
+        assert_eq!(
+            (s.step, s.timestamp),
+            (i as i64, 1_700_000_000_000 + i as i64)
+        );
         let full = s.filepath.as_ref().unwrap();
         assert!(full.contains("a#b%step%"), "{full}");
-        let img = decode_bytes(&client.run_artifacts(&run_id).unwrap().repository().read_all(full, 1 << 20).unwrap()).unwrap();
+        let img = decode_bytes(
+            &client
+                .run_artifacts(&run_id)
+                .unwrap()
+                .repository()
+                .read_all(full, 1 << 20)
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!((img.width(), img.height()), (9, 5));
-        assert!(s.compressed_filepath.as_ref().unwrap().ends_with("%compressed.webp"));
+        assert!(
+            s.compressed_filepath
+                .as_ref()
+                .unwrap()
+                .ends_with("%compressed.webp")
+        );
     }
 }
 
@@ -794,13 +1110,29 @@ fn json_and_yaml_match_python_on_a_corpus() {
     let Some(py) = mlflow_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus.json");
-    python(&py, &[check_script().to_str().unwrap(), "format-corpus", corpus.to_str().unwrap()]);
-    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&corpus).unwrap()).unwrap();
+    python(
+        &py,
+        &[
+            check_script().to_str().unwrap(),
+            "format-corpus",
+            corpus.to_str().unwrap(),
+        ],
+    );
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&corpus).unwrap()).unwrap();
     assert!(cases.len() > 500);
     for c in &cases {
         let v = &c["value"];
-        assert_eq!(mlscope::artifacts::pyfmt::yaml_dump(v).unwrap(), c["yaml"].as_str().unwrap(), "YAML of {v}");
-        assert_eq!(mlscope::artifacts::pyfmt::json_dumps_indent2(v).unwrap(), c["json"].as_str().unwrap(), "JSON of {v}");
+        assert_eq!(
+            mlscope::artifacts::pyfmt::yaml_dump(v).unwrap(),
+            c["yaml"].as_str().unwrap(),
+            "YAML of {v}"
+        );
+        assert_eq!(
+            mlscope::artifacts::pyfmt::json_dumps_indent2(v).unwrap(),
+            c["json"].as_str().unwrap(),
+            "JSON of {v}"
+        );
     }
 }
 
@@ -827,41 +1159,87 @@ fn file_store_ready(dir: &Path) -> Option<TrackingClient> {
 #[test]
 fn file_store_end_to_end_with_cli_and_mlflow() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(client) = file_store_ready(dir.path()) else { return };
-    let exp = client.create_experiment("artifacts-e2e", None, &[]).unwrap();
+    let Some(client) = file_store_ready(dir.path()) else {
+        return;
+    };
+    let exp = client
+        .create_experiment("artifacts-e2e", None, &[])
+        .unwrap();
     let run = client.create_run(&exp, Some("art"), &[], None).unwrap();
     let run_id = run.info.run_id;
     let src = tempfile::tempdir().unwrap();
     let cfg = log_everything(&client, &run_id, src.path());
     check_logged(&client, &run_id, &cfg);
-    client.set_terminated(&run_id, RunStatus::Finished, None).unwrap();
+    client
+        .set_terminated(&run_id, RunStatus::Finished, None)
+        .unwrap();
 
     let store = dir.path().join("probe-mlruns");
     let bin = env!("CARGO_BIN_EXE_mlscope");
     let out = Command::new(bin)
-        .args(["artifacts", store.to_str().unwrap(), &run_id, "--format", "json"])
+        .args([
+            "artifacts",
+            store.to_str().unwrap(),
+            &run_id,
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let listing: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(listing["files"].as_array().unwrap().iter().any(|f| f["path"] == "config/params.yaml" && f["file_size"].as_u64().is_some()));
+    assert!(
+        listing["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "config/params.yaml" && f["file_size"].as_u64().is_some())
+    );
     let out = Command::new(bin)
         .args(["artifacts", store.to_str().unwrap(), &run_id, "bundle"])
         .output()
         .unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.starts_with("path") && table.contains("bundle/sub/deeper/c.json"), "{table}");
+    assert!(
+        table.starts_with("path") && table.contains("bundle/sub/deeper/c.json"),
+        "{table}"
+    );
     let csv = Command::new(bin)
-        .args(["artifacts", store.to_str().unwrap(), &run_id, "data", "--format", "csv"])
+        .args([
+            "artifacts",
+            store.to_str().unwrap(),
+            &run_id,
+            "data",
+            "--format",
+            "csv",
+        ])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&csv.stdout), "path,type,size\ndata/metrics.csv,file,17\n");
+    assert_eq!(
+        String::from_utf8_lossy(&csv.stdout),
+        "path,type,size\ndata/metrics.csv,file,17\n"
+    );
     let dst = dir.path().join("dl");
     let out = Command::new(bin)
-        .args(["artifacts", store.to_str().unwrap(), &run_id, "bundle", "--out", dst.to_str().unwrap()])
+        .args([
+            "artifacts",
+            store.to_str().unwrap(),
+            &run_id,
+            "bundle",
+            "--out",
+            dst.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dst.join("bundle/sub/deeper/c.json").is_file());
     let out = Command::new(bin)
         .args(["artifacts", store.to_str().unwrap(), &run_id, "../etc"])
@@ -872,10 +1250,20 @@ fn file_store_end_to_end_with_cli_and_mlflow() {
 
     if let Some(py) = mlflow_python() {
         let uri = format!("file://{}", store.display());
-        let report: Value = serde_json::from_str(&python(&py, &[check_script().to_str().unwrap(), "check", &uri, &run_id])).unwrap();
+        let report: Value = serde_json::from_str(&python(
+            &py,
+            &[check_script().to_str().unwrap(), "check", &uri, &run_id],
+        ))
+        .unwrap();
         assert_eq!(report["errors"], json!([]));
         assert_eq!(report["dicts"]["config/params.yaml"], cfg);
-        assert_eq!(report["tables"]["tables/predictions.json"]["data"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            report["tables"]["tables/predictions.json"]["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
     }
 }
 
@@ -886,15 +1274,27 @@ fn fluent_api_logs_to_the_active_run() {
         return;
     }
     mlscope::tracking::fluent::reset_for_tests();
-    mlscope::set_tracking_uri(dir.path().join("fluent-mlruns").to_string_lossy().into_owned());
+    mlscope::set_tracking_uri(
+        dir.path()
+            .join("fluent-mlruns")
+            .to_string_lossy()
+            .into_owned(),
+    );
     mlscope::set_experiment("fluent-artifacts").unwrap();
     let run = mlscope::start_run(mlscope::RunOptions::new()).unwrap();
     mlscope::log_text("hi", "a.txt").unwrap();
     mlscope::log_dict(&json!({"k": 1}), "d.yaml").unwrap();
-    mlscope::log_image_step("k", &gradient(3, 3), Some(1), None).unwrap();
+    mlscope::log_image_step("k", gradient(3, 3), Some(1), None).unwrap();
     let files = mlscope::list_artifacts(None, None).unwrap();
-    assert_eq!(files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["a.txt", "d.yaml", "images"]);
-    assert!(mlscope::get_artifact_uri(Some("a.txt")).unwrap().ends_with("/artifacts/a.txt"));
+    assert_eq!(
+        files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        ["a.txt", "d.yaml", "images"]
+    );
+    assert!(
+        mlscope::get_artifact_uri(Some("a.txt"))
+            .unwrap()
+            .ends_with("/artifacts/a.txt")
+    );
     let id = run.run_id().to_string();
     run.end().unwrap();
     let dst = tempfile::tempdir().unwrap();

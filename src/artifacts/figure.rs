@@ -142,7 +142,9 @@ impl Figure {
             &DrawingArea<plotters::prelude::BitMapBackend<'b>, Shift>,
         ) -> std::result::Result<
             (),
-            DrawingAreaErrorKind<<plotters::prelude::BitMapBackend<'b> as DrawingBackend>::ErrorType>,
+            DrawingAreaErrorKind<
+                <plotters::prelude::BitMapBackend<'b> as DrawingBackend>::ErrorType,
+            >,
         >,
     {
         check_size(size)?;
@@ -172,7 +174,8 @@ impl Figure {
         register_default_fonts();
         let mut svg = String::new();
         {
-            let root = plotters::prelude::SVGBackend::with_string(&mut svg, size).into_drawing_area();
+            let root =
+                plotters::prelude::SVGBackend::with_string(&mut svg, size).into_drawing_area();
             draw(&root).map_err(draw_error)?;
             root.present().map_err(draw_error)?;
         }
@@ -246,7 +249,11 @@ mod tests {
         };
         assert_eq!((img.width(), img.height()), (320, 240));
         // Text was drawn: some pixels are neither white nor the mesh colours only.
-        let dark = img.to_rgb8().pixels().filter(|p| p.0.iter().all(|&c| c < 100)).count();
+        let dark = img
+            .to_rgb8()
+            .pixels()
+            .filter(|p| p.0.iter().all(|&c| c < 100))
+            .count();
         assert!(dark > 50, "{dark}");
         let bytes = png.encode_for("s.png").unwrap();
         assert!(bytes.starts_with(b"\x89PNG"));
@@ -254,7 +261,10 @@ mod tests {
         assert!(png.encode_for("s.svg").is_err());
         let svg = Figure::render(&Scatter, "s.svg").unwrap();
         let text = String::from_utf8(svg.encode_for("s.svg").unwrap()).unwrap();
-        assert!(text.starts_with("<svg") && text.contains("scatter"), "{text}");
+        assert!(
+            text.starts_with("<svg") && text.contains("scatter"),
+            "{text}"
+        );
         assert!(svg.encode_for("s.png").is_err());
         assert!(Figure::render(&Scatter, "s.txt").is_err());
     }
@@ -264,7 +274,13 @@ mod tests {
         assert!(Figure::Png(b"nope".to_vec()).encode_for("a.png").is_err());
         assert!(Figure::Png(b"nope".to_vec()).encode_for("a.jpg").is_err());
         assert!(Figure::bitmap_from_drawing((0, 10), |_| Ok(())).is_err());
-        let failing = Figure::bitmap_from_drawing((10, 10), |_| Err(DrawingAreaErrorKind::LayoutError));
-        assert!(failing.unwrap_err().to_string().contains("could not be drawn"));
+        let failing =
+            Figure::bitmap_from_drawing((10, 10), |_| Err(DrawingAreaErrorKind::LayoutError));
+        assert!(
+            failing
+                .unwrap_err()
+                .to_string()
+                .contains("could not be drawn")
+        );
     }
 }

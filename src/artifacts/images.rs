@@ -222,7 +222,9 @@ pub fn image_series(files: &[FileInfo]) -> BTreeMap<String, Vec<ImageStep>> {
         .into_iter()
         .map(|(k, steps)| {
             let mut v: Vec<ImageStep> = steps.into_values().collect();
-            v.sort_by(|a, b| (a.step, a.timestamp, &a.file_key).cmp(&(b.step, b.timestamp, &b.file_key)));
+            v.sort_by(|a, b| {
+                (a.step, a.timestamp, &a.file_key).cmp(&(b.step, b.timestamp, &b.file_key))
+            });
             (k, v)
         })
         .collect()
@@ -432,10 +434,7 @@ pub fn decode_file(path: &Path) -> Result<DynamicImage> {
         .with_guessed_format()
         .map_err(|e| Error::io("cannot read image file", path, e))?;
     reader.decode().map_err(|e| {
-        Error::InvalidParameter(format!(
-            "cannot decode image file {}: {e}",
-            path.display()
-        ))
+        Error::InvalidParameter(format!("cannot decode image file {}: {e}", path.display()))
     })
 }
 
@@ -496,9 +495,9 @@ pub fn encode(img: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>> {
         },
         ImageFormat::Jpeg => match img {
             DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => Cow::Borrowed(img),
-            DynamicImage::ImageLuma16(_) | DynamicImage::ImageLumaA8(_) | DynamicImage::ImageLumaA16(_) => {
-                Cow::Owned(DynamicImage::ImageLuma8(img.to_luma8()))
-            }
+            DynamicImage::ImageLuma16(_)
+            | DynamicImage::ImageLumaA8(_)
+            | DynamicImage::ImageLumaA16(_) => Cow::Owned(DynamicImage::ImageLuma8(img.to_luma8())),
             _ => Cow::Owned(DynamicImage::ImageRgb8(img.to_rgb8())),
         },
         _ => match img {
@@ -575,7 +574,10 @@ mod tests {
             }
         }
         let (full, thumb) = ImageStepFile::new_pair("a/b", 4, 99);
-        assert!(full.artifact_path().starts_with("images/a~b+step+4+timestamp+99+"));
+        assert!(
+            full.artifact_path()
+                .starts_with("images/a~b+step+4+timestamp+99+")
+        );
         assert!(full.artifact_path().ends_with(".png"));
         assert_eq!(
             thumb.artifact_path(),
@@ -636,7 +638,9 @@ mod tests {
             .unwrap();
         assert_eq!(img.to_luma8().into_raw(), vec![0, 127, 255, 254]);
         // Out of range: min-max rescaled.
-        let img = RawImage::f64(&[-1.0, 0.0, 1.0], &[1, 1, 3]).to_image().unwrap();
+        let img = RawImage::f64(&[-1.0, 0.0, 1.0], &[1, 1, 3])
+            .to_image()
+            .unwrap();
         assert_eq!(img.to_rgb8().into_raw(), vec![0, 127, 255]);
         let rgba = RawImage::u8(&[1, 2, 3, 4], &[1, 1, 4]).to_image().unwrap();
         assert_eq!(rgba.color(), image::ColorType::Rgba8);
@@ -653,7 +657,10 @@ mod tests {
                 continue;
             }
             let err = RawImage::u8(data, shape).to_image().unwrap_err();
-            assert!(err.to_string().contains("unsupported image buffer"), "{err}");
+            assert!(
+                err.to_string().contains("unsupported image buffer"),
+                "{err}"
+            );
         }
     }
 

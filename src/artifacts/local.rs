@@ -10,6 +10,9 @@ use super::path::{ArtifactPath, TEMP_ARTIFACT_PREFIX, escape_error, is_within};
 use super::{ArtifactRepository, FileInfo};
 use crate::error::{Error, Result};
 
+/// Files (relative parts, local path) and empty directories (relative parts) to log.
+type SourceTree = (Vec<(Vec<String>, PathBuf)>, Vec<Vec<String>>);
+
 /// Artifacts stored as plain files under a local root directory.
 ///
 /// Writes go to a hidden temporary file beside the destination (`.artifact.uploading.*`, as
@@ -180,7 +183,7 @@ impl LocalArtifactRepository {
         Ok(FileInfo {
             path: path.to_string(),
             is_dir: meta.is_dir(),
-            file_size: (!meta.is_dir()).then(|| meta.len()),
+            file_size: (!meta.is_dir()).then_some(meta.len()),
         })
     }
 
@@ -234,7 +237,7 @@ impl LocalArtifactRepository {
                 FileInfo {
                     path: child.to_string(),
                     is_dir: meta.is_dir(),
-                    file_size: (!meta.is_dir()).then(|| meta.len()),
+                    file_size: (!meta.is_dir()).then_some(meta.len()),
                 },
                 real,
             ));
@@ -245,7 +248,7 @@ impl LocalArtifactRepository {
 
     /// Every regular file under a local source directory (following links, without cycles), as
     /// (relative parts, path), each checked readable. Empty directories are returned too.
-    fn collect_source(local_dir: &Path) -> Result<(Vec<(Vec<String>, PathBuf)>, Vec<Vec<String>>)> {
+    fn collect_source(local_dir: &Path) -> Result<SourceTree> {
         let mut files = Vec::new();
         let mut dirs = Vec::new();
         let mut visited = HashSet::new();
@@ -266,12 +269,16 @@ impl LocalArtifactRepository {
             }
             for entry in entries {
                 let path = entry.path();
-                let name = entry.file_name().to_str().map(str::to_string).ok_or_else(|| {
-                    Error::InvalidParameter(format!(
-                        "cannot log {}: its name is not valid UTF-8",
-                        path.display()
-                    ))
-                })?;
+                let name = entry
+                    .file_name()
+                    .to_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        Error::InvalidParameter(format!(
+                            "cannot log {}: its name is not valid UTF-8",
+                            path.display()
+                        ))
+                    })?;
                 // Validates the name as an artifact path component.
                 ArtifactPath::parse(&name)?;
                 let mut child = rel.clone();
@@ -609,7 +616,10 @@ mod tests {
         std::os::unix::fs::symlink(root.join("inside"), root.join("inner_link")).unwrap();
         // Reading through links out of the root fails.
         let err = repo.open("link_dir/secret.txt").err().unwrap();
-        assert!(err.to_string().contains("outside the run's artifact root"), "{err}");
+        assert!(
+            err.to_string().contains("outside the run's artifact root"),
+            "{err}"
+        );
         assert!(repo.open("link_file").is_err());
         assert!(repo.read_range("link_file", 0, 1).is_err());
         assert!(repo.list("link_dir").is_err());
@@ -772,7 +782,11 @@ mod tests {
         );
         if let (Some(b), Some(a)) = (before, after) {
             // Other tests run in parallel, so allow slack; a buffered copy would add 200 MB.
-            assert!(a.saturating_sub(b) < 64 * 1024, "peak RSS grew by {} kB", a - b);
+            assert!(
+                a.saturating_sub(b) < 64 * 1024,
+                "peak RSS grew by {} kB",
+                a - b
+            );
         }
     }
 }

@@ -338,9 +338,7 @@ pub fn resolve_artifact_root(
     }
     // A file-store run folder without its artifacts/ (deleted, or not copied): write there
     // rather than to a location that belongs to another machine.
-    if default_layout
-        && let Ok(StoreLocation::File(root)) = parse_tracking_uri(run.tracking_uri)
-    {
+    if default_layout && let Ok(StoreLocation::File(root)) = parse_tracking_uri(run.tracking_uri) {
         let run_dir = root.join(run.experiment_id).join(run.run_id);
         let recorded_parent_exists = recorded.parent().is_some_and(Path::is_dir);
         if run_dir.join("meta.yaml").is_file() && !recorded_parent_exists {
@@ -364,7 +362,11 @@ fn relocation_candidates(recorded: &Path, run: RunLocator<'_>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     match parse_tracking_uri(run.tracking_uri) {
         Ok(StoreLocation::File(root)) => {
-            out.push(root.join(run.experiment_id).join(run.run_id).join("artifacts"));
+            out.push(
+                root.join(run.experiment_id)
+                    .join(run.run_id)
+                    .join("artifacts"),
+            );
             out.push(
                 root.join(".trash")
                     .join(run.experiment_id)
@@ -451,8 +453,8 @@ mod tests {
         assert_eq!(r.resolution, RootResolution::AsRecorded);
         assert!(r.note().is_none());
         // Recorded on another machine: relocated, with a note.
-        let r = resolve_artifact_root("file:///cluster/home/bob/mlruns/7/r1/artifacts", loc)
-            .unwrap();
+        let r =
+            resolve_artifact_root("file:///cluster/home/bob/mlruns/7/r1/artifacts", loc).unwrap();
         assert_eq!(r.local_root, run_dir.join("artifacts"));
         assert!(matches!(r.resolution, RootResolution::Relocated { .. }));
         assert!(r.note().unwrap().contains("/cluster/home/bob"));
@@ -474,8 +476,8 @@ mod tests {
             experiment_id: "1",
             run_id: "r2",
         };
-        let r = resolve_artifact_root("/old/box/artifacts/classification/r2/artifacts", loc)
-            .unwrap();
+        let r =
+            resolve_artifact_root("/old/box/artifacts/classification/r2/artifacts", loc).unwrap();
         assert_eq!(r.local_root, arts);
         // A run with no artifacts yet keeps its recorded location.
         let fresh = dir.path().join("mlruns/1/r3/artifacts");

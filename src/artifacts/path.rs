@@ -44,7 +44,10 @@ impl ArtifactPath {
         }
         let bytes = path.as_bytes();
         if bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic() {
-            return Err(invalid(path, "absolute (drive-letter) paths are not allowed"));
+            return Err(invalid(
+                path,
+                "absolute (drive-letter) paths are not allowed",
+            ));
         }
         let mut parts = Vec::new();
         for part in path.split('/') {
@@ -152,7 +155,10 @@ mod tests {
 
     #[test]
     fn normalises_relative_paths() {
-        assert_eq!(ArtifactPath::parse("a/b.txt").unwrap().to_string(), "a/b.txt");
+        assert_eq!(
+            ArtifactPath::parse("a/b.txt").unwrap().to_string(),
+            "a/b.txt"
+        );
         assert_eq!(
             ArtifactPath::parse("./a//b/./c/").unwrap().to_string(),
             "a/b/c"

@@ -103,7 +103,11 @@ impl Formatter for PyPretty<'_> {
     fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.0.end_array(w)
     }
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         self.0.begin_array_value(w, first)
     }
     fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -115,7 +119,11 @@ impl Formatter for PyPretty<'_> {
     fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.0.end_object(w)
     }
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         self.0.begin_object_key(w, first)
     }
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -143,10 +151,18 @@ impl Formatter for PyCompact {
     ) -> io::Result<()> {
         write_ascii_escaped(w, fragment)
     }
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first { Ok(()) } else { w.write_all(b", ") }
     }
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first { Ok(()) } else { w.write_all(b", ") }
     }
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -161,8 +177,10 @@ fn json_error(e: serde_json::Error) -> Error {
 /// `json.dumps(value, indent=2)` as MLflow's `log_dict` writes it (no trailing newline).
 pub fn json_dumps_indent2<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     let mut out = Vec::new();
-    let mut ser =
-        serde_json::Serializer::with_formatter(&mut out, PyPretty(PrettyFormatter::with_indent(b"  ")));
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        PyPretty(PrettyFormatter::with_indent(b"  ")),
+    );
     value.serialize(&mut ser).map_err(json_error)?;
     String::from_utf8(out).map_err(|e| Error::InvalidParameter(e.to_string()))
 }
@@ -412,7 +430,18 @@ fn is_yaml11_float(s: &str) -> bool {
 fn is_yaml11_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     let d = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-    if b.len() == 10 && d(0) && d(1) && d(2) && d(3) && b[4] == b'-' && d(5) && d(6) && b[7] == b'-' && d(8) && d(9) {
+    if b.len() == 10
+        && d(0)
+        && d(1)
+        && d(2)
+        && d(3)
+        && b[4] == b'-'
+        && d(5)
+        && d(6)
+        && b[7] == b'-'
+        && d(8)
+        && d(9)
+    {
         return true;
     }
     // yyyy-m[m]-d[d](T|t|[ \t]+)h[h]:mm:ss(.frac)?([ \t]*(Z|[-+]h[h](:mm)?))?
@@ -432,7 +461,12 @@ fn is_yaml11_timestamp(s: &str) -> bool {
             false
         }
     };
-    if !(digits(&mut i, 4, 4) && lit(&mut i, b'-') && digits(&mut i, 1, 2) && lit(&mut i, b'-') && digits(&mut i, 1, 2)) {
+    if !(digits(&mut i, 4, 4)
+        && lit(&mut i, b'-')
+        && digits(&mut i, 1, 2)
+        && lit(&mut i, b'-')
+        && digits(&mut i, 1, 2))
+    {
         return false;
     }
     if lit(&mut i, b'T') || lit(&mut i, b't') {
@@ -445,7 +479,12 @@ fn is_yaml11_timestamp(s: &str) -> bool {
             return false;
         }
     }
-    if !(digits(&mut i, 1, 2) && lit(&mut i, b':') && digits(&mut i, 2, 2) && lit(&mut i, b':') && digits(&mut i, 2, 2)) {
+    if !(digits(&mut i, 1, 2)
+        && lit(&mut i, b':')
+        && digits(&mut i, 2, 2)
+        && lit(&mut i, b':')
+        && digits(&mut i, 2, 2))
+    {
         return false;
     }
     if lit(&mut i, b'.') {
@@ -478,9 +517,33 @@ fn is_yaml11_timestamp(s: &str) -> bool {
 fn resolves_as_str(s: &str) -> bool {
     let other = matches!(
         s,
-        "" | "~" | "null" | "Null" | "NULL" | "<<" | "=" | "!" | "&" | "*"
-            | "yes" | "Yes" | "YES" | "no" | "No" | "NO" | "true" | "True" | "TRUE" | "false"
-            | "False" | "FALSE" | "on" | "On" | "ON" | "off" | "Off" | "OFF"
+        "" | "~"
+            | "null"
+            | "Null"
+            | "NULL"
+            | "<<"
+            | "="
+            | "!"
+            | "&"
+            | "*"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "no"
+            | "No"
+            | "NO"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
     ) || is_yaml11_int(s)
         || is_yaml11_float(s)
         || is_yaml11_timestamp(s);
@@ -562,7 +625,13 @@ impl Emitter {
         }
     }
 
-    fn write_indicator(&mut self, indicator: &str, need_whitespace: bool, whitespace: bool, indention: bool) {
+    fn write_indicator(
+        &mut self,
+        indicator: &str,
+        need_whitespace: bool,
+        whitespace: bool,
+        indention: bool,
+    ) {
         let data = if self.whitespace || !need_whitespace {
             indicator.to_string()
         } else {
@@ -727,7 +796,12 @@ impl Emitter {
             let ch = chars.get(end).copied();
             if spaces {
                 if ch != Some(' ') {
-                    if start + 1 == end && self.column > BEST_WIDTH && split && start != 0 && end != n {
+                    if start + 1 == end
+                        && self.column > BEST_WIDTH
+                        && split
+                        && start != 0
+                        && end != n
+                    {
                         self.write_indent();
                     } else {
                         let data: String = chars[start..end].iter().collect();
@@ -774,8 +848,10 @@ impl Emitter {
             let needs_escape = match ch {
                 None => true,
                 Some(c) => {
-                    matches!(c, '"' | '\\' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}')
-                        || !(' '..='~').contains(&c)
+                    matches!(
+                        c,
+                        '"' | '\\' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}'
+                    ) || !(' '..='~').contains(&c)
                 }
             };
             if needs_escape {
@@ -919,7 +995,10 @@ mod tests {
             z: i32,
             a: &'static str,
         }
-        assert_eq!(json_dumps(&S { z: 1, a: "x\n\"" }).unwrap(), "{\"z\": 1, \"a\": \"x\\n\\\"\"}");
+        assert_eq!(
+            json_dumps(&S { z: 1, a: "x\n\"" }).unwrap(),
+            "{\"z\": 1, \"a\": \"x\\n\\\"\"}"
+        );
     }
 
     #[test]
@@ -941,12 +1020,22 @@ mod tests {
             (json!("abc"), "abc\n...\n"),
             (json!(1), "1\n...\n"),
             (json!(null), "null\n...\n"),
-            (json!({"a": null, "b": 1e17, "c": 1e-5, "d": -0.5, "e": 3}), "a: null\nb: 1.0e+17\nc: 1.0e-05\nd: -0.5\ne: 3\n"),
-            (json!({"s": ["true", "on", "no", "1", "1.5", "0x1F", "1_000", "2026-11-30", "1e3", "", " x", "x ", "~", "null", ".inf", "-", "- a", "a: b", "a #b", "#c", "it's"]}),
-             "s:\n- 'true'\n- 'on'\n- 'no'\n- '1'\n- '1.5'\n- '0x1F'\n- '1_000'\n- '2026-11-30'\n- 1e3\n- ''\n- ' x'\n- 'x '\n- '~'\n- 'null'\n- '.inf'\n- '-'\n- '- a'\n- 'a: b'\n- 'a #b'\n- '#c'\n- it's\n"),
-            (json!({"u": "ünï", "t": "a\tb", "n": "l1\nl2", "q": "say \"hi\""}),
-             "n: 'l1\n\n  l2'\nq: say \"hi\"\nt: \"a\\tb\"\nu: \"\\xFCn\\xEF\"\n"),
-            (json!([[1, 2], {"a": 1, "b": [3]}, [], {}]), "- - 1\n  - 2\n- a: 1\n  b:\n  - 3\n- []\n- {}\n"),
+            (
+                json!({"a": null, "b": 1e17, "c": 1e-5, "d": -0.5, "e": 3}),
+                "a: null\nb: 1.0e+17\nc: 1.0e-05\nd: -0.5\ne: 3\n",
+            ),
+            (
+                json!({"s": ["true", "on", "no", "1", "1.5", "0x1F", "1_000", "2026-11-30", "1e3", "", " x", "x ", "~", "null", ".inf", "-", "- a", "a: b", "a #b", "#c", "it's"]}),
+                "s:\n- 'true'\n- 'on'\n- 'no'\n- '1'\n- '1.5'\n- '0x1F'\n- '1_000'\n- '2026-11-30'\n- 1e3\n- ''\n- ' x'\n- 'x '\n- '~'\n- 'null'\n- '.inf'\n- '-'\n- '- a'\n- 'a: b'\n- 'a #b'\n- '#c'\n- it's\n",
+            ),
+            (
+                json!({"u": "ünï", "t": "a\tb", "n": "l1\nl2", "q": "say \"hi\""}),
+                "n: 'l1\n\n  l2'\nq: say \"hi\"\nt: \"a\\tb\"\nu: \"\\xFCn\\xEF\"\n",
+            ),
+            (
+                json!([[1, 2], {"a": 1, "b": [3]}, [], {}]),
+                "- - 1\n  - 2\n- a: 1\n  b:\n  - 3\n- []\n- {}\n",
+            ),
             (json!({"k": {"e": {}, "l": []}}), "k:\n  e: {}\n  l: []\n"),
         ];
         for (v, want) in cases {
@@ -966,22 +1055,43 @@ mod tests {
 
     #[test]
     fn yaml11_resolver_rules() {
-        for s in ["1", "-1", "+0b101", "017", "0x_1F", "1_000", "1:30", "190:20:30"] {
+        for s in [
+            "1",
+            "-1",
+            "+0b101",
+            "017",
+            "0x_1F",
+            "1_000",
+            "1:30",
+            "190:20:30",
+        ] {
             assert!(is_yaml11_int(s), "{s}");
         }
         for s in ["1e3", "a", "08", "0b", "1:60", "1:"] {
             assert!(!is_yaml11_int(s), "{s}");
         }
-        for s in ["1.5", "1.", ".5", "-1.5e+3", "1_0.5", ".inf", "-.Inf", ".NaN", "1:30.5"] {
+        for s in [
+            "1.5", "1.", ".5", "-1.5e+3", "1_0.5", ".inf", "-.Inf", ".NaN", "1:30.5",
+        ] {
             assert!(is_yaml11_float(s), "{s}");
         }
         for s in ["1e3", ".", "-.5", "1.5e3", "1.5e", "abc", "-.nan"] {
             assert!(!is_yaml11_float(s), "{s}");
         }
-        for s in ["2026-11-30", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10", "2001-1-2T1:02:03Z"] {
+        for s in [
+            "2026-11-30",
+            "2001-12-14t21:59:43.10-05:00",
+            "2001-12-14 21:59:43.10",
+            "2001-1-2T1:02:03Z",
+        ] {
             assert!(is_yaml11_timestamp(s), "{s}");
         }
-        for s in ["2026-11-3", "2026/11/30", "2001-12-14 21:59", "2001-12-14T21:59:43 X"] {
+        for s in [
+            "2026-11-3",
+            "2026/11/30",
+            "2001-12-14 21:59",
+            "2001-12-14T21:59:43 X",
+        ] {
             assert!(!is_yaml11_timestamp(s), "{s}");
         }
     }

@@ -397,7 +397,9 @@ pub fn validate_table_file(artifact_file: &str) -> Result<ArtifactPath> {
     }
     let path = ArtifactPath::parse(artifact_file)?;
     if path.is_root() {
-        return Err(Error::InvalidParameter("the table file name is empty".into()));
+        return Err(Error::InvalidParameter(
+            "the table file name is empty".into(),
+        ));
     }
     Ok(path)
 }
@@ -451,7 +453,11 @@ pub fn append_rows(
                      in the new rows (schema mismatch)",
                     existing.columns[ei],
                     if old_images { "images" } else { "values" },
-                    if new_image_columns[ni] { "images" } else { "values" },
+                    if new_image_columns[ni] {
+                        "images"
+                    } else {
+                        "values"
+                    },
                 )));
             }
         }
@@ -542,7 +548,10 @@ mod tests {
         mixed.push_row(["x"]).unwrap();
         let err = mixed.validate().unwrap_err();
         assert!(err.to_string().contains("mix of images"), "{err}");
-        assert!(matches!(TableCell::from(f64::NAN), TableCell::Value(Value::Null)));
+        assert!(matches!(
+            TableCell::from(f64::NAN),
+            TableCell::Value(Value::Null)
+        ));
     }
 
     #[test]
@@ -575,17 +584,30 @@ mod tests {
             "t.json",
         )
         .unwrap_err();
-        assert!(err.to_string().contains("holds values there but images"), "{err}");
+        assert!(
+            err.to_string().contains("holds values there but images"),
+            "{err}"
+        );
     }
 
     #[test]
     fn table_file_names() {
         assert!(validate_table_file("tables/t.json").is_ok());
-        for bad in ["t.csv", "a,b.json", "a:b.json", "x.parquet", "../t.json", ".json/"] {
+        for bad in [
+            "t.csv",
+            "a,b.json",
+            "a:b.json",
+            "x.parquet",
+            "../t.json",
+            ".json/",
+        ] {
             assert!(validate_table_file(bad).is_err(), "{bad}");
         }
         let cell = image_cell_paths("tables/predictions.json");
-        assert!(cell.filepath.starts_with("table_images/tables/predictions/"));
+        assert!(
+            cell.filepath
+                .starts_with("table_images/tables/predictions/")
+        );
         assert!(cell.filepath.ends_with(".png"));
         assert_eq!(
             cell.compressed_filepath.trim_end_matches(".webp"),

@@ -253,7 +253,8 @@ impl TrackingClient {
                     TableCell::Value(v) => out.push(v.clone()),
                     TableCell::Image(img) => {
                         let cell = image_cell_paths(artifact_file);
-                        image_files.push((cell.filepath.clone(), encode(img, image::ImageFormat::Png)?));
+                        image_files
+                            .push((cell.filepath.clone(), encode(img, image::ImageFormat::Png)?));
                         image_files.push((
                             cell.compressed_filepath.clone(),
                             encode(&thumbnail(img), image::ImageFormat::WebP)?,
