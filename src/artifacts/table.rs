@@ -87,9 +87,9 @@ impl<T: Into<TableCell>> From<Option<T>> for TableCell {
 /// A table to log with `log_table`: named columns and rows of cells.
 ///
 /// ```
-/// use mlscope::artifacts::table::Table;
+/// use mlscope::artifacts::table::{Table, TableCell};
 /// let mut t = Table::new(["inputs", "score"]);
-/// t.push_row(["What is MLflow?".into(), 0.5.into()]).unwrap();
+/// t.push_row([TableCell::from("What is MLflow?"), TableCell::from(0.5)]).unwrap();
 /// assert_eq!(t.len(), 1);
 /// ```
 #[derive(Debug, Clone, Default)]

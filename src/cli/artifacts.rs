@@ -110,3 +110,45 @@ fn print(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifacts::FileInfo;
+
+    fn files() -> Vec<FileInfo> {
+        vec![
+            FileInfo {
+                path: "plots".into(),
+                is_dir: true,
+                file_size: None,
+            },
+            FileInfo {
+                path: "plots/loss.png".into(),
+                is_dir: false,
+                file_size: Some(1234),
+            },
+        ]
+    }
+
+    #[test]
+    fn prints_table_csv_and_json() {
+        let mut out = Vec::new();
+        print(&Format::Table, "file:///a", &files(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("path            type  size\n"), "{text}");
+        assert!(text.contains("plots/loss.png  file  1234"), "{text}");
+        let mut out = Vec::new();
+        print(&Format::Csv, "file:///a", &files(), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "path,type,size\nplots,dir,\nplots/loss.png,file,1234\n"
+        );
+        let mut out = Vec::new();
+        print(&Format::Json, "file:///a", &files(), &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["root_uri"], "file:///a");
+        assert_eq!(v["files"][0], json!({"path": "plots", "is_dir": true}));
+        assert_eq!(v["files"][1]["file_size"], 1234);
+    }
+}
