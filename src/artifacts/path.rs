@@ -42,8 +42,13 @@ impl ArtifactPath {
         if path.contains('\\') {
             return Err(invalid(path, "use '/' as the separator, not '\\'"));
         }
+        // `C:` and `C:/…` are absolute on Windows; there, any `X:` prefix is a drive.
         let bytes = path.as_bytes();
-        if bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic() {
+        let drive = bytes.len() >= 2
+            && bytes[1] == b':'
+            && bytes[0].is_ascii_alphabetic()
+            && (cfg!(windows) || bytes.len() == 2 || bytes[2] == b'/');
+        if drive {
             return Err(invalid(
                 path,
                 "absolute (drive-letter) paths are not allowed",
@@ -182,7 +187,7 @@ mod tests {
             "a/..",
             "/etc/passwd",
             "C:/x",
-            "c:x",
+            "c:",
             "a\\..\\b",
             "a\0b",
         ] {
@@ -194,6 +199,13 @@ mod tests {
             );
             assert!(err.to_string().contains("Invalid artifact path"), "{err}");
         }
+    }
+
+    #[test]
+    fn colons_are_fine_in_names() {
+        #[cfg(not(windows))]
+        assert_eq!(ArtifactPath::parse("c:x").unwrap().to_string(), "c:x");
+        assert_eq!(ArtifactPath::parse("dir/a:b.txt").unwrap().parts().len(), 2);
     }
 
     #[test]
