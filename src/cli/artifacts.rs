@@ -95,7 +95,11 @@ fn print(
                     .iter()
                     .map(|f| {
                         vec![
-                            f.path.clone(),
+                            if *format == Format::Table {
+                                shorten_middle(&f.path)
+                            } else {
+                                f.path.clone()
+                            },
                             if f.is_dir { "dir" } else { "file" }.to_string(),
                             f.file_size.map(|s| s.to_string()).unwrap_or_default(),
                         ]
@@ -109,6 +113,18 @@ fn print(
             }
         }
     }
+}
+
+/// Long paths lose their middle, not their end (image-step names differ only at the end).
+fn shorten_middle(path: &str) -> String {
+    const MAX: usize = 48;
+    let chars: Vec<char> = path.chars().collect();
+    if chars.len() <= MAX {
+        return path.to_string();
+    }
+    let head: String = chars[..20].iter().collect();
+    let tail: String = chars[chars.len() - (MAX - 21)..].iter().collect();
+    format!("{head}…{tail}")
 }
 
 #[cfg(test)]
@@ -150,5 +166,17 @@ mod tests {
         assert_eq!(v["root_uri"], "file:///a");
         assert_eq!(v["files"][0], json!({"path": "plots", "is_dir": true}));
         assert_eq!(v["files"][1]["file_size"], 1234);
+    }
+
+    #[test]
+    fn long_paths_keep_their_end() {
+        let p = "images/price_surface+step+1+timestamp+1796049280000+0f0e0d0c-0000-4000-8000-000000000000+compressed.webp";
+        let s = shorten_middle(p);
+        assert_eq!(s.chars().count(), 48);
+        assert!(
+            s.starts_with("images/price_surface") && s.ends_with("+compressed.webp"),
+            "{s}"
+        );
+        assert_eq!(shorten_middle("a/b.txt"), "a/b.txt");
     }
 }
