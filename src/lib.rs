@@ -8,9 +8,12 @@
 //! * [`store`]: the [`TrackingStore`] trait and its backends, picked from a tracking URI
 //!   ([`open_store`]): MLflow's `mlruns` folder ([`FileStore`]).
 //! * [`search`]: MLflow's filter and `order_by` grammar and page tokens.
+//! * [`artifacts`]: the [`ArtifactRepository`] trait and run artifacts in MLflow's formats
+//!   (image series, tables, dicts, figures).
 
 #![warn(missing_docs)]
 
+pub mod artifacts;
 pub mod cli;
 mod error;
 pub mod model;
@@ -33,3 +36,18 @@ pub use tracking::fluent::{
     set_tracking_uri, start_run, with_run,
 };
 pub use tracking::{ActiveRun, RunOptions, TrackingClient};
+
+// Artifacts and rich logging.
+pub use artifacts::figure::{Figure, PlotFigure};
+pub use artifacts::images::{ImageInput, RawImage};
+pub use artifacts::table::{LoggedTable, Table, TableCell};
+pub use artifacts::{ArtifactRepository, FileInfo, LocalArtifactRepository, ResolvedArtifactRoot};
+pub use tracking::fluent_artifacts::{
+    download_artifacts, get_artifact_uri, list_artifacts, log_artifact, log_artifacts, log_dict,
+    log_figure, log_image, log_image_step, log_plot, log_table, log_text,
+};
+
+/// The `image` crate mlscope logs images with.
+pub use image;
+/// The `plotters` crate mlscope renders figures with (use it to implement [`PlotFigure`]).
+pub use plotters;

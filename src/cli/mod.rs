@@ -1,6 +1,7 @@
 //! The `mlscope` command line: list experiments and runs, describe a run, print a metric
 //! history, offline, on any store (`mlruns` folder or `sqlite:` database).
 
+pub mod artifacts;
 pub mod output;
 
 use std::collections::BTreeSet;
@@ -44,6 +45,8 @@ pub enum Command {
     Describe(DescribeArgs),
     /// Print every value of one metric of a run.
     History(HistoryArgs),
+    /// List a run's artifacts with sizes, or download them with --out DIR.
+    Artifacts(artifacts::ArtifactsArgs),
 }
 
 /// Options every command shares.
@@ -134,6 +137,7 @@ pub fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result
         Command::Runs(args) => runs(args, out, err),
         Command::Describe(args) => describe(args, out),
         Command::History(args) => history(args, out),
+        Command::Artifacts(args) => artifacts::run(args, out, err),
     }
 }
 

@@ -1,9 +1,12 @@
 //! The user-facing tracking API: [`TrackingClient`] (explicit ids, like `MlflowClient`) and the
 //! fluent functions (like `mlflow.*`) that log to the active run.
 
+mod artifacts;
 mod client;
 pub mod context;
 pub mod fluent;
+pub mod fluent_artifacts;
 
+pub use artifacts::{ImageStepFiles, RunArtifacts};
 pub use client::TrackingClient;
 pub use fluent::{ActiveRun, RunOptions};
