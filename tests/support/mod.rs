@@ -700,6 +700,25 @@ pub fn strip_not_compared(doc: &mut Value) -> Vec<String> {
     notes
 }
 
+/// Removes every run's `artifacts` and zeroes `counts.artifact_files`: turns a full
+/// `mlflow_read_check.py` JSON into what `--no-artifacts` prints.
+pub fn strip_artifacts(doc: &mut Value) {
+    if let Some(exps) = doc["experiments"].as_array_mut() {
+        for e in exps {
+            if let Some(runs) = e["runs"].as_array_mut() {
+                for r in runs {
+                    if let Some(o) = r.as_object_mut() {
+                        o.remove("artifacts");
+                    }
+                }
+            }
+        }
+    }
+    if let Some(c) = doc.get_mut("counts") {
+        c["artifact_files"] = json!(0);
+    }
+}
+
 /// Prints the [`NOT_COMPARED`] table and the given notes to stderr (shown with `--nocapture` or
 /// on failure).
 pub fn report_not_compared(what: &str, notes: &[String]) {
@@ -1335,7 +1354,10 @@ pub fn require_mlflow(version: MlflowVersion, test: &str) -> Option<PathBuf> {
                 version.python_candidate().display(),
                 version.env_var()
             );
-            eprintln!("\n{banner}\n{msg}\n{banner}\n");
+            // Written to the stderr handle, not with eprintln!: libtest captures (and hides for a
+            // passing test) only the print macros, and this must be seen.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "\n{banner}\n{msg}\n{banner}\n");
             if mlflow_required() {
                 panic!("MLSCOPE_REQUIRE_MLFLOW=1 and {msg}");
             }
