@@ -394,7 +394,7 @@ fn damaged_all_at_once() {
     std::fs::write(dirs[0].join("meta.yaml"), b"").unwrap();
     let f = dirs[1].join("metrics/train/loss");
     let mut text = std::fs::read_to_string(&f).unwrap();
-    text.push_str("1 2 3 4\n");
+    text.push_str("1700000000000 not-a-number 0\n");
     std::fs::write(&f, text).unwrap();
     std::fs::write(dirs[2].join("metrics/.DS_Store"), b"Bud1").unwrap();
     std::fs::write(dirs[2].parent().unwrap().join(".DS_Store"), b"Bud1").unwrap();
@@ -598,6 +598,32 @@ fn support_python_compatible_helpers() {
         "images/k%step%1%timestamp%-5%<uuid>.webp"
     );
     assert_eq!(mask_image_uuids("plain/file.png"), "plain/file.png");
+    // exact float parsing (serde_json's default parser can be 1 ULP off)
+    let text = r#"{"a": [1.9934258027301823, 5e-324, -0.0, 1.7976931348623157e+308, 12, -5, 18446744073709551615],
+                   "s": "q\"\\\n\u00fc\ud83d\ude00✓", "t": true, "n": null, "o": {}}"#;
+    let v = parse_json_exact(text).unwrap();
+    let a = v["a"].as_array().unwrap();
+    assert_eq!(
+        a[0].as_f64().unwrap().to_bits(),
+        "1.9934258027301823".parse::<f64>().unwrap().to_bits()
+    );
+    assert_eq!(a[1].as_f64().unwrap(), 5e-324);
+    assert!(a[2].as_f64().unwrap().is_sign_negative());
+    assert_eq!(a[3].as_f64().unwrap(), f64::MAX);
+    assert_eq!(
+        (a[4].as_i64(), a[5].as_i64(), a[6].as_u64()),
+        (Some(12), Some(-5), Some(u64::MAX))
+    );
+    assert_eq!(v["s"], "q\"\\\nü😀✓");
+    assert_eq!(
+        v,
+        serde_json::from_str::<Value>(&text.replace("1.9934258027301823", "1.5"))
+            .map(|mut x| {
+                x["a"][0] = v["a"][0].clone();
+                x
+            })
+            .unwrap()
+    );
     // the diff names the first differing path, matching runs by id
     let a = serde_json::json!({"experiments": [{"experiment_id": "1", "name": "e", "runs": [
         {"run_id": "r1", "run_name": "x", "metrics": {"m": 1.0}}]}]});

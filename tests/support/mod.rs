@@ -732,6 +732,197 @@ pub fn report_not_compared(what: &str, notes: &[String]) {
 }
 
 // =============================================================================================
+// Exact JSON parsing
+// =============================================================================================
+
+/// Parses JSON with correctly rounded floats. `serde_json::from_str` without its
+/// `float_roundtrip` feature (not enabled in this crate) may be 1 ULP off for 17-digit floats,
+/// which would make bit-exact comparisons with MLflow's output fail (or hide real 1-ULP errors).
+/// Integers stay integers (`i64`/`u64`), everything with `.`/`e` becomes `f64` via `str::parse`.
+pub fn parse_json_exact(text: &str) -> Result<Value, String> {
+    let mut p = JsonParser {
+        s: text.as_bytes(),
+        text,
+        i: 0,
+    };
+    let v = p.value()?;
+    p.ws();
+    if p.i != p.s.len() {
+        return Err(format!("trailing characters at byte {}", p.i));
+    }
+    Ok(v)
+}
+
+struct JsonParser<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    i: usize,
+}
+
+impl JsonParser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\n' | b'\r' | b'\t') {
+            self.i += 1;
+        }
+    }
+    fn err<T>(&self, what: &str) -> Result<T, String> {
+        Err(format!("JSON: {what} at byte {}", self.i))
+    }
+    fn eat(&mut self, lit: &str) -> Result<(), String> {
+        if self.s[self.i..].starts_with(lit.as_bytes()) {
+            self.i += lit.len();
+            Ok(())
+        } else {
+            self.err(&format!("expected {lit}"))
+        }
+    }
+    fn value(&mut self) -> Result<Value, String> {
+        self.ws();
+        match self.s.get(self.i) {
+            None => self.err("unexpected end"),
+            Some(b'{') => {
+                self.i += 1;
+                let mut m = Map::new();
+                self.ws();
+                if self.s.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Ok(Value::Object(m));
+                }
+                loop {
+                    self.ws();
+                    let k = self.string()?;
+                    self.ws();
+                    self.eat(":")?;
+                    let v = self.value()?;
+                    m.insert(k, v);
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Value::Object(m));
+                        }
+                        _ => return self.err("expected , or }"),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut a = Vec::new();
+                self.ws();
+                if self.s.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Ok(Value::Array(a));
+                }
+                loop {
+                    a.push(self.value()?);
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Value::Array(a));
+                        }
+                        _ => return self.err("expected , or ]"),
+                    }
+                }
+            }
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b't') => self.eat("true").map(|_| Value::Bool(true)),
+            Some(b'f') => self.eat("false").map(|_| Value::Bool(false)),
+            Some(b'n') => self.eat("null").map(|_| Value::Null),
+            Some(_) => self.number(),
+        }
+    }
+    fn number(&mut self) -> Result<Value, String> {
+        let start = self.i;
+        while self.i < self.s.len()
+            && matches!(
+                self.s[self.i],
+                b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+            )
+        {
+            self.i += 1;
+        }
+        let t = &self.text[start..self.i];
+        if t.is_empty() {
+            return self.err("unexpected character");
+        }
+        if !t.contains(['.', 'e', 'E']) {
+            if let Ok(i) = t.parse::<i64>() {
+                return Ok(Value::from(i));
+            }
+            if let Ok(u) = t.parse::<u64>() {
+                return Ok(Value::from(u));
+            }
+        }
+        let f: f64 = t
+            .parse()
+            .map_err(|e| format!("JSON: bad number {t:?}: {e}"))?;
+        serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("JSON: non-finite number {t:?}"))
+    }
+    fn hex4(&mut self) -> Result<u32, String> {
+        let h = self
+            .text
+            .get(self.i..self.i + 4)
+            .ok_or("JSON: short \\u escape")?;
+        self.i += 4;
+        u32::from_str_radix(h, 16).map_err(|e| format!("JSON: bad \\u escape {h:?}: {e}"))
+    }
+    fn string(&mut self) -> Result<String, String> {
+        self.eat("\"")?;
+        let mut out = String::new();
+        loop {
+            let start = self.i;
+            while self.i < self.s.len() && self.s[self.i] != b'"' && self.s[self.i] != b'\\' {
+                self.i += 1;
+            }
+            out.push_str(&self.text[start..self.i]);
+            match self.s.get(self.i) {
+                None => return self.err("unterminated string"),
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(_) => {
+                    self.i += 1;
+                    let c = self.s.get(self.i).copied();
+                    self.i += 1;
+                    match c {
+                        Some(b'"') => out.push('"'),
+                        Some(b'\\') => out.push('\\'),
+                        Some(b'/') => out.push('/'),
+                        Some(b'b') => out.push('\u{8}'),
+                        Some(b'f') => out.push('\u{c}'),
+                        Some(b'n') => out.push('\n'),
+                        Some(b'r') => out.push('\r'),
+                        Some(b't') => out.push('\t'),
+                        Some(b'u') => {
+                            let mut cp = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&cp)
+                                && self.s[self.i..].starts_with(b"\\u")
+                            {
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                cp = if (0xDC00..0xE000).contains(&lo) {
+                                    0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                                } else {
+                                    0xFFFD
+                                };
+                            }
+                            out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
+                        }
+                        _ => return self.err("bad escape"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+// =============================================================================================
 // JSON comparison with readable diffs
 // =============================================================================================
 
@@ -1160,7 +1351,7 @@ impl Fixture {
                 p.display()
             )
         });
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        parse_json_exact(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 
     /// The path MLflow generated the fixture at (`/tmp/mlscope-fixtures/<name>`): every absolute
@@ -1428,7 +1619,7 @@ pub fn try_read_with_mlflow(
             version.as_str()
         ));
     }
-    serde_json::from_str(&stdout).map_err(|e| format!("bad JSON from mlflow_read_check.py: {e}"))
+    parse_json_exact(&stdout).map_err(|e| format!("bad JSON from mlflow_read_check.py: {e}"))
 }
 
 /// [`try_read_with_mlflow`] without extra arguments; panics with MLflow's stderr on failure.
@@ -1456,7 +1647,7 @@ pub fn apply_ops_with_mlflow(uri: &str, ops: &Value, version: MlflowVersion) -> 
             version.as_str()
         );
     }
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("bad ids JSON {stdout:?}: {e}"))
+    parse_json_exact(stdout.trim()).unwrap_or_else(|e| panic!("bad ids JSON {stdout:?}: {e}"))
 }
 
 /// The alembic revision of an SQLite database (read with the venv's python `sqlite3`), if any.
