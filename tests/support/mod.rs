@@ -419,7 +419,7 @@ pub fn normalize_experiments(exps: Vec<Value>) -> Vec<Value> {
     }
     // longest first (stable), like sorted(id_map, key=len, reverse=True)
     id_map.retain(|(k, _)| !k.is_empty());
-    id_map.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    id_map.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
 
     let mut out = Vec::new();
     for e in exps {
