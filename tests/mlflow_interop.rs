@@ -13,8 +13,23 @@
 //! `MLSCOPE_MLFLOW_PYTHON_317` / `MLSCOPE_MLFLOW_PYTHON_222`, else
 //! `${MLSCOPE_CACHE:-~/.cache/mlscope}/venv-mlflow-<version>/bin/python`.
 //!
-//! To check a store written some other way (e.g. by an example run with
-//! `MLFLOW_TRACKING_URI=<TempStore::uri()>`), use `support::check_store_against_mlflow`.
+//! To check a store written some other way, e.g. by an example:
+//!
+//! ```ignore
+//! #[test]
+//! fn example_quickstart_is_read_by_mlflow() {
+//!     let store = TempStore::new(Backend::File);
+//!     let status = std::process::Command::new(example_binary("quickstart"))
+//!         .env("MLFLOW_TRACKING_URI", store.uri())
+//!         .current_dir(store.dir.path())
+//!         .status()
+//!         .unwrap();
+//!     assert!(status.success());
+//!     let mut checks = Checks::default();
+//!     check_store_against_mlflow(&store, &MlflowVersion::ALL, "example quickstart", &mut checks);
+//!     checks.finish();
+//! }
+//! ```
 
 // the scenario is one big json! literal
 #![recursion_limit = "512"]
@@ -356,22 +371,8 @@ fn round_trip(backend: Backend, version: MlflowVersion) {
     );
 
     // 1. MLflow reads our store like we do
-    let mut ours_as_mlflow_reads_it = None;
-    if backend == Backend::File || sqlite_readable_by(&ours_store.root(), version) {
-        match try_read_with_mlflow(&ours_store.copy().uri(), version, &[]) {
-            Ok(theirs) => {
-                checks.json(
-                    &ours.doc,
-                    &theirs,
-                    &format!("{what}: store written by mlscope, mlscope reading vs MLflow reading"),
-                );
-                ours_as_mlflow_reads_it = Some(theirs);
-            }
-            Err(e) => checks.fail(format!(
-                "{what}: MLflow cannot read the store mlscope wrote: {e}"
-            )),
-        }
-    }
+    let ours_as_mlflow_reads_it =
+        check_mlflow_reads_like_us(&ours_store, &ours.doc, version, &what, &mut checks);
 
     // MLflow writes the same calls into its own store, MLflow reads it
     let their_store = TempStore::new(backend);

@@ -1689,12 +1689,49 @@ pub fn sqlite_readable_by(db: &Path, version: MlflowVersion) -> bool {
     ok
 }
 
-/// Checks that each available MLflow version reads the store at `store` exactly as mlscope does
-/// (canonical JSON, histories included, artifacts not compared). Each MLflow reads its own copy.
-/// For SQLite, MLflow 2.22.5 is only asked when the database is at its schema head (it cannot open
-/// newer schemas; see [`sqlite_readable_by`]); 3.17.2 migrates older schemas in place (on its copy).
-/// Intended for stores written by examples or scenarios: run the writer with
-/// `MLFLOW_TRACKING_URI=<store.uri()>`, then call this.
+/// Asks MLflow `version` to read (a copy of) `store` and checks its JSON equals `ours` (our
+/// canonical reading of the same store). Returns MLflow's JSON, or `None` when MLflow was not
+/// asked (SQLite schema too new for 2.22.5) or failed (recorded in `checks`). The caller must have
+/// checked [`require_mlflow`].
+pub fn check_mlflow_reads_like_us(
+    store: &TempStore,
+    ours: &Value,
+    version: MlflowVersion,
+    what: &str,
+    checks: &mut Checks,
+) -> Option<Value> {
+    if store.backend == Backend::Sqlite && !sqlite_readable_by(&store.root(), version) {
+        return None;
+    }
+    let copy = store.copy();
+    match try_read_with_mlflow(&copy.uri(), version, &[]) {
+        Ok(theirs) => {
+            checks.json(
+                ours,
+                &theirs,
+                &format!(
+                    "{what}: mlscope reading vs MLflow {} reading the same store",
+                    version.as_str()
+                ),
+            );
+            Some(theirs)
+        }
+        Err(e) => {
+            checks.fail(format!("{what}: MLflow {}: {e}", version.as_str()));
+            None
+        }
+    }
+}
+
+/// Checks that each available MLflow version reads the store exactly as mlscope does
+/// (canonical JSON, histories included, artifacts not compared), and that mlscope reports no
+/// warnings on it. Each MLflow reads its own copy. For SQLite, MLflow 2.22.5 is only asked when
+/// the database is at its schema head (see [`sqlite_readable_by`]); 3.17.2 migrates older schemas
+/// in place (on its copy).
+///
+/// Meant for stores written by anything (scenarios, examples): write into a [`TempStore`], e.g.
+/// run an example binary ([`example_binary`]) with `MLFLOW_TRACKING_URI=<store.uri()>`, then
+/// call this and [`Checks::finish`].
 pub fn check_store_against_mlflow(
     store: &TempStore,
     versions: &[MlflowVersion],
@@ -1705,28 +1742,38 @@ pub fn check_store_against_mlflow(
     checks.check(
         ours.warnings.is_empty(),
         format!(
-            "{what}: mlscope reported warnings on its own store: {:?}",
+            "{what}: mlscope reported warnings on the store: {:?}",
             ours.warnings
         ),
     );
     for &v in versions {
-        let Some(_) = require_mlflow(v, what) else {
-            continue;
-        };
-        if store.backend == Backend::Sqlite && !sqlite_readable_by(&store.root(), v) {
-            continue;
-        }
-        let copy = store.copy();
-        match try_read_with_mlflow(&copy.uri(), v, &[]) {
-            Ok(theirs) => checks.json(
-                &ours.doc,
-                &theirs,
-                &format!(
-                    "{what}: mlscope vs MLflow {} reading the same store",
-                    v.as_str()
-                ),
-            ),
-            Err(e) => checks.fail(format!("{what}: {e}")),
+        if require_mlflow(v, what).is_some() {
+            check_mlflow_reads_like_us(store, &ours.doc, v, what, checks);
         }
     }
+}
+
+/// Path of a compiled example (`target/<profile>/examples/<name>`), next to this test binary.
+///
+/// Examples are not `CARGO_BIN_EXE_*` binaries and a test cannot `cargo run --example` (cargo
+/// holds the build-directory lock while tests run). `cargo test --all-targets` (scripts/test.sh,
+/// CI) builds the examples before running any test; with a narrower `cargo test --test X`, run
+/// `cargo build --examples` first or the binary may be missing or stale. Panics with that advice
+/// when it is missing.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current test binary");
+    let profile_dir = exe
+        .parent() // deps/
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "example binary {} is missing: run `cargo build --examples` (scripts/test.sh builds them \
+         via cargo test --all-targets)",
+        bin.display()
+    );
+    bin
 }
