@@ -17,5 +17,8 @@ if [ "${MLSCOPE_SKIP_MLFLOW_VENV:-0}" != 1 ]; then
         echo "WARNING: could not set up the MLflow venvs; the MLflow interop tests will be skipped" >&2
     fi
 fi
+# The example interop tests run the example binaries; `--all-targets` alone builds examples as
+# test harnesses, not as the programs in target/<profile>/examples/.
+cargo build --examples "$@"
 cargo test --all-targets "$@"
 cargo test --doc "$@"
