@@ -63,8 +63,8 @@ pub struct Canonical {
 pub const NOT_COMPARED: &[(&str, &str)] = &[
     (
         "experiments[*].runs[*].artifacts",
-        "mlscope has no artifact API yet (TrackingStore cannot list artifacts); the fixtures keep \
-         the files and their listing in expected.json for when it has",
+        "artifacts are not part of TrackingStore; tests/fixture_artifacts.rs compares every run's \
+         listing with expected.json through the artifact API",
     ),
     (
         "counts.artifact_files",
