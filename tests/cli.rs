@@ -342,3 +342,29 @@ fn damaged_fixture_lists_healthy_runs_and_names_problems() {
     assert!(err.contains("rmse"), "{err}");
     assert!(err.contains(".DS_Store"), "{err}");
 }
+
+#[test]
+fn sqlite_uris_work_like_folders_and_are_never_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let uri = format!("sqlite:///{}", db.display());
+    let out = mlscope(&["runs", &uri]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert!(!db.exists(), "listing must not create a database");
+
+    let client = TrackingClient::new(&uri).unwrap();
+    let run = client
+        .create_run("0", Some("in-sqlite"), &[], None)
+        .unwrap();
+    client
+        .log_metric(&run.info.run_id, "loss", 0.5, Some(1), Some(0))
+        .unwrap();
+    let out = mlscope(&["runs", &uri, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["runs"][0]["info"]["run_name"], "in-sqlite");
+    let out = mlscope(&["history", &uri, &run.info.run_id, "loss"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("0.5"));
+}
