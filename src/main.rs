@@ -24,7 +24,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Opens the desktop viewer on `store` (or `MLFLOW_TRACKING_URI`); errors of the window system
+/// are printed (store errors are shown inside the window).
+#[cfg(feature = "viewer")]
+fn open_viewer(store: Option<String>) -> ExitCode {
+    let read_only = std::env::var_os("MLSCOPE_READ_ONLY").is_some_and(|v| !v.is_empty() && v != "0");
+    match mlscope::viewer::run_with(mlscope::viewer::ViewerOptions { store, read_only }) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot open the viewer window: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Without the `viewer` feature there is no window to open: say so and show the commands.
+#[cfg(not(feature = "viewer"))]
 fn open_viewer(_store: Option<String>) -> ExitCode {
     eprintln!(
         "error: this build of mlscope has no viewer (built without the `viewer` feature).\n\

@@ -1,0 +1,120 @@
+//! Every colour and spacing of the viewer, and the stable colour of each run.
+
+use egui::Color32;
+
+use crate::model::RunStatus;
+
+/// Palette of run colours, chosen to read well on dark and light backgrounds (Tableau 10 and
+/// its lighter half, slightly darkened).
+const RUN_PALETTE: [Color32; 20] = [
+    Color32::from_rgb(0x1f, 0x77, 0xb4),
+    Color32::from_rgb(0xff, 0x7f, 0x0e),
+    Color32::from_rgb(0x2c, 0xa0, 0x2c),
+    Color32::from_rgb(0xd6, 0x27, 0x28),
+    Color32::from_rgb(0x94, 0x67, 0xbd),
+    Color32::from_rgb(0x8c, 0x56, 0x4b),
+    Color32::from_rgb(0xe3, 0x77, 0xc2),
+    Color32::from_rgb(0x7f, 0x7f, 0x7f),
+    Color32::from_rgb(0xbc, 0xbd, 0x22),
+    Color32::from_rgb(0x17, 0xbe, 0xcf),
+    Color32::from_rgb(0x3b, 0x8e, 0xd0),
+    Color32::from_rgb(0xe8, 0x9a, 0x3c),
+    Color32::from_rgb(0x5c, 0xb8, 0x5c),
+    Color32::from_rgb(0xe0, 0x5d, 0x5d),
+    Color32::from_rgb(0xa9, 0x86, 0xd1),
+    Color32::from_rgb(0xb0, 0x7a, 0x6e),
+    Color32::from_rgb(0xd9, 0x5f, 0xa8),
+    Color32::from_rgb(0x4a, 0x9c, 0x8e),
+    Color32::from_rgb(0x9a, 0x9b, 0x1c),
+    Color32::from_rgb(0x12, 0x9a, 0xa8),
+];
+
+/// FNV-1a: a hash that is the same in every build and on every machine.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The colour of a run: the same run id always gets the same colour.
+pub fn run_color(run_id: &str) -> Color32 {
+    RUN_PALETTE[(fnv1a(run_id.as_bytes()) % RUN_PALETTE.len() as u64) as usize]
+}
+
+/// The colour of a run status.
+pub fn status_color(status: RunStatus, dark: bool) -> Color32 {
+    use RunStatus as Status;
+    match (status, dark) {
+        (Status::Finished, true) => Color32::from_rgb(0x6c, 0xc6, 0x6c),
+        (Status::Finished, false) => Color32::from_rgb(0x1e, 0x84, 0x1e),
+        (Status::Running, true) => Color32::from_rgb(0x6a, 0xb0, 0xf0),
+        (Status::Running, false) => Color32::from_rgb(0x1a, 0x5f, 0xb4),
+        (Status::Failed, true) => Color32::from_rgb(0xf0, 0x6a, 0x6a),
+        (Status::Failed, false) => Color32::from_rgb(0xc0, 0x20, 0x20),
+        (Status::Killed, _) => Color32::from_rgb(0xd0, 0x8a, 0x30),
+        (Status::Scheduled, _) => Color32::GRAY,
+    }
+}
+
+/// The icon of a run status.
+pub fn status_icon(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Finished => "✔",
+        RunStatus::Running => "⟳",
+        RunStatus::Failed => "✖",
+        RunStatus::Killed => "■",
+        RunStatus::Scheduled => "…",
+    }
+}
+
+/// Colour of error messages.
+pub fn error_color(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(0xff, 0x80, 0x80)
+    } else {
+        Color32::from_rgb(0xb0, 0x10, 0x10)
+    }
+}
+
+/// Colour of warnings.
+pub fn warning_color(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(0xf0, 0xc0, 0x50)
+    } else {
+        Color32::from_rgb(0x9a, 0x60, 0x00)
+    }
+}
+
+/// Alpha used for the raw line behind a smoothed one.
+pub const RAW_LINE_ALPHA: f32 = 0.25;
+/// Height of a runs-table row.
+pub const ROW_HEIGHT: f32 = 20.0;
+/// Height of a chart card's plot.
+pub const CHART_HEIGHT: f32 = 190.0;
+/// Width of the experiments panel at first start.
+pub const EXPERIMENTS_PANEL_WIDTH: f32 = 220.0;
+
+/// Applies the dark or light theme.
+pub fn apply(ctx: &egui::Context, dark: bool) {
+    ctx.set_theme(if dark {
+        egui::Theme::Dark
+    } else {
+        egui::Theme::Light
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_colours_are_stable_and_spread() {
+        assert_eq!(run_color("abc"), run_color("abc"));
+        let ids: Vec<String> = (0..40).map(|i| format!("{i:032x}")).collect();
+        let distinct: std::collections::HashSet<_> = ids.iter().map(|i| run_color(i)).collect();
+        assert!(distinct.len() > 10);
+    }
+}
