@@ -147,7 +147,14 @@ impl Perf {
 #[derive(Debug)]
 enum DialogResult {
     Open(PathBuf),
-    Save { path: PathBuf, bytes: Vec<u8> },
+    Save {
+        path: PathBuf,
+        bytes: Vec<u8>,
+    },
+    Png {
+        file_name: String,
+        bytes: Result<Vec<u8>, String>,
+    },
 }
 
 /// A confirmation the user must give before a change.
@@ -247,7 +254,6 @@ pub struct App {
     /// Frame timings.
     pub perf: Perf,
     dialogs: (Sender<DialogResult>, Receiver<DialogResult>),
-    pending_png: Option<(String, egui::Rect)>,
     theme_applied: Option<bool>,
     repaint_ctx: Option<egui::Context>,
 }
@@ -333,7 +339,6 @@ impl App {
             focus_filter: false,
             perf: Perf::default(),
             dialogs: std::sync::mpsc::channel(),
-            pending_png: None,
             theme_applied: None,
             repaint_ctx: None,
         }
@@ -1143,7 +1148,7 @@ impl App {
         // Messages (dismissable).
         if !self.messages.is_empty() {
             let mut dismiss = None;
-            egui::Area::new(egui::Id::new("messages"))
+            egui::Area::new(egui::Id::unique("messages"))
                 .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -36.0))
                 .show(ctx, |ui| {
                     for (i, m) in self.messages.iter().enumerate().rev().take(5) {
@@ -1206,7 +1211,7 @@ impl App {
             runs_table::column_chooser_window(ctx, self);
         }
         if let Some(confirm) = self.confirm.clone() {
-            let modal = egui::Modal::new(egui::Id::new("confirm")).show(ctx, |ui| {
+            let modal = egui::Modal::new(egui::Id::unique("confirm")).show(ctx, |ui| {
                 ui.set_width(360.0);
                 ui.heading("Confirm");
                 ui.label(&confirm.text);
@@ -1243,30 +1248,13 @@ impl App {
             i.raw
                 .dropped_files
                 .iter()
-                .filter_map(|f| f.path.clone())
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
                 .collect()
         });
         if let Some(p) = dropped.into_iter().next() {
             self.commands
                 .push(Command::OpenStore(super::worker::uri_for_path(&p)));
-        }
-        // A screenshot for a PNG export arrived.
-        if let Some((file_name, rect)) = self.pending_png.clone() {
-            let shot = ctx.input(|i| {
-                i.raw.events.iter().find_map(|e| match e {
-                    egui::Event::Screenshot { image, .. } => Some(Arc::clone(image)),
-                    _ => None,
-                })
-            });
-            if let Some(image) = shot {
-                self.pending_png = None;
-                let ppp = ctx.pixels_per_point();
-                let region = image.region(&rect, Some(ppp));
-                match encode_png(&region) {
-                    Ok(bytes) => self.commands.push(Command::SaveAs { file_name, bytes }),
-                    Err(e) => self.error(e),
-                }
-            }
         }
         self.handle_keyboard(ctx);
     }
@@ -1496,7 +1484,7 @@ impl App {
                     self.ensure_histories(&id, &keys);
                 }
             }
-            Command::ListArtifacts { root, path } => {
+            Command::ListArtifacts { root, alt, path } => {
                 let key = (root.clone(), path.clone());
                 if !self.artifact_lists.contains(&key) {
                     self.artifact_lists.set_loading(key.clone());
@@ -1504,11 +1492,11 @@ impl App {
                     self.worker.send(
                         RequestKey::ArtifactList(root.clone(), path.clone()),
                         g,
-                        Request::ListArtifacts { root, path },
+                        Request::ListArtifacts { root, alt, path },
                     );
                 }
             }
-            Command::PreviewArtifact { root, path } => {
+            Command::PreviewArtifact { root, alt, path } => {
                 let key = (root.clone(), path.clone());
                 if !self.artifact_previews.contains(&key) {
                     self.artifact_previews.set_loading(key);
@@ -1516,7 +1504,7 @@ impl App {
                     self.worker.send(
                         RequestKey::ArtifactPreview(root.clone(), path.clone()),
                         g,
-                        Request::ReadArtifact { root, path },
+                        Request::ReadArtifact { root, alt, path },
                     );
                 }
             }
@@ -1542,8 +1530,17 @@ impl App {
                 }
             }
             Command::ExportPng { file_name, rect } => {
-                self.pending_png = Some((file_name, rect));
-                ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(egui::UserData::default()));
+                let tx = self.dialogs.0.clone();
+                let repaint = ctx.clone();
+                let ppp = ctx.pixels_per_point();
+                ctx.request_screenshot(move |image| {
+                    let region = image.region(&rect, Some(ppp));
+                    let _ = tx.send(DialogResult::Png {
+                        file_name,
+                        bytes: encode_png(&region),
+                    });
+                    repaint.request_repaint();
+                });
             }
             Command::Copy(text) => ctx.copy_text(text),
             Command::SetDark(dark) => self.persisted.dark = dark,
@@ -1644,6 +1641,10 @@ impl App {
                     self.worker
                         .send(RequestKey::Save, g, Request::SaveFile { path, bytes });
                 }
+                DialogResult::Png { file_name, bytes } => match bytes {
+                    Ok(bytes) => self.commands.push(Command::SaveAs { file_name, bytes }),
+                    Err(e) => self.error(e),
+                },
             }
         }
     }

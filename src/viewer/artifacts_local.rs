@@ -108,9 +108,20 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The folder to read: the artifact URI's, or `alt` when that one is missing and `alt` exists
+/// (an `mlruns` folder copied from another machine keeps its old absolute artifact URIs).
+fn base(root: &str, alt: Option<&str>) -> Result<PathBuf, String> {
+    let path = root_path(root);
+    match (&path, alt) {
+        (Ok(p), Some(a)) if !p.exists() && Path::new(a).exists() => Ok(PathBuf::from(a)),
+        (Err(_), Some(a)) if Path::new(a).exists() => Ok(PathBuf::from(a)),
+        _ => path,
+    }
+}
+
 /// Joins a relative artifact path to the root, refusing `..` and absolute parts.
-fn resolve(root: &str, rel: &str) -> Result<PathBuf, String> {
-    let mut path = root_path(root)?;
+fn resolve(root: &str, alt: Option<&str>, rel: &str) -> Result<PathBuf, String> {
+    let mut path = base(root, alt)?;
     for comp in Path::new(rel).components() {
         match comp {
             Component::Normal(c) => path.push(c),
@@ -123,8 +134,8 @@ fn resolve(root: &str, rel: &str) -> Result<PathBuf, String> {
 
 /// Lists one folder (folders first, then files, each sorted by name). A run without artifacts
 /// (no folder) has an empty list.
-pub fn list(root: &str, rel: &str) -> Result<Vec<ArtifactEntry>, String> {
-    let dir = resolve(root, rel)?;
+pub fn list(root: &str, alt: Option<&str>, rel: &str) -> Result<Vec<ArtifactEntry>, String> {
+    let dir = resolve(root, alt, rel)?;
     let read = match std::fs::read_dir(&dir) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && rel.is_empty() => {
@@ -184,8 +195,8 @@ pub fn kind_of(path: &str) -> Kind {
 }
 
 /// Reads a preview of one file; big files are read only in part.
-pub fn preview(root: &str, rel: &str) -> Result<Preview, String> {
-    let path = resolve(root, rel)?;
+pub fn preview(root: &str, alt: Option<&str>, rel: &str) -> Result<Preview, String> {
+    let path = resolve(root, alt, rel)?;
     let total = std::fs::metadata(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .len();
@@ -405,7 +416,7 @@ mod tests {
         assert_eq!(root_path("/a/b").unwrap(), PathBuf::from("/a/b"));
         assert_eq!(root_path("file:///a%20b").unwrap(), PathBuf::from("/a b"));
         assert!(root_path("s3://bucket/x").is_err());
-        assert!(resolve("/a", "../etc").is_err());
+        assert!(resolve("/a", None, "../etc").is_err());
     }
 
     #[test]
@@ -420,28 +431,28 @@ mod tests {
             br#"{"columns":["a","b"],"data":[[1,"x"],[2,"y"]]}"#,
         )
         .unwrap();
-        let entries = list(&root, "").unwrap();
+        let entries = list(&root, None, "").unwrap();
         assert_eq!(entries[0].path, "model");
         assert!(entries[0].is_dir);
-        match preview(&root, "a.json").unwrap() {
+        match preview(&root, None, "a.json").unwrap() {
             Preview::Text { text, .. } => assert!(text.contains("\"b\": 1")),
             p => panic!("{p:?}"),
         }
-        match preview(&root, "t.csv").unwrap() {
+        match preview(&root, None, "t.csv").unwrap() {
             Preview::Table { columns, rows, .. } => {
                 assert_eq!(columns, ["x", "y"]);
                 assert_eq!(rows.len(), 2);
             }
             p => panic!("{p:?}"),
         }
-        match preview(&root, "tbl.json").unwrap() {
+        match preview(&root, None, "tbl.json").unwrap() {
             Preview::Table { columns, rows, .. } => {
                 assert_eq!(columns, ["a", "b"]);
                 assert_eq!(rows[1], ["2", "y"]);
             }
             p => panic!("{p:?}"),
         }
-        assert!(list(&root, "").unwrap().iter().any(|e| e.name() == "t.csv"));
+        assert!(list(&root, None, "").unwrap().iter().any(|e| e.name() == "t.csv"));
     }
 
     #[test]
@@ -449,7 +460,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let big = "line\n".repeat(200_000);
         std::fs::write(dir.path().join("log.txt"), &big).unwrap();
-        match preview(&dir.path().display().to_string(), "log.txt").unwrap() {
+        match preview(&dir.path().display().to_string(), None, "log.txt").unwrap() {
             Preview::Text {
                 text,
                 truncated,

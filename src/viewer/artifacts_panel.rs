@@ -25,6 +25,8 @@ pub struct ArtifactsState {
     pub series_key: Option<String>,
     /// Step index in the chosen image series.
     pub series_index: usize,
+    /// The run's conventional artifact folder in a file store (`<root>/<exp>/<run>/artifacts`).
+    pub alt: Option<String>,
     textures: HashMap<(String, String), egui::TextureHandle>,
 }
 
@@ -51,6 +53,7 @@ pub fn artifacts_ui(ui: &mut egui::Ui, app: &mut App) {
         app.artifacts.series_key = None;
         app.artifacts.series_index = 0;
         app.artifacts.textures.clear();
+        app.artifacts.alt = conventional_folder(app, &run);
     }
     let root = run.info.artifact_uri.clone();
     if let Err(e) = artifacts_local::root_path(&root) {
@@ -73,12 +76,28 @@ pub fn artifacts_ui(ui: &mut egui::Ui, app: &mut App) {
     });
 }
 
+/// `<store>/<experiment>/<run>/artifacts` when the store is an `mlruns` folder.
+fn conventional_folder(app: &App, run: &Run) -> Option<String> {
+    let uri = app.store_request.as_deref()?;
+    match crate::store::parse_tracking_uri(uri).ok()? {
+        crate::store::StoreLocation::File(root) => Some(
+            root.join(&run.info.experiment_id)
+                .join(&run.info.run_id)
+                .join("artifacts")
+                .display()
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
 fn tree_ui(ui: &mut egui::Ui, app: &mut App, root: &str, folder: &str) {
     let key = (root.to_string(), folder.to_string());
     match app.artifact_lists.get(&key).cloned() {
         None => {
             app.commands.push(Command::ListArtifacts {
                 root: root.to_string(),
+                alt: app.artifacts.alt.clone(),
                 path: folder.to_string(),
             });
             ui.spinner();
@@ -122,6 +141,7 @@ fn entry_ui(ui: &mut egui::Ui, app: &mut App, root: &str, e: &ArtifactEntry) {
                 app.artifacts.selected = Some(e.path.clone());
                 app.commands.push(Command::PreviewArtifact {
                     root: root.to_string(),
+                    alt: app.artifacts.alt.clone(),
                     path: e.path.clone(),
                 });
             }
@@ -148,6 +168,7 @@ fn series_section_ui(ui: &mut egui::Ui, app: &mut App, run: &Run, root: &str) {
         if !app.artifact_lists.contains(&key) {
             app.commands.push(Command::ListArtifacts {
                 root: root.to_string(),
+                alt: app.artifacts.alt.clone(),
                 path: "images".into(),
             });
         }
@@ -198,6 +219,7 @@ fn series_section_ui(ui: &mut egui::Ui, app: &mut App, run: &Run, root: &str) {
             app.artifacts.selected = Some(path.clone());
             app.commands.push(Command::PreviewArtifact {
                 root: root.to_string(),
+                alt: app.artifacts.alt.clone(),
                 path,
             });
         }
@@ -228,6 +250,7 @@ fn preview_ui(ui: &mut egui::Ui, app: &mut App, root: &str) {
         None => {
             app.commands.push(Command::PreviewArtifact {
                 root: root.to_string(),
+                alt: app.artifacts.alt.clone(),
                 path,
             });
             ui.spinner();

@@ -268,7 +268,7 @@ pub fn chart_options_ui(ui: &mut egui::Ui, app: &mut App) {
         .on_hover_text("Logarithmic y axis (values ≤ 0 are left out)");
     let r = ui.add(
         egui::TextEdit::singleline(&mut app.charts.key_filter)
-            .id(egui::Id::new("chart_key_filter"))
+            .id(egui::Id::unique("chart_key_filter"))
             .hint_text("metric key filter (Ctrl+F)")
             .desired_width(150.0),
     );
@@ -444,7 +444,7 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
             lines
         }
     };
-    let link = egui::Id::new("mlscope_charts_link");
+    let link = egui::Id::unique("mlscope_charts_link");
     let log_y = options.log_y;
     let x_axis = options.x_axis;
     let smoothing = options.smoothing > 0.0;
@@ -479,7 +479,7 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
                     Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
                         .color(raw_color)
                         .width(1.2)
-                        .id(egui::Id::new((&l.run_id, "raw", i))),
+                        .id((&l.run_id, "raw", i)),
                 );
             }
             for (i, seg) in l.smooth.iter().enumerate() {
@@ -487,7 +487,7 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
                     Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
                         .color(l.color)
                         .width(1.6)
-                        .id(egui::Id::new((&l.run_id, "smooth", i))),
+                        .id((&l.run_id, "smooth", i)),
                 );
             }
         }

@@ -100,6 +100,8 @@ pub enum Command {
     ListArtifacts {
         /// The run's artifact URI.
         root: String,
+        /// The conventional folder in the store (used when the URI's folder is missing).
+        alt: Option<String>,
         /// Folder relative to the root.
         path: String,
     },
@@ -107,6 +109,8 @@ pub enum Command {
     PreviewArtifact {
         /// The run's artifact URI.
         root: String,
+        /// The conventional folder in the store (used when the URI's folder is missing).
+        alt: Option<String>,
         /// File relative to the root.
         path: String,
     },

@@ -18,7 +18,7 @@ pub fn experiments_ui(ui: &mut egui::Ui, app: &mut App) {
     });
     ui.add(
         egui::TextEdit::singleline(&mut app.experiment_search)
-            .id(egui::Id::new("experiment_search"))
+            .id(egui::Id::unique("experiment_search"))
             .hint_text("search…")
             .desired_width(f32::INFINITY),
     )
@@ -61,10 +61,14 @@ pub fn experiments_ui(ui: &mut egui::Ui, app: &mut App) {
                 let selected = app.selected_experiments.contains(id);
                 ui.horizontal(|ui| {
                     let mut checked = selected;
-                    if ui
+                    let cb = ui
                         .checkbox(&mut checked, "")
-                        .on_hover_text(format!("Show the runs of {} with the others", e.name))
-                        .changed()
+                        .on_hover_text(format!("Show the runs of {} with the others", e.name));
+                    let name = format!("include {}", e.name);
+                    cb.widget_info(|| {
+                        egui::WidgetInfo::selected(egui::Role::CheckBox, true, checked, &name)
+                    });
+                    if cb.changed()
                     {
                         let mut ids = app.selected_experiments.clone();
                         if checked {

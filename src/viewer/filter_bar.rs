@@ -67,15 +67,15 @@ pub fn error_from_message(message: &str) -> FilterError {
 pub fn filter_bar_ui(ui: &mut egui::Ui, app: &mut App) {
     let dark = app.persisted.dark;
     ui.horizontal(|ui| {
-        ui.label("Filter");
+        let label = ui.label("Filter");
         let mut text = app.filter_text.clone();
         let width = (ui.available_width() - 420.0).max(160.0);
         let edit = egui::TextEdit::singleline(&mut text)
-            .id(egui::Id::new("filter_bar"))
+            .id(egui::Id::unique("filter_bar"))
             .hint_text("metrics.val_acc > 0.9 and params.lr = '0.01'")
             .font(egui::TextStyle::Monospace)
             .desired_width(width);
-        let r = ui.add(edit).on_hover_text(
+        let r = ui.add(edit).labelled_by(label.id).on_hover_text(
             "MLflow filter: metrics.*, params.*, tags.*, attributes.* with = != < > <= >= LIKE ILIKE IN",
         );
         if app.focus_filter {
@@ -114,13 +114,14 @@ pub fn filter_bar_ui(ui: &mut egui::Ui, app: &mut App) {
             app.commands.push(Command::SetFilter(String::new()));
         }
         ui.separator();
-        ui.label("Name");
+        let label = ui.label("Name");
         ui.add(
             egui::TextEdit::singleline(&mut app.name_query)
-                .id(egui::Id::new("name_filter"))
+                .id(egui::Id::unique("name_filter"))
                 .hint_text("run name contains…")
                 .desired_width(140.0),
         )
+        .labelled_by(label.id)
         .on_hover_text("Show runs whose name contains this text (their parents stay, greyed)");
         let mut view = app.run_view;
         egui::ComboBox::from_id_salt("run_view")

@@ -227,25 +227,30 @@ fn description_ui(ui: &mut egui::Ui, app: &mut App, run: &Arc<Run>, ro: bool) {
         Some(buf) => {
             ui.add(
                 egui::TextEdit::multiline(buf)
-                    .id(egui::Id::new("description_edit"))
+                    .id(egui::Id::unique("description_edit"))
                     .desired_rows(4)
                     .desired_width(f32::INFINITY)
                     .hint_text("Markdown"),
             )
             .on_hover_text("Run description (Markdown)");
-            ui.horizontal(|ui| {
-                if ui.button("Save description").clicked() {
-                    let text = buf.clone();
-                    app.commands.push(Command::Write(WriteOp::SetTag {
-                        run_id: run.info.run_id.clone(),
-                        tag: RunTag::new(tags::NOTE_CONTENT, text),
-                    }));
-                    app.details.description = None;
-                }
-                if ui.button("Cancel").clicked() {
-                    app.details.description = None;
-                }
-            });
+            let (save, cancel) = ui
+                .horizontal(|ui| {
+                    (
+                        ui.button("Save description").clicked(),
+                        ui.button("Cancel").clicked(),
+                    )
+                })
+                .inner;
+            if save {
+                let text = buf.clone();
+                app.commands.push(Command::Write(WriteOp::SetTag {
+                    run_id: run.info.run_id.clone(),
+                    tag: RunTag::new(tags::NOTE_CONTENT, text),
+                }));
+            }
+            if save || cancel {
+                app.details.description = None;
+            }
         }
         None if current.is_empty() => {
             ui.weak("No description");
@@ -412,14 +417,14 @@ fn tags_ui(ui: &mut egui::Ui, app: &mut App, run: &Run, ro: bool) {
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut app.details.new_tag_key)
-                    .id(egui::Id::new("new_tag_key"))
+                    .id(egui::Id::unique("new_tag_key"))
                     .hint_text("key")
                     .desired_width(90.0),
             )
             .on_hover_text("New tag key");
             ui.add(
                 egui::TextEdit::singleline(&mut app.details.new_tag_value)
-                    .id(egui::Id::new("new_tag_value"))
+                    .id(egui::Id::unique("new_tag_value"))
                     .hint_text("value")
                     .desired_width(90.0),
             )

@@ -66,6 +66,8 @@ pub enum Request {
     ListArtifacts {
         /// The run's artifact URI.
         root: String,
+        /// The conventional folder in the store, used when the URI's folder is missing.
+        alt: Option<String>,
         /// Folder relative to the root ("" for the root).
         path: String,
     },
@@ -73,6 +75,8 @@ pub enum Request {
     ReadArtifact {
         /// The run's artifact URI.
         root: String,
+        /// The conventional folder in the store, used when the URI's folder is missing.
+        alt: Option<String>,
         /// File relative to the root.
         path: String,
     },
@@ -672,12 +676,12 @@ impl WorkerThread {
                 let errors = write(store.as_ref(), &op)?;
                 Ok(Payload::Written { op, errors })
             }
-            Request::ListArtifacts { root, path } => {
-                let entries = artifacts_local::list(&root, &path).map_err(Failure::internal)?;
+            Request::ListArtifacts { root, alt, path } => {
+                let entries = artifacts_local::list(&root, alt.as_deref(), &path).map_err(Failure::internal)?;
                 Ok(Payload::ArtifactList(entries))
             }
-            Request::ReadArtifact { root, path } => {
-                let preview = artifacts_local::preview(&root, &path).map_err(Failure::internal)?;
+            Request::ReadArtifact { root, alt, path } => {
+                let preview = artifacts_local::preview(&root, alt.as_deref(), &path).map_err(Failure::internal)?;
                 Ok(Payload::ArtifactPreview(preview))
             }
             Request::SaveFile { path, bytes } => {
