@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mlscope::model::tags;
-use mlscope::{CreateRun, Dataset, DatasetInput, InputTag, Metric, Param, RunStatus, RunTag, TrackingStore};
+use mlscope::{
+    CreateRun, Dataset, DatasetInput, InputTag, Metric, Param, RunStatus, RunTag, TrackingStore,
+};
 
 /// 2026-01-05 09:00:00 UTC: the demo's clock.
 const T0: i64 = 1_767_603_600_000;
@@ -122,7 +124,14 @@ fn default_runs(store: &Arc<dyn TrackingStore>, rng: &mut Rng) -> Res<()> {
         },
     )?;
     let ms: Vec<Metric> = (0..20)
-        .map(|s| Metric::new("loss", 1.0 / (1.0 + s as f64) + rng.noise(0.01), T0 + s * 500, s))
+        .map(|s| {
+            Metric::new(
+                "loss",
+                1.0 / (1.0 + s as f64) + rng.noise(0.01),
+                T0 + s * 500,
+                s,
+            )
+        })
         .collect();
     log_metrics(store, &id, ms)?;
     finish(store, &id, RunStatus::Finished, T0 + 12_000)?;
@@ -133,7 +142,10 @@ fn nlp_baselines(store: &Arc<dyn TrackingStore>, rng: &mut Rng) -> Res<()> {
     let exp = store.create_experiment(
         "nlp-baselines",
         None,
-        &[(tags::NOTE_CONTENT.to_string(), "Text classification baselines on the support-tickets dataset.".to_string())],
+        &[(
+            tags::NOTE_CONTENT.to_string(),
+            "Text classification baselines on the support-tickets dataset.".to_string(),
+        )],
     )?;
     let models = [
         ("bow-logreg", "logreg", RunStatus::Finished, 0.81),
@@ -186,14 +198,24 @@ fn nlp_baselines(store: &Arc<dyn TrackingStore>, rng: &mut Rng) -> Res<()> {
             let t = start + s * 9_000;
             let p = s as f64 / 200.0;
             let a = acc * (1.0 - (-5.0 * p).exp()) + rng.noise(0.01);
-            ms.push(Metric::new("train/loss", 1.2 * (-3.0 * p).exp() + 0.1 + rng.noise(0.03), t, s));
+            ms.push(Metric::new(
+                "train/loss",
+                1.2 * (-3.0 * p).exp() + 0.1 + rng.noise(0.03),
+                t,
+                s,
+            ));
             if s % 10 == 0 {
                 ms.push(Metric::new("val/accuracy", a.clamp(0.0, 1.0), t, s));
                 ms.push(Metric::new("val/f1", (a - 0.03).clamp(0.0, 1.0), t, s));
             }
         }
         if status == RunStatus::Failed {
-            ms.push(Metric::new("train/loss", f64::NAN, start + steps * 9_000, steps));
+            ms.push(Metric::new(
+                "train/loss",
+                f64::NAN,
+                start + steps * 9_000,
+                steps,
+            ));
         }
         log_metrics(store, &id, ms)?;
         store.log_inputs(
@@ -213,31 +235,55 @@ fn nlp_baselines(store: &Arc<dyn TrackingStore>, rng: &mut Rng) -> Res<()> {
                 }],
             }],
         )?;
-        write_text(&art, "config.yaml", &format!(
-            "model: {model}\noptimizer:\n  name: adamw\n  lr: 2.0e-05\n  weight_decay: 0.01\ndata:\n  max_len: 256\n  batch_size: 32\n"
-        ))?;
+        write_text(
+            &art,
+            "config.yaml",
+            &format!(
+                "model: {model}\noptimizer:\n  name: adamw\n  lr: 2.0e-05\n  weight_decay: 0.01\ndata:\n  max_len: 256\n  batch_size: 32\n"
+            ),
+        )?;
         let mut log = String::new();
         for s in 0..steps {
-            log.push_str(&format!("[step {s:>4}] loss={:.4}\n", 1.2 * (-3.0 * s as f64 / 200.0).exp() + 0.1));
+            log.push_str(&format!(
+                "[step {s:>4}] loss={:.4}\n",
+                1.2 * (-3.0 * s as f64 / 200.0).exp() + 0.1
+            ));
         }
         if status == RunStatus::Failed {
             log.push_str("RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB\n");
         }
         write_text(&art, "logs/train.log", &log)?;
         if i == 2 {
-            let mut table = String::from(r#"{"columns": ["text", "label", "prediction", "score"], "data": ["#);
-            let texts = ["printer offline again", "cannot log in", "refund please", "app crashes on start", "how to export data"];
+            let mut table =
+                String::from(r#"{"columns": ["text", "label", "prediction", "score"], "data": ["#);
+            let texts = [
+                "printer offline again",
+                "cannot log in",
+                "refund please",
+                "app crashes on start",
+                "how to export data",
+            ];
             let labels = ["hardware", "account", "billing", "bug", "howto"];
             for (j, t) in texts.iter().enumerate() {
                 if j > 0 {
                     table.push_str(", ");
                 }
                 let pred = if j == 3 { "hardware" } else { labels[j] };
-                table.push_str(&format!(r#"["{t}", "{}", "{pred}", {:.3}]"#, labels[j], 0.6 + 0.07 * j as f64));
+                table.push_str(&format!(
+                    r#"["{t}", "{}", "{pred}", {:.3}]"#,
+                    labels[j],
+                    0.6 + 0.07 * j as f64
+                ));
             }
             table.push_str("]}");
             write_text(&art, "eval_predictions.json", &table)?;
-            store.set_tag(&id, &RunTag::new(tags::LOGGED_ARTIFACTS, r#"[{"path": "eval_predictions.json", "type": "table"}]"#))?;
+            store.set_tag(
+                &id,
+                &RunTag::new(
+                    tags::LOGGED_ARTIFACTS,
+                    r#"[{"path": "eval_predictions.json", "type": "table"}]"#,
+                ),
+            )?;
             write_bytes(&art, "confusion_matrix.png", &png(&confusion_image(5)))?;
         }
         if status != RunStatus::Running {
@@ -261,8 +307,20 @@ fn resnet_sweep(store: &Arc<dyn TrackingStore>, rng: &mut Rng) -> Res<()> {
             tags: vec![(tags::NOTE_CONTENT, "Grid search over learning rate, weight decay and augmentation for ResNet-18 on CIFAR-10.".to_string())],
         },
     )?;
-    params(store, &parent, &[("arch", "resnet18".into()), ("dataset", "cifar10".into()), ("epochs", "30".into())])?;
-    write_text(&part, "grid.yaml", "lr: [0.1, 0.03, 0.01]\nweight_decay: [0.0005, 0.005]\naugment: [basic, randaug]\n")?;
+    params(
+        store,
+        &parent,
+        &[
+            ("arch", "resnet18".into()),
+            ("dataset", "cifar10".into()),
+            ("epochs", "30".into()),
+        ],
+    )?;
+    write_text(
+        &part,
+        "grid.yaml",
+        "lr: [0.1, 0.03, 0.01]\nweight_decay: [0.0005, 0.005]\naugment: [basic, randaug]\n",
+    )?;
     let mut best = (f64::MIN, String::new());
     let mut i = 0;
     let mut last_end = start;
@@ -293,8 +351,9 @@ fn resnet_sweep(store: &Arc<dyn TrackingStore>, rng: &mut Rng) -> Res<()> {
                         ("optimizer", "sgd".into()),
                     ],
                 )?;
-                let quality = 0.93 - (lr - 0.03f64).abs() * 0.6 - if wd > 1e-3 { 0.01 } else { 0.0 }
-                    + if aug == "randaug" { 0.012 } else { 0.0 };
+                let quality =
+                    0.93 - (lr - 0.03f64).abs() * 0.6 - if wd > 1e-3 { 0.01 } else { 0.0 }
+                        + if aug == "randaug" { 0.012 } else { 0.0 };
                 let steps: i64 = 300;
                 let mut ms = Vec::new();
                 // One run is restarted from a checkpoint at step 180 (steps go back).
@@ -317,29 +376,67 @@ fn resnet_sweep(store: &Arc<dyn TrackingStore>, rng: &mut Rng) -> Res<()> {
                     if s % 5 == 4 {
                         let acc = quality * (1.0 - (-6.0 * p).exp()) + rng.noise(0.006);
                         ms.push(Metric::new("val/accuracy", acc, t, s));
-                        ms.push(Metric::new("val/loss", 0.25 + 2.0 * (-5.0 * p).exp() + rng.noise(0.02), t, s));
+                        ms.push(Metric::new(
+                            "val/loss",
+                            0.25 + 2.0 * (-5.0 * p).exp() + rng.noise(0.02),
+                            t,
+                            s,
+                        ));
                     }
                     if s % 10 == 0 {
-                        ms.push(Metric::new("system/gpu_utilization", 80.0 + rng.noise(12.0), t, s));
+                        ms.push(Metric::new(
+                            "system/gpu_utilization",
+                            80.0 + rng.noise(12.0),
+                            t,
+                            s,
+                        ));
                     }
                 }
                 log_metrics(store, &id, ms)?;
                 let final_acc = quality + rng.noise(0.003);
-                store.log_batch(&id, &[Metric::new("test/accuracy", final_acc, t, steps)], &[], &[])?;
+                store.log_batch(
+                    &id,
+                    &[Metric::new("test/accuracy", final_acc, t, steps)],
+                    &[],
+                    &[],
+                )?;
                 if final_acc > best.0 {
                     best = (final_acc, id.clone());
                 }
-                write_text(&art, "metrics.json", &format!("{{\"test_accuracy\": {final_acc:.4}, \"params\": {{\"lr\": {lr}, \"weight_decay\": {wd}, \"augment\": \"{aug}\"}}}}"))?;
+                write_text(
+                    &art,
+                    "metrics.json",
+                    &format!(
+                        "{{\"test_accuracy\": {final_acc:.4}, \"params\": {{\"lr\": {lr}, \"weight_decay\": {wd}, \"augment\": \"{aug}\"}}}}"
+                    ),
+                )?;
                 if i < 2 {
                     // An MLflow image series (log_image(key=..., step=...)), 3.11+ file names.
                     for (k, step) in [0, 100, 200, 299].into_iter().enumerate() {
                         let img = sample_image(step as u32, i as u32);
-                        let file = format!("images/samples+step+{step}+timestamp+{}+00000000-0000-4000-8000-00000000000{k}.png", run_start + step * 2000);
+                        let file = format!(
+                            "images/samples+step+{step}+timestamp+{}+00000000-0000-4000-8000-00000000000{k}.png",
+                            run_start + step * 2000
+                        );
                         write_bytes(&art, &file, &png(&img))?;
                     }
                     store.set_tag(&id, &RunTag::new(tags::LOGGED_IMAGES, "True"))?;
                     let mut csv = String::from("class,precision,recall,f1\n");
-                    for (c, cls) in ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"].iter().enumerate() {
+                    for (c, cls) in [
+                        "airplane",
+                        "automobile",
+                        "bird",
+                        "cat",
+                        "deer",
+                        "dog",
+                        "frog",
+                        "horse",
+                        "ship",
+                        "truck",
+                    ]
+                    .iter()
+                    .enumerate()
+                    {
                         let p = quality - 0.05 + 0.01 * (c % 4) as f64;
                         csv.push_str(&format!("{cls},{p:.3},{:.3},{:.3}\n", p - 0.01, p - 0.005));
                     }
@@ -351,7 +448,12 @@ fn resnet_sweep(store: &Arc<dyn TrackingStore>, rng: &mut Rng) -> Res<()> {
             }
         }
     }
-    store.log_batch(&parent, &[Metric::new("best/test_accuracy", best.0, last_end, 0)], &[], &[RunTag::new("best_run", best.1)])?;
+    store.log_batch(
+        &parent,
+        &[Metric::new("best/test_accuracy", best.0, last_end, 0)],
+        &[],
+        &[RunTag::new("best_run", best.1)],
+    )?;
     finish(store, &parent, RunStatus::Finished, last_end + 1_000)?;
     Ok(())
 }
@@ -379,7 +481,11 @@ fn confusion_image(n: u32) -> Rgb {
     for y in 0..size {
         for x in 0..size {
             let (r, c) = (y / cell, x / cell);
-            let v = if r == c { 230 } else { 40 + ((r * 7 + c * 13) % 5) * 18 };
+            let v = if r == c {
+                230
+            } else {
+                40 + ((r * 7 + c * 13) % 5) * 18
+            };
             px.extend([255 - v as u8, 255 - (v as u8) / 2, 255]);
         }
     }
@@ -444,7 +550,11 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     for &byte in &out[start..] {
         crc ^= byte as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     out.extend((!crc).to_be_bytes());

@@ -28,7 +28,8 @@ fn main() -> ExitCode {
 /// are printed (store errors are shown inside the window).
 #[cfg(feature = "viewer")]
 fn open_viewer(store: Option<String>) -> ExitCode {
-    let read_only = std::env::var_os("MLSCOPE_READ_ONLY").is_some_and(|v| !v.is_empty() && v != "0");
+    let read_only =
+        std::env::var_os("MLSCOPE_READ_ONLY").is_some_and(|v| !v.is_empty() && v != "0");
     match mlscope::viewer::run_with(mlscope::viewer::ViewerOptions { store, read_only }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

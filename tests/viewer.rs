@@ -25,6 +25,7 @@ use mlscope::{
 
 #[derive(Default)]
 struct MemInner {
+    artifact_root: String,
     experiments: Vec<Experiment>,
     runs: Vec<Run>,
     histories: BTreeMap<(String, String), Vec<Metric>>,
@@ -59,7 +60,9 @@ fn mini_filter(filter: &str) -> Result<Box<dyn Fn(&Run) -> bool>> {
             .ok_or_else(|| err(f.find(rhs).unwrap_or(0), "expected a quoted string"))?
             .to_string();
         let key = key.to_string();
-        return Ok(Box::new(move |r: &Run| r.data.params.get(&key) == Some(&value)));
+        return Ok(Box::new(move |r: &Run| {
+            r.data.params.get(&key) == Some(&value)
+        }));
     }
     if let Some(key) = lhs.strip_prefix("metrics.") {
         let n: f64 = rhs
@@ -92,13 +95,14 @@ impl TrackingStore for MemStore {
     ) -> Result<String> {
         let mut s = self.0.lock().unwrap();
         let id = s.experiments.len().to_string();
+        let n = s.experiments.len() as i64;
         s.experiments.push(Experiment {
             experiment_id: id.clone(),
             name: name.into(),
             artifact_location: artifact_location.unwrap_or("").into(),
             lifecycle_stage: LifecycleStage::Active,
             tags: tags.iter().cloned().collect(),
-            creation_time: Some(1_700_000_000_000 + s.experiments.len() as i64),
+            creation_time: Some(1_700_000_000_000 + n),
             last_update_time: None,
         });
         Ok(id)
@@ -145,7 +149,9 @@ impl TrackingStore for MemStore {
         let mut s = self.0.lock().unwrap();
         s.next_run += 1;
         let run_id = format!("{:032x}", s.next_run * 7919);
-        let name = request.run_name.unwrap_or_else(|| format!("run-{}", s.next_run));
+        let name = request
+            .run_name
+            .unwrap_or_else(|| format!("run-{}", s.next_run));
         let mut data = RunData::default();
         for t in request.tags {
             data.tags.insert(t.key, t.value);
@@ -158,9 +164,11 @@ impl TrackingStore for MemStore {
                 experiment_id: request.experiment_id,
                 user_id: request.user_id,
                 status: RunStatus::Running,
-                start_time: Some(request.start_time.unwrap_or(1_700_000_000_000) + s.next_run as i64),
+                start_time: Some(
+                    request.start_time.unwrap_or(1_700_000_000_000) + s.next_run as i64,
+                ),
                 end_time: None,
-                artifact_uri: String::new(),
+                artifact_uri: format!("{}/{run_id}/artifacts", s.artifact_root),
                 lifecycle_stage: LifecycleStage::Active,
             },
             data,
@@ -236,7 +244,13 @@ impl TrackingStore for MemStore {
         items.sort_by(|a, b| b.info.start_time.cmp(&a.info.start_time));
         Ok(Page::complete(items))
     }
-    fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> Result<()> {
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> Result<()> {
         let mut s = self.0.lock().unwrap();
         for m in metrics {
             s.histories
@@ -250,7 +264,11 @@ impl TrackingStore for MemStore {
             .find(|r| r.info.run_id == run_id)
             .ok_or_else(|| not_found(run_id))?;
         for m in metrics {
-            let newer = r.data.metrics.get(&m.key).is_none_or(|cur| m.is_newer_than(cur));
+            let newer = r
+                .data
+                .metrics
+                .get(&m.key)
+                .is_none_or(|cur| m.is_newer_than(cur));
             if newer {
                 r.data.metrics.insert(m.key.clone(), m.clone());
             }
@@ -265,8 +283,7 @@ impl TrackingStore for MemStore {
     }
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
         let s = self.0.lock().unwrap();
-        Ok(s
-            .histories
+        Ok(s.histories
             .get(&(run_id.to_string(), key.to_string()))
             .cloned()
             .unwrap_or_default())
@@ -302,7 +319,11 @@ fn new_store(dir: &std::path::Path) -> Arc<dyn TrackingStore> {
     }));
     match file {
         Ok(Some(store)) => store,
-        _ => Arc::new(MemStore::default()),
+        _ => {
+            let store = MemStore::default();
+            store.0.lock().unwrap().artifact_root = dir.join("artifacts").display().to_string();
+            Arc::new(store)
+        }
     }
 }
 
@@ -337,7 +358,12 @@ fn populate(store: &dyn TrackingStore) -> Vec<String> {
             })
             .collect();
         store
-            .log_batch(&id, &metrics, &[Param::new("lr", lr), Param::new("wd", wd)], &[])
+            .log_batch(
+                &id,
+                &metrics,
+                &[Param::new("lr", lr), Param::new("wd", wd)],
+                &[],
+            )
             .unwrap();
         ids.push(id.clone());
         id
@@ -346,20 +372,17 @@ fn populate(store: &dyn TrackingStore) -> Vec<String> {
     for lr in ["0.1", "0.01", "0.001"] {
         for wd in ["0", "0.1"] {
             let k: f64 = lr.parse::<f64>().unwrap() + wd.parse::<f64>().unwrap() + 0.5;
-            make(&sweep, &format!("lr={lr} wd={wd}"), Some(&parent), lr, wd, k);
+            make(
+                &sweep,
+                &format!("lr={lr} wd={wd}"),
+                Some(&parent),
+                lr,
+                wd,
+                k,
+            );
         }
     }
     let failed = make(&sweep, "crashed", None, "1.0", "0", 3.0);
-    store
-        .update_run_info(&failed, Some(RunStatus::Failed), Some(1_700_000_100_000), None)
-        .unwrap();
-    for id in &ids {
-        if *id != failed {
-            store
-                .update_run_info(id, Some(RunStatus::Finished), Some(1_700_000_100_000), None)
-                .unwrap();
-        }
-    }
     let base = store
         .get_experiment_by_name("baselines")
         .unwrap()
@@ -367,6 +390,16 @@ fn populate(store: &dyn TrackingStore) -> Vec<String> {
         .experiment_id;
     make(&base, "baseline-a", None, "0.1", "0", 1.0);
     make(&base, "baseline-b", None, "0.01", "0", 1.2);
+    for id in &ids {
+        let status = if *id == failed {
+            RunStatus::Failed
+        } else {
+            RunStatus::Finished
+        };
+        store
+            .update_run_info(id, Some(status), Some(1_700_000_100_000), None)
+            .unwrap();
+    }
     ids
 }
 
@@ -397,7 +430,11 @@ fn settle(h: &mut Harness<'static, App>) {
     panic!("the viewer did not become idle within 20 s");
 }
 
-fn open() -> (tempfile::TempDir, Arc<dyn TrackingStore>, Harness<'static, App>) {
+fn open() -> (
+    tempfile::TempDir,
+    Arc<dyn TrackingStore>,
+    Harness<'static, App>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store = new_store(dir.path());
     populate(store.as_ref());
@@ -507,7 +544,11 @@ fn a_filter_is_sent_to_the_store_and_a_broken_one_shows_its_error() {
     }
     // A broken filter: the error is shown under the bar, the rows stay.
     apply(&mut h, Command::SetFilter("params.lr = 0.01 and (".into()));
-    let err = h.state().filter_error.clone().expect("an error for a broken filter");
+    let err = h
+        .state()
+        .filter_error
+        .clone()
+        .expect("an error for a broken filter");
     assert!(!err.message.is_empty());
     h.get_by_label_contains("⚠");
     assert!(!h.state().shown_run_names().is_empty());
@@ -522,7 +563,11 @@ fn selected_runs_get_one_chart_per_metric() {
     let (_dir, _store, mut h) = open();
     let ids: Vec<String> = {
         let set = h.state().run_set().unwrap().clone();
-        set.runs.iter().take(3).map(|r| r.info.run_id.clone()).collect()
+        set.runs
+            .iter()
+            .take(3)
+            .map(|r| r.info.run_id.clone())
+            .collect()
     };
     apply(&mut h, Command::SetTab(Tab::Charts));
     apply(&mut h, Command::SelectRuns(ids.clone()));
@@ -538,8 +583,8 @@ fn selected_runs_get_one_chart_per_metric() {
             assert_eq!(s.values.len(), 50);
         }
     }
-    h.get_by_label("loss");
-    h.get_by_label("acc");
+    assert!(!h.get_all_by_label("loss").collect::<Vec<_>>().is_empty());
+    assert!(!h.get_all_by_label("acc").collect::<Vec<_>>().is_empty());
     // The compare tab lists differing params.
     apply(&mut h, Command::SetTab(Tab::Compare));
     h.get_by_label("params.lr");
@@ -562,7 +607,11 @@ fn keyboard_moves_and_extends_the_selection() {
 #[test]
 fn tags_and_deletes_go_through_the_store() {
     let (_dir, store, mut h) = open();
-    let sweep = store.get_experiment_by_name("sweep").unwrap().unwrap().experiment_id;
+    let sweep = store
+        .get_experiment_by_name("sweep")
+        .unwrap()
+        .unwrap()
+        .experiment_id;
     apply(&mut h, Command::SelectExperiments([sweep].into()));
     let id = run_id_by_name(&h, "crashed");
     apply(
@@ -575,23 +624,34 @@ fn tags_and_deletes_go_through_the_store() {
     apply(&mut h, Command::SetTab(Tab::Run));
     h.get_by_label_contains("FAILED");
     // Add a tag with the mouse and the keyboard.
-    h.get_by_label("New tag key").click();
+    h.get_by_label("New tag key").scroll_to_me();
+    h.run_steps(2);
+    h.get_by_label("New tag key").focus();
     h.run_steps(2);
     h.get_by_label("New tag key").type_text("reviewed");
     h.run_steps(2);
-    h.get_by_label("New tag value").click();
+    h.get_by_label("New tag value").focus();
     h.run_steps(2);
     h.get_by_label("New tag value").type_text("yes");
     h.run_steps(2);
     h.get_by_label("Add tag").click();
     settle(&mut h);
     assert_eq!(
-        store.get_run(&id).unwrap().data.tags.get("reviewed").map(String::as_str),
+        store
+            .get_run(&id)
+            .unwrap()
+            .data
+            .tags
+            .get("reviewed")
+            .map(String::as_str),
         Some("yes")
     );
     // The table shows the store's state after the write.
     let set = h.state().run_set().unwrap().clone();
-    assert_eq!(set.get(&id).unwrap().data.tags.get("reviewed").unwrap(), "yes");
+    assert_eq!(
+        set.get(&id).unwrap().data.tags.get("reviewed").unwrap(),
+        "yes"
+    );
     // Delete with the Delete key, confirm once.
     h.key_press(egui::Key::Delete);
     settle(&mut h);
@@ -613,7 +673,7 @@ fn tags_and_deletes_go_through_the_store() {
             mode: SelectMode::Replace,
         },
     );
-    h.get_by_label("Restore").click();
+    h.get_by_label("Restore").click_accesskit();
     settle(&mut h);
     assert_eq!(
         store.get_run(&id).unwrap().info.lifecycle_stage,
@@ -667,7 +727,12 @@ fn a_store_that_panics_shows_an_error_instead_of_crashing() {
         fn tracking_uri(&self) -> String {
             "broken:".into()
         }
-        fn create_experiment(&self, _: &str, _: Option<&str>, _: &[(String, String)]) -> Result<String> {
+        fn create_experiment(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: &[(String, String)],
+        ) -> Result<String> {
             unreachable!()
         }
         fn get_experiment(&self, _: &str) -> Result<Experiment> {
@@ -700,7 +765,13 @@ fn a_store_that_panics_shows_an_error_instead_of_crashing() {
         fn get_run(&self, _: &str) -> Result<Run> {
             unreachable!()
         }
-        fn update_run_info(&self, _: &str, _: Option<RunStatus>, _: Option<i64>, _: Option<&str>) -> Result<RunInfo> {
+        fn update_run_info(
+            &self,
+            _: &str,
+            _: Option<RunStatus>,
+            _: Option<i64>,
+            _: Option<&str>,
+        ) -> Result<RunInfo> {
             unreachable!()
         }
         fn delete_run(&self, _: &str) -> Result<()> {
@@ -728,4 +799,33 @@ fn a_store_that_panics_shows_an_error_instead_of_crashing() {
     let mut h = harness(App::new_with_store(Arc::new(Broken), false));
     settle(&mut h);
     h.get_by_label_contains("boom");
+}
+
+#[test]
+fn artifacts_are_listed_and_an_image_is_previewed() {
+    let (_dir, store, mut h) = open();
+    let run = store
+        .get_run(&h.state().run_set().unwrap().runs[0].info.run_id)
+        .unwrap();
+    let root = mlscope::viewer::artifacts_local::root_path(&run.info.artifact_uri).unwrap();
+    std::fs::create_dir_all(root.join("plots")).unwrap();
+    let img = image::RgbImage::from_fn(32, 16, |x, y| image::Rgb([x as u8 * 8, y as u8 * 16, 128]));
+    img.save(root.join("plots").join("confusion.png")).unwrap();
+    std::fs::write(root.join("notes.txt"), "hello artifacts\n").unwrap();
+    apply(
+        &mut h,
+        Command::SelectRun {
+            run_id: run.info.run_id.clone(),
+            mode: SelectMode::Replace,
+        },
+    );
+    apply(&mut h, Command::SetTab(Tab::Artifacts));
+    h.get_by_label_contains("notes.txt").click();
+    settle(&mut h);
+    h.get_by_label_contains("hello artifacts");
+    h.get_by_label_contains("plots").click();
+    settle(&mut h);
+    h.get_by_label_contains("confusion.png").click();
+    settle(&mut h);
+    h.get_by_label_contains("32 × 16 px");
 }

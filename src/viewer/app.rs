@@ -119,7 +119,10 @@ impl Perf {
         }
         if std::env::var_os("MLSCOPE_VIEWER_TIMINGS").is_some() {
             let now = Instant::now();
-            if self.last_log.is_none_or(|t| now - t > Duration::from_secs(2)) {
+            if self
+                .last_log
+                .is_none_or(|t| now - t > Duration::from_secs(2))
+            {
                 let (p50, p95, max) = self.summary();
                 eprintln!(
                     "mlscope-viewer: frame ms p50 {p50:.2} p95 {p95:.2} max {max:.2} over {} frames",
@@ -568,9 +571,11 @@ impl App {
                 Ok(_) => {}
                 Err(f) => {
                     let id = run_id.clone();
-                    self.histories
-                        .remove_where(|(r, _)| *r == id);
-                    self.error(format!("cannot read metric histories of {run_id}: {}", f.message));
+                    self.histories.remove_where(|(r, _)| *r == id);
+                    self.error(format!(
+                        "cannot read metric histories of {run_id}: {}",
+                        f.message
+                    ));
                 }
             },
             RequestKey::Write => match result {
@@ -595,7 +600,9 @@ impl App {
                 Err(f) => self.artifact_lists.set_failed((root, path), f.message),
             },
             RequestKey::ArtifactPreview(root, path) => match result {
-                Ok(Payload::ArtifactPreview(p)) => self.artifact_previews.set_ready((root, path), p),
+                Ok(Payload::ArtifactPreview(p)) => {
+                    self.artifact_previews.set_ready((root, path), p)
+                }
                 Ok(_) => {}
                 Err(f) => self.artifact_previews.set_failed((root, path), f.message),
             },
@@ -609,7 +616,10 @@ impl App {
 
     fn set_experiments(&mut self, experiments: Vec<Experiment>, warnings: Vec<StoreWarning>) {
         self.experiment_warnings = warnings;
-        let ids: BTreeSet<String> = experiments.iter().map(|e| e.experiment_id.clone()).collect();
+        let ids: BTreeSet<String> = experiments
+            .iter()
+            .map(|e| e.experiment_id.clone())
+            .collect();
         self.selected_experiments.retain(|id| ids.contains(id));
         let first_load = self.selected_experiments.is_empty();
         if first_load {
@@ -832,7 +842,11 @@ impl App {
             self.name_query.clone(),
             self.sort.clone(),
             self.collapsed_version,
-            if self.sort.iter().any(|s| matches!(s.column, ColumnId::Metric(_))) {
+            if self
+                .sort
+                .iter()
+                .any(|s| matches!(s.column, ColumnId::Metric(_)))
+            {
                 self.histories_version
             } else {
                 0
@@ -852,8 +866,15 @@ impl App {
             .unwrap_or_default();
         let exp_name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
         let metric = |r: &Run, k: &str| self.metric_value(r, k, self.metric_agg(k));
-        let value_of = |r: &Run, c: &ColumnId| -> SortValue { sort_value(r, c, &exp_name, &metric) };
-        self.rows.rows = build_rows(&set, &self.name_query, &self.collapsed, &value_of, &self.sort);
+        let value_of =
+            |r: &Run, c: &ColumnId| -> SortValue { sort_value(r, c, &exp_name, &metric) };
+        self.rows.rows = build_rows(
+            &set,
+            &self.name_query,
+            &self.collapsed,
+            &value_of,
+            &self.sort,
+        );
         self.rows.key = Some(key);
     }
 
@@ -1022,7 +1043,10 @@ impl App {
                     ));
                 }
                 Some(Entry::Failed(_)) => {
-                    ui.colored_label(theme::error_color(self.persisted.dark), "Cannot open the store");
+                    ui.colored_label(
+                        theme::error_color(self.persisted.dark),
+                        "Cannot open the store",
+                    );
                 }
                 Some(Entry::Ready(uri)) => {
                     ui.label(format!("Store: {uri}"));
@@ -1163,7 +1187,10 @@ impl App {
                                 if ui.small_button("✖").on_hover_text("Dismiss").clicked() {
                                     dismiss = Some(i);
                                 }
-                                ui.add(egui::Label::new(egui::RichText::new(&m.text).color(color)).wrap());
+                                ui.add(
+                                    egui::Label::new(egui::RichText::new(&m.text).color(color))
+                                        .wrap(),
+                                );
                             });
                         });
                     }
@@ -1271,7 +1298,10 @@ impl App {
             if i.consume_key(Modifiers::NONE, Key::F5) {
                 cmds.push(Command::Reload);
             }
-            for (n, key) in [Key::Num1, Key::Num2, Key::Num3, Key::Num4].into_iter().enumerate() {
+            for (n, key) in [Key::Num1, Key::Num2, Key::Num3, Key::Num4]
+                .into_iter()
+                .enumerate()
+            {
                 if i.consume_key(Modifiers::COMMAND, key) {
                     cmds.push(Command::SetTab(Tab::ALL[n]));
                 }
@@ -1520,7 +1550,9 @@ impl App {
                 let spawned = std::thread::Builder::new()
                     .name("mlscope-dialog".into())
                     .spawn(move || {
-                        if let Some(path) = rfd::FileDialog::new().set_file_name(&file_name).save_file() {
+                        if let Some(path) =
+                            rfd::FileDialog::new().set_file_name(&file_name).save_file()
+                        {
                             let _ = tx.send(DialogResult::Save { path, bytes });
                             ctx.request_repaint();
                         }

@@ -220,7 +220,8 @@ pub fn preview(root: &str, alt: Option<&str>, rel: &str) -> Result<Preview, Stri
 }
 
 fn read_head(path: &Path, max: usize) -> Result<(Vec<u8>, bool), String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut bytes = Vec::new();
     file.take(max as u64 + 1)
         .read_to_end(&mut bytes)
@@ -452,7 +453,12 @@ mod tests {
             }
             p => panic!("{p:?}"),
         }
-        assert!(list(&root, None, "").unwrap().iter().any(|e| e.name() == "t.csv"));
+        assert!(
+            list(&root, None, "")
+                .unwrap()
+                .iter()
+                .any(|e| e.name() == "t.csv")
+        );
     }
 
     #[test]

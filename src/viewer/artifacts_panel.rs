@@ -62,7 +62,8 @@ pub fn artifacts_ui(ui: &mut egui::Ui, app: &mut App) {
     }
     let avail = ui.available_size();
     ui.horizontal_top(|ui| {
-        ui.allocate_ui(egui::vec2((avail.x * 0.32).max(200.0), avail.y), |ui| {
+        let tree_size = egui::vec2((avail.x * 0.32).max(200.0), avail.y);
+        ui.allocate_ui_with_layout(tree_size, egui::Layout::top_down(egui::Align::LEFT), |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("artifact_tree")
                 .auto_shrink([false, false])
@@ -122,7 +123,10 @@ fn tree_ui(ui: &mut egui::Ui, app: &mut App, root: &str, folder: &str) {
 fn entry_ui(ui: &mut egui::Ui, app: &mut App, root: &str, e: &ArtifactEntry) {
     if e.is_dir {
         let open = app.artifacts.expanded.contains(&e.path);
-        let r = ui.selectable_label(false, format!("{} 📁 {}", if open { "⏷" } else { "⏵" }, e.name()));
+        let r = ui.selectable_label(
+            false,
+            format!("{} 📁 {}", if open { "⏷" } else { "⏵" }, e.name()),
+        );
         if r.clicked() {
             if open {
                 app.artifacts.expanded.remove(&e.path);
@@ -131,7 +135,9 @@ fn entry_ui(ui: &mut egui::Ui, app: &mut App, root: &str, e: &ArtifactEntry) {
             }
         }
         if open {
-            ui.indent(("artifact_dir", &e.path), |ui| tree_ui(ui, app, root, &e.path));
+            ui.indent(("artifact_dir", &e.path), |ui| {
+                tree_ui(ui, app, root, &e.path)
+            });
         }
     } else {
         let selected = app.artifacts.selected.as_deref() == Some(e.path.as_str());
@@ -271,8 +277,11 @@ fn preview_ui(ui: &mut egui::Ui, app: &mut App, root: &str) {
                     .textures
                     .entry(key.clone())
                     .or_insert_with(|| {
-                        ui.ctx()
-                            .load_texture(format!("artifact:{path}"), image.clone(), Default::default())
+                        ui.ctx().load_texture(
+                            format!("artifact:{path}"),
+                            image.clone(),
+                            Default::default(),
+                        )
                     })
                     .clone();
                 ui.weak(format!("{} × {} px", original_size[0], original_size[1]));
@@ -317,12 +326,21 @@ fn preview_ui(ui: &mut egui::Ui, app: &mut App, root: &str) {
                         );
                         let clip = ui.clip_rect();
                         let first = (((clip.top() - rect.top()) / row_h).floor().max(0.0)) as usize;
-                        let last = (((clip.bottom() - rect.top()) / row_h).ceil().max(0.0) as usize).min(lines.len());
-                        let font = egui::TextStyle::Monospace.resolve(ui.style());
-                        let color = ui.visuals().text_color();
+                        let last = (((clip.bottom() - rect.top()) / row_h).ceil().max(0.0)
+                            as usize)
+                            .min(lines.len());
                         for (i, line) in lines.iter().enumerate().take(last).skip(first) {
-                            let pos = egui::pos2(rect.left(), rect.top() + i as f32 * row_h);
-                            ui.painter().text(pos, egui::Align2::LEFT_TOP, *line, font.clone(), color);
+                            let top = rect.top() + i as f32 * row_h;
+                            let line_rect = egui::Rect::from_min_size(
+                                egui::pos2(rect.left(), top),
+                                egui::vec2(rect.width(), row_h),
+                            );
+                            ui.put(
+                                line_rect,
+                                egui::Label::new(egui::RichText::new(*line).monospace())
+                                    .extend()
+                                    .halign(egui::Align::LEFT),
+                            );
                         }
                     });
             }
@@ -343,7 +361,11 @@ fn preview_ui(ui: &mut egui::Ui, app: &mut App, root: &str) {
                             .resizable(true)
                             .auto_shrink([false, false]);
                         for _ in 0..columns.len().max(1) {
-                            t = t.column(egui_extras::Column::initial(110.0).at_least(40.0).clip(true));
+                            t = t.column(
+                                egui_extras::Column::initial(110.0)
+                                    .at_least(40.0)
+                                    .clip(true),
+                            );
                         }
                         t.header(20.0, |mut h| {
                             for c in columns {

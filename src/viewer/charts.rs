@@ -24,7 +24,9 @@ pub const MAX_CHART_RUNS: usize = 500;
 const MIN_CARD_WIDTH: f32 = 380.0;
 
 /// The x axis of charts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum XAxis {
     /// Training step.
     #[default]
@@ -153,7 +155,11 @@ pub fn reduce_minmax(xs: &[f64], ys: &[f64], x0: f64, x1: f64, buckets: usize) -
     }
     let buckets = buckets.max(1);
     if n <= buckets * 4 || !(x1 > x0) {
-        return xs.iter().zip(ys).map(|(&x, &y)| PlotPoint::new(x, y)).collect();
+        return xs
+            .iter()
+            .zip(ys)
+            .map(|(&x, &y)| PlotPoint::new(x, y))
+            .collect();
     }
     let lo = xs.partition_point(|&x| x < x0);
     let hi = xs.partition_point(|&x| x <= x1); // exclusive
@@ -189,7 +195,9 @@ pub fn reduce_minmax(xs: &[f64], ys: &[f64], x0: f64, x1: f64, buckets: usize) -
     keep.push(n - 1);
     keep.sort_unstable();
     keep.dedup();
-    keep.into_iter().map(|k| PlotPoint::new(xs[k], ys[k])).collect()
+    keep.into_iter()
+        .map(|k| PlotPoint::new(xs[k], ys[k]))
+        .collect()
 }
 
 /// One run's drawable lines in one chart.
@@ -282,7 +290,11 @@ pub fn chart_options_ui(ui: &mut egui::Ui, app: &mut App) {
 pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
     app.charts.cards_drawn = 0;
     app.charts.shown_keys.clear();
-    let runs: Vec<Arc<Run>> = app.selected_runs().into_iter().take(MAX_CHART_RUNS).collect();
+    let runs: Vec<Arc<Run>> = app
+        .selected_runs()
+        .into_iter()
+        .take(MAX_CHART_RUNS)
+        .collect();
     if runs.is_empty() {
         ui.add_space(12.0);
         ui.weak("Select runs in the table to chart their metrics (Ctrl+click and Shift+click select several)");
@@ -312,7 +324,10 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
             .data
             .metrics
             .keys()
-            .filter(|k| !app.histories.contains(&(r.info.run_id.clone(), (*k).clone())))
+            .filter(|k| {
+                !app.histories
+                    .contains(&(r.info.run_id.clone(), (*k).clone()))
+            })
             .cloned()
             .collect();
         if !wanted.is_empty() {
@@ -331,7 +346,10 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
     // Group by prefix before the first '/'.
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for k in keys {
-        let prefix = k.split_once('/').map(|(p, _)| p.to_string()).unwrap_or_default();
+        let prefix = k
+            .split_once('/')
+            .map(|(p, _)| p.to_string())
+            .unwrap_or_default();
         groups.entry(prefix).or_default().push(k);
     }
     let width = ui.available_width();
@@ -348,10 +366,13 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
                     for chunk in keys.chunks(ncols) {
                         ui.horizontal(|ui| {
                             for key in chunk {
-                                ui.allocate_ui(egui::vec2(card_w, theme::CHART_HEIGHT + 30.0), |ui| {
-                                    ui.set_width(card_w);
-                                    card_ui(ui, app, &runs, key);
-                                });
+                                ui.allocate_ui(
+                                    egui::vec2(card_w, theme::CHART_HEIGHT + 30.0),
+                                    |ui| {
+                                        ui.set_width(card_w);
+                                        card_ui(ui, app, &runs, key);
+                                    },
+                                );
                             }
                         });
                         ui.add_space(6.0);
@@ -377,7 +398,10 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
 fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
     app.charts.shown_keys.push(key.to_string());
     let top = ui.cursor().min;
-    let card_rect = egui::Rect::from_min_size(top, egui::vec2(ui.available_width(), theme::CHART_HEIGHT + 26.0));
+    let card_rect = egui::Rect::from_min_size(
+        top,
+        egui::vec2(ui.available_width(), theme::CHART_HEIGHT + 26.0),
+    );
     if !ui.is_rect_visible(card_rect) {
         ui.allocate_space(card_rect.size());
         return;
@@ -411,12 +435,11 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
     });
     let options = app.persisted.charts.clone();
     let ohash = options_hash(&options);
-    let (x0, x1, px) = app
-        .charts
-        .last_x
-        .get(key)
-        .copied()
-        .unwrap_or((f64::NEG_INFINITY, f64::INFINITY, ui.available_width()));
+    let (x0, x1, px) = app.charts.last_x.get(key).copied().unwrap_or((
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        ui.available_width(),
+    ));
     let sel_hash = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -574,7 +597,11 @@ fn build_lines(
         let smooth = prepared
             .segments
             .iter()
-            .filter_map(|s| s.smooth.as_ref().map(|sm| reduce_minmax(&s.xs, sm, lo, hi, buckets)))
+            .filter_map(|s| {
+                s.smooth
+                    .as_ref()
+                    .map(|sm| reduce_minmax(&s.xs, sm, lo, hi, buckets))
+            })
             .collect();
         out.push(RunLines {
             run_id: id.clone(),
@@ -603,7 +630,14 @@ fn nearest(seg: &Segment, x: f64) -> Option<(f64, f64, Option<f64>)> {
     Some((seg.xs[j], seg.ys[j], seg.smooth.as_ref().map(|s| s[j])))
 }
 
-fn hover_ui(ui: &mut egui::Ui, lines: &[RunLines], x: f64, axis: XAxis, log_y: bool, smoothing: bool) {
+fn hover_ui(
+    ui: &mut egui::Ui,
+    lines: &[RunLines],
+    x: f64,
+    axis: XAxis,
+    log_y: bool,
+    smoothing: bool,
+) {
     let mut values: Vec<(f64, f64, Option<f64>, &RunLines)> = Vec::new();
     for l in lines {
         let best = l
@@ -619,21 +653,23 @@ fn hover_ui(ui: &mut egui::Ui, lines: &[RunLines], x: f64, axis: XAxis, log_y: b
     values.sort_by(|a, b| b.1.total_cmp(&a.1));
     let un = |v: f64| if log_y { 10f64.powf(v) } else { v };
     ui.label(egui::RichText::new(format!("{}: {}", axis.label(), format_x(x, axis))).weak());
-    egui::Grid::new("chart_hover").num_columns(3).show(ui, |ui| {
-        for (px, y, sm, l) in values.iter().take(30) {
-            ui.colored_label(l.color, "●");
-            ui.label(&l.name);
-            let mut text = super::runs_table::format_number(un(*y));
-            if let (true, Some(s)) = (smoothing, sm) {
-                text = format!("{} (raw {text})", super::runs_table::format_number(un(*s)));
+    egui::Grid::new("chart_hover")
+        .num_columns(3)
+        .show(ui, |ui| {
+            for (px, y, sm, l) in values.iter().take(30) {
+                theme::swatch(ui, l.color);
+                ui.label(&l.name);
+                let mut text = super::runs_table::format_number(un(*y));
+                if let (true, Some(s)) = (smoothing, sm) {
+                    text = format!("{} (raw {text})", super::runs_table::format_number(un(*s)));
+                }
+                if (*px - x).abs() > 0.0 {
+                    text = format!("{text}  @ {}", format_x(*px, axis));
+                }
+                ui.monospace(text);
+                ui.end_row();
             }
-            if (*px - x).abs() > 0.0 {
-                text = format!("{text}  @ {}", format_x(*px, axis));
-            }
-            ui.monospace(text);
-            ui.end_row();
-        }
-    });
+        });
     if values.len() > 30 {
         ui.weak(format!("and {} more runs", values.len() - 30));
     }
@@ -658,7 +694,11 @@ fn format_x(v: f64, axis: XAxis) -> String {
         XAxis::Relative => {
             let s = v.max(0.0);
             if s >= 3600.0 {
-                format!("{}h{:02}m", (s / 3600.0) as i64, ((s % 3600.0) / 60.0) as i64)
+                format!(
+                    "{}h{:02}m",
+                    (s / 3600.0) as i64,
+                    ((s % 3600.0) / 60.0) as i64
+                )
             } else if s >= 60.0 {
                 format!("{}m{:02}s", (s / 60.0) as i64, (s % 60.0) as i64)
             } else {
@@ -670,7 +710,13 @@ fn format_x(v: f64, axis: XAxis) -> String {
 
 fn sanitize(key: &str) -> String {
     key.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -81,7 +81,10 @@ pub fn compare_ui(ui: &mut egui::Ui, app: &mut App) {
             .response
             .on_hover_text("Show metric differences against this run");
         if app.selection.len() > MAX_COMPARE_RUNS {
-            ui.weak(format!("first {MAX_COMPARE_RUNS} of {} runs", app.selection.len()));
+            ui.weak(format!(
+                "first {MAX_COMPARE_RUNS} of {} runs",
+                app.selection.len()
+            ));
         }
     });
     let mut rows: Vec<(Kind, String)> = Vec::new();
@@ -140,7 +143,7 @@ pub fn compare_ui(ui: &mut egui::Ui, app: &mut App) {
                 });
                 for r in &runs {
                     h.col(|ui| {
-                        ui.colored_label(theme::run_color(&r.info.run_id), "●");
+                        theme::swatch(ui, theme::run_color(&r.info.run_id));
                         ui.add(
                             egui::Label::new(egui::RichText::new(&r.info.run_name).strong())
                                 .truncate(),
@@ -177,7 +180,11 @@ pub fn compare_ui(ui: &mut egui::Ui, app: &mut App) {
                                         && let Some(bm) = b.data.metrics.get(key)
                                     {
                                         let d = x - bm.value;
-                                        t = format!("{t} ({}{})", if d >= 0.0 { "+" } else { "" }, format_number(d));
+                                        t = format!(
+                                            "{t} ({}{})",
+                                            if d >= 0.0 { "+" } else { "" },
+                                            format_number(d)
+                                        );
                                     }
                                     t
                                 }

@@ -52,10 +52,17 @@ pub fn error_from_message(message: &str) -> FilterError {
     let lower = message.to_ascii_lowercase();
     let offset = MARKERS.iter().find_map(|m| {
         let i = lower.find(m)? + m.len();
-        let digits: String = lower[i..].chars().take_while(char::is_ascii_digit).collect();
+        let digits: String = lower[i..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
         let n: usize = digits.parse().ok()?;
         // Columns are 1-based in messages that say "col"/"column".
-        Some(if m.starts_with("col") { n.saturating_sub(1) } else { n })
+        Some(if m.starts_with("col") {
+            n.saturating_sub(1)
+        } else {
+            n
+        })
     });
     FilterError {
         message: message.to_string(),
@@ -199,8 +206,14 @@ mod tests {
 
     #[test]
     fn positions_are_found_in_messages() {
-        assert_eq!(error_from_message("unexpected token at position 12").offset, Some(12));
-        assert_eq!(error_from_message("col 24: expected a quoted string").offset, Some(23));
+        assert_eq!(
+            error_from_message("unexpected token at position 12").offset,
+            Some(12)
+        );
+        assert_eq!(
+            error_from_message("col 24: expected a quoted string").offset,
+            Some(23)
+        );
         assert_eq!(error_from_message("filter is not supported").offset, None);
     }
 }

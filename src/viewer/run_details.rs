@@ -90,7 +90,7 @@ fn header_ui(ui: &mut egui::Ui, app: &mut App, run: &Arc<Run>, ro: bool) {
     let dark = app.persisted.dark;
     let id = run.info.run_id.clone();
     ui.horizontal(|ui| {
-        ui.colored_label(theme::run_color(&id), "●");
+        theme::swatch(ui, theme::run_color(&id));
         match &mut app.details.rename {
             Some(buf) => {
                 let r = ui.add(egui::TextEdit::singleline(buf).desired_width(260.0));
@@ -157,7 +157,11 @@ fn header_ui(ui: &mut egui::Ui, app: &mut App, run: &Arc<Run>, ro: bool) {
             ui.weak("run id");
             ui.horizontal(|ui| {
                 ui.monospace(&id);
-                if ui.small_button("📋").on_hover_text("Copy the run id").clicked() {
+                if ui
+                    .small_button("📋")
+                    .on_hover_text("Copy the run id")
+                    .clicked()
+                {
                     app.commands.push(Command::Copy(id.clone()));
                 }
             });
@@ -171,7 +175,12 @@ fn header_ui(ui: &mut egui::Ui, app: &mut App, run: &Arc<Run>, ro: bool) {
             ui.weak("start");
             ui.label(run.info.start_time.map(format_time).unwrap_or_default());
             ui.weak("end");
-            ui.label(run.info.end_time.map(format_time).unwrap_or_else(|| "—".into()));
+            ui.label(
+                run.info
+                    .end_time
+                    .map(format_time)
+                    .unwrap_or_else(|| "—".into()),
+            );
             ui.end_row();
             ui.weak("duration");
             ui.label(duration_ms(run).map(format_duration).unwrap_or_default());
@@ -179,9 +188,21 @@ fn header_ui(ui: &mut egui::Ui, app: &mut App, run: &Arc<Run>, ro: bool) {
             ui.label(&run.info.user_id);
             ui.end_row();
             ui.weak("source");
-            ui.label(run.data.tags.get(tags::SOURCE_NAME).cloned().unwrap_or_default());
+            ui.label(
+                run.data
+                    .tags
+                    .get(tags::SOURCE_NAME)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
             ui.weak("git commit");
-            ui.monospace(run.data.tags.get(tags::GIT_COMMIT).cloned().unwrap_or_default());
+            ui.monospace(
+                run.data
+                    .tags
+                    .get(tags::GIT_COMMIT)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
             ui.end_row();
             if let Some(parent) = run.data.tags.get(tags::PARENT_RUN_ID) {
                 ui.weak("parent");
@@ -211,7 +232,12 @@ fn header_ui(ui: &mut egui::Ui, app: &mut App, run: &Arc<Run>, ro: bool) {
 }
 
 fn description_ui(ui: &mut egui::Ui, app: &mut App, run: &Arc<Run>, ro: bool) {
-    let current = run.data.tags.get(tags::NOTE_CONTENT).cloned().unwrap_or_default();
+    let current = run
+        .data
+        .tags
+        .get(tags::NOTE_CONTENT)
+        .cloned()
+        .unwrap_or_default();
     ui.horizontal(|ui| {
         ui.strong("Description");
         if app.details.description.is_none()
@@ -271,7 +297,10 @@ fn markdown_ui(ui: &mut egui::Ui, text: &str) {
             ui.monospace(line);
         } else if let Some(h) = line.strip_prefix("# ") {
             ui.heading(h);
-        } else if let Some(h) = line.strip_prefix("## ").or_else(|| line.strip_prefix("### ")) {
+        } else if let Some(h) = line
+            .strip_prefix("## ")
+            .or_else(|| line.strip_prefix("### "))
+        {
             ui.strong(h);
         } else if let Some(b) = line.strip_prefix("- ").or_else(|| line.strip_prefix("* ")) {
             ui.label(format!("  • {b}"));
@@ -290,66 +319,74 @@ fn matches(filter: &str, key: &str, value: &str) -> bool {
 
 fn params_ui(ui: &mut egui::Ui, app: &App, run: &Run) {
     ui.strong(format!("Params ({})", run.data.params.len()));
-    egui::Grid::new("params").striped(true).num_columns(2).show(ui, |ui| {
-        for (k, v) in &run.data.params {
-            if !matches(&app.details.filter, k, v) {
-                continue;
+    egui::Grid::new("params")
+        .striped(true)
+        .num_columns(2)
+        .show(ui, |ui| {
+            for (k, v) in &run.data.params {
+                if !matches(&app.details.filter, k, v) {
+                    continue;
+                }
+                ui.monospace(k);
+                ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
+                ui.end_row();
             }
-            ui.monospace(k);
-            ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
-            ui.end_row();
-        }
-    });
+        });
 }
 
 fn metrics_ui(ui: &mut egui::Ui, app: &mut App, run: &Run) {
     ui.strong(format!("Metrics ({})", run.data.metrics.len()));
     let keys: Vec<String> = run.data.metrics.keys().cloned().collect();
-    let missing = keys
-        .iter()
-        .any(|k| !app.histories.contains(&(run.info.run_id.clone(), k.clone())));
+    let missing = keys.iter().any(|k| {
+        !app.histories
+            .contains(&(run.info.run_id.clone(), k.clone()))
+    });
     if missing {
         app.commands.push(Command::LoadHistories {
             run_ids: vec![run.info.run_id.clone()],
             keys: keys.clone(),
         });
     }
-    egui::Grid::new("metrics").striped(true).num_columns(5).show(ui, |ui| {
-        ui.weak("key");
-        ui.weak("last");
-        ui.weak("min");
-        ui.weak("max");
-        ui.weak("steps");
-        ui.end_row();
-        for (k, m) in &run.data.metrics {
-            if !matches(&app.details.filter, k, "") {
-                continue;
-            }
-            ui.monospace(k);
-            ui.label(format_number(m.value)).on_hover_text(format!("{} at step {}", m.value, m.step));
-            match app.histories.get(&(run.info.run_id.clone(), k.clone())) {
-                Some(Entry::Ready(s)) => {
-                    let vals = s.values.iter().copied().filter(|v| !v.is_nan());
-                    let min = vals.clone().reduce(f64::min);
-                    let max = vals.reduce(f64::max);
-                    ui.label(min.map(format_number).unwrap_or_default());
-                    ui.label(max.map(format_number).unwrap_or_default());
-                    ui.label(s.values.len().to_string());
-                }
-                Some(Entry::Failed(e)) => {
-                    ui.label("?").on_hover_text(e.as_str());
-                    ui.label("?");
-                    ui.label("?");
-                }
-                _ => {
-                    ui.label("…");
-                    ui.label("…");
-                    ui.label("…");
-                }
-            }
+    egui::Grid::new("metrics")
+        .striped(true)
+        .num_columns(5)
+        .show(ui, |ui| {
+            ui.weak("key");
+            ui.weak("last");
+            ui.weak("min");
+            ui.weak("max");
+            ui.weak("steps");
             ui.end_row();
-        }
-    });
+            for (k, m) in &run.data.metrics {
+                if !matches(&app.details.filter, k, "") {
+                    continue;
+                }
+                ui.monospace(k);
+                ui.label(format_number(m.value))
+                    .on_hover_text(format!("{} at step {}", m.value, m.step));
+                match app.histories.get(&(run.info.run_id.clone(), k.clone())) {
+                    Some(Entry::Ready(s)) => {
+                        let vals = s.values.iter().copied().filter(|v| !v.is_nan());
+                        let min = vals.clone().reduce(f64::min);
+                        let max = vals.reduce(f64::max);
+                        ui.label(min.map(format_number).unwrap_or_default());
+                        ui.label(max.map(format_number).unwrap_or_default());
+                        ui.label(s.values.len().to_string());
+                    }
+                    Some(Entry::Failed(e)) => {
+                        ui.label("?").on_hover_text(e.as_str());
+                        ui.label("?");
+                        ui.label("?");
+                    }
+                    _ => {
+                        ui.label("…");
+                        ui.label("…");
+                        ui.label("…");
+                    }
+                }
+                ui.end_row();
+            }
+        });
 }
 
 fn tags_ui(ui: &mut egui::Ui, app: &mut App, run: &Run, ro: bool) {
@@ -361,58 +398,65 @@ fn tags_ui(ui: &mut egui::Ui, app: &mut App, run: &Run, ro: bool) {
         .filter(|(k, _)| k.as_str() != tags::NOTE_CONTENT)
         .collect();
     ui.strong(format!("Tags ({})", user_tags.len()));
-    egui::Grid::new("tags").striped(true).num_columns(3).show(ui, |ui| {
-        for (k, v) in user_tags {
-            if !matches(&app.details.filter, k, v) {
-                continue;
-            }
-            ui.monospace(k);
-            let editing = app.details.editing_tag.as_ref().is_some_and(|(ek, _)| ek == k);
-            if editing {
-                let mut save = false;
-                let mut cancel = false;
-                if let Some((_, buf)) = &mut app.details.editing_tag {
-                    ui.add(egui::TextEdit::singleline(buf).desired_width(120.0))
-                        .on_hover_text(format!("New value of {k}"));
+    egui::Grid::new("tags")
+        .striped(true)
+        .num_columns(3)
+        .show(ui, |ui| {
+            for (k, v) in user_tags {
+                if !matches(&app.details.filter, k, v) {
+                    continue;
                 }
-                ui.horizontal(|ui| {
-                    save = ui.small_button("Save").clicked();
-                    cancel = ui.small_button("Cancel").clicked();
-                });
-                if save && let Some((key, value)) = app.details.editing_tag.take() {
-                    app.commands.push(Command::Write(WriteOp::SetTag {
-                        run_id: id.clone(),
-                        tag: RunTag::new(key, value),
-                    }));
-                }
-                if cancel {
-                    app.details.editing_tag = None;
-                }
-            } else {
-                ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
-                ui.horizontal(|ui| {
-                    if ui
-                        .add_enabled(!ro, egui::Button::new("✏").small())
-                        .on_hover_text(format!("Edit tag {k}"))
-                        .clicked()
-                    {
-                        app.details.editing_tag = Some((k.clone(), v.clone()));
+                ui.monospace(k);
+                let editing = app
+                    .details
+                    .editing_tag
+                    .as_ref()
+                    .is_some_and(|(ek, _)| ek == k);
+                if editing {
+                    let mut save = false;
+                    let mut cancel = false;
+                    if let Some((_, buf)) = &mut app.details.editing_tag {
+                        ui.add(egui::TextEdit::singleline(buf).desired_width(120.0))
+                            .on_hover_text(format!("New value of {k}"));
                     }
-                    if ui
-                        .add_enabled(!ro, egui::Button::new("🗑").small())
-                        .on_hover_text(format!("Delete tag {k}"))
-                        .clicked()
-                    {
-                        app.commands.push(Command::Write(WriteOp::DeleteTag {
+                    ui.horizontal(|ui| {
+                        save = ui.small_button("Save").clicked();
+                        cancel = ui.small_button("Cancel").clicked();
+                    });
+                    if save && let Some((key, value)) = app.details.editing_tag.take() {
+                        app.commands.push(Command::Write(WriteOp::SetTag {
                             run_id: id.clone(),
-                            key: k.clone(),
+                            tag: RunTag::new(key, value),
                         }));
                     }
-                });
+                    if cancel {
+                        app.details.editing_tag = None;
+                    }
+                } else {
+                    ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
+                    ui.horizontal(|ui| {
+                        if ui
+                            .add_enabled(!ro, egui::Button::new("✏").small())
+                            .on_hover_text(format!("Edit tag {k}"))
+                            .clicked()
+                        {
+                            app.details.editing_tag = Some((k.clone(), v.clone()));
+                        }
+                        if ui
+                            .add_enabled(!ro, egui::Button::new("🗑").small())
+                            .on_hover_text(format!("Delete tag {k}"))
+                            .clicked()
+                        {
+                            app.commands.push(Command::Write(WriteOp::DeleteTag {
+                                run_id: id.clone(),
+                                key: k.clone(),
+                            }));
+                        }
+                    });
+                }
+                ui.end_row();
             }
-            ui.end_row();
-        }
-    });
+        });
     if !ro {
         ui.horizontal(|ui| {
             ui.add(

@@ -196,7 +196,9 @@ impl ColumnId {
 }
 
 /// How a metric column summarises a series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum MetricAgg {
     /// The latest value (MLflow's rule).
     #[default]
@@ -356,7 +358,9 @@ pub fn sort_value(
             .info
             .start_time
             .map_or(SortValue::None, |t| SortValue::Num(t as f64)),
-        ColumnId::Duration => duration_ms(run).map_or(SortValue::None, |d| SortValue::Num(d as f64)),
+        ColumnId::Duration => {
+            duration_ms(run).map_or(SortValue::None, |d| SortValue::Num(d as f64))
+        }
         ColumnId::User => SortValue::Text(run.info.user_id.to_lowercase()),
         ColumnId::Source => run
             .data

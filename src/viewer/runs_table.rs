@@ -72,10 +72,18 @@ fn cell_text(app: &App, run: &Run, col: &ColumnId) -> (String, Option<String>) {
             run.info.start_time.map(format_time).unwrap_or_default(),
             None,
         ),
-        ColumnId::Duration => (duration_ms(run).map(format_duration).unwrap_or_default(), None),
+        ColumnId::Duration => (
+            duration_ms(run).map(format_duration).unwrap_or_default(),
+            None,
+        ),
         ColumnId::User => (run.info.user_id.clone(), None),
         ColumnId::Source => {
-            let s = run.data.tags.get(tags::SOURCE_NAME).cloned().unwrap_or_default();
+            let s = run
+                .data
+                .tags
+                .get(tags::SOURCE_NAME)
+                .cloned()
+                .unwrap_or_default();
             let short = s.rsplit(['/', '\\']).next().unwrap_or(&s).to_string();
             (short, Some(s))
         }
@@ -152,10 +160,20 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
             let text: Vec<String> = app
                 .sort
                 .iter()
-                .map(|s| format!("{} {}", s.column.title(), if s.ascending { "↑" } else { "↓" }))
+                .map(|s| {
+                    format!(
+                        "{} {}",
+                        s.column.title(),
+                        if s.ascending { "↑" } else { "↓" }
+                    )
+                })
                 .collect();
             ui.weak(format!("sorted by {}", text.join(", ")));
-            if ui.small_button("✖").on_hover_text("Back to the store's order").clicked() {
+            if ui
+                .small_button("✖")
+                .on_hover_text("Back to the store's order")
+                .clicked()
+            {
                 app.sort.clear();
             }
         }
@@ -288,8 +306,7 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
                                 } else if r.depth > 0 || !app_ref.collapsed.is_empty() || set.children.values().next().is_some() {
                                     ui.add_space(16.0);
                                 }
-                                let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-                                ui.painter().circle_filled(rect.center(), 4.5, theme::run_color(id));
+                                theme::swatch(ui, theme::run_color(id));
                                 let mut text = egui::RichText::new(&run.info.run_name);
                                 if r.context_only {
                                     text = text.weak();
@@ -431,7 +448,11 @@ pub fn column_chooser_window(ctx: &egui::Context, app: &mut App) {
                         .desired_width(200.0),
                 )
                 .on_hover_text("Filter the list of columns");
-                if ui.button("Defaults").on_hover_text("Forget my column choices").clicked() {
+                if ui
+                    .button("Defaults")
+                    .on_hover_text("Forget my column choices")
+                    .clicked()
+                {
                     app.persisted.columns.shown.clear();
                     app.persisted.columns.hidden.clear();
                 }
@@ -442,15 +463,27 @@ pub fn column_chooser_window(ctx: &egui::Context, app: &mut App) {
                 ("Attributes", ColumnId::ATTRIBUTES[1..].to_vec()),
                 (
                     "Params",
-                    set.catalog.params.iter().map(|k| ColumnId::Param(k.key.clone())).collect(),
+                    set.catalog
+                        .params
+                        .iter()
+                        .map(|k| ColumnId::Param(k.key.clone()))
+                        .collect(),
                 ),
                 (
                     "Metrics",
-                    set.catalog.metrics.iter().map(|k| ColumnId::Metric(k.key.clone())).collect(),
+                    set.catalog
+                        .metrics
+                        .iter()
+                        .map(|k| ColumnId::Metric(k.key.clone()))
+                        .collect(),
                 ),
                 (
                     "Tags",
-                    set.catalog.tags.iter().map(|k| ColumnId::Tag(k.key.clone())).collect(),
+                    set.catalog
+                        .tags
+                        .iter()
+                        .map(|k| ColumnId::Tag(k.key.clone()))
+                        .collect(),
                 ),
             ];
             egui::ScrollArea::vertical().show(ui, |ui| {

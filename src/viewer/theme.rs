@@ -88,6 +88,13 @@ pub fn warning_color(dark: bool) -> Color32 {
     }
 }
 
+/// Draws a run's colour swatch (a small filled circle) in the flow of `ui`.
+pub fn swatch(ui: &mut egui::Ui, color: Color32) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+    ui.painter().circle_filled(rect.center(), 4.5, color);
+    response
+}
+
 /// Alpha used for the raw line behind a smoothed one.
 pub const RAW_LINE_ALPHA: f32 = 0.25;
 /// Height of a runs-table row.

@@ -431,10 +431,16 @@ impl WorkerThread {
                 self.queue.push_back(env);
             }
             let Some(env) = self.next() else { continue };
-            let superseded = env.key.supersedes()
-                && self.queue.iter().any(|later| later.key == env.key);
+            let superseded =
+                env.key.supersedes() && self.queue.iter().any(|later| later.key == env.key);
             if superseded {
-                self.answer(env.key, env.generation, Ok(Payload::Skipped), Duration::ZERO, true);
+                self.answer(
+                    env.key,
+                    env.generation,
+                    Ok(Payload::Skipped),
+                    Duration::ZERO,
+                    true,
+                );
                 continue;
             }
             self.handle(env);
@@ -555,7 +561,13 @@ impl WorkerThread {
                         warnings: page.warnings,
                         done,
                     };
-                    self.answer(key.clone(), generation, Ok(payload), started.elapsed(), done);
+                    self.answer(
+                        key.clone(),
+                        generation,
+                        Ok(payload),
+                        started.elapsed(),
+                        done,
+                    );
                     if done {
                         return;
                     }
@@ -677,11 +689,13 @@ impl WorkerThread {
                 Ok(Payload::Written { op, errors })
             }
             Request::ListArtifacts { root, alt, path } => {
-                let entries = artifacts_local::list(&root, alt.as_deref(), &path).map_err(Failure::internal)?;
+                let entries = artifacts_local::list(&root, alt.as_deref(), &path)
+                    .map_err(Failure::internal)?;
                 Ok(Payload::ArtifactList(entries))
             }
             Request::ReadArtifact { root, alt, path } => {
-                let preview = artifacts_local::preview(&root, alt.as_deref(), &path).map_err(Failure::internal)?;
+                let preview = artifacts_local::preview(&root, alt.as_deref(), &path)
+                    .map_err(Failure::internal)?;
                 Ok(Payload::ArtifactPreview(preview))
             }
             Request::SaveFile { path, bytes } => {
@@ -735,10 +749,9 @@ fn to_series(metrics: &[crate::model::Metric]) -> Series {
 /// Turns a dropped or chosen path into a tracking URI: `.db`/`.sqlite` files are SQLite.
 pub fn uri_for_path(path: &Path) -> String {
     let is_db = path.is_file()
-        && path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "db" | "sqlite" | "sqlite3"));
+        && path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            matches!(e.to_ascii_lowercase().as_str(), "db" | "sqlite" | "sqlite3")
+        });
     if is_db {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         format!("sqlite:///{}", abs.display())
