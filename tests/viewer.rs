@@ -41,7 +41,9 @@ fn not_found(what: &str) -> Error {
     Error::NotFound(what.to_string())
 }
 
-fn mini_filter(filter: &str) -> Result<Box<dyn Fn(&Run) -> bool>> {
+type RunPredicate = Box<dyn Fn(&Run) -> bool>;
+
+fn mini_filter(filter: &str) -> Result<RunPredicate> {
     let f = filter.trim();
     if f.is_empty() {
         return Ok(Box::new(|_| true));
@@ -241,7 +243,7 @@ impl TrackingStore for MemStore {
             .filter(|r| keep(r))
             .cloned()
             .collect();
-        items.sort_by(|a, b| b.info.start_time.cmp(&a.info.start_time));
+        items.sort_by_key(|r| std::cmp::Reverse(r.info.start_time));
         Ok(Page::complete(items))
     }
     fn log_batch(

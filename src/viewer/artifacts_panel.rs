@@ -291,7 +291,7 @@ fn preview_ui(ui: &mut egui::Ui, app: &mut App, root: &str) {
                     .show(ui, |ui| {
                         let avail = ui.available_size();
                         let size = tex.size_vec2();
-                        let scale = (avail.x / size.x).min(avail.y / size.y).min(4.0).max(0.05);
+                        let scale = (avail.x / size.x).min(avail.y / size.y).clamp(0.05, 4.0);
                         ui.add(
                             egui::Image::new(&tex)
                                 .fit_to_exact_size(size * scale)

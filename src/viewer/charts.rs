@@ -154,7 +154,7 @@ pub fn reduce_minmax(xs: &[f64], ys: &[f64], x0: f64, x1: f64, buckets: usize) -
         return Vec::new();
     }
     let buckets = buckets.max(1);
-    if n <= buckets * 4 || !(x1 > x0) {
+    if n <= buckets * 4 || x1.partial_cmp(&x0) != Some(std::cmp::Ordering::Greater) {
         return xs
             .iter()
             .zip(ys)

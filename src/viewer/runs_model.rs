@@ -250,7 +250,8 @@ pub fn visible_columns(
         }
     }
     let mut constant_hidden = 0;
-    let groups: [(&[KeyInfo], fn(String) -> ColumnId); 3] = [
+    type Group<'a> = (&'a [KeyInfo], fn(String) -> ColumnId);
+    let groups: [Group<'_>; 3] = [
         (&set.catalog.params, ColumnId::Param),
         (&set.catalog.metrics, ColumnId::Metric),
         (&set.catalog.tags, ColumnId::Tag),
@@ -420,10 +421,7 @@ pub fn build_rows(
     // A run is shown when it matches or a descendant does.
     let mut shown = matches.clone();
     if !query.is_empty() {
-        for i in 0..n {
-            if !matches[i] {
-                continue;
-            }
+        for (i, _) in matches.iter().enumerate().filter(|(_, m)| **m) {
             let mut cur = set.parent_of(&set.runs[i]);
             let mut guard = 0;
             while let Some(p) = cur {
