@@ -432,16 +432,31 @@ fn settle(h: &mut Harness<'static, App>) {
     panic!("the viewer did not become idle within 20 s");
 }
 
-fn open() -> (
+type Opened = (
     tempfile::TempDir,
     Arc<dyn TrackingStore>,
     Harness<'static, App>,
-) {
+);
+
+fn open() -> Opened {
+    open_with(false)
+}
+
+/// Opens a populated store and shows the "sweep" experiment.
+fn open_with(read_only: bool) -> Opened {
     let dir = tempfile::tempdir().unwrap();
     let store = new_store(dir.path());
     populate(store.as_ref());
-    let mut h = harness(App::new_with_store(Arc::clone(&store), false));
+    let mut h = harness(App::new_with_store(Arc::clone(&store), read_only));
     settle(&mut h);
+    let sweep = store
+        .get_experiment_by_name("sweep")
+        .unwrap()
+        .unwrap()
+        .experiment_id;
+    if !h.state().selected_experiments.contains(&sweep) {
+        apply(&mut h, Command::SelectExperiments([sweep].into()));
+    }
     (dir, store, h)
 }
 
@@ -465,8 +480,11 @@ fn run_id_by_name(h: &Harness<'static, App>, name: &str) -> String {
 
 #[test]
 fn opens_the_store_and_shows_the_newest_experiments_runs_as_a_tree() {
-    let (_dir, _store, h) = open();
-    // The newest experiment ("baselines" was created first, "sweep" second… the newest is shown).
+    let dir = tempfile::tempdir().unwrap();
+    let store = new_store(dir.path());
+    populate(store.as_ref());
+    let mut h = harness(App::new_with_store(Arc::clone(&store), false));
+    settle(&mut h);
     let names = h.state().shown_run_names();
     assert!(!names.is_empty(), "no rows shown");
     h.get_by_label("Experiments");
@@ -483,6 +501,8 @@ fn opens_the_store_and_shows_the_newest_experiments_runs_as_a_tree() {
     } else {
         assert_eq!(names, ["baseline-b", "baseline-a"]);
     }
+    // Not the empty Default experiment.
+    assert!(!h.state().selected_experiments.contains("0"));
 }
 
 #[test]
@@ -685,11 +705,7 @@ fn tags_and_deletes_go_through_the_store() {
 
 #[test]
 fn read_only_refuses_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = new_store(dir.path());
-    populate(store.as_ref());
-    let mut h = harness(App::new_with_store(Arc::clone(&store), true));
-    settle(&mut h);
+    let (_dir, store, mut h) = open_with(true);
     let id = h.state().run_set().unwrap().runs[0].info.run_id.clone();
     apply(
         &mut h,

@@ -42,6 +42,8 @@ pub struct Persisted {
     pub charts: charts::ChartOptions,
     /// The bottom pane's tab.
     pub tab: Tab,
+    /// Experiments last shown, per store.
+    pub last_experiments: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Persisted {
@@ -52,6 +54,7 @@ impl Default for Persisted {
             columns: ColumnPrefs::default(),
             charts: charts::ChartOptions::default(),
             tab: Tab::Charts,
+            last_experiments: BTreeMap::new(),
         }
     }
 }
@@ -623,12 +626,32 @@ impl App {
         self.selected_experiments.retain(|id| ids.contains(id));
         let first_load = self.selected_experiments.is_empty();
         if first_load {
-            // The newest active experiment (search order is newest first).
-            if let Some(e) = experiments
-                .iter()
-                .find(|e| e.lifecycle_stage == crate::model::LifecycleStage::Active)
-            {
-                self.selected_experiments.insert(e.experiment_id.clone());
+            // The experiments shown last time in this store, else the newest active one other
+            // than Default (search order is newest first), else Default.
+            let remembered = self
+                .store_request
+                .as_ref()
+                .and_then(|s| self.persisted.last_experiments.get(s))
+                .map(|last| {
+                    last.iter()
+                        .filter(|id| ids.contains(*id))
+                        .cloned()
+                        .collect::<BTreeSet<String>>()
+                })
+                .unwrap_or_default();
+            if !remembered.is_empty() {
+                self.selected_experiments = remembered;
+            } else {
+                let active =
+                    |e: &&Experiment| e.lifecycle_stage == crate::model::LifecycleStage::Active;
+                let pick = experiments
+                    .iter()
+                    .filter(active)
+                    .find(|e| e.experiment_id != crate::model::DEFAULT_EXPERIMENT_ID)
+                    .or_else(|| experiments.iter().find(active));
+                if let Some(e) = pick {
+                    self.selected_experiments.insert(e.experiment_id.clone());
+                }
             }
         }
         let others: Vec<String> = experiments
@@ -1426,6 +1449,10 @@ impl App {
             }
             Command::SelectExperiments(ids) => {
                 if ids != self.selected_experiments {
+                    if let Some(s) = self.store_request.clone() {
+                        let list = ids.iter().cloned().collect();
+                        self.persisted.last_experiments.insert(s, list);
+                    }
                     self.selected_experiments = ids;
                     self.runs.warnings.clear();
                     self.request_runs();
