@@ -47,7 +47,10 @@ fn main() -> Res<()> {
     if out.exists() {
         std::fs::remove_dir_all(&out)?;
     }
-    std::fs::create_dir_all(&out)?;
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    // A missing folder is created by the store with the Default experiment, as MLflow does.
     let store = mlscope::open_store(&out.display().to_string())?;
     let mut rng = Rng(42);
     default_runs(&store, &mut rng)?;
