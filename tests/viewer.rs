@@ -613,6 +613,30 @@ fn selected_runs_get_one_chart_per_metric() {
 }
 
 #[test]
+fn ctrl_and_shift_clicks_select_several_runs() {
+    let (_dir, _store, mut h) = open();
+    h.get_by_label("lr=0.1 wd=0").click();
+    settle(&mut h);
+    assert_eq!(h.state().selection.len(), 1);
+    h.get_by_label("lr=0.01 wd=0")
+        .click_modifiers(egui::Modifiers::COMMAND);
+    settle(&mut h);
+    assert_eq!(h.state().selection.len(), 2);
+    h.get_by_label("lr=0.001 wd=0.1")
+        .click_modifiers(egui::Modifiers::SHIFT);
+    settle(&mut h);
+    // Shift extends from the last clicked run over the shown rows in between.
+    assert!(h.state().selection.len() >= 2);
+    let names = h.state().shown_run_names();
+    let a = names.iter().position(|n| n == "lr=0.01 wd=0").unwrap();
+    let b = names.iter().position(|n| n == "lr=0.001 wd=0.1").unwrap();
+    assert_eq!(h.state().selection.len(), a.abs_diff(b) + 1);
+    // A chart card per metric for the selection.
+    apply(&mut h, Command::SetTab(Tab::Charts));
+    assert_eq!(h.state().charts.shown_keys, ["acc", "loss"]);
+}
+
+#[test]
 fn keyboard_moves_and_extends_the_selection() {
     let (_dir, _store, mut h) = open();
     h.key_press(egui::Key::ArrowDown);

@@ -1161,6 +1161,8 @@ impl App {
     }
 
     fn bottom_pane_ui(&mut self, ui: &mut egui::Ui) {
+        // Fill the panel, so that its size stays what the user made it.
+        ui.set_min_height(ui.max_rect().height());
         ui.horizontal(|ui| {
             for (i, tab) in Tab::ALL.into_iter().enumerate() {
                 let r = ui

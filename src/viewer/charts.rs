@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use egui_plot::{Legend, Line, Plot, PlotPoint, PlotPoints};
+use egui_plot::{Line, Plot, PlotPoint, PlotPoints};
 
 use crate::model::Run;
 
@@ -94,12 +94,18 @@ pub fn prepare(series: &Series, options: &ChartOptions) -> Prepared {
     let t0 = series.timestamps.iter().copied().min().unwrap_or(0);
     let mut segments: Vec<Segment> = Vec::new();
     let mut cur = Segment::default();
+    let mut prev_x: Option<f64> = None;
     for i in 0..series.values.len() {
         let x = match options.x_axis {
             XAxis::Step => series.steps[i] as f64,
             XAxis::WallTime => series.timestamps[i] as f64 / 1000.0,
             XAxis::Relative => (series.timestamps[i] - t0) as f64 / 1000.0,
         };
+        // A restart is seen on the logged x, even when its value is left out below.
+        if prev_x.is_some_and(|p| x < p) && !cur.xs.is_empty() {
+            segments.push(std::mem::take(&mut cur));
+        }
+        prev_x = Some(x);
         let mut y = series.values[i];
         if options.log_y {
             if y <= 0.0 {
@@ -109,11 +115,6 @@ pub fn prepare(series: &Series, options: &ChartOptions) -> Prepared {
         }
         if !y.is_finite() {
             continue;
-        }
-        if let Some(&last) = cur.xs.last()
-            && x < last
-        {
-            segments.push(std::mem::take(&mut cur));
         }
         cur.xs.push(x);
         cur.ys.push(y);
@@ -343,6 +344,17 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
             app.selection.len()
         ));
     }
+    // One legend for every chart: the runs in their colours.
+    ui.horizontal_wrapped(|ui| {
+        for r in runs.iter().take(40) {
+            theme::swatch(ui, theme::run_color(&r.info.run_id));
+            ui.label(egui::RichText::new(&r.info.run_name).small());
+            ui.add_space(6.0);
+        }
+        if runs.len() > 40 {
+            ui.weak(format!("and {} more", runs.len() - 40));
+        }
+    });
     // Group by prefix before the first '/'.
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for k in keys {
@@ -356,7 +368,12 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
     let ncols = ((width / MIN_CARD_WIDTH).floor() as usize).clamp(1, 4);
     let spacing = ui.spacing().item_spacing.x;
     let card_w = ((width - spacing * (ncols as f32 - 1.0)) / ncols as f32 - 2.0).max(120.0);
-    let multi_group = groups.len() > 1;
+    // Sections by prefix only pay off with many keys; a few keys go in one grid.
+    let multi_group = groups.len() > 1 && groups.values().map(Vec::len).sum::<usize>() > 8;
+    if !multi_group {
+        let all: Vec<String> = groups.into_values().flatten().collect();
+        groups = BTreeMap::from([(String::new(), all)]);
+    }
     egui::ScrollArea::vertical()
         .id_salt("charts_scroll")
         .auto_shrink([false, false])
@@ -366,8 +383,9 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
                     for chunk in keys.chunks(ncols) {
                         ui.horizontal(|ui| {
                             for key in chunk {
-                                ui.allocate_ui(
+                                ui.allocate_ui_with_layout(
                                     egui::vec2(card_w, theme::CHART_HEIGHT + 30.0),
+                                    egui::Layout::top_down(egui::Align::LEFT),
                                     |ui| {
                                         ui.set_width(card_w);
                                         card_ui(ui, app, &runs, key);
@@ -471,7 +489,7 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
     let log_y = options.log_y;
     let x_axis = options.x_axis;
     let smoothing = options.smoothing > 0.0;
-    let mut plot = Plot::new(("chart", key))
+    let plot = Plot::new(("chart", key))
         .height(theme::CHART_HEIGHT)
         .link_axis(link, [true, false])
         .link_cursor(link, [true, false])
@@ -486,9 +504,6 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
                 super::runs_table::format_number(mark.value)
             }
         });
-    if lines.len() <= 12 {
-        plot = plot.legend(Legend::default().position(egui_plot::Corner::RightTop));
-    }
     let lines_for_plot = Arc::clone(&lines);
     let response = plot.show(ui, |plot_ui| {
         for l in lines_for_plot.iter() {
@@ -504,6 +519,16 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
                         .width(1.2)
                         .id((&l.run_id, "raw", i)),
                 );
+            }
+            if l.raw.iter().map(Vec::len).sum::<usize>() <= 2 {
+                // One or two values: a line would be invisible, show the points.
+                for seg in &l.raw {
+                    plot_ui.points(
+                        egui_plot::Points::new(l.name.clone(), PlotPoints::Borrowed(seg))
+                            .color(l.color)
+                            .radius(3.5),
+                    );
+                }
             }
             for (i, seg) in l.smooth.iter().enumerate() {
                 plot_ui.line(

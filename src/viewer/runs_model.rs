@@ -15,7 +15,7 @@ pub struct KeyInfo {
     pub key: String,
     /// How many runs have it.
     pub count: usize,
-    /// Whether its value differs between runs (missing counts as a value).
+    /// Whether the runs that have it hold at least two different values.
     pub differs: bool,
 }
 
@@ -34,6 +34,7 @@ fn key_infos<'a, I>(runs: &'a [Arc<Run>], values: impl Fn(&'a Run) -> I) -> Vec<
 where
     I: Iterator<Item = (&'a String, String)>,
 {
+    // Key → (runs having it, first value, whether another value was seen).
     let mut seen: BTreeMap<&'a String, (usize, Option<String>, bool)> = BTreeMap::new();
     for run in runs {
         for (k, v) in values(run) {
@@ -48,7 +49,7 @@ where
         .map(|(k, (count, _, differs))| KeyInfo {
             key: k.clone(),
             count,
-            differs: differs || count != runs.len(),
+            differs,
         })
         .collect()
 }
@@ -252,8 +253,8 @@ pub fn visible_columns(
     let mut constant_hidden = 0;
     type Group<'a> = (&'a [KeyInfo], fn(String) -> ColumnId);
     let groups: [Group<'_>; 3] = [
-        (&set.catalog.params, ColumnId::Param),
         (&set.catalog.metrics, ColumnId::Metric),
+        (&set.catalog.params, ColumnId::Param),
         (&set.catalog.tags, ColumnId::Tag),
     ];
     for (gi, (infos, make)) in groups.into_iter().enumerate() {
@@ -475,7 +476,20 @@ pub fn build_rows(
             has_children: !kids.is_empty(),
             context_only: !matches[i],
         });
-        if !kids.is_empty() && !collapsed.contains(&set.runs[i].info.run_id) {
+        if kids.is_empty() {
+            continue;
+        }
+        if collapsed.contains(&set.runs[i].info.run_id) {
+            // Hidden descendants are accounted for, not lost to the cycle fallback below.
+            let mut hidden = kids;
+            while let Some(k) = hidden.pop() {
+                if !std::mem::replace(&mut visited[k], true)
+                    && let Some(c) = set.children.get(&set.runs[k].info.run_id)
+                {
+                    hidden.extend(c.iter().copied().filter(|&c| shown[c]));
+                }
+            }
+        } else {
             let mut kids = kids;
             kids.sort_by(order);
             for k in kids.into_iter().rev() {

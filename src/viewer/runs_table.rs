@@ -195,181 +195,186 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
     let mut missing_histories: Vec<(String, String)> = Vec::new();
     let modifiers = ui.input(|i| i.modifiers);
 
-    let mut table = TableBuilder::new(ui)
-        .id_salt("runs_table")
-        .striped(true)
-        .resizable(true)
-        .sense(egui::Sense::click())
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+    egui::ScrollArea::horizontal()
+        .id_salt("runs_hscroll")
         .auto_shrink([false, false])
-        .min_scrolled_height(60.0);
-    for col in &columns {
-        let c = match col {
-            ColumnId::Name => Column::initial(220.0).at_least(80.0),
-            ColumnId::Status => Column::initial(50.0).at_least(40.0),
-            ColumnId::Start => Column::initial(140.0).at_least(60.0),
-            ColumnId::Duration => Column::initial(70.0).at_least(40.0),
-            _ => Column::initial(90.0).at_least(36.0),
-        };
-        table = table.column(c.clip(true));
-    }
-    if let Some(row) = app.scroll_to_row.take() {
-        table = table.scroll_to_row(row, None);
-    }
-    let sort = app.sort.clone();
-    let rows = &app.rows.rows;
-    let app_ref: &App = app;
-    table
-        .header(22.0, |mut header| {
-            for col in &columns {
-                header.col(|ui| {
-                    let arrow = sort
-                        .iter()
-                        .position(|s| s.column == *col)
-                        .map(|i| {
-                            let a = if sort[i].ascending { "↑" } else { "↓" };
-                            if sort.len() > 1 { format!(" {a}{}", i + 1) } else { format!(" {a}") }
-                        })
-                        .unwrap_or_default();
-                    let mut title = col.title();
-                    if let ColumnId::Metric(k) = col {
-                        let agg = app_ref.metric_agg(k);
-                        if agg != MetricAgg::Last {
-                            title = format!("{title} ({})", agg.label());
-                        }
-                    }
-                    let r = ui
-                        .add(
-                            egui::Button::new(egui::RichText::new(format!("{title}{arrow}")).strong())
-                                .frame(false)
-                                .truncate(),
-                        )
-                        .on_hover_text(format!(
-                            "{}\nClick to sort, Shift+click to add a sort key; right-click for options",
-                            col.id_string()
-                        ));
-                    if r.clicked() {
-                        sort_clicked = Some((col.clone(), modifiers.shift));
-                    }
-                    r.context_menu(|ui| {
-                        if let ColumnId::Metric(k) = col {
-                            ui.label("Show");
-                            for agg in [MetricAgg::Last, MetricAgg::Min, MetricAgg::Max] {
-                                if ui
-                                    .selectable_label(app_ref.metric_agg(k) == agg, agg.label())
-                                    .clicked()
-                                {
-                                    agg_changed = Some((k.clone(), agg));
-                                    ui.close();
-                                }
-                            }
-                            ui.separator();
-                        }
-                        if *col != ColumnId::Name && ui.button("Hide column").clicked() {
-                            hide = Some(col.id_string());
-                            ui.close();
-                        }
-                    });
-                });
-            }
-        })
-        .body(|body| {
-            body.rows(theme::ROW_HEIGHT, rows.len(), |mut row| {
-                let r = rows[row.index()];
-                let run = &set.runs[r.run];
-                let id = &run.info.run_id;
-                row.set_selected(app_ref.selection.contains(id));
-                let deleted = run.info.lifecycle_stage == LifecycleStage::Deleted;
+        .show(ui, |ui| {
+        let mut table = TableBuilder::new(ui)
+            .id_salt("runs_table")
+            .striped(true)
+            .resizable(true)
+            .sense(egui::Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .auto_shrink([false, false])
+            .min_scrolled_height(60.0);
+        for col in &columns {
+            let c = match col {
+                ColumnId::Name => Column::initial(220.0).at_least(80.0),
+                ColumnId::Status => Column::initial(50.0).at_least(40.0),
+                ColumnId::Start => Column::initial(140.0).at_least(60.0),
+                ColumnId::Duration => Column::initial(70.0).at_least(40.0),
+                _ => Column::initial(90.0).at_least(36.0),
+            };
+            table = table.column(c.clip(true));
+        }
+        if let Some(row) = app.scroll_to_row.take() {
+            table = table.scroll_to_row(row, None);
+        }
+        let sort = app.sort.clone();
+        let rows = &app.rows.rows;
+        let app_ref: &App = app;
+        table
+            .header(22.0, |mut header| {
                 for col in &columns {
-                    row.col(|ui| {
-                        if let ColumnId::Metric(k) = col
-                            && app_ref.metric_agg(k) != MetricAgg::Last
-                            && run.data.metrics.contains_key(k)
-                            && !app_ref
-                                .histories
-                                .contains(&(id.clone(), k.clone()))
-                        {
-                            missing_histories.push((id.clone(), k.clone()));
+                    header.col(|ui| {
+                        let arrow = sort
+                            .iter()
+                            .position(|s| s.column == *col)
+                            .map(|i| {
+                                let a = if sort[i].ascending { "↑" } else { "↓" };
+                                if sort.len() > 1 { format!(" {a}{}", i + 1) } else { format!(" {a}") }
+                            })
+                            .unwrap_or_default();
+                        let mut title = col.title();
+                        if let ColumnId::Metric(k) = col {
+                            let agg = app_ref.metric_agg(k);
+                            if agg != MetricAgg::Last {
+                                title = format!("{title} ({})", agg.label());
+                            }
                         }
-                        match col {
-                            ColumnId::Name => {
-                                ui.add_space(r.depth as f32 * 14.0);
-                                if r.has_children {
-                                    let open = !app_ref.collapsed.contains(id);
+                        let r = ui
+                            .add(
+                                egui::Button::new(egui::RichText::new(format!("{title}{arrow}")).strong())
+                                    .frame(false)
+                                    .truncate(),
+                            )
+                            .on_hover_text(format!(
+                                "{}\nClick to sort, Shift+click to add a sort key; right-click for options",
+                                col.id_string()
+                            ));
+                        if r.clicked() {
+                            sort_clicked = Some((col.clone(), modifiers.shift));
+                        }
+                        r.context_menu(|ui| {
+                            if let ColumnId::Metric(k) = col {
+                                ui.label("Show");
+                                for agg in [MetricAgg::Last, MetricAgg::Min, MetricAgg::Max] {
                                     if ui
-                                        .add(egui::Button::new(if open { "⏷" } else { "⏵" }).frame(false).small())
-                                        .on_hover_text(if open { "Hide child runs" } else { "Show child runs" })
+                                        .selectable_label(app_ref.metric_agg(k) == agg, agg.label())
                                         .clicked()
                                     {
-                                        cmds.push(Command::ToggleExpanded(id.clone()));
+                                        agg_changed = Some((k.clone(), agg));
+                                        ui.close();
                                     }
-                                } else if r.depth > 0 || !app_ref.collapsed.is_empty() || set.children.values().next().is_some() {
-                                    ui.add_space(16.0);
                                 }
-                                theme::swatch(ui, theme::run_color(id));
-                                let mut text = egui::RichText::new(&run.info.run_name);
-                                if r.context_only {
-                                    text = text.weak();
-                                }
-                                if deleted {
-                                    text = text.strikethrough();
-                                }
-                                ui.add(egui::Label::new(text).truncate().selectable(false))
-                                    .on_hover_text(format!("{}\nrun id {id}", run.info.run_name));
+                                ui.separator();
                             }
-                            ColumnId::Status => {
-                                let s = run.info.status;
-                                ui.add(
-                                    egui::Label::new(
-                                        egui::RichText::new(theme::status_icon(s))
-                                            .color(theme::status_color(s, dark)),
-                                    )
-                                    .selectable(false),
-                                )
-                                .on_hover_text(if deleted {
-                                    format!("{} (deleted)", s.as_str())
-                                } else {
-                                    s.as_str().to_string()
-                                });
+                            if *col != ColumnId::Name && ui.button("Hide column").clicked() {
+                                hide = Some(col.id_string());
+                                ui.close();
                             }
-                            _ => {
-                                let (text, tip) = cell_text(app_ref, run, col);
-                                let draw = |ui: &mut egui::Ui| {
-                                    let mut rt = egui::RichText::new(text);
+                        });
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(theme::ROW_HEIGHT, rows.len(), |mut row| {
+                    let r = rows[row.index()];
+                    let run = &set.runs[r.run];
+                    let id = &run.info.run_id;
+                    row.set_selected(app_ref.selection.contains(id));
+                    let deleted = run.info.lifecycle_stage == LifecycleStage::Deleted;
+                    for col in &columns {
+                        row.col(|ui| {
+                            if let ColumnId::Metric(k) = col
+                                && app_ref.metric_agg(k) != MetricAgg::Last
+                                && run.data.metrics.contains_key(k)
+                                && !app_ref
+                                    .histories
+                                    .contains(&(id.clone(), k.clone()))
+                            {
+                                missing_histories.push((id.clone(), k.clone()));
+                            }
+                            match col {
+                                ColumnId::Name => {
+                                    ui.add_space(r.depth as f32 * 14.0);
+                                    if r.has_children {
+                                        let open = !app_ref.collapsed.contains(id);
+                                        if ui
+                                            .add(egui::Button::new(if open { "⏷" } else { "⏵" }).frame(false).small())
+                                            .on_hover_text(if open { "Hide child runs" } else { "Show child runs" })
+                                            .clicked()
+                                        {
+                                            cmds.push(Command::ToggleExpanded(id.clone()));
+                                        }
+                                    } else if r.depth > 0 || !app_ref.collapsed.is_empty() || set.children.values().next().is_some() {
+                                        ui.add_space(16.0);
+                                    }
+                                    theme::swatch(ui, theme::run_color(id));
+                                    let mut text = egui::RichText::new(&run.info.run_name);
                                     if r.context_only {
-                                        rt = rt.weak();
+                                        text = text.weak();
                                     }
-                                    let l = ui.add(egui::Label::new(rt).truncate().selectable(false));
-                                    if let Some(t) = tip {
-                                        l.on_hover_text(t);
+                                    if deleted {
+                                        text = text.strikethrough();
                                     }
-                                };
-                                if is_numeric(col) {
-                                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), draw);
-                                } else {
-                                    draw(ui);
+                                    ui.add(egui::Label::new(text).truncate().selectable(false))
+                                        .on_hover_text(format!("{}\nrun id {id}", run.info.run_name));
+                                }
+                                ColumnId::Status => {
+                                    let s = run.info.status;
+                                    ui.add(
+                                        egui::Label::new(
+                                            egui::RichText::new(theme::status_icon(s))
+                                                .color(theme::status_color(s, dark)),
+                                        )
+                                        .selectable(false),
+                                    )
+                                    .on_hover_text(if deleted {
+                                        format!("{} (deleted)", s.as_str())
+                                    } else {
+                                        s.as_str().to_string()
+                                    });
+                                }
+                                _ => {
+                                    let (text, tip) = cell_text(app_ref, run, col);
+                                    let draw = |ui: &mut egui::Ui| {
+                                        let mut rt = egui::RichText::new(text);
+                                        if r.context_only {
+                                            rt = rt.weak();
+                                        }
+                                        let l = ui.add(egui::Label::new(rt).truncate().selectable(false));
+                                        if let Some(t) = tip {
+                                            l.on_hover_text(t);
+                                        }
+                                    };
+                                    if is_numeric(col) {
+                                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), draw);
+                                    } else {
+                                        draw(ui);
+                                    }
                                 }
                             }
-                        }
-                    });
-                }
-                let resp = row.response();
-                if resp.clicked() {
-                    let mode = if modifiers.shift {
-                        SelectMode::Extend
-                    } else if modifiers.command {
-                        SelectMode::Toggle
-                    } else {
-                        SelectMode::Replace
-                    };
-                    cmds.push(Command::SelectRun {
-                        run_id: id.clone(),
-                        mode,
-                    });
-                }
-                if resp.double_clicked() {
-                    cmds.push(Command::SetTab(Tab::Run));
-                }
+                        });
+                    }
+                    let resp = row.response();
+                    if resp.clicked() {
+                        let mode = if modifiers.shift {
+                            SelectMode::Extend
+                        } else if modifiers.command {
+                            SelectMode::Toggle
+                        } else {
+                            SelectMode::Replace
+                        };
+                        cmds.push(Command::SelectRun {
+                            run_id: id.clone(),
+                            mode,
+                        });
+                    }
+                    if resp.double_clicked() {
+                        cmds.push(Command::SetTab(Tab::Run));
+                    }
+                });
             });
         });
 

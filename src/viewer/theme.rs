@@ -39,9 +39,38 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// The colour of a run: the same run id always gets the same colour.
+/// The colour of a run: the same run id always gets the same colour. The hue comes from a hash
+/// of the id (continuous, so that two runs rarely share a colour); saturation and lightness are
+/// fixed to read on dark and light backgrounds.
 pub fn run_color(run_id: &str) -> Color32 {
-    RUN_PALETTE[(fnv1a(run_id.as_bytes()) % RUN_PALETTE.len() as u64) as usize]
+    let h = fnv1a(run_id.as_bytes());
+    let hue = (h % 3600) as f32 / 3600.0;
+    // Slight lightness variation separates neighbouring hues a little more.
+    let lightness = 0.52 + ((h >> 20) % 3) as f32 * 0.06;
+    hsl(hue, 0.68, lightness)
+}
+
+/// A colour from hue, saturation and lightness in `0..=1`.
+fn hsl(h: f32, s: f32, l: f32) -> Color32 {
+    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
+    let hp = h * 6.0;
+    let x = c * (1.0 - (hp % 2.0 - 1.0).abs());
+    let (r, g, b) = match hp as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
+    Color32::from_rgb(to(r), to(g), to(b))
+}
+
+/// A palette for non-run series (kept for reference colours).
+pub fn palette(i: usize) -> Color32 {
+    RUN_PALETTE[i % RUN_PALETTE.len()]
 }
 
 /// The colour of a run status.
@@ -122,6 +151,8 @@ mod tests {
         assert_eq!(run_color("abc"), run_color("abc"));
         let ids: Vec<String> = (0..40).map(|i| format!("{i:032x}")).collect();
         let distinct: std::collections::HashSet<_> = ids.iter().map(|i| run_color(i)).collect();
-        assert!(distinct.len() > 10);
+        assert!(distinct.len() > 35);
+        assert_eq!(hsl(0.0, 1.0, 0.5), Color32::from_rgb(255, 0, 0));
+        assert_eq!(hsl(1.0 / 3.0, 1.0, 0.5), Color32::from_rgb(0, 255, 0));
     }
 }
