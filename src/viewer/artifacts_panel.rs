@@ -285,11 +285,11 @@ fn preview_ui(ui: &mut egui::Ui, app: &mut App, root: &str) {
                     })
                     .clone();
                 ui.weak(format!("{} × {} px", original_size[0], original_size[1]));
+                let avail = ui.available_size();
                 egui::ScrollArea::both()
                     .id_salt("image_preview")
                     .auto_shrink([false, false])
                     .show(ui, |ui| {
-                        let avail = ui.available_size();
                         let size = tex.size_vec2();
                         let scale = (avail.x / size.x).min(avail.y / size.y).clamp(0.05, 4.0);
                         ui.add(

@@ -677,6 +677,8 @@ fn hover_ui(
     }
     values.sort_by(|a, b| b.1.total_cmp(&a.1));
     let un = |v: f64| if log_y { 10f64.powf(v) } else { v };
+    // The header names the x of the values shown (the nearest logged point of the first run).
+    let x = values.first().map_or(x, |v| v.0);
     ui.label(egui::RichText::new(format!("{}: {}", axis.label(), format_x(x, axis))).weak());
     egui::Grid::new("chart_hover")
         .num_columns(3)
