@@ -195,6 +195,8 @@ pub struct App {
     pub selected_experiments: BTreeSet<String>,
     /// Whether the experiments list shows deleted ones.
     pub show_deleted_experiments: bool,
+    /// The shown experiment was picked by the app, not the user (it may move to one with runs).
+    auto_selected: bool,
     /// The experiments list's search box.
     pub experiment_search: String,
     /// The runs.
@@ -303,6 +305,7 @@ impl App {
             run_counts: BTreeMap::new(),
             selected_experiments: BTreeSet::new(),
             show_deleted_experiments: false,
+            auto_selected: false,
             experiment_search: String::new(),
             runs: RunsState {
                 entry: Entry::Loading,
@@ -545,6 +548,7 @@ impl App {
             RequestKey::RunCounts => {
                 if let Ok(Payload::RunCounts(counts)) = result {
                     self.run_counts.extend(counts);
+                    self.move_off_empty_experiment();
                 }
             }
             RequestKey::GetRuns => match result {
@@ -617,6 +621,38 @@ impl App {
         }
     }
 
+    /// When the app picked an experiment that turns out empty, shows the newest one with runs.
+    fn move_off_empty_experiment(&mut self) {
+        if !self.auto_selected {
+            return;
+        }
+        let empty = self
+            .selected_experiments
+            .iter()
+            .all(|id| self.run_counts.get(id) == Some(&0));
+        let Some(exps) = self.experiments.ready().cloned() else {
+            return;
+        };
+        let all_counted = exps
+            .iter()
+            .all(|e| self.run_counts.contains_key(&e.experiment_id));
+        if !empty || !all_counted {
+            return;
+        }
+        self.auto_selected = false;
+        let with_runs = exps.iter().find(|e| {
+            e.lifecycle_stage == crate::model::LifecycleStage::Active
+                && self
+                    .run_counts
+                    .get(&e.experiment_id)
+                    .is_some_and(|n| *n > 0)
+        });
+        if let Some(e) = with_runs {
+            self.selected_experiments = [e.experiment_id.clone()].into();
+            self.request_runs();
+        }
+    }
+
     fn set_experiments(&mut self, experiments: Vec<Experiment>, warnings: Vec<StoreWarning>) {
         self.experiment_warnings = warnings;
         let ids: BTreeSet<String> = experiments
@@ -651,6 +687,7 @@ impl App {
                     .or_else(|| experiments.iter().find(active));
                 if let Some(e) = pick {
                     self.selected_experiments.insert(e.experiment_id.clone());
+                    self.auto_selected = true;
                 }
             }
         }
@@ -709,6 +746,7 @@ impl App {
                     *counts.entry(r.info.experiment_id.clone()).or_default() += 1;
                 }
                 self.run_counts.extend(counts);
+                self.move_off_empty_experiment();
             }
             self.runs.partial.clear();
         }
@@ -1450,6 +1488,7 @@ impl App {
                 self.request_experiments();
             }
             Command::SelectExperiments(ids) => {
+                self.auto_selected = false;
                 if ids != self.selected_experiments {
                     if let Some(s) = self.store_request.clone() {
                         let list = ids.iter().cloned().collect();

@@ -153,7 +153,7 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
         }
         if constant_hidden > 0 {
             ui.weak(format!(
-                "{constant_hidden} constant params and metrics hidden"
+                "{constant_hidden} params and metrics with a single value hidden"
             ));
         }
         if !app.sort.is_empty() {
