@@ -129,6 +129,7 @@ pub fn compare_ui(ui: &mut egui::Ui, app: &mut App) {
     egui::ScrollArea::horizontal().show(ui, |ui| {
         let mut table = TableBuilder::new(ui)
             .id_salt("compare_table")
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
             .striped(true)
             .resizable(true)
             .auto_shrink([false, false])

@@ -187,10 +187,22 @@ pub fn filter_bar_ui(ui: &mut egui::Ui, app: &mut App) {
                     .map(|o| format!("at position {o}: "))
                     .unwrap_or_default();
                 ui.colored_label(color, format!("⚠ {pos}{}", err.message));
+                if needs_backticks_hint(&app.filter_text, err) {
+                    ui.label("Keys with '/', '-', spaces or dots need backticks: metrics.`train/loss` < 0.2");
+                }
                 ui.weak("The table keeps the last valid result");
             });
         });
     }
+}
+
+/// Whether the error is at a character that only a quoted key may hold (`metrics.train/loss`).
+fn needs_backticks_hint(filter: &str, err: &FilterError) -> bool {
+    let Some(off) = err.offset else {
+        return false;
+    };
+    let at = filter.get(off..).and_then(|s| s.chars().next());
+    matches!(at, Some('/' | '-' | ':' | '@'))
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
