@@ -94,6 +94,7 @@ fn time_to_first_rows_and_scrolling_frame_times_on_5000_runs() {
     // Open through the URI, as the binary does (a fresh store: nothing cached).
     let store = mlscope::open_store(&dir.path().join("mlruns").display().to_string()).unwrap();
     let opened = Instant::now();
+    // Building the harness already runs frames; the app measures from its own start.
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .with_max_steps(100_000)
@@ -101,22 +102,22 @@ fn time_to_first_rows_and_scrolling_frame_times_on_5000_runs() {
             |ui, app: &mut App| app.ui(ui),
             App::new_with_store(store, true),
         );
-    let mut frames_while_loading = Vec::new();
-    let mut first_rows = None;
     while opened.elapsed() < Duration::from_secs(120) {
-        let f = Instant::now();
         h.step();
-        frames_while_loading.push(f.elapsed());
-        if first_rows.is_none() && !h.state().shown_run_names().is_empty() {
-            first_rows = Some(opened.elapsed());
-        }
-        if h.state().is_idle() && h.state().shown_run_names().len() >= RUNS / 50 {
+        if h.state().is_idle() && h.state().shown_run_names().len() >= RUNS {
             break;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
     let all_rows = opened.elapsed();
-    let first_rows = first_rows.expect("rows shown");
+    let first_rows = h.state().runs.time_to_first_rows.expect("rows shown");
+    let mut frames_while_loading: Vec<Duration> = h
+        .state()
+        .perf
+        .frame_ms
+        .iter()
+        .map(|ms| Duration::from_secs_f32(ms / 1e3))
+        .collect();
     // Parents are expanded by default: all 5,000 rows are in the table. Scroll through it.
     let n = h.state().shown_run_names().len();
     let mut frames = Vec::new();
@@ -138,7 +139,7 @@ fn time_to_first_rows_and_scrolling_frame_times_on_5000_runs() {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let q = |v: &[Duration], p: f64| ms(v[((v.len() - 1) as f64 * p) as usize]);
     eprintln!(
-        "viewer on {RUNS} runs ({n} top-level rows shown): first rows after {:.0} ms, all rows after {:.0} ms",
+        "viewer on {RUNS} runs ({n} rows shown): first rows after {:.0} ms, all rows after {:.0} ms",
         ms(first_rows),
         ms(all_rows)
     );

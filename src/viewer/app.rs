@@ -1070,9 +1070,13 @@ impl App {
                 }
             });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let icon = if self.persisted.dark { "☀" } else { "☾" };
+                let label = if self.persisted.dark {
+                    "☀ light"
+                } else {
+                    "dark"
+                };
                 if ui
-                    .button(icon)
+                    .button(label)
                     .on_hover_text("Switch between dark and light theme")
                     .clicked()
                 {
