@@ -871,3 +871,41 @@ fn artifacts_are_listed_and_an_image_is_previewed() {
     settle(&mut h);
     h.get_by_label_contains("32 × 16 px");
 }
+
+#[test]
+fn damaged_runs_are_listed_with_reasons_and_the_rest_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = new_store(dir.path());
+    let Ok(mlscope::store::StoreLocation::File(root)) =
+        mlscope::store::parse_tracking_uri(&store.tracking_uri())
+    else {
+        eprintln!("skipped: needs the file store");
+        return;
+    };
+    populate(store.as_ref());
+    let sweep = store
+        .get_experiment_by_name("sweep")
+        .unwrap()
+        .unwrap()
+        .experiment_id;
+    let victim = store
+        .search_runs(&RunQuery::new([sweep.clone()]))
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|r| r.info.run_name == "crashed")
+        .unwrap();
+    let meta = root
+        .join(&sweep)
+        .join(&victim.info.run_id)
+        .join("meta.yaml");
+    std::fs::write(&meta, "run_id: [unclosed\n").unwrap();
+    let mut h = harness(App::new_with_store(Arc::clone(&store), true));
+    settle(&mut h);
+    apply(&mut h, Command::SelectExperiments([sweep].into()));
+    let names = h.state().shown_run_names();
+    assert_eq!(names.len(), 7, "{names:?}");
+    assert!(!names.contains(&"crashed".to_string()));
+    assert!(!h.state().runs.warnings.is_empty());
+    h.get_by_label_contains("could not be read");
+}

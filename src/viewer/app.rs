@@ -120,7 +120,7 @@ impl Perf {
         if self.frame_ms.len() > 600 {
             self.frame_ms.drain(..300);
         }
-        if std::env::var_os("MLSCOPE_VIEWER_TIMINGS").is_some() {
+        if timings_enabled() {
             let now = Instant::now();
             if self
                 .last_log
@@ -509,7 +509,11 @@ impl App {
         }
         match key {
             RequestKey::Open => match result {
-                Ok(Payload::Opened { uri }) => {
+                Ok(Payload::Opened { uri, writable }) => {
+                    if !writable && !self.read_only {
+                        self.read_only = true;
+                        self.info("the store cannot be written here: opened read-only");
+                    }
                     let shown = self.store_request.clone().unwrap_or(uri);
                     self.store = Some(Entry::Ready(Arc::new(shown.clone())));
                     self.remember_store(shown);
@@ -719,7 +723,7 @@ impl App {
             {
                 let elapsed = t.elapsed();
                 self.runs.time_to_first_rows = Some(elapsed);
-                if std::env::var_os("MLSCOPE_VIEWER_TIMINGS").is_some() {
+                if timings_enabled() {
                     eprintln!(
                         "mlscope-viewer: first rows after {:.1} ms ({} runs)",
                         elapsed.as_secs_f64() * 1e3,
@@ -1347,8 +1351,9 @@ impl App {
                 .collect()
         });
         if let Some(p) = dropped.into_iter().next() {
+            // The worker tells a folder from a .db file (no disk access here).
             self.commands
-                .push(Command::OpenStore(super::worker::uri_for_path(&p)));
+                .push(Command::OpenStore(p.display().to_string()));
         }
         self.handle_keyboard(ctx);
     }
@@ -1736,10 +1741,7 @@ impl App {
     fn receive_dialogs(&mut self) {
         while let Ok(result) = self.dialogs.1.try_recv() {
             match result {
-                DialogResult::Open(p) => {
-                    let uri = super::worker::uri_for_path(&p);
-                    self.open_store(uri);
-                }
+                DialogResult::Open(p) => self.open_store(p.display().to_string()),
                 DialogResult::Save { path, bytes } => {
                     let g = self.next_generation();
                     self.worker
@@ -1752,6 +1754,12 @@ impl App {
             }
         }
     }
+}
+
+/// Whether `MLSCOPE_VIEWER_TIMINGS` asks for timing logs on stderr (read once).
+fn timings_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("MLSCOPE_VIEWER_TIMINGS").is_some_and(|v| !v.is_empty()))
 }
 
 /// Keyboard shortcuts, as listed in Help → Keyboard.

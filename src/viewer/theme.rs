@@ -4,31 +4,6 @@ use egui::Color32;
 
 use crate::model::RunStatus;
 
-/// Palette of run colours, chosen to read well on dark and light backgrounds (Tableau 10 and
-/// its lighter half, slightly darkened).
-const RUN_PALETTE: [Color32; 20] = [
-    Color32::from_rgb(0x1f, 0x77, 0xb4),
-    Color32::from_rgb(0xff, 0x7f, 0x0e),
-    Color32::from_rgb(0x2c, 0xa0, 0x2c),
-    Color32::from_rgb(0xd6, 0x27, 0x28),
-    Color32::from_rgb(0x94, 0x67, 0xbd),
-    Color32::from_rgb(0x8c, 0x56, 0x4b),
-    Color32::from_rgb(0xe3, 0x77, 0xc2),
-    Color32::from_rgb(0x7f, 0x7f, 0x7f),
-    Color32::from_rgb(0xbc, 0xbd, 0x22),
-    Color32::from_rgb(0x17, 0xbe, 0xcf),
-    Color32::from_rgb(0x3b, 0x8e, 0xd0),
-    Color32::from_rgb(0xe8, 0x9a, 0x3c),
-    Color32::from_rgb(0x5c, 0xb8, 0x5c),
-    Color32::from_rgb(0xe0, 0x5d, 0x5d),
-    Color32::from_rgb(0xa9, 0x86, 0xd1),
-    Color32::from_rgb(0xb0, 0x7a, 0x6e),
-    Color32::from_rgb(0xd9, 0x5f, 0xa8),
-    Color32::from_rgb(0x4a, 0x9c, 0x8e),
-    Color32::from_rgb(0x9a, 0x9b, 0x1c),
-    Color32::from_rgb(0x12, 0x9a, 0xa8),
-];
-
 /// FNV-1a: a hash that is the same in every build and on every machine.
 fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -66,11 +41,6 @@ fn hsl(h: f32, s: f32, l: f32) -> Color32 {
     let m = l - c / 2.0;
     let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
     Color32::from_rgb(to(r), to(g), to(b))
-}
-
-/// A palette for non-run series (kept for reference colours).
-pub fn palette(i: usize) -> Color32 {
-    RUN_PALETTE[i % RUN_PALETTE.len()]
 }
 
 /// The colour of a run status.

@@ -190,6 +190,8 @@ pub enum Payload {
     Opened {
         /// Its tracking URI.
         uri: String,
+        /// Whether its files can be written (false on read-only media or permissions).
+        writable: bool,
     },
     /// Experiments.
     Experiments {
@@ -593,10 +595,21 @@ impl WorkerThread {
     fn execute(&mut self, request: Request) -> Result<Payload, Failure> {
         match request {
             Request::Open { uri } => {
+                // A dropped or chosen path: a .db file is a SQLite store (checked here, off the
+                // UI thread).
+                let uri = if uri.contains("://")
+                    || uri.starts_with("file:")
+                    || uri.starts_with("sqlite:")
+                {
+                    uri
+                } else {
+                    uri_for_path(Path::new(&uri))
+                };
                 let store = open_existing(&uri)?;
+                let writable = is_writable(&uri);
                 let uri = store.tracking_uri();
                 self.store = Some(store);
-                Ok(Payload::Opened { uri })
+                Ok(Payload::Opened { uri, writable })
             }
             Request::Experiments { view } => {
                 let store = self.store()?;
@@ -757,6 +770,17 @@ pub fn uri_for_path(path: &Path) -> String {
         format!("sqlite:///{}", abs.display())
     } else {
         path.display().to_string()
+    }
+}
+
+/// Whether the store's folder or database file may be written.
+fn is_writable(uri: &str) -> bool {
+    use crate::store::{StoreLocation, parse_tracking_uri};
+    match parse_tracking_uri(uri) {
+        Ok(StoreLocation::File(p) | StoreLocation::Sqlite(p)) => std::fs::metadata(&p)
+            .map(|m| !m.permissions().readonly())
+            .unwrap_or(false),
+        _ => true,
     }
 }
 
