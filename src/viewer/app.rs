@@ -25,6 +25,8 @@ use super::{artifacts_panel, charts, compare, experiments_panel, run_details, ru
 const STORAGE_KEY: &str = "mlscope-viewer";
 /// Time spent draining worker answers per frame before asking for another frame.
 const ANSWER_BUDGET: Duration = Duration::from_millis(8);
+/// How often auto-refresh re-reads the runs.
+const AUTO_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 /// Most recent stores remembered.
 const MAX_RECENT: usize = 10;
 
@@ -44,6 +46,8 @@ pub struct Persisted {
     pub tab: Tab,
     /// Experiments last shown, per store.
     pub last_experiments: BTreeMap<String, Vec<String>>,
+    /// Re-read the shown runs every few seconds (for stores that are being written).
+    pub auto_refresh: bool,
 }
 
 impl Default for Persisted {
@@ -55,6 +59,7 @@ impl Default for Persisted {
             charts: charts::ChartOptions::default(),
             tab: Tab::Charts,
             last_experiments: BTreeMap::new(),
+            auto_refresh: false,
         }
     }
 }
@@ -88,6 +93,8 @@ pub struct RunsState {
     pub partial: Vec<Arc<Run>>,
     /// Whether the search in progress has more pages to come.
     pub loading: bool,
+    /// Whether no page of the search in progress has arrived yet.
+    pub awaiting_first_page: bool,
     /// Runs that could not be read, with the reason.
     pub warnings: Vec<StoreWarning>,
     /// When the search in progress was sent.
@@ -261,6 +268,7 @@ pub struct App {
     pub focus_filter: bool,
     /// Frame timings.
     pub perf: Perf,
+    last_refresh: Instant,
     dialogs: (Sender<DialogResult>, Receiver<DialogResult>),
     theme_applied: Option<bool>,
     repaint_ctx: Option<egui::Context>,
@@ -312,6 +320,7 @@ impl App {
                 generation: 0,
                 partial: Vec::new(),
                 loading: false,
+                awaiting_first_page: false,
                 warnings: Vec::new(),
                 started: Instant::now(),
                 time_to_first_rows: None,
@@ -347,6 +356,7 @@ impl App {
             column_search: String::new(),
             focus_filter: false,
             perf: Perf::default(),
+            last_refresh: Instant::now(),
             dialogs: std::sync::mpsc::channel(),
             theme_applied: None,
             repaint_ctx: None,
@@ -429,6 +439,7 @@ impl App {
         self.runs.generation = g;
         self.runs.partial.clear();
         self.runs.loading = true;
+        self.runs.awaiting_first_page = true;
         self.runs.started = Instant::now();
         if !matches!(self.runs.entry, Entry::Ready(_)) {
             self.runs.entry = Entry::Loading;
@@ -707,6 +718,10 @@ impl App {
 
     fn add_runs_page(&mut self, runs: Vec<Run>, warnings: Vec<StoreWarning>, done: bool) {
         self.filter_error = None;
+        if std::mem::take(&mut self.runs.awaiting_first_page) {
+            // The previous search's warnings stay shown until the new ones are known.
+            self.runs.warnings.clear();
+        }
         self.runs.warnings.extend(warnings);
         self.runs.partial.extend(runs.into_iter().map(Arc::new));
         let first = !matches!(self.runs.entry, Entry::Ready(_)) || done;
@@ -1020,12 +1035,39 @@ impl App {
         }
         self.windows_ui(&ctx);
         self.apply_commands(&ctx);
+        self.poll_refresh(&ctx);
         self.worker.flush();
         if self.runs.loading || !self.worker.is_idle() {
             // Keep the progress indicator moving; answers wake us up anyway.
             ctx.request_repaint_after(Duration::from_millis(250));
         }
         self.perf.record(frame_start.elapsed().as_secs_f32() * 1e3);
+    }
+
+    /// With auto-refresh on, re-reads the shown runs (and the histories of running ones) every
+    /// [`AUTO_REFRESH_INTERVAL`] while the worker is idle; the table keeps its rows meanwhile.
+    fn poll_refresh(&mut self, ctx: &egui::Context) {
+        if !self.persisted.auto_refresh || !matches!(self.store, Some(Entry::Ready(_))) {
+            return;
+        }
+        if self.last_refresh.elapsed() >= AUTO_REFRESH_INTERVAL && self.worker.is_idle() {
+            self.last_refresh = Instant::now();
+            if let Some(set) = self.run_set().cloned() {
+                let running: HashSet<&str> = set
+                    .runs
+                    .iter()
+                    .filter(|r| r.info.status == crate::model::RunStatus::Running)
+                    .map(|r| r.info.run_id.as_str())
+                    .collect();
+                if !running.is_empty() {
+                    self.histories
+                        .remove_where(|(run, _)| running.contains(run.as_str()));
+                    self.histories_version += 1;
+                }
+            }
+            self.request_runs();
+        }
+        ctx.request_repaint_after(AUTO_REFRESH_INTERVAL);
     }
 
     fn menu_bar_ui(&mut self, ui: &mut egui::Ui) {
@@ -1061,6 +1103,8 @@ impl App {
                 if ui.checkbox(&mut ro, "Read-only").changed() {
                     self.commands.push(Command::SetReadOnly(ro));
                 }
+                ui.checkbox(&mut self.persisted.auto_refresh, "Refresh every 5 s")
+                    .on_hover_text("Re-read the runs while training writes to the store");
                 if ui.button("Columns…").clicked() {
                     self.show_column_chooser = true;
                 }
@@ -1147,6 +1191,11 @@ impl App {
             if self.read_only {
                 ui.separator();
                 ui.label("🔒 read-only");
+            }
+            if self.persisted.auto_refresh {
+                ui.separator();
+                ui.label("⟳ refresh every 5 s")
+                    .on_hover_text("View → Refresh every 5 s turns it off");
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if let Some(t) = self.runs.time_to_first_rows {
