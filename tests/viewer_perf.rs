@@ -6,7 +6,9 @@
 //! cargo test --release --test viewer_perf -- --ignored --nocapture
 //! ```
 //!
-//! Ignored by default: writing 5,000 runs takes a while. Needs a working file store.
+//! Ignored by default: writing 5,000 runs takes a while. Needs a working file store. With
+//! `MLSCOPE_PERF_STORE=<folder>` the store is written to `<folder>/mlruns` and kept, e.g. to open
+//! it in the app with `MLSCOPE_VIEWER_TIMINGS=1 mlscope <folder>/mlruns`.
 
 #![cfg(feature = "viewer")]
 
@@ -82,8 +84,11 @@ fn write_store(root: &std::path::Path) -> Option<Arc<dyn TrackingStore>> {
 #[ignore = "writes a 5,000-run store; run with --ignored --nocapture"]
 fn time_to_first_rows_and_scrolling_frame_times_on_5000_runs() {
     let dir = tempfile::tempdir().unwrap();
+    // MLSCOPE_PERF_STORE=<folder> writes the store there and keeps it (to open it in the app).
+    let kept = std::env::var_os("MLSCOPE_PERF_STORE").map(std::path::PathBuf::from);
+    let root = kept.unwrap_or_else(|| dir.path().to_path_buf());
     let started = Instant::now();
-    let Some(_) = write_store(dir.path()) else {
+    let Some(_) = write_store(&root) else {
         eprintln!("skipped: this build has no working file store");
         return;
     };
@@ -92,7 +97,7 @@ fn time_to_first_rows_and_scrolling_frame_times_on_5000_runs() {
         started.elapsed().as_secs_f64()
     );
     // Open through the URI, as the binary does (a fresh store: nothing cached).
-    let store = mlscope::open_store(&dir.path().join("mlruns").display().to_string()).unwrap();
+    let store = mlscope::open_store(&root.join("mlruns").display().to_string()).unwrap();
     let opened = Instant::now();
     // Building the harness already runs frames; the app measures from its own start.
     let mut h = Harness::builder()
