@@ -909,3 +909,28 @@ fn damaged_runs_are_listed_with_reasons_and_the_rest_shown() {
     assert!(!h.state().runs.warnings.is_empty());
     h.get_by_label_contains("could not be read");
 }
+
+#[test]
+fn metric_columns_can_show_min_and_max_from_full_histories() {
+    let (_dir, _store, mut h) = open();
+    let id = run_id_by_name(&h, "lr=0.1 wd=0");
+    let last = {
+        let set = h.state().run_set().unwrap().clone();
+        set.get(&id).unwrap().data.metrics["loss"].value
+    };
+    h.state_mut()
+        .persisted
+        .columns
+        .metric_agg
+        .insert("loss".into(), mlscope::viewer::runs_model::MetricAgg::Max);
+    settle(&mut h);
+    // The visible rows' histories were fetched; max is the first logged loss (k / 1).
+    let set = h.state().run_set().unwrap().clone();
+    let run = set.get(&id).unwrap();
+    let max = h
+        .state()
+        .metric_value(run, "loss", mlscope::viewer::runs_model::MetricAgg::Max)
+        .expect("history loaded for a visible row");
+    assert!(max > last);
+    h.get_by_label("loss (max)");
+}

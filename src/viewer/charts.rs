@@ -504,6 +504,18 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
                 super::runs_table::format_number(mark.value)
             }
         });
+    // A chart whose values all sit at one x (a final test metric) gets some room around it.
+    let xs = lines
+        .iter()
+        .flat_map(|l| l.raw.iter().flatten().map(|p| p.x));
+    let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let plot = if lo.is_finite() && lo == hi {
+        plot.include_x(lo - 1.0).include_x(hi + 1.0)
+    } else {
+        plot
+    };
     let lines_for_plot = Arc::clone(&lines);
     let response = plot.show(ui, |plot_ui| {
         for l in lines_for_plot.iter() {
