@@ -61,6 +61,11 @@ fn measure(uri: &str, singles: usize, reps: usize) -> (f64, f64) {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs harness-less benches as tests: only measure under
+    // `cargo bench` (which passes --bench).
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let singles = env_usize("MLSCOPE_BENCH_SINGLE", 1000);
     let reps = env_usize("MLSCOPE_BENCH_REPS", 3);
     let dir = tempfile::Builder::new()
