@@ -12,6 +12,16 @@ use crate::error::Error;
 
 /// How long SQLite's busy handler waits for a lock before giving up, as MLflow configures it.
 pub const BUSY_TIMEOUT: Duration = Duration::from_millis(20_000);
+
+/// The busy timeout in use: [`BUSY_TIMEOUT`], or `MLSCOPE_SQLITE_BUSY_TIMEOUT_MS` when set (for
+/// callers that would rather fail fast than wait for a long-held lock).
+pub fn busy_timeout() -> Duration {
+    std::env::var("MLSCOPE_SQLITE_BUSY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(BUSY_TIMEOUT)
+}
 /// How many times a transaction is retried when SQLite still reports the database busy or locked
 /// after [`BUSY_TIMEOUT`] (or immediately, for a busy snapshot).
 const MAX_ATTEMPTS: u32 = 8;
@@ -75,9 +85,9 @@ pub fn map_sqlite_error(e: rusqlite::Error, path: &Path) -> Error {
             Error::corrupt(format!("the SQLite database is damaged: {e}"), path)
         }
         Some(SqliteCode::DatabaseBusy | SqliteCode::DatabaseLocked) => Error::Database(format!(
-            "the database stayed locked by another connection for more than {} s over {MAX_ATTEMPTS} \
-             attempts ({e}): {}",
-            BUSY_TIMEOUT.as_secs(),
+            "the database stayed locked by another connection for more than {:.1} s over \
+             {MAX_ATTEMPTS} attempts ({e}); nothing was written: {}",
+            busy_timeout().as_secs_f64(),
             path.display()
         )),
         Some(SqliteCode::ReadOnly | SqliteCode::CannotOpen | SqliteCode::PermissionDenied) => {
@@ -100,7 +110,7 @@ fn map_tx_error(e: TxError, path: &Path) -> Error {
 /// Applies MLflow's session pragmas (`foreign_keys`, `busy_timeout`, `case_sensitive_like`).
 /// All are per-connection: nothing is written to the file.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(busy_timeout())?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "case_sensitive_like", "true")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
