@@ -245,3 +245,126 @@ fn errors_exit_non_zero_with_message_on_stderr() {
     let out = mlscope(&["runs", &uri, "--view", "sideways"]);
     assert!(!out.status.success());
 }
+
+mod support;
+
+/// `mlscope runs` on every MLflow-made fixture, in the three formats: every run MLflow lists is
+/// there, with the same status.
+#[test]
+fn runs_on_mlflow_fixtures_in_every_format() {
+    for fixture in support::FIXTURES {
+        let store = fixture.copy();
+        let uri = store.uri();
+        let expected = fixture.expected();
+        let mut want: Vec<(String, String)> = Vec::new();
+        for exp in expected["experiments"].as_array().unwrap() {
+            for run in exp["runs"].as_array().unwrap() {
+                want.push((
+                    run["run_id"].as_str().unwrap().to_string(),
+                    run["status"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+        want.sort();
+
+        let out = mlscope(&["runs", &uri, "--view", "all", "--format", "json"]);
+        assert!(out.status.success(), "{}: {}", fixture.name, stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut got: Vec<(String, String)> = v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["info"]["run_id"].as_str().unwrap().to_string(),
+                    r["info"]["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{}", fixture.name);
+
+        let out = mlscope(&["runs", &uri, "--view", "all", "--format", "csv"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+        assert_eq!(reader.records().count(), want.len(), "{}", fixture.name);
+
+        let out = mlscope(&["runs", &uri, "--view", "all"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert_eq!(
+            text.lines().count(),
+            2 + want.len(),
+            "{}:\n{text}",
+            fixture.name
+        );
+        assert!(
+            text.contains("grid-search") && text.contains("edge-cases"),
+            "{text}"
+        );
+    }
+}
+
+/// A damaged copy still lists every healthy run; each problem is named on stderr.
+#[test]
+fn damaged_fixture_lists_healthy_runs_and_names_problems() {
+    let fixture = support::FIXTURES
+        .into_iter()
+        .find(|f| f.name == "mlflow-3.17.2-file")
+        .unwrap();
+    let store = fixture.copy();
+    let root = store.root();
+    let expected = fixture.expected();
+    let exp = expected["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "Regression exp ✓ (unicode, spaces)")
+        .unwrap();
+    let exp_dir = root.join(exp["experiment_id"].as_str().unwrap());
+    let runs = exp["runs"].as_array().unwrap();
+    let run_dir = |i: usize| exp_dir.join(runs[i]["run_id"].as_str().unwrap());
+    // Truncate one run's meta.yaml; break a metric line in another; a stray file in a third.
+    let meta = run_dir(0).join("meta.yaml");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, &text[..text.len() / 3]).unwrap();
+    std::fs::write(run_dir(1).join("metrics/rmse"), "garbage line\n").unwrap();
+    std::fs::write(run_dir(2).join("metrics/.DS_Store"), [0u8, 1, 2]).unwrap();
+
+    let uri = store.uri();
+    let out = mlscope(&["runs", &uri, "--view", "all", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total: usize = expected["counts"]["runs"].as_u64().unwrap() as usize;
+    assert_eq!(v["runs"].as_array().unwrap().len(), total - 1);
+    let err = stderr(&out);
+    assert!(err.contains(meta.to_str().unwrap()), "{err}");
+    assert!(err.contains("rmse"), "{err}");
+    assert!(err.contains(".DS_Store"), "{err}");
+}
+
+#[test]
+fn sqlite_uris_work_like_folders_and_are_never_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    let uri = format!("sqlite:///{}", db.display());
+    let out = mlscope(&["runs", &uri]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert!(!db.exists(), "listing must not create a database");
+
+    let client = TrackingClient::new(&uri).unwrap();
+    let run = client
+        .create_run("0", Some("in-sqlite"), &[], None)
+        .unwrap();
+    client
+        .log_metric(&run.info.run_id, "loss", 0.5, Some(1), Some(0))
+        .unwrap();
+    let out = mlscope(&["runs", &uri, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["runs"][0]["info"]["run_name"], "in-sqlite");
+    let out = mlscope(&["history", &uri, &run.info.run_id, "loss"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("0.5"));
+}

@@ -356,3 +356,88 @@ fn search_runs_pages_and_views() {
     deleted.view_type = ViewType::All;
     assert_eq!(client.search_runs(&deleted).unwrap().items.len(), 7);
 }
+
+/// Sets environment variables for the duration of a test (callers hold `LOCK`).
+struct EnvVars(Vec<&'static str>);
+
+impl EnvVars {
+    fn set(vars: &[(&'static str, &str)]) -> EnvVars {
+        for (k, v) in vars {
+            // SAFETY: tests touching the environment hold LOCK; no other thread of this test
+            // binary reads these variables concurrently.
+            unsafe { std::env::set_var(k, v) };
+        }
+        EnvVars(vars.iter().map(|(k, _)| *k).collect())
+    }
+}
+
+impl Drop for EnvVars {
+    fn drop(&mut self) {
+        for k in &self.0 {
+            // SAFETY: as above.
+            unsafe { std::env::remove_var(k) };
+        }
+    }
+}
+
+#[test]
+fn mlflow_experiment_name_env_picks_and_creates_the_experiment() {
+    let fx = Fixture::new();
+    let _env = EnvVars::set(&[("MLFLOW_EXPERIMENT_NAME", "from-env")]);
+    let run = mlscope::start_run(RunOptions::new()).unwrap();
+    let id = run.run_id().to_string();
+    run.end().unwrap();
+    let exp = fx
+        .client()
+        .get_experiment_by_name("from-env")
+        .unwrap()
+        .expect("created from MLFLOW_EXPERIMENT_NAME");
+    assert_eq!(
+        fx.client().get_run(&id).unwrap().info.experiment_id,
+        exp.experiment_id
+    );
+}
+
+#[test]
+fn mlflow_experiment_id_env_picks_the_experiment() {
+    let fx = Fixture::new();
+    let exp = fx.client().create_experiment("by-id", None, &[]).unwrap();
+    let _env = EnvVars::set(&[("MLFLOW_EXPERIMENT_ID", exp.as_str())]);
+    let run = mlscope::start_run(RunOptions::new()).unwrap();
+    assert_eq!(run.run().unwrap().info.experiment_id, exp);
+    run.end().unwrap();
+}
+
+#[test]
+fn mlflow_run_id_env_resumes_that_run() {
+    let fx = Fixture::new();
+    let first = fx
+        .client()
+        .create_run("0", Some("to-resume"), &[], None)
+        .unwrap();
+    let id = first.info.run_id;
+    fx.client()
+        .set_terminated(&id, RunStatus::Failed, None)
+        .unwrap();
+    let _env = EnvVars::set(&[("MLFLOW_RUN_ID", id.as_str())]);
+    let run = mlscope::start_run(RunOptions::new()).unwrap();
+    assert_eq!(run.run_id(), id);
+    mlscope::log_metric("resumed", 1.0, None).unwrap();
+    run.end().unwrap();
+    let stored = fx.client().get_run(&id).unwrap();
+    assert_eq!(stored.info.status, RunStatus::Finished);
+    assert!(stored.data.metrics.contains_key("resumed"));
+}
+
+#[test]
+fn mlflow_tracking_uri_env_is_the_default() {
+    let _fx = Fixture::new();
+    mlscope::tracking::fluent::reset_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("file://{}", dir.path().join("env-store").display());
+    let _env = EnvVars::set(&[("MLFLOW_TRACKING_URI", uri.as_str())]);
+    assert_eq!(mlscope::get_tracking_uri(), uri);
+    let run = mlscope::start_run(RunOptions::new()).unwrap();
+    run.end().unwrap();
+    assert!(dir.path().join("env-store/0").is_dir());
+}

@@ -13,7 +13,9 @@ use serde_json::json;
 use crate::error::{Error, Result};
 use crate::model::json::{experiment_to_json, metric_to_json, run_to_json};
 use crate::model::{Run, ViewType};
-use crate::store::{ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD};
+use crate::store::{
+    ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, StoreLocation, parse_tracking_uri,
+};
 use crate::tracking::TrackingClient;
 use output::{Format, Grid, format_duration, format_float, format_time, write_json};
 
@@ -142,11 +144,16 @@ pub fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result
 }
 
 fn open(common: &Common) -> Result<TrackingClient> {
-    if !common.uri.contains(':') && !std::path::Path::new(&common.uri).exists() {
-        // Opening would create an empty store; a viewer should never do that.
+    // Opening a missing local store would create an empty one; listing must never do that.
+    let missing = match parse_tracking_uri(&common.uri)? {
+        StoreLocation::File(path) | StoreLocation::Sqlite(path) => (!path.exists()).then_some(path),
+        StoreLocation::Http(_) => None,
+    };
+    if let Some(path) = missing {
         return Err(Error::NotFound(format!(
-            "no tracking store at '{}': the path does not exist",
-            common.uri
+            "no tracking store at '{}': {} does not exist",
+            common.uri,
+            path.display()
         )));
     }
     TrackingClient::new(&common.uri)

@@ -546,6 +546,12 @@ fn active_or_start() -> Result<StackEntry> {
     })
 }
 
+/// The innermost active run's client and id, starting a run (like MLflow) when none is active.
+pub(crate) fn active_run_handle() -> Result<(TrackingClient, String)> {
+    let entry = active_or_start()?;
+    Ok((entry.client, entry.run_id))
+}
+
 // ----- logging to the active run -----------------------------------------------------------
 
 /// Logs a param to the active run; returns the stored value.

@@ -12,19 +12,12 @@ use crate::artifacts::table::Table;
 use crate::error::Result;
 use crate::tracking::artifacts::ImageStepFiles;
 use crate::tracking::client::TrackingClient;
-use crate::tracking::fluent::{self, RunOptions};
+use crate::tracking::fluent;
 
 /// The client and id of the active run; starts a run when none is active. Like MLflow, that
 /// implicit run stays active until `end_run()`.
 fn active() -> Result<(TrackingClient, String)> {
-    if let Some(run) = fluent::active_run()? {
-        return Ok((fluent::client()?, run.info.run_id));
-    }
-    let run = fluent::start_run(RunOptions::new())?;
-    let out = (run.client().clone(), run.run_id().to_string());
-    // Dropping the guard would end the run; the implicit run must stay on the stack.
-    std::mem::forget(run);
-    Ok(out)
+    fluent::active_run_handle()
 }
 
 /// Logs a local file (or directory) into `artifact_path` of the active run.
