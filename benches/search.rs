@@ -20,6 +20,11 @@
 //!
 //! Prints the median and best of `MLSCOPE_BENCH_REPS` (default 5) repetitions, and writes them
 //! with the store paths to `<cache dir>/results.json` (read by `scripts/search_bench_mlflow.sh`).
+//! Both backends must return the same runs (checked).
+//!
+//! Without `--bench` (i.e. under `cargo test --all-targets`, as in CI) it is a quick smoke test
+//! instead: 60 runs in a temporary directory, pages of 5, one repetition, nothing cached or
+//! written.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -32,7 +37,10 @@ use mlscope::{
 const FILTER: &str = "metrics.m0 > 0.5 and params.p1 = 'x'";
 const ORDER: &str = "metrics.m0 DESC";
 const EXPERIMENT: &str = "perf-large";
+/// Page size of the benchmark (`cargo test` smoke runs use pages of 5 over 60 runs).
 const PAGE: usize = 100;
+const SMOKE_PAGE: usize = 5;
+const SMOKE_RUNS: usize = 60;
 const T0: i64 = 1_700_000_000_000 + 10 * 24 * 3600 * 1000;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -151,11 +159,8 @@ fn populate(store: &dyn TrackingStore, shape: &Shape) {
     }
 }
 
-/// The cached store directory for `shape`, built (both backends) when missing.
-fn ensure_stores(shape: &Shape) -> PathBuf {
-    let base = std::env::var_os("MLSCOPE_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/mlscope-bench"));
+/// The cached store directory for `shape` under `base`, built (both backends) when missing.
+fn ensure_stores(base: &Path, shape: &Shape) -> PathBuf {
     let dir = base.join(shape.key());
     if dir.join("complete").exists() {
         return dir;
@@ -199,19 +204,19 @@ fn open(backend: &str, dir: &Path) -> Box<dyn TrackingStore> {
     }
 }
 
-fn query(experiment_id: &str, page_token: Option<String>) -> RunQuery {
+fn query(experiment_id: &str, page_token: Option<String>, page: usize) -> RunQuery {
     RunQuery {
         experiment_ids: vec![experiment_id.to_string()],
         filter: FILTER.into(),
         view_type: ViewType::ActiveOnly,
-        max_results: PAGE,
+        max_results: page,
         order_by: vec![ORDER.into()],
         page_token,
     }
 }
 
 /// One timed search: (seconds, rows returned, first run name).
-fn first_page(dir: &Path, backend: &str) -> (f64, usize, String) {
+fn first_page(dir: &Path, backend: &str, page: usize) -> (f64, usize, String) {
     let t = Instant::now();
     let store = open(backend, dir);
     let exp = store
@@ -219,7 +224,7 @@ fn first_page(dir: &Path, backend: &str) -> (f64, usize, String) {
         .expect("experiment")
         .expect("perf-large exists");
     let page = store
-        .search_runs(&query(&exp.experiment_id, None))
+        .search_runs(&query(&exp.experiment_id, None, page))
         .expect("search");
     let secs = t.elapsed().as_secs_f64();
     assert!(page.warnings.is_empty(), "{:?}", page.warnings);
@@ -231,7 +236,7 @@ fn first_page(dir: &Path, backend: &str) -> (f64, usize, String) {
     (secs, page.items.len(), first)
 }
 
-fn all_pages(dir: &Path, backend: &str) -> (f64, usize, String) {
+fn all_pages(dir: &Path, backend: &str, page: usize) -> (f64, usize, String) {
     let t = Instant::now();
     let store = open(backend, dir);
     let exp = store
@@ -243,7 +248,7 @@ fn all_pages(dir: &Path, backend: &str) -> (f64, usize, String) {
     let mut last = String::new();
     loop {
         let page = store
-            .search_runs(&query(&exp.experiment_id, token))
+            .search_runs(&query(&exp.experiment_id, token, page))
             .expect("search");
         rows += page.items.len();
         if let Some(r) = page.items.last() {
@@ -263,15 +268,35 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; nothing to parse.
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this without it.
+    let bench = std::env::args().any(|a| a == "--bench");
     let shape = Shape {
-        runs: env_usize("MLSCOPE_BENCH_RUNS", 5000),
+        runs: if bench {
+            env_usize("MLSCOPE_BENCH_RUNS", 5000)
+        } else {
+            SMOKE_RUNS
+        },
         params: env_usize("MLSCOPE_BENCH_PARAMS", 20).max(2),
         metrics: env_usize("MLSCOPE_BENCH_METRICS", 10).max(1),
         steps: env_usize("MLSCOPE_BENCH_STEPS", 3).max(1),
     };
-    let reps = env_usize("MLSCOPE_BENCH_REPS", 5).max(1);
-    let dir = ensure_stores(&shape);
+    let reps = if bench {
+        env_usize("MLSCOPE_BENCH_REPS", 5).max(1)
+    } else {
+        1
+    };
+    let smoke_dir = (!bench).then(|| tempfile::tempdir().expect("temp dir"));
+    let base = match &smoke_dir {
+        Some(tmp) => tmp.path().to_path_buf(),
+        None => std::env::var_os("MLSCOPE_BENCH_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("CARGO_TARGET_DIR").map(|t| Path::new(&t).join("mlscope-bench"))
+            })
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/mlscope-bench")),
+    };
+    let page = if bench { PAGE } else { SMOKE_PAGE };
+    let dir = ensure_stores(&base, &shape);
     println!(
         "search_runs over {} runs ({} params, {} metrics x {} steps), store {}",
         shape.runs,
@@ -281,14 +306,14 @@ fn main() {
         dir.display()
     );
     println!(
-        "filter: {FILTER}   order_by: {ORDER}   pages of {PAGE}   (median / best of {reps}, store opened each time)"
+        "filter: {FILTER}   order_by: {ORDER}   pages of {page}   (median / best of {reps}, store opened each time)"
     );
     let mut results = Vec::new();
     for backend in ["file", "sqlite"] {
         for (name, f) in [
             (
                 "first_page",
-                first_page as fn(&Path, &str) -> (f64, usize, String),
+                first_page as fn(&Path, &str, usize) -> (f64, usize, String),
             ),
             ("all_pages", all_pages),
         ] {
@@ -296,7 +321,7 @@ fn main() {
             let mut rows = 0;
             let mut marker = String::new();
             for _ in 0..reps {
-                let (secs, n, m) = f(&dir, backend);
+                let (secs, n, m) = f(&dir, backend, page);
                 times.push(secs);
                 rows = n;
                 marker = m;
@@ -314,11 +339,28 @@ fn main() {
             }));
         }
     }
+    for case in ["first_page", "all_pages"] {
+        let rows = |backend: &str| {
+            results
+                .iter()
+                .find(|r| r["backend"] == backend && r["case"] == case)
+                .map(|r| (r["rows"].clone(), r["edge_run"].clone()))
+        };
+        assert_eq!(
+            rows("file"),
+            rows("sqlite"),
+            "{case}: the backends disagree"
+        );
+    }
+    if !bench {
+        println!("(smoke test: run `cargo bench --bench search` for the benchmark)");
+        return;
+    }
     let out = serde_json::json!({
         "runs": shape.runs,
         "filter": FILTER,
         "order_by": ORDER,
-        "page_size": PAGE,
+        "page_size": page,
         "file_store": dir.join("file/mlruns"),
         "sqlite_db": dir.join("sqlite/mlflow.db"),
         "results": results,
