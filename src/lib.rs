@@ -20,6 +20,8 @@ pub mod model;
 pub mod search;
 pub mod store;
 pub mod tracking;
+#[cfg(feature = "viewer")]
+pub mod viewer;
 
 pub use error::{Error, ErrorCode, Result, StoreWarning};
 pub use model::{

@@ -7,7 +7,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = mlscope::cli::Cli::parse();
     let Some(command) = cli.command else {
-        return open_viewer(cli.store);
+        return open_viewer(cli.store, cli.read_only);
     };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
@@ -24,8 +24,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Opens the desktop viewer on `store` (or `MLFLOW_TRACKING_URI`); errors of the window system
+/// are printed (store errors are shown inside the window).
+#[cfg(feature = "viewer")]
+fn open_viewer(store: Option<String>, read_only_flag: bool) -> ExitCode {
+    let read_only = read_only_flag
+        || std::env::var_os("MLSCOPE_READ_ONLY").is_some_and(|v| !v.is_empty() && v != "0");
+    match mlscope::viewer::run_with(mlscope::viewer::ViewerOptions { store, read_only }) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot open the viewer window: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Without the `viewer` feature there is no window to open: say so and show the commands.
-fn open_viewer(_store: Option<String>) -> ExitCode {
+#[cfg(not(feature = "viewer"))]
+fn open_viewer(_store: Option<String>, _read_only: bool) -> ExitCode {
     eprintln!(
         "error: this build of mlscope has no viewer (built without the `viewer` feature).\n\
          Use a command instead, e.g. `mlscope runs ./mlruns`; see `mlscope --help`."

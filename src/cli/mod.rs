@@ -34,6 +34,9 @@ pub struct Cli {
     /// Store to open in the viewer: an mlruns folder, a .db file, or a file:/sqlite: URI
     /// (default: MLFLOW_TRACKING_URI).
     pub store: Option<String>,
+    /// Open the store in the viewer without allowing changes (also: MLSCOPE_READ_ONLY=1).
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 /// A CLI command.

@@ -1,0 +1,141 @@
+//! What views ask the app to do. Views push commands while drawing; the app applies them after
+//! the frame, so that no view changes state another view is still reading.
+
+use std::collections::BTreeSet;
+
+use crate::model::ViewType;
+
+use super::worker::WriteOp;
+
+/// How a click changes the run selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectMode {
+    /// Select only this run.
+    Replace,
+    /// Add or remove this run (Ctrl+click, Space).
+    Toggle,
+    /// Select from the anchor to this run (Shift+click, Shift+arrows).
+    Extend,
+}
+
+/// A tab of the bottom pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Tab {
+    /// One chart per metric key of the selected runs.
+    Charts,
+    /// Params and metrics of the selected runs side by side.
+    Compare,
+    /// Everything about the focused run.
+    Run,
+    /// The focused run's artifacts.
+    Artifacts,
+}
+
+impl Tab {
+    /// All tabs, in display order (Ctrl+1..4).
+    pub const ALL: [Tab; 4] = [Tab::Charts, Tab::Compare, Tab::Run, Tab::Artifacts];
+
+    /// The tab's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Charts => "Charts",
+            Tab::Compare => "Compare",
+            Tab::Run => "Run",
+            Tab::Artifacts => "Artifacts",
+        }
+    }
+}
+
+/// A command from a view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Open the store at a path or tracking URI.
+    OpenStore(String),
+    /// Show the native "open folder" dialog (an mlruns folder).
+    OpenFolderDialog,
+    /// Show the native "open file" dialog (an mlflow.db).
+    OpenDatabaseDialog,
+    /// Read experiments and runs again (F5).
+    Reload,
+    /// Show the runs of these experiments.
+    SelectExperiments(BTreeSet<String>),
+    /// Show deleted experiments in the experiments list, or not.
+    ShowDeletedExperiments(bool),
+    /// Search runs with this MLflow filter string.
+    SetFilter(String),
+    /// Show active, deleted or all runs.
+    SetRunView(ViewType),
+    /// Change the run selection by a click or a key.
+    SelectRun {
+        /// The run.
+        run_id: String,
+        /// How.
+        mode: SelectMode,
+    },
+    /// Select exactly these runs (Ctrl+A selects every shown run).
+    SelectRuns(Vec<String>),
+    /// Move the focus up or down the shown rows (arrow keys), optionally extending the selection.
+    MoveFocus {
+        /// Rows to move (negative: up).
+        delta: i64,
+        /// Whether to extend the selection (Shift).
+        extend: bool,
+    },
+    /// Expand or collapse a parent run's children.
+    ToggleExpanded(String),
+    /// Switch the bottom pane's tab.
+    SetTab(Tab),
+    /// Write a change to the store (refused when read-only).
+    Write(WriteOp),
+    /// Ask for confirmation, then delete the selected runs (Delete key).
+    AskDeleteSelected,
+    /// Load the histories of these metric keys for these runs (metric min/max columns).
+    LoadHistories {
+        /// Runs.
+        run_ids: Vec<String>,
+        /// Keys.
+        keys: Vec<String>,
+    },
+    /// List a folder of a run's artifacts.
+    ListArtifacts {
+        /// The run's artifact URI.
+        root: String,
+        /// The conventional folder in the store (used when the URI's folder is missing).
+        alt: Option<String>,
+        /// Folder relative to the root.
+        path: String,
+    },
+    /// Preview an artifact.
+    PreviewArtifact {
+        /// The run's artifact URI.
+        root: String,
+        /// The conventional folder in the store (used when the URI's folder is missing).
+        alt: Option<String>,
+        /// File relative to the root.
+        path: String,
+    },
+    /// Open a local file in the system's viewer.
+    OpenExternally(std::path::PathBuf),
+    /// Ask where to save `bytes` (native dialog), then save them.
+    SaveAs {
+        /// Suggested file name.
+        file_name: String,
+        /// Contents.
+        bytes: Vec<u8>,
+    },
+    /// Take a screenshot of the window and save the part inside `rect` as a PNG.
+    ExportPng {
+        /// Suggested file name.
+        file_name: String,
+        /// The part of the window, in points.
+        rect: egui::Rect,
+    },
+    /// Copy text to the clipboard.
+    Copy(String),
+    /// Switch between the dark and light theme.
+    SetDark(bool),
+    /// Switch the read-only mode.
+    SetReadOnly(bool),
+    /// Show a message in the window.
+    Notify(String),
+}

@@ -1,0 +1,70 @@
+//! The desktop viewer (feature `viewer`): an egui/eframe app that opens an `mlruns` folder or an
+//! MLflow SQLite database without a server.
+//!
+//! ## Design
+//!
+//! * [`worker`]: a named thread owns the store; the UI thread never touches the disk. Requests go
+//!   over a bounded channel; answers come back tagged with their key and generation.
+//! * [`cache`]: what views read: `Loading | Ready(Arc<T>) | Failed(String)`.
+//! * [`app`]: state, the frame (answers drained under a time budget), commands applied after the
+//!   frame.
+//! * [`commands`]: what views ask for.
+//! * Views, one per module: [`experiments_panel`], [`filter_bar`], [`runs_table`] (virtualised),
+//!   [`charts`] (per-pixel min/max reduction), [`compare`], [`run_details`], [`artifacts_panel`].
+//! * [`runs_model`]: derived data of the runs (tree, columns, rows), memoised.
+//! * [`theme`]: every colour; stable run colours.
+//! * [`artifacts_local`]: a local-directory artifact reader used by the worker.
+
+pub mod app;
+pub mod artifacts_local;
+pub mod artifacts_panel;
+pub mod cache;
+pub mod charts;
+pub mod commands;
+pub mod compare;
+pub mod experiments_panel;
+pub mod filter_bar;
+pub mod run_details;
+pub mod runs_model;
+pub mod runs_table;
+pub mod theme;
+pub mod worker;
+
+pub use app::{App, Persisted, ViewerOptions};
+
+/// Opens the viewer window on `store` (a path or tracking URI; `MLFLOW_TRACKING_URI` when
+/// `None`) and returns when it is closed.
+pub fn run(store: Option<String>) -> eframe::Result<()> {
+    run_with(ViewerOptions {
+        store,
+        read_only: false,
+    })
+}
+
+/// Opens the viewer window with options and returns when it is closed.
+pub fn run_with(options: ViewerOptions) -> eframe::Result<()> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(window_title(options.store.as_deref()))
+            .with_inner_size([1400.0, 900.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_drag_and_drop(true)
+            .with_app_id("mlscope"),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "mlscope",
+        native,
+        Box::new(move |cc| {
+            let persisted = App::load_persisted(cc.storage);
+            Ok(Box::new(App::new(options, persisted)))
+        }),
+    )
+}
+
+fn window_title(store: Option<&str>) -> String {
+    match store {
+        Some(s) => format!("mlscope — {s}"),
+        None => "mlscope".to_string(),
+    }
+}

@@ -1,0 +1,631 @@
+//! Derived data of the loaded runs: the run set with its parent/child links, the catalog of
+//! param/metric/tag keys, columns, and the flattened rows the table shows (built once per change
+//! of their inputs, never per frame).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::model::{Run, tags};
+
+/// One key of params, metrics or tags across the loaded runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key.
+    pub key: String,
+    /// How many runs have it.
+    pub count: usize,
+    /// Whether the runs that have it hold at least two different values.
+    pub differs: bool,
+}
+
+/// Every param, metric and tag key of the loaded runs.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Param keys, sorted.
+    pub params: Vec<KeyInfo>,
+    /// Metric keys, sorted.
+    pub metrics: Vec<KeyInfo>,
+    /// Tag keys (system `mlflow.*` tags left out), sorted.
+    pub tags: Vec<KeyInfo>,
+}
+
+fn key_infos<'a, I>(runs: &'a [Arc<Run>], values: impl Fn(&'a Run) -> I) -> Vec<KeyInfo>
+where
+    I: Iterator<Item = (&'a String, String)>,
+{
+    // Key → (runs having it, first value, whether another value was seen).
+    let mut seen: BTreeMap<&'a String, (usize, Option<String>, bool)> = BTreeMap::new();
+    for run in runs {
+        for (k, v) in values(run) {
+            let e = seen.entry(k).or_insert((0, Some(v.clone()), false));
+            e.0 += 1;
+            if e.1.as_deref() != Some(v.as_str()) {
+                e.2 = true;
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(k, (count, _, differs))| KeyInfo {
+            key: k.clone(),
+            count,
+            differs,
+        })
+        .collect()
+}
+
+impl Catalog {
+    /// The catalog of `runs`.
+    pub fn of(runs: &[Arc<Run>]) -> Catalog {
+        Catalog {
+            params: key_infos(runs, |r| r.data.params.iter().map(|(k, v)| (k, v.clone()))),
+            metrics: key_infos(runs, |r| {
+                r.data
+                    .metrics
+                    .iter()
+                    .map(|(k, m)| (k, m.value.to_bits().to_string()))
+            }),
+            tags: key_infos(runs, |r| {
+                r.data
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with("mlflow."))
+                    .map(|(k, v)| (k, v.clone()))
+            }),
+        }
+    }
+}
+
+/// The loaded runs of the shown experiments.
+#[derive(Debug, Clone, Default)]
+pub struct RunSet {
+    /// Runs, in the store's order (newest first).
+    pub runs: Vec<Arc<Run>>,
+    /// Position of each run id in `runs`.
+    pub index: HashMap<String, usize>,
+    /// Children of each parent run id (positions in `runs`).
+    pub children: HashMap<String, Vec<usize>>,
+    /// Keys of params, metrics and tags.
+    pub catalog: Catalog,
+    /// Changes each time the set changes (memoisation key of derived data).
+    pub version: u64,
+}
+
+impl RunSet {
+    /// Builds the set (links and catalog) from runs.
+    pub fn new(runs: Vec<Arc<Run>>, version: u64) -> RunSet {
+        let index: HashMap<String, usize> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.info.run_id.clone(), i))
+            .collect();
+        let mut children: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, r) in runs.iter().enumerate() {
+            if let Some(p) = parent_id(r)
+                && index.contains_key(p)
+                && p != r.info.run_id
+            {
+                children.entry(p.to_string()).or_default().push(i);
+            }
+        }
+        let catalog = Catalog::of(&runs);
+        RunSet {
+            runs,
+            index,
+            children,
+            catalog,
+            version,
+        }
+    }
+
+    /// The run with this id.
+    pub fn get(&self, run_id: &str) -> Option<&Arc<Run>> {
+        self.index.get(run_id).map(|&i| &self.runs[i])
+    }
+
+    /// The parent of a run, when it is in the set.
+    pub fn parent_of(&self, run: &Run) -> Option<usize> {
+        parent_id(run).and_then(|p| self.index.get(p).copied())
+    }
+}
+
+/// The `mlflow.parentRunId` tag of a run.
+pub fn parent_id(run: &Run) -> Option<&str> {
+    run.data.tags.get(tags::PARENT_RUN_ID).map(String::as_str)
+}
+
+/// A column of the runs table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ColumnId {
+    /// Run name with its colour.
+    Name,
+    /// Status icon.
+    Status,
+    /// Start time.
+    Start,
+    /// Duration.
+    Duration,
+    /// User.
+    User,
+    /// Source (entry point).
+    Source,
+    /// Experiment (shown when several are).
+    Experiment,
+    /// A param.
+    Param(String),
+    /// A metric.
+    Metric(String),
+    /// A tag.
+    Tag(String),
+}
+
+impl ColumnId {
+    /// The attribute columns, in display order.
+    pub const ATTRIBUTES: [ColumnId; 7] = [
+        ColumnId::Name,
+        ColumnId::Status,
+        ColumnId::Start,
+        ColumnId::Duration,
+        ColumnId::User,
+        ColumnId::Source,
+        ColumnId::Experiment,
+    ];
+
+    /// A stable string for settings, MLflow-like: `params.lr`, `attributes.status`.
+    pub fn id_string(&self) -> String {
+        match self {
+            ColumnId::Param(k) => format!("params.{k}"),
+            ColumnId::Metric(k) => format!("metrics.{k}"),
+            ColumnId::Tag(k) => format!("tags.{k}"),
+            other => format!("attributes.{}", other.title().replace(' ', "_")),
+        }
+    }
+
+    /// The column header.
+    pub fn title(&self) -> String {
+        match self {
+            ColumnId::Name => "run".into(),
+            ColumnId::Status => "status".into(),
+            ColumnId::Start => "start (local time)".into(),
+            ColumnId::Duration => "duration".into(),
+            ColumnId::User => "user".into(),
+            ColumnId::Source => "source".into(),
+            ColumnId::Experiment => "experiment".into(),
+            ColumnId::Param(k) | ColumnId::Metric(k) | ColumnId::Tag(k) => k.clone(),
+        }
+    }
+}
+
+/// How a metric column summarises a series.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+pub enum MetricAgg {
+    /// The latest value (MLflow's rule).
+    #[default]
+    Last,
+    /// The smallest value.
+    Min,
+    /// The largest value.
+    Max,
+}
+
+impl MetricAgg {
+    /// Short name for headers.
+    pub fn label(self) -> &'static str {
+        match self {
+            MetricAgg::Last => "last",
+            MetricAgg::Min => "min",
+            MetricAgg::Max => "max",
+        }
+    }
+}
+
+/// Column choices the user made, kept between sessions.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ColumnPrefs {
+    /// Columns shown although the default would hide them (`params.lr`…).
+    pub shown: BTreeSet<String>,
+    /// Columns hidden although the default would show them.
+    pub hidden: BTreeSet<String>,
+    /// How each metric column summarises (default: last).
+    pub metric_agg: BTreeMap<String, MetricAgg>,
+}
+
+/// Most param and metric columns shown by default.
+const DEFAULT_MAX_KEY_COLUMNS: usize = 12;
+
+/// The shown columns: attributes, then params, metrics and tags, each default-on when its values
+/// differ across runs, overridden by the user's choices. Also returns how many constant params
+/// and metrics were hidden by default.
+pub fn visible_columns(
+    set: &RunSet,
+    prefs: &ColumnPrefs,
+    several_experiments: bool,
+) -> (Vec<ColumnId>, usize) {
+    let mut cols = Vec::new();
+    for c in ColumnId::ATTRIBUTES {
+        let default_on = c != ColumnId::Experiment || several_experiments;
+        if show(&c, default_on, prefs) {
+            cols.push(c);
+        }
+    }
+    let mut constant_hidden = 0;
+    type Group<'a> = (&'a [KeyInfo], fn(String) -> ColumnId);
+    let groups: [Group<'_>; 3] = [
+        (&set.catalog.metrics, ColumnId::Metric),
+        (&set.catalog.params, ColumnId::Param),
+        (&set.catalog.tags, ColumnId::Tag),
+    ];
+    for (gi, (infos, make)) in groups.into_iter().enumerate() {
+        let mut defaults = 0;
+        for info in infos {
+            let c = make(info.key.clone());
+            let is_tag = gi == 2;
+            let default_on = !is_tag
+                && (info.differs || set.runs.len() == 1)
+                && defaults < DEFAULT_MAX_KEY_COLUMNS;
+            if default_on {
+                defaults += 1;
+            } else if !is_tag && !info.differs {
+                constant_hidden += 1;
+            }
+            if show(&c, default_on, prefs) {
+                cols.push(c);
+            }
+        }
+    }
+    (cols, constant_hidden)
+}
+
+fn show(c: &ColumnId, default_on: bool, prefs: &ColumnPrefs) -> bool {
+    let id = c.id_string();
+    if *c == ColumnId::Name {
+        return true;
+    }
+    if prefs.hidden.contains(&id) {
+        return false;
+    }
+    default_on || prefs.shown.contains(&id)
+}
+
+/// A sort key: a column and its direction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SortKey {
+    /// The column.
+    pub column: ColumnId,
+    /// Ascending?
+    pub ascending: bool,
+}
+
+/// One shown row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    /// Position of the run in [`RunSet::runs`].
+    pub run: usize,
+    /// Nesting depth (0: top level).
+    pub depth: u16,
+    /// Whether the run has children in the set.
+    pub has_children: bool,
+    /// Shown only because a descendant matches the name filter (drawn greyed).
+    pub context_only: bool,
+}
+
+/// A value to sort by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortValue {
+    /// Missing: always last.
+    None,
+    /// A number.
+    Num(f64),
+    /// Text.
+    Text(String),
+}
+
+impl SortValue {
+    /// From text: numbers compare as numbers.
+    pub fn from_text(s: &str) -> SortValue {
+        match s.trim().parse::<f64>() {
+            Ok(v) if !v.is_nan() => SortValue::Num(v),
+            _ => SortValue::Text(s.to_lowercase()),
+        }
+    }
+
+    fn cmp_dir(&self, other: &SortValue, ascending: bool) -> Ordering {
+        let flip = |o: Ordering| if ascending { o } else { o.reverse() };
+        match (self, other) {
+            (SortValue::None, SortValue::None) => Ordering::Equal,
+            (SortValue::None, _) => Ordering::Greater,
+            (_, SortValue::None) => Ordering::Less,
+            (SortValue::Num(a), SortValue::Num(b)) => flip(a.total_cmp(b)),
+            (SortValue::Num(_), SortValue::Text(_)) => flip(Ordering::Less),
+            (SortValue::Text(_), SortValue::Num(_)) => flip(Ordering::Greater),
+            (SortValue::Text(a), SortValue::Text(b)) => flip(a.cmp(b)),
+        }
+    }
+}
+
+/// The sort value of a run in a column. `metric` gives a metric's value for the column's
+/// summary (last, min or max).
+pub fn sort_value(
+    run: &Run,
+    column: &ColumnId,
+    experiment_name: &dyn Fn(&str) -> String,
+    metric: &dyn Fn(&Run, &str) -> Option<f64>,
+) -> SortValue {
+    match column {
+        ColumnId::Name => SortValue::Text(run.info.run_name.to_lowercase()),
+        ColumnId::Status => SortValue::Text(run.info.status.as_str().into()),
+        ColumnId::Start => run
+            .info
+            .start_time
+            .map_or(SortValue::None, |t| SortValue::Num(t as f64)),
+        ColumnId::Duration => {
+            duration_ms(run).map_or(SortValue::None, |d| SortValue::Num(d as f64))
+        }
+        ColumnId::User => SortValue::Text(run.info.user_id.to_lowercase()),
+        ColumnId::Source => run
+            .data
+            .tags
+            .get(tags::SOURCE_NAME)
+            .map_or(SortValue::None, |s| SortValue::Text(s.to_lowercase())),
+        ColumnId::Experiment => SortValue::Text(experiment_name(&run.info.experiment_id)),
+        ColumnId::Param(k) => run
+            .data
+            .params
+            .get(k)
+            .map_or(SortValue::None, |v| SortValue::from_text(v)),
+        ColumnId::Tag(k) => run
+            .data
+            .tags
+            .get(k)
+            .map_or(SortValue::None, |v| SortValue::from_text(v)),
+        ColumnId::Metric(k) => match metric(run, k) {
+            Some(v) if !v.is_nan() => SortValue::Num(v),
+            _ => SortValue::None,
+        },
+    }
+}
+
+/// How long a run ran (until now while it runs).
+pub fn duration_ms(run: &Run) -> Option<i64> {
+    let start = run.info.start_time?;
+    let end = match run.info.end_time {
+        Some(e) => e,
+        None if run.info.status == crate::model::RunStatus::Running => crate::model::now_ms(),
+        None => return None,
+    };
+    Some((end - start).max(0))
+}
+
+/// Builds the shown rows: runs whose name contains `name_query` (case-insensitive), with their
+/// ancestors kept (greyed) so that the tree never floats loose; siblings sorted by `sort`;
+/// children of collapsed runs left out.
+pub fn build_rows(
+    set: &RunSet,
+    name_query: &str,
+    collapsed: &HashSet<String>,
+    sort_value_of: &dyn Fn(&Run, &ColumnId) -> SortValue,
+    sort: &[SortKey],
+) -> Vec<Row> {
+    let n = set.runs.len();
+    let query = name_query.trim().to_lowercase();
+    let matches: Vec<bool> = set
+        .runs
+        .iter()
+        .map(|r| {
+            query.is_empty()
+                || r.info.run_name.to_lowercase().contains(&query)
+                || r.info.run_id.starts_with(&query)
+        })
+        .collect();
+    // A run is shown when it matches or a descendant does.
+    let mut shown = matches.clone();
+    if !query.is_empty() {
+        for (i, _) in matches.iter().enumerate().filter(|(_, m)| **m) {
+            let mut cur = set.parent_of(&set.runs[i]);
+            let mut guard = 0;
+            while let Some(p) = cur {
+                if shown[p] || guard > 64 {
+                    break;
+                }
+                shown[p] = true;
+                cur = set.parent_of(&set.runs[p]);
+                guard += 1;
+            }
+        }
+    }
+    // Sort values, computed once per run and sort key.
+    let keys: Vec<Vec<SortValue>> = if sort.is_empty() {
+        Vec::new()
+    } else {
+        set.runs
+            .iter()
+            .map(|r| sort.iter().map(|s| sort_value_of(r, &s.column)).collect())
+            .collect()
+    };
+    let order = |a: &usize, b: &usize| -> Ordering {
+        for (k, s) in sort.iter().enumerate() {
+            let o = keys[*a][k].cmp_dir(&keys[*b][k], s.ascending);
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        a.cmp(b)
+    };
+    let mut roots: Vec<usize> = (0..n)
+        .filter(|&i| shown[i] && set.parent_of(&set.runs[i]).is_none_or(|p| p == i))
+        .collect();
+    roots.sort_by(order);
+    let mut rows = Vec::with_capacity(n);
+    let mut visited = vec![false; n];
+    let mut stack: Vec<(usize, u16)> = roots.into_iter().rev().map(|i| (i, 0)).collect();
+    while let Some((i, depth)) = stack.pop() {
+        if visited[i] {
+            continue; // a parent cycle in damaged data
+        }
+        visited[i] = true;
+        let kids: Vec<usize> = set
+            .children
+            .get(&set.runs[i].info.run_id)
+            .map(|c| c.iter().copied().filter(|&c| shown[c]).collect())
+            .unwrap_or_default();
+        rows.push(Row {
+            run: i,
+            depth,
+            has_children: !kids.is_empty(),
+            context_only: !matches[i],
+        });
+        if kids.is_empty() {
+            continue;
+        }
+        if collapsed.contains(&set.runs[i].info.run_id) {
+            // Hidden descendants are accounted for, not lost to the cycle fallback below.
+            let mut hidden = kids;
+            while let Some(k) = hidden.pop() {
+                if !std::mem::replace(&mut visited[k], true)
+                    && let Some(c) = set.children.get(&set.runs[k].info.run_id)
+                {
+                    hidden.extend(c.iter().copied().filter(|&c| shown[c]));
+                }
+            }
+        } else {
+            let mut kids = kids;
+            kids.sort_by(order);
+            for k in kids.into_iter().rev() {
+                stack.push((k, depth.saturating_add(1)));
+            }
+        }
+    }
+    // Runs caught in a parent cycle are shown at the top level rather than lost.
+    for i in 0..n {
+        if shown[i] && !visited[i] && !set.index.is_empty() {
+            visited[i] = true;
+            rows.push(Row {
+                run: i,
+                depth: 0,
+                has_children: false,
+                context_only: !matches[i],
+            });
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Metric, RunData, RunInfo, RunInputs};
+
+    fn run(id: &str, name: &str, parent: Option<&str>, lr: &str, loss: f64) -> Arc<Run> {
+        let mut data = RunData::default();
+        data.params.insert("lr".into(), lr.into());
+        data.params.insert("seed".into(), "1".into());
+        data.metrics
+            .insert("loss".into(), Metric::new("loss", loss, 0, 0));
+        if let Some(p) = parent {
+            data.tags.insert(tags::PARENT_RUN_ID.into(), p.into());
+        }
+        Arc::new(Run {
+            info: RunInfo {
+                run_id: id.into(),
+                run_name: name.into(),
+                experiment_id: "1".into(),
+                user_id: "u".into(),
+                status: crate::model::RunStatus::Finished,
+                start_time: Some(1),
+                end_time: Some(2),
+                artifact_uri: String::new(),
+                lifecycle_stage: crate::model::LifecycleStage::Active,
+            },
+            data,
+            inputs: RunInputs::default(),
+        })
+    }
+
+    fn set() -> RunSet {
+        RunSet::new(
+            vec![
+                run("a", "sweep", None, "0.1", 0.5),
+                run("b", "lr=0.1", Some("a"), "0.1", 0.3),
+                run("c", "lr=0.01", Some("a"), "0.01", 0.2),
+                run("d", "other", None, "0.5", 0.9),
+            ],
+            1,
+        )
+    }
+
+    fn by(set: &RunSet, sort: &[SortKey], q: &str, collapsed: &HashSet<String>) -> Vec<String> {
+        let f = |r: &Run, c: &ColumnId| {
+            sort_value(r, c, &|s| s.to_string(), &|r, k| {
+                r.data.metrics.get(k).map(|m| m.value)
+            })
+        };
+        build_rows(set, q, collapsed, &f, sort)
+            .into_iter()
+            .map(|r| {
+                let run = &set.runs[r.run];
+                format!(
+                    "{}{}{}",
+                    "  ".repeat(r.depth as usize),
+                    run.info.run_name,
+                    if r.context_only { " (ctx)" } else { "" }
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nested_runs_form_a_tree_and_sort_within_siblings() {
+        let s = set();
+        let sort = [SortKey {
+            column: ColumnId::Metric("loss".into()),
+            ascending: true,
+        }];
+        assert_eq!(
+            by(&s, &sort, "", &HashSet::new()),
+            ["sweep", "  lr=0.01", "  lr=0.1", "other"]
+        );
+        let collapsed: HashSet<String> = ["a".to_string()].into();
+        assert_eq!(by(&s, &sort, "", &collapsed), ["sweep", "other"]);
+    }
+
+    #[test]
+    fn name_filter_keeps_ancestors_greyed() {
+        let s = set();
+        assert_eq!(
+            by(&s, &[], "0.01", &HashSet::new()),
+            ["sweep (ctx)", "  lr=0.01"]
+        );
+    }
+
+    #[test]
+    fn default_columns_are_the_differing_ones() {
+        let s = set();
+        let (cols, hidden) = visible_columns(&s, &ColumnPrefs::default(), false);
+        assert!(cols.contains(&ColumnId::Param("lr".into())));
+        assert!(!cols.contains(&ColumnId::Param("seed".into())));
+        assert!(!cols.contains(&ColumnId::Experiment));
+        assert_eq!(hidden, 1);
+        let mut prefs = ColumnPrefs::default();
+        prefs.shown.insert("params.seed".into());
+        prefs.hidden.insert("params.lr".into());
+        let (cols, _) = visible_columns(&s, &prefs, false);
+        assert!(cols.contains(&ColumnId::Param("seed".into())));
+        assert!(!cols.contains(&ColumnId::Param("lr".into())));
+    }
+
+    #[test]
+    fn numbers_sort_as_numbers_and_missing_last() {
+        let mut v = [
+            SortValue::from_text("10"),
+            SortValue::None,
+            SortValue::from_text("9"),
+        ];
+        v.sort_by(|a, b| a.cmp_dir(b, true));
+        assert_eq!(v[0], SortValue::Num(9.0));
+        v.sort_by(|a, b| a.cmp_dir(b, false));
+        assert_eq!(v[0], SortValue::Num(10.0));
+        assert_eq!(v[2], SortValue::None);
+    }
+}

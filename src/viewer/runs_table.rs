@@ -1,0 +1,560 @@
+//! The runs table: virtualised rows (only the visible ones are laid out), nested runs as a tree,
+//! sort by any column (Shift+click adds a secondary key), multi-select with click, Shift and
+//! Ctrl, metric columns showing last/min/max, and the column chooser.
+
+use egui_extras::{Column, TableBuilder};
+
+use crate::model::{LifecycleStage, Run, tags};
+
+use super::app::App;
+use super::cache::Entry;
+use super::commands::{Command, SelectMode, Tab};
+use super::runs_model::{ColumnId, MetricAgg, SortKey, duration_ms, visible_columns};
+use super::theme;
+
+/// Formats a number with 5 significant digits (full value in tooltips).
+pub fn format_number(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-4..1e9).contains(&a) {
+        return format!("{v:.4e}");
+    }
+    if v.fract() == 0.0 && a < 1e9 {
+        return format!("{v:.0}");
+    }
+    let digits = (5 - (a.log10().floor() as i32 + 1)).clamp(0, 9) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Formats epoch ms as local date and time.
+pub fn format_time(ms: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.format("%Y-%m-%d %H:%M:%S").to_string()
+        }
+        chrono::LocalResult::None => ms.to_string(),
+    }
+}
+
+/// Formats a duration in ms as `1h 3m`, `12m 5s`, `4.2s`.
+pub fn format_duration(ms: i64) -> String {
+    let s = ms / 1000;
+    if s >= 86_400 {
+        format!("{}d {}h", s / 86_400, (s % 86_400) / 3600)
+    } else if s >= 3600 {
+        format!("{}h {}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m {}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
+fn cell_text(app: &App, run: &Run, col: &ColumnId) -> (String, Option<String>) {
+    match col {
+        ColumnId::Name => (run.info.run_name.clone(), Some(run.info.run_id.clone())),
+        ColumnId::Status => (String::new(), None),
+        ColumnId::Start => (
+            run.info.start_time.map(format_time).unwrap_or_default(),
+            None,
+        ),
+        ColumnId::Duration => (
+            duration_ms(run).map(format_duration).unwrap_or_default(),
+            None,
+        ),
+        ColumnId::User => (run.info.user_id.clone(), None),
+        ColumnId::Source => {
+            let s = run
+                .data
+                .tags
+                .get(tags::SOURCE_NAME)
+                .cloned()
+                .unwrap_or_default();
+            let short = s.rsplit(['/', '\\']).next().unwrap_or(&s).to_string();
+            (short, Some(s))
+        }
+        ColumnId::Experiment => (app.experiment_name(&run.info.experiment_id), None),
+        ColumnId::Param(k) => {
+            let v = run.data.params.get(k).cloned().unwrap_or_default();
+            (v.clone(), (v.len() > 24).then_some(v))
+        }
+        ColumnId::Tag(k) => {
+            let v = run.data.tags.get(k).cloned().unwrap_or_default();
+            (v.clone(), (v.len() > 24).then_some(v))
+        }
+        ColumnId::Metric(k) => {
+            let agg = app.metric_agg(k);
+            match app.metric_value(run, k, agg) {
+                Some(v) => (format_number(v), Some(format!("{v}"))),
+                None if agg != MetricAgg::Last && run.data.metrics.contains_key(k) => {
+                    ("…".into(), None)
+                }
+                None => (String::new(), None),
+            }
+        }
+    }
+}
+
+fn is_numeric(col: &ColumnId) -> bool {
+    matches!(col, ColumnId::Metric(_) | ColumnId::Duration)
+}
+
+/// Draws the runs table.
+pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
+    let dark = app.persisted.dark;
+    let set = match &app.runs.entry {
+        Entry::Loading => {
+            ui.add_space(20.0);
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(if app.selected_experiments.is_empty() {
+                    "Reading experiments…"
+                } else {
+                    "Reading runs…"
+                });
+            });
+            return;
+        }
+        Entry::Failed(e) => {
+            ui.add_space(20.0);
+            ui.colored_label(theme::error_color(dark), format!("Cannot read runs: {e}"));
+            return;
+        }
+        Entry::Ready(set) => set.clone(),
+    };
+    if app.selected_experiments.is_empty() {
+        ui.add_space(20.0);
+        ui.weak("Select an experiment on the left");
+        return;
+    }
+    let several = app.selected_experiments.len() > 1;
+    let (columns, constant_hidden) = visible_columns(&set, &app.persisted.columns, several);
+    ui.horizontal(|ui| {
+        if ui
+            .button("Columns…")
+            .on_hover_text("Choose the params, metrics and tags shown as columns")
+            .clicked()
+        {
+            app.show_column_chooser = true;
+        }
+        if constant_hidden > 0 {
+            ui.weak(format!(
+                "{constant_hidden} params and metrics with a single value hidden"
+            ));
+        }
+        if !app.sort.is_empty() {
+            let text: Vec<String> = app
+                .sort
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {}",
+                        s.column.title(),
+                        if s.ascending { "↑" } else { "↓" }
+                    )
+                })
+                .collect();
+            ui.weak(format!("sorted by {}", text.join(", ")));
+            if ui
+                .small_button("✖")
+                .on_hover_text("Back to the store's order")
+                .clicked()
+            {
+                app.sort.clear();
+            }
+        }
+    });
+    if set.runs.is_empty() {
+        ui.add_space(20.0);
+        ui.weak(if app.applied_filter.trim().is_empty() {
+            "No runs in the selected experiments"
+        } else {
+            "No run matches the filter"
+        });
+        return;
+    }
+
+    let mut cmds: Vec<Command> = Vec::new();
+    let mut sort_clicked: Option<(ColumnId, bool)> = None;
+    let mut agg_changed: Option<(String, MetricAgg)> = None;
+    let mut hide: Option<String> = None;
+    let mut missing_histories: Vec<(String, String)> = Vec::new();
+    let modifiers = ui.input(|i| i.modifiers);
+
+    egui::ScrollArea::horizontal()
+        .id_salt("runs_hscroll")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+        let mut table = TableBuilder::new(ui)
+            .id_salt("runs_table")
+            .striped(true)
+            .resizable(true)
+            .sense(egui::Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .auto_shrink([false, false])
+            .min_scrolled_height(60.0);
+        for col in &columns {
+            let c = match col {
+                ColumnId::Name => Column::initial(220.0).at_least(80.0),
+                ColumnId::Status => Column::initial(50.0).at_least(40.0),
+                ColumnId::Start => Column::initial(140.0).at_least(60.0),
+                ColumnId::Duration => Column::initial(70.0).at_least(40.0),
+                _ => Column::initial(90.0).at_least(36.0),
+            };
+            table = table.column(c.clip(true));
+        }
+        if let Some(row) = app.scroll_to_row.take() {
+            table = table.scroll_to_row(row, None);
+        }
+        let sort = app.sort.clone();
+        let rows = &app.rows.rows;
+        let app_ref: &App = app;
+        table
+            .header(22.0, |mut header| {
+                for col in &columns {
+                    header.col(|ui| {
+                        let arrow = sort
+                            .iter()
+                            .position(|s| s.column == *col)
+                            .map(|i| {
+                                let a = if sort[i].ascending { "↑" } else { "↓" };
+                                if sort.len() > 1 { format!(" {a}{}", i + 1) } else { format!(" {a}") }
+                            })
+                            .unwrap_or_default();
+                        let mut title = col.title();
+                        if let ColumnId::Metric(k) = col {
+                            let agg = app_ref.metric_agg(k);
+                            if agg != MetricAgg::Last {
+                                title = format!("{title} ({})", agg.label());
+                            }
+                        }
+                        let r = ui
+                            .add(
+                                egui::Button::new(egui::RichText::new(format!("{title}{arrow}")).strong())
+                                    .frame(false)
+                                    .truncate(),
+                            )
+                            .on_hover_text(format!(
+                                "{}\nClick to sort, Shift+click to add a sort key; right-click for options",
+                                col.id_string()
+                            ));
+                        if r.clicked() {
+                            sort_clicked = Some((col.clone(), modifiers.shift));
+                        }
+                        r.context_menu(|ui| {
+                            if let ColumnId::Metric(k) = col {
+                                ui.label("Show");
+                                for agg in [MetricAgg::Last, MetricAgg::Min, MetricAgg::Max] {
+                                    if ui
+                                        .selectable_label(app_ref.metric_agg(k) == agg, agg.label())
+                                        .clicked()
+                                    {
+                                        agg_changed = Some((k.clone(), agg));
+                                        ui.close();
+                                    }
+                                }
+                                ui.separator();
+                            }
+                            if *col != ColumnId::Name && ui.button("Hide column").clicked() {
+                                hide = Some(col.id_string());
+                                ui.close();
+                            }
+                        });
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(theme::ROW_HEIGHT, rows.len(), |mut row| {
+                    let r = rows[row.index()];
+                    let run = &set.runs[r.run];
+                    let id = &run.info.run_id;
+                    row.set_selected(app_ref.selection.contains(id));
+                    let deleted = run.info.lifecycle_stage == LifecycleStage::Deleted;
+                    for col in &columns {
+                        row.col(|ui| {
+                            if let ColumnId::Metric(k) = col
+                                && app_ref.metric_agg(k) != MetricAgg::Last
+                                && run.data.metrics.contains_key(k)
+                                && !app_ref
+                                    .histories
+                                    .contains(&(id.clone(), k.clone()))
+                            {
+                                missing_histories.push((id.clone(), k.clone()));
+                            }
+                            match col {
+                                ColumnId::Name => {
+                                    ui.add_space(r.depth as f32 * 14.0);
+                                    if r.has_children {
+                                        let open = !app_ref.collapsed.contains(id);
+                                        if ui
+                                            .add(egui::Button::new(if open { "⏷" } else { "⏵" }).frame(false).small())
+                                            .on_hover_text(if open { "Hide child runs" } else { "Show child runs" })
+                                            .clicked()
+                                        {
+                                            cmds.push(Command::ToggleExpanded(id.clone()));
+                                        }
+                                    } else if r.depth > 0 || !app_ref.collapsed.is_empty() || set.children.values().next().is_some() {
+                                        ui.add_space(16.0);
+                                    }
+                                    theme::swatch(ui, theme::run_color(id));
+                                    let mut text = egui::RichText::new(&run.info.run_name);
+                                    if r.context_only {
+                                        text = text.weak();
+                                    }
+                                    if deleted {
+                                        text = text.strikethrough();
+                                    }
+                                    ui.add(egui::Label::new(text).truncate().selectable(false))
+                                        .on_hover_text(format!("{}\nrun id {id}", run.info.run_name));
+                                }
+                                ColumnId::Status => {
+                                    let s = run.info.status;
+                                    ui.add(
+                                        egui::Label::new(
+                                            egui::RichText::new(theme::status_icon(s))
+                                                .color(theme::status_color(s, dark)),
+                                        )
+                                        .selectable(false),
+                                    )
+                                    .on_hover_text(if deleted {
+                                        format!("{} (deleted)", s.as_str())
+                                    } else {
+                                        s.as_str().to_string()
+                                    });
+                                }
+                                _ => {
+                                    let (text, tip) = cell_text(app_ref, run, col);
+                                    let draw = |ui: &mut egui::Ui| {
+                                        let mut rt = egui::RichText::new(text);
+                                        if r.context_only {
+                                            rt = rt.weak();
+                                        }
+                                        let l = ui.add(egui::Label::new(rt).truncate().selectable(false));
+                                        if let Some(t) = tip {
+                                            l.on_hover_text(t);
+                                        }
+                                    };
+                                    if is_numeric(col) {
+                                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), draw);
+                                    } else {
+                                        draw(ui);
+                                    }
+                                }
+                            }
+                        });
+                    }
+                    let resp = row.response();
+                    if resp.clicked() {
+                        let mode = if modifiers.shift {
+                            SelectMode::Extend
+                        } else if modifiers.command {
+                            SelectMode::Toggle
+                        } else {
+                            SelectMode::Replace
+                        };
+                        cmds.push(Command::SelectRun {
+                            run_id: id.clone(),
+                            mode,
+                        });
+                    }
+                    if resp.double_clicked() {
+                        cmds.push(Command::SetTab(Tab::Run));
+                    }
+                });
+            });
+        });
+
+    if let Some((col, add)) = sort_clicked {
+        apply_sort_click(&mut app.sort, col, add);
+    }
+    if let Some((k, agg)) = agg_changed {
+        app.persisted.columns.metric_agg.insert(k, agg);
+    }
+    if let Some(id) = hide {
+        app.persisted.columns.shown.remove(&id);
+        app.persisted.columns.hidden.insert(id);
+    }
+    if !missing_histories.is_empty() {
+        // Min/max columns need full histories: ask for the visible rows only.
+        let mut by_run: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (r, k) in missing_histories {
+            by_run.entry(r).or_default().push(k);
+        }
+        for (run_id, keys) in by_run {
+            cmds.push(Command::LoadHistories {
+                run_ids: vec![run_id],
+                keys,
+            });
+        }
+    }
+    app.commands.extend(cmds);
+}
+
+/// A header click: the first click sorts descending for numbers and ascending for text, the next
+/// flips, the third removes; with `add` the column becomes a further sort key.
+pub fn apply_sort_click(sort: &mut Vec<SortKey>, column: ColumnId, add: bool) {
+    let first_ascending = !matches!(
+        column,
+        ColumnId::Metric(_) | ColumnId::Start | ColumnId::Duration
+    );
+    if let Some(pos) = sort.iter().position(|s| s.column == column) {
+        if sort[pos].ascending == first_ascending {
+            sort[pos].ascending = !first_ascending;
+        } else {
+            sort.remove(pos);
+        }
+        if !add {
+            let keep = sort.get(pos).cloned().filter(|s| s.column == column);
+            sort.clear();
+            sort.extend(keep);
+        }
+        return;
+    }
+    if !add {
+        sort.clear();
+    }
+    sort.push(SortKey {
+        column,
+        ascending: first_ascending,
+    });
+}
+
+/// The column chooser: every attribute, param, metric and tag, searchable, as checkboxes.
+pub fn column_chooser_window(ctx: &egui::Context, app: &mut App) {
+    let mut open = app.show_column_chooser;
+    let set = app.run_set().cloned();
+    let several = app.selected_experiments.len() > 1;
+    egui::Window::new("Columns")
+        .open(&mut open)
+        .default_size([340.0, 480.0])
+        .show(ctx, |ui| {
+            let Some(set) = set else {
+                ui.weak("No runs loaded");
+                return;
+            };
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut app.column_search)
+                        .hint_text("search columns…")
+                        .desired_width(200.0),
+                )
+                .on_hover_text("Filter the list of columns");
+                if ui
+                    .button("Defaults")
+                    .on_hover_text("Forget my column choices")
+                    .clicked()
+                {
+                    app.persisted.columns.shown.clear();
+                    app.persisted.columns.hidden.clear();
+                }
+            });
+            let (visible, _) = visible_columns(&set, &app.persisted.columns, several);
+            let q = app.column_search.to_lowercase();
+            let groups: Vec<(&str, Vec<ColumnId>)> = vec![
+                ("Attributes", ColumnId::ATTRIBUTES[1..].to_vec()),
+                (
+                    "Params",
+                    set.catalog
+                        .params
+                        .iter()
+                        .map(|k| ColumnId::Param(k.key.clone()))
+                        .collect(),
+                ),
+                (
+                    "Metrics",
+                    set.catalog
+                        .metrics
+                        .iter()
+                        .map(|k| ColumnId::Metric(k.key.clone()))
+                        .collect(),
+                ),
+                (
+                    "Tags",
+                    set.catalog
+                        .tags
+                        .iter()
+                        .map(|k| ColumnId::Tag(k.key.clone()))
+                        .collect(),
+                ),
+            ];
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                for (name, cols) in groups {
+                    let cols: Vec<ColumnId> = cols
+                        .into_iter()
+                        .filter(|c| q.is_empty() || c.title().to_lowercase().contains(&q))
+                        .collect();
+                    if cols.is_empty() {
+                        continue;
+                    }
+                    egui::CollapsingHeader::new(format!("{name} ({})", cols.len()))
+                        .default_open(true)
+                        .show(ui, |ui| {
+                            for c in cols {
+                                let mut on = visible.contains(&c);
+                                if ui.checkbox(&mut on, c.title()).changed() {
+                                    let id = c.id_string();
+                                    let prefs = &mut app.persisted.columns;
+                                    if on {
+                                        prefs.hidden.remove(&id);
+                                        prefs.shown.insert(id);
+                                    } else {
+                                        prefs.shown.remove(&id);
+                                        prefs.hidden.insert(id);
+                                    }
+                                }
+                            }
+                        });
+                }
+            });
+        });
+    app.show_column_chooser = open;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_have_consistent_significant_digits() {
+        assert_eq!(format_number(0.123456789), "0.12346");
+        assert_eq!(format_number(12.5), "12.5");
+        assert_eq!(format_number(100.0), "100");
+        assert_eq!(format_number(1e-7), "1.0000e-7");
+        assert_eq!(format_number(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(format_duration(4_200), "4.2s");
+        assert_eq!(format_duration(725_000), "12m 5s");
+        assert_eq!(format_duration(3_780_000), "1h 3m");
+    }
+
+    #[test]
+    fn sort_clicks_cycle_and_add_keys() {
+        let mut s = Vec::new();
+        apply_sort_click(&mut s, ColumnId::Name, false);
+        assert!(s[0].ascending);
+        apply_sort_click(&mut s, ColumnId::Name, false);
+        assert!(!s[0].ascending);
+        apply_sort_click(&mut s, ColumnId::Metric("m".into()), true);
+        assert_eq!(s.len(), 2);
+        assert!(!s[1].ascending);
+        apply_sort_click(&mut s, ColumnId::Name, false);
+        assert!(s.is_empty());
+    }
+}

@@ -1,0 +1,843 @@
+//! The worker: a named thread that owns the store and does every read and write.
+//!
+//! The UI sends [`Request`]s over a bounded channel and never waits; the worker answers with an
+//! [`Answer`] tagged with the request's [`RequestKey`] and generation, then asks egui for a
+//! repaint. Requests that a newer one of the same key makes useless (typing a filter sends one
+//! search per keystroke) are skipped. A panic inside the store is caught and reported as an error
+//! of that one request.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::{ErrorCode, StoreWarning};
+use crate::model::{Experiment, Run, RunTag, ViewType};
+use crate::store::{ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, TrackingStore};
+
+use super::artifacts_local::{self, ArtifactEntry, Preview};
+
+/// Capacity of the request channel.
+const REQUEST_CHANNEL_CAPACITY: usize = 256;
+
+/// What the UI asks the worker to do.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Open the store at a path or tracking URI (replacing the current one).
+    Open {
+        /// Path or URI.
+        uri: String,
+    },
+    /// List experiments.
+    Experiments {
+        /// Active, deleted or all.
+        view: ViewType,
+    },
+    /// Every run of some experiments matching a filter (answered page by page).
+    Runs {
+        /// Experiments.
+        experiment_ids: Vec<String>,
+        /// MLflow filter string.
+        filter: String,
+        /// Active, deleted or all.
+        view: ViewType,
+    },
+    /// Count the active runs of each experiment.
+    RunCounts {
+        /// Experiments.
+        experiment_ids: Vec<String>,
+    },
+    /// Read some runs again (after a change).
+    GetRuns {
+        /// Runs.
+        run_ids: Vec<String>,
+    },
+    /// Full histories of some metrics of a run.
+    Histories {
+        /// Run.
+        run_id: String,
+        /// Metric keys.
+        keys: Vec<String>,
+    },
+    /// A change to the store.
+    Write(WriteOp),
+    /// List one folder of a run's artifacts.
+    ListArtifacts {
+        /// The run's artifact URI.
+        root: String,
+        /// The conventional folder in the store, used when the URI's folder is missing.
+        alt: Option<String>,
+        /// Folder relative to the root ("" for the root).
+        path: String,
+    },
+    /// Read the start of an artifact for a preview.
+    ReadArtifact {
+        /// The run's artifact URI.
+        root: String,
+        /// The conventional folder in the store, used when the URI's folder is missing.
+        alt: Option<String>,
+        /// File relative to the root.
+        path: String,
+    },
+    /// Write bytes to a file the user chose (chart exports).
+    SaveFile {
+        /// Destination.
+        path: PathBuf,
+        /// Contents.
+        bytes: Vec<u8>,
+    },
+}
+
+/// A change to the store, written by the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOp {
+    /// Set (add or replace) a run tag.
+    SetTag {
+        /// Run.
+        run_id: String,
+        /// Tag.
+        tag: RunTag,
+    },
+    /// Delete a run tag.
+    DeleteTag {
+        /// Run.
+        run_id: String,
+        /// Key.
+        key: String,
+    },
+    /// Rename a run.
+    Rename {
+        /// Run.
+        run_id: String,
+        /// New name.
+        name: String,
+    },
+    /// Soft-delete runs.
+    DeleteRuns {
+        /// Runs.
+        run_ids: Vec<String>,
+    },
+    /// Restore soft-deleted runs.
+    RestoreRuns {
+        /// Runs.
+        run_ids: Vec<String>,
+    },
+}
+
+impl WriteOp {
+    /// The runs this change touches.
+    pub fn run_ids(&self) -> Vec<String> {
+        match self {
+            WriteOp::SetTag { run_id, .. }
+            | WriteOp::DeleteTag { run_id, .. }
+            | WriteOp::Rename { run_id, .. } => vec![run_id.clone()],
+            WriteOp::DeleteRuns { run_ids } | WriteOp::RestoreRuns { run_ids } => run_ids.clone(),
+        }
+    }
+}
+
+/// Identifies what an answer is about (with the generation, whether it is still wanted).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RequestKey {
+    /// [`Request::Open`].
+    Open,
+    /// [`Request::Experiments`].
+    Experiments,
+    /// [`Request::Runs`].
+    Runs,
+    /// [`Request::RunCounts`].
+    RunCounts,
+    /// [`Request::GetRuns`].
+    GetRuns,
+    /// [`Request::Histories`] of a run.
+    Histories(String),
+    /// [`Request::Write`].
+    Write,
+    /// [`Request::ListArtifacts`] (root, folder).
+    ArtifactList(String, String),
+    /// [`Request::ReadArtifact`] (root, file).
+    ArtifactPreview(String, String),
+    /// [`Request::SaveFile`].
+    Save,
+}
+
+impl RequestKey {
+    /// Whether a newer request with the same key makes an older one useless.
+    fn supersedes(&self) -> bool {
+        matches!(
+            self,
+            RequestKey::Runs | RequestKey::Experiments | RequestKey::RunCounts
+        )
+    }
+}
+
+/// A time series of one metric of one run, in logging order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    /// Steps.
+    pub steps: Vec<i64>,
+    /// Timestamps, epoch ms.
+    pub timestamps: Vec<i64>,
+    /// Values.
+    pub values: Vec<f64>,
+}
+
+/// What the worker answers.
+#[derive(Debug)]
+pub enum Payload {
+    /// The store is open.
+    Opened {
+        /// Its tracking URI.
+        uri: String,
+        /// Whether its files can be written (false on read-only media or permissions).
+        writable: bool,
+    },
+    /// Experiments.
+    Experiments {
+        /// The experiments.
+        experiments: Vec<Experiment>,
+        /// Experiments that could not be read.
+        warnings: Vec<StoreWarning>,
+    },
+    /// Runs (one page; `done` on the last one).
+    Runs {
+        /// This page's runs.
+        runs: Vec<Run>,
+        /// Runs of this page that could not be read.
+        warnings: Vec<StoreWarning>,
+        /// Whether this was the last page.
+        done: bool,
+    },
+    /// Active-run counts per experiment.
+    RunCounts(BTreeMap<String, usize>),
+    /// Runs read again.
+    RunsRefreshed {
+        /// The runs that could be read.
+        runs: Vec<Run>,
+        /// Runs that could not be read, with the reason.
+        errors: Vec<(String, String)>,
+    },
+    /// Metric histories of a run.
+    Histories {
+        /// Run.
+        run_id: String,
+        /// Series by key (keys that failed are in `errors`).
+        series: BTreeMap<String, Series>,
+        /// Keys whose history could not be read, with the reason.
+        errors: BTreeMap<String, String>,
+    },
+    /// A write went through (errors of several-run writes are listed).
+    Written {
+        /// The change.
+        op: WriteOp,
+        /// Runs whose change failed, with the reason.
+        errors: Vec<String>,
+    },
+    /// A folder of artifacts.
+    ArtifactList(Vec<ArtifactEntry>),
+    /// An artifact preview.
+    ArtifactPreview(Preview),
+    /// A file was saved.
+    Saved(PathBuf),
+    /// The request was skipped because a newer one with the same key came.
+    Skipped,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// MLflow's error code (invalid filters are `INVALID_PARAMETER_VALUE`).
+    pub code: ErrorCode,
+    /// The message.
+    pub message: String,
+}
+
+impl Failure {
+    fn internal(message: impl Into<String>) -> Self {
+        Failure {
+            code: ErrorCode::InternalError,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Self {
+        let code = e.error_code();
+        let text = e.to_string();
+        // Drop the "CODE: " prefix of the Display form: the code is kept apart.
+        let message = text
+            .strip_prefix(&format!("{}: ", code.as_str()))
+            .map(str::to_string)
+            .unwrap_or(text);
+        Failure { code, message }
+    }
+}
+
+/// One answer of the worker.
+#[derive(Debug)]
+pub struct Answer {
+    /// What it is about.
+    pub key: RequestKey,
+    /// The generation the request was sent with.
+    pub generation: u64,
+    /// The result.
+    pub result: Result<Payload, Failure>,
+    /// Time the worker spent on it.
+    pub elapsed: Duration,
+    /// Whether this is the request's last answer (pages of runs come in several).
+    pub last: bool,
+}
+
+struct Envelope {
+    key: RequestKey,
+    generation: u64,
+    request: Request,
+}
+
+/// The UI's handle on the worker thread.
+pub struct Worker {
+    requests: SyncSender<Envelope>,
+    answers: Receiver<Answer>,
+    repaint: Arc<Mutex<Option<egui::Context>>>,
+    outbox: VecDeque<Envelope>,
+    in_flight: usize,
+}
+
+impl Worker {
+    /// Starts the worker thread, optionally with an already open store.
+    pub fn spawn(store: Option<Arc<dyn TrackingStore>>) -> Worker {
+        let (req_tx, req_rx) = std::sync::mpsc::sync_channel::<Envelope>(REQUEST_CHANNEL_CAPACITY);
+        let (ans_tx, ans_rx) = std::sync::mpsc::channel::<Answer>();
+        let repaint: Arc<Mutex<Option<egui::Context>>> = Arc::new(Mutex::new(None));
+        let repaint_thread = Arc::clone(&repaint);
+        let spawned = std::thread::Builder::new()
+            .name("mlscope-viewer-worker".into())
+            .spawn(move || {
+                WorkerThread {
+                    store,
+                    requests: req_rx,
+                    answers: ans_tx,
+                    repaint: repaint_thread,
+                    queue: VecDeque::new(),
+                }
+                .run()
+            });
+        if let Err(e) = spawned {
+            // Without a thread nothing can load; the UI shows the error on the first request.
+            eprintln!("mlscope: cannot start the viewer's worker thread: {e}");
+        }
+        Worker {
+            requests: req_tx,
+            answers: ans_rx,
+            repaint,
+            outbox: VecDeque::new(),
+            in_flight: 0,
+        }
+    }
+
+    /// Gives the worker the context to wake when an answer is ready.
+    pub fn set_repaint_context(&self, ctx: &egui::Context) {
+        if let Ok(mut slot) = self.repaint.lock()
+            && slot.is_none()
+        {
+            *slot = Some(ctx.clone());
+        }
+    }
+
+    /// Queues a request; never blocks (a full channel keeps it in an outbox, sent next frame).
+    pub fn send(&mut self, key: RequestKey, generation: u64, request: Request) {
+        self.in_flight += 1;
+        self.outbox.push_back(Envelope {
+            key,
+            generation,
+            request,
+        });
+        self.flush();
+    }
+
+    /// Sends what the outbox holds, as far as the channel takes it.
+    pub fn flush(&mut self) {
+        while let Some(env) = self.outbox.pop_front() {
+            match self.requests.try_send(env) {
+                Ok(()) => {}
+                Err(TrySendError::Full(env)) => {
+                    self.outbox.push_front(env);
+                    break;
+                }
+                Err(TrySendError::Disconnected(env)) => {
+                    // The worker is gone: answer locally so the UI shows an error.
+                    self.outbox.push_front(env);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Takes one answer, if any arrived.
+    pub fn try_recv(&mut self) -> Option<Answer> {
+        match self.answers.try_recv() {
+            Ok(answer) => {
+                if answer.last {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                }
+                Some(answer)
+            }
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                // The worker thread died: fail what was waiting.
+                let env = self.outbox.pop_front()?;
+                self.in_flight = self.in_flight.saturating_sub(1);
+                Some(Answer {
+                    key: env.key,
+                    generation: env.generation,
+                    result: Err(Failure::internal("the worker thread stopped")),
+                    elapsed: Duration::ZERO,
+                    last: true,
+                })
+            }
+        }
+    }
+
+    /// Whether nothing is waiting to be sent or answered.
+    pub fn is_idle(&self) -> bool {
+        self.in_flight == 0 && self.outbox.is_empty()
+    }
+
+    /// Number of requests not answered yet.
+    pub fn pending(&self) -> usize {
+        self.in_flight
+    }
+}
+
+struct WorkerThread {
+    store: Option<Arc<dyn TrackingStore>>,
+    requests: Receiver<Envelope>,
+    answers: Sender<Answer>,
+    repaint: Arc<Mutex<Option<egui::Context>>>,
+    queue: VecDeque<Envelope>,
+}
+
+impl WorkerThread {
+    fn run(mut self) {
+        loop {
+            if self.queue.is_empty() {
+                match self.requests.recv() {
+                    Ok(env) => self.queue.push_back(env),
+                    Err(_) => return, // the UI is gone
+                }
+            }
+            // Take everything that is waiting, so superseded requests can be skipped.
+            while let Ok(env) = self.requests.try_recv() {
+                self.queue.push_back(env);
+            }
+            let Some(env) = self.next() else { continue };
+            let superseded =
+                env.key.supersedes() && self.queue.iter().any(|later| later.key == env.key);
+            if superseded {
+                self.answer(
+                    env.key,
+                    env.generation,
+                    Ok(Payload::Skipped),
+                    Duration::ZERO,
+                    true,
+                );
+                continue;
+            }
+            self.handle(env);
+        }
+    }
+
+    /// The next request: interactive ones first, run counts (slow, background) last.
+    fn next(&mut self) -> Option<Envelope> {
+        let pos = self
+            .queue
+            .iter()
+            .position(|e| e.key != RequestKey::RunCounts)
+            .unwrap_or(0);
+        self.queue.remove(pos)
+    }
+
+    fn answer(
+        &self,
+        key: RequestKey,
+        generation: u64,
+        result: Result<Payload, Failure>,
+        elapsed: Duration,
+        last: bool,
+    ) {
+        let _ = self.answers.send(Answer {
+            key,
+            generation,
+            result,
+            elapsed,
+            last,
+        });
+        if let Ok(slot) = self.repaint.lock()
+            && let Some(ctx) = slot.as_ref()
+        {
+            ctx.request_repaint();
+        }
+    }
+
+    fn handle(&mut self, env: Envelope) {
+        let Envelope {
+            key,
+            generation,
+            request,
+        } = env;
+        let started = Instant::now();
+        if let Request::Runs {
+            experiment_ids,
+            filter,
+            view,
+        } = &request
+        {
+            self.search_runs_paged(key, generation, experiment_ids, filter, *view, started);
+            return;
+        }
+        let result = self.guarded(|this| this.execute(request));
+        self.answer(key, generation, result, started.elapsed(), true);
+    }
+
+    /// Runs `f`, turning a panic of the store into an error.
+    fn guarded<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
+            Ok(result) => result,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown error".into());
+                Err(Failure::internal(format!(
+                    "the store failed unexpectedly ({what}); this is a bug in mlscope"
+                )))
+            }
+        }
+    }
+
+    fn store(&self) -> Result<Arc<dyn TrackingStore>, Failure> {
+        self.store
+            .clone()
+            .ok_or_else(|| Failure::internal("no store is open"))
+    }
+
+    fn search_runs_paged(
+        &mut self,
+        key: RequestKey,
+        generation: u64,
+        experiment_ids: &[String],
+        filter: &str,
+        view: ViewType,
+        started: Instant,
+    ) {
+        let mut query = RunQuery {
+            experiment_ids: experiment_ids.to_vec(),
+            filter: filter.to_string(),
+            view_type: view,
+            max_results: SEARCH_MAX_RESULTS_THRESHOLD,
+            order_by: Vec::new(),
+            page_token: None,
+        };
+        if experiment_ids.is_empty() {
+            let empty = Payload::Runs {
+                runs: Vec::new(),
+                warnings: Vec::new(),
+                done: true,
+            };
+            self.answer(key, generation, Ok(empty), started.elapsed(), true);
+            return;
+        }
+        loop {
+            let page = self.guarded(|this| Ok(this.store()?.search_runs(&query)?));
+            match page {
+                Ok(page) => {
+                    let done = page.next_page_token.is_none();
+                    let payload = Payload::Runs {
+                        runs: page.items,
+                        warnings: page.warnings,
+                        done,
+                    };
+                    self.answer(
+                        key.clone(),
+                        generation,
+                        Ok(payload),
+                        started.elapsed(),
+                        done,
+                    );
+                    if done {
+                        return;
+                    }
+                    query.page_token = page.next_page_token;
+                    // A newer search makes the rest of this one useless.
+                    while let Ok(env) = self.requests.try_recv() {
+                        self.queue.push_back(env);
+                    }
+                    if self.queue.iter().any(|e| e.key == key) {
+                        let skipped = Ok(Payload::Skipped);
+                        self.answer(key, generation, skipped, started.elapsed(), true);
+                        return;
+                    }
+                }
+                Err(failure) => {
+                    self.answer(key, generation, Err(failure), started.elapsed(), true);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn execute(&mut self, request: Request) -> Result<Payload, Failure> {
+        match request {
+            Request::Open { uri } => {
+                // A dropped or chosen path: a .db file is a SQLite store (checked here, off the
+                // UI thread).
+                let uri = if uri.contains("://")
+                    || uri.starts_with("file:")
+                    || uri.starts_with("sqlite:")
+                {
+                    uri
+                } else {
+                    uri_for_path(Path::new(&uri))
+                };
+                let store = open_existing(&uri)?;
+                let writable = is_writable(&uri);
+                let uri = store.tracking_uri();
+                self.store = Some(store);
+                Ok(Payload::Opened { uri, writable })
+            }
+            Request::Experiments { view } => {
+                let store = self.store()?;
+                let mut query = ExperimentQuery {
+                    view_type: view,
+                    max_results: SEARCH_MAX_RESULTS_THRESHOLD,
+                    ..ExperimentQuery::default()
+                };
+                let mut experiments = Vec::new();
+                let mut warnings = Vec::new();
+                loop {
+                    let page = store.search_experiments(&query)?;
+                    experiments.extend(page.items);
+                    warnings.extend(page.warnings);
+                    match page.next_page_token {
+                        Some(t) => query.page_token = Some(t),
+                        None => break,
+                    }
+                }
+                Ok(Payload::Experiments {
+                    experiments,
+                    warnings,
+                })
+            }
+            Request::Runs { .. } => Err(Failure::internal("runs are searched page by page")),
+            Request::RunCounts { experiment_ids } => {
+                let store = self.store()?;
+                let mut counts = BTreeMap::new();
+                for id in experiment_ids {
+                    let mut query = RunQuery::new([id.clone()]);
+                    query.max_results = SEARCH_MAX_RESULTS_THRESHOLD;
+                    let mut n = 0;
+                    loop {
+                        let page = store.search_runs(&query)?;
+                        n += page.items.len();
+                        match page.next_page_token {
+                            Some(t) => query.page_token = Some(t),
+                            None => break,
+                        }
+                    }
+                    counts.insert(id, n);
+                }
+                Ok(Payload::RunCounts(counts))
+            }
+            Request::GetRuns { run_ids } => {
+                let store = self.store()?;
+                let mut runs = Vec::new();
+                let mut errors = Vec::new();
+                for id in run_ids {
+                    match store.get_run(&id) {
+                        Ok(run) => runs.push(run),
+                        Err(e) => errors.push((id, Failure::from(e).message)),
+                    }
+                }
+                Ok(Payload::RunsRefreshed { runs, errors })
+            }
+            Request::Histories { run_id, keys } => {
+                let store = self.store()?;
+                let mut series = BTreeMap::new();
+                let mut errors = BTreeMap::new();
+                match store.get_metric_histories(&run_id, &keys) {
+                    Ok(all) => {
+                        for (k, metrics) in all {
+                            series.insert(k, to_series(&metrics));
+                        }
+                    }
+                    Err(_) => {
+                        // Ask key by key so one bad metric file does not hide the others.
+                        for k in keys {
+                            match store.get_metric_history(&run_id, &k) {
+                                Ok(m) => {
+                                    series.insert(k, to_series(&m));
+                                }
+                                Err(e) => {
+                                    errors.insert(k, Failure::from(e).message);
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(Payload::Histories {
+                    run_id,
+                    series,
+                    errors,
+                })
+            }
+            Request::Write(op) => {
+                let store = self.store()?;
+                let errors = write(store.as_ref(), &op)?;
+                Ok(Payload::Written { op, errors })
+            }
+            Request::ListArtifacts { root, alt, path } => {
+                let entries = artifacts_local::list(&root, alt.as_deref(), &path)
+                    .map_err(Failure::internal)?;
+                Ok(Payload::ArtifactList(entries))
+            }
+            Request::ReadArtifact { root, alt, path } => {
+                let preview = artifacts_local::preview(&root, alt.as_deref(), &path)
+                    .map_err(Failure::internal)?;
+                Ok(Payload::ArtifactPreview(preview))
+            }
+            Request::SaveFile { path, bytes } => {
+                std::fs::write(&path, bytes).map_err(|e| {
+                    Failure::internal(format!("cannot write {}: {e}", path.display()))
+                })?;
+                Ok(Payload::Saved(path))
+            }
+        }
+    }
+}
+
+/// Applies one change; for several runs, goes on after a failure and lists the failures.
+fn write(store: &dyn TrackingStore, op: &WriteOp) -> Result<Vec<String>, Failure> {
+    match op {
+        WriteOp::SetTag { run_id, tag } => store.set_tag(run_id, tag)?,
+        WriteOp::DeleteTag { run_id, key } => store.delete_tag(run_id, key)?,
+        WriteOp::Rename { run_id, name } => {
+            store.update_run_info(run_id, None, None, Some(name))?;
+        }
+        WriteOp::DeleteRuns { run_ids } | WriteOp::RestoreRuns { run_ids } => {
+            let delete = matches!(op, WriteOp::DeleteRuns { .. });
+            let mut errors = Vec::new();
+            for id in run_ids {
+                let r = if delete {
+                    store.delete_run(id)
+                } else {
+                    store.restore_run(id)
+                };
+                if let Err(e) = r {
+                    errors.push(format!("{id}: {}", Failure::from(e).message));
+                }
+            }
+            if errors.len() == run_ids.len() && !errors.is_empty() {
+                return Err(Failure::internal(errors.join("; ")));
+            }
+            return Ok(errors);
+        }
+    }
+    Ok(Vec::new())
+}
+
+fn to_series(metrics: &[crate::model::Metric]) -> Series {
+    Series {
+        steps: metrics.iter().map(|m| m.step).collect(),
+        timestamps: metrics.iter().map(|m| m.timestamp).collect(),
+        values: metrics.iter().map(|m| m.value).collect(),
+    }
+}
+
+/// Turns a dropped or chosen path into a tracking URI: `.db`/`.sqlite` files are SQLite.
+pub fn uri_for_path(path: &Path) -> String {
+    let is_db = path.is_file()
+        && path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            matches!(e.to_ascii_lowercase().as_str(), "db" | "sqlite" | "sqlite3")
+        });
+    if is_db {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        format!("sqlite:///{}", abs.display())
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Whether the store's folder or database file may be written.
+fn is_writable(uri: &str) -> bool {
+    use crate::store::{StoreLocation, parse_tracking_uri};
+    match parse_tracking_uri(uri) {
+        Ok(StoreLocation::File(p) | StoreLocation::Sqlite(p)) => std::fs::metadata(&p)
+            .map(|m| !m.permissions().readonly())
+            .unwrap_or(false),
+        _ => true,
+    }
+}
+
+/// Opens a store that must already exist (opening a missing folder would create a store).
+fn open_existing(uri: &str) -> Result<Arc<dyn TrackingStore>, Failure> {
+    use crate::store::{StoreLocation, parse_tracking_uri};
+    let location = parse_tracking_uri(uri)?;
+    let missing = match &location {
+        StoreLocation::File(p) | StoreLocation::Sqlite(p) => (!p.exists()).then(|| p.clone()),
+        StoreLocation::Http(_) => None,
+    };
+    if let Some(p) = missing {
+        return Err(Failure {
+            code: ErrorCode::ResourceDoesNotExist,
+            message: format!("nothing to open: {} does not exist", p.display()),
+        });
+    }
+    if let StoreLocation::File(p) = &location
+        && !p.is_dir()
+    {
+        return Err(Failure {
+            code: ErrorCode::InvalidParameterValue,
+            message: format!(
+                "{} is a file, not an mlruns folder (open a .db file as a database)",
+                p.display()
+            ),
+        });
+    }
+    Ok(crate::store::open_store(uri)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_keep_the_code_apart_from_the_message() {
+        let f = Failure::from(crate::Error::InvalidParameter("bad filter at 3".into()));
+        assert_eq!(f.code, ErrorCode::InvalidParameterValue);
+        assert_eq!(f.message, "bad filter at 3");
+    }
+
+    #[test]
+    fn db_files_become_sqlite_uris() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("mlflow.db");
+        std::fs::write(&db, b"").unwrap();
+        assert!(uri_for_path(&db).starts_with("sqlite:////"));
+        assert_eq!(uri_for_path(dir.path()), dir.path().display().to_string());
+    }
+
+    #[test]
+    fn opening_a_missing_folder_fails_without_creating_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let err = open_existing(&missing.display().to_string()).err().unwrap();
+        assert_eq!(err.code, ErrorCode::ResourceDoesNotExist);
+        assert!(!missing.exists());
+    }
+}
