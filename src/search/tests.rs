@@ -1331,6 +1331,67 @@ fn assert_round_trip_run(input: &str, syntax: FilterSyntax) {
     }
 }
 
+/// [`has_trailing_backslash`] for experiment filters.
+fn experiment_has_trailing_backslash(f: &ExperimentFilter) -> bool {
+    let test_has = |t: &StringTest| match t {
+        StringTest::Eq(v) | StringTest::Ne(v) | StringTest::Like(v) | StringTest::ILike(v) => {
+            v.ends_with('\\')
+        }
+        StringTest::In(vs) | StringTest::NotIn(vs) => vs.iter().any(|v| v.ends_with('\\')),
+        _ => false,
+    };
+    f.expr.as_ref().is_some_and(|e| {
+        e.predicates().iter().any(|p| match p {
+            ExperimentPredicate::Name(t) | ExperimentPredicate::ExperimentId(t) => test_has(t),
+            ExperimentPredicate::Tag { key, test } => key.ends_with('\\') || test_has(test),
+            ExperimentPredicate::Time { .. } => false,
+        })
+    })
+}
+
+#[track_caller]
+fn assert_round_trip_experiment(input: &str, syntax: FilterSyntax) {
+    if let Ok(f) = parse_experiment_filter(input, syntax)
+        && !experiment_has_trailing_backslash(&f)
+    {
+        let printed = f.to_string();
+        let again = parse_experiment_filter(&printed, syntax)
+            .unwrap_or_else(|e| panic!("{input:?} printed as {printed:?} which fails: {e}"));
+        assert_eq!(again, f, "{input:?} → {printed:?}");
+        assert_eq!(again.to_string(), printed);
+    }
+}
+
+/// Every filter of the MLflow search corpus (`tests/search_corpus/cases.json`, with unicode,
+/// quoted and dotted keys, newlines in values…) survives print → parse unchanged.
+#[test]
+fn round_trip_corpus_filters() {
+    let corpus: Value = serde_json::from_str(include_str!("../../tests/search_corpus/cases.json"))
+        .expect("corpus JSON");
+    let mut parsed = 0;
+    for case in corpus["runs"].as_array().unwrap() {
+        let f = case["filter"].as_str().unwrap();
+        for syntax in [FilterSyntax::Mlflow, FilterSyntax::Extended] {
+            assert_round_trip_run(f, syntax);
+            check_no_panic(f);
+        }
+        parsed += usize::from(parse_run_filter(f, FilterSyntax::Mlflow).is_ok());
+        for o in case["order_by"].as_array().into_iter().flatten() {
+            let clause = o.as_str().unwrap().to_string();
+            if let Ok(order) = parse_run_order_by(std::slice::from_ref(&clause)) {
+                let printed: Vec<String> = order.iter().map(|o| o.to_string()).collect();
+                assert_eq!(parse_run_order_by(&printed).unwrap(), order, "{clause}");
+            }
+        }
+    }
+    for case in corpus["experiments"].as_array().unwrap() {
+        let f = case["filter"].as_str().unwrap();
+        assert_round_trip_experiment(f, FilterSyntax::Mlflow);
+        assert_round_trip_experiment(f, FilterSyntax::Extended);
+    }
+    assert!(parsed >= 200, "{parsed}");
+}
+
 #[test]
 fn round_trip_fixture_filters() {
     let fx = fixtures();
@@ -1586,8 +1647,9 @@ fn check_no_panic(input: &str) {
                 let _ = e.to_string();
             }
         }
-        if let Err(e) = parse_experiment_filter(input, syntax) {
-            assert!(input.is_char_boundary(e.offset), "{input:?}: {e}");
+        match parse_experiment_filter(input, syntax) {
+            Ok(_) => assert_round_trip_experiment(input, syntax),
+            Err(e) => assert!(input.is_char_boundary(e.offset), "{input:?}: {e}"),
         }
     }
     let _ = parse_run_order_by(&[input.to_string()]);

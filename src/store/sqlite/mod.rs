@@ -56,10 +56,17 @@
 //! transaction, i.e. one journal commit with SQLite's default `synchronous = FULL` (durable
 //! across power loss); batching metrics with `log_batch` amortises it over up to 1000 values.
 //! Loading runs costs a fixed number of queries (runs, params, tags, latest metrics, inputs)
-//! however many runs are loaded. `search_runs` currently loads the candidate runs of the
-//! requested experiments (view type applied in SQL) and filters, orders and pages them in memory
-//! ([`crate::search::search_runs_in_memory`]); compiling filters to SQL is a change local to
-//! `search_runs_page`.
+//! however many runs are loaded.
+//!
+//! `search_runs` and `search_experiments` are pushed down to SQL: the filter, `order_by` and
+//! page are compiled to one parameterised statement ([`crate::search::sql`]) that selects the
+//! ids of the requested page only, using MLflow's `(key, run_uuid)` indexes for every
+//! metric/param/tag predicate and sort key; then just those runs are loaded (ids bound once as a
+//! JSON array read with `json_each`, so the same fixed number of statements for any page size).
+//! A run row of the page that cannot be decoded is left out with a warning; rows outside the
+//! page are never read. Two fallbacks evaluate in memory, on schemas too old for the SQL: a
+//! `datasets.*` filter on a pre-2.4 schema (no dataset tables) and experiment search on a
+//! pre-2.2 schema (no experiment times).
 
 mod connection;
 mod read;
@@ -81,6 +88,7 @@ use self::schema::{InspectError, SchemaInfo};
 use self::write::{Writer, parse_experiment_id};
 use super::uri::absolute;
 use super::{CreateRun, ExperimentQuery, Page, RunQuery, TrackingStore};
+use crate::error::StoreWarning;
 use crate::error::{Error, Result};
 use crate::model::validation::{
     self, KeyKind, MAX_DATASET_DIGEST_LENGTH, MAX_DATASET_NAME_LENGTH, MAX_INPUT_TAG_KEY_LENGTH,
@@ -89,7 +97,13 @@ use crate::model::validation::{
 use crate::model::{
     DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag, now_ms, tags,
 };
-use crate::search::{search_experiments_in_memory, search_runs_in_memory};
+use crate::search::sql::{
+    SqlOptions, SqlSearch, SqlValue, compile_experiment_search, compile_run_search,
+};
+use crate::search::{
+    FilterSyntax, RunPredicate, parse_run_filter, search_experiments_in_memory,
+    search_runs_in_memory,
+};
 
 /// Env var MLflow's server sets to pass its artifact root to stores created in its process.
 pub const SERVER_ARTIFACT_ROOT_ENV: &str = "_MLFLOW_SERVER_ARTIFACT_ROOT";
@@ -430,20 +444,142 @@ fn inspect(conn: &rusqlite::Connection, path: &Path) -> Result<SchemaInfo> {
     })
 }
 
-/// Runs one search over the candidate runs. This is the single place to replace with SQL
-/// compiled from the filter and `order_by` (`experiment_ids` are already parsed).
+/// Binds [`SqlValue`]s as rusqlite values.
+fn sql_values(params: &[SqlValue]) -> Vec<Value> {
+    params
+        .iter()
+        .map(|v| match v {
+            SqlValue::Text(s) => Value::Text(s.clone()),
+            SqlValue::Integer(i) => Value::Integer(*i),
+            SqlValue::Real(f) => Value::Real(*f),
+        })
+        .collect()
+}
+
+/// Runs a compiled search statement: the ids of the page (`None` for a NULL id, which the
+/// schema forbids but an old or damaged file may hold) and its next page token.
+fn fetch_page_ids(
+    tx: &Transaction<'_>,
+    search: &SqlSearch,
+) -> TxResult<(Vec<Option<Value>>, Option<String>)> {
+    let mut stmt = tx.prepare_cached(&search.sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(sql_values(&search.params)))?;
+    let mut ids = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id: Value = row.get(0)?;
+        ids.push(match id {
+            Value::Null => None,
+            v => Some(v),
+        });
+    }
+    let next_page_token = search.next_page_token(ids.len());
+    ids.truncate(search.max_results);
+    Ok((ids, next_page_token))
+}
+
+/// Whether the filter needs tables this (old) schema lacks, so that it cannot run in SQL.
+fn needs_in_memory_run_search(schema: &SchemaInfo, query: &RunQuery) -> bool {
+    if schema.has_inputs {
+        return false;
+    }
+    // Unparsable filters are reported by the SQL path.
+    parse_run_filter(&query.filter, FilterSyntax::Extended).is_ok_and(|f| {
+        f.expr.is_some_and(|e| {
+            e.predicates()
+                .iter()
+                .any(|p| matches!(p, RunPredicate::Dataset { .. }))
+        })
+    })
+}
+
+/// One `search_runs` page. Filtering, ordering and paging run in SQL
+/// ([`compile_run_search`]); only the page's runs are then loaded, with a fixed number of
+/// statements. A run row of the page that cannot be decoded is left out with a warning (the
+/// page is then shorter than `max_results`; the next page token is unaffected).
+///
+/// Only on a pre-2.4 schema without dataset tables, a filter on `datasets.*` is evaluated in
+/// memory over the candidate runs (no run has datasets there, so the result is known to be
+/// empty or, under `NOT`, everything; the in-memory path gets both right).
 fn search_runs_page(
     reader: &Reader<'_>,
     tx: &Transaction<'_>,
     experiment_ids: &[i64],
     query: &RunQuery,
 ) -> TxResult<Page<Run>> {
-    let loaded = reader.runs_in_experiments(tx, experiment_ids, query.view_type)?;
-    let (items, next_page_token) = search_runs_in_memory(loaded.items, query)?;
+    if needs_in_memory_run_search(reader.schema, query) {
+        let loaded = reader.runs_in_experiments(tx, experiment_ids, query.view_type)?;
+        let (items, next_page_token) = search_runs_in_memory(loaded.items, query)?;
+        return Ok(Page {
+            items,
+            next_page_token,
+            warnings: loaded.warnings,
+        });
+    }
+    let search = compile_run_search(query, &SqlOptions::default())?;
+    let (ids, next_page_token) = fetch_page_ids(tx, &search)?;
+    let mut warnings = Vec::new();
+    if ids.iter().any(Option::is_none) {
+        warnings.push(StoreWarning::new(
+            format!("{} (runs)", reader.path.display()),
+            "skipped a run row with a NULL run_uuid",
+        ));
+    }
+    let ids: Vec<String> = ids
+        .into_iter()
+        .flatten()
+        .map(|v| match v {
+            Value::Text(s) => s,
+            Value::Integer(i) => i.to_string(),
+            Value::Real(f) => f.to_string(),
+            Value::Blob(b) => String::from_utf8_lossy(&b).into_owned(),
+            Value::Null => String::new(),
+        })
+        .collect();
+    let loaded = reader.runs_by_ids(tx, &ids)?;
+    warnings.extend(loaded.warnings);
     Ok(Page {
-        items,
+        items: loaded.items,
         next_page_token,
-        warnings: loaded.warnings,
+        warnings,
+    })
+}
+
+/// One `search_experiments` page, filtered, ordered and paged in SQL
+/// ([`compile_experiment_search`]); in memory only on a pre-2.2 schema without experiment
+/// times (the default order is by `creation_time`).
+fn search_experiments_page(
+    reader: &Reader<'_>,
+    tx: &Transaction<'_>,
+    query: &ExperimentQuery,
+) -> TxResult<Page<Experiment>> {
+    if !reader.schema.has_experiment_times {
+        let loaded = reader.experiments_in_view(tx, query.view_type)?;
+        let (items, next_page_token) = search_experiments_in_memory(loaded.items, query)?;
+        return Ok(Page {
+            items,
+            next_page_token,
+            warnings: loaded.warnings,
+        });
+    }
+    let search = compile_experiment_search(query, &SqlOptions::default())?;
+    let (ids, next_page_token) = fetch_page_ids(tx, &search)?;
+    let mut warnings = Vec::new();
+    let mut numeric = Vec::with_capacity(ids.len());
+    for id in ids {
+        match id {
+            Some(Value::Integer(i)) => numeric.push(i),
+            other => warnings.push(StoreWarning::new(
+                format!("{} (experiments)", reader.path.display()),
+                format!("skipped an experiment row with a non-integer id {other:?}"),
+            )),
+        }
+    }
+    let loaded = reader.experiments_by_ids(tx, &numeric)?;
+    warnings.extend(loaded.warnings);
+    Ok(Page {
+        items: loaded.items,
+        next_page_token,
+        warnings,
     })
 }
 
@@ -517,15 +653,8 @@ impl TrackingStore for SqliteStore {
     }
 
     fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
-        let loaded = self
-            .db
-            .read(|tx| self.reader().experiments_in_view(tx, query.view_type))?;
-        let (items, next_page_token) = search_experiments_in_memory(loaded.items, query)?;
-        Ok(Page {
-            items,
-            next_page_token,
-            warnings: loaded.warnings,
-        })
+        self.db
+            .read(|tx| search_experiments_page(&self.reader(), tx, query))
     }
 
     fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {

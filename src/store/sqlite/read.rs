@@ -194,6 +194,35 @@ impl Reader<'_> {
         Ok(loaded.items.into_iter().next())
     }
 
+    /// The experiments with the given ids, in the order of `ids` (see [`Self::runs_by_ids`]).
+    pub fn experiments_by_ids(
+        &self,
+        tx: &Transaction<'_>,
+        ids: &[i64],
+    ) -> TxResult<Loaded<Experiment>> {
+        if ids.is_empty() {
+            return Ok(Loaded {
+                items: Vec::new(),
+                warnings: Vec::new(),
+            });
+        }
+        let json = serde_json::to_string(ids).map_err(|e| Error::Database(e.to_string()))?;
+        let mut loaded = self.load_experiments(
+            tx,
+            "experiment_id IN (SELECT value FROM json_each(?))",
+            &[Value::Text(json)],
+        )?;
+        let position: HashMap<String, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.to_string(), i))
+            .collect();
+        loaded
+            .items
+            .sort_by_key(|e| position.get(&e.experiment_id).copied());
+        Ok(loaded)
+    }
+
     /// Experiments of a view type.
     pub fn experiments_in_view(
         &self,
@@ -480,6 +509,33 @@ impl Reader<'_> {
             return Err(Error::corrupt(w.message, self.path).into());
         }
         Ok(loaded.items.into_iter().next())
+    }
+
+    /// The runs with the given ids, in the order of `ids` (ids without a decodable row are
+    /// left out, with a warning for an undecodable one). A fixed number of statements whatever
+    /// the number of ids: the ids are bound once, as a JSON array read with `json_each`.
+    pub fn runs_by_ids(&self, tx: &Transaction<'_>, ids: &[String]) -> TxResult<Loaded<Run>> {
+        if ids.is_empty() {
+            return Ok(Loaded {
+                items: Vec::new(),
+                warnings: Vec::new(),
+            });
+        }
+        let json = serde_json::to_string(ids).map_err(|e| Error::Database(e.to_string()))?;
+        let mut loaded = self.load_runs(
+            tx,
+            "run_uuid IN (SELECT value FROM json_each(?))",
+            &[Value::Text(json)],
+        )?;
+        let position: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        loaded
+            .items
+            .sort_by_key(|r| position.get(r.info.run_id.as_str()).copied());
+        Ok(loaded)
     }
 
     /// The candidate runs of a search: every run of `experiment_ids` in the view.

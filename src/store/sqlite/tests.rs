@@ -1432,6 +1432,25 @@ fn sqlite_reads_an_old_schema_without_optional_columns() {
             .len(),
         1
     );
+    // No dataset tables: dataset filters are evaluated in memory (no run has datasets).
+    let count = |filter: &str| {
+        store
+            .search_runs(&RunQuery {
+                filter: filter.into(),
+                ..RunQuery::new(["0"])
+            })
+            .unwrap()
+            .items
+            .len()
+    };
+    assert_eq!(count("datasets.name = 'x'"), 0);
+    assert_eq!(count("not datasets.name = 'x'"), 1);
+    assert_eq!(count("metrics.acc = 0.5 and params.missing is null"), 1);
+    // No experiment times: experiment search in memory.
+    let exps = store
+        .search_experiments(&ExperimentQuery::default())
+        .unwrap();
+    assert_eq!(exps.items.len(), 1);
     let err = store.set_tag("r1", &RunTag::new("k", "v")).unwrap_err();
     assert!(err.to_string().contains("7ac759974ad8"), "{err}");
 }
@@ -1491,4 +1510,144 @@ fn sqlite_failed_batch_writes_nothing() {
     assert!(!run.data.params.contains_key("new"));
     assert!(!run.data.metrics.contains_key("side"));
     assert!(!run.data.tags.contains_key("side"));
+}
+
+// ----- search pushed down to SQL -------------------------------------------------------------
+
+/// Filtering, ordering and paging run in SQL and only the page's runs are loaded: a run row
+/// that cannot be decoded produces a warning only when the filter and the page include it.
+#[test]
+fn sqlite_search_loads_only_the_page() {
+    let (_dir, store) = new_store();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let run = store
+            .create_run(CreateRun {
+                experiment_id: "0".into(),
+                start_time: Some(1000 + i),
+                ..CreateRun::default()
+            })
+            .unwrap();
+        let even = if i % 2 == 0 { "yes" } else { "no" };
+        store
+            .log_batch(
+                &run.info.run_id,
+                &[m("acc", i as f64 / 30.0, 1, 0)],
+                &[Param::new("even", even)],
+                &[],
+            )
+            .unwrap();
+        ids.push(run.info.run_id);
+    }
+    let conn = raw(&store);
+    conn.execute_batch("PRAGMA ignore_check_constraints = ON")
+        .unwrap();
+    conn.execute(
+        "UPDATE runs SET status = 'EXPLODED' WHERE run_uuid = ?1",
+        [&ids[1]],
+    )
+    .unwrap();
+    let search = |filter: &str, max_results: usize, page_token: Option<String>| {
+        store
+            .search_runs(&RunQuery {
+                filter: filter.into(),
+                max_results,
+                page_token,
+                ..RunQuery::new(["0"])
+            })
+            .unwrap()
+    };
+    let names = |page: &Page<Run>| -> Vec<usize> {
+        page.items
+            .iter()
+            .map(|r| ids.iter().position(|id| *id == r.info.run_id).unwrap())
+            .collect()
+    };
+    // Filtered out: never loaded, no warning.
+    let evens = search("params.even = 'yes'", 1000, None);
+    assert_eq!(evens.items.len(), 15);
+    assert!(evens.warnings.is_empty(), "{:?}", evens.warnings);
+    assert_eq!(evens.items[0].data.params["even"], "yes");
+    assert_eq!(evens.items[0].data.metrics["acc"].value, 28.0 / 30.0);
+    // Outside the page: no warning either.
+    let first = search("", 5, None);
+    assert_eq!(names(&first), vec![29, 28, 27, 26, 25]);
+    assert!(first.warnings.is_empty());
+    // The page holding it: left out with a warning, paging unaffected.
+    let last = search("", 5, Some(crate::search::encode_page_token(25)));
+    assert_eq!(names(&last), vec![4, 3, 2, 0]);
+    assert_eq!(last.warnings.len(), 1);
+    assert!(last.warnings[0].message.contains("EXPLODED"));
+    assert!(last.next_page_token.is_none());
+}
+
+/// The compiled search reads the key/value tables only through their `(key, run_uuid)`
+/// indexes (one lookup per candidate run and predicate), never by scanning them.
+#[test]
+fn sqlite_search_plan_uses_indexes() {
+    let (_dir, store) = new_store();
+    let conn = raw(&store);
+    let query = RunQuery {
+        filter: "metrics.m0 > 0.5 and params.p1 = 'x' and tags.t LIKE 'a%' \
+                 and datasets.context = 'training'"
+            .into(),
+        order_by: vec!["metrics.m0 DESC".into(), "params.p2".into()],
+        ..RunQuery::new(["0"])
+    };
+    let search = compile_run_search(&query, &SqlOptions::default()).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", search.sql))
+        .unwrap();
+    let plan: Vec<String> = stmt
+        .query_map(
+            rusqlite::params_from_iter(sql_values(&search.params)),
+            |row| row.get::<_, String>(3),
+        )
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let mut lookups = 0;
+    for line in &plan {
+        if ["_m ", "_kv ", "_i ", "_d ", "_it "]
+            .iter()
+            .any(|alias| line.contains(alias))
+        {
+            lookups += 1;
+            assert!(line.starts_with("SEARCH"), "{line}\n{plan:#?}");
+        }
+    }
+    assert!(lookups >= 6, "{plan:#?}");
+}
+
+/// Experiment search runs in SQL too, in the requested order.
+#[test]
+fn sqlite_experiment_search_in_sql() {
+    let (_dir, store) = new_store();
+    for name in ["b", "a", "c"] {
+        store
+            .create_experiment(name, None, &[("k".into(), name.into())])
+            .unwrap();
+    }
+    let page = store
+        .search_experiments(&ExperimentQuery {
+            filter: "tags.k != 'c'".into(),
+            order_by: vec!["name ASC".into()],
+            max_results: 1,
+            ..ExperimentQuery::default()
+        })
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].name, "a");
+    assert_eq!(page.items[0].tags["k"], "a");
+    let next = store
+        .search_experiments(&ExperimentQuery {
+            filter: "tags.k != 'c'".into(),
+            order_by: vec!["name ASC".into()],
+            max_results: 1,
+            page_token: page.next_page_token,
+            ..ExperimentQuery::default()
+        })
+        .unwrap();
+    assert_eq!(next.items[0].name, "b");
+    assert!(next.next_page_token.is_none());
 }
