@@ -143,10 +143,7 @@ impl ChangeFeed {
 
     /// The next message, if one is waiting (never blocks).
     pub fn try_next(&self) -> Option<FeedEvent> {
-        match self.events.try_recv() {
-            Ok(event) => Some(event),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.events.try_recv().ok()
     }
 
     /// The next message, waiting at most `timeout`.

@@ -162,6 +162,6 @@ mod tests {
         let t = parse_complete_lines("k", b"1 1.0 0\nnonsense\n\n2 2.0 1\n3 ");
         assert_eq!(t.metrics.len(), 2);
         assert_eq!(t.bad_lines, 1);
-        assert_eq!(t.next_offset, 19);
+        assert_eq!(t.next_offset, 26);
     }
 }
