@@ -5,18 +5,31 @@
 //!
 //! `cargo bench --bench live` (measures only with `--bench`; `cargo test` runs it as a no-op).
 
+#[cfg(feature = "viewer")]
 use std::collections::HashMap;
+#[cfg(feature = "viewer")]
 use std::sync::Arc;
+#[cfg(feature = "viewer")]
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "viewer")]
 use mlscope::store::FileStore;
+#[cfg(feature = "viewer")]
 use mlscope::watch::{Change, ChangeFeed, FeedEvent};
+#[cfg(feature = "viewer")]
 use mlscope::{CreateRun, Metric, TrackingStore};
 
+#[cfg(not(feature = "viewer"))]
+fn main() {}
+
+#[cfg(feature = "viewer")]
 const RUNS: usize = 50;
+#[cfg(feature = "viewer")]
 const POINTS: i64 = 40;
+#[cfg(feature = "viewer")]
 const PERIOD: Duration = Duration::from_millis(100);
 
+#[cfg(feature = "viewer")]
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -24,6 +37,7 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+#[cfg(feature = "viewer")]
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
