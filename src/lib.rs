@@ -22,6 +22,8 @@ pub mod store;
 pub mod tracking;
 #[cfg(feature = "viewer")]
 pub mod viewer;
+#[cfg(feature = "viewer")]
+pub mod watch;
 
 pub use error::{Error, ErrorCode, Result, StoreWarning};
 pub use model::{

@@ -18,15 +18,18 @@ use super::filter_bar::{self, FilterError};
 use super::runs_model::{
     ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey, SortValue, build_rows, sort_value,
 };
-use super::worker::{Answer, Failure, Payload, Request, RequestKey, Series, Worker, WriteOp};
+use super::worker::{
+    Answer, Failure, Payload, Request, RequestKey, Series, TailAnswer, Worker, WriteOp,
+};
 use super::{artifacts_panel, charts, compare, experiments_panel, run_details, runs_table, theme};
+use crate::watch::{Change, ChangeFeed, FeedEvent, FeedMode};
 
 /// Key under which the UI state is persisted.
 const STORAGE_KEY: &str = "mlscope-viewer";
 /// Time spent draining worker answers per frame before asking for another frame.
 const ANSWER_BUDGET: Duration = Duration::from_millis(8);
-/// How often auto-refresh re-reads the runs.
-const AUTO_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+/// Most live changes applied per frame (the rest wait for the next frame).
+const MAX_LIVE_EVENTS_PER_FRAME: usize = 256;
 /// Most recent stores remembered.
 const MAX_RECENT: usize = 10;
 
@@ -46,8 +49,8 @@ pub struct Persisted {
     pub tab: Tab,
     /// Experiments last shown, per store.
     pub last_experiments: BTreeMap<String, Vec<String>>,
-    /// Re-read the shown runs every few seconds (for stores that are being written).
-    pub auto_refresh: bool,
+    /// Follow changes of the store as it is written (file events, or polling).
+    pub live_refresh: bool,
 }
 
 impl Default for Persisted {
@@ -59,7 +62,7 @@ impl Default for Persisted {
             charts: charts::ChartOptions::default(),
             tab: Tab::Charts,
             last_experiments: BTreeMap::new(),
-            auto_refresh: false,
+            live_refresh: true,
         }
     }
 }
@@ -268,7 +271,15 @@ pub struct App {
     pub focus_filter: bool,
     /// Frame timings.
     pub perf: Perf,
-    last_refresh: Instant,
+    /// The store's change feed (live refresh), while one is open.
+    live: Option<ChangeFeed>,
+    /// How the feed learns of changes (shown in the status bar).
+    pub live_mode: Option<FeedMode>,
+    /// Metric histories being read incrementally, and those changed again meanwhile.
+    tails_in_flight: HashSet<(String, String)>,
+    tails_again: HashSet<(String, String)>,
+    /// Wakes the UI when the feed has news.
+    live_waker: Arc<std::sync::Mutex<Option<egui::Context>>>,
     dialogs: (Sender<DialogResult>, Receiver<DialogResult>),
     theme_applied: Option<bool>,
     repaint_ctx: Option<egui::Context>,
@@ -293,8 +304,9 @@ impl App {
         let uri = store.tracking_uri();
         let mut app = App::blank(Worker::spawn(Some(store)), Persisted::default(), read_only);
         app.store = Some(Entry::Ready(Arc::new(uri.clone())));
-        app.store_request = Some(uri);
+        app.store_request = Some(uri.clone());
         app.perf.opened_at = Some(Instant::now());
+        app.start_live(&uri);
         app.request_experiments();
         app
     }
@@ -356,7 +368,11 @@ impl App {
             column_search: String::new(),
             focus_filter: false,
             perf: Perf::default(),
-            last_refresh: Instant::now(),
+            live: None,
+            live_mode: None,
+            tails_in_flight: HashSet::new(),
+            tails_again: HashSet::new(),
+            live_waker: Arc::new(std::sync::Mutex::new(None)),
             dialogs: std::sync::mpsc::channel(),
             theme_applied: None,
             repaint_ctx: None,
@@ -403,6 +419,7 @@ impl App {
         let g = self.next_generation();
         self.store = Some(Entry::Loading);
         self.store_request = Some(uri.clone());
+        self.stop_live();
         self.experiments = Entry::Loading;
         self.experiment_warnings.clear();
         self.run_counts.clear();
@@ -525,6 +542,7 @@ impl App {
                         self.read_only = true;
                         self.info("the store cannot be written here: opened read-only");
                     }
+                    self.start_live(&uri);
                     let shown = self.store_request.clone().unwrap_or(uri);
                     self.store = Some(Entry::Ready(Arc::new(shown.clone())));
                     self.remember_store(shown);
@@ -628,6 +646,22 @@ impl App {
                 Ok(_) => {}
                 Err(f) => self.artifact_previews.set_failed((root, path), f.message),
             },
+            RequestKey::Tail => {
+                if let Ok(Payload::Tails(tails)) = result {
+                    self.apply_tails(tails);
+                } else {
+                    self.tails_in_flight.clear();
+                }
+            }
+            RequestKey::LiveRuns => {
+                if let Ok(Payload::RunsRefreshed { runs, errors }) = result {
+                    self.patch_runs(runs);
+                    // Runs that went away (or are being written): drop them; an event brings
+                    // them back.
+                    let gone: HashSet<String> = errors.into_iter().map(|(id, _)| id).collect();
+                    self.drop_runs(&gone);
+                }
+            }
             RequestKey::Save => match result {
                 Ok(Payload::Saved(path)) => self.info(format!("saved {}", path.display())),
                 Ok(_) => {}
@@ -1002,6 +1036,9 @@ impl App {
         if self.repaint_ctx.is_none() {
             self.worker.set_repaint_context(&ctx);
             self.repaint_ctx = Some(ctx.clone());
+            if let Ok(mut slot) = self.live_waker.lock() {
+                *slot = Some(ctx.clone());
+            }
         }
         if self.theme_applied != Some(self.persisted.dark) {
             theme::apply(&ctx, self.persisted.dark);
@@ -1035,7 +1072,7 @@ impl App {
         }
         self.windows_ui(&ctx);
         self.apply_commands(&ctx);
-        self.poll_refresh(&ctx);
+        self.poll_live();
         self.worker.flush();
         if self.runs.loading || !self.worker.is_idle() {
             // Keep the progress indicator moving; answers wake us up anyway.
@@ -1044,30 +1081,254 @@ impl App {
         self.perf.record(frame_start.elapsed().as_secs_f32() * 1e3);
     }
 
-    /// With auto-refresh on, re-reads the shown runs (and the histories of running ones) every
-    /// [`AUTO_REFRESH_INTERVAL`] while the worker is idle; the table keeps its rows meanwhile.
-    fn poll_refresh(&mut self, ctx: &egui::Context) {
-        if !self.persisted.auto_refresh || !matches!(self.store, Some(Entry::Ready(_))) {
-            return;
+    // ----- live refresh -------------------------------------------------------------------------
+
+    /// Starts following the store at `uri` (its change feed runs on its own thread).
+    fn start_live(&mut self, uri: &str) {
+        use crate::store::{StoreLocation, parse_tracking_uri};
+        self.stop_live();
+        let slot = Arc::clone(&self.live_waker);
+        let wake: crate::watch::Waker = Arc::new(move || {
+            if let Ok(slot) = slot.lock()
+                && let Some(ctx) = slot.as_ref()
+            {
+                ctx.request_repaint();
+            }
+        });
+        self.live = match parse_tracking_uri(uri) {
+            Ok(StoreLocation::File(root)) => Some(ChangeFeed::file_store(&root, wake)),
+            Ok(StoreLocation::Sqlite(path)) => Some(ChangeFeed::sqlite(&path, wake)),
+            _ => None,
+        };
+    }
+
+    fn stop_live(&mut self) {
+        self.live = None;
+        self.live_mode = None;
+        self.tails_in_flight.clear();
+        self.tails_again.clear();
+    }
+
+    /// Applies what the change feed reported since the last frame (never touches the disk: the
+    /// reads are the worker's).
+    fn poll_live(&mut self) {
+        let Some(feed) = &self.live else { return };
+        let mut changes = BTreeSet::new();
+        let mut failed = None;
+        for _ in 0..MAX_LIVE_EVENTS_PER_FRAME {
+            match feed.try_next() {
+                Some(FeedEvent::Mode(mode)) => self.live_mode = Some(mode),
+                Some(FeedEvent::Changes(c)) => changes.extend(c),
+                Some(FeedEvent::Failed(why)) => failed = Some(why),
+                None => break,
+            }
         }
-        if self.last_refresh.elapsed() >= AUTO_REFRESH_INTERVAL && self.worker.is_idle() {
-            self.last_refresh = Instant::now();
-            if let Some(set) = self.run_set().cloned() {
-                let running: HashSet<&str> = set
-                    .runs
-                    .iter()
-                    .filter(|r| r.info.status == crate::model::RunStatus::Running)
-                    .map(|r| r.info.run_id.as_str())
-                    .collect();
-                if !running.is_empty() {
-                    self.histories
-                        .remove_where(|(run, _)| running.contains(run.as_str()));
-                    self.histories_version += 1;
+        if let Some(why) = failed {
+            self.error(format!("live refresh: {why}"));
+        }
+        if self.persisted.live_refresh
+            && !changes.is_empty()
+            && matches!(self.store, Some(Entry::Ready(_)))
+        {
+            self.apply_changes(changes);
+        }
+    }
+
+    /// Turns changes into the narrowest reads: a metric's new lines, a run read again, the
+    /// experiments and runs listed again.
+    pub fn apply_changes(&mut self, changes: BTreeSet<Change>) {
+        let set = self.run_set().cloned();
+        let known = |id: &str| set.as_ref().is_some_and(|s| s.index.contains_key(id));
+        let mut relist = false;
+        let mut reread: BTreeSet<String> = BTreeSet::new();
+        let mut tails: Vec<(String, String)> = Vec::new();
+        for change in changes {
+            match change {
+                Change::Everything | Change::Experiment { .. } => relist = true,
+                Change::Run {
+                    experiment_id,
+                    run_id,
+                } => {
+                    if !self.selected_experiments.contains(&experiment_id) {
+                        continue;
+                    }
+                    if known(&run_id) || self.applied_filter.trim().is_empty() {
+                        reread.insert(run_id);
+                    } else {
+                        // A new run under a filter: the store decides whether it matches.
+                        relist = true;
+                    }
+                }
+                Change::Metric {
+                    experiment_id,
+                    run_id,
+                    key,
+                } => {
+                    let followed = matches!(
+                        self.histories.get(&(run_id.clone(), key.clone())),
+                        Some(Entry::Ready(s)) if s.offset.is_some()
+                    );
+                    if followed {
+                        tails.push((run_id, key));
+                    } else if self.selected_experiments.contains(&experiment_id) {
+                        // The table's latest value (a run's first metric line also lands here).
+                        reread.insert(run_id);
+                    }
                 }
             }
-            self.request_runs();
         }
-        ctx.request_repaint_after(AUTO_REFRESH_INTERVAL);
+        if relist {
+            self.request_experiments();
+            // Every followed history: read what was appended; the others of running runs again.
+            let mut stale = Vec::new();
+            for ((run, key), entry) in self.histories.iter() {
+                match entry {
+                    Entry::Ready(s) if s.offset.is_some() => tails.push((run.clone(), key.clone())),
+                    Entry::Ready(_)
+                        if set.as_ref().is_some_and(|set| {
+                            set.index.get(run).is_some_and(|&i| {
+                                set.runs[i].info.status == crate::model::RunStatus::Running
+                            })
+                        }) =>
+                    {
+                        stale.push((run.clone(), key.clone()))
+                    }
+                    _ => {}
+                }
+            }
+            if !stale.is_empty() {
+                self.histories.remove_where(|k| stale.contains(k));
+                self.histories_version += 1;
+            }
+        }
+        if !reread.is_empty() {
+            let g = self.next_generation();
+            self.worker.send(
+                RequestKey::LiveRuns,
+                g,
+                Request::GetRuns {
+                    run_ids: reread.into_iter().collect(),
+                },
+            );
+        }
+        self.request_tails(tails);
+    }
+
+    /// Asks the worker for what was appended to these followed histories.
+    fn request_tails(&mut self, tails: Vec<(String, String)>) {
+        let mut items = Vec::new();
+        for k in tails {
+            if self.tails_in_flight.contains(&k) {
+                self.tails_again.insert(k);
+                continue;
+            }
+            if let Some(Entry::Ready(s)) = self.histories.get(&k)
+                && let Some(offset) = s.offset
+            {
+                self.tails_in_flight.insert(k.clone());
+                items.push((k.0, k.1, offset));
+            }
+        }
+        if !items.is_empty() {
+            let g = self.next_generation();
+            self.worker
+                .send(RequestKey::Tail, g, Request::Tail { items });
+        }
+    }
+
+    /// Appends new points to the histories (each exactly once: only when read from the offset
+    /// held) and moves the runs' latest values.
+    fn apply_tails(&mut self, tails: Vec<TailAnswer>) {
+        let mut latest: Vec<(String, crate::model::Metric)> = Vec::new();
+        for t in tails {
+            let k = (t.run_id.clone(), t.key.clone());
+            self.tails_in_flight.remove(&k);
+            let Ok(tail) = t.result else {
+                // The run or file went away: read it whole when a chart asks again.
+                self.histories.remove_where(|x| *x == k);
+                continue;
+            };
+            let Some(held) = self.histories.ready_mut(&k) else {
+                continue;
+            };
+            if held.offset != Some(t.from) {
+                continue;
+            }
+            if tail.metrics.is_empty() && !tail.restarted && tail.next_offset == t.from {
+                continue;
+            }
+            let s = Arc::make_mut(held);
+            if tail.restarted {
+                *s = Series::default();
+            }
+            s.extend(&tail.metrics);
+            s.offset = Some(tail.next_offset);
+            if let Some(newest) =
+                tail.metrics
+                    .iter()
+                    .fold(None::<&crate::model::Metric>, |best, m| match best {
+                        Some(b) if !m.is_newer_than(b) => Some(b),
+                        _ => Some(m),
+                    })
+            {
+                latest.push((t.run_id.clone(), newest.clone()));
+            }
+            self.histories_version += 1;
+        }
+        self.patch_latest(latest);
+        let again: Vec<_> = self.tails_again.drain().collect();
+        self.request_tails(again);
+    }
+
+    /// Moves the latest values of runs' metrics forward (the table's columns).
+    fn patch_latest(&mut self, latest: Vec<(String, crate::model::Metric)>) {
+        let Some(set) = self.run_set().cloned() else {
+            return;
+        };
+        let mut fresh = Vec::new();
+        for (run_id, m) in latest {
+            let Some(&i) = set.index.get(&run_id) else {
+                continue;
+            };
+            let mut run = (*set.runs[i]).clone();
+            let newer = run
+                .data
+                .metrics
+                .get(&m.key)
+                .is_none_or(|cur| m.is_newer_than(cur));
+            if newer {
+                run.data.metrics.insert(m.key.clone(), m);
+                fresh.push(run);
+            }
+        }
+        if !fresh.is_empty() {
+            self.patch_runs(fresh);
+        }
+    }
+
+    /// Removes runs from the shown set.
+    fn drop_runs(&mut self, gone: &HashSet<String>) {
+        let Some(set) = self.run_set() else { return };
+        if gone.is_empty() || !gone.iter().any(|id| set.index.contains_key(id)) {
+            return;
+        }
+        let runs: Vec<Arc<Run>> = set
+            .runs
+            .iter()
+            .filter(|r| !gone.contains(&r.info.run_id))
+            .cloned()
+            .collect();
+        let g = self.next_generation();
+        let new = RunSet::new(runs, g);
+        self.selection.retain(|id| new.index.contains_key(id));
+        if self
+            .focus
+            .as_ref()
+            .is_some_and(|f| !new.index.contains_key(f))
+        {
+            self.focus = None;
+        }
+        self.runs.entry = Entry::Ready(Arc::new(new));
     }
 
     fn menu_bar_ui(&mut self, ui: &mut egui::Ui) {
@@ -1103,8 +1364,10 @@ impl App {
                 if ui.checkbox(&mut ro, "Read-only").changed() {
                     self.commands.push(Command::SetReadOnly(ro));
                 }
-                ui.checkbox(&mut self.persisted.auto_refresh, "Refresh every 5 s")
-                    .on_hover_text("Re-read the runs while training writes to the store");
+                ui.checkbox(&mut self.persisted.live_refresh, "Live refresh")
+                    .on_hover_text(
+                        "Show new runs, statuses and metric points as they are written (F5 reloads everything)",
+                    );
                 if ui.button("Columns…").clicked() {
                     self.show_column_chooser = true;
                 }
@@ -1192,10 +1455,21 @@ impl App {
                 ui.separator();
                 ui.label("🔒 read-only");
             }
-            if self.persisted.auto_refresh {
+            if self.persisted.live_refresh
+                && let Some(mode) = self.live_mode
+            {
                 ui.separator();
-                ui.label("⟳ refresh every 5 s")
-                    .on_hover_text("View → Refresh every 5 s turns it off");
+                let (text, hover) = match mode {
+                    FeedMode::Events => (
+                        "⟳ live".to_string(),
+                        "Following the store's file events; View → Live refresh turns it off",
+                    ),
+                    FeedMode::Polling(every) => (
+                        format!("⟳ live (polling every {:.1} s)", every.as_secs_f64()),
+                        "No file events here (a database, or a network file system): the store is checked at this interval; View → Live refresh turns it off",
+                    ),
+                };
+                ui.label(text).on_hover_text(hover);
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if let Some(t) = self.runs.time_to_first_rows {

@@ -63,6 +63,19 @@ impl<K: Eq + Hash + Clone, T> Cache<K, T> {
         self.entries.get(key)
     }
 
+    /// The ready value of `key`, to change in place (`Arc::make_mut`).
+    pub fn ready_mut(&mut self, key: &K) -> Option<&mut Arc<T>> {
+        match self.entries.get_mut(key) {
+            Some(Entry::Ready(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Every entry.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &Entry<T>)> {
+        self.entries.iter()
+    }
+
     /// Whether `key` was requested (whatever its state).
     pub fn contains(&self, key: &K) -> bool {
         self.entries.contains_key(key)

@@ -817,6 +817,7 @@ mod tests {
             steps: vec![0, 1, 2, 0, 1],
             timestamps: vec![0, 1, 2, 3, 4],
             values: vec![1.0, 10.0, -1.0, f64::NAN, 100.0],
+            offset: None,
         };
         let p = prepare(
             &s,

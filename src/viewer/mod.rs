@@ -14,6 +14,10 @@
 //! * [`runs_model`]: derived data of the runs (tree, columns, rows), memoised.
 //! * [`theme`]: every colour; stable run colours.
 //! * [`artifacts_local`]: a local-directory artifact reader used by the worker.
+//! * Live refresh: the app follows the open store with a [`crate::watch::ChangeFeed`] (its own
+//!   thread; file events debounced, or polling) and turns each change into the narrowest worker
+//!   request: a metric history is extended from the byte offset it holds
+//!   ([`worker::Request::Tail`]), a run is read again, or the lists are reloaded. F5 reloads all.
 
 pub mod app;
 pub mod artifacts_local;

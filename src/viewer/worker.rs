@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{ErrorCode, StoreWarning};
 use crate::model::{Experiment, Run, RunTag, ViewType};
-use crate::store::{ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, TrackingStore};
+use crate::store::{
+    ExperimentQuery, FileStore, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, TrackingStore,
+};
 
 use super::artifacts_local::{self, ArtifactEntry, Preview};
 
@@ -79,6 +81,11 @@ pub enum Request {
         alt: Option<String>,
         /// File relative to the root.
         path: String,
+    },
+    /// What was appended to some metric files since the offsets held (live refresh).
+    Tail {
+        /// (run, metric key, byte offset held).
+        items: Vec<(String, String, u64)>,
     },
     /// Write bytes to a file the user chose (chart exports).
     SaveFile {
@@ -160,6 +167,10 @@ pub enum RequestKey {
     ArtifactPreview(String, String),
     /// [`Request::SaveFile`].
     Save,
+    /// [`Request::Tail`].
+    Tail,
+    /// [`Request::GetRuns`] sent by live refresh (errors mean the run went away).
+    LiveRuns,
 }
 
 impl RequestKey {
@@ -181,6 +192,31 @@ pub struct Series {
     pub timestamps: Vec<i64>,
     /// Values.
     pub values: Vec<f64>,
+    /// Bytes of the metric file read so far (file stores; `None` when the history cannot be
+    /// followed incrementally and is read again whole).
+    pub offset: Option<u64>,
+}
+
+impl Series {
+    /// Appends points in logging order.
+    pub fn extend(&mut self, metrics: &[crate::model::Metric]) {
+        self.steps.extend(metrics.iter().map(|m| m.step));
+        self.timestamps.extend(metrics.iter().map(|m| m.timestamp));
+        self.values.extend(metrics.iter().map(|m| m.value));
+    }
+}
+
+/// What [`Request::Tail`] found for one metric.
+#[derive(Debug)]
+pub struct TailAnswer {
+    /// Run.
+    pub run_id: String,
+    /// Metric key.
+    pub key: String,
+    /// The offset the read started from (the one the UI held).
+    pub from: u64,
+    /// The new points and offset, or why they could not be read.
+    pub result: Result<crate::store::file::MetricTail, String>,
 }
 
 /// What the worker answers.
@@ -240,6 +276,8 @@ pub enum Payload {
     ArtifactPreview(Preview),
     /// A file was saved.
     Saved(PathBuf),
+    /// Appended metric points.
+    Tails(Vec<TailAnswer>),
     /// The request was skipped because a newer one with the same key came.
     Skipped,
 }
@@ -317,6 +355,7 @@ impl Worker {
             .spawn(move || {
                 WorkerThread {
                     store,
+                    file: None,
                     requests: req_rx,
                     answers: ans_tx,
                     repaint: repaint_thread,
@@ -413,6 +452,9 @@ impl Worker {
 
 struct WorkerThread {
     store: Option<Arc<dyn TrackingStore>>,
+    /// The store as a file store, for incremental metric reads (`None`: not one, or not asked
+    /// yet).
+    file: Option<Option<Arc<FileStore>>>,
     requests: Receiver<Envelope>,
     answers: Sender<Answer>,
     repaint: Arc<Mutex<Option<egui::Context>>>,
@@ -521,6 +563,22 @@ impl WorkerThread {
         }
     }
 
+    /// The open store as a [`FileStore`] (opened once from its tracking URI), if it is one.
+    fn file_store(&mut self) -> Option<Arc<FileStore>> {
+        use crate::store::{StoreLocation, parse_tracking_uri};
+        if self.file.is_none() {
+            let uri = self.store.as_ref()?.tracking_uri();
+            let file = match parse_tracking_uri(&uri) {
+                Ok(StoreLocation::File(root)) if root.is_dir() => {
+                    FileStore::open(&root).ok().map(Arc::new)
+                }
+                _ => None,
+            };
+            self.file = Some(file);
+        }
+        self.file.clone().flatten()
+    }
+
     fn store(&self) -> Result<Arc<dyn TrackingStore>, Failure> {
         self.store
             .clone()
@@ -609,6 +667,7 @@ impl WorkerThread {
                 let writable = is_writable(&uri);
                 let uri = store.tracking_uri();
                 self.store = Some(store);
+                self.file = None;
                 Ok(Payload::Opened { uri, writable })
             }
             Request::Experiments { view } => {
@@ -668,6 +727,9 @@ impl WorkerThread {
             }
             Request::Histories { run_id, keys } => {
                 let store = self.store()?;
+                if let Some(file) = self.file_store() {
+                    return Ok(histories_incremental(&file, run_id, keys));
+                }
                 let mut series = BTreeMap::new();
                 let mut errors = BTreeMap::new();
                 match store.get_metric_histories(&run_id, &keys) {
@@ -711,6 +773,28 @@ impl WorkerThread {
                     .map_err(Failure::internal)?;
                 Ok(Payload::ArtifactPreview(preview))
             }
+            Request::Tail { items } => {
+                let Some(file) = self.file_store() else {
+                    return Err(Failure::internal(
+                        "this store has no metric files to follow",
+                    ));
+                };
+                let tails = items
+                    .into_iter()
+                    .map(|(run_id, key, from)| {
+                        let result = file
+                            .read_metric_since(&run_id, &key, from)
+                            .map_err(|e| Failure::from(e).message);
+                        TailAnswer {
+                            run_id,
+                            key,
+                            from,
+                            result,
+                        }
+                    })
+                    .collect();
+                Ok(Payload::Tails(tails))
+            }
             Request::SaveFile { path, bytes } => {
                 std::fs::write(&path, bytes).map_err(|e| {
                     Failure::internal(format!("cannot write {}: {e}", path.display()))
@@ -752,10 +836,32 @@ fn write(store: &dyn TrackingStore, op: &WriteOp) -> Result<Vec<String>, Failure
 }
 
 fn to_series(metrics: &[crate::model::Metric]) -> Series {
-    Series {
-        steps: metrics.iter().map(|m| m.step).collect(),
-        timestamps: metrics.iter().map(|m| m.timestamp).collect(),
-        values: metrics.iter().map(|m| m.value).collect(),
+    let mut series = Series::default();
+    series.extend(metrics);
+    series
+}
+
+/// Histories read with [`FileStore::read_metric_since`] from the start, so that they can be
+/// followed from where the read stopped.
+fn histories_incremental(file: &FileStore, run_id: String, keys: Vec<String>) -> Payload {
+    let mut series = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for k in keys {
+        match file.read_metric_since(&run_id, &k, 0) {
+            Ok(tail) => {
+                let mut s = to_series(&tail.metrics);
+                s.offset = Some(tail.next_offset);
+                series.insert(k, s);
+            }
+            Err(e) => {
+                errors.insert(k, Failure::from(e).message);
+            }
+        }
+    }
+    Payload::Histories {
+        run_id,
+        series,
+        errors,
     }
 }
 

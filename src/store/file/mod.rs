@@ -42,6 +42,7 @@
 //! | `files` | atomic writes, appends, key-folder walks |
 //! | `reader` | locating and reading experiments and runs |
 //! | `experiments`, `runs`, `logging`, `inputs` | the store operations |
+//! | `tail` | reading what was appended to a metric file since an offset (live views) |
 
 mod experiments;
 mod files;
@@ -52,6 +53,7 @@ mod metrics;
 mod paths;
 mod reader;
 mod runs;
+mod tail;
 mod yaml;
 
 #[cfg(test)]
@@ -69,6 +71,7 @@ use crate::model::{
 use crate::store::{CreateRun, ExperimentQuery, Page, RunQuery, TrackingStore};
 
 use reader::ExperimentDir;
+pub use tail::MetricTail;
 
 /// An MLflow `mlruns` folder, read and written in MLflow's FileStore format.
 ///

@@ -71,10 +71,13 @@
 mod connection;
 mod read;
 pub mod schema;
+mod watch;
 mod write;
 
 #[cfg(test)]
 mod tests;
+
+pub use watch::SqliteChangeCheck;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};

@@ -1,0 +1,370 @@
+//! Change feeds of stores for live views (feature `viewer`).
+//!
+//! A [`ChangeFeed`] runs on its own named thread and tells what changed in a store, as precisely
+//! as it can:
+//!
+//! * an `mlruns` folder is watched with `notify` (inotify, FSEvents, ReadDirectoryChangesW);
+//!   events are debounced ([`DEBOUNCE`]) and mapped to the experiment, run or metric file they
+//!   touch ([`Change`]); metric files are then read incrementally with
+//!   [`FileStore::read_metric_since`](crate::store::FileStore::read_metric_since);
+//! * a SQLite database is checked with `PRAGMA data_version` every [`SQLITE_POLL`];
+//! * when events cannot be had (the watch fails to start, or the folder is on a network file
+//!   system where events do not arrive), the feed falls back to polling: it sends
+//!   [`Change::Everything`] every [`FALLBACK_POLL`], and says so with [`FeedEvent::Mode`].
+//!
+//! Dropping the feed stops its thread (within one poll interval).
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+
+/// How long file events are gathered before they are reported.
+pub const DEBOUNCE: Duration = Duration::from_millis(120);
+/// How often a SQLite database is checked for commits.
+pub const SQLITE_POLL: Duration = Duration::from_millis(500);
+/// How often a store without events is re-read.
+pub const FALLBACK_POLL: Duration = Duration::from_secs(2);
+
+/// What changed in a store.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Change {
+    /// Anything may have changed (polling, a SQLite commit, a deleted experiment, lost events).
+    Everything,
+    /// The list of experiments or one experiment's metadata or tags (new folders included).
+    Experiment {
+        /// The experiment.
+        experiment_id: String,
+    },
+    /// A run's folder, metadata (status, end time, name), params or tags; or the run appeared or
+    /// went away.
+    Run {
+        /// Its experiment.
+        experiment_id: String,
+        /// The run.
+        run_id: String,
+    },
+    /// Lines were appended to (or the file replaced of) one metric of a run.
+    Metric {
+        /// Its experiment.
+        experiment_id: String,
+        /// The run.
+        run_id: String,
+        /// The metric key (`/` for nested keys).
+        key: String,
+    },
+}
+
+/// How a feed learns of changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedMode {
+    /// File system events, debounced.
+    Events,
+    /// Polling at this interval.
+    Polling(Duration),
+}
+
+/// A message of a feed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedEvent {
+    /// How the feed works (sent first, and again when it changes).
+    Mode(FeedMode),
+    /// Changes, deduplicated and sorted.
+    Changes(Vec<Change>),
+    /// The feed stopped working (the reason); the store is no longer followed.
+    Failed(String),
+}
+
+/// Called on the feed's thread after each message (a UI asks for a repaint here).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// The sending side of a feed: each message wakes the receiver.
+struct Outbox {
+    tx: Sender<FeedEvent>,
+    wake: Waker,
+}
+
+impl Outbox {
+    /// Sends; false when the feed was dropped.
+    fn send(&self, event: FeedEvent) -> bool {
+        let ok = self.tx.send(event).is_ok();
+        (self.wake)();
+        ok
+    }
+}
+
+/// A running change feed; drop it to stop.
+#[derive(Debug)]
+pub struct ChangeFeed {
+    events: Receiver<FeedEvent>,
+    stop: Sender<()>,
+}
+
+impl ChangeFeed {
+    /// Follows the `mlruns` folder at `root` (the watch is set up on the feed's thread).
+    pub fn file_store(root: &Path, wake: Waker) -> ChangeFeed {
+        let root = root.to_path_buf();
+        Self::spawn("mlscope-watch-files", wake, move |tx, stop| {
+            run_file_feed(&root, &tx, &stop)
+        })
+    }
+
+    /// Follows the SQLite database at `path`.
+    pub fn sqlite(path: &Path, wake: Waker) -> ChangeFeed {
+        let path = path.to_path_buf();
+        Self::spawn("mlscope-watch-sqlite", wake, move |tx, stop| {
+            run_sqlite_feed(&path, &tx, &stop)
+        })
+    }
+
+    fn spawn(
+        name: &str,
+        wake: Waker,
+        body: impl FnOnce(Outbox, Receiver<()>) + Send + 'static,
+    ) -> ChangeFeed {
+        let (tx, events) = std::sync::mpsc::channel();
+        let (stop, stop_rx) = std::sync::mpsc::channel();
+        let failed = tx.clone();
+        let outbox = Outbox { tx, wake };
+        if let Err(e) = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || body(outbox, stop_rx))
+        {
+            let _ = failed.send(FeedEvent::Failed(format!(
+                "cannot start the watch thread: {e}"
+            )));
+        }
+        ChangeFeed { events, stop }
+    }
+
+    /// The next message, if one is waiting (never blocks).
+    pub fn try_next(&self) -> Option<FeedEvent> {
+        self.events.try_recv().ok()
+    }
+
+    /// The next message, waiting at most `timeout`.
+    pub fn next_timeout(&self, timeout: Duration) -> Option<FeedEvent> {
+        self.events.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for ChangeFeed {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+    }
+}
+
+/// Whether the stop signal came (or the feed was dropped) during `wait`.
+fn stopped(stop: &Receiver<()>, wait: Duration) -> bool {
+    !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout))
+}
+
+fn poll_forever(tx: &Outbox, stop: &Receiver<()>, interval: Duration) {
+    tx.send(FeedEvent::Mode(FeedMode::Polling(interval)));
+    while !stopped(stop, interval) {
+        if !tx.send(FeedEvent::Changes(vec![Change::Everything])) {
+            return;
+        }
+    }
+}
+
+fn run_file_feed(root: &Path, tx: &Outbox, stop: &Receiver<()>) {
+    if is_network_mount(root) {
+        poll_forever(tx, stop, FALLBACK_POLL);
+        return;
+    }
+    let (raw_tx, raw_rx) = std::sync::mpsc::channel::<DebounceEventResult>();
+    let debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
+        let _ = raw_tx.send(result);
+    });
+    let mut debouncer = match debouncer {
+        Ok(d) => d,
+        Err(_) => {
+            poll_forever(tx, stop, FALLBACK_POLL);
+            return;
+        }
+    };
+    if debouncer.watch(root, RecursiveMode::Recursive).is_err() {
+        drop(debouncer);
+        poll_forever(tx, stop, FALLBACK_POLL);
+        return;
+    }
+    tx.send(FeedEvent::Mode(FeedMode::Events));
+    loop {
+        match raw_rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(result) => {
+                let mut changes = BTreeSet::new();
+                match result {
+                    Ok(events) => {
+                        for event in events {
+                            if event.need_rescan() {
+                                changes.insert(Change::Everything);
+                            }
+                            for path in &event.paths {
+                                if let Some(change) = classify(root, path) {
+                                    changes.insert(change);
+                                }
+                            }
+                        }
+                    }
+                    // Lost events (queue overflow, a watch removed): re-read everything.
+                    Err(_) => {
+                        changes.insert(Change::Everything);
+                    }
+                }
+                if !changes.is_empty()
+                    && !tx.send(FeedEvent::Changes(changes.into_iter().collect()))
+                {
+                    return;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                tx.send(FeedEvent::Failed("the file watch stopped".into()));
+                poll_forever(tx, stop, FALLBACK_POLL);
+                return;
+            }
+        }
+        if !matches!(stop.try_recv(), Err(TryRecvError::Empty)) {
+            return;
+        }
+    }
+}
+
+fn run_sqlite_feed(path: &Path, tx: &Outbox, stop: &Receiver<()>) {
+    let mut check = match crate::store::sqlite::SqliteChangeCheck::open(path) {
+        Ok(c) => c,
+        Err(_) => {
+            poll_forever(tx, stop, FALLBACK_POLL);
+            return;
+        }
+    };
+    tx.send(FeedEvent::Mode(FeedMode::Polling(SQLITE_POLL)));
+    while !stopped(stop, SQLITE_POLL) {
+        // A failed check (database locked for a moment) counts as a change: re-read to be sure.
+        let changed = check.changed().unwrap_or(true);
+        if changed && !tx.send(FeedEvent::Changes(vec![Change::Everything])) {
+            return;
+        }
+    }
+}
+
+/// Maps a path under the store's root to what it changes (`None`: nothing a view shows).
+pub fn classify(root: &Path, path: &Path) -> Option<Change> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<&str> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect();
+    let Some(&first) = parts.first() else {
+        return Some(Change::Everything);
+    };
+    if first == ".trash" {
+        // An experiment moved in or out of the trash.
+        return Some(Change::Everything);
+    }
+    if first.starts_with('.') {
+        return None;
+    }
+    let experiment_id = first.to_string();
+    let Some(&second) = parts.get(1) else {
+        return Some(Change::Experiment { experiment_id });
+    };
+    if second.starts_with('.') {
+        // A temporary file or folder (renamed into place later, which is reported then).
+        return None;
+    }
+    if matches!(second, "meta.yaml" | "tags" | "datasets") {
+        return Some(Change::Experiment { experiment_id });
+    }
+    let run_id = second.to_string();
+    let run = || Change::Run {
+        experiment_id: experiment_id.clone(),
+        run_id: run_id.clone(),
+    };
+    match parts.get(2) {
+        Some(&"metrics") if parts.len() > 3 => {
+            let key = parts[3..].join("/");
+            // Temporary files of atomic writes are not metrics.
+            if parts.last().is_some_and(|p| p.starts_with('.')) {
+                return None;
+            }
+            Some(Change::Metric {
+                experiment_id: experiment_id.clone(),
+                run_id: run_id.clone(),
+                key,
+            })
+        }
+        Some(&"artifacts") => None,
+        _ => Some(run()),
+    }
+}
+
+/// Whether `path` is on a network file system, where change events of other machines do not
+/// arrive (Linux: from `/proc/self/mounts`; elsewhere: never assumed).
+fn is_network_mount(path: &Path) -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return false;
+    };
+    let path: PathBuf = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut best: Option<(usize, &str)> = None;
+    for line in mounts.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(_), Some(point), Some(kind)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let point = point.replace("\\040", " ");
+        if path.starts_with(&point) && best.is_none_or(|(len, _)| point.len() > len) {
+            best = Some((point.len(), kind));
+        }
+    }
+    best.is_some_and(|(_, kind)| {
+        matches!(
+            kind,
+            "nfs" | "nfs4" | "cifs" | "smbfs" | "smb3" | "fuse.sshfs" | "9p" | "afs" | "ceph"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_what_they_change() {
+        let root = Path::new("/s");
+        let c = |p: &str| classify(root, Path::new(p));
+        assert_eq!(c("/s/.trash/3"), Some(Change::Everything));
+        assert_eq!(
+            c("/s/1/meta.yaml"),
+            Some(Change::Experiment {
+                experiment_id: "1".into()
+            })
+        );
+        assert_eq!(
+            c("/s/1/abc/meta.yaml"),
+            Some(Change::Run {
+                experiment_id: "1".into(),
+                run_id: "abc".into()
+            })
+        );
+        assert_eq!(
+            c("/s/1/abc/metrics/train/loss"),
+            Some(Change::Metric {
+                experiment_id: "1".into(),
+                run_id: "abc".into(),
+                key: "train/loss".into()
+            })
+        );
+        assert_eq!(c("/s/1/abc/artifacts/model.pkl"), None);
+        assert_eq!(c("/elsewhere/x"), None);
+    }
+}
