@@ -17,7 +17,8 @@ use crate::model::{
 };
 
 const FIXTURES: &str = include_str!("testdata/mlflow_fixtures.json");
-const SCHEMA: &str = include_str!("testdata/schema_subset.sql");
+/// MLflow's full schema, the one the SQLite store creates (no separate subset to keep in step).
+const SCHEMA: &str = include_str!("../../assets/schema/mlflow-3.17-dc11669786a5.sql");
 
 fn fixtures() -> Value {
     serde_json::from_str(FIXTURES).expect("fixtures parse")
