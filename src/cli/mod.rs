@@ -14,9 +14,11 @@ use crate::error::{Error, Result};
 use crate::model::json::{experiment_to_json, metric_to_json, run_to_json};
 use crate::model::{Run, ViewType};
 use crate::store::{
-    ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, StoreLocation, parse_tracking_uri,
+    ExperimentQuery, Page, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, StoreLocation,
+    parse_tracking_uri,
 };
 use crate::tracking::TrackingClient;
+use crate::tracking::client::collect_pages;
 use output::{Format, Grid, format_duration, format_float, format_time, write_json};
 
 /// Command-line arguments of `mlscope`.
@@ -187,28 +189,21 @@ fn page_size(limit: Option<usize>) -> Result<usize> {
 
 fn experiments(args: ExperimentsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     let client = open(&args.common)?;
-    let mut query = ExperimentQuery {
+    let query = ExperimentQuery {
         filter: args.filter,
         view_type: args.view,
         max_results: page_size(args.max_results)?,
         order_by: args.order_by,
         page_token: None,
     };
-    let mut items = Vec::new();
-    let mut warnings = Vec::new();
-    loop {
-        let page = client.search_experiments(&query)?;
-        items.extend(page.items);
-        warnings.extend(page.warnings);
-        let full = args.max_results.is_some_and(|n| items.len() >= n);
-        match page.next_page_token {
-            Some(token) if !full => query.page_token = Some(token),
-            _ => break,
-        }
-    }
-    if let Some(n) = args.max_results {
-        items.truncate(n);
-    }
+    let Page {
+        items, warnings, ..
+    } = collect_pages(args.max_results, |page_token| {
+        client.search_experiments(&ExperimentQuery {
+            page_token,
+            ..query.clone()
+        })
+    })?;
     report_warnings(err, &warnings);
     match args.common.format {
         Format::Json => write_json(
@@ -283,10 +278,10 @@ fn resolve_experiments(client: &TrackingClient, args: &RunsArgs) -> Result<Vec<S
 fn runs(args: RunsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     let client = open(&args.common)?;
     let experiment_ids = resolve_experiments(&client, &args)?;
-    let mut runs: Vec<Run> = Vec::new();
-    let mut warnings = Vec::new();
-    if !experiment_ids.is_empty() {
-        let mut query = RunQuery {
+    let (runs, warnings) = if experiment_ids.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let query = RunQuery {
             experiment_ids,
             filter: args.filter.clone(),
             view_type: args.view,
@@ -294,20 +289,14 @@ fn runs(args: RunsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> 
             order_by: args.order_by.clone(),
             page_token: None,
         };
-        loop {
-            let page = client.search_runs(&query)?;
-            runs.extend(page.items);
-            warnings.extend(page.warnings);
-            let full = args.max_results.is_some_and(|n| runs.len() >= n);
-            match page.next_page_token {
-                Some(token) if !full => query.page_token = Some(token),
-                _ => break,
-            }
-        }
-    }
-    if let Some(n) = args.max_results {
-        runs.truncate(n);
-    }
+        let page = collect_pages(args.max_results, |page_token| {
+            client.search_runs(&RunQuery {
+                page_token,
+                ..query.clone()
+            })
+        })?;
+        (page.items, page.warnings)
+    };
     report_warnings(err, &warnings);
     match args.common.format {
         Format::Json => write_json(

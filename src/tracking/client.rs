@@ -84,20 +84,16 @@ impl TrackingClient {
 
     /// Every experiment of `view`, following page tokens.
     pub fn list_all_experiments(&self, view: ViewType) -> Result<Page<Experiment>> {
-        let mut query = ExperimentQuery {
+        let query = ExperimentQuery {
             view_type: view,
             ..ExperimentQuery::default()
         };
-        let mut all = Page::complete(Vec::new());
-        loop {
-            let page = self.store.search_experiments(&query)?;
-            all.items.extend(page.items);
-            all.warnings.extend(page.warnings);
-            match page.next_page_token {
-                Some(token) => query.page_token = Some(token),
-                None => return Ok(all),
-            }
-        }
+        collect_pages(None, |token| {
+            self.store.search_experiments(&ExperimentQuery {
+                page_token: token,
+                ..query.clone()
+            })
+        })
     }
 
     /// Renames an experiment.
@@ -213,17 +209,14 @@ impl TrackingClient {
 
     /// Every run matching `query`, following page tokens (`query.page_token` is the start).
     pub fn search_all_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
-        let mut query = query.clone();
-        let mut all = Page::complete(Vec::new());
-        loop {
-            let page = self.store.search_runs(&query)?;
-            all.items.extend(page.items);
-            all.warnings.extend(page.warnings);
-            match page.next_page_token {
-                Some(token) => query.page_token = Some(token),
-                None => return Ok(all),
-            }
-        }
+        let mut first = Some(query.page_token.clone());
+        collect_pages(None, |token| {
+            let page_token = first.take().unwrap_or(token);
+            self.store.search_runs(&RunQuery {
+                page_token,
+                ..query.clone()
+            })
+        })
     }
 
     // ----- logging ---------------------------------------------------------------------------
@@ -313,4 +306,29 @@ impl TrackingClient {
                 other => other,
             })
     }
+}
+
+/// Follows page tokens: calls `fetch` with `None`, then with each next token, until there is no
+/// next page or `limit` items were collected (the result is cut to `limit`). Warnings of every
+/// page are kept.
+pub(crate) fn collect_pages<T>(
+    limit: Option<usize>,
+    mut fetch: impl FnMut(Option<String>) -> Result<Page<T>>,
+) -> Result<Page<T>> {
+    let mut all = Page::complete(Vec::new());
+    let mut token = None;
+    loop {
+        let page = fetch(token)?;
+        all.items.extend(page.items);
+        all.warnings.extend(page.warnings);
+        let full = limit.is_some_and(|n| all.items.len() >= n);
+        match page.next_page_token {
+            Some(next) if !full => token = Some(next),
+            _ => break,
+        }
+    }
+    if let Some(n) = limit {
+        all.items.truncate(n);
+    }
+    Ok(all)
 }

@@ -2,7 +2,7 @@
 //! fluent functions (like `mlflow.*`) that log to the active run.
 
 mod artifacts;
-mod client;
+pub(crate) mod client;
 pub mod context;
 pub mod fluent;
 pub mod fluent_artifacts;
