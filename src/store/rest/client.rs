@@ -33,7 +33,6 @@ pub(crate) enum Method {
     Get,
     Post,
     Put,
-    Delete,
 }
 
 impl Method {
@@ -42,7 +41,6 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Put => "PUT",
-            Method::Delete => "DELETE",
         }
     }
 }
@@ -97,6 +95,8 @@ pub(crate) struct Failure {
     pub transient: bool,
     /// The server's `Retry-After`, when it sent one on the last response.
     pub retry_after: Option<Duration>,
+    /// The HTTP status of the last response, when there was one.
+    pub status: Option<u16>,
 }
 
 impl From<Failure> for Error {
@@ -200,6 +200,7 @@ impl HttpClient {
             error,
             transient: false,
             retry_after: None,
+            status: None,
         })
     }
 
@@ -226,6 +227,7 @@ impl HttpClient {
             )),
             transient: false,
             retry_after: None,
+            status: None,
         };
         let result = match &mut req.body {
             Body::Empty => self.agent.run(builder.body(()).map_err(bad_request)?),
@@ -240,6 +242,7 @@ impl HttpClient {
                     error: Error::io("cannot read file to upload", *path, e),
                     transient: false,
                     retry_after: None,
+                    status: None,
                 })?;
                 self.agent.run(builder.body(file).map_err(bad_request)?)
             }
@@ -271,6 +274,7 @@ impl HttpClient {
                     error,
                     transient,
                     retry_after,
+                    status: Some(status),
                 }))
             }
             Err(e) => {
@@ -279,6 +283,7 @@ impl HttpClient {
                     error: self.transport_error(req, &url, e),
                     transient,
                     retry_after: None,
+                    status: None,
                 })
             }
         }

@@ -64,6 +64,8 @@ pub use background::AsyncLogging;
 pub use config::{Auth, RestConfig};
 
 pub(crate) use client::{Body, HttpClient, Method, Request, read_json_body};
+pub(crate) use config::redact as redact_url;
+pub(crate) use json::int64 as json_int64;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
