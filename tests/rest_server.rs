@@ -298,10 +298,17 @@ fn examples_log_through_the_server_and_mlflow_reads_them() {
         .into_iter()
         .map(|f| f.path)
         .collect();
-    assert!(listing.contains(&"config/model.json".to_string()), "{listing:?}");
-    let config: Value =
-        serde_json::from_slice(&arts.repository().read_all("config/model.json", 1 << 20).unwrap())
-            .unwrap();
+    assert!(
+        listing.contains(&"config/model.json".to_string()),
+        "{listing:?}"
+    );
+    let config: Value = serde_json::from_slice(
+        &arts
+            .repository()
+            .read_all("config/model.json", 1 << 20)
+            .unwrap(),
+    )
+    .unwrap();
     assert!(config.is_object());
     assert!(
         server
@@ -516,7 +523,9 @@ fn slow_server_times_out_within_bounds() {
     cfg.max_retries = 1;
     let store = RestStore::with_config(cfg).unwrap();
     let start = Instant::now();
-    let err = store.get_run("0123456789abcdef0123456789abcdef").unwrap_err();
+    let err = store
+        .get_run("0123456789abcdef0123456789abcdef")
+        .unwrap_err();
     let elapsed = start.elapsed();
     let text = err.to_string();
     assert!(text.contains("MLFLOW_HTTP_REQUEST_TIMEOUT"), "{text}");
@@ -562,7 +571,10 @@ fn transient_statuses_are_retried_and_mlflow_errors_are_mapped() {
     assert_eq!(exp.name, "e");
     assert_eq!(exp.creation_time, Some(12));
     assert_eq!(responder.seen().len(), 3);
-    assert_eq!(responder.seen()[0].path, "/api/2.0/mlflow/experiments/get?experiment_id=7");
+    assert_eq!(
+        responder.seen()[0].path,
+        "/api/2.0/mlflow/experiments/get?experiment_id=7"
+    );
 
     // RESOURCE_DOES_NOT_EXIST from get-by-name means "no such experiment".
     assert!(store.get_experiment_by_name("x").unwrap().is_none());
@@ -641,7 +653,9 @@ fn extension_filters_are_never_sent() {
 
 #[test]
 fn extension_filters_are_evaluated_client_side() {
-    let Some(server) = shared_server() else { return };
+    let Some(server) = shared_server() else {
+        return;
+    };
     let store = RestStore::with_config(quick_config(&server.uri())).unwrap();
     let exp = store.create_experiment("ext-filter", None, &[]).unwrap();
     let mut expected = Vec::new();
@@ -699,7 +713,9 @@ fn extension_filters_are_evaluated_client_side() {
 
 #[test]
 fn long_histories_are_paged() {
-    let Some(server) = shared_server() else { return };
+    let Some(server) = shared_server() else {
+        return;
+    };
     let store = RestStore::with_config(quick_config(&server.uri())).unwrap();
     let run_id = new_run(&store, "0", "long-history");
     const N: i64 = 26_000; // more than one 25,000-value page
@@ -733,7 +749,9 @@ fn long_histories_are_paged() {
 
 #[test]
 fn background_logging_reports_rejected_batches() {
-    let Some(server) = shared_server() else { return };
+    let Some(server) = shared_server() else {
+        return;
+    };
     let store = RestStore::with_config(quick_config(&server.uri()))
         .unwrap()
         .with_async_logging(AsyncLogging::default())
@@ -793,7 +811,9 @@ fn background_logging_reports_rejected_batches() {
 
 #[test]
 fn artifacts_through_the_proxy() {
-    let Some(server) = shared_server() else { return };
+    let Some(server) = shared_server() else {
+        return;
+    };
     let uri = server.uri();
     let store = RestStore::with_config(quick_config(&uri)).unwrap();
     let run = store
@@ -804,7 +824,10 @@ fn artifacts_through_the_proxy() {
         })
         .unwrap();
     let artifact_uri = run.info.artifact_uri.clone();
-    assert!(artifact_uri.starts_with("mlflow-artifacts:/0/"), "{artifact_uri}");
+    assert!(
+        artifact_uri.starts_with("mlflow-artifacts:/0/"),
+        "{artifact_uri}"
+    );
     let repo = HttpArtifactRepository::new(&artifact_uri, &uri).unwrap();
     assert_eq!(repo.artifact_uri(), artifact_uri);
     assert!(repo.list("").unwrap().is_empty());
@@ -863,9 +886,19 @@ fn artifacts_through_the_proxy() {
         repo.read_all("notes/hello world.txt", 100).unwrap(),
         b"hello, server"
     );
-    assert_eq!(repo.read_range("notes/hello world.txt", 7, 6).unwrap(), b"server");
-    assert_eq!(repo.read_range("notes/hello world.txt", 10, 100).unwrap(), b"ver");
-    assert!(repo.read_range("notes/hello world.txt", 100, 5).unwrap().is_empty());
+    assert_eq!(
+        repo.read_range("notes/hello world.txt", 7, 6).unwrap(),
+        b"server"
+    );
+    assert_eq!(
+        repo.read_range("notes/hello world.txt", 10, 100).unwrap(),
+        b"ver"
+    );
+    assert!(
+        repo.read_range("notes/hello world.txt", 100, 5)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(repo.read_all("data/één.bin", 10).unwrap(), [0u8, 1, 2, 255]);
     let err = repo.open("missing.txt").err().unwrap();
     assert_eq!(err.error_code(), ErrorCode::ResourceDoesNotExist, "{err}");
@@ -911,12 +944,17 @@ fn artifacts_through_the_proxy() {
     // open_artifact_repository resolves mlflow-artifacts: through an explicit http URL too.
     let http_url = repo.resolved_url();
     let by_url = mlscope::artifacts::open_artifact_repository(&http_url).unwrap();
-    assert_eq!(by_url.read_all("client/text.txt", 100).unwrap(), b"via client");
+    assert_eq!(
+        by_url.read_all("client/text.txt", 100).unwrap(),
+        b"via client"
+    );
 }
 
 #[test]
 fn large_artifacts_stream_in_constant_memory() {
-    let Some(server) = shared_server() else { return };
+    let Some(server) = shared_server() else {
+        return;
+    };
     const SIZE: u64 = 96 * 1024 * 1024;
     let uri = server.uri();
     let store = RestStore::with_config(quick_config(&uri)).unwrap();
@@ -934,7 +972,10 @@ fn large_artifacts_stream_in_constant_memory() {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&src).unwrap());
         let mut chunk = vec![0u8; 1 << 20];
         for i in 0..(SIZE >> 20) {
-            chunk.iter_mut().enumerate().for_each(|(j, b)| *b = (i as usize + j) as u8);
+            chunk
+                .iter_mut()
+                .enumerate()
+                .for_each(|(j, b)| *b = (i as usize + j) as u8);
             w.write_all(&chunk).unwrap();
         }
     }
@@ -942,7 +983,10 @@ fn large_artifacts_stream_in_constant_memory() {
     repo.log_file(&src, Some("big")).unwrap();
     // A generic reader: sent chunked, counted.
     let mut reader = std::io::BufReader::new(std::fs::File::open(&src).unwrap());
-    assert_eq!(repo.write_stream("big/stream.bin", &mut reader).unwrap(), SIZE);
+    assert_eq!(
+        repo.write_stream("big/stream.bin", &mut reader).unwrap(),
+        SIZE
+    );
     let dst = tempfile::tempdir().unwrap();
     let got = repo.download("big/big.bin", dst.path()).unwrap();
     let mut streamed = 0u64;
@@ -976,7 +1020,9 @@ fn large_artifacts_stream_in_constant_memory() {
 
 #[test]
 fn open_store_speaks_to_the_server() {
-    let Some(server) = shared_server() else { return };
+    let Some(server) = shared_server() else {
+        return;
+    };
     let store = mlscope::open_store(&format!("{}/", server.uri())).unwrap();
     assert_eq!(store.tracking_uri(), server.uri());
     let default = store.get_experiment("0").unwrap();

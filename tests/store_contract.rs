@@ -80,7 +80,9 @@ impl TrackingStore for Scoped {
         artifact_location: Option<&str>,
         tags: &[(String, String)],
     ) -> mlscope::Result<String> {
-        let id = self.inner.create_experiment(name, artifact_location, tags)?;
+        let id = self
+            .inner
+            .create_experiment(name, artifact_location, tags)?;
         self.mine.lock().unwrap().insert(id.clone());
         Ok(id)
     }
@@ -109,7 +111,12 @@ impl TrackingStore for Scoped {
     fn restore_experiment(&self, experiment_id: &str) -> mlscope::Result<()> {
         self.inner.restore_experiment(experiment_id)
     }
-    fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> mlscope::Result<()> {
+    fn set_experiment_tag(
+        &self,
+        experiment_id: &str,
+        key: &str,
+        value: &str,
+    ) -> mlscope::Result<()> {
         self.inner.set_experiment_tag(experiment_id, key, value)
     }
     fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> mlscope::Result<()> {
@@ -128,7 +135,8 @@ impl TrackingStore for Scoped {
         end_time: Option<i64>,
         run_name: Option<&str>,
     ) -> mlscope::Result<mlscope::RunInfo> {
-        self.inner.update_run_info(run_id, status, end_time, run_name)
+        self.inner
+            .update_run_info(run_id, status, end_time, run_name)
     }
     fn delete_run(&self, run_id: &str) -> mlscope::Result<()> {
         self.inner.delete_run(run_id)

@@ -30,7 +30,7 @@ use serde_json::Value;
 use super::path::{ArtifactPath, TEMP_ARTIFACT_PREFIX};
 use super::{ArtifactRepository, FileInfo};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::rest::{Body, HttpClient, Method, RestConfig, Request, read_json_body};
+use crate::store::rest::{Body, HttpClient, Method, Request, RestConfig, read_json_body};
 
 /// The artifact proxy's path on a tracking server.
 pub const ARTIFACTS_SERVICE: &str = "/api/2.0/mlflow-artifacts/artifacts";
@@ -150,7 +150,8 @@ impl HttpArtifactRepository {
         let mut reader = self.open(&path.to_string())?;
         let mut out =
             File::create(dst).map_err(|e| Error::io("cannot download artifact", dst, e))?;
-        copy_chunked(&mut reader, &mut out).map_err(|e| Error::io("cannot download artifact", dst, e))?;
+        copy_chunked(&mut reader, &mut out)
+            .map_err(|e| Error::io("cannot download artifact", dst, e))?;
         Ok(())
     }
 }
@@ -208,7 +209,9 @@ impl ArtifactRepository for HttpArtifactRepository {
         if !dir.is_root()
             && out.len() == 1
             && !out[0].is_dir
-            && dir.file_name().is_some_and(|n| out[0].path == format!("{dir}/{n}"))
+            && dir
+                .file_name()
+                .is_some_and(|n| out[0].path == format!("{dir}/{n}"))
         {
             return Ok(Vec::new());
         }
@@ -412,7 +415,9 @@ pub fn resolve(artifact_uri: &str, tracking_uri: &str) -> Result<(String, String
             crate::store::rest::redact_url(tracking)
         )));
     };
-    let split = tracking_rest.find(['/', '?', '#']).unwrap_or(tracking_rest.len());
+    let split = tracking_rest
+        .find(['/', '?', '#'])
+        .unwrap_or(tracking_rest.len());
     let (tracking_host, tracking_path) = tracking_rest.split_at(split);
     let tracking_path = tracking_path
         .split(['?', '#'])
@@ -569,7 +574,10 @@ mod tests {
             ("http://127.0.0.1:5000".into(), "1/abc/artifacts".into())
         );
         assert_eq!(
-            r("mlflow-artifacts:/0/r/artifacts", "https://u:p@host/mlflow/"),
+            r(
+                "mlflow-artifacts:/0/r/artifacts",
+                "https://u:p@host/mlflow/"
+            ),
             ("https://u:p@host/mlflow".into(), "0/r/artifacts".into())
         );
         assert_eq!(

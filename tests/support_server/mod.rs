@@ -86,7 +86,11 @@ impl MlflowServer {
             .arg(GUARD)
             .arg("mlflow-server-guard")
             .arg(&log)
-            .arg(if remove_dir { dir.as_os_str() } else { "".as_ref() })
+            .arg(if remove_dir {
+                dir.as_os_str()
+            } else {
+                "".as_ref()
+            })
             .arg(&py)
             .args(["-m", "mlflow", "server"])
             .arg("--backend-store-uri")
@@ -203,8 +207,7 @@ fn health_ok(port: u16) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s
-        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+    if s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
         .is_err()
     {
         return false;

@@ -238,7 +238,7 @@ impl HttpClient {
                     .map_err(bad_request)?,
             ),
             Body::File(path) => {
-                let file = std::fs::File::open(&*path).map_err(|e| Failure {
+                let file = std::fs::File::open(*path).map_err(|e| Failure {
                     error: Error::io("cannot read file to upload", *path, e),
                     transient: false,
                     retry_after: None,
@@ -258,13 +258,12 @@ impl HttpClient {
                 if (200..300).contains(&status) {
                     return Ok(Attempt::Done(resp));
                 }
-                let retry_after = if self.config.respect_retry_after
-                    && RETRY_AFTER_STATUSES.contains(&status)
-                {
-                    parse_retry_after(&resp)
-                } else {
-                    None
-                };
+                let retry_after =
+                    if self.config.respect_retry_after && RETRY_AFTER_STATUSES.contains(&status) {
+                        parse_retry_after(&resp)
+                    } else {
+                        None
+                    };
                 let body = read_excerpt(resp);
                 let error = self.http_error(req, status, &body);
                 let transient = (RETRY_STATUSES.contains(&status)
@@ -320,9 +319,8 @@ impl HttpClient {
     /// The error for a non-2xx response.
     fn http_error(&self, req: &Request<'_>, status: u16, body: &str) -> Error {
         let base = self.config.display_url();
-        let parsed: Option<(String, String)> = serde_json::from_str::<Value>(body)
-            .ok()
-            .and_then(|v| {
+        let parsed: Option<(String, String)> =
+            serde_json::from_str::<Value>(body).ok().and_then(|v| {
                 let obj = v.as_object()?;
                 let code = obj.get("error_code")?.as_str()?.to_string();
                 let message = obj
@@ -416,7 +414,10 @@ impl HttpClient {
                     redact(url)
                 ));
             }
-            other => format!("API request to {} failed with exception {other}", redact(url)),
+            other => format!(
+                "API request to {} failed with exception {other}",
+                redact(url)
+            ),
         };
         Error::Mlflow {
             code: ErrorCode::InternalError,
@@ -600,7 +601,9 @@ pub(crate) fn read_json_body(resp: Response<ureq::Body>, endpoint: &str) -> Resu
         .read_to_end(&mut bytes)
         .map_err(|e| Error::Mlflow {
             code: ErrorCode::InternalError,
-            message: format!("API request to endpoint {endpoint}: reading the response failed: {e}"),
+            message: format!(
+                "API request to endpoint {endpoint}: reading the response failed: {e}"
+            ),
         })?;
     let text = String::from_utf8_lossy(&bytes);
     let trimmed = text.trim();

@@ -143,7 +143,11 @@ impl RestConfig {
 
     /// A configuration for `url` from MLflow's environment variables (see the type's docs).
     pub fn from_env(url: &str) -> Result<RestConfig> {
-        Self::from_lookup(url, &|name| std::env::var(name).ok(), credentials_file().as_deref())
+        Self::from_lookup(
+            url,
+            &|name| std::env::var(name).ok(),
+            credentials_file().as_deref(),
+        )
     }
 
     /// [`RestConfig::from_env`] with an explicit variable lookup and credentials file (tests).
@@ -296,11 +300,7 @@ pub(crate) fn redact(url: &str) -> String {
     match rest[..authority_end].rfind('@') {
         Some(at) => {
             let user = rest[..at].split(':').next().unwrap_or("");
-            format!(
-                "{}{user}:***@{}",
-                &url[..scheme_end + 3],
-                &rest[at + 1..]
-            )
+            format!("{}{user}:***@{}", &url[..scheme_end + 3], &rest[at + 1..])
         }
         None => url.to_string(),
     }

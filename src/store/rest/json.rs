@@ -337,7 +337,12 @@ mod tests {
     #[test]
     fn doubles_parse_exactly() {
         // 17-digit values MLflow wrote: serde_json's `float_roundtrip` keeps them bit-exact.
-        for text in ["0.10887156863541467", "0.10660999202262453", "5e-324", "1.7976931348623157e308"] {
+        for text in [
+            "0.10887156863541467",
+            "0.10660999202262453",
+            "5e-324",
+            "1.7976931348623157e308",
+        ] {
             let v: Value = serde_json::from_str(text).unwrap();
             assert_eq!(float(&v), Some(text.parse::<f64>().unwrap()), "{text}");
         }

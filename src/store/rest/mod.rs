@@ -223,15 +223,13 @@ impl RestStore {
         let mut runs = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = self.search_runs_page(
-                &RunQuery {
-                    filter: filter.to_string(),
-                    max_results: SEARCH_MAX_RESULTS_THRESHOLD,
-                    order_by: Vec::new(),
-                    page_token: token.take(),
-                    ..query.clone()
-                },
-            )?;
+            let page = self.search_runs_page(&RunQuery {
+                filter: filter.to_string(),
+                max_results: SEARCH_MAX_RESULTS_THRESHOLD,
+                order_by: Vec::new(),
+                page_token: token.take(),
+                ..query.clone()
+            })?;
             runs.extend(page.items);
             match page.next_page_token {
                 Some(t) => token = Some(t),
@@ -353,12 +351,10 @@ impl TrackingStore for RestStore {
 
     fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
         self.pending()?;
-        match self.get(
-            "experiments/get-by-name",
-            &json!({"experiment_name": name}),
-        ) {
-            Ok(resp) => json::experiment(json::field(&resp, "experiment", "get-by-name answer")?)
-                .map(Some),
+        match self.get("experiments/get-by-name", &json!({"experiment_name": name})) {
+            Ok(resp) => {
+                json::experiment(json::field(&resp, "experiment", "get-by-name answer")?).map(Some)
+            }
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
@@ -547,9 +543,11 @@ impl TrackingStore for RestStore {
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
         self.sync()?;
-        let (mut all, mut token) = self.history_page(run_id, key, METRIC_HISTORY_PAGE_SIZE, None)?;
+        let (mut all, mut token) =
+            self.history_page(run_id, key, METRIC_HISTORY_PAGE_SIZE, None)?;
         while let Some(t) = token.take() {
-            let (page, next) = self.history_page(run_id, key, METRIC_HISTORY_PAGE_SIZE, Some(&t))?;
+            let (page, next) =
+                self.history_page(run_id, key, METRIC_HISTORY_PAGE_SIZE, Some(&t))?;
             if page.is_empty() && next.as_deref() == Some(t.as_str()) {
                 // A server that hands back the same token for an empty page would loop forever.
                 break;
