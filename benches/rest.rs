@@ -58,6 +58,15 @@ fn check_count(store: &dyn TrackingStore, run_id: &str, expected: usize, what: &
     assert_eq!(n, expected, "{what}: {n} of {expected} points arrived");
 }
 
+/// Prints a row to stderr as soon as it is measured.
+fn record(rows: &mut Vec<Row>, row: Row) {
+    eprintln!(
+        "measured: {} | {} | {} points | {:.2} s | loop {:?}",
+        row.client, row.mode, row.points, row.total_s, row.loop_s
+    );
+    rows.push(row);
+}
+
 struct Row {
     client: &'static str,
     mode: &'static str,
@@ -99,13 +108,16 @@ fn main() {
     for chunk in all.chunks(1000) {
         store.log_batch(&run, chunk, &[], &[]).expect("log_batch");
     }
-    rows.push(Row {
-        client: "mlscope",
-        mode: "sync `log_batch` of 1,000",
-        points,
-        total_s: start.elapsed().as_secs_f64(),
-        loop_s: None,
-    });
+    record(
+        &mut rows,
+        Row {
+            client: "mlscope",
+            mode: "sync `log_batch` of 1,000",
+            points,
+            total_s: start.elapsed().as_secs_f64(),
+            loop_s: None,
+        },
+    );
     check_count(&store, &run, points, "sync batch");
 
     // 2. Background batching: log_metric per point, flushed when the run ends.
@@ -122,13 +134,16 @@ fn main() {
     background
         .update_run_info(&run, Some(RunStatus::Finished), None, None)
         .expect("end run (flush)");
-    rows.push(Row {
-        client: "mlscope",
-        mode: "background `log_metric` (`with_async_logging`)",
-        points,
-        total_s: start.elapsed().as_secs_f64(),
-        loop_s: Some(loop_s),
-    });
+    record(
+        &mut rows,
+        Row {
+            client: "mlscope",
+            mode: "background `log_metric` (`with_async_logging`)",
+            points,
+            total_s: start.elapsed().as_secs_f64(),
+            loop_s: Some(loop_s),
+        },
+    );
     check_count(&store, &run, points, "background");
 
     // 3. Synchronous single calls.
@@ -137,13 +152,16 @@ fn main() {
     for i in 0..singles {
         store.log_metric(&run, &point(i)).expect("log_metric");
     }
-    rows.push(Row {
-        client: "mlscope",
-        mode: "sync `log_metric`, one request each",
-        points: singles,
-        total_s: start.elapsed().as_secs_f64(),
-        loop_s: None,
-    });
+    record(
+        &mut rows,
+        Row {
+            client: "mlscope",
+            mode: "sync `log_metric`, one request each",
+            points: singles,
+            total_s: start.elapsed().as_secs_f64(),
+            loop_s: None,
+        },
+    );
     check_count(&store, &run, singles, "sync single");
 
     // MLflow's Python client on the same server.
@@ -165,30 +183,45 @@ fn main() {
             ],
         );
         assert_eq!(code, 0, "rest_bench_mlflow.py failed:\n{stderr}");
+        // MLflow prints "View run … at …" lines on stdout too: the result is the last line.
+        let last = stdout
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .unwrap_or_else(|| panic!("no JSON from rest_bench_mlflow.py:\n{stdout}\n{stderr}"));
         let v: serde_json::Value =
-            serde_json::from_str(stdout.trim()).expect("JSON from rest_bench_mlflow.py");
+            serde_json::from_str(last).expect("JSON from rest_bench_mlflow.py");
         let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
-        rows.push(Row {
-            client: "MLflow 3.17.2 (Python)",
-            mode: "sync `log_batch` of 1,000",
-            points,
-            total_s: f("sync_batch_s"),
-            loop_s: None,
-        });
-        rows.push(Row {
-            client: "MLflow 3.17.2 (Python)",
-            mode: "`log_metric(synchronous=False)` + flush",
-            points,
-            total_s: f("async_total_s"),
-            loop_s: Some(f("async_loop_s")),
-        });
-        rows.push(Row {
-            client: "MLflow 3.17.2 (Python)",
-            mode: "sync `log_metric`, one request each",
-            points: singles,
-            total_s: f("sync_single_s"),
-            loop_s: None,
-        });
+        record(
+            &mut rows,
+            Row {
+                client: "MLflow 3.17.2 (Python)",
+                mode: "sync `log_batch` of 1,000",
+                points,
+                total_s: f("sync_batch_s"),
+                loop_s: None,
+            },
+        );
+        record(
+            &mut rows,
+            Row {
+                client: "MLflow 3.17.2 (Python)",
+                mode: "`log_metric(synchronous=False)` + flush",
+                points,
+                total_s: f("async_total_s"),
+                loop_s: Some(f("async_loop_s")),
+            },
+        );
+        record(
+            &mut rows,
+            Row {
+                client: "MLflow 3.17.2 (Python)",
+                mode: "sync `log_metric`, one request each",
+                points: singles,
+                total_s: f("sync_single_s"),
+                loop_s: None,
+            },
+        );
     }
 
     println!(

@@ -83,7 +83,7 @@ def main() -> int:
         out["sync_single_s"] = time.perf_counter() - start
     assert count(client, rid, "loss") == args.singles, "single calls lost points"
 
-    print(json.dumps(out))
+    print(json.dumps(out), flush=True)
     return 0
 
 

@@ -307,7 +307,8 @@ impl ResolvedArtifactRoot {
         }
     }
 
-    /// The repository for this root.
+    /// The repository for this root (local roots only: for [`RootResolution::Remote`] use
+    /// the repository [`open_run_artifacts`] returns).
     pub fn repository(&self) -> LocalArtifactRepository {
         LocalArtifactRepository::with_uri(self.local_root.clone(), self.recorded_uri.clone())
     }

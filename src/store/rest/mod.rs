@@ -43,6 +43,10 @@
 //!   client does.
 //! * Retried requests are not idempotent on the server: a `log-batch` whose answer was lost
 //!   (timeout) and that is sent again logs its values twice, as with MLflow's client.
+//! * [`TrackingStore::tracking_uri`] is the URL without credentials (it is shown to users);
+//!   credentials given in the URL (`http://user:pass@host`) are therefore not carried over to
+//!   the run artifact repositories opened from it — set `MLFLOW_TRACKING_USERNAME` /
+//!   `MLFLOW_TRACKING_PASSWORD` (or `MLFLOW_TRACKING_TOKEN`) for those.
 //!
 //! # Background logging
 //!
