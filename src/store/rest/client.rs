@@ -646,7 +646,9 @@ fn excerpt(text: &str) -> String {
 fn parse_retry_after(resp: &Response<ureq::Body>) -> Option<Duration> {
     let v = resp.headers().get("retry-after")?.to_str().ok()?.trim();
     let secs: f64 = v.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    // Clamped before converting: a huge value must not overflow `Duration`.
+    (secs.is_finite() && secs >= 0.0)
+        .then(|| Duration::from_secs_f64(secs.min(MAX_BACKOFF.as_secs_f64())))
 }
 
 fn fmt_secs(d: Duration) -> String {
