@@ -1,7 +1,15 @@
 //! The store contract: one test body per behaviour, run against every backend
 //! (like ripgrep's `rgtest!`: one body, several engines).
+//!
+//! The `rest` backend is a real `mlflow server` 3.17.2 (SQLite backend; started once per test
+//! binary and shared, see `rest_backend`); without MLflow those tests skip LOUDLY (fail with
+//! `MLSCOPE_REQUIRE_MLFLOW=1`).
 
-use std::sync::Arc;
+mod support;
+mod support_server;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use mlscope::{
     DatasetInput, ErrorCode, ExperimentQuery, InputTag, LifecycleStage, Metric, Param, RunQuery,
@@ -28,6 +36,146 @@ fn sqlite_backend() -> Backend {
     Backend { _dir: dir, store }
 }
 
+/// The one `mlflow server` of this test binary (`None` when MLflow is not installed). Its
+/// guard process stops it when the binary exits (statics are never dropped).
+fn shared_server() -> Option<&'static support_server::MlflowServer> {
+    static SERVER: OnceLock<Option<support_server::MlflowServer>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| support_server::MlflowServer::start("store_contract::rest"))
+        .as_ref()
+}
+
+/// A [`mlscope::RestStore`] on the shared server, seen through [`Scoped`] so that concurrent
+/// tests do not see each other's experiments. Experiment names are unique across the test
+/// bodies, and runs in the shared experiment `0` are only ever looked up by id (or checked for
+/// absence), so the bodies hold while other tests run on the same server.
+fn rest_backend() -> Option<Backend> {
+    let server = shared_server()?;
+    let store = mlscope::open_store(&server.uri()).unwrap();
+    Some(Backend {
+        _dir: tempfile::tempdir().unwrap(),
+        store: Arc::new(Scoped {
+            inner: store,
+            mine: Mutex::new(BTreeSet::new()),
+        }),
+    })
+}
+
+/// A store that passes every call through, except that `search_experiments` only returns the
+/// experiments created through this value (and `0`): on a server shared by concurrent tests,
+/// a test's experiment listing would otherwise include the others'. (Paging is not combined
+/// with this filter by any test body.)
+struct Scoped {
+    inner: Arc<dyn TrackingStore>,
+    mine: Mutex<BTreeSet<String>>,
+}
+
+impl TrackingStore for Scoped {
+    fn tracking_uri(&self) -> String {
+        self.inner.tracking_uri()
+    }
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[(String, String)],
+    ) -> mlscope::Result<String> {
+        let id = self
+            .inner
+            .create_experiment(name, artifact_location, tags)?;
+        self.mine.lock().unwrap().insert(id.clone());
+        Ok(id)
+    }
+    fn get_experiment(&self, experiment_id: &str) -> mlscope::Result<mlscope::Experiment> {
+        self.inner.get_experiment(experiment_id)
+    }
+    fn get_experiment_by_name(&self, name: &str) -> mlscope::Result<Option<mlscope::Experiment>> {
+        self.inner.get_experiment_by_name(name)
+    }
+    fn search_experiments(
+        &self,
+        query: &ExperimentQuery,
+    ) -> mlscope::Result<mlscope::Page<mlscope::Experiment>> {
+        let mut page = self.inner.search_experiments(query)?;
+        let mine = self.mine.lock().unwrap();
+        page.items
+            .retain(|e| e.experiment_id == "0" || mine.contains(&e.experiment_id));
+        Ok(page)
+    }
+    fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> mlscope::Result<()> {
+        self.inner.rename_experiment(experiment_id, new_name)
+    }
+    fn delete_experiment(&self, experiment_id: &str) -> mlscope::Result<()> {
+        self.inner.delete_experiment(experiment_id)
+    }
+    fn restore_experiment(&self, experiment_id: &str) -> mlscope::Result<()> {
+        self.inner.restore_experiment(experiment_id)
+    }
+    fn set_experiment_tag(
+        &self,
+        experiment_id: &str,
+        key: &str,
+        value: &str,
+    ) -> mlscope::Result<()> {
+        self.inner.set_experiment_tag(experiment_id, key, value)
+    }
+    fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> mlscope::Result<()> {
+        self.inner.delete_experiment_tag(experiment_id, key)
+    }
+    fn create_run(&self, request: mlscope::CreateRun) -> mlscope::Result<mlscope::Run> {
+        self.inner.create_run(request)
+    }
+    fn get_run(&self, run_id: &str) -> mlscope::Result<mlscope::Run> {
+        self.inner.get_run(run_id)
+    }
+    fn update_run_info(
+        &self,
+        run_id: &str,
+        status: Option<RunStatus>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> mlscope::Result<mlscope::RunInfo> {
+        self.inner
+            .update_run_info(run_id, status, end_time, run_name)
+    }
+    fn delete_run(&self, run_id: &str) -> mlscope::Result<()> {
+        self.inner.delete_run(run_id)
+    }
+    fn restore_run(&self, run_id: &str) -> mlscope::Result<()> {
+        self.inner.restore_run(run_id)
+    }
+    fn search_runs(&self, query: &RunQuery) -> mlscope::Result<mlscope::Page<mlscope::Run>> {
+        self.inner.search_runs(query)
+    }
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> mlscope::Result<()> {
+        self.inner.log_batch(run_id, metrics, params, tags)
+    }
+    fn get_metric_history(&self, run_id: &str, key: &str) -> mlscope::Result<Vec<Metric>> {
+        self.inner.get_metric_history(run_id, key)
+    }
+    fn delete_tag(&self, run_id: &str, key: &str) -> mlscope::Result<()> {
+        self.inner.delete_tag(run_id, key)
+    }
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> mlscope::Result<()> {
+        self.inner.log_inputs(run_id, datasets)
+    }
+    fn log_metric(&self, run_id: &str, metric: &Metric) -> mlscope::Result<()> {
+        self.inner.log_metric(run_id, metric)
+    }
+    fn log_param(&self, run_id: &str, param: &Param) -> mlscope::Result<()> {
+        self.inner.log_param(run_id, param)
+    }
+    fn set_tag(&self, run_id: &str, tag: &RunTag) -> mlscope::Result<()> {
+        self.inner.set_tag(run_id, tag)
+    }
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod file {
@@ -35,6 +183,15 @@ macro_rules! contract {
         }
         mod sqlite {
             $( #[test] fn $name() { super::$name(super::sqlite_backend().store.as_ref()) } )*
+        }
+        mod rest {
+            $(
+                #[test]
+                fn $name() {
+                    let Some(backend) = super::rest_backend() else { return };
+                    super::$name(backend.store.as_ref())
+                }
+            )*
         }
     };
 }

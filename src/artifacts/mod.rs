@@ -9,7 +9,8 @@
 //! |---|---|---|
 //! | `file:///abs/mlruns/<exp>/<run>/artifacts` | file store | yes |
 //! | `/abs/mlruns/<exp>/<run>/artifacts` | SQLite store via the Python client | yes |
-//! | `mlflow-artifacts:/<exp>/<run>/artifacts` | tracking server | not yet (clear error) |
+//! | `mlflow-artifacts:/<exp>/<run>/artifacts` | tracking server | yes, through the server ([`HttpArtifactRepository`]) |
+//! | `http(s)://…/api/2.0/mlflow-artifacts/artifacts/…` | tracking server | yes, likewise |
 //! | `s3://…`, `gs://…`, … | remote artifact stores | no (clear error) |
 //!
 //! ## Stores copied between machines
@@ -27,12 +28,14 @@
 //! outside the root is read or written ([`ArtifactPath`]).
 
 pub mod figure;
+pub mod http;
 pub mod images;
 mod local;
 mod path;
 pub mod pyfmt;
 pub mod table;
 
+pub use http::HttpArtifactRepository;
 pub use local::LocalArtifactRepository;
 pub use path::{ArtifactPath, TEMP_ARTIFACT_PREFIX};
 
@@ -169,13 +172,14 @@ pub trait ArtifactRepository: Send + Sync + std::fmt::Debug {
 pub enum ArtifactLocation {
     /// A directory on this machine (`file:` URI or plain path).
     Local(PathBuf),
-    /// An MLflow tracking server's proxied artifact store (`mlflow-artifacts:`); not supported
-    /// yet.
+    /// An MLflow tracking server's proxied artifact store (`mlflow-artifacts:` or an
+    /// `http(s)://` URL of the proxy), read through [`HttpArtifactRepository`].
     MlflowArtifacts(String),
 }
 
-/// Parses an artifact URI: `file:` URIs and plain paths are local, `mlflow-artifacts:` is a
-/// tracking server's artifact proxy; anything else (`s3:`, `gs:`, `dbfs:` …) is an error.
+/// Parses an artifact URI: `file:` URIs and plain paths are local, `mlflow-artifacts:` and
+/// `http(s)://` are a tracking server's artifact proxy; anything else (`s3:`, `gs:`, `dbfs:` …)
+/// is an error.
 pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
     let trimmed = uri.trim();
     if trimmed.is_empty() {
@@ -183,7 +187,10 @@ pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
             "the run has no artifact URI recorded".into(),
         ));
     }
-    if trimmed.starts_with("mlflow-artifacts:") {
+    if trimmed.starts_with("mlflow-artifacts:")
+        || trimmed.starts_with("http://")
+        || trimmed.starts_with("https://")
+    {
         return Ok(ArtifactLocation::MlflowArtifacts(trimmed.to_string()));
     }
     if trimmed.starts_with("file:") {
@@ -204,7 +211,7 @@ pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
         {
             return Err(Error::InvalidParameter(format!(
                 "artifact URIs with scheme '{scheme}:' are not supported by mlscope (only local \
-                 `file:` URIs and paths): {trimmed}"
+                 `file:` URIs and paths, and a tracking server's `mlflow-artifacts:`): {trimmed}"
             )));
         }
     }
@@ -213,20 +220,46 @@ pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
     ))))
 }
 
-fn unsupported_server_uri(uri: &str) -> Error {
+fn server_uri_needs_tracking_server(uri: &str) -> Error {
     Error::InvalidParameter(format!(
-        "artifacts served by an MLflow tracking server (mlflow-artifacts: URIs) are not \
-         supported yet; open the server's artifact folder (its --artifacts-destination, by \
-         default ./mlartifacts) directly instead: {uri}"
+        "artifacts served by an MLflow tracking server (mlflow-artifacts: URIs) are read through \
+         that server: use open_run_artifacts (or open_artifact_repository with \
+         MLFLOW_TRACKING_URI set to the server) for {uri}"
     ))
 }
 
-/// Opens the repository for an artifact URI as recorded, with no relocation.
+/// Opens the repository for an artifact URI as recorded, with no relocation. A
+/// `mlflow-artifacts:` URI without a host is reached through the server named by
+/// `MLFLOW_TRACKING_URI` (as MLflow does).
 pub fn open_artifact_repository(uri: &str) -> Result<Arc<dyn ArtifactRepository>> {
     match parse_artifact_uri(uri)? {
         ArtifactLocation::Local(path) => Ok(Arc::new(LocalArtifactRepository::new(path))),
-        ArtifactLocation::MlflowArtifacts(u) => Err(unsupported_server_uri(&u)),
+        ArtifactLocation::MlflowArtifacts(u) => {
+            let tracking = std::env::var("MLFLOW_TRACKING_URI").unwrap_or_default();
+            Ok(Arc::new(HttpArtifactRepository::new(&u, &tracking)?))
+        }
     }
+}
+
+/// A run's artifact repository and how its root was found: local roots through
+/// [`resolve_artifact_root`], server-proxied ones (`mlflow-artifacts:`, `http(s)://`) through
+/// the tracking server `run.tracking_uri` ([`RootResolution::Remote`]).
+pub fn open_run_artifacts(
+    artifact_uri: &str,
+    run: RunLocator<'_>,
+) -> Result<(ResolvedArtifactRoot, Arc<dyn ArtifactRepository>)> {
+    if let ArtifactLocation::MlflowArtifacts(u) = parse_artifact_uri(artifact_uri)? {
+        let repo = HttpArtifactRepository::new(&u, run.tracking_uri)?;
+        let root = ResolvedArtifactRoot {
+            recorded_uri: artifact_uri.to_string(),
+            local_root: PathBuf::new(),
+            resolution: RootResolution::Remote,
+        };
+        return Ok((root, Arc::new(repo)));
+    }
+    let root = resolve_artifact_root(artifact_uri, run)?;
+    let repo: Arc<dyn ArtifactRepository> = Arc::new(root.repository());
+    Ok((root, repo))
 }
 
 /// How the local directory of a run's artifacts was found.
@@ -243,6 +276,9 @@ pub enum RootResolution {
     /// Neither the recorded location nor a store-relative one exists yet: the run has no
     /// artifacts so far. The recorded location is used (and created by the first write).
     NotCreatedYet,
+    /// The artifacts are on a tracking server (`mlflow-artifacts:`), not on this machine:
+    /// `local_root` is empty and [`open_run_artifacts`] gives the remote repository.
+    Remote,
 }
 
 /// A run's artifact root on this machine, and how it was found.
@@ -271,7 +307,8 @@ impl ResolvedArtifactRoot {
         }
     }
 
-    /// The repository for this root.
+    /// The repository for this root (local roots only: for [`RootResolution::Remote`] use
+    /// the repository [`open_run_artifacts`] returns).
     pub fn repository(&self) -> LocalArtifactRepository {
         LocalArtifactRepository::with_uri(self.local_root.clone(), self.recorded_uri.clone())
     }
@@ -301,7 +338,7 @@ pub fn resolve_artifact_root(
 ) -> Result<ResolvedArtifactRoot> {
     let recorded = match parse_artifact_uri(artifact_uri)? {
         ArtifactLocation::Local(p) => p,
-        ArtifactLocation::MlflowArtifacts(u) => return Err(unsupported_server_uri(&u)),
+        ArtifactLocation::MlflowArtifacts(u) => return Err(server_uri_needs_tracking_server(&u)),
     };
     let done = |local_root: PathBuf, resolution| ResolvedArtifactRoot {
         recorded_uri: artifact_uri.to_string(),
@@ -427,8 +464,20 @@ mod tests {
             parse_artifact_uri("mlflow-artifacts:/1/abc/artifacts").unwrap(),
             ArtifactLocation::MlflowArtifacts(_)
         ));
-        let err = open_artifact_repository("mlflow-artifacts:/1/abc/artifacts").unwrap_err();
-        assert!(err.to_string().contains("not supported yet"), "{err}");
+        let loc = RunLocator {
+            tracking_uri: "http://127.0.0.1:1",
+            experiment_id: "1",
+            run_id: "abc",
+        };
+        let (root, repo) = open_run_artifacts("mlflow-artifacts:/1/abc/artifacts", loc).unwrap();
+        assert_eq!(root.resolution, RootResolution::Remote);
+        assert_eq!(repo.artifact_uri(), "mlflow-artifacts:/1/abc/artifacts");
+        let sqlite = RunLocator {
+            tracking_uri: "sqlite:///x.db",
+            ..loc
+        };
+        let err = open_run_artifacts("mlflow-artifacts:/1/abc/artifacts", sqlite).unwrap_err();
+        assert!(err.to_string().contains("MLFLOW_TRACKING_URI"), "{err}");
         let err = parse_artifact_uri("s3://bucket/x").unwrap_err();
         assert!(err.to_string().contains("'s3:'"), "{err}");
         assert!(parse_artifact_uri("").is_err());

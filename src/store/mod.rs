@@ -4,12 +4,15 @@
 //! |---|---|
 //! | `file:///abs/mlruns`, `./mlruns`, `/abs/mlruns` | [`FileStore`] (MLflow's `mlruns` folder) |
 //! | `sqlite:///relative.db`, `sqlite:////abs/path.db` | [`SqliteStore`] (MLflow's SQL schema) |
+//! | `http://host:port`, `https://host/prefix` | [`RestStore`] (an MLflow tracking server) |
 
 pub mod file;
+pub mod rest;
 pub mod sqlite;
 mod uri;
 
 pub use file::FileStore;
+pub use rest::RestStore;
 pub use sqlite::SqliteStore;
 pub use uri::{StoreLocation, default_tracking_uri, open_store, parse_tracking_uri};
 

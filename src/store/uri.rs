@@ -145,9 +145,7 @@ pub fn open_store(uri: &str) -> Result<Arc<dyn TrackingStore>> {
     match parse_tracking_uri(uri)? {
         StoreLocation::File(root) => Ok(Arc::new(FileStore::open(&root)?)),
         StoreLocation::Sqlite(path) => Ok(Arc::new(crate::store::SqliteStore::open(&path)?)),
-        StoreLocation::Http(url) => Err(Error::InvalidParameter(format!(
-            "tracking servers are not supported by this build: {url}"
-        ))),
+        StoreLocation::Http(url) => Ok(Arc::new(crate::store::RestStore::open(&url)?)),
     }
 }
 

@@ -24,7 +24,7 @@ use crate::artifacts::table::{
 };
 use crate::artifacts::{
     ArtifactPath, ArtifactRepository, FileInfo, ResolvedArtifactRoot, RunLocator,
-    resolve_artifact_root,
+    open_run_artifacts,
 };
 use crate::error::{Error, Result};
 use crate::model::{LifecycleStage, Run, now_ms, tags};
@@ -88,7 +88,7 @@ fn require_active(run: &Run) -> Result<()> {
 impl TrackingClient {
     fn artifacts_of(&self, run: &Run) -> Result<RunArtifacts> {
         let tracking_uri = self.tracking_uri();
-        let root = resolve_artifact_root(
+        let (root, repo) = open_run_artifacts(
             &run.info.artifact_uri,
             RunLocator {
                 tracking_uri: &tracking_uri,
@@ -96,7 +96,6 @@ impl TrackingClient {
                 run_id: &run.info.run_id,
             },
         )?;
-        let repo: Arc<dyn ArtifactRepository> = Arc::new(root.repository());
         Ok(RunArtifacts {
             run_id: run.info.run_id.clone(),
             root,
