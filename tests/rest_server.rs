@@ -693,6 +693,8 @@ fn extension_filters_are_evaluated_client_side() {
     // The same through MLflow's syntax goes to the server.
     let mut q = RunQuery::new([exp.as_str()]);
     q.filter = "params.kind = 'odd' AND metrics.acc > 0.2".into();
+    // Explicit order: runs created in the same millisecond tie on the default start_time order.
+    q.order_by = vec!["metrics.acc DESC".into()];
     let got: Vec<String> = store
         .search_runs(&q)
         .unwrap()
