@@ -199,9 +199,12 @@ impl TrackingClient {
         match (flushed, ended) {
             (Ok(()), ended) => ended,
             (Err(lost), Ok(_)) => Err(lost),
-            (Err(lost), Err(end)) => Err(Error::Mlflow {
-                code: lost.error_code(),
-                message: format!("{lost}; ending the run failed too: {end}"),
+            (Err(lost), Err(end)) => Err(match lost {
+                Error::Mlflow { code, message } => Error::Mlflow {
+                    code,
+                    message: format!("{message}; ending the run failed too: {end}"),
+                },
+                other => other,
             }),
         }
     }
