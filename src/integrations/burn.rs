@@ -221,7 +221,8 @@ impl BurnAutolog {
         }
         t.client
             .log_param(&t.run_id, "model.num_params", model.num_params())?;
-        let dir = std::env::temp_dir().join(format!("mlscope-model-{}", crate::model::new_run_id()));
+        let dir =
+            std::env::temp_dir().join(format!("mlscope-model-{}", crate::model::new_run_id()));
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io("cannot create a temporary directory", &dir, e))?;
         let weights = dir.join("model.bpk");
@@ -263,10 +264,7 @@ impl BurnAutolog {
         MlflowCheckpointer {
             directory,
             name: name.to_string(),
-            target: self
-                .target
-                .clone()
-                .filter(|t| t.options.log_models),
+            target: self.target.clone().filter(|t| t.options.log_models),
         }
     }
 
@@ -381,7 +379,7 @@ fn dataset_input<I: Debug, D: BurnDataset<I> + ?Sized>(
     let mut hasher = Md5::new();
     hasher.update(format!("len={len}\n").as_bytes());
     for i in 0..len.min(10_000) {
-        if let Some(item) = dataset.get(i) {
+        if let Ok(item) = dataset.get(i) {
             hasher.update(format!("{item:?}\n").as_bytes());
         }
     }
@@ -511,12 +509,7 @@ impl MetricLogger for MlflowMetricLogger {
             );
         }
         metrics.extend(epoch_values.into_iter().map(|(name, v)| {
-            Metric::new(
-                format!("{prefix}/epoch_{name}"),
-                v,
-                timestamp,
-                epoch as i64,
-            )
+            Metric::new(format!("{prefix}/epoch_{name}"), v, timestamp, epoch as i64)
         }));
         self.send(metrics);
     }
@@ -598,7 +591,10 @@ impl<R: Checkpoint> Checkpointer<R> for MlflowCheckpointer {
         {
             note_problem(
                 &t.problems,
-                format!("checkpoint artifact {} was not removed: {e}", local.display()),
+                format!(
+                    "checkpoint artifact {} was not removed: {e}",
+                    local.display()
+                ),
             );
         }
         Ok(())
