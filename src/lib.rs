@@ -14,7 +14,7 @@
 //!   `system/…` keys.
 //! * [`tracking::async_logging`]: the `*_async` logging calls (MLflow's `synchronous=False`)
 //!   and [`flush`].
-//! * [`tracking::autolog`]: [`autolog!`] / [`autolog()`], environment capture, and (feature
+//! * [`tracking::autolog`](mod@tracking::autolog): [`autolog!`] / [`autolog()`], environment capture, and (feature
 //!   `burn`) the burn-train integration in `integrations::burn`.
 
 #![warn(missing_docs)]

@@ -86,6 +86,19 @@ fn sampler_threads() -> usize {
         .count()
 }
 
+/// Waits (up to 5 s) until `n` sampler threads run: a new thread names itself once started.
+fn expect_sampler_threads(n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sampler_threads() != n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {n} sampler threads: {:?}",
+            thread_names()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Every system metric's history: key -> [(step, value)].
 fn system_histories(client: &TrackingClient, run_id: &str) -> BTreeMap<String, Vec<(i64, f64)>> {
     let run = client.get_run(run_id).unwrap();
@@ -162,7 +175,7 @@ fn run_logs_system_metrics_with_mlflow_keys_and_steps_then_stops() {
     let run = mlscope::start_run(RunOptions::new().log_system_metrics(true)).unwrap();
     let id = run.run_id().to_string();
     assert!(system_metrics::is_monitoring(&id));
-    assert_eq!(sampler_threads(), before + 1, "{:?}", thread_names());
+    expect_sampler_threads(before + 1);
     wait_for_steps(&fx.client(), &id, 3);
     run.end().unwrap();
     assert!(!system_metrics::is_monitoring(&id));
@@ -203,7 +216,7 @@ fn dropping_the_guard_and_end_run_stop_the_sampler() {
     let before = sampler_threads();
     {
         let _run = mlscope::start_run(RunOptions::new().log_system_metrics(true)).unwrap();
-        assert_eq!(sampler_threads(), before + 1);
+        expect_sampler_threads(before + 1);
     }
     assert_eq!(sampler_threads(), before, "guard drop stops the sampler");
 
