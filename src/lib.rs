@@ -14,8 +14,8 @@
 //!   `system/…` keys.
 //! * [`tracking::async_logging`]: the `*_async` logging calls (MLflow's `synchronous=False`)
 //!   and [`flush`].
-//! * [`tracking::autolog`](mod@tracking::autolog): [`autolog!`] / [`autolog()`], environment capture, and (feature
-//!   `burn`) the burn-train integration in `integrations::burn`.
+//! * [`tracking::autolog`](mod@tracking::autolog): [`autolog!`] / [`autolog()`], environment
+//!   capture, and (feature `burn`) the burn-train integration in `integrations::burn`.
 
 #![warn(missing_docs)]
 

@@ -69,14 +69,20 @@ pub const MODEL_ARTIFACT_DIR: &str = "model";
 /// Problems met while logging, returned by [`BurnAutolog::finish`].
 #[derive(Default)]
 struct Problems {
+    count: usize,
     messages: Vec<String>,
 }
 
 type SharedProblems = Arc<Mutex<Problems>>;
 
-fn note_problem(problems: &SharedProblems, message: String) {
-    autolog::warn(&message);
+/// Remembers a problem for `finish` (every one is counted, the first 20 kept in full) and
+/// prints it unless autolog is silent or `quiet`.
+fn note_problem(problems: &SharedProblems, message: String, quiet: bool) {
+    if !quiet {
+        autolog::warn(&message);
+    }
     let mut p = problems.lock().unwrap_or_else(|e| e.into_inner());
+    p.count += 1;
     if p.messages.len() < 20 {
         p.messages.push(message);
     }
@@ -311,27 +317,24 @@ impl BurnAutolog {
             Some(run) => run.end_with_status(status),
             None => Ok(()),
         };
-        flushed?;
-        ended?;
-        let problems = std::mem::take(
-            &mut t
-                .problems
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .messages,
-        );
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Mlflow {
-                code: crate::ErrorCode::InternalError,
-                message: format!(
-                    "burn autologging to run {}: {}",
-                    t.run_id,
-                    problems.join("; ")
-                ),
-            })
+        let problems = std::mem::take(&mut *t.problems.lock().unwrap_or_else(|e| e.into_inner()));
+        let errors: Vec<Error> = [flushed.err(), ended.err()].into_iter().flatten().collect();
+        if errors.is_empty() && problems.count == 0 {
+            return Ok(());
         }
+        let code = errors
+            .first()
+            .map_or(crate::ErrorCode::InternalError, Error::error_code);
+        let mut parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        parts.extend(problems.messages.iter().cloned());
+        let more = problems.count - problems.messages.len();
+        if more > 0 {
+            parts.push(format!("and {more} more problem(s)"));
+        }
+        Err(Error::Mlflow {
+            code,
+            message: format!("burn autologging to run {}: {}", t.run_id, parts.join("; ")),
+        })
     }
 }
 
@@ -459,11 +462,14 @@ impl MlflowMetricLogger {
             return;
         }
         if let Err(e) = t.client.log_batch_async(&t.run_id, &metrics, &[], &[]) {
-            // Earlier writes failed: remember it once for `finish` (the queue keeps no copy).
-            if !self.warned_queue {
-                self.warned_queue = true;
-                note_problem(&t.problems, format!("metrics could not be stored: {e}"));
-            }
+            // Earlier writes failed (the error moved here from the queue): keep it for `finish`,
+            // print the first one.
+            let quiet = std::mem::replace(&mut self.warned_queue, true);
+            note_problem(
+                &t.problems,
+                format!("metrics could not be stored: {e}"),
+                quiet,
+            );
         }
     }
 }
@@ -569,6 +575,7 @@ impl<R: Checkpoint> Checkpointer<R> for MlflowCheckpointer {
             note_problem(
                 &t.problems,
                 format!("checkpoint {} was not logged: {e}", path.display()),
+                false,
             );
         }
         Ok(())
@@ -595,6 +602,7 @@ impl<R: Checkpoint> Checkpointer<R> for MlflowCheckpointer {
                     "checkpoint artifact {} was not removed: {e}",
                     local.display()
                 ),
+                false,
             );
         }
         Ok(())
