@@ -342,6 +342,67 @@ fn monitor_stops_by_itself_when_its_run_is_gone() {
     assert!(error.contains(&id), "{error}");
 }
 
+/// Sets environment variables for the scope; safe because every test that reads the
+/// environment holds `LOCK` (the sampler-only test reads none).
+struct EnvVars(Vec<&'static str>);
+
+impl EnvVars {
+    fn set(vars: &[(&'static str, &str)]) -> EnvVars {
+        for (k, v) in vars {
+            // SAFETY: see the type's documentation.
+            unsafe { std::env::set_var(k, v) };
+        }
+        EnvVars(vars.iter().map(|(k, _)| *k).collect())
+    }
+}
+
+impl Drop for EnvVars {
+    fn drop(&mut self) {
+        for k in &self.0 {
+            // SAFETY: as in `set`.
+            unsafe { std::env::remove_var(k) };
+        }
+    }
+}
+
+#[test]
+fn environment_variables_and_setters() {
+    let _fx = Fixture::new();
+    mlscope::set_system_metrics_sampling_interval(None);
+    assert_eq!(
+        SystemMetricsOptions::from_settings().unwrap(),
+        SystemMetricsOptions::default(),
+        "MLflow's defaults: 10 s, 1 sample, no node id"
+    );
+    let _env = EnvVars::set(&[
+        ("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.25"),
+        ("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "4"),
+        ("MLFLOW_SYSTEM_METRICS_NODE_ID", "worker_1"),
+    ]);
+    let o = SystemMetricsOptions::from_settings().unwrap();
+    assert_eq!(o.sampling_interval, Duration::from_millis(250));
+    assert_eq!(o.samples_before_logging, 4);
+    assert_eq!(o.prefix(), "system/worker_1/");
+    // The setters win over the variables; None goes back to them.
+    mlscope::set_system_metrics_sampling_interval(Some(2.0));
+    mlscope::set_system_metrics_samples_before_logging(Some(1));
+    mlscope::set_system_metrics_node_id(Some("node_9"));
+    let o = SystemMetricsOptions::from_settings().unwrap();
+    assert_eq!(
+        (
+            o.sampling_interval,
+            o.samples_before_logging,
+            o.prefix().as_str()
+        ),
+        (Duration::from_secs(2), 1, "system/node_9/")
+    );
+    mlscope::set_system_metrics_node_id(None);
+    assert_eq!(
+        SystemMetricsOptions::from_settings().unwrap().prefix(),
+        "system/worker_1/"
+    );
+}
+
 #[test]
 fn invalid_settings_are_errors_before_the_run_starts() {
     let _fx = Fixture::new();

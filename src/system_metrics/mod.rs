@@ -69,7 +69,7 @@ static ENABLED: AtomicU8 = AtomicU8::new(UNSET);
 struct Overrides {
     interval: Option<f64>,
     samples: Option<u32>,
-    node_id: Option<Option<String>>,
+    node_id: Option<String>,
 }
 
 static OVERRIDES: LazyLock<Mutex<Overrides>> = LazyLock::new(Mutex::default);
@@ -104,7 +104,7 @@ pub fn set_system_metrics_samples_before_logging(samples: Option<u32>) {
 /// Sets the node id inserted in the keys (`system/<node id>/cpu_utilization_percentage`), for
 /// runs spanning several machines; `None` goes back to `MLFLOW_SYSTEM_METRICS_NODE_ID`.
 pub fn set_system_metrics_node_id(node_id: Option<&str>) {
-    overrides().node_id = Some(node_id.map(str::to_string));
+    overrides().node_id = node_id.map(str::to_string);
 }
 
 /// Parses an MLflow boolean environment variable (`true`, `false`, `1`, `0`, any case); unset
@@ -191,10 +191,10 @@ impl SystemMetricsOptions {
         }
         .unwrap_or(DEFAULT_SAMPLES_BEFORE_LOGGING)
         .max(1);
-        let node_id = match &o.node_id {
-            Some(n) => n.clone(),
-            None => std::env::var(ENV_NODE_ID).ok().filter(|s| !s.is_empty()),
-        };
+        let node_id = o
+            .node_id
+            .clone()
+            .or_else(|| std::env::var(ENV_NODE_ID).ok().filter(|s| !s.is_empty()));
         Ok(SystemMetricsOptions {
             sampling_interval: Duration::from_secs_f64(interval),
             samples_before_logging: samples,
