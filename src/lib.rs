@@ -10,6 +10,12 @@
 //! * [`search`]: MLflow's filter and `order_by` grammar and page tokens.
 //! * [`artifacts`]: the [`ArtifactRepository`] trait and run artifacts in MLflow's formats
 //!   (image series, tables, dicts, figures).
+//! * [`system_metrics`]: CPU, memory, disk, network (and GPU) metrics of a run, under MLflow's
+//!   `system/…` keys.
+//! * [`tracking::async_logging`]: the `*_async` logging calls (MLflow's `synchronous=False`)
+//!   and [`flush`].
+//! * [`tracking::autolog`](mod@tracking::autolog): [`autolog!`] / [`autolog()`], environment
+//!   capture, and (feature `burn`) the burn-train integration in `integrations::burn`.
 
 #![warn(missing_docs)]
 
@@ -19,11 +25,16 @@ mod error;
 pub mod model;
 pub mod search;
 pub mod store;
+pub mod system_metrics;
 pub mod tracking;
 #[cfg(feature = "viewer")]
 pub mod viewer;
 #[cfg(feature = "viewer")]
 pub mod watch;
+
+/// Integrations of autolog with training frameworks.
+#[cfg(feature = "burn")]
+pub mod integrations;
 
 pub use error::{Error, ErrorCode, Result, StoreWarning};
 pub use model::{
@@ -40,6 +51,18 @@ pub use tracking::fluent::{
     set_tracking_uri, start_run, with_run,
 };
 pub use tracking::{ActiveRun, RunOptions, TrackingClient};
+
+// System metrics, asynchronous logging, autolog.
+pub use system_metrics::{
+    disable_system_metrics_logging, enable_system_metrics_logging, set_system_metrics_node_id,
+    set_system_metrics_samples_before_logging, set_system_metrics_sampling_interval,
+};
+pub use tracking::async_logging::{
+    flush, flush_async_logging, log_artifact_async, log_artifacts_async, log_batch_async,
+    log_metric_async, log_metric_at_async, log_metrics_async, log_param_async, log_params_async,
+    set_tag_async, set_tags_async,
+};
+pub use tracking::autolog::{AutologOptions, autolog};
 
 // Artifacts and rich logging.
 pub use artifacts::figure::{Figure, PlotFigure};

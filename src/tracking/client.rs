@@ -12,12 +12,15 @@ use crate::model::{
     tags,
 };
 use crate::store::{CreateRun, ExperimentQuery, Page, RunQuery, TrackingStore, open_store};
+use crate::tracking::async_logging::AsyncLogging;
 
 /// A client of one tracking store, like MLflow's `MlflowClient`: every call names its
 /// experiment or run explicitly. Cheap to clone; safe to share between threads.
 #[derive(Clone)]
 pub struct TrackingClient {
     store: Arc<dyn TrackingStore>,
+    /// The store's queue of asynchronous calls (`*_async`), shared by clones.
+    async_queue: Arc<AsyncLogging>,
 }
 
 impl std::fmt::Debug for TrackingClient {
@@ -31,14 +34,19 @@ impl std::fmt::Debug for TrackingClient {
 impl TrackingClient {
     /// Opens the store at `tracking_uri` (a path, `file:`, `sqlite:` URI).
     pub fn new(tracking_uri: &str) -> Result<Self> {
-        Ok(TrackingClient {
-            store: open_store(tracking_uri)?,
-        })
+        Ok(TrackingClient::from_store(open_store(tracking_uri)?))
     }
 
     /// Wraps an already open store.
     pub fn from_store(store: Arc<dyn TrackingStore>) -> Self {
-        TrackingClient { store }
+        TrackingClient {
+            async_queue: Arc::new(AsyncLogging::new(store.clone())),
+            store,
+        }
+    }
+
+    pub(crate) fn async_queue(&self) -> &AsyncLogging {
+        &self.async_queue
     }
 
     /// The underlying store.
@@ -167,19 +175,34 @@ impl TrackingClient {
         }
     }
 
-    /// Ends a run with `status` at `end_time` (now when `None`).
+    /// Ends a run with `status` at `end_time` (now when `None`). First stops the run's system
+    /// metrics monitor and writes the values still queued by asynchronous calls (as MLflow
+    /// does); the run is ended even when those writes failed, and their error is returned.
     pub fn set_terminated(
         &self,
         run_id: &str,
         status: RunStatus,
         end_time: Option<i64>,
     ) -> Result<RunInfo> {
-        self.store.update_run_info(
+        crate::system_metrics::stop_for_run(run_id);
+        let flushed = self.flush_async_logging();
+        let ended = self.store.update_run_info(
             run_id,
             Some(status),
             Some(end_time.unwrap_or_else(now_ms)),
             None,
-        )
+        );
+        match (flushed, ended) {
+            (Ok(()), ended) => ended,
+            (Err(lost), Ok(_)) => Err(lost),
+            (Err(lost), Err(end)) => Err(match lost {
+                Error::Mlflow { code, message } => Error::Mlflow {
+                    code,
+                    message: format!("{message}; ending the run failed too: {end}"),
+                },
+                other => other,
+            }),
+        }
     }
 
     /// Changes a run's status and/or name.

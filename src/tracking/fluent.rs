@@ -9,7 +9,9 @@
 //!
 //! Environment variables honoured: `MLFLOW_TRACKING_URI`, `MLFLOW_EXPERIMENT_NAME`,
 //! `MLFLOW_EXPERIMENT_ID`, `MLFLOW_RUN_ID` (resume that run), `MLFLOW_TRACKING_USERNAME`,
-//! `MLFLOW_RUN_CONTEXT` (JSON object of extra tags).
+//! `MLFLOW_RUN_CONTEXT` (JSON object of extra tags), `MLFLOW_ENABLE_ASYNC_LOGGING` (the logging
+//! calls queue instead of writing, see [`crate::tracking::async_logging`]),
+//! `MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING` and the other variables of [`crate::system_metrics`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
@@ -21,6 +23,7 @@ use crate::model::{
     LifecycleStage, Metric, Param, Run, RunStatus, RunTag, now_ms, tags,
 };
 use crate::store::{ExperimentQuery, Page, RunQuery, default_tracking_uri};
+use crate::tracking::async_logging::{self, async_logging_enabled};
 use crate::tracking::client::TrackingClient;
 use crate::tracking::context::default_run_tags;
 
@@ -72,6 +75,11 @@ pub fn client() -> Result<TrackingClient> {
     let client = TrackingClient::new(&uri)?;
     state().clients.insert(uri, client.clone());
     Ok(client)
+}
+
+/// Every client the fluent API has opened (one per tracking URI).
+pub(crate) fn known_clients() -> Vec<TrackingClient> {
+    state().clients.values().cloned().collect()
 }
 
 // ----- experiments ---------------------------------------------------------------------------
@@ -184,6 +192,7 @@ pub struct RunOptions {
     parent_run_id: Option<String>,
     tags: Vec<(String, String)>,
     description: Option<String>,
+    log_system_metrics: Option<bool>,
 }
 
 impl RunOptions {
@@ -224,6 +233,12 @@ impl RunOptions {
     /// Set the run description (tag `mlflow.note.content`, Markdown).
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
+        self
+    }
+    /// Log system metrics (CPU, memory, disk, network, GPU) while the run is active, or not;
+    /// unset follows [`crate::system_metrics::system_metrics_logging_enabled`].
+    pub fn log_system_metrics(mut self, enabled: bool) -> Self {
+        self.log_system_metrics = Some(enabled);
         self
     }
 }
@@ -331,6 +346,7 @@ impl Drop for ActiveRun {
 /// requires `nested(true)` or a matching `parent_run_id`.
 pub fn start_run(options: RunOptions) -> Result<ActiveRun> {
     let client = client()?;
+    let system_metrics = crate::system_metrics::options_for_run(options.log_system_metrics)?;
     let active_top = state().run_stack.last().cloned();
     let parent_run_id = match (&options.parent_run_id, &active_top) {
         (Some(parent), Some(top)) if *parent != top.run_id => {
@@ -365,6 +381,7 @@ pub fn start_run(options: RunOptions) -> Result<ActiveRun> {
             .ok()
             .filter(|s| !s.is_empty())
     });
+    let resumed = resume_id.is_some();
     let run_id = match resume_id {
         Some(run_id) => resume_run(&client, &run_id, &options)?,
         None => create_new_run(&client, &options, parent_run_id.as_deref())?,
@@ -374,6 +391,10 @@ pub fn start_run(options: RunOptions) -> Result<ActiveRun> {
         client: client.clone(),
     };
     state().run_stack.push(entry);
+    if let Some(mut monitor) = system_metrics {
+        monitor.resume = resumed;
+        crate::system_metrics::start_for_run(&client, &run_id, monitor);
+    }
     Ok(ActiveRun {
         run_id,
         client,
@@ -431,6 +452,7 @@ fn create_new_run(
         None => resolve_experiment_id()?,
     };
     let mut run_tags: BTreeMap<String, String> = default_run_tags();
+    run_tags.extend(crate::tracking::autolog::environment_tags());
     for (k, v) in &options.tags {
         run_tags.insert(k.clone(), v.clone());
     }
@@ -556,12 +578,18 @@ pub(crate) fn active_run_handle() -> Result<(TrackingClient, String)> {
 
 /// Logs a param to the active run; returns the stored value.
 pub fn log_param(key: &str, value: impl Display) -> Result<String> {
+    if async_logging_enabled()? {
+        return async_logging::log_param_async(key, value);
+    }
     let run = active_or_start()?;
     run.client.log_param(&run.run_id, key, value)
 }
 
 /// Logs several params to the active run in one batch.
 pub fn log_params<K: AsRef<str>, V: Display>(params: &[(K, V)]) -> Result<()> {
+    if async_logging_enabled()? {
+        return async_logging::log_params_async(params);
+    }
     let run = active_or_start()?;
     let params: Vec<Param> = params
         .iter()
@@ -572,12 +600,18 @@ pub fn log_params<K: AsRef<str>, V: Display>(params: &[(K, V)]) -> Result<()> {
 
 /// Logs a metric to the active run at `step` (0 when `None`), timestamp now.
 pub fn log_metric(key: &str, value: f64, step: Option<i64>) -> Result<()> {
+    if async_logging_enabled()? {
+        return async_logging::log_metric_async(key, value, step);
+    }
     let run = active_or_start()?;
     run.client.log_metric(&run.run_id, key, value, None, step)
 }
 
 /// Logs a metric with an explicit timestamp (epoch ms).
 pub fn log_metric_at(key: &str, value: f64, step: Option<i64>, timestamp: i64) -> Result<()> {
+    if async_logging_enabled()? {
+        return async_logging::log_metric_at_async(key, value, step, timestamp);
+    }
     let run = active_or_start()?;
     run.client
         .log_metric(&run.run_id, key, value, Some(timestamp), step)
@@ -585,6 +619,9 @@ pub fn log_metric_at(key: &str, value: f64, step: Option<i64>, timestamp: i64) -
 
 /// Logs several metrics at one step and timestamp to the active run.
 pub fn log_metrics<K: AsRef<str>>(metrics: &[(K, f64)], step: Option<i64>) -> Result<()> {
+    if async_logging_enabled()? {
+        return async_logging::log_metrics_async(metrics, step);
+    }
     let run = active_or_start()?;
     let ts = now_ms();
     let metrics: Vec<Metric> = metrics
@@ -596,12 +633,18 @@ pub fn log_metrics<K: AsRef<str>>(metrics: &[(K, f64)], step: Option<i64>) -> Re
 
 /// Sets a tag on the active run.
 pub fn set_tag(key: &str, value: impl Display) -> Result<()> {
+    if async_logging_enabled()? {
+        return async_logging::set_tag_async(key, value);
+    }
     let run = active_or_start()?;
     run.client.set_tag(&run.run_id, key, value)
 }
 
 /// Sets several tags on the active run.
 pub fn set_tags<K: AsRef<str>, V: Display>(tags: &[(K, V)]) -> Result<()> {
+    if async_logging_enabled()? {
+        return async_logging::set_tags_async(tags);
+    }
     let run = active_or_start()?;
     let tags: Vec<RunTag> = tags
         .iter()
@@ -618,6 +661,9 @@ pub fn delete_tag(key: &str) -> Result<()> {
 
 /// Logs metrics, params and tags to the active run.
 pub fn log_batch(metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> Result<()> {
+    if async_logging_enabled()? {
+        return async_logging::log_batch_async(metrics, params, tags);
+    }
     let run = active_or_start()?;
     run.client.log_batch(&run.run_id, metrics, params, tags)
 }

@@ -2,11 +2,14 @@
 //! fluent functions (like `mlflow.*`) that log to the active run.
 
 mod artifacts;
+pub mod async_logging;
+pub mod autolog;
 pub(crate) mod client;
 pub mod context;
 pub mod fluent;
 pub mod fluent_artifacts;
 
 pub use artifacts::{ImageStepFiles, RunArtifacts};
+pub use autolog::{AutologOptions, autolog};
 pub use client::TrackingClient;
 pub use fluent::{ActiveRun, RunOptions};
