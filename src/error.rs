@@ -19,6 +19,14 @@ pub enum ErrorCode {
     BadRequest,
     /// The store content is damaged or an I/O operation failed.
     InternalError,
+    /// A tracking server refused the request for want of (valid) credentials (HTTP 401).
+    Unauthenticated,
+    /// A tracking server refused the request to these credentials (HTTP 403).
+    PermissionDenied,
+    /// A tracking server asked the client to slow down (HTTP 429).
+    RequestLimitExceeded,
+    /// A tracking server is briefly unable to answer (HTTP 503).
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -31,6 +39,10 @@ impl ErrorCode {
             ErrorCode::InvalidState => "INVALID_STATE",
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            ErrorCode::RequestLimitExceeded => "REQUEST_LIMIT_EXCEEDED",
+            ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
         }
     }
 
@@ -42,6 +54,10 @@ impl ErrorCode {
             "RESOURCE_ALREADY_EXISTS" => ErrorCode::ResourceAlreadyExists,
             "INVALID_STATE" => ErrorCode::InvalidState,
             "BAD_REQUEST" => ErrorCode::BadRequest,
+            "UNAUTHENTICATED" => ErrorCode::Unauthenticated,
+            "PERMISSION_DENIED" => ErrorCode::PermissionDenied,
+            "REQUEST_LIMIT_EXCEEDED" => ErrorCode::RequestLimitExceeded,
+            "TEMPORARILY_UNAVAILABLE" => ErrorCode::TemporarilyUnavailable,
             _ => ErrorCode::InternalError,
         }
     }
@@ -160,5 +176,46 @@ impl StoreWarning {
 impl fmt::Display for StoreWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.message, self.location)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_through_mlflow_spelling() {
+        for code in [
+            ErrorCode::InvalidParameterValue,
+            ErrorCode::ResourceDoesNotExist,
+            ErrorCode::ResourceAlreadyExists,
+            ErrorCode::InvalidState,
+            ErrorCode::BadRequest,
+            ErrorCode::InternalError,
+            ErrorCode::Unauthenticated,
+            ErrorCode::PermissionDenied,
+            ErrorCode::RequestLimitExceeded,
+            ErrorCode::TemporarilyUnavailable,
+        ] {
+            assert_eq!(ErrorCode::parse(code.as_str()), code);
+        }
+        assert_eq!(
+            ErrorCode::parse("NOT_FOUND"),
+            ErrorCode::ResourceDoesNotExist
+        );
+        assert_eq!(ErrorCode::parse("SOMETHING_NEW"), ErrorCode::InternalError);
+    }
+
+    #[test]
+    fn server_errors_show_their_code_once() {
+        let e = Error::Mlflow {
+            code: ErrorCode::Unauthenticated,
+            message: "the tracking server refused the request".into(),
+        };
+        assert_eq!(e.error_code(), ErrorCode::Unauthenticated);
+        assert_eq!(
+            e.to_string(),
+            "UNAUTHENTICATED: the tracking server refused the request"
+        );
     }
 }

@@ -476,6 +476,8 @@ fn unauthorized_is_a_clear_error_and_credentials_are_sent() {
     let store = RestStore::with_config(cfg.clone()).unwrap();
     let err = store.get_experiment("0").unwrap_err();
     let text = err.to_string();
+    assert_eq!(err.error_code(), mlscope::ErrorCode::Unauthenticated);
+    assert!(text.starts_with("UNAUTHENTICATED: "), "{text}");
     assert!(text.contains("401"), "{text}");
     assert!(text.contains("MLFLOW_TRACKING_USERNAME"), "{text}");
     assert!(text.contains("no credentials were sent"), "{text}");

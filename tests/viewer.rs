@@ -849,7 +849,11 @@ fn artifacts_are_listed_and_an_image_is_previewed() {
     let run = store
         .get_run(&h.state().run_set().unwrap().runs[0].info.run_id)
         .unwrap();
-    let root = mlscope::viewer::artifacts_local::root_path(&run.info.artifact_uri).unwrap();
+    let mlscope::artifacts::ArtifactLocation::Local(root) =
+        mlscope::artifacts::parse_artifact_uri(&run.info.artifact_uri).unwrap()
+    else {
+        panic!("a local artifact root: {}", run.info.artifact_uri)
+    };
     std::fs::create_dir_all(root.join("plots")).unwrap();
     let img = image::RgbImage::from_fn(32, 16, |x, y| image::Rgb([x as u8 * 8, y as u8 * 16, 128]));
     img.save(root.join("plots").join("confusion.png")).unwrap();

@@ -11,7 +11,7 @@ use crate::error::{ErrorCode, StoreWarning};
 use crate::model::{Experiment, Run, ViewType};
 use crate::store::TrackingStore;
 
-use super::artifacts_local::{ArtifactEntry, Preview};
+use super::artifact_preview::{ArtifactEntry, Preview};
 use super::cache::{Cache, Entry};
 use super::commands::{Command, SelectMode, Tab};
 use super::filter_bar::{self, FilterError};
@@ -662,6 +662,16 @@ impl App {
                     self.drop_runs(&gone);
                 }
             }
+            RequestKey::LocalCopy => match result {
+                Ok(Payload::LocalCopy(path)) => {
+                    std::thread::Builder::new()
+                        .name("mlscope-open".into())
+                        .spawn(move || open_externally(&path))
+                        .ok();
+                }
+                Ok(_) => {}
+                Err(f) => self.error(f.message),
+            },
             RequestKey::Save => match result {
                 Ok(Payload::Saved(path)) => self.info(format!("saved {}", path.display())),
                 Ok(_) => {}
@@ -1098,7 +1108,8 @@ impl App {
         self.live = match parse_tracking_uri(uri) {
             Ok(StoreLocation::File(root)) => Some(ChangeFeed::file_store(&root, wake)),
             Ok(StoreLocation::Sqlite(path)) => Some(ChangeFeed::sqlite(&path, wake)),
-            _ => None,
+            Ok(StoreLocation::Http(_)) => Some(ChangeFeed::polling(server_poll_interval(), wake)),
+            Err(_) => None,
         };
     }
 
@@ -1914,35 +1925,34 @@ impl App {
                     self.ensure_histories(&id, &keys);
                 }
             }
-            Command::ListArtifacts { root, alt, path } => {
-                let key = (root.clone(), path.clone());
+            Command::ListArtifacts { root, path } => {
+                let key = (root.artifact_uri.clone(), path.clone());
                 if !self.artifact_lists.contains(&key) {
                     self.artifact_lists.set_loading(key.clone());
                     let g = self.next_generation();
                     self.worker.send(
-                        RequestKey::ArtifactList(root.clone(), path.clone()),
+                        RequestKey::ArtifactList(key.0, key.1),
                         g,
-                        Request::ListArtifacts { root, alt, path },
+                        Request::ListArtifacts { root, path },
                     );
                 }
             }
-            Command::PreviewArtifact { root, alt, path } => {
-                let key = (root.clone(), path.clone());
+            Command::PreviewArtifact { root, path } => {
+                let key = (root.artifact_uri.clone(), path.clone());
                 if !self.artifact_previews.contains(&key) {
-                    self.artifact_previews.set_loading(key);
+                    self.artifact_previews.set_loading(key.clone());
                     let g = self.next_generation();
                     self.worker.send(
-                        RequestKey::ArtifactPreview(root.clone(), path.clone()),
+                        RequestKey::ArtifactPreview(key.0, key.1),
                         g,
-                        Request::ReadArtifact { root, alt, path },
+                        Request::ReadArtifact { root, path },
                     );
                 }
             }
-            Command::OpenExternally(path) => {
-                std::thread::Builder::new()
-                    .name("mlscope-open".into())
-                    .spawn(move || open_externally(&path))
-                    .ok();
+            Command::OpenArtifact { root, path } => {
+                let g = self.next_generation();
+                self.worker
+                    .send(RequestKey::LocalCopy, g, Request::LocalCopy { root, path });
             }
             Command::SaveAs { file_name, bytes } => {
                 let tx = self.dialogs.0.clone();
@@ -2110,6 +2120,17 @@ fn encode_png(image: &egui::ColorImage) -> Result<Vec<u8>, String> {
     buf.write_to(&mut out, image::ImageFormat::Png)
         .map_err(|e| format!("cannot encode the chart image: {e}"))?;
     Ok(out.into_inner())
+}
+
+/// How often a tracking server is polled: `MLSCOPE_SERVER_POLL_SECS` (at least 1 s), else
+/// [`crate::watch::SERVER_POLL`].
+fn server_poll_interval() -> Duration {
+    std::env::var("MLSCOPE_SERVER_POLL_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 1.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(crate::watch::SERVER_POLL)
 }
 
 fn open_externally(path: &std::path::Path) {

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::model::Run;
 
 use super::app::App;
-use super::artifacts_local::{self, ArtifactEntry, Preview, SeriesImage, human_bytes};
+use super::artifact_preview::{self, ArtifactEntry, Preview, SeriesImage, human_bytes};
 use super::cache::Entry;
 use super::commands::Command;
 use super::theme;
+use super::worker::ArtifactRoot;
 
 /// Artifacts tab state.
 #[derive(Default)]
@@ -25,8 +26,8 @@ pub struct ArtifactsState {
     pub series_key: Option<String>,
     /// Step index in the chosen image series.
     pub series_index: usize,
-    /// The run's conventional artifact folder in a file store (`<root>/<exp>/<run>/artifacts`).
-    pub alt: Option<String>,
+    /// The run's experiment (to find its artifacts in a copied store).
+    pub experiment_id: String,
     textures: HashMap<(String, String), egui::TextureHandle>,
 }
 
@@ -53,13 +54,9 @@ pub fn artifacts_ui(ui: &mut egui::Ui, app: &mut App) {
         app.artifacts.series_key = None;
         app.artifacts.series_index = 0;
         app.artifacts.textures.clear();
-        app.artifacts.alt = conventional_folder(app, &run);
+        app.artifacts.experiment_id = run.info.experiment_id.clone();
     }
     let root = run.info.artifact_uri.clone();
-    if let Err(e) = artifacts_local::root_path(&root) {
-        ui.colored_label(theme::warning_color(app.persisted.dark), e);
-        return;
-    }
     let avail = ui.available_size();
     ui.horizontal_top(|ui| {
         let tree_size = egui::vec2((avail.x * 0.32).max(200.0), avail.y);
@@ -77,18 +74,12 @@ pub fn artifacts_ui(ui: &mut egui::Ui, app: &mut App) {
     });
 }
 
-/// `<store>/<experiment>/<run>/artifacts` when the store is an `mlruns` folder.
-fn conventional_folder(app: &App, run: &Run) -> Option<String> {
-    let uri = app.store_request.as_deref()?;
-    match crate::store::parse_tracking_uri(uri).ok()? {
-        crate::store::StoreLocation::File(root) => Some(
-            root.join(&run.info.experiment_id)
-                .join(&run.info.run_id)
-                .join("artifacts")
-                .display()
-                .to_string(),
-        ),
-        _ => None,
+/// The run whose artifacts are shown, for the worker (which opens its repository).
+fn target(app: &App, artifact_uri: &str) -> ArtifactRoot {
+    ArtifactRoot {
+        run_id: app.artifacts.run_id.clone().unwrap_or_default(),
+        experiment_id: app.artifacts.experiment_id.clone(),
+        artifact_uri: artifact_uri.to_string(),
     }
 }
 
@@ -97,8 +88,7 @@ fn tree_ui(ui: &mut egui::Ui, app: &mut App, root: &str, folder: &str) {
     match app.artifact_lists.get(&key).cloned() {
         None => {
             app.commands.push(Command::ListArtifacts {
-                root: root.to_string(),
-                alt: app.artifacts.alt.clone(),
+                root: target(app, root),
                 path: folder.to_string(),
             });
             ui.spinner();
@@ -146,8 +136,7 @@ fn entry_ui(ui: &mut egui::Ui, app: &mut App, root: &str, e: &ArtifactEntry) {
             if r.clicked() {
                 app.artifacts.selected = Some(e.path.clone());
                 app.commands.push(Command::PreviewArtifact {
-                    root: root.to_string(),
-                    alt: app.artifacts.alt.clone(),
+                    root: target(app, root),
                     path: e.path.clone(),
                 });
             }
@@ -173,8 +162,7 @@ fn series_section_ui(ui: &mut egui::Ui, app: &mut App, run: &Run, root: &str) {
     let Some(entries) = app.artifact_lists.get(&key).and_then(Entry::ready).cloned() else {
         if !app.artifact_lists.contains(&key) {
             app.commands.push(Command::ListArtifacts {
-                root: root.to_string(),
-                alt: app.artifacts.alt.clone(),
+                root: target(app, root),
                 path: "images".into(),
             });
         }
@@ -182,7 +170,7 @@ fn series_section_ui(ui: &mut egui::Ui, app: &mut App, run: &Run, root: &str) {
     };
     let mut series: BTreeMap<String, Vec<SeriesImage>> = BTreeMap::new();
     for e in entries.iter() {
-        if let Some(s) = artifacts_local::parse_series_image(&e.path) {
+        if let Some(s) = artifact_preview::parse_series_image(&e.path) {
             series.entry(s.key.clone()).or_default().push(s);
         }
     }
@@ -224,8 +212,7 @@ fn series_section_ui(ui: &mut egui::Ui, app: &mut App, run: &Run, root: &str) {
         if app.artifacts.series_key.is_some() || idx != app.artifacts.series_index {
             app.artifacts.selected = Some(path.clone());
             app.commands.push(Command::PreviewArtifact {
-                root: root.to_string(),
-                alt: app.artifacts.alt.clone(),
+                root: target(app, root),
                 path,
             });
         }
@@ -242,21 +229,22 @@ fn preview_ui(ui: &mut egui::Ui, app: &mut App, root: &str) {
     let key = (root.to_string(), path.clone());
     ui.horizontal(|ui| {
         ui.strong(&path);
-        if let Ok(dir) = artifacts_local::root_path(root)
-            && ui
-                .small_button("Open externally")
-                .on_hover_text("Open in the system's viewer")
-                .clicked()
+        if ui
+            .small_button("Open externally")
+            .on_hover_text("Open in the system's viewer (files on a server are downloaded first)")
+            .clicked()
         {
-            app.commands.push(Command::OpenExternally(dir.join(&path)));
+            app.commands.push(Command::OpenArtifact {
+                root: target(app, root),
+                path: path.clone(),
+            });
         }
     });
     let entry = app.artifact_previews.get(&key).cloned();
     match entry {
         None => {
             app.commands.push(Command::PreviewArtifact {
-                root: root.to_string(),
-                alt: app.artifacts.alt.clone(),
+                root: target(app, root),
                 path,
             });
             ui.spinner();

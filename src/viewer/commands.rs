@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::model::ViewType;
 
-use super::worker::WriteOp;
+use super::worker::{ArtifactRoot, WriteOp};
 
 /// How a click changes the run selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,24 +98,26 @@ pub enum Command {
     },
     /// List a folder of a run's artifacts.
     ListArtifacts {
-        /// The run's artifact URI.
-        root: String,
-        /// The conventional folder in the store (used when the URI's folder is missing).
-        alt: Option<String>,
+        /// The run whose artifacts these are.
+        root: ArtifactRoot,
         /// Folder relative to the root.
         path: String,
     },
     /// Preview an artifact.
     PreviewArtifact {
-        /// The run's artifact URI.
-        root: String,
-        /// The conventional folder in the store (used when the URI's folder is missing).
-        alt: Option<String>,
+        /// The run whose artifact this is.
+        root: ArtifactRoot,
         /// File relative to the root.
         path: String,
     },
-    /// Open a local file in the system's viewer.
-    OpenExternally(std::path::PathBuf),
+    /// Open an artifact in the system's viewer (the worker finds it on disk, or downloads it
+    /// from a tracking server first).
+    OpenArtifact {
+        /// The run whose artifact this is.
+        root: ArtifactRoot,
+        /// File relative to the root.
+        path: String,
+    },
     /// Ask where to save `bytes` (native dialog), then save them.
     SaveAs {
         /// Suggested file name.

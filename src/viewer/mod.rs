@@ -13,14 +13,15 @@
 //!   [`charts`] (per-pixel min/max reduction), [`compare`], [`run_details`], [`artifacts_panel`].
 //! * [`runs_model`]: derived data of the runs (tree, columns, rows), memoised.
 //! * [`theme`]: every colour; stable run colours.
-//! * [`artifacts_local`]: a local-directory artifact reader used by the worker.
+//! * [`artifact_preview`]: artifact listings and previews through the run's artifact
+//!   repository (local, relocated, or a tracking server's), read by the worker.
 //! * Live refresh: the app follows the open store with a [`crate::watch::ChangeFeed`] (its own
 //!   thread; file events debounced, or polling) and turns each change into the narrowest worker
 //!   request: a metric history is extended from the byte offset it holds
 //!   ([`worker::Request::Tail`]), a run is read again, or the lists are reloaded. F5 reloads all.
 
 pub mod app;
-pub mod artifacts_local;
+pub mod artifact_preview;
 pub mod artifacts_panel;
 pub mod cache;
 pub mod charts;

@@ -6,7 +6,7 @@
 //! search per keystroke) are skipped. A panic inside the store is caught and reported as an error
 //! of that one request.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -18,7 +18,8 @@ use crate::store::{
     ExperimentQuery, FileStore, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, TrackingStore,
 };
 
-use super::artifacts_local::{self, ArtifactEntry, Preview};
+use super::artifact_preview::{self, ArtifactEntry, Preview};
+use crate::artifacts::ArtifactRepository;
 
 /// Capacity of the request channel.
 const REQUEST_CHANNEL_CAPACITY: usize = 256;
@@ -66,19 +67,23 @@ pub enum Request {
     Write(WriteOp),
     /// List one folder of a run's artifacts.
     ListArtifacts {
-        /// The run's artifact URI.
-        root: String,
-        /// The conventional folder in the store, used when the URI's folder is missing.
-        alt: Option<String>,
+        /// The run.
+        root: ArtifactRoot,
         /// Folder relative to the root ("" for the root).
         path: String,
     },
     /// Read the start of an artifact for a preview.
     ReadArtifact {
-        /// The run's artifact URI.
-        root: String,
-        /// The conventional folder in the store, used when the URI's folder is missing.
-        alt: Option<String>,
+        /// The run.
+        root: ArtifactRoot,
+        /// File relative to the root.
+        path: String,
+    },
+    /// A local file holding an artifact (downloaded from a server when needed), to open it
+    /// outside the viewer.
+    LocalCopy {
+        /// The run.
+        root: ArtifactRoot,
         /// File relative to the root.
         path: String,
     },
@@ -94,6 +99,19 @@ pub enum Request {
         /// Contents.
         bytes: Vec<u8>,
     },
+}
+
+/// The run whose artifacts a request is about. The worker opens the run's repository with
+/// [`crate::artifacts::open_run_artifacts`]: a local folder (found relative to the store when
+/// the store was copied from another machine) or a tracking server's proxied artifacts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ArtifactRoot {
+    /// The run.
+    pub run_id: String,
+    /// Its experiment.
+    pub experiment_id: String,
+    /// The run's recorded `artifact_uri`.
+    pub artifact_uri: String,
 }
 
 /// A change to the store, written by the worker.
@@ -169,6 +187,8 @@ pub enum RequestKey {
     Save,
     /// [`Request::Tail`].
     Tail,
+    /// [`Request::LocalCopy`].
+    LocalCopy,
     /// [`Request::GetRuns`] sent by live refresh (errors mean the run went away).
     LiveRuns,
 }
@@ -276,6 +296,8 @@ pub enum Payload {
     ArtifactPreview(Preview),
     /// A file was saved.
     Saved(PathBuf),
+    /// Where an artifact is on this machine.
+    LocalCopy(PathBuf),
     /// Appended metric points.
     Tails(Vec<TailAnswer>),
     /// The request was skipped because a newer one with the same key came.
@@ -356,6 +378,7 @@ impl Worker {
                 WorkerThread {
                     store,
                     file: None,
+                    artifact_repos: HashMap::new(),
                     requests: req_rx,
                     answers: ans_tx,
                     repaint: repaint_thread,
@@ -455,6 +478,8 @@ struct WorkerThread {
     /// The store as a file store, for incremental metric reads (`None`: not one, or not asked
     /// yet).
     file: Option<Option<Arc<FileStore>>>,
+    /// Artifact repositories of the runs browsed since the store was opened.
+    artifact_repos: HashMap<ArtifactRoot, Arc<dyn ArtifactRepository>>,
     requests: Receiver<Envelope>,
     answers: Sender<Answer>,
     repaint: Arc<Mutex<Option<egui::Context>>>,
@@ -579,6 +604,27 @@ impl WorkerThread {
         self.file.clone().flatten()
     }
 
+    /// The run's artifact repository, opened once per run while the store is open.
+    fn artifact_repo(
+        &mut self,
+        root: &ArtifactRoot,
+    ) -> Result<Arc<dyn ArtifactRepository>, Failure> {
+        if let Some(repo) = self.artifact_repos.get(root) {
+            return Ok(Arc::clone(repo));
+        }
+        let tracking_uri = self.store()?.tracking_uri();
+        let (_, repo) = crate::artifacts::open_run_artifacts(
+            &root.artifact_uri,
+            crate::artifacts::RunLocator {
+                tracking_uri: &tracking_uri,
+                experiment_id: &root.experiment_id,
+                run_id: &root.run_id,
+            },
+        )?;
+        self.artifact_repos.insert(root.clone(), Arc::clone(&repo));
+        Ok(repo)
+    }
+
     fn store(&self) -> Result<Arc<dyn TrackingStore>, Failure> {
         self.store
             .clone()
@@ -668,6 +714,7 @@ impl WorkerThread {
                 let uri = store.tracking_uri();
                 self.store = Some(store);
                 self.file = None;
+                self.artifact_repos.clear();
                 Ok(Payload::Opened { uri, writable })
             }
             Request::Experiments { view } => {
@@ -763,15 +810,21 @@ impl WorkerThread {
                 let errors = write(store.as_ref(), &op)?;
                 Ok(Payload::Written { op, errors })
             }
-            Request::ListArtifacts { root, alt, path } => {
-                let entries = artifacts_local::list(&root, alt.as_deref(), &path)
-                    .map_err(Failure::internal)?;
+            Request::ListArtifacts { root, path } => {
+                let repo = self.artifact_repo(&root)?;
+                let entries =
+                    artifact_preview::list(repo.as_ref(), &path).map_err(Failure::internal)?;
                 Ok(Payload::ArtifactList(entries))
             }
-            Request::ReadArtifact { root, alt, path } => {
-                let preview = artifacts_local::preview(&root, alt.as_deref(), &path)
-                    .map_err(Failure::internal)?;
+            Request::ReadArtifact { root, path } => {
+                let repo = self.artifact_repo(&root)?;
+                let preview =
+                    artifact_preview::preview(repo.as_ref(), &path).map_err(Failure::internal)?;
                 Ok(Payload::ArtifactPreview(preview))
+            }
+            Request::LocalCopy { root, path } => {
+                let repo = self.artifact_repo(&root)?;
+                Ok(Payload::LocalCopy(local_copy(repo.as_ref(), &root, &path)?))
             }
             Request::Tail { items } => {
                 let Some(file) = self.file_store() else {
@@ -879,6 +932,24 @@ pub fn uri_for_path(path: &Path) -> String {
     }
 }
 
+/// The artifact as a file on this machine: where it is, or a download of it (a tracking
+/// server's artifacts) under the system's temporary folder.
+fn local_copy(
+    repo: &dyn ArtifactRepository,
+    root: &ArtifactRoot,
+    path: &str,
+) -> Result<PathBuf, Failure> {
+    if let Some(local) = repo.local_path(path)? {
+        return Ok(local);
+    }
+    let dir = std::env::temp_dir()
+        .join("mlscope-artifacts")
+        .join(crate::artifacts::ArtifactPath::parse(&root.run_id)?.to_string());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::internal(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(repo.download(path, &dir)?)
+}
+
 /// Whether the store's folder or database file may be written.
 fn is_writable(uri: &str) -> bool {
     use crate::store::{StoreLocation, parse_tracking_uri};
@@ -915,8 +986,53 @@ fn open_existing(uri: &str) -> Result<Arc<dyn TrackingStore>, Failure> {
             ),
         });
     }
+    if let StoreLocation::Http(url) = &location {
+        return open_server(url);
+    }
     Ok(crate::store::open_store(uri)?)
 }
+
+/// Opens a tracking server with a viewer's patience and checks it answers, so that an
+/// unreachable server or refused credentials show at once, in words.
+///
+/// MLflow's client defaults (7 retries with exponential backoff, 120 s timeouts) suit a training
+/// job that must not lose data, but would keep a window waiting minutes before saying a server is
+/// down: unless `MLFLOW_HTTP_REQUEST_MAX_RETRIES` / `MLFLOW_HTTP_REQUEST_TIMEOUT` are set, the
+/// viewer retries [`VIEWER_HTTP_RETRIES`] times and waits at most [`VIEWER_HTTP_TIMEOUT`].
+fn open_server(url: &str) -> Result<Arc<dyn TrackingStore>, Failure> {
+    let mut config = crate::store::rest::RestConfig::from_env(url)?;
+    let unset = |name: &str| std::env::var(name).map_or(true, |v| v.trim().is_empty());
+    if unset("MLFLOW_HTTP_REQUEST_MAX_RETRIES") {
+        config.max_retries = VIEWER_HTTP_RETRIES;
+    }
+    if unset("MLFLOW_HTTP_REQUEST_TIMEOUT") {
+        config.timeout = VIEWER_HTTP_TIMEOUT;
+    }
+    let store = crate::store::RestStore::with_config(config)?;
+    let probe = crate::ExperimentQuery {
+        max_results: 1,
+        ..Default::default()
+    };
+    store.search_experiments(&probe).map_err(|e| {
+        let code = e.error_code();
+        let hint = match code {
+            ErrorCode::Unauthenticated | ErrorCode::PermissionDenied => {
+                " Set the credentials in the environment before starting mlscope."
+            }
+            _ => "",
+        };
+        Failure {
+            code,
+            message: format!("cannot open {url}: {e}{hint}"),
+        }
+    })?;
+    Ok(Arc::new(store))
+}
+
+/// Retries of a request to a tracking server from the viewer (see [`open_server`]).
+pub const VIEWER_HTTP_RETRIES: u32 = 2;
+/// Longest wait for a tracking server's answer in the viewer (see [`open_server`]).
+pub const VIEWER_HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 #[cfg(test)]
 mod tests {

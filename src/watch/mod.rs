@@ -8,6 +8,8 @@
 //!   touch ([`Change`]); metric files are then read incrementally with
 //!   [`FileStore::read_metric_since`](crate::store::FileStore::read_metric_since);
 //! * a SQLite database is checked with `PRAGMA data_version` every [`SQLITE_POLL`];
+//! * a tracking server (`http(s)://`) has no change notification in MLflow's REST API: it is
+//!   polled ([`ChangeFeed::polling`], every [`SERVER_POLL`] in the viewer);
 //! * when events cannot be had (the watch fails to start, or the folder is on a network file
 //!   system where events do not arrive), the feed falls back to polling: it sends
 //!   [`Change::Everything`] every [`FALLBACK_POLL`], and says so with [`FeedEvent::Mode`].
@@ -29,6 +31,9 @@ pub const DEBOUNCE: Duration = Duration::from_millis(120);
 pub const SQLITE_POLL: Duration = Duration::from_millis(500);
 /// How often a store without events is re-read.
 pub const FALLBACK_POLL: Duration = Duration::from_secs(2);
+/// How often a tracking server is asked again (MLflow's UI: 30 s). Each poll re-lists the
+/// experiments and the runs shown, and re-reads the histories of running runs on display.
+pub const SERVER_POLL: Duration = Duration::from_secs(5);
 
 /// What changed in a store.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -118,6 +123,14 @@ impl ChangeFeed {
         let path = path.to_path_buf();
         Self::spawn("mlscope-watch-sqlite", wake, move |tx, stop| {
             run_sqlite_feed(&path, &tx, &stop)
+        })
+    }
+
+    /// Reports [`Change::Everything`] every `interval` (a store that cannot say what changed,
+    /// such as a tracking server).
+    pub fn polling(interval: Duration, wake: Waker) -> ChangeFeed {
+        Self::spawn("mlscope-watch-poll", wake, move |tx, stop| {
+            poll_forever(&tx, &stop, interval)
         })
     }
 
@@ -337,6 +350,24 @@ fn is_network_mount(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polling_feed_says_its_interval_then_reports_everything() {
+        let feed = ChangeFeed::polling(Duration::from_millis(20), Arc::new(|| {}));
+        let wait = Duration::from_secs(10);
+        assert_eq!(
+            feed.next_timeout(wait),
+            Some(FeedEvent::Mode(FeedMode::Polling(Duration::from_millis(
+                20
+            ))))
+        );
+        for _ in 0..2 {
+            assert_eq!(
+                feed.next_timeout(wait),
+                Some(FeedEvent::Changes(vec![Change::Everything]))
+            );
+        }
+    }
 
     #[test]
     fn paths_map_to_what_they_change() {

@@ -336,9 +336,9 @@ impl HttpClient {
         };
         match status {
             401 => Error::Mlflow {
-                code: ErrorCode::InternalError,
+                code: ErrorCode::Unauthenticated,
                 message: format!(
-                    "UNAUTHENTICATED: the tracking server {base} refused the request (HTTP 401 \
+                    "the tracking server {base} refused the request (HTTP 401 \
                      Unauthorized) and {}; set MLFLOW_TRACKING_USERNAME and \
                      MLFLOW_TRACKING_PASSWORD (basic auth) or MLFLOW_TRACKING_TOKEN (bearer \
                      token). Server said: {server_said}",
@@ -346,9 +346,9 @@ impl HttpClient {
                 ),
             },
             403 => Error::Mlflow {
-                code: ErrorCode::InternalError,
+                code: ErrorCode::PermissionDenied,
                 message: format!(
-                    "PERMISSION_DENIED: the tracking server {base} refused {} {} (HTTP 403 \
+                    "the tracking server {base} refused {} {} (HTTP 403 \
                      Forbidden); {}. Server said: {server_said}",
                     req.method.as_str(),
                     req.endpoint,
@@ -363,8 +363,13 @@ impl HttpClient {
                     } else {
                         String::new()
                     };
+                    let code = match status {
+                        429 => ErrorCode::RequestLimitExceeded,
+                        503 => ErrorCode::TemporarilyUnavailable,
+                        _ => ErrorCode::InternalError,
+                    };
                     Error::Mlflow {
-                        code: ErrorCode::InternalError,
+                        code,
                         message: format!(
                             "API request to endpoint {} failed with error code {status} != 200{hint}. \
                              Response body: '{server_said}'",

@@ -50,14 +50,17 @@
 //!
 //! # Background logging
 //!
-//! [`RestStore::with_async_logging`] (or `MLFLOW_ENABLE_ASYNC_LOGGING=true` for
-//! [`crate::open_store`]) queues [`TrackingStore::log_metric`] calls and delivers them in
-//! batches on a background thread ([`AsyncLogging`] says how). Everything else stays
+//! [`RestStore::with_async_logging`] queues [`TrackingStore::log_metric`] calls and delivers
+//! them in batches on a background thread ([`AsyncLogging`] says how). Everything else stays
 //! synchronous. Queued values are delivered before the store reads runs, metrics or searches,
 //! and before it updates, deletes or restores a run — so ending a run
 //! ([`TrackingStore::update_run_info`]) waits until its metrics are on the server. A delivery
 //! the server rejected is reported by the next call of the store (that call then does nothing,
 //! except `update_run_info`, which still updates the run) and by [`RestStore::flush`].
+//!
+//! `MLFLOW_ENABLE_ASYNC_LOGGING` is not read here: it belongs to the tracking API
+//! ([`crate::tracking::async_logging`]), which queues every kind of value for every backend.
+//! Reading it here too would queue the same values twice.
 
 mod background;
 mod client;
@@ -108,18 +111,9 @@ pub struct RestStore {
 
 impl RestStore {
     /// Opens the server at `uri` (`http(s)://host[:port][/prefix]`) with the configuration of
-    /// [`RestConfig::from_env`]; background logging when `MLFLOW_ENABLE_ASYNC_LOGGING` is
-    /// `true`. No request is made yet.
+    /// [`RestConfig::from_env`]. No request is made yet.
     pub fn open(uri: &str) -> Result<RestStore> {
-        let store = RestStore::with_config(RestConfig::from_env(uri)?)?;
-        let asynchronous = std::env::var("MLFLOW_ENABLE_ASYNC_LOGGING")
-            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"))
-            .unwrap_or(false);
-        if asynchronous {
-            store.with_async_logging(AsyncLogging::default())
-        } else {
-            Ok(store)
-        }
+        RestStore::with_config(RestConfig::from_env(uri)?)
     }
 
     /// A store with an explicit configuration.

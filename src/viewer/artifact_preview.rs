@@ -1,10 +1,11 @@
-//! A small local-directory artifact reader: lists a run's `artifact_uri` (a `file:` URI or a
-//! plain path) and reads at most [`PREVIEW_MAX_BYTES`] of a file for a preview.
-//!
-//! It stands in for the crate's artifact repository until that exists; only the worker calls it.
+//! Artifact listings and previews for the viewer, read through the run's
+//! [`ArtifactRepository`] (a local folder, relocated for copied stores, or a tracking server's
+//! proxied artifacts): at most [`PREVIEW_MAX_BYTES`] of a text-like file are read, images are
+//! decoded and scaled down. Only the worker calls [`list`] and [`preview`] (they do I/O).
 
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+
+use crate::artifacts::ArtifactRepository;
 
 /// Most bytes of a text-like file read for a preview.
 pub const PREVIEW_MAX_BYTES: usize = 256 * 1024;
@@ -70,96 +71,23 @@ pub enum Preview {
     },
 }
 
-/// The local folder of an artifact URI, or why it has none.
-pub fn root_path(artifact_uri: &str) -> Result<PathBuf, String> {
-    if let Some(rest) = artifact_uri.strip_prefix("file://") {
-        let rest = rest.strip_prefix("localhost").unwrap_or(rest);
-        return Ok(PathBuf::from(percent_decode(rest)));
-    }
-    if let Some(rest) = artifact_uri.strip_prefix("file:") {
-        return Ok(PathBuf::from(percent_decode(rest)));
-    }
-    if let Some((scheme, _)) = artifact_uri.split_once("://") {
-        return Err(format!(
-            "artifacts at {scheme}:// locations cannot be browsed yet: {artifact_uri}"
-        ));
-    }
-    Ok(PathBuf::from(artifact_uri))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The folder to read: the artifact URI's, or `alt` when that one is missing and `alt` exists
-/// (an `mlruns` folder copied from another machine keeps its old absolute artifact URIs).
-fn base(root: &str, alt: Option<&str>) -> Result<PathBuf, String> {
-    let path = root_path(root);
-    match (&path, alt) {
-        (Ok(p), Some(a)) if !p.exists() && Path::new(a).exists() => Ok(PathBuf::from(a)),
-        (Err(_), Some(a)) if Path::new(a).exists() => Ok(PathBuf::from(a)),
-        _ => path,
-    }
-}
-
-/// Joins a relative artifact path to the root, refusing `..` and absolute parts.
-fn resolve(root: &str, alt: Option<&str>, rel: &str) -> Result<PathBuf, String> {
-    let mut path = base(root, alt)?;
-    for comp in Path::new(rel).components() {
-        match comp {
-            Component::Normal(c) => path.push(c),
-            Component::CurDir => {}
-            _ => return Err(format!("invalid artifact path: {rel}")),
-        }
-    }
-    Ok(path)
-}
-
 /// Lists one folder (folders first, then files, each sorted by name). A run without artifacts
-/// (no folder) has an empty list.
-pub fn list(root: &str, alt: Option<&str>, rel: &str) -> Result<Vec<ArtifactEntry>, String> {
-    let dir = resolve(root, alt, rel)?;
-    let read = match std::fs::read_dir(&dir) {
-        Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && rel.is_empty() => {
-            return Ok(Vec::new());
-        }
-        Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
-    };
-    let mut entries = Vec::new();
-    for item in read {
-        let item = item.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-        let name = item.file_name().to_string_lossy().into_owned();
-        let meta = item.metadata().ok();
-        let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
-        let path = if rel.is_empty() {
-            name
-        } else {
-            format!("{}/{name}", rel.trim_end_matches('/'))
-        };
-        entries.push(ArtifactEntry {
-            path,
-            is_dir,
-            size: (!is_dir).then(|| meta.map(|m| m.len()).unwrap_or(0)),
-        });
-    }
+/// (no folder yet) has an empty list.
+pub fn list(repo: &dyn ArtifactRepository, rel: &str) -> Result<Vec<ArtifactEntry>, String> {
+    let mut entries: Vec<ArtifactEntry> = repo
+        .list(rel)
+        .map_err(|e| format!("cannot list '{rel}': {e}"))?
+        .into_iter()
+        .map(|f| ArtifactEntry {
+            path: f.path,
+            is_dir: f.is_dir,
+            size: if f.is_dir {
+                None
+            } else {
+                Some(f.file_size.unwrap_or(0))
+            },
+        })
+        .collect();
     entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then(a.path.cmp(&b.path)));
     Ok(entries)
 }
@@ -195,11 +123,13 @@ pub fn kind_of(path: &str) -> Kind {
 }
 
 /// Reads a preview of one file; big files are read only in part.
-pub fn preview(root: &str, alt: Option<&str>, rel: &str) -> Result<Preview, String> {
-    let path = resolve(root, alt, rel)?;
-    let total = std::fs::metadata(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        .len();
+pub fn preview(repo: &dyn ArtifactRepository, rel: &str) -> Result<Preview, String> {
+    let cannot = |e: crate::Error| format!("cannot read '{rel}': {e}");
+    let total = repo
+        .stat(rel)
+        .map_err(cannot)?
+        .file_size
+        .ok_or_else(|| format!("'{rel}' is a folder"))?;
     match kind_of(rel) {
         Kind::Image => {
             if total > IMAGE_MAX_BYTES {
@@ -208,27 +138,24 @@ pub fn preview(root: &str, alt: Option<&str>, rel: &str) -> Result<Preview, Stri
                     human_bytes(total)
                 ));
             }
-            let bytes =
-                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let mut bytes = Vec::with_capacity(total as usize);
+            repo.open(rel)
+                .map_err(cannot)?
+                .take(IMAGE_MAX_BYTES)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("cannot read '{rel}': {e}"))?;
             decode_image(&bytes)
         }
         kind => {
-            let (bytes, truncated) = read_head(&path, PREVIEW_MAX_BYTES)?;
+            // One byte more than shown tells whether the file goes on.
+            let mut bytes = repo
+                .read_range(rel, 0, PREVIEW_MAX_BYTES + 1)
+                .map_err(cannot)?;
+            let truncated = bytes.len() > PREVIEW_MAX_BYTES;
+            bytes.truncate(PREVIEW_MAX_BYTES);
             Ok(text_preview(kind, &bytes, truncated, total))
         }
     }
-}
-
-fn read_head(path: &Path, max: usize) -> Result<(Vec<u8>, bool), String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(max as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let truncated = bytes.len() > max;
-    bytes.truncate(max);
-    Ok((bytes, truncated))
 }
 
 /// Decodes an image, scaling it down to [`IMAGE_MAX_SIDE`].
@@ -410,20 +337,27 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifacts::LocalArtifactRepository;
 
     #[test]
-    fn roots_from_uris() {
-        assert_eq!(root_path("file:///a/b").unwrap(), PathBuf::from("/a/b"));
-        assert_eq!(root_path("/a/b").unwrap(), PathBuf::from("/a/b"));
-        assert_eq!(root_path("file:///a%20b").unwrap(), PathBuf::from("/a b"));
-        assert!(root_path("s3://bucket/x").is_err());
-        assert!(resolve("/a", None, "../etc").is_err());
+    fn a_run_without_artifacts_lists_empty_and_escapes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = LocalArtifactRepository::new(dir.path().join("not-yet"));
+        assert!(list(&repo, "").unwrap().is_empty());
+        let repo = LocalArtifactRepository::new(dir.path().to_path_buf());
+        assert!(list(&repo, "../etc").is_err());
+        assert!(preview(&repo, "../etc/passwd").is_err());
+        assert!(
+            preview(&repo, "missing.txt")
+                .unwrap_err()
+                .contains("missing.txt")
+        );
     }
 
     #[test]
     fn lists_folders_first_and_previews_text_json_csv() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().display().to_string();
+        let repo = LocalArtifactRepository::new(dir.path().to_path_buf());
         std::fs::create_dir(dir.path().join("model")).unwrap();
         std::fs::write(dir.path().join("a.json"), br#"{"b":1}"#).unwrap();
         std::fs::write(dir.path().join("t.csv"), b"x,y\n1,2\n3,4\n").unwrap();
@@ -432,33 +366,28 @@ mod tests {
             br#"{"columns":["a","b"],"data":[[1,"x"],[2,"y"]]}"#,
         )
         .unwrap();
-        let entries = list(&root, None, "").unwrap();
+        let entries = list(&repo, "").unwrap();
         assert_eq!(entries[0].path, "model");
         assert!(entries[0].is_dir);
-        match preview(&root, None, "a.json").unwrap() {
+        match preview(&repo, "a.json").unwrap() {
             Preview::Text { text, .. } => assert!(text.contains("\"b\": 1")),
             p => panic!("{p:?}"),
         }
-        match preview(&root, None, "t.csv").unwrap() {
+        match preview(&repo, "t.csv").unwrap() {
             Preview::Table { columns, rows, .. } => {
                 assert_eq!(columns, ["x", "y"]);
                 assert_eq!(rows.len(), 2);
             }
             p => panic!("{p:?}"),
         }
-        match preview(&root, None, "tbl.json").unwrap() {
+        match preview(&repo, "tbl.json").unwrap() {
             Preview::Table { columns, rows, .. } => {
                 assert_eq!(columns, ["a", "b"]);
                 assert_eq!(rows[1], ["2", "y"]);
             }
             p => panic!("{p:?}"),
         }
-        assert!(
-            list(&root, None, "")
-                .unwrap()
-                .iter()
-                .any(|e| e.name() == "t.csv")
-        );
+        assert!(list(&repo, "").unwrap().iter().any(|e| e.name() == "t.csv"));
     }
 
     #[test]
@@ -466,7 +395,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let big = "line\n".repeat(200_000);
         std::fs::write(dir.path().join("log.txt"), &big).unwrap();
-        match preview(&dir.path().display().to_string(), None, "log.txt").unwrap() {
+        let repo = LocalArtifactRepository::new(dir.path().to_path_buf());
+        match preview(&repo, "log.txt").unwrap() {
             Preview::Text {
                 text,
                 truncated,
