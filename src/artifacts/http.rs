@@ -28,9 +28,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::path::{ArtifactPath, TEMP_ARTIFACT_PREFIX};
-use super::{ArtifactRepository, FileInfo};
+use super::{ArtifactRepository, FileInfo, require_download_dir};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::rest::{Body, HttpClient, Method, Request, RestConfig, read_json_body};
+use crate::store::uri::percent_decode;
 
 /// The artifact proxy's path on a tracking server.
 pub const ARTIFACTS_SERVICE: &str = "/api/2.0/mlflow-artifacts/artifacts";
@@ -340,23 +341,7 @@ impl ArtifactRepository for HttpArtifactRepository {
 
     fn download(&self, path: &str, dst_dir: &Path) -> Result<PathBuf> {
         let p = ArtifactPath::parse(path)?;
-        match fs::metadata(dst_dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(Error::InvalidParameter(format!(
-                    "The destination path for downloaded artifacts must be a directory! \
-                     Destination path: {}",
-                    dst_dir.display()
-                )));
-            }
-            Err(_) => {
-                return Err(Error::NotFound(format!(
-                    "The destination path for downloaded artifacts does not exist! Destination \
-                     path: {}",
-                    dst_dir.display()
-                )));
-            }
-        }
+        require_download_dir(dst_dir)?;
         let target = p.to_local(dst_dir);
         let info = self.stat(path)?;
         if !info.is_dir {
@@ -464,27 +449,6 @@ fn encode_segment(seg: &str) -> String {
         }
     }
     out
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 struct CountingReader<'a> {

@@ -7,7 +7,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::path::{ArtifactPath, TEMP_ARTIFACT_PREFIX, escape_error, is_within};
-use super::{ArtifactRepository, FileInfo};
+use super::{ArtifactRepository, FileInfo, require_download_dir};
 use crate::error::{Error, Result};
 
 /// Files (relative parts, local path) and empty directories (relative parts) to log.
@@ -459,23 +459,7 @@ impl ArtifactRepository for LocalArtifactRepository {
 
     fn download(&self, path: &str, dst_dir: &Path) -> Result<PathBuf> {
         let p = ArtifactPath::parse(path)?;
-        match fs::metadata(dst_dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(Error::InvalidParameter(format!(
-                    "The destination path for downloaded artifacts must be a directory! \
-                     Destination path: {}",
-                    dst_dir.display()
-                )));
-            }
-            Err(_) => {
-                return Err(Error::NotFound(format!(
-                    "The destination path for downloaded artifacts does not exist! Destination \
-                     path: {}",
-                    dst_dir.display()
-                )));
-            }
-        }
+        require_download_dir(dst_dir)?;
         let target = p.to_local(dst_dir);
         if p.is_root() && self.canonical_root()?.is_none() {
             return Ok(target);

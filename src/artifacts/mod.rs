@@ -228,6 +228,24 @@ fn server_uri_needs_tracking_server(uri: &str) -> Error {
     ))
 }
 
+/// Checks that downloads can go to `dst_dir`, with MLflow's messages: it must be an existing
+/// directory.
+pub(crate) fn require_download_dir(dst_dir: &Path) -> Result<()> {
+    match std::fs::metadata(dst_dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::InvalidParameter(format!(
+            "The destination path for downloaded artifacts must be a directory! \
+             Destination path: {}",
+            dst_dir.display()
+        ))),
+        Err(_) => Err(Error::NotFound(format!(
+            "The destination path for downloaded artifacts does not exist! Destination \
+             path: {}",
+            dst_dir.display()
+        ))),
+    }
+}
+
 /// Opens the repository for an artifact URI as recorded, with no relocation. A
 /// `mlflow-artifacts:` URI without a host is reached through the server named by
 /// `MLFLOW_TRACKING_URI` (as MLflow does).

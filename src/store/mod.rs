@@ -9,7 +9,7 @@
 pub mod file;
 pub mod rest;
 pub mod sqlite;
-mod uri;
+pub(crate) mod uri;
 
 pub use file::FileStore;
 pub use rest::RestStore;

@@ -17,8 +17,8 @@ pub enum StoreLocation {
     Http(String),
 }
 
-/// Decodes `%XX` escapes of a URI path.
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes of a URI part (invalid escapes stay as they are).
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

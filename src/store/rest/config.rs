@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::store::uri::percent_decode;
 
 /// `MLFLOW_HTTP_REQUEST_TIMEOUT`'s default: 120 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -304,27 +305,6 @@ pub(crate) fn redact(url: &str) -> String {
         }
         None => url.to_string(),
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// MLflow's boolean variables: `true`/`1` or `false`/`0`, any case.
