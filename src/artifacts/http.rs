@@ -19,7 +19,6 @@
 //! `mlflow-artifacts://host:port/<path>` (another host, same scheme and path prefix as the
 //! tracking URI), and `http(s)://host[/prefix]/api/2.0/mlflow-artifacts/artifacts/<path>`.
 
-use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -327,7 +326,7 @@ impl ArtifactRepository for HttpArtifactRepository {
         }
         // Every file is checked readable before anything is sent. (Empty directories cannot
         // be represented on the server, as with MLflow.)
-        let files = collect_files(local_dir)?;
+        let (files, _) = super::local::collect_source(local_dir)?;
         for (parts, src) in files {
             let mut dest = dir.clone();
             for p in &parts {
@@ -477,53 +476,6 @@ fn copy_chunked(reader: &mut dyn Read, out: &mut dyn Write) -> io::Result<u64> {
         out.write_all(&buf[..n])?;
         total += n as u64;
     }
-}
-
-/// Every regular file under `local_dir` (links followed, cycles skipped) as (relative parts,
-/// path), each checked readable, sorted by path.
-fn collect_files(local_dir: &Path) -> Result<Vec<(Vec<String>, PathBuf)>> {
-    let mut files = Vec::new();
-    let mut visited = HashSet::new();
-    let mut stack = vec![(Vec::<String>::new(), local_dir.to_path_buf())];
-    while let Some((rel, dir)) = stack.pop() {
-        let real = fs::canonicalize(&dir)
-            .map_err(|e| Error::io("cannot read directory to log", dir.clone(), e))?;
-        if !visited.insert(real) {
-            continue;
-        }
-        let mut entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
-            .map_err(|e| Error::io("cannot read directory to log", dir.clone(), e))?
-            .collect::<io::Result<_>>()
-            .map_err(|e| Error::io("cannot read directory to log", dir.clone(), e))?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            let name = entry
-                .file_name()
-                .to_str()
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    Error::InvalidParameter(format!(
-                        "cannot log {}: its name is not valid UTF-8",
-                        path.display()
-                    ))
-                })?;
-            ArtifactPath::parse(&name)?;
-            let mut child = rel.clone();
-            child.push(name);
-            let meta = fs::metadata(&path)
-                .map_err(|e| Error::io("cannot read file to log", path.clone(), e))?;
-            if meta.is_dir() {
-                stack.push((child, path));
-            } else {
-                File::open(&path)
-                    .map_err(|e| Error::io("cannot read file to log", path.clone(), e))?;
-                files.push((child, path));
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 #[cfg(test)]

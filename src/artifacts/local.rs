@@ -11,7 +11,8 @@ use super::{ArtifactRepository, FileInfo, require_download_dir};
 use crate::error::{Error, Result};
 
 /// Files (relative parts, local path) and empty directories (relative parts) to log.
-type SourceTree = (Vec<(Vec<String>, PathBuf)>, Vec<Vec<String>>);
+/// Files as (relative parts, path) and empty directories as relative parts.
+pub(crate) type SourceTree = (Vec<(Vec<String>, PathBuf)>, Vec<Vec<String>>);
 
 /// Artifacts stored as plain files under a local root directory.
 ///
@@ -246,57 +247,6 @@ impl LocalArtifactRepository {
         Ok(out)
     }
 
-    /// Every regular file under a local source directory (following links, without cycles), as
-    /// (relative parts, path), each checked readable. Empty directories are returned too.
-    fn collect_source(local_dir: &Path) -> Result<SourceTree> {
-        let mut files = Vec::new();
-        let mut dirs = Vec::new();
-        let mut visited = HashSet::new();
-        let mut stack = vec![(Vec::<String>::new(), local_dir.to_path_buf())];
-        while let Some((rel, dir)) = stack.pop() {
-            let real = fs::canonicalize(&dir)
-                .map_err(|e| Error::io("cannot read directory to log", dir.clone(), e))?;
-            if !visited.insert(real) {
-                continue;
-            }
-            let mut entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
-                .map_err(|e| Error::io("cannot read directory to log", dir.clone(), e))?
-                .collect::<io::Result<_>>()
-                .map_err(|e| Error::io("cannot read directory to log", dir.clone(), e))?;
-            entries.sort_by_key(|e| e.file_name());
-            if entries.is_empty() && !rel.is_empty() {
-                dirs.push(rel.clone());
-            }
-            for entry in entries {
-                let path = entry.path();
-                let name = entry
-                    .file_name()
-                    .to_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        Error::InvalidParameter(format!(
-                            "cannot log {}: its name is not valid UTF-8",
-                            path.display()
-                        ))
-                    })?;
-                // Validates the name as an artifact path component.
-                ArtifactPath::parse(&name)?;
-                let mut child = rel.clone();
-                child.push(name);
-                let meta = fs::metadata(&path)
-                    .map_err(|e| Error::io("cannot read file to log", path.clone(), e))?;
-                if meta.is_dir() {
-                    stack.push((child, path));
-                } else {
-                    File::open(&path)
-                        .map_err(|e| Error::io("cannot read file to log", path.clone(), e))?;
-                    files.push((child, path));
-                }
-            }
-        }
-        Ok((files, dirs))
-    }
-
     fn copy_file_in(&self, dest: &ArtifactPath, src: &Path) -> Result<u64> {
         let mut source =
             File::open(src).map_err(|e| Error::io("cannot read file to log", src, e))?;
@@ -438,7 +388,7 @@ impl ArtifactRepository for LocalArtifactRepository {
             )));
         }
         // Everything is read-checked before anything is written.
-        let (files, empty_dirs) = Self::collect_source(local_dir)?;
+        let (files, empty_dirs) = collect_source(local_dir)?;
         self.ensure_dir(&dir)?;
         for parts in empty_dirs {
             let mut d = dir.clone();
@@ -518,6 +468,59 @@ fn copy_out(src: &Path, dst: &Path) -> Result<()> {
     }
     fs::copy(src, dst).map_err(|e| Error::io("cannot download artifact", dst, e))?;
     Ok(())
+}
+
+/// Every regular file under a local source directory (following links, without cycles), as
+/// (relative parts, path), each checked readable and sorted by path. Empty directories are
+/// returned too.
+pub(crate) fn collect_source(local_dir: &Path) -> Result<SourceTree> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    let mut visited = HashSet::new();
+    let mut stack = vec![(Vec::<String>::new(), local_dir.to_path_buf())];
+    while let Some((rel, dir)) = stack.pop() {
+        let real = fs::canonicalize(&dir)
+            .map_err(|e| Error::io("cannot read directory to log", dir.clone(), e))?;
+        if !visited.insert(real) {
+            continue;
+        }
+        let mut entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
+            .map_err(|e| Error::io("cannot read directory to log", dir.clone(), e))?
+            .collect::<io::Result<_>>()
+            .map_err(|e| Error::io("cannot read directory to log", dir.clone(), e))?;
+        entries.sort_by_key(|e| e.file_name());
+        if entries.is_empty() && !rel.is_empty() {
+            dirs.push(rel.clone());
+        }
+        for entry in entries {
+            let path = entry.path();
+            let name = entry
+                .file_name()
+                .to_str()
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    Error::InvalidParameter(format!(
+                        "cannot log {}: its name is not valid UTF-8",
+                        path.display()
+                    ))
+                })?;
+            // Validates the name as an artifact path component.
+            ArtifactPath::parse(&name)?;
+            let mut child = rel.clone();
+            child.push(name);
+            let meta = fs::metadata(&path)
+                .map_err(|e| Error::io("cannot read file to log", path.clone(), e))?;
+            if meta.is_dir() {
+                stack.push((child, path));
+            } else {
+                File::open(&path)
+                    .map_err(|e| Error::io("cannot read file to log", path.clone(), e))?;
+                files.push((child, path));
+            }
+        }
+    }
+    files.sort();
+    Ok((files, dirs))
 }
 
 #[cfg(test)]
