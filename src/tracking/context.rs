@@ -6,13 +6,54 @@ use std::path::{Path, PathBuf};
 
 use crate::model::tags;
 
-/// The user MLflow would record: `MLFLOW_TRACKING_USERNAME`, else the login name, else `unknown`.
+/// The user MLflow would record: `MLFLOW_TRACKING_USERNAME`, else the login name as Python's
+/// `getpass.getuser()` finds it (`LOGNAME`, `USER`, `LNAME`, `USERNAME`, then the password
+/// database), else `unknown`.
 pub fn current_user() -> String {
-    ["MLFLOW_TRACKING_USERNAME", "USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .filter_map(|var| std::env::var(var).ok())
-        .find(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+    [
+        "MLFLOW_TRACKING_USERNAME",
+        "LOGNAME",
+        "USER",
+        "LNAME",
+        "USERNAME",
+    ]
+    .iter()
+    .filter_map(|var| std::env::var(var).ok())
+    .find(|v| !v.trim().is_empty())
+    .or_else(login_name_of_uid)
+    .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The password database's name for this process's user (containers and services often run
+/// without `USER`/`LOGNAME`; `getpass.getuser()` then asks the database too).
+#[cfg(unix)]
+fn login_name_of_uid() -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: an all-zero `passwd` is a valid out-parameter; `getpwuid_r` writes the strings
+    // into `buf`, which outlives `entry`, and sets `result` to `&entry` or null.
+    unsafe {
+        let mut entry: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(
+            libc::getuid(),
+            &mut entry,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 || result.is_null() || entry.pw_name.is_null() {
+            return None;
+        }
+        let name = std::ffi::CStr::from_ptr(entry.pw_name)
+            .to_string_lossy()
+            .into_owned();
+        (!name.is_empty()).then_some(name)
+    }
+}
+
+#[cfg(not(unix))]
+fn login_name_of_uid() -> Option<String> {
+    None
 }
 
 /// The program as invoked (`argv[0]`), or `<console>` when empty.
@@ -131,6 +172,14 @@ pub fn default_run_tags() -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_password_database_names_this_user() {
+        // The test runs as some user with an entry (root in CI): the name getpass would find.
+        let name = login_name_of_uid().expect("a passwd entry for this uid");
+        assert!(!name.is_empty() && !name.contains(':'), "{name}");
+    }
 
     #[test]
     fn resolves_loose_and_packed_refs() {
