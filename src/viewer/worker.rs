@@ -1029,9 +1029,12 @@ fn open_server(url: &str) -> Result<Arc<dyn TrackingStore>, Failure> {
     Ok(Arc::new(store))
 }
 
-/// Retries of a request to a tracking server from the viewer (see [`open_server`]).
+/// Retries of a request to a tracking server from the viewer, unless
+/// `MLFLOW_HTTP_REQUEST_MAX_RETRIES` is set (MLflow's default of 7 with backoff would keep a
+/// window waiting minutes before it says a server is down).
 pub const VIEWER_HTTP_RETRIES: u32 = 2;
-/// Longest wait for a tracking server's answer in the viewer (see [`open_server`]).
+/// Longest wait for a tracking server's answer in the viewer, unless
+/// `MLFLOW_HTTP_REQUEST_TIMEOUT` is set.
 pub const VIEWER_HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 #[cfg(test)]
