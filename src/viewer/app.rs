@@ -830,11 +830,16 @@ impl App {
     }
 
     fn patch_runs(&mut self, fresh: Vec<Run>) {
+        // A run not listed yet joins only where no filter decides what is listed: an answer
+        // to a read asked before the filter changed must not bring back runs it excludes.
+        let unfiltered = self.applied_filter.trim().is_empty();
         let Some(set) = self.run_set() else { return };
         let mut runs: Vec<Arc<Run>> = set.runs.clone();
         let mut changed = false;
         for run in fresh {
-            let keep = run.info.lifecycle_stage.matches(self.run_view);
+            let keep = run.info.lifecycle_stage.matches(self.run_view)
+                && unfiltered
+                && self.selected_experiments.contains(&run.info.experiment_id);
             match set.index.get(&run.info.run_id) {
                 Some(&i) => {
                     runs[i] = Arc::new(run);
