@@ -69,6 +69,11 @@ fn measure(calls: usize, threads: usize, asynchronous: bool) -> Rates {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs harness-less benches as tests: only measure under
+    // `cargo bench` (which passes --bench).
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let sync_calls = env_usize("MLSCOPE_BENCH_SYNC", 5_000);
     let async_calls = env_usize("MLSCOPE_BENCH_ASYNC", 1_000_000);
     let reps = env_usize("MLSCOPE_BENCH_REPS", 3);

@@ -76,6 +76,11 @@ struct Row {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs harness-less benches as tests: only measure under
+    // `cargo bench` (which passes --bench).
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let points = env_usize("MLSCOPE_REST_BENCH_POINTS", 100_000);
     let singles = env_usize("MLSCOPE_REST_BENCH_SINGLES", 2_000);
     let mut _server = None;
