@@ -10,7 +10,7 @@
 //!   frame.
 //! * [`commands`]: what views ask for.
 //! * Views, one per module: [`experiments_panel`], [`filter_bar`], [`runs_table`] (virtualised),
-//!   [`charts`] (per-pixel min/max reduction), [`compare`], [`run_details`], [`artifacts_panel`].
+//!   [`charts`] (per-pixel min/max reduction over a [`lod`] pyramid), [`compare`], [`run_details`], [`artifacts_panel`].
 //! * [`runs_model`]: derived data of the runs (tree, columns, rows), memoised.
 //! * [`theme`]: every colour; stable run colours.
 //! * [`artifact_preview`]: artifact listings and previews through the run's artifact
@@ -29,6 +29,7 @@ pub mod commands;
 pub mod compare;
 pub mod experiments_panel;
 pub mod filter_bar;
+pub mod lod;
 pub mod run_details;
 pub mod runs_model;
 pub mod runs_table;

@@ -1,0 +1,496 @@
+//! A min/max level-of-detail pyramid over one curve, so that drawing costs what the screen shows,
+//! not what was logged.
+//!
+//! Level `k` (1, 2, …) holds one node per `8^k` consecutive points: the index of its smallest and
+//! of its largest value (first occurrence on ties; NaN is never picked while the node has a
+//! number). A node's first and last points are implied by its position. Nodes hold indices, not
+//! values, so one pyramid serves every x axis over the same values. Memory: about one byte per
+//! point (`8 / 7` nodes of 8 bytes per 8 points).
+//!
+//! [`Pyramid::reduce`] returns, for `buckets` pixel columns over `[x0, x1]`, the first, min, max
+//! and last point of each column (M4), exactly what a pass over every point in range would keep
+//! ([`reduce_brute`], the reference of the tests), by walking the largest nodes that fit inside one
+//! column: about `8 × levels` nodes per column, whatever the number of points.
+
+/// Points per node of level 1, and nodes per node of the next level.
+pub const FANOUT: usize = 8;
+const SHIFT: u32 = FANOUT.trailing_zeros();
+
+/// The pyramid of one curve's values (see the module documentation).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pyramid {
+    /// Number of values covered.
+    len: usize,
+    /// `levels[k - 1]`: nodes of level `k` as (index of min, index of max).
+    levels: Vec<Vec<(u32, u32)>>,
+}
+
+/// Whether `ys[a]` is a better minimum than `ys[b]`: smaller, or a number where `b` is NaN.
+fn less(ys: &[f64], a: usize, b: usize) -> bool {
+    ys[a] < ys[b] || (ys[b].is_nan() && !ys[a].is_nan())
+}
+
+/// Whether `ys[a]` is a better maximum than `ys[b]`.
+fn greater(ys: &[f64], a: usize, b: usize) -> bool {
+    ys[a] > ys[b] || (ys[b].is_nan() && !ys[a].is_nan())
+}
+
+impl Pyramid {
+    /// Builds the pyramid of `ys`.
+    pub fn new(ys: &[f64]) -> Pyramid {
+        let mut p = Pyramid::default();
+        p.extend(ys);
+        p
+    }
+
+    /// Number of values covered.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no value is covered.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of levels above the points.
+    pub fn levels(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// Brings the pyramid up to date with `ys`, whose first [`Self::len`] values are the ones
+    /// already covered (live refresh appends): only the last node of each level and the new
+    /// ones are computed. A shorter `ys` is taken as new data and rebuilt.
+    pub fn extend(&mut self, ys: &[f64]) {
+        if ys.len() < self.len {
+            *self = Pyramid::default();
+        }
+        let n = ys.len();
+        // Indices are stored as u32; a longer curve keeps the levels it has (drawn from points).
+        if u32::try_from(n).is_err() {
+            return;
+        }
+        let old = self.len;
+        self.len = n;
+        if n == 0 {
+            return;
+        }
+        // The first node of each level that changes: the one holding the first new point.
+        let mut from = old >> SHIFT;
+        let mut below = n; // items of the level below (points for level 1)
+        let mut k = 0;
+        while below > 1 {
+            let count = below.div_ceil(FANOUT);
+            if self.levels.len() == k {
+                self.levels.push(Vec::with_capacity(count));
+            }
+            let (done, rest) = self.levels.split_at_mut(k);
+            let level = &mut rest[0];
+            level.truncate(from.min(level.len()));
+            for j in level.len()..count {
+                let start = j * FANOUT;
+                let end = (start + FANOUT).min(below);
+                let node = if k == 0 {
+                    let (mut mn, mut mx) = (start, start);
+                    for i in start + 1..end {
+                        if less(ys, i, mn) {
+                            mn = i;
+                        }
+                        if greater(ys, i, mx) {
+                            mx = i;
+                        }
+                    }
+                    (mn as u32, mx as u32)
+                } else {
+                    let children = &done[k - 1][start..end];
+                    let (mut mn, mut mx) = children[0];
+                    for &(cmn, cmx) in &children[1..] {
+                        if less(ys, cmn as usize, mn as usize) {
+                            mn = cmn;
+                        }
+                        if greater(ys, cmx as usize, mx as usize) {
+                            mx = cmx;
+                        }
+                    }
+                    (mn, mx)
+                };
+                level.push(node);
+            }
+            below = count;
+            from >>= SHIFT;
+            k += 1;
+        }
+        // A level left over from a longer build (never after appends, kept for safety).
+        self.levels.truncate(k);
+    }
+
+    /// The indices of the points to draw `xs`/`ys` (x non-decreasing, the values this pyramid
+    /// was built on) at `buckets` pixel columns over `[x0, x1]`: per column its first, min, max
+    /// and last point, plus the nearest point outside each side of the range (so lines reach
+    /// the edges) and both ends (so automatic bounds see all the data); sorted, without
+    /// duplicates. Small inputs are returned whole. Equal to [`reduce_brute`].
+    pub fn reduce(&self, xs: &[f64], ys: &[f64], x0: f64, x1: f64, buckets: usize) -> Vec<usize> {
+        let n = xs.len().min(ys.len());
+        let buckets = buckets.max(1);
+        if n <= buckets.saturating_mul(4)
+            || x1.partial_cmp(&x0) != Some(std::cmp::Ordering::Greater)
+        {
+            return (0..n).collect();
+        }
+        let xs = &xs[..n];
+        let lo = xs.partition_point(|&x| x < x0);
+        let hi = xs.partition_point(|&x| x <= x1); // exclusive
+        let mut keep: Vec<usize> = Vec::with_capacity(buckets * 4 + 4);
+        keep.push(0);
+        if lo > 0 {
+            keep.push(lo - 1);
+        }
+        let width = (x1 - x0) / buckets as f64;
+        let col = |x: f64| (((x - x0) / width) as usize).min(buckets - 1);
+        // A pyramid of other values is not used (the points are walked one by one).
+        let levels = if self.len == n { self.levels.len() } else { 0 };
+        // Start at the level whose nodes hold about one column's worth of points (one above,
+        // where points are denser than average) and go down where a node does not fit.
+        let per_col = (hi.saturating_sub(lo) / buckets).max(1);
+        let start = ((per_col.ilog2() / SHIFT) as usize + 1).min(levels);
+        // The column being filled: (column, first, min, max, last).
+        let mut acc: Option<(usize, usize, usize, usize, usize)> = None;
+        let mut i = lo;
+        while i < hi {
+            let mut k = start;
+            let (size, mn, mx) = loop {
+                if k == 0 {
+                    break (1, i, i);
+                }
+                let shift = SHIFT * k as u32;
+                let size = 1usize << shift;
+                if i & (size - 1) == 0 && i + size <= hi && col(xs[i]) == col(xs[i + size - 1]) {
+                    let (mn, mx) = self.levels[k - 1][i >> shift];
+                    break (size, mn as usize, mx as usize);
+                }
+                k -= 1;
+            };
+            let c = col(xs[i]);
+            let last = i + size - 1;
+            match &mut acc {
+                Some((ac, _, amn, amx, alast)) if *ac == c => {
+                    if less(ys, mn, *amn) {
+                        *amn = mn;
+                    }
+                    if greater(ys, mx, *amx) {
+                        *amx = mx;
+                    }
+                    *alast = last;
+                }
+                _ => {
+                    if let Some((_, f, a, b, l)) = acc {
+                        push_sorted(&mut keep, [f, a, b, l]);
+                    }
+                    acc = Some((c, i, mn, mx, last));
+                }
+            }
+            i += size;
+        }
+        if let Some((_, f, a, b, l)) = acc {
+            push_sorted(&mut keep, [f, a, b, l]);
+        }
+        if hi < n {
+            keep.push(hi);
+        }
+        keep.push(n - 1);
+        keep.sort_unstable();
+        keep.dedup();
+        keep
+    }
+}
+
+fn push_sorted(keep: &mut Vec<usize>, mut four: [usize; 4]) {
+    four.sort_unstable();
+    keep.extend(four);
+}
+
+/// The reference of [`Pyramid::reduce`]: the same points, found by a pass over every point in
+/// range (what charts did before the pyramid; also fine for short curves).
+pub fn reduce_brute(xs: &[f64], ys: &[f64], x0: f64, x1: f64, buckets: usize) -> Vec<usize> {
+    Pyramid::default().reduce(xs, ys, x0, x1, buckets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An independent per-point M4, written plainly (the tests' oracle).
+    fn oracle(xs: &[f64], ys: &[f64], x0: f64, x1: f64, buckets: usize) -> Vec<usize> {
+        let n = xs.len();
+        if n <= buckets * 4 || !(x1 > x0) {
+            return (0..n).collect();
+        }
+        let width = (x1 - x0) / buckets as f64;
+        let mut cols: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        let mut keep = vec![0, n - 1];
+        let mut before = None;
+        let mut after = None;
+        for i in 0..n {
+            if xs[i] < x0 {
+                before = Some(i);
+            } else if xs[i] > x1 {
+                after = after.or(Some(i));
+            } else {
+                let c = (((xs[i] - x0) / width) as usize).min(buckets - 1);
+                cols.entry(c).or_default().push(i);
+            }
+        }
+        keep.extend(before);
+        keep.extend(after);
+        for idx in cols.values() {
+            let num: Vec<usize> = idx.iter().copied().filter(|&i| !ys[i].is_nan()).collect();
+            let pool = if num.is_empty() { idx.clone() } else { num };
+            let mn = pool
+                .iter()
+                .copied()
+                .reduce(|a, b| if ys[b] < ys[a] { b } else { a });
+            let mx = pool
+                .iter()
+                .copied()
+                .reduce(|a, b| if ys[b] > ys[a] { b } else { a });
+            keep.extend([idx[0], *idx.last().unwrap()]);
+            keep.extend(mn);
+            keep.extend(mx);
+        }
+        keep.sort_unstable();
+        keep.dedup();
+        keep
+    }
+
+    /// A small deterministic generator (xorshift), so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    fn node_brute(ys: &[f64], start: usize, end: usize) -> (u32, u32) {
+        let (mut mn, mut mx) = (start, start);
+        for i in start..end {
+            if less(ys, i, mn) {
+                mn = i;
+            }
+            if greater(ys, i, mx) {
+                mx = i;
+            }
+        }
+        (mn as u32, mx as u32)
+    }
+
+    #[test]
+    fn every_node_holds_the_extremes_of_its_points() {
+        let mut r = Rng(7);
+        let ys: Vec<f64> = (0..5000).map(|_| r.unit()).collect();
+        let p = Pyramid::new(&ys);
+        for (k, level) in p.levels.iter().enumerate() {
+            let size = FANOUT.pow(k as u32 + 1);
+            for (j, &node) in level.iter().enumerate() {
+                let end = ((j + 1) * size).min(ys.len());
+                assert_eq!(
+                    node,
+                    node_brute(&ys, j * size, end),
+                    "level {} node {j}",
+                    k + 1
+                );
+            }
+        }
+        assert_eq!(p.levels.last().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_spike_is_the_max_of_every_level_above_it() {
+        let n = 1_000_000;
+        let mut ys = vec![1.0; n];
+        ys[734_211] = 1000.0;
+        ys[12_345] = -50.0;
+        let p = Pyramid::new(&ys);
+        assert!(p.levels() >= 6);
+        for (k, level) in p.levels.iter().enumerate() {
+            let j = 734_211 >> (SHIFT * (k as u32 + 1));
+            assert_eq!(level[j].1, 734_211, "level {}", k + 1);
+            let j = 12_345 >> (SHIFT * (k as u32 + 1));
+            assert_eq!(level[j].0, 12_345, "level {}", k + 1);
+        }
+        // And it is drawn at every zoom.
+        let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        for (x0, x1, b) in [
+            (0.0, n as f64, 800),
+            (700_000.0, 800_000.0, 300),
+            (734_000.0, 734_500.0, 50),
+        ] {
+            let idx = p.reduce(&xs, &ys, x0, x1, b);
+            assert!(idx.contains(&734_211), "{x0}..{x1}");
+            assert!(idx.len() <= b * 4 + 4);
+            assert_eq!(idx, oracle(&xs, &ys, x0, x1, b));
+        }
+    }
+
+    #[test]
+    fn range_edges_are_exact() {
+        let n = 10_000;
+        let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let ys: Vec<f64> = (0..n).map(|i| ((i * 7919) % 101) as f64).collect();
+        let p = Pyramid::new(&ys);
+        // Edges off node boundaries, on them, on points and between points.
+        for (x0, x1) in [
+            (1.0, 9998.0),
+            (511.0, 4097.0),
+            (512.0, 4096.0),
+            (100.5, 7000.25),
+            (-5.0, 20_000.0),
+            (9000.0, 9999.0),
+        ] {
+            for b in [1, 7, 100, 333] {
+                let got = p.reduce(&xs, &ys, x0, x1, b);
+                assert_eq!(got, oracle(&xs, &ys, x0, x1, b), "{x0}..{x1} @ {b}");
+                assert_eq!(got, reduce_brute(&xs, &ys, x0, x1, b));
+            }
+        }
+        // The nearest points outside the range are kept.
+        let got = p.reduce(&xs, &ys, 100.5, 7000.25, 100);
+        assert!(got.contains(&100) && got.contains(&7001));
+    }
+
+    #[test]
+    fn appends_equal_a_rebuild() {
+        let mut r = Rng(42);
+        let ys: Vec<f64> = (0..20_000).map(|_| r.unit() * 10.0 - 5.0).collect();
+        let whole = Pyramid::new(&ys);
+        for chunks in [
+            vec![1, 1, 1],
+            vec![7, 8, 9, 64, 4096],
+            vec![19_999],
+            vec![3, 511, 513],
+        ] {
+            let mut p = Pyramid::default();
+            let mut end = 0;
+            for c in chunks {
+                end = (end + c).min(ys.len());
+                p.extend(&ys[..end]);
+                assert_eq!(p, Pyramid::new(&ys[..end]), "after {end}");
+            }
+            p.extend(&ys);
+            assert_eq!(p, whole);
+        }
+        // Point by point across several levels.
+        let mut p = Pyramid::default();
+        for end in 0..=600 {
+            p.extend(&ys[..end]);
+        }
+        assert_eq!(p, Pyramid::new(&ys[..600]));
+        // A shorter curve is new data.
+        p.extend(&ys[..10]);
+        assert_eq!(p, Pyramid::new(&ys[..10]));
+    }
+
+    #[test]
+    fn nan_never_wins_min_or_max_and_infinities_do() {
+        let mut ys = vec![f64::NAN; 64];
+        ys[10] = 3.0;
+        ys[20] = -2.0;
+        ys[40] = f64::INFINITY;
+        let p = Pyramid::new(&ys);
+        assert_eq!(p.levels[0][1], (10, 10));
+        assert_eq!(p.levels[0][2], (20, 20));
+        assert_eq!(p.levels[1][0], (20, 40));
+        // A node of only NaN points to its first point.
+        assert_eq!(p.levels[0][0], (0, 0));
+        let xs: Vec<f64> = (0..64).map(f64::from).collect();
+        assert_eq!(
+            p.reduce(&xs, &ys, 0.0, 64.0, 2),
+            oracle(&xs, &ys, 0.0, 64.0, 2)
+        );
+        let all_nan = vec![f64::NAN; 100];
+        let p = Pyramid::new(&all_nan);
+        let xs: Vec<f64> = (0..100).map(f64::from).collect();
+        assert_eq!(
+            p.reduce(&xs, &all_nan, 0.0, 100.0, 3),
+            oracle(&xs, &all_nan, 0.0, 100.0, 3)
+        );
+    }
+
+    #[test]
+    fn degenerate_inputs_do_not_panic() {
+        let p = Pyramid::new(&[]);
+        assert!(p.is_empty());
+        assert!(p.reduce(&[], &[], 0.0, 1.0, 10).is_empty());
+        let p = Pyramid::new(&[5.0]);
+        assert_eq!(p.reduce(&[1.0], &[5.0], 0.0, 1.0, 0), vec![0]);
+        // All equal values, all at one x, an empty or reversed range.
+        let ys = vec![2.0; 1000];
+        let xs = vec![3.0; 1000];
+        let p = Pyramid::new(&ys);
+        for (x0, x1) in [
+            (3.0, 3.0),
+            (4.0, 2.0),
+            (0.0, 10.0),
+            (5.0, 6.0),
+            (f64::NAN, 1.0),
+        ] {
+            assert_eq!(p.reduce(&xs, &ys, x0, x1, 10), oracle(&xs, &ys, x0, x1, 10));
+        }
+        // Values of another length than the pyramid's: walked point by point, same answer.
+        let xs: Vec<f64> = (0..1000).map(f64::from).collect();
+        let short = Pyramid::new(&ys[..10]);
+        assert_eq!(
+            short.reduce(&xs, &ys, 0.0, 999.0, 5),
+            oracle(&xs, &ys, 0.0, 999.0, 5)
+        );
+    }
+
+    #[test]
+    fn random_curves_and_ranges_match_the_brute_force_reduction() {
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..300 {
+            let n = r.below(6000) as usize + 1;
+            // Non-decreasing x with repeats and gaps (wall time with pauses).
+            let mut x = r.unit() * 100.0 - 50.0;
+            let xs: Vec<f64> = (0..n)
+                .map(|_| {
+                    x += match r.below(10) {
+                        0 => 0.0,
+                        1 => r.unit() * 500.0,
+                        _ => r.unit(),
+                    };
+                    x
+                })
+                .collect();
+            let ys: Vec<f64> = (0..n)
+                .map(|_| match r.below(50) {
+                    0 => f64::NAN,
+                    1 => f64::INFINITY,
+                    2 => f64::NEG_INFINITY,
+                    3 => 7.0,
+                    _ => r.unit() * 100.0,
+                })
+                .collect();
+            let p = Pyramid::new(&ys);
+            let span = xs[n - 1] - xs[0] + 1.0;
+            for _ in 0..5 {
+                let a = xs[0] - 5.0 + r.unit() * span;
+                let b = a + r.unit() * span;
+                let buckets = r.below(400) as usize + 1;
+                assert_eq!(
+                    p.reduce(&xs, &ys, a, b, buckets),
+                    oracle(&xs, &ys, a, b, buckets),
+                    "case {case}: n {n}, {a}..{b} @ {buckets}"
+                );
+            }
+        }
+    }
+}
