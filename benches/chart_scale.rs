@@ -29,7 +29,7 @@ const SCREEN: egui::Vec2 = egui::vec2(1400.0, 800.0);
 /// A loss-like curve with noise and a few spikes; `k` varies it per run.
 fn value(k: usize, i: usize) -> f64 {
     let noise = ((i.wrapping_mul(2_654_435_761) ^ k.wrapping_mul(40_503)) % 1000) as f64 / 1e4;
-    let spike = if (i + k * 7919) % 250_000 == 0 {
+    let spike = if (i + k * 7919).is_multiple_of(250_000) {
         5.0
     } else {
         0.0
@@ -150,7 +150,7 @@ fn main() {
 
     // 1. Reading a 1M-point metric file as the worker does, and preparing it.
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = FileStore::open(dir.path().join("mlruns")).expect("store");
+    let store = FileStore::open(&dir.path().join("mlruns")).expect("store");
     let id = store
         .create_run(CreateRun {
             experiment_id: "0".into(),
