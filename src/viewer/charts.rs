@@ -106,8 +106,8 @@ pub struct Prepared {
     prev_x: Option<f64>,
     /// Whether the last segment is still open (the next points may continue it).
     open: bool,
-    /// EMA state of the open segment: (value before debiasing, count).
-    ema: (f64, i32),
+    /// EMA state of the open segment: (value before debiasing, `1 - weight^count`).
+    ema: (f64, f64),
     /// (step, timestamp, value bits) of the first and last points taken in: an append keeps
     /// them, a replaced history (a restarted metric file) does not.
     ends: Option<[(i64, i64, u64); 2]>,
@@ -130,7 +130,7 @@ pub struct Segment {
 
 impl Segment {
     /// Smooths and indexes the points added since the last call, continuing `ema`.
-    fn finish(&mut self, weight: Option<f64>, ema: &mut (f64, i32)) {
+    fn finish(&mut self, weight: Option<f64>, ema: &mut (f64, f64)) {
         if let Some(w) = weight {
             let sm = self.smooth.get_or_insert_with(Vec::new);
             let from = sm.len();
@@ -236,7 +236,7 @@ impl Prepared {
             if self.prev_x.is_some_and(|p| x < p) && !cur.xs.is_empty() {
                 cur.finish(weight, &mut self.ema);
                 self.segments.push(std::mem::take(&mut cur));
-                self.ema = (0.0, 0);
+                self.ema = (0.0, 0.0);
             }
             self.prev_x = Some(x);
             let mut y = series.values[i];
@@ -275,19 +275,20 @@ impl Prepared {
 
 /// Debiased exponential moving average (TensorBoard's smoothing).
 pub fn ema(ys: &[f64], weight: f64) -> Vec<f64> {
-    ema_from(ys, weight, &mut (0.0, 0))
+    ema_from(ys, weight, &mut (0.0, 0.0))
 }
 
-/// [`ema`] going on from `state` (value before debiasing, count), which it updates.
-fn ema_from(ys: &[f64], weight: f64, state: &mut (f64, i32)) -> Vec<f64> {
+/// [`ema`] going on from `state` (value before debiasing, `1 - weight^count`), which it updates.
+/// The debiasing term is carried along rather than computed with `powi` per point (that was most
+/// of the time of smoothing a million points).
+fn ema_from(ys: &[f64], weight: f64, state: &mut (f64, f64)) -> Vec<f64> {
     let w = weight.clamp(0.0, 0.999);
-    let (last, n) = state;
+    let (last, debias) = state;
     ys.iter()
         .map(|&y| {
             *last = *last * w + (1.0 - w) * y;
-            *n = n.saturating_add(1);
-            let debias = 1.0 - w.powi(*n);
-            if debias > 0.0 { *last / debias } else { y }
+            *debias = 1.0 - w + w * *debias;
+            if *debias > 0.0 { *last / *debias } else { y }
         })
         .collect()
 }
@@ -1172,7 +1173,7 @@ mod tests {
         assert!((s[1] - 10.0 * 0.5 / 0.75).abs() < 1e-9);
         // Going on from a state gives what a pass over everything gives.
         let ys = [3.0, 1.0, 4.0, 1.0, 5.0];
-        let mut state = (0.0, 0);
+        let mut state = (0.0, 0.0);
         let mut parts = ema_from(&ys[..2], 0.7, &mut state);
         parts.extend(ema_from(&ys[2..], 0.7, &mut state));
         assert_eq!(parts, ema(&ys, 0.7));
