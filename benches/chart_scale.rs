@@ -195,12 +195,13 @@ fn main() {
     let options = ChartOptions::default();
     let mut prep = Vec::new();
     let mut pyr = Vec::new();
+    let steps: Vec<f64> = loaded.steps.iter().map(|&s| s as f64).collect();
     for _ in 0..5 {
         let t = Instant::now();
         std::hint::black_box(charts::prepare(&loaded, &options));
         prep.push(t.elapsed());
         let t = Instant::now();
-        std::hint::black_box(Pyramid::new(&loaded.values));
+        std::hint::black_box(Pyramid::new(&steps, &loaded.values));
         pyr.push(t.elapsed());
     }
     prep.sort();

@@ -137,9 +137,9 @@ impl Segment {
             sm.extend(ema_from(&self.ys[from..], w, ema));
             self.smooth_lod
                 .get_or_insert_with(Pyramid::default)
-                .extend(sm);
+                .extend(&self.xs, sm);
         }
-        self.lod.extend(&self.ys);
+        self.lod.extend(&self.xs, &self.ys);
     }
 }
 
@@ -267,7 +267,8 @@ impl Prepared {
             .iter()
             .map(|s| {
                 (s.xs.capacity() + s.ys.capacity() + s.smooth.as_ref().map_or(0, Vec::capacity)) * 8
-                    + (s.lod.len() + s.smooth_lod.as_ref().map_or(0, Pyramid::len)) / 7 * 8
+                    + s.lod.heap_bytes()
+                    + s.smooth_lod.as_ref().map_or(0, Pyramid::heap_bytes)
             })
             .sum()
     }

@@ -3,10 +3,10 @@
 //!
 //! Level `k` (1, 2, …) holds one node per `8^k` consecutive points: its smallest and largest
 //! value and their indices (first occurrence on ties; NaN is never picked while the node has a
-//! number). A node's first and last points are implied by its position. Nodes hold no x, so one
-//! pyramid serves every x axis over the same values; they hold the values so that a reduction
-//! reads levels in order instead of jumping around the points (cache misses were most of its
-//! time). Memory: about 3.4 bytes per point (`8 / 7` nodes of 24 bytes per 8 points).
+//! number), and its first and last x. A node's first and last points are implied by its position.
+//! Nodes copy values and x rather than point at them so that a reduction reads the levels in
+//! order instead of jumping around the points (those cache misses were most of its time).
+//! Memory: about 5.7 bytes per point (`8 / 7` nodes of 40 bytes per 8 points).
 //!
 //! [`Pyramid::reduce`] returns, for `buckets` pixel columns over `[x0, x1]`, the first, min, max
 //! and last point of each column (M4), exactly what a pass over every point in range would keep
@@ -26,20 +26,24 @@ pub struct Pyramid {
     levels: Vec<Vec<Node>>,
 }
 
-/// The extremes of a run of points.
+/// The extremes of a run of points, and its first and last x.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Node {
     min: f64,
     max: f64,
+    x_first: f64,
+    x_last: f64,
     imin: u32,
     imax: u32,
 }
 
 impl Node {
-    fn point(i: usize, y: f64) -> Node {
+    fn point(i: usize, x: f64, y: f64) -> Node {
         Node {
             min: y,
             max: y,
+            x_first: x,
+            x_last: x,
             imin: i as u32,
             imax: i as u32,
         }
@@ -47,6 +51,7 @@ impl Node {
 
     /// Takes in the next run of points (`o` comes after `self`).
     fn merge(&mut self, o: &Node) {
+        self.x_last = o.x_last;
         if better_min(o.min, self.min) {
             self.min = o.min;
             self.imin = o.imin;
@@ -69,10 +74,10 @@ fn better_max(a: f64, b: f64) -> bool {
 }
 
 impl Pyramid {
-    /// Builds the pyramid of `ys`.
-    pub fn new(ys: &[f64]) -> Pyramid {
+    /// Builds the pyramid of the curve `xs`/`ys` (x non-decreasing).
+    pub fn new(xs: &[f64], ys: &[f64]) -> Pyramid {
         let mut p = Pyramid::default();
-        p.extend(ys);
+        p.extend(xs, ys);
         p
     }
 
@@ -86,19 +91,27 @@ impl Pyramid {
         self.len == 0
     }
 
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.levels
+            .iter()
+            .map(|l| l.capacity() * std::mem::size_of::<Node>())
+            .sum()
+    }
+
     /// Number of levels above the points.
     pub fn levels(&self) -> usize {
         self.levels.len()
     }
 
-    /// Brings the pyramid up to date with `ys`, whose first [`Self::len`] values are the ones
-    /// already covered (live refresh appends): only the last node of each level and the new
-    /// ones are computed. A shorter `ys` is taken as new data and rebuilt.
-    pub fn extend(&mut self, ys: &[f64]) {
-        if ys.len() < self.len {
+    /// Brings the pyramid up to date with `xs`/`ys`, whose first [`Self::len`] points are the
+    /// ones already covered (live refresh appends): only the last node of each level and the new
+    /// ones are computed. A shorter curve is taken as new data and rebuilt.
+    pub fn extend(&mut self, xs: &[f64], ys: &[f64]) {
+        let n = xs.len().min(ys.len());
+        if n < self.len {
             *self = Pyramid::default();
         }
-        let n = ys.len();
         // Indices are stored as u32; a longer curve keeps the levels it has (drawn from points).
         if u32::try_from(n).is_err() {
             return;
@@ -124,9 +137,9 @@ impl Pyramid {
                 let start = j * FANOUT;
                 let end = (start + FANOUT).min(below);
                 let node = if k == 0 {
-                    let mut node = Node::point(start, ys[start]);
-                    for (i, &y) in ys.iter().enumerate().take(end).skip(start + 1) {
-                        node.merge(&Node::point(i, y));
+                    let mut node = Node::point(start, xs[start], ys[start]);
+                    for i in start + 1..end {
+                        node.merge(&Node::point(i, xs[i], ys[i]));
                     }
                     node
                 } else {
@@ -151,7 +164,8 @@ impl Pyramid {
     /// was built on) at `buckets` pixel columns over `[x0, x1]`: per column its first, min, max
     /// and last point, plus the nearest point outside each side of the range (so lines reach
     /// the edges) and both ends (so automatic bounds see all the data); sorted, without
-    /// duplicates. Small inputs are returned whole. Equal to [`reduce_brute`].
+    /// duplicates. Small inputs are returned whole. Equal to [`reduce_brute`]. The pyramid must
+    /// have been built on these points (one of another length is not used).
     pub fn reduce(&self, xs: &[f64], ys: &[f64], x0: f64, x1: f64, buckets: usize) -> Vec<usize> {
         let n = xs.len().min(ys.len());
         let buckets = buckets.max(1);
@@ -186,19 +200,23 @@ impl Pyramid {
         let mut i = lo;
         while i < hi {
             let mut k = (k_last + 1).min(levels);
+            // Only the nodes are read, not the points they cover (far apart: cache misses).
             let (size, node) = loop {
                 if k == 0 {
-                    break (1, Node::point(i, ys[i]));
+                    break (1, Node::point(i, xs[i], ys[i]));
                 }
                 let shift = SHIFT * k as u32;
                 let size = 1usize << shift;
-                if i & (size - 1) == 0 && i + size <= hi && col(xs[i]) == col(xs[i + size - 1]) {
-                    break (size, self.levels[k - 1][i >> shift]);
+                if i & (size - 1) == 0 && i + size <= hi {
+                    let node = self.levels[k - 1][i >> shift];
+                    if col(node.x_first) == col(node.x_last) {
+                        break (size, node);
+                    }
                 }
                 k -= 1;
             };
             k_last = k;
-            let c = col(xs[i]);
+            let c = col(node.x_first);
             let last = i + size - 1;
             match &mut acc {
                 Some((ac, _, an, alast)) if *ac == c => {
@@ -322,7 +340,8 @@ mod tests {
     fn every_node_holds_the_extremes_of_its_points() {
         let mut r = Rng(7);
         let ys: Vec<f64> = (0..5000).map(|_| r.unit()).collect();
-        let p = Pyramid::new(&ys);
+        let xs: Vec<f64> = (0..5000).map(|i| f64::from(i) * 0.5).collect();
+        let p = Pyramid::new(&xs, &ys);
         for (k, level) in p.levels.iter().enumerate() {
             let size = FANOUT.pow(k as u32 + 1);
             for (j, node) in level.iter().enumerate() {
@@ -330,6 +349,7 @@ mod tests {
                 let (mn, mx) = node_brute(&ys, j * size, end);
                 assert_eq!((node.imin, node.imax), (mn, mx), "level {} node {j}", k + 1);
                 assert_eq!((node.min, node.max), (ys[mn as usize], ys[mx as usize]));
+                assert_eq!((node.x_first, node.x_last), (xs[j * size], xs[end - 1]));
             }
         }
         assert_eq!(p.levels.last().unwrap().len(), 1);
@@ -341,7 +361,8 @@ mod tests {
         let mut ys = vec![1.0; n];
         ys[734_211] = 1000.0;
         ys[12_345] = -50.0;
-        let p = Pyramid::new(&ys);
+        let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let p = Pyramid::new(&xs, &ys);
         assert!(p.levels() >= 6);
         for (k, level) in p.levels.iter().enumerate() {
             let j = 734_211 >> (SHIFT * (k as u32 + 1));
@@ -378,7 +399,7 @@ mod tests {
         let n = 10_000;
         let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
         let ys: Vec<f64> = (0..n).map(|i| ((i * 7919) % 101) as f64).collect();
-        let p = Pyramid::new(&ys);
+        let p = Pyramid::new(&xs, &ys);
         // Edges off node boundaries, on them, on points and between points.
         for (x0, x1) in [
             (1.0, 9998.0),
@@ -403,7 +424,8 @@ mod tests {
     fn appends_equal_a_rebuild() {
         let mut r = Rng(42);
         let ys: Vec<f64> = (0..20_000).map(|_| r.unit() * 10.0 - 5.0).collect();
-        let whole = Pyramid::new(&ys);
+        let xs: Vec<f64> = (0..20_000).map(f64::from).collect();
+        let whole = Pyramid::new(&xs, &ys);
         for chunks in [
             vec![1, 1, 1],
             vec![7, 8, 9, 64, 4096],
@@ -414,21 +436,21 @@ mod tests {
             let mut end = 0;
             for c in chunks {
                 end = (end + c).min(ys.len());
-                p.extend(&ys[..end]);
-                assert_eq!(p, Pyramid::new(&ys[..end]), "after {end}");
+                p.extend(&xs[..end], &ys[..end]);
+                assert_eq!(p, Pyramid::new(&xs[..end], &ys[..end]), "after {end}");
             }
-            p.extend(&ys);
+            p.extend(&xs, &ys);
             assert_eq!(p, whole);
         }
         // Point by point across several levels.
         let mut p = Pyramid::default();
         for end in 0..=600 {
-            p.extend(&ys[..end]);
+            p.extend(&xs[..end], &ys[..end]);
         }
-        assert_eq!(p, Pyramid::new(&ys[..600]));
+        assert_eq!(p, Pyramid::new(&xs[..600], &ys[..600]));
         // A shorter curve is new data.
-        p.extend(&ys[..10]);
-        assert_eq!(p, Pyramid::new(&ys[..10]));
+        p.extend(&xs[..10], &ys[..10]);
+        assert_eq!(p, Pyramid::new(&xs[..10], &ys[..10]));
     }
 
     #[test]
@@ -437,20 +459,20 @@ mod tests {
         ys[10] = 3.0;
         ys[20] = -2.0;
         ys[40] = f64::INFINITY;
-        let p = Pyramid::new(&ys);
+        let xs: Vec<f64> = (0..64).map(f64::from).collect();
+        let p = Pyramid::new(&xs, &ys);
         assert_eq!(at(&p, 1, 1), (10, 10));
         assert_eq!(at(&p, 1, 2), (20, 20));
         assert_eq!(at(&p, 2, 0), (20, 40));
         // A node of only NaN points to its first point.
         assert_eq!(at(&p, 1, 0), (0, 0));
-        let xs: Vec<f64> = (0..64).map(f64::from).collect();
         assert_eq!(
             p.reduce(&xs, &ys, 0.0, 64.0, 2),
             oracle(&xs, &ys, 0.0, 64.0, 2)
         );
         let all_nan = vec![f64::NAN; 100];
-        let p = Pyramid::new(&all_nan);
         let xs: Vec<f64> = (0..100).map(f64::from).collect();
+        let p = Pyramid::new(&xs, &all_nan);
         assert_eq!(
             p.reduce(&xs, &all_nan, 0.0, 100.0, 3),
             oracle(&xs, &all_nan, 0.0, 100.0, 3)
@@ -459,15 +481,15 @@ mod tests {
 
     #[test]
     fn degenerate_inputs_do_not_panic() {
-        let p = Pyramid::new(&[]);
+        let p = Pyramid::new(&[], &[]);
         assert!(p.is_empty());
         assert!(p.reduce(&[], &[], 0.0, 1.0, 10).is_empty());
-        let p = Pyramid::new(&[5.0]);
+        let p = Pyramid::new(&[1.0], &[5.0]);
         assert_eq!(p.reduce(&[1.0], &[5.0], 0.0, 1.0, 0), vec![0]);
         // All equal values, all at one x, an empty or reversed range.
         let ys = vec![2.0; 1000];
         let xs = vec![3.0; 1000];
-        let p = Pyramid::new(&ys);
+        let p = Pyramid::new(&xs, &ys);
         for (x0, x1) in [
             (3.0, 3.0),
             (4.0, 2.0),
@@ -479,7 +501,7 @@ mod tests {
         }
         // Values of another length than the pyramid's: walked point by point, same answer.
         let xs: Vec<f64> = (0..1000).map(f64::from).collect();
-        let short = Pyramid::new(&ys[..10]);
+        let short = Pyramid::new(&xs[..10], &ys[..10]);
         assert_eq!(
             short.reduce(&xs, &ys, 0.0, 999.0, 5),
             oracle(&xs, &ys, 0.0, 999.0, 5)
@@ -512,7 +534,7 @@ mod tests {
                     _ => r.unit() * 100.0,
                 })
                 .collect();
-            let p = Pyramid::new(&ys);
+            let p = Pyramid::new(&xs, &ys);
             let span = xs[n - 1] - xs[0] + 1.0;
             for _ in 0..5 {
                 let a = xs[0] - 5.0 + r.unit() * span;
