@@ -305,6 +305,21 @@ fn main() {
     }
     let mut ui_only = std::mem::take(&mut d.ui_times);
     ui_only.sort();
+    // Phases of the script: zoom in, pan zoomed in, zoom out, pan zoomed out.
+    let phases = [
+        ("zoom in", 1..61),
+        ("pan (zoomed in)", 62..182),
+        ("zoom out", 183..243),
+        ("pan (all data)", 244..304),
+    ];
+    let by_phase: Vec<String> = phases
+        .iter()
+        .map(|(name, r)| {
+            let mut f = frames[r.clone()].to_vec();
+            f.sort();
+            format!("{name} p50 {:.1} / p95 {:.1}", pct(&f, 0.5), pct(&f, 0.95))
+        })
+        .collect();
     let changed = bounds.windows(2).filter(|w| w[0] != w[1]).count();
     frames.sort();
     println!(
@@ -321,6 +336,7 @@ fn main() {
         pct(&ui_only, 0.5),
         pct(&ui_only, 0.95)
     );
+    println!("  by phase (ms): {}", by_phase.join("; "));
     if let (Some(Some(a)), Some(Some(b))) = (bounds.first(), bounds.get(60)) {
         println!(
             "x range at start {:.0}..{:.0}, after zooming in {:.0}..{:.0}",

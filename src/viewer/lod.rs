@@ -195,11 +195,14 @@ impl Pyramid {
             }
         };
         // The largest aligned node that fits in one column, trying one level above the last
-        // node first (nodes grow back after a column edge).
+        // node first (nodes grow back after a column edge), but none larger than an average
+        // column (it would rarely fit, and each try reads a node: a cache miss).
+        let per_col = ((hi - lo) / buckets).max(1);
+        let cap = ((per_col.ilog2() / SHIFT) as usize).min(levels);
         let mut k_last = 0;
         let mut i = lo;
         while i < hi {
-            let mut k = (k_last + 1).min(levels);
+            let mut k = (k_last + 1).min(cap);
             // Only the nodes are read, not the points they cover (far apart: cache misses).
             let (size, node) = loop {
                 if k == 0 {
