@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use mlscope::model::{LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs, RunStatus};
 use mlscope::store::FileStore;
 use mlscope::viewer::charts::{self, ChartOptions};
-use mlscope::viewer::lod::Pyramid;
+use mlscope::viewer::lod::{self, Pyramid};
 use mlscope::viewer::runs_model::RunSet;
 use mlscope::viewer::worker::Series;
 use mlscope::viewer::{App, Persisted, ViewerOptions};
@@ -221,6 +221,26 @@ fn main() {
         ms(prep[2]),
         ms(prep_smooth)
     );
+
+    // One reduction of the whole 1M-point curve to 460 columns: the pass over every point that
+    // charts did each frame before the pyramid, and the pyramid's.
+    let prepared = charts::prepare(&loaded, &options);
+    let seg = &prepared.segments[0];
+    let (x0, x1) = (0.0, POINTS as f64);
+    let t = Instant::now();
+    let brute = lod::reduce_brute(&seg.xs, &seg.ys, x0, x1, 460);
+    let brute_t = t.elapsed();
+    let t = Instant::now();
+    let fast = seg.lod.reduce(&seg.xs, &seg.ys, x0, x1, 460);
+    let fast_t = t.elapsed();
+    assert_eq!(brute, fast);
+    println!(
+        "one 1M-point curve to 460 columns: full pass {:.2} ms, pyramid {:.3} ms ({} points kept)",
+        ms(brute_t),
+        ms(fast_t),
+        fast.len()
+    );
+    drop(prepared);
 
     // 2. First frame of a 1M-point chart: preparing the series is part of it.
     let mut app = app_with(vec![(run(0), loaded)]);
