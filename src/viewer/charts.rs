@@ -645,7 +645,20 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
     );
     let mut pending = false;
     let lines = match app.charts.memo.get(key) {
-        Some((k, lines)) if *k == memo_key => Arc::clone(lines),
+        Some((k, lines)) if *k == memo_key => {
+            // Still drawn: the prepared series stay (the memory budget drops unused ones).
+            let frame = app.charts.frame;
+            for l in lines.iter() {
+                if let Some(e) = app
+                    .charts
+                    .prepared
+                    .get_mut(&(l.run_id.clone(), key.to_string()))
+                {
+                    e.used = frame;
+                }
+            }
+            Arc::clone(lines)
+        }
         _ => {
             // The old lines share the prepared series: let them go so appends extend in place.
             app.charts.memo.remove(key);
@@ -1164,6 +1177,29 @@ mod tests {
                 assert_eq!(fast, reduce_minmax(&seg.xs, &seg.ys, x0, x1, b));
             }
         }
+    }
+
+    #[test]
+    fn trimming_drops_what_was_derived_from_dropped_histories() {
+        let mut histories: super::super::cache::Cache<(String, String), Series> =
+            super::super::cache::Cache::new(10);
+        let s = series_of(&[(0, 0, 1.0), (1, 1, 2.0)]);
+        histories.set_ready(("a".into(), "m".into()), s.clone());
+        let mut state = ChartsState::default();
+        for run in ["a", "b"] {
+            state.prepared.insert(
+                (run.into(), "m".into()),
+                PreparedEntry {
+                    ohash: 0,
+                    prepared: Arc::new(prepare(&s, &ChartOptions::default())),
+                    used: 0,
+                },
+            );
+        }
+        state.trim(&histories);
+        assert_eq!(state.prepared_len(), 1);
+        assert!(state.prepared.contains_key(&("a".into(), "m".into())));
+        assert!(series_bytes(&s) >= 48);
     }
 
     #[test]
