@@ -938,3 +938,89 @@ fn metric_columns_can_show_min_and_max_from_full_histories() {
     assert!(max > last);
     h.get_by_label("loss (max)");
 }
+
+#[test]
+fn system_metrics_get_their_own_closed_section_after_the_model_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = new_store(dir.path());
+    populate(store.as_ref());
+    let sweep = store
+        .get_experiment_by_name("sweep")
+        .unwrap()
+        .unwrap()
+        .experiment_id;
+    // A run that also logged MLflow's system metrics.
+    let id = store
+        .create_run(CreateRun {
+            experiment_id: sweep.clone(),
+            user_id: "tester".into(),
+            start_time: Some(1_700_000_200_000),
+            tags: vec![],
+            run_name: Some("with-system-metrics".into()),
+        })
+        .unwrap()
+        .info
+        .run_id;
+    let metrics: Vec<Metric> = (0..5)
+        .flat_map(|s| {
+            let t = 1_700_000_200_000 + s * 1000;
+            [
+                Metric::new("loss", 1.0 / (1.0 + s as f64), t, s),
+                Metric::new("system/cpu_utilization_percentage", 40.0 + s as f64, t, s),
+                Metric::new("system/system_memory_usage_megabytes", 900.0, t, s),
+            ]
+        })
+        .collect();
+    store.log_batch(&id, &metrics, &[], &[]).unwrap();
+    // Tall enough for the system cards to be on screen once opened.
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 1600.0))
+        .with_max_steps(10_000)
+        .build_ui_state(
+            |ui, app: &mut App| app.ui(ui),
+            App::new_with_store(Arc::clone(&store), false),
+        );
+    settle(&mut h);
+    if !h.state().selected_experiments.contains(&sweep) {
+        apply(&mut h, Command::SelectExperiments([sweep].into()));
+    }
+    apply(&mut h, Command::SetTab(Tab::Charts));
+    apply(&mut h, Command::SelectRuns(vec![id.clone()]));
+    // The model's metric is charted; the system metrics wait in their own closed section,
+    // without reading their histories.
+    assert_eq!(h.state().charts.shown_keys, ["loss"]);
+    h.get_by_label("System metrics (2)");
+    let cpu = (id.clone(), "system/cpu_utilization_percentage".to_string());
+    assert!(h.state().histories.peek(&cpu).is_none());
+    assert!(
+        h.state()
+            .histories
+            .peek(&(id.clone(), "loss".into()))
+            .is_some()
+    );
+    // Opened: their cards come after the model's, and their histories are read.
+    h.get_by_label("System metrics (2)").click();
+    h.run();
+    settle(&mut h);
+    assert_eq!(
+        h.state().charts.shown_keys,
+        [
+            "loss",
+            "system/cpu_utilization_percentage",
+            "system/system_memory_usage_megabytes"
+        ]
+    );
+    assert_eq!(h.state().charts.cards_drawn, 3);
+    let s = h
+        .state()
+        .histories
+        .peek(&cpu)
+        .and_then(|e| e.ready())
+        .expect("history read once the section is open");
+    assert_eq!(s.values, vec![40.0, 41.0, 42.0, 43.0, 44.0]);
+    // The column chooser keeps them apart from the model's metrics too.
+    h.state_mut().show_column_chooser = true;
+    h.run();
+    h.get_by_label("Metrics (2)");
+    assert_eq!(h.get_all_by_label("System metrics (2)").count(), 2);
+}

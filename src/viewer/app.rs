@@ -1087,6 +1087,8 @@ impl App {
         }
         self.windows_ui(&ctx);
         self.apply_commands(&ctx);
+        // Memory follows what is shown: histories no view read lately go above a budget.
+        charts::trim_memory(self);
         self.poll_live();
         self.worker.flush();
         if self.runs.loading || !self.worker.is_idle() {

@@ -1,10 +1,15 @@
 //! What views read: one entry per request, `Loading`, `Ready` or `Failed`.
 //!
 //! Entries are filled by answers from the worker ([`super::worker`]); views never wait for them.
+//!
+//! Each entry remembers the frame it was last read in ([`Cache::get`]); the app advances the frame
+//! ([`Cache::tick`]) and drops values no view read lately once their size passes a budget
+//! ([`Cache::evict_unused`]), so memory follows what is shown.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The state of one cached value.
 #[derive(Debug)]
@@ -45,8 +50,11 @@ impl<T> Entry<T> {
 /// A map of entries keyed by request, with a bound on how many values it keeps.
 #[derive(Debug)]
 pub struct Cache<K, T> {
-    entries: HashMap<K, Entry<T>>,
+    /// Entries with the frame they were last read in (atomic: reading takes `&self`).
+    entries: HashMap<K, (Entry<T>, AtomicU64)>,
     capacity: usize,
+    /// The current frame.
+    clock: u64,
 }
 
 impl<K: Eq + Hash + Clone, T> Cache<K, T> {
@@ -55,25 +63,72 @@ impl<K: Eq + Hash + Clone, T> Cache<K, T> {
         Cache {
             entries: HashMap::new(),
             capacity,
+            clock: 0,
         }
     }
 
-    /// The entry for `key`, if it was ever requested.
+    /// The entry for `key`, if it was ever requested; marks it as used in this frame.
     pub fn get(&self, key: &K) -> Option<&Entry<T>> {
-        self.entries.get(key)
+        let (e, used) = self.entries.get(key)?;
+        used.store(self.clock, Ordering::Relaxed);
+        Some(e)
+    }
+
+    /// The entry for `key` without marking it as used (bookkeeping, not views).
+    pub fn peek(&self, key: &K) -> Option<&Entry<T>> {
+        self.entries.get(key).map(|(e, _)| e)
     }
 
     /// The ready value of `key`, to change in place (`Arc::make_mut`).
     pub fn ready_mut(&mut self, key: &K) -> Option<&mut Arc<T>> {
         match self.entries.get_mut(key) {
-            Some(Entry::Ready(v)) => Some(v),
+            Some((Entry::Ready(v), _)) => Some(v),
             _ => None,
         }
     }
 
-    /// Every entry.
+    /// Every entry (not marked as used).
     pub fn iter(&self) -> impl Iterator<Item = (&K, &Entry<T>)> {
-        self.entries.iter()
+        self.entries.iter().map(|(k, (e, _))| (k, e))
+    }
+
+    /// Starts a new frame: what is read from now on is used in it.
+    pub fn tick(&mut self) {
+        self.clock += 1;
+    }
+
+    /// When the ready values weigh more than `budget` (by `weight`, e.g. bytes), drops those
+    /// read longest ago until they fit, never one read in the current frame (it is shown) nor
+    /// a loading one (its answer is awaited). Returns the number of entries dropped.
+    pub fn evict_unused(&mut self, budget: usize, weight: impl Fn(&T) -> usize) -> usize {
+        let mut total: usize = self
+            .entries
+            .values()
+            .filter_map(|(e, _)| e.ready().map(|v| weight(v)))
+            .sum();
+        if total <= budget {
+            return 0;
+        }
+        let mut old: Vec<(u64, usize, K)> = self
+            .entries
+            .iter()
+            .filter_map(|(k, (e, used))| {
+                let used = used.load(Ordering::Relaxed);
+                let v = e.ready()?;
+                (used < self.clock).then(|| (used, weight(v), k.clone()))
+            })
+            .collect();
+        old.sort_by_key(|(used, w, _)| (*used, std::cmp::Reverse(*w)));
+        let mut dropped = 0;
+        for (_, w, k) in old {
+            if total <= budget {
+                break;
+            }
+            self.entries.remove(&k);
+            total = total.saturating_sub(w);
+            dropped += 1;
+        }
+        dropped
     }
 
     /// Whether `key` was requested (whatever its state).
@@ -84,17 +139,22 @@ impl<K: Eq + Hash + Clone, T> Cache<K, T> {
     /// Marks `key` as requested.
     pub fn set_loading(&mut self, key: K) {
         self.make_room();
-        self.entries.insert(key, Entry::Loading);
+        self.insert(key, Entry::Loading);
     }
 
-    /// Stores a value.
+    /// Stores a value (used in this frame: it was just asked for).
     pub fn set_ready(&mut self, key: K, value: T) {
-        self.entries.insert(key, Entry::Ready(Arc::new(value)));
+        self.insert(key, Entry::Ready(Arc::new(value)));
     }
 
     /// Stores a failure.
     pub fn set_failed(&mut self, key: K, message: String) {
-        self.entries.insert(key, Entry::Failed(message));
+        self.insert(key, Entry::Failed(message));
+    }
+
+    fn insert(&mut self, key: K, entry: Entry<T>) {
+        self.entries
+            .insert(key, (entry, AtomicU64::new(self.clock)));
     }
 
     /// Forgets `key`, so that the next view of it asks again.
@@ -130,7 +190,7 @@ impl<K: Eq + Hash + Clone, T> Cache<K, T> {
         let victims: Vec<K> = self
             .entries
             .iter()
-            .filter(|(_, e)| !e.is_loading())
+            .filter(|(_, (e, _))| !e.is_loading())
             .map(|(k, _)| k.clone())
             .take(self.capacity / 4 + 1)
             .collect();
@@ -170,5 +230,51 @@ mod tests {
         }
         assert!(c.len() <= 4 + 20);
         assert!(c.get(&9).unwrap().is_loading());
+    }
+
+    #[test]
+    fn eviction_drops_the_least_recently_read_values_above_the_budget() {
+        let mut c: Cache<u32, Vec<u8>> = Cache::new(100);
+        let size = |v: &Vec<u8>| v.len();
+        for k in 0..5 {
+            c.set_ready(k, vec![0; 10]);
+            c.tick();
+        }
+        // Within budget: nothing goes.
+        assert_eq!(c.evict_unused(50, size), 0);
+        assert_eq!(c.len(), 5);
+        // Read 0 and 1 again (0 in this frame), and have one loading.
+        c.get(&1);
+        c.tick();
+        c.get(&0);
+        c.set_loading(9);
+        assert_eq!(c.evict_unused(25, size), 3);
+        // The oldest reads went first (2, 3, 4); 1 was read after them, 0 in this frame.
+        assert!(c.peek(&0).is_some() && c.peek(&1).is_some());
+        assert!(c.peek(&2).is_none() && c.peek(&3).is_none() && c.peek(&4).is_none());
+        assert!(c.get(&9).unwrap().is_loading());
+        // What this frame reads stays even above the budget.
+        assert_eq!(c.evict_unused(0, size), 1);
+        assert!(c.peek(&0).is_some());
+        assert!(c.peek(&1).is_none());
+        c.tick();
+        assert_eq!(c.evict_unused(0, size), 1);
+        assert_eq!(c.len(), 1);
+        assert!(c.peek(&9).unwrap().is_loading());
+    }
+
+    #[test]
+    fn peeking_and_iterating_do_not_count_as_use() {
+        let mut c: Cache<u32, Vec<u8>> = Cache::new(100);
+        c.set_ready(1, vec![0; 10]);
+        c.set_ready(2, vec![0; 10]);
+        c.tick();
+        c.get(&2);
+        c.tick();
+        c.peek(&2);
+        assert_eq!(c.iter().count(), 2);
+        // 1 and 2 both unread this frame; 1 was read longer ago and goes first.
+        assert_eq!(c.evict_unused(10, Vec::len), 1);
+        assert!(c.peek(&1).is_none() && c.peek(&2).is_some());
     }
 }

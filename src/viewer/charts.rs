@@ -2,11 +2,19 @@
 //!
 //! Every logged point is used: each series is reduced per pixel column to its first, min, max and
 //! last points (M4), so a single spike among a million points stays visible while drawing costs
-//! a few points per pixel. Steps going backwards (a restarted run) start a new segment instead
-//! of a zig-zag. EMA smoothing (debiased, as TensorBoard) draws over the faded raw line.
+//! a few points per pixel. The reduction reads a min/max pyramid ([`super::lod`]) built once per
+//! series and chart options, so a frame costs what the visible range shows, not what was logged;
+//! live appends extend the prepared series and its pyramid instead of rebuilding them. Steps
+//! going backwards (a restarted run) start a new segment instead of a zig-zag. EMA smoothing
+//! (debiased, as TensorBoard) is computed once per series and weight, with its own pyramid, and
+//! draws over the faded raw line.
+//!
+//! Only visible cards ask for histories, and `system/` metrics (MLflow's system metrics) form
+//! their own section after the model's metrics, closed until opened.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use egui_plot::{Line, Plot, PlotPoint, PlotPoints};
 
@@ -15,6 +23,7 @@ use crate::model::Run;
 use super::app::App;
 use super::cache::Entry;
 use super::commands::Command;
+use super::lod::Pyramid;
 use super::theme;
 use super::worker::Series;
 
@@ -22,6 +31,20 @@ use super::worker::Series;
 pub const MAX_CHART_RUNS: usize = 500;
 /// Narrowest chart card.
 const MIN_CARD_WIDTH: f32 = 380.0;
+/// UI time per frame for preparing series from scratch (x, log, segments, smoothing, pyramid:
+/// a few ms per million points); the rest wait for the next frames, so a hundred big histories
+/// arriving at once do not freeze the window. At least one series is prepared per frame.
+const PREPARE_BUDGET: Duration = Duration::from_millis(8);
+/// Memory for prepared series (16–24 bytes per point) of charts no longer drawn; above it the
+/// longest unused ones are dropped (never those drawn in the current frame).
+pub const PREPARED_BUDGET_BYTES: usize = 512 << 20;
+/// Memory for metric histories (24 bytes per point) that no view read in the current frame;
+/// above it the ones read longest ago are dropped (read again when a view needs them).
+pub const HISTORY_BUDGET_BYTES: usize = 512 << 20;
+/// Key prefix of MLflow's system metrics (`system/cpu_utilization_percentage`, …).
+pub const SYSTEM_PREFIX: &str = "system/";
+/// Title of the system metrics section.
+pub const SYSTEM_SECTION: &str = "System metrics";
 
 /// The x axis of charts.
 #[derive(
@@ -70,11 +93,24 @@ impl Default for ChartOptions {
 }
 
 /// A series prepared for drawing: split into segments of increasing x, values transformed
-/// (log), smoothed.
+/// (log), smoothed, with their pyramids; and what is needed to take in appended points.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Prepared {
     /// Segments: xs, ys and smoothed ys (when smoothing is on).
     pub segments: Vec<Segment>,
+    /// Points of the series taken in.
+    seen: usize,
+    /// Earliest timestamp (origin of relative time).
+    t0: i64,
+    /// The x of the last point taken in (restarts are seen on it).
+    prev_x: Option<f64>,
+    /// Whether the last segment is still open (the next points may continue it).
+    open: bool,
+    /// EMA state of the open segment: (value before debiasing, `1 - weight^count`).
+    ema: (f64, f64),
+    /// (step, timestamp, value bits) of the first and last points taken in: an append keeps
+    /// them, a replaced history (a restarted metric file) does not.
+    ends: Option<[(i64, i64, u64); 2]>,
 }
 
 /// A run of points with increasing x.
@@ -86,61 +122,174 @@ pub struct Segment {
     pub ys: Vec<f64>,
     /// Smoothed y values.
     pub smooth: Option<Vec<f64>>,
+    /// Min/max pyramid of `ys`.
+    pub lod: Pyramid,
+    /// Min/max pyramid of `smooth`.
+    pub smooth_lod: Option<Pyramid>,
+}
+
+impl Segment {
+    /// Smooths and indexes the points added since the last call, continuing `ema`.
+    fn finish(&mut self, weight: Option<f64>, ema: &mut (f64, f64)) {
+        if let Some(w) = weight {
+            let sm = self.smooth.get_or_insert_with(Vec::new);
+            let from = sm.len();
+            sm.extend(ema_from(&self.ys[from..], w, ema));
+            self.smooth_lod
+                .get_or_insert_with(Pyramid::default)
+                .extend(&self.xs, sm);
+        }
+        self.lod.extend(&self.xs, &self.ys);
+    }
+}
+
+fn point_id(series: &Series, i: usize) -> (i64, i64, u64) {
+    (
+        series.steps[i],
+        series.timestamps[i],
+        series.values[i].to_bits(),
+    )
 }
 
 /// Prepares a series: x from the axis choice, y through log when asked (non-positive values
-/// dropped), non-finite values dropped, split where x goes backwards, EMA-smoothed.
+/// dropped), non-finite values dropped, split where x goes backwards, EMA-smoothed, indexed.
 pub fn prepare(series: &Series, options: &ChartOptions) -> Prepared {
-    let t0 = series.timestamps.iter().copied().min().unwrap_or(0);
-    let mut segments: Vec<Segment> = Vec::new();
-    let mut cur = Segment::default();
-    let mut prev_x: Option<f64> = None;
-    for i in 0..series.values.len() {
-        let x = match options.x_axis {
-            XAxis::Step => series.steps[i] as f64,
-            XAxis::WallTime => series.timestamps[i] as f64 / 1000.0,
-            XAxis::Relative => (series.timestamps[i] - t0) as f64 / 1000.0,
-        };
-        // A restart is seen on the logged x, even when its value is left out below.
-        if prev_x.is_some_and(|p| x < p) && !cur.xs.is_empty() {
-            segments.push(std::mem::take(&mut cur));
+    let mut p = Prepared {
+        t0: series.timestamps.iter().copied().min().unwrap_or(0),
+        ..Prepared::default()
+    };
+    p.take_in(series, options);
+    p
+}
+
+impl Prepared {
+    /// Number of points of the series taken in.
+    pub fn points_seen(&self) -> usize {
+        self.seen
+    }
+
+    /// Whether this was prepared from exactly `series`'s points (checked on the count and the
+    /// first and last points).
+    pub fn is_current(&self, series: &Series) -> bool {
+        series.values.len() == self.seen && self.same_start(series)
+    }
+
+    fn same_start(&self, series: &Series) -> bool {
+        let n = series
+            .values
+            .len()
+            .min(series.steps.len())
+            .min(series.timestamps.len());
+        match self.ends {
+            None => self.seen == 0,
+            Some([first, last]) => {
+                self.seen <= n
+                    && point_id(series, 0) == first
+                    && point_id(series, self.seen - 1) == last
+            }
         }
-        prev_x = Some(x);
-        let mut y = series.values[i];
-        if options.log_y {
-            if y <= 0.0 {
+    }
+
+    /// Takes in the points appended to `series` since it was prepared (live refresh), as if it
+    /// had been prepared whole. Returns false, changing nothing, when `series` is not an
+    /// extension of what was prepared, or when an appended point moves the origin of relative
+    /// time: then it must be prepared again.
+    pub fn extend(&mut self, series: &Series, options: &ChartOptions) -> bool {
+        if !self.same_start(series) {
+            return false;
+        }
+        let new_t0 = series.timestamps[self.seen..].iter().copied().min();
+        if self.seen == 0 {
+            self.t0 = new_t0.unwrap_or(0);
+        } else if let Some(t) = new_t0.filter(|&t| t < self.t0) {
+            if options.x_axis == XAxis::Relative {
+                return false;
+            }
+            self.t0 = t;
+        }
+        self.take_in(series, options);
+        true
+    }
+
+    fn take_in(&mut self, series: &Series, options: &ChartOptions) {
+        let n = series
+            .values
+            .len()
+            .min(series.steps.len())
+            .min(series.timestamps.len());
+        if n <= self.seen {
+            return;
+        }
+        let weight = (options.smoothing > 0.0).then_some(options.smoothing as f64);
+        let mut cur = if self.open {
+            self.segments.pop().unwrap_or_default()
+        } else {
+            Segment::default()
+        };
+        for i in self.seen..n {
+            let x = match options.x_axis {
+                XAxis::Step => series.steps[i] as f64,
+                XAxis::WallTime => series.timestamps[i] as f64 / 1000.0,
+                XAxis::Relative => (series.timestamps[i] - self.t0) as f64 / 1000.0,
+            };
+            // A restart is seen on the logged x, even when its value is left out below.
+            if self.prev_x.is_some_and(|p| x < p) && !cur.xs.is_empty() {
+                cur.finish(weight, &mut self.ema);
+                self.segments.push(std::mem::take(&mut cur));
+                self.ema = (0.0, 0.0);
+            }
+            self.prev_x = Some(x);
+            let mut y = series.values[i];
+            if options.log_y {
+                if y <= 0.0 {
+                    continue;
+                }
+                y = y.log10();
+            }
+            if !y.is_finite() {
                 continue;
             }
-            y = y.log10();
+            cur.xs.push(x);
+            cur.ys.push(y);
         }
-        if !y.is_finite() {
-            continue;
+        self.open = !cur.xs.is_empty();
+        if self.open {
+            cur.finish(weight, &mut self.ema);
+            self.segments.push(cur);
         }
-        cur.xs.push(x);
-        cur.ys.push(y);
+        self.ends = Some([point_id(series, 0), point_id(series, n - 1)]);
+        self.seen = n;
     }
-    if !cur.xs.is_empty() {
-        segments.push(cur);
+
+    /// Heap bytes held (for the memory budget).
+    pub fn heap_bytes(&self) -> usize {
+        self.segments
+            .iter()
+            .map(|s| {
+                (s.xs.capacity() + s.ys.capacity() + s.smooth.as_ref().map_or(0, Vec::capacity)) * 8
+                    + s.lod.heap_bytes()
+                    + s.smooth_lod.as_ref().map_or(0, Pyramid::heap_bytes)
+            })
+            .sum()
     }
-    if options.smoothing > 0.0 {
-        for s in &mut segments {
-            s.smooth = Some(ema(&s.ys, options.smoothing as f64));
-        }
-    }
-    Prepared { segments }
 }
 
 /// Debiased exponential moving average (TensorBoard's smoothing).
 pub fn ema(ys: &[f64], weight: f64) -> Vec<f64> {
+    ema_from(ys, weight, &mut (0.0, 0.0))
+}
+
+/// [`ema`] going on from `state` (value before debiasing, `1 - weight^count`), which it updates.
+/// The debiasing term is carried along rather than computed with `powi` per point (that was most
+/// of the time of smoothing a million points).
+fn ema_from(ys: &[f64], weight: f64, state: &mut (f64, f64)) -> Vec<f64> {
     let w = weight.clamp(0.0, 0.999);
-    let mut last = 0.0;
-    let mut n = 0;
+    let (last, debias) = state;
     ys.iter()
         .map(|&y| {
-            last = last * w + (1.0 - w) * y;
-            n += 1;
-            let debias = 1.0 - w.powi(n);
-            if debias > 0.0 { last / debias } else { y }
+            *last = *last * w + (1.0 - w) * y;
+            *debias = 1.0 - w + w * *debias;
+            if *debias > 0.0 { *last / *debias } else { y }
         })
         .collect()
 }
@@ -148,55 +297,14 @@ pub fn ema(ys: &[f64], weight: f64) -> Vec<f64> {
 /// Reduces one segment to the points that matter at `buckets` pixel columns over `[x0, x1]`:
 /// per column its first, min, max and last point, in x order; plus the nearest point outside
 /// each side of the range (so lines reach the edges) and the segment's ends (so automatic
-/// bounds still see all the data). Small inputs are returned whole.
+/// bounds still see all the data). Small inputs are returned whole. A pass over every point in
+/// range; charts read the segment's pyramid instead ([`Pyramid::reduce`], same points).
 pub fn reduce_minmax(xs: &[f64], ys: &[f64], x0: f64, x1: f64, buckets: usize) -> Vec<PlotPoint> {
-    let n = xs.len();
-    if n == 0 {
-        return Vec::new();
-    }
-    let buckets = buckets.max(1);
-    if n <= buckets * 4 || x1.partial_cmp(&x0) != Some(std::cmp::Ordering::Greater) {
-        return xs
-            .iter()
-            .zip(ys)
-            .map(|(&x, &y)| PlotPoint::new(x, y))
-            .collect();
-    }
-    let lo = xs.partition_point(|&x| x < x0);
-    let hi = xs.partition_point(|&x| x <= x1); // exclusive
-    let mut keep: Vec<usize> = Vec::with_capacity(buckets * 4 + 4);
-    keep.push(0);
-    if lo > 0 {
-        keep.push(lo - 1);
-    }
-    let width = (x1 - x0) / buckets as f64;
-    let mut i = lo;
-    while i < hi {
-        let b = (((xs[i] - x0) / width) as usize).min(buckets - 1);
-        let (first, mut min_i, mut max_i) = (i, i, i);
-        let mut j = i;
-        while j < hi && (((xs[j] - x0) / width) as usize).min(buckets - 1) == b {
-            if ys[j] < ys[min_i] {
-                min_i = j;
-            }
-            if ys[j] > ys[max_i] {
-                max_i = j;
-            }
-            j += 1;
-        }
-        let last = j - 1;
-        let mut four = [first, min_i, max_i, last];
-        four.sort_unstable();
-        keep.extend(four);
-        i = j;
-    }
-    if hi < n {
-        keep.push(hi);
-    }
-    keep.push(n - 1);
-    keep.sort_unstable();
-    keep.dedup();
-    keep.into_iter()
+    to_points(xs, ys, super::lod::reduce_brute(xs, ys, x0, x1, buckets))
+}
+
+fn to_points(xs: &[f64], ys: &[f64], idx: Vec<usize>) -> Vec<PlotPoint> {
+    idx.into_iter()
         .map(|k| PlotPoint::new(xs[k], ys[k]))
         .collect()
 }
@@ -220,6 +328,13 @@ pub struct RunLines {
 
 type MemoKey = (u64, u64, u64, u64, u32, u64);
 
+/// A prepared series with the options it was prepared for and when it was last drawn.
+struct PreparedEntry {
+    ohash: u64,
+    prepared: Arc<Prepared>,
+    used: u64,
+}
+
 /// Chart view state.
 #[derive(Default)]
 pub struct ChartsState {
@@ -227,13 +342,63 @@ pub struct ChartsState {
     pub key_filter: String,
     /// Ask the key filter to take the focus (Ctrl+F).
     pub focus_key_filter: bool,
-    prepared: HashMap<(String, String), (u64, u64, Arc<Prepared>)>,
+    prepared: HashMap<(String, String), PreparedEntry>,
     memo: HashMap<String, (MemoKey, Arc<Vec<RunLines>>)>,
     last_x: HashMap<String, (f64, f64, f32)>,
+    /// Frames drawn (last use of prepared series).
+    frame: u64,
+    /// When this frame's chart drawing started, and how many series it prepared from scratch.
+    prepare_clock: Option<(Instant, usize)>,
+    /// Histories the visible cards lack, by run.
+    wanted: BTreeMap<String, Vec<String>>,
     /// Number of chart cards drawn in the last frame (tests).
     pub cards_drawn: usize,
     /// Metric keys of the shown cards in the last frame (tests).
     pub shown_keys: Vec<String>,
+}
+
+impl ChartsState {
+    /// Number of prepared series held (tests).
+    pub fn prepared_len(&self) -> usize {
+        self.prepared.len()
+    }
+
+    /// The x range a card showed in its last frame (tests, benchmarks).
+    pub fn visible_x(&self, key: &str) -> Option<(f64, f64)> {
+        self.last_x.get(key).map(|&(a, b, _)| (a, b))
+    }
+
+    /// Drops what was derived from histories that are no longer held, and, above
+    /// [`PREPARED_BUDGET_BYTES`], the prepared series drawn longest ago (not those of this frame).
+    pub fn trim(&mut self, histories: &super::cache::Cache<(String, String), Series>) {
+        self.prepared
+            .retain(|k, _| matches!(histories.peek(k), Some(Entry::Ready(_))));
+        let mut total: usize = self
+            .prepared
+            .values()
+            .map(|e| e.prepared.heap_bytes())
+            .sum();
+        if total > PREPARED_BUDGET_BYTES {
+            let mut old: Vec<(u64, (String, String))> = self
+                .prepared
+                .iter()
+                .filter(|(_, e)| e.used < self.frame)
+                .map(|(k, e)| (e.used, k.clone()))
+                .collect();
+            old.sort();
+            for (_, k) in old {
+                if total <= PREPARED_BUDGET_BYTES {
+                    break;
+                }
+                if let Some(e) = self.prepared.remove(&k) {
+                    total = total.saturating_sub(e.prepared.heap_bytes());
+                }
+            }
+        }
+        if self.memo.len() > 4096 {
+            self.memo.clear();
+        }
+    }
 }
 
 impl std::fmt::Debug for ChartsState {
@@ -252,6 +417,25 @@ fn options_hash(o: &ChartOptions) -> u64 {
         XAxis::Relative => 2,
     };
     x | (u64::from(o.log_y) << 2) | (u64::from(o.smoothing.to_bits()) << 8)
+}
+
+/// Heap bytes of a history.
+pub fn series_bytes(s: &Series) -> usize {
+    (s.steps.capacity() + s.timestamps.capacity() + s.values.capacity()) * 8
+}
+
+/// Ends a frame's memory bookkeeping: drops histories no view read in this frame while they
+/// weigh more than [`HISTORY_BUDGET_BYTES`], and the chart data derived from dropped ones.
+pub fn trim_memory(app: &mut App) {
+    if app
+        .histories
+        .evict_unused(HISTORY_BUDGET_BYTES, series_bytes)
+        > 0
+    {
+        app.histories_version += 1;
+    }
+    app.charts.trim(&app.histories);
+    app.histories.tick();
 }
 
 /// The options row of the Charts tab.
@@ -291,6 +475,8 @@ pub fn chart_options_ui(ui: &mut egui::Ui, app: &mut App) {
 pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
     app.charts.cards_drawn = 0;
     app.charts.shown_keys.clear();
+    app.charts.frame += 1;
+    app.charts.prepare_clock = Some((Instant::now(), 0));
     let runs: Vec<Arc<Run>> = app
         .selected_runs()
         .into_iter()
@@ -319,25 +505,6 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
         });
         return;
     }
-    // Ask for missing histories (all keys of a run in one request).
-    for r in &runs {
-        let wanted: Vec<String> = r
-            .data
-            .metrics
-            .keys()
-            .filter(|k| {
-                !app.histories
-                    .contains(&(r.info.run_id.clone(), (*k).clone()))
-            })
-            .cloned()
-            .collect();
-        if !wanted.is_empty() {
-            app.commands.push(Command::LoadHistories {
-                run_ids: vec![r.info.run_id.clone()],
-                keys: wanted,
-            });
-        }
-    }
     if app.selection.len() > MAX_CHART_RUNS {
         ui.weak(format!(
             "Charting the first {MAX_CHART_RUNS} of {} selected runs",
@@ -355,9 +522,11 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
             ui.weak(format!("and {} more", runs.len() - 40));
         }
     });
+    let (system, model): (Vec<String>, Vec<String>) =
+        keys.into_iter().partition(|k| k.starts_with(SYSTEM_PREFIX));
     // Group by prefix before the first '/'.
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for k in keys {
+    for k in model {
         let prefix = k
             .split_once('/')
             .map(|(p, _)| p.to_string())
@@ -370,32 +539,32 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
     let card_w = ((width - spacing * (ncols as f32 - 1.0)) / ncols as f32 - 2.0).max(120.0);
     // Sections by prefix only pay off with many keys; a few keys go in one grid.
     let multi_group = groups.len() > 1 && groups.values().map(Vec::len).sum::<usize>() > 8;
-    if !multi_group {
+    if !multi_group && !groups.is_empty() {
         let all: Vec<String> = groups.into_values().flatten().collect();
         groups = BTreeMap::from([(String::new(), all)]);
     }
+    let grid = |ui: &mut egui::Ui, app: &mut App, keys: &[String]| {
+        for chunk in keys.chunks(ncols) {
+            ui.horizontal(|ui| {
+                for key in chunk {
+                    ui.allocate_ui_with_layout(
+                        egui::vec2(card_w, theme::CHART_HEIGHT + 30.0),
+                        egui::Layout::top_down(egui::Align::LEFT),
+                        |ui| {
+                            ui.set_width(card_w);
+                            card_ui(ui, app, &runs, key);
+                        },
+                    );
+                }
+            });
+            ui.add_space(6.0);
+        }
+    };
     egui::ScrollArea::vertical()
         .id_salt("charts_scroll")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            for (prefix, keys) in groups {
-                let mut body = |ui: &mut egui::Ui| {
-                    for chunk in keys.chunks(ncols) {
-                        ui.horizontal(|ui| {
-                            for key in chunk {
-                                ui.allocate_ui_with_layout(
-                                    egui::vec2(card_w, theme::CHART_HEIGHT + 30.0),
-                                    egui::Layout::top_down(egui::Align::LEFT),
-                                    |ui| {
-                                        ui.set_width(card_w);
-                                        card_ui(ui, app, &runs, key);
-                                    },
-                                );
-                            }
-                        });
-                        ui.add_space(6.0);
-                    }
-                };
+            for (prefix, keys) in &groups {
                 if multi_group {
                     let title = if prefix.is_empty() {
                         "other".to_string()
@@ -403,14 +572,32 @@ pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
                         format!("{prefix}/")
                     };
                     egui::CollapsingHeader::new(format!("{title} ({})", keys.len()))
-                        .id_salt(("chart_group", &prefix))
+                        .id_salt(("chart_group", prefix))
                         .default_open(true)
-                        .show(ui, |ui| body(ui));
+                        .show(ui, |ui| grid(ui, app, keys));
                 } else {
-                    body(ui);
+                    grid(ui, app, keys);
                 }
             }
+            // System metrics (CPU, memory, GPU…) after the model's, closed until asked for:
+            // their histories are read only then.
+            if !system.is_empty() {
+                if !groups.is_empty() {
+                    ui.separator();
+                }
+                egui::CollapsingHeader::new(format!("{SYSTEM_SECTION} ({})", system.len()))
+                    .id_salt("chart_group_system")
+                    .default_open(false)
+                    .show(ui, |ui| grid(ui, app, &system));
+            }
         });
+    // Ask for the histories the visible cards lack (all keys of a run in one request).
+    for (run_id, keys) in std::mem::take(&mut app.charts.wanted) {
+        app.commands.push(Command::LoadHistories {
+            run_ids: vec![run_id],
+            keys,
+        });
+    }
 }
 
 fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
@@ -425,32 +612,13 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
         return;
     }
     app.charts.cards_drawn += 1;
-    let mut export_csv = false;
-    let mut export_png = false;
-    ui.horizontal(|ui| {
-        ui.label(egui::RichText::new(key).strong())
-            .on_hover_text(format!("metric {key}"));
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            export_csv = ui
-                .small_button("CSV")
-                .on_hover_text("Save every value of this metric of the charted runs as CSV")
-                .clicked();
-            export_png = ui
-                .small_button("PNG")
-                .on_hover_text("Save this chart as a PNG image")
-                .clicked();
-            let loading = runs.iter().any(|r| {
-                r.data.metrics.contains_key(key)
-                    && app
-                        .histories
-                        .get(&(r.info.run_id.clone(), key.to_string()))
-                        .is_none_or(Entry::is_loading)
-            });
-            if loading {
-                ui.spinner();
-            }
-        });
-    });
+    // Histories are read for visible cards only.
+    for r in runs {
+        let hkey = (r.info.run_id.clone(), key.to_string());
+        if r.data.metrics.contains_key(key) && !app.histories.contains(&hkey) {
+            app.charts.wanted.entry(hkey.0).or_default().push(hkey.1);
+        }
+    }
     let options = app.persisted.charts.clone();
     let ohash = options_hash(&options);
     let (x0, x1, px) = app.charts.last_x.get(key).copied().unwrap_or((
@@ -475,16 +643,66 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
         px as u32,
         sel_hash,
     );
+    let mut pending = false;
     let lines = match app.charts.memo.get(key) {
-        Some((k, lines)) if *k == memo_key => Arc::clone(lines),
+        Some((k, lines)) if *k == memo_key => {
+            // Still drawn: the prepared series stay (the memory budget drops unused ones).
+            let frame = app.charts.frame;
+            for l in lines.iter() {
+                if let Some(e) = app
+                    .charts
+                    .prepared
+                    .get_mut(&(l.run_id.clone(), key.to_string()))
+                {
+                    e.used = frame;
+                }
+            }
+            Arc::clone(lines)
+        }
         _ => {
-            let lines = Arc::new(build_lines(app, runs, key, &options, ohash, (x0, x1), px));
-            app.charts
-                .memo
-                .insert(key.to_string(), (memo_key, Arc::clone(&lines)));
+            // The old lines share the prepared series: let them go so appends extend in place.
+            app.charts.memo.remove(key);
+            let (lines, complete) = build_lines(app, runs, key, &options, ohash, (x0, x1), px);
+            let lines = Arc::new(lines);
+            if complete {
+                app.charts
+                    .memo
+                    .insert(key.to_string(), (memo_key, Arc::clone(&lines)));
+            } else {
+                // Some series wait for the next frame's preparation budget.
+                pending = true;
+                ui.ctx().request_repaint();
+            }
             lines
         }
     };
+    let mut export_csv = false;
+    let mut export_png = false;
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new(key).strong())
+            .on_hover_text(format!("metric {key}"));
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            export_csv = ui
+                .small_button("CSV")
+                .on_hover_text("Save every value of this metric of the charted runs as CSV")
+                .clicked();
+            export_png = ui
+                .small_button("PNG")
+                .on_hover_text("Save this chart as a PNG image")
+                .clicked();
+            let loading = pending
+                || runs.iter().any(|r| {
+                    r.data.metrics.contains_key(key)
+                        && app
+                            .histories
+                            .get(&(r.info.run_id.clone(), key.to_string()))
+                            .is_none_or(Entry::is_loading)
+                });
+            if loading {
+                ui.spinner();
+            }
+        });
+    });
     let link = egui::Id::unique("mlscope_charts_link");
     let log_y = options.log_y;
     let x_axis = options.x_axis;
@@ -581,6 +799,8 @@ fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
     }
 }
 
+/// The lines of one card; false when some series wait for the next frame's preparation
+/// budget.
 fn build_lines(
     app: &mut App,
     runs: &[Arc<Run>],
@@ -589,8 +809,10 @@ fn build_lines(
     ohash: u64,
     (x0, x1): (f64, f64),
     px: f32,
-) -> Vec<RunLines> {
+) -> (Vec<RunLines>, bool) {
     let buckets = (px.max(50.0)) as usize;
+    let frame = app.charts.frame;
+    let mut complete = true;
     let mut out = Vec::new();
     for r in runs {
         let id = &r.info.run_id;
@@ -598,14 +820,37 @@ fn build_lines(
         let Some(Entry::Ready(series)) = app.histories.get(&hkey) else {
             continue;
         };
-        let series_id = Arc::as_ptr(series) as u64;
-        let prepared = match app.charts.prepared.get(&hkey) {
-            Some((o, s, p)) if *o == ohash && *s == series_id => Arc::clone(p),
-            _ => {
-                let p = Arc::new(prepare(series, options));
-                app.charts
-                    .prepared
-                    .insert(hkey.clone(), (ohash, series_id, Arc::clone(&p)));
+        let series = Arc::clone(series);
+        let cached = app.charts.prepared.get_mut(&hkey).and_then(|e| {
+            if e.ohash != ohash {
+                return None;
+            }
+            e.used = frame;
+            if e.prepared.is_current(&series) {
+                return Some(Arc::clone(&e.prepared));
+            }
+            // Live refresh appended points: take in only those.
+            let p = Arc::make_mut(&mut e.prepared);
+            p.extend(&series, options).then(|| Arc::clone(&e.prepared))
+        });
+        let prepared = match cached {
+            Some(p) => p,
+            None => {
+                let (started, done) = app.charts.prepare_clock.get_or_insert((Instant::now(), 0));
+                if *done > 0 && started.elapsed() > PREPARE_BUDGET {
+                    complete = false;
+                    continue;
+                }
+                *done += 1;
+                let p = Arc::new(prepare(&series, options));
+                app.charts.prepared.insert(
+                    hkey.clone(),
+                    PreparedEntry {
+                        ohash,
+                        prepared: Arc::clone(&p),
+                        used: frame,
+                    },
+                );
                 p
             }
         };
@@ -629,15 +874,15 @@ fn build_lines(
         let raw = prepared
             .segments
             .iter()
-            .map(|s| reduce_minmax(&s.xs, &s.ys, lo, hi, buckets))
+            .map(|s| to_points(&s.xs, &s.ys, s.lod.reduce(&s.xs, &s.ys, lo, hi, buckets)))
             .collect();
         let smooth = prepared
             .segments
             .iter()
             .filter_map(|s| {
-                s.smooth
-                    .as_ref()
-                    .map(|sm| reduce_minmax(&s.xs, sm, lo, hi, buckets))
+                let sm = s.smooth.as_ref()?;
+                let lod = s.smooth_lod.as_ref()?;
+                Some(to_points(&s.xs, sm, lod.reduce(&s.xs, sm, lo, hi, buckets)))
             })
             .collect();
         out.push(RunLines {
@@ -649,10 +894,7 @@ fn build_lines(
             prepared,
         });
     }
-    if app.charts.prepared.len() > 50_000 {
-        app.charts.prepared.clear();
-    }
-    out
+    (out, complete)
 }
 
 fn nearest(seg: &Segment, x: f64) -> Option<(f64, f64, Option<f64>)> {
@@ -831,11 +1073,146 @@ mod tests {
         assert_eq!(p.segments[1].xs, vec![1.0]);
     }
 
+    fn series_of(points: &[(i64, i64, f64)]) -> Series {
+        Series {
+            steps: points.iter().map(|p| p.0).collect(),
+            timestamps: points.iter().map(|p| p.1).collect(),
+            values: points.iter().map(|p| p.2).collect(),
+            offset: None,
+        }
+    }
+
+    #[test]
+    fn appends_extend_the_prepared_series_as_a_rebuild_would() {
+        // Restarts, NaN, infinities, non-positive values, repeated steps, pauses in time.
+        let mut points = Vec::new();
+        let mut seed = 12345u64;
+        let mut step = 0i64;
+        for i in 0..3000i64 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = (seed >> 33) % 100;
+            step = if r == 0 { 0 } else { step + i64::from(r != 1) };
+            let v = match r {
+                2 => f64::NAN,
+                3 => f64::INFINITY,
+                4 => -1.0,
+                5 => 0.0,
+                _ => (seed >> 40) as f64 / 1e6,
+            };
+            // Time goes back now and then too (a clock change), never before the start.
+            let back = if r == 6 && i > 1000 { 5000 } else { 0 };
+            points.push((step, 1_000 + i * 10 + (r as i64 % 3) - back, v));
+        }
+        for x_axis in [XAxis::Step, XAxis::WallTime, XAxis::Relative] {
+            for (log_y, smoothing) in [(false, 0.0), (true, 0.0), (false, 0.6), (true, 0.9)] {
+                let o = ChartOptions {
+                    x_axis,
+                    smoothing,
+                    log_y,
+                };
+                let whole = prepare(&series_of(&points), &o);
+                assert!(whole.segments.len() > 5, "{x_axis:?}");
+                let mut p = prepare(&series_of(&[]), &o);
+                for end in [1, 2, 9, 500, 501, 1700, 3000] {
+                    assert!(p.extend(&series_of(&points[..end]), &o));
+                    assert!(p.is_current(&series_of(&points[..end])));
+                }
+                assert_eq!(p, whole, "{x_axis:?} log {log_y} smoothing {smoothing}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_replaced_history_or_an_earlier_origin_is_prepared_again() {
+        let o = ChartOptions::default();
+        let a = series_of(&[(0, 100, 1.0), (1, 200, 2.0)]);
+        let mut p = prepare(&a, &o);
+        // The same length, other points (a metric file written again).
+        let b = series_of(&[(0, 100, 1.0), (1, 200, 5.0)]);
+        assert!(!p.is_current(&b));
+        assert!(!p.extend(
+            &series_of(&[(0, 100, 1.0), (1, 200, 5.0), (2, 300, 1.0)]),
+            &o
+        ));
+        // Shorter.
+        assert!(!p.extend(&series_of(&[(0, 100, 1.0)]), &o));
+        assert_eq!(p, prepare(&a, &o));
+        // Relative time: a point older than the origin moves every x.
+        let rel = ChartOptions {
+            x_axis: XAxis::Relative,
+            ..ChartOptions::default()
+        };
+        let mut p = prepare(&a, &rel);
+        assert!(!p.extend(
+            &series_of(&[(0, 100, 1.0), (1, 200, 2.0), (2, 50, 3.0)]),
+            &rel
+        ));
+        assert!(p.extend(
+            &series_of(&[(0, 100, 1.0), (1, 200, 2.0), (2, 350, 3.0)]),
+            &rel
+        ));
+        assert_eq!(p.segments[0].xs, vec![0.0, 0.1, 0.25]);
+    }
+
+    #[test]
+    fn the_pyramid_reduction_draws_what_the_full_pass_draws() {
+        let n = 200_000;
+        let s = Series {
+            steps: (0..n as i64).map(|i| i % 150_000).collect(),
+            timestamps: (0..n as i64).collect(),
+            values: (0..n).map(|i| ((i * 37) % 1009) as f64).collect(),
+            offset: None,
+        };
+        let p = prepare(&s, &ChartOptions::default());
+        assert_eq!(p.segments.len(), 2);
+        for seg in &p.segments {
+            for (x0, x1, b) in [(0.0, 150_000.0, 500), (1234.5, 5678.9, 300)] {
+                let fast = to_points(
+                    &seg.xs,
+                    &seg.ys,
+                    seg.lod.reduce(&seg.xs, &seg.ys, x0, x1, b),
+                );
+                assert_eq!(fast, reduce_minmax(&seg.xs, &seg.ys, x0, x1, b));
+            }
+        }
+    }
+
+    #[test]
+    fn trimming_drops_what_was_derived_from_dropped_histories() {
+        let mut histories: super::super::cache::Cache<(String, String), Series> =
+            super::super::cache::Cache::new(10);
+        let s = series_of(&[(0, 0, 1.0), (1, 1, 2.0)]);
+        histories.set_ready(("a".into(), "m".into()), s.clone());
+        let mut state = ChartsState::default();
+        for run in ["a", "b"] {
+            state.prepared.insert(
+                (run.into(), "m".into()),
+                PreparedEntry {
+                    ohash: 0,
+                    prepared: Arc::new(prepare(&s, &ChartOptions::default())),
+                    used: 0,
+                },
+            );
+        }
+        state.trim(&histories);
+        assert_eq!(state.prepared_len(), 1);
+        assert!(state.prepared.contains_key(&("a".into(), "m".into())));
+        assert!(series_bytes(&s) >= 48);
+    }
+
     #[test]
     fn ema_is_debiased() {
         let s = ema(&[1.0, 1.0, 1.0], 0.9);
         assert!(s.iter().all(|v| (v - 1.0).abs() < 1e-12));
         let s = ema(&[0.0, 10.0], 0.5);
         assert!((s[1] - 10.0 * 0.5 / 0.75).abs() < 1e-9);
+        // Going on from a state gives what a pass over everything gives.
+        let ys = [3.0, 1.0, 4.0, 1.0, 5.0];
+        let mut state = (0.0, 0.0);
+        let mut parts = ema_from(&ys[..2], 0.7, &mut state);
+        parts.extend(ema_from(&ys[2..], 0.7, &mut state));
+        assert_eq!(parts, ema(&ys, 0.7));
     }
 }

@@ -5,12 +5,14 @@
 //!
 //! * [`worker`]: a named thread owns the store; the UI thread never touches the disk. Requests go
 //!   over a bounded channel; answers come back tagged with their key and generation.
-//! * [`cache`]: what views read: `Loading | Ready(Arc<T>) | Failed(String)`.
+//! * [`cache`]: what views read: `Loading | Ready(Arc<T>) | Failed(String)`. Metric histories no
+//!   view read in the current frame are dropped, least recently read first, above a memory budget.
 //! * [`app`]: state, the frame (answers drained under a time budget), commands applied after the
 //!   frame.
 //! * [`commands`]: what views ask for.
 //! * Views, one per module: [`experiments_panel`], [`filter_bar`], [`runs_table`] (virtualised),
-//!   [`charts`] (per-pixel min/max reduction), [`compare`], [`run_details`], [`artifacts_panel`].
+//!   [`charts`] (per-pixel min/max reduction over a [`lod`] pyramid), [`compare`],
+//!   [`run_details`], [`artifacts_panel`].
 //! * [`runs_model`]: derived data of the runs (tree, columns, rows), memoised.
 //! * [`theme`]: every colour; stable run colours.
 //! * [`artifact_preview`]: artifact listings and previews through the run's artifact
@@ -29,6 +31,7 @@ pub mod commands;
 pub mod compare;
 pub mod experiments_panel;
 pub mod filter_bar;
+pub mod lod;
 pub mod run_details;
 pub mod runs_model;
 pub mod runs_table;

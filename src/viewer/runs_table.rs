@@ -479,6 +479,17 @@ pub fn column_chooser_window(ctx: &egui::Context, app: &mut App) {
                     set.catalog
                         .metrics
                         .iter()
+                        .filter(|k| !k.key.starts_with(super::charts::SYSTEM_PREFIX))
+                        .map(|k| ColumnId::Metric(k.key.clone()))
+                        .collect(),
+                ),
+                // MLflow's system metrics (CPU, memory, GPU…) apart from the model's.
+                (
+                    super::charts::SYSTEM_SECTION,
+                    set.catalog
+                        .metrics
+                        .iter()
+                        .filter(|k| k.key.starts_with(super::charts::SYSTEM_PREFIX))
                         .map(|k| ColumnId::Metric(k.key.clone()))
                         .collect(),
                 ),
