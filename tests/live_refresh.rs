@@ -286,3 +286,37 @@ fn the_viewer_shows_a_point_appended_while_it_is_open() {
         })
     });
 }
+
+#[test]
+fn reading_the_store_is_not_a_change() {
+    // The viewer reads every run after each change; if its own reads counted as changes it
+    // would read for ever (inotify reports opens and closes without writes too).
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let store = FileStore::open(&root).unwrap();
+    let run_id = new_run(&store, "0");
+    store
+        .log_batch(
+            &run_id,
+            &[Metric::new("loss", 0.5, 1_700_000_000_000, 0)],
+            &[mlscope::Param::new("lr", "0.1")],
+            &[],
+        )
+        .unwrap();
+    let feed = ChangeFeed::file_store(&root, quiet());
+    assert_eq!(wait_mode(&feed), FeedMode::Events);
+    // Whatever the writes above still report.
+    while feed.next_timeout(Duration::from_millis(500)).is_some() {}
+    for _ in 0..3 {
+        let reader = FileStore::open(&root).unwrap();
+        reader.search_runs(&mlscope::RunQuery::new(["0"])).unwrap();
+        reader.get_metric_history(&run_id, "loss").unwrap();
+        reader.read_metric_since(&run_id, "loss", 0).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if let Some(FeedEvent::Changes(c)) = feed.next_timeout(Duration::from_millis(50)) {
+            panic!("reads were reported as changes: {c:?}");
+        }
+    }
+}

@@ -214,6 +214,9 @@ fn run_file_feed(root: &Path, tx: &Outbox, stop: &Receiver<()>) {
                 match result {
                     Ok(events) => {
                         for event in events {
+                            if !changes_content(&event.kind) {
+                                continue;
+                            }
                             if event.need_rescan() {
                                 changes.insert(Change::Everything);
                             }
@@ -263,6 +266,18 @@ fn run_sqlite_feed(path: &Path, tx: &Outbox, stop: &Receiver<()>) {
         if changed && !tx.send(FeedEvent::Changes(vec![Change::Everything])) {
             return;
         }
+    }
+}
+
+/// Whether an event can change what a view shows. Opening, reading and closing a file without
+/// writing are reported too (inotify's `IN_OPEN`, `IN_ACCESS`, `IN_CLOSE_NOWRITE`): the viewer's
+/// own reads would otherwise trigger more reads, for ever.
+fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
     }
 }
 
@@ -350,6 +365,23 @@ fn is_network_mount(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_are_not_changes() {
+        use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
+        assert!(!changes_content(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!changes_content(&EventKind::Access(AccessKind::Read)));
+        assert!(!changes_content(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(changes_content(&EventKind::Access(AccessKind::Close(
+            AccessMode::Write
+        ))));
+        assert!(changes_content(&EventKind::Modify(ModifyKind::Any)));
+        assert!(changes_content(&EventKind::Create(CreateKind::File)));
+    }
 
     #[test]
     fn polling_feed_says_its_interval_then_reports_everything() {
