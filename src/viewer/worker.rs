@@ -410,6 +410,9 @@ impl Worker {
 
     /// Queues a request; never blocks (a full channel keeps it in an outbox, sent next frame).
     pub fn send(&mut self, key: RequestKey, generation: u64, request: Request) {
+        if std::env::var_os("MLSCOPE_VIEWER_TRACE").is_some() {
+            eprintln!("mlscope-viewer: request {key:?}");
+        }
         self.in_flight += 1;
         self.outbox.push_back(Envelope {
             key,
