@@ -192,8 +192,9 @@ pub struct Series {
     pub timestamps: Vec<i64>,
     /// Values.
     pub values: Vec<f64>,
-    /// Bytes of the metric file read so far (file stores; `None` when the history cannot be
-    /// followed incrementally and is read again whole).
+    /// Where the history was read up to: bytes of the metric file (file stores), a rowid
+    /// (SQLite); `None` when the history cannot be followed incrementally and is read again
+    /// whole.
     pub offset: Option<u64>,
 }
 
@@ -730,6 +731,9 @@ impl WorkerThread {
                 if let Some(file) = self.file_store() {
                     return Ok(histories_incremental(&file, run_id, keys));
                 }
+                if let Some(followed) = histories_followed(store.as_ref(), &run_id, &keys) {
+                    return Ok(followed);
+                }
                 let mut series = BTreeMap::new();
                 let mut errors = BTreeMap::new();
                 match store.get_metric_histories(&run_id, &keys) {
@@ -774,17 +778,26 @@ impl WorkerThread {
                 Ok(Payload::ArtifactPreview(preview))
             }
             Request::Tail { items } => {
-                let Some(file) = self.file_store() else {
-                    return Err(Failure::internal(
-                        "this store has no metric files to follow",
-                    ));
-                };
+                // File stores: byte offsets in metric files; other backends (SQLite): their own
+                // cursor through `metric_history_since`.
+                let file = self.file_store();
+                let store = self.store()?;
                 let tails = items
                     .into_iter()
                     .map(|(run_id, key, from)| {
-                        let result = file
-                            .read_metric_since(&run_id, &key, from)
-                            .map_err(|e| Failure::from(e).message);
+                        let result = match &file {
+                            Some(file) => file.read_metric_since(&run_id, &key, from),
+                            None => store
+                                .metric_history_since(&run_id, &key, from)
+                                .and_then(|tail| {
+                                    tail.ok_or_else(|| {
+                                        crate::Error::InvalidState(
+                                            "this store cannot follow metric histories".into(),
+                                        )
+                                    })
+                                }),
+                        }
+                        .map_err(|e| Failure::from(e).message);
                         TailAnswer {
                             run_id,
                             key,
@@ -863,6 +876,31 @@ fn histories_incremental(file: &FileStore, run_id: String, keys: Vec<String>) ->
         series,
         errors,
     }
+}
+
+/// Histories read with [`TrackingStore::metric_history_since`] (SQLite), with the cursor to
+/// follow them from; `None` when the store cannot follow histories.
+fn histories_followed(store: &dyn TrackingStore, run_id: &str, keys: &[String]) -> Option<Payload> {
+    let mut series = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for k in keys {
+        match store.metric_history_since(run_id, k, 0) {
+            Ok(Some(tail)) => {
+                let mut s = to_series(&tail.metrics);
+                s.offset = Some(tail.next_offset);
+                series.insert(k.clone(), s);
+            }
+            Ok(None) => return None,
+            Err(e) => {
+                errors.insert(k.clone(), Failure::from(e).message);
+            }
+        }
+    }
+    Some(Payload::Histories {
+        run_id: run_id.to_string(),
+        series,
+        errors,
+    })
 }
 
 /// Turns a dropped or chosen path into a tracking URI: `.db`/`.sqlite` files are SQLite.
