@@ -186,7 +186,9 @@ fn peak_rss_mib() -> Option<f64> {
 #[ignore = "needs MLSCOPE_SCALE_STORE=<store URI or path>; run with --ignored --nocapture"]
 fn browsing_an_existing_store() {
     let Some(uri) = std::env::var_os("MLSCOPE_SCALE_STORE") else {
-        eprintln!("skipped: set MLSCOPE_SCALE_STORE to a store (e.g. of `cargo bench --bench scale`)");
+        eprintln!(
+            "skipped: set MLSCOPE_SCALE_STORE to a store (e.g. of `cargo bench --bench scale`)"
+        );
         return;
     };
     let uri = uri.to_string_lossy().into_owned();

@@ -785,19 +785,20 @@ impl WorkerThread {
                 let tails = items
                     .into_iter()
                     .map(|(run_id, key, from)| {
-                        let result = match &file {
-                            Some(file) => file.read_metric_since(&run_id, &key, from),
-                            None => store
-                                .metric_history_since(&run_id, &key, from)
-                                .and_then(|tail| {
-                                    tail.ok_or_else(|| {
-                                        crate::Error::InvalidState(
-                                            "this store cannot follow metric histories".into(),
-                                        )
-                                    })
-                                }),
-                        }
-                        .map_err(|e| Failure::from(e).message);
+                        let result =
+                            match &file {
+                                Some(file) => file.read_metric_since(&run_id, &key, from),
+                                None => store.metric_history_since(&run_id, &key, from).and_then(
+                                    |tail| {
+                                        tail.ok_or_else(|| {
+                                            crate::Error::InvalidState(
+                                                "this store cannot follow metric histories".into(),
+                                            )
+                                        })
+                                    },
+                                ),
+                            }
+                            .map_err(|e| Failure::from(e).message);
                         TailAnswer {
                             run_id,
                             key,
@@ -983,5 +984,74 @@ mod tests {
         let err = open_existing(&missing.display().to_string()).err().unwrap();
         assert_eq!(err.code, ErrorCode::ResourceDoesNotExist);
         assert!(!missing.exists());
+    }
+
+    /// Waits for the worker's next answer.
+    fn answer(worker: &mut Worker) -> Answer {
+        let started = Instant::now();
+        loop {
+            if let Some(a) = worker.try_recv() {
+                return a;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no answer");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn sqlite_histories_are_followed_with_each_new_row_once() {
+        use crate::model::Metric;
+        use crate::store::SqliteStore;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("mlflow.db");
+        let writer = SqliteStore::open_with_artifact_root(&db, "/tmp/a").unwrap();
+        let exp = writer.create_experiment("live", None, &[]).unwrap();
+        let run = writer
+            .create_run(crate::store::CreateRun {
+                experiment_id: exp,
+                ..Default::default()
+            })
+            .unwrap();
+        let id = run.info.run_id;
+        writer
+            .log_batch(&id, &[Metric::new("loss", 1.0, 1, 0)], &[], &[])
+            .unwrap();
+        let store: Arc<dyn TrackingStore> = Arc::new(SqliteStore::open(&db).unwrap());
+        let mut worker = Worker::spawn(Some(store));
+        let key = RequestKey::Histories(id.clone());
+        worker.send(
+            key,
+            1,
+            Request::Histories {
+                run_id: id.clone(),
+                keys: vec!["loss".into()],
+            },
+        );
+        let Ok(Payload::Histories { series, .. }) = answer(&mut worker).result else {
+            panic!("no histories");
+        };
+        let mut held = series["loss"].clone();
+        assert_eq!(held.steps, [0]);
+        // Another process logs; each tail returns only what is new.
+        for step in 1..4 {
+            writer
+                .log_batch(&id, &[Metric::new("loss", 1.0, 1 + step, step)], &[], &[])
+                .unwrap();
+            let from = held.offset.expect("followed");
+            worker.send(
+                RequestKey::Tail,
+                1 + step as u64,
+                Request::Tail {
+                    items: vec![(id.clone(), "loss".into(), from)],
+                },
+            );
+            let Ok(Payload::Tails(tails)) = answer(&mut worker).result else {
+                panic!("no tails");
+            };
+            let tail = tails[0].result.as_ref().unwrap();
+            held.extend(&tail.metrics);
+            held.offset = Some(tail.next_offset);
+        }
+        assert_eq!(held.steps, [0, 1, 2, 3]);
     }
 }

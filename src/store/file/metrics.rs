@@ -115,7 +115,8 @@ fn parse_metric_fields(line: &str) -> Result<(i64, f64, i64), String> {
         ));
     };
     let timestamp = parse_int(ts_text).ok_or_else(|| format!("bad timestamp {ts_text:?}"))?;
-    let value = parse_python_float(value_text).ok_or_else(|| format!("bad value {value_text:?}"))?;
+    let value =
+        parse_python_float(value_text).ok_or_else(|| format!("bad value {value_text:?}"))?;
     let step = match fields.next() {
         Some(text) => parse_int(text).ok_or_else(|| format!("bad step {text:?}"))?,
         None => 0,

@@ -14,11 +14,11 @@ use crate::store::file::FileStore;
 use crate::store::file::files::{self, list_key_files};
 use crate::store::file::meta::{ExperimentMeta, RunMeta};
 use crate::store::file::metrics::MetricFile;
-use crate::store::file::snapshot::Fingerprint;
 use crate::store::file::paths::{
     self, META_FILE, METRICS_DIR, NON_EXPERIMENT_ROOT_FOLDERS, PARAMS_DIR,
     RESERVED_EXPERIMENT_FOLDERS, TAGS_DIR, is_os_junk_name, is_temp_name,
 };
+use crate::store::file::snapshot::Fingerprint;
 
 /// An experiment folder: `<root>/<id>` (active) or `<root>/.trash/<id>` (deleted).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -379,7 +379,11 @@ impl FileStore {
             if let Some(fp) = &fingerprint
                 && let Some(run) = self.run_cache.get(&run_dir.path, fp)
             {
-                let run = run.info.lifecycle_stage.matches(view).then(|| (*run).clone());
+                let run = run
+                    .info
+                    .lifecycle_stage
+                    .matches(view)
+                    .then(|| (*run).clone());
                 return (run, Vec::new());
             }
             let mut local = Vec::new();

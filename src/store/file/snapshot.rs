@@ -2,7 +2,8 @@
 //! disk before each use, and the result of a search kept for its next pages.
 //!
 //! * [`RunCache`]: each run read for a listing is kept with the stamps (size, modification
-//!   time, inode) of every file the read looked at. The next listing lists the run's folders and
+//!   time, inode) of every file the read looked at (params: their names; MLflow never changes
+//!   a param file). The next listing lists the run's folders and
 //!   compares stamps (a `stat` per file, no `open`/`read`); the run is read again when anything
 //!   differs. Runs whose files were modified in the last [`RACY_SECONDS`] are not kept (a
 //!   rewrite of the same size within the file system's timestamp granularity would look
@@ -23,8 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::StoreWarning;
 use crate::model::{Run, ViewType};
-use crate::store::file::paths::{INPUTS_DIR, META_FILE, METRICS_DIR, PARAMS_DIR, TAGS_DIR};
 use crate::store::file::paths::is_temp_name;
+use crate::store::file::paths::{INPUTS_DIR, META_FILE, METRICS_DIR, PARAMS_DIR, TAGS_DIR};
 use crate::store::{Page, RunQuery};
 
 /// Files modified this recently are not trusted to show a later change in their stamp.
@@ -74,7 +75,9 @@ impl Fingerprint {
         let meta = fs::metadata(dir.join(META_FILE)).ok()?;
         entries.push((META_FILE.into(), Stamp::of(&meta)));
         for sub in [PARAMS_DIR, TAGS_DIR, METRICS_DIR, INPUTS_DIR] {
-            stamp_tree(&dir.join(sub), sub, &mut entries)?;
+            // Params are written once (MLflow refuses to change one): their names are enough,
+            // and skipping their `stat`s is half of the cost of a fingerprint.
+            stamp_tree(&dir.join(sub), sub, sub != PARAMS_DIR, &mut entries)?;
         }
         let horizon = now.checked_sub(Duration::from_secs(RACY_SECONDS));
         let racy = entries.iter().any(|(_, s)| match (s.modified, horizon) {
@@ -85,9 +88,15 @@ impl Fingerprint {
     }
 }
 
-/// Adds the stamps of the files under `dir` (sorted by name, recursively); a missing folder
-/// adds a marker, so that its creation is a change. `None` on any other error.
-fn stamp_tree(dir: &Path, name: &str, out: &mut Vec<(Box<str>, Stamp)>) -> Option<()> {
+/// Adds the stamps of the files under `dir` (sorted by name, recursively; only their names
+/// unless `stat_files`); a missing folder adds a marker, so that its creation is a change.
+/// `None` on any other error.
+fn stamp_tree(
+    dir: &Path,
+    name: &str,
+    stat_files: bool,
+    out: &mut Vec<(Box<str>, Stamp)>,
+) -> Option<()> {
     let read = match fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -105,30 +114,35 @@ fn stamp_tree(dir: &Path, name: &str, out: &mut Vec<(Box<str>, Stamp)>) -> Optio
             continue;
         }
         let path = entry.path();
+        let file_type = entry.file_type().ok()?;
         // Follow symlinks, as the read does.
-        let meta = match entry.metadata() {
-            Ok(m) if m.file_type().is_symlink() => fs::metadata(&path).ok()?,
-            Ok(m) => m,
-            Err(_) => return None,
+        let meta = if file_type.is_symlink() {
+            Some(fs::metadata(&path).ok()?)
+        } else if stat_files || file_type.is_dir() {
+            Some(entry.metadata().ok()?)
+        } else {
+            None
         };
         children.push((format!("{name}/{child}"), path, meta));
     }
     children.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, path, meta) in children {
-        if meta.is_dir() {
-            stamp_tree(&path, &key, out)?;
-        } else {
-            out.push((key.into(), Stamp::of(&meta)));
+        match meta {
+            Some(meta) if meta.is_dir() => stamp_tree(&path, &key, stat_files, out)?,
+            Some(meta) if stat_files => out.push((key.into(), Stamp::of(&meta))),
+            _ => out.push((key.into(), Stamp::of_missing())),
         }
     }
     Some(())
 }
 
 impl Stamp {
+    /// A folder that is not there, or a file known by name only (an old time: never too fresh
+    /// to trust).
     fn of_missing() -> Stamp {
         Stamp {
             len: u64::MAX,
-            modified: None,
+            modified: Some(SystemTime::UNIX_EPOCH),
             inode: 0,
         }
     }
@@ -162,7 +176,9 @@ impl RunCache {
     /// Forgets the runs of `experiment` (a folder) that are not in `present`.
     pub(crate) fn retain_in(&self, experiment: &Path, present: &std::collections::HashSet<&Path>) {
         if let Ok(mut runs) = self.runs.lock() {
-            runs.retain(|dir, _| dir.parent() != Some(experiment) || present.contains(dir.as_path()));
+            runs.retain(|dir, _| {
+                dir.parent() != Some(experiment) || present.contains(dir.as_path())
+            });
         }
     }
 
@@ -220,7 +236,12 @@ pub(crate) struct Listings {
 impl Listings {
     /// The page `query` asks for, when it is the next page of a kept search and nothing was
     /// written through this store since its first page.
-    pub(crate) fn next_page(&self, query: &RunQuery, offset: usize, writes: u64) -> Option<Page<Run>> {
+    pub(crate) fn next_page(
+        &self,
+        query: &RunQuery,
+        offset: usize,
+        writes: u64,
+    ) -> Option<Page<Run>> {
         let token = query.page_token.as_deref()?;
         let key = ListingKey::of(query);
         let mut listings = self.listings.lock().ok()?;
@@ -228,8 +249,14 @@ impl Listings {
         let i = listings
             .iter()
             .position(|l| l.key == key && l.next_token == token && l.next_offset == offset)?;
-        let end = offset.saturating_add(query.max_results).min(listings[i].runs.len());
-        let items = listings[i].runs.get(offset..end).unwrap_or_default().to_vec();
+        let end = offset
+            .saturating_add(query.max_results)
+            .min(listings[i].runs.len());
+        let items = listings[i]
+            .runs
+            .get(offset..end)
+            .unwrap_or_default()
+            .to_vec();
         let warnings = listings[i].warnings.clone();
         let next_page_token = if end < listings[i].runs.len() {
             let t = crate::search::encode_page_token(end);

@@ -1009,7 +1009,12 @@ fn kept_runs_are_read_again_when_their_files_change() {
     let run = run_in(&store, &exp);
     let id = run.info.run_id.clone();
     store
-        .log_batch(&id, &[Metric::new("loss", 1.0, 10, 0)], &[], &[RunTag::new("t", "aaa")])
+        .log_batch(
+            &id,
+            &[Metric::new("loss", 1.0, 10, 0)],
+            &[],
+            &[RunTag::new("t", "aaa")],
+        )
         .unwrap();
     let dir = run_dir(&store, &run);
     age_files(&dir);
@@ -1041,9 +1046,15 @@ fn kept_runs_are_read_again_when_their_files_change() {
     let page = all_runs(&reader, &[&exp], ViewType::ActiveOnly);
     assert_eq!(page.items[0].data.params["lr"], "0.1");
     store.delete_run(&id).unwrap();
-    assert!(all_runs(&reader, &[&exp], ViewType::ActiveOnly).items.is_empty());
+    assert!(
+        all_runs(&reader, &[&exp], ViewType::ActiveOnly)
+            .items
+            .is_empty()
+    );
     assert_eq!(
-        all_runs(&reader, &[&exp], ViewType::DeletedOnly).items.len(),
+        all_runs(&reader, &[&exp], ViewType::DeletedOnly)
+            .items
+            .len(),
         1
     );
 }
@@ -1093,6 +1104,10 @@ fn next_pages_come_from_the_first_pages_read_until_a_write() {
         .unwrap();
     query.page_token = token;
     let page = store.search_runs(&query).unwrap();
-    let got: Vec<f64> = page.items.iter().map(|r| r.data.metrics["m"].value).collect();
+    let got: Vec<f64> = page
+        .items
+        .iter()
+        .map(|r| r.data.metrics["m"].value)
+        .collect();
     assert_eq!(got, [0.0, 1.0]);
 }

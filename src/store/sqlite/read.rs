@@ -624,7 +624,9 @@ impl Reader<'_> {
     /// larger one (SQLite gives a new row the largest rowid plus one).
     pub fn max_metric_rowid(&self, tx: &Transaction<'_>) -> TxResult<i64> {
         let mut stmt = tx.prepare_cached("SELECT max(rowid) FROM metrics")?;
-        Ok(stmt.query_row([], |row| row.get::<_, Option<i64>>(0))?.unwrap_or(0))
+        Ok(stmt
+            .query_row([], |row| row.get::<_, Option<i64>>(0))?
+            .unwrap_or(0))
     }
 
     /// Whether a run row exists.
