@@ -207,8 +207,11 @@ fn browsing_an_existing_store() {
         );
     let mut stable = 0;
     let mut last = 0;
-    while opened_for_app.elapsed() < Duration::from_secs(300) {
+    let mut loading_frames = Vec::new();
+    while opened_for_app.elapsed() < Duration::from_secs(180) {
+        let f = Instant::now();
         h.step();
+        loading_frames.push(f.elapsed());
         let shown = h.state().shown_run_names().len();
         stable = if h.state().is_idle() && shown > 0 && shown == last {
             stable + 1
@@ -224,6 +227,17 @@ fn browsing_an_existing_store() {
     let all_rows = opened_for_app.elapsed();
     let n = h.state().shown_run_names().len();
     let first_rows = h.state().runs.time_to_first_rows;
+    loading_frames.sort();
+    eprintln!(
+        "loaded {n} rows after {:.0} ms (idle: {}); {} frames while loading, p50 {:.1} ms, max \
+         {:.1} ms; peak memory so far {:.0} MiB",
+        all_rows.as_secs_f64() * 1e3,
+        h.state().is_idle(),
+        loading_frames.len(),
+        loading_frames[loading_frames.len() / 2].as_secs_f64() * 1e3,
+        loading_frames.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
     let mut frames = Vec::new();
     for i in 0..300 {
         h.event(egui::Event::MouseWheel {
