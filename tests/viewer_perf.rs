@@ -205,6 +205,10 @@ fn browsing_an_existing_store() {
             |ui, app: &mut App| app.ui(ui),
             App::new_with_store(store, true),
         );
+    // MLSCOPE_SCALE_LIVE=0: without live refresh (its file watch sees the store being read).
+    if std::env::var("MLSCOPE_SCALE_LIVE").is_ok_and(|v| v == "0") {
+        h.state_mut().persisted.live_refresh = false;
+    }
     let mut stable = 0;
     let mut last = 0;
     let mut loading_frames = Vec::new();
