@@ -22,8 +22,9 @@
 //!
 //! Several processes may write one folder at once. There are no locks: whole files are replaced
 //! atomically (temporary file + rename), create-once files are linked into place, and metric
-//! lines are appended with one `write` each (the `files` module has the details). The only state held
-//! in memory is a cache of run locations, checked against the disk on every use.
+//! lines are appended with one `write` each (the `files` module has the details). State held in
+//! memory — run locations, runs read for listings, a search's result for its next pages — is
+//! checked against the disk (or this store's own writes) before use (`snapshot` module).
 //!
 //! ## Tolerance
 //!
@@ -43,6 +44,7 @@
 //! | `reader` | locating and reading experiments and runs |
 //! | `experiments`, `runs`, `logging`, `inputs` | the store operations |
 //! | `tail` | reading what was appended to a metric file since an offset (live views) |
+//! | `snapshot` | runs kept between listings (validated by file stamps), next pages of a search |
 
 mod experiments;
 mod files;
