@@ -9,6 +9,15 @@
 //! Ignored by default: writing 5,000 runs takes a while. Needs a working file store. With
 //! `MLSCOPE_PERF_STORE=<folder>` the store is written to `<folder>/mlruns` and kept, e.g. to open
 //! it in the app with `MLSCOPE_VIEWER_TIMINGS=1 mlscope <folder>/mlruns`.
+//!
+//! `browsing_an_existing_store` opens a store that is already there (issue 7: the 10,000-run
+//! stores of `cargo bench --bench scale`) and also reports the process's peak memory; run it
+//! alone, so that the peak is its own:
+//!
+//! ```sh
+//! MLSCOPE_SCALE_STORE=target/mlscope-scale/scale-10000r-20p-10m-100s/mlruns \
+//!   cargo test --release --test viewer_perf browsing_an_existing_store -- --ignored --nocapture
+//! ```
 
 #![cfg(feature = "viewer")]
 
@@ -164,4 +173,106 @@ fn time_to_first_rows_and_scrolling_frame_times_on_5000_runs() {
     // The window must never freeze: no UI frame anywhere near a second.
     assert!(q(&frames, 0.95) < 100.0);
     assert!(q(&frames_while_loading, 1.0) < 1000.0);
+}
+
+/// Peak resident memory of this process so far, MiB (Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
+}
+
+#[test]
+#[ignore = "needs MLSCOPE_SCALE_STORE=<store URI or path>; run with --ignored --nocapture"]
+fn browsing_an_existing_store() {
+    let Some(uri) = std::env::var_os("MLSCOPE_SCALE_STORE") else {
+        eprintln!(
+            "skipped: set MLSCOPE_SCALE_STORE to a store (e.g. of `cargo bench --bench scale`)"
+        );
+        return;
+    };
+    let uri = uri.to_string_lossy().into_owned();
+    // Rows to wait for (default: until the worker is idle and the rows stop changing).
+    let expected: Option<usize> = std::env::var("MLSCOPE_SCALE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let store = mlscope::open_store(&uri).unwrap();
+    let opened_for_app = Instant::now();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(100_000)
+        .build_ui_state(
+            |ui, app: &mut App| app.ui(ui),
+            App::new_with_store(store, true),
+        );
+    // MLSCOPE_SCALE_LIVE=0: without live refresh (its file watch sees the store being read).
+    if std::env::var("MLSCOPE_SCALE_LIVE").is_ok_and(|v| v == "0") {
+        h.state_mut().persisted.live_refresh = false;
+    }
+    let mut stable = 0;
+    let mut last = 0;
+    let mut loading_frames = Vec::new();
+    while opened_for_app.elapsed() < Duration::from_secs(180) {
+        let f = Instant::now();
+        h.step();
+        loading_frames.push(f.elapsed());
+        let shown = h.state().shown_run_names().len();
+        stable = if h.state().is_idle() && shown > 0 && shown == last {
+            stable + 1
+        } else {
+            0
+        };
+        last = shown;
+        if expected.map_or(stable >= 50, |e| h.state().is_idle() && shown >= e) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let all_rows = opened_for_app.elapsed();
+    let n = h.state().shown_run_names().len();
+    let first_rows = h.state().runs.time_to_first_rows;
+    loading_frames.sort();
+    eprintln!(
+        "loaded {n} rows after {:.0} ms (idle: {}); {} frames while loading, p50 {:.1} ms, max \
+         {:.1} ms; peak memory so far {:.0} MiB",
+        all_rows.as_secs_f64() * 1e3,
+        h.state().is_idle(),
+        loading_frames.len(),
+        loading_frames[loading_frames.len() / 2].as_secs_f64() * 1e3,
+        loading_frames.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+    let mut frames = Vec::new();
+    for i in 0..300 {
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, if i < 200 { -120.0 } else { 240.0 }),
+            modifiers: egui::Modifiers::NONE,
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+        });
+        h.hover_at(egui::pos2(800.0, 300.0));
+        let f = Instant::now();
+        h.step();
+        frames.push(f.elapsed());
+    }
+    frames.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let q = |v: &[Duration], p: f64| ms(v[((v.len() - 1) as f64 * p) as usize]);
+    eprintln!(
+        "viewer on {uri}: {n} rows shown; first rows after {:.0} ms, all rows after {:.0} ms",
+        first_rows.map_or(f64::NAN, ms),
+        ms(all_rows)
+    );
+    eprintln!(
+        "runs table frame while scrolling: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms over {} frames",
+        q(&frames, 0.5),
+        q(&frames, 0.95),
+        q(&frames, 1.0),
+        frames.len()
+    );
+    eprintln!(
+        "peak memory (VmHWM) of the test process: {:.0} MiB",
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
 }

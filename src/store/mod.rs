@@ -11,7 +11,7 @@ pub mod rest;
 pub mod sqlite;
 pub(crate) mod uri;
 
-pub use file::FileStore;
+pub use file::{FileStore, MetricTail};
 pub use rest::RestStore;
 pub use sqlite::SqliteStore;
 pub use uri::{StoreLocation, default_tracking_uri, open_store, parse_tracking_uri};
@@ -218,6 +218,22 @@ pub trait TrackingStore: Send + Sync {
     /// Sets one run tag.
     fn set_tag(&self, run_id: &str, tag: &RunTag) -> Result<()> {
         self.log_batch(run_id, &[], &[], std::slice::from_ref(tag))
+    }
+
+    /// Follows a metric's history for live views: with `cursor` 0 the whole history, otherwise
+    /// only the values logged since the call that returned `cursor`
+    /// ([`MetricTail::next_offset`]), each value once. `None` when the backend cannot follow
+    /// histories (the default; read them whole with [`Self::get_metric_history`]). The cursor is
+    /// the backend's own: a byte offset in a file store ([`FileStore::read_metric_since`]), a
+    /// rowid in SQLite ([`SqliteStore::read_metric_since`]).
+    fn metric_history_since(
+        &self,
+        run_id: &str,
+        key: &str,
+        cursor: u64,
+    ) -> Result<Option<MetricTail>> {
+        let _ = (run_id, key, cursor);
+        Ok(None)
     }
 
     /// Histories of several metrics of a run at once (a backend may do this in one pass).

@@ -212,8 +212,9 @@ pub struct Series {
     pub timestamps: Vec<i64>,
     /// Values.
     pub values: Vec<f64>,
-    /// Bytes of the metric file read so far (file stores; `None` when the history cannot be
-    /// followed incrementally and is read again whole).
+    /// Where the history was read up to: bytes of the metric file (file stores), a rowid
+    /// (SQLite); `None` when the history cannot be followed incrementally and is read again
+    /// whole.
     pub offset: Option<u64>,
 }
 
@@ -780,6 +781,9 @@ impl WorkerThread {
                 if let Some(file) = self.file_store() {
                     return Ok(histories_incremental(&file, run_id, keys));
                 }
+                if let Some(followed) = histories_followed(store.as_ref(), &run_id, &keys) {
+                    return Ok(followed);
+                }
                 let mut series = BTreeMap::new();
                 let mut errors = BTreeMap::new();
                 match store.get_metric_histories(&run_id, &keys) {
@@ -830,16 +834,26 @@ impl WorkerThread {
                 Ok(Payload::LocalCopy(local_copy(repo.as_ref(), &root, &path)?))
             }
             Request::Tail { items } => {
-                let Some(file) = self.file_store() else {
-                    return Err(Failure::internal(
-                        "this store has no metric files to follow",
-                    ));
-                };
+                // File stores: byte offsets in metric files; other backends (SQLite): their own
+                // cursor through `metric_history_since`.
+                let file = self.file_store();
+                let store = self.store()?;
                 let tails = items
                     .into_iter()
                     .map(|(run_id, key, from)| {
-                        let result = file
-                            .read_metric_since(&run_id, &key, from)
+                        let result =
+                            match &file {
+                                Some(file) => file.read_metric_since(&run_id, &key, from),
+                                None => store.metric_history_since(&run_id, &key, from).and_then(
+                                    |tail| {
+                                        tail.ok_or_else(|| {
+                                            crate::Error::InvalidState(
+                                                "this store cannot follow metric histories".into(),
+                                            )
+                                        })
+                                    },
+                                ),
+                            }
                             .map_err(|e| Failure::from(e).message);
                         TailAnswer {
                             run_id,
@@ -919,6 +933,31 @@ fn histories_incremental(file: &FileStore, run_id: String, keys: Vec<String>) ->
         series,
         errors,
     }
+}
+
+/// Histories read with [`TrackingStore::metric_history_since`] (SQLite), with the cursor to
+/// follow them from; `None` when the store cannot follow histories.
+fn histories_followed(store: &dyn TrackingStore, run_id: &str, keys: &[String]) -> Option<Payload> {
+    let mut series = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for k in keys {
+        match store.metric_history_since(run_id, k, 0) {
+            Ok(Some(tail)) => {
+                let mut s = to_series(&tail.metrics);
+                s.offset = Some(tail.next_offset);
+                series.insert(k.clone(), s);
+            }
+            Ok(None) => return None,
+            Err(e) => {
+                errors.insert(k.clone(), Failure::from(e).message);
+            }
+        }
+    }
+    Some(Payload::Histories {
+        run_id: run_id.to_string(),
+        series,
+        errors,
+    })
 }
 
 /// Turns a dropped or chosen path into a tracking URI: `.db`/`.sqlite` files are SQLite.
@@ -1067,5 +1106,74 @@ mod tests {
         let err = open_existing(&missing.display().to_string()).err().unwrap();
         assert_eq!(err.code, ErrorCode::ResourceDoesNotExist);
         assert!(!missing.exists());
+    }
+
+    /// Waits for the worker's next answer.
+    fn answer(worker: &mut Worker) -> Answer {
+        let started = Instant::now();
+        loop {
+            if let Some(a) = worker.try_recv() {
+                return a;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no answer");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn sqlite_histories_are_followed_with_each_new_row_once() {
+        use crate::model::Metric;
+        use crate::store::SqliteStore;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("mlflow.db");
+        let writer = SqliteStore::open_with_artifact_root(&db, "/tmp/a").unwrap();
+        let exp = writer.create_experiment("live", None, &[]).unwrap();
+        let run = writer
+            .create_run(crate::store::CreateRun {
+                experiment_id: exp,
+                ..Default::default()
+            })
+            .unwrap();
+        let id = run.info.run_id;
+        writer
+            .log_batch(&id, &[Metric::new("loss", 1.0, 1, 0)], &[], &[])
+            .unwrap();
+        let store: Arc<dyn TrackingStore> = Arc::new(SqliteStore::open(&db).unwrap());
+        let mut worker = Worker::spawn(Some(store));
+        let key = RequestKey::Histories(id.clone());
+        worker.send(
+            key,
+            1,
+            Request::Histories {
+                run_id: id.clone(),
+                keys: vec!["loss".into()],
+            },
+        );
+        let Ok(Payload::Histories { series, .. }) = answer(&mut worker).result else {
+            panic!("no histories");
+        };
+        let mut held = series["loss"].clone();
+        assert_eq!(held.steps, [0]);
+        // Another process logs; each tail returns only what is new.
+        for step in 1..4 {
+            writer
+                .log_batch(&id, &[Metric::new("loss", 1.0, 1 + step, step)], &[], &[])
+                .unwrap();
+            let from = held.offset.expect("followed");
+            worker.send(
+                RequestKey::Tail,
+                1 + step as u64,
+                Request::Tail {
+                    items: vec![(id.clone(), "loss".into(), from)],
+                },
+            );
+            let Ok(Payload::Tails(tails)) = answer(&mut worker).result else {
+                panic!("no tails");
+            };
+            let tail = tails[0].result.as_ref().unwrap();
+            held.extend(&tail.metrics);
+            held.offset = Some(tail.next_offset);
+        }
+        assert_eq!(held.steps, [0, 1, 2, 3]);
     }
 }

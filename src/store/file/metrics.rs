@@ -94,27 +94,34 @@ fn parse_int(text: &str) -> Option<i64> {
 /// the usual 3 fields and the 5-field form with a dataset name and digest (ignored); fields
 /// after the third are ignored, so a dataset name with spaces does not spoil the value.
 pub(crate) fn parse_metric_line(key: &str, line: &str) -> Result<Metric, String> {
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    let fields: Vec<&str> = line.split_ascii_whitespace().collect();
-    if fields.len() < 2 {
-        return Err(format!(
-            "expected '<timestamp> <value> <step>', found {} field(s)",
-            fields.len()
-        ));
-    }
-    let timestamp = parse_int(fields[0]).ok_or_else(|| format!("bad timestamp {:?}", fields[0]))?;
-    let value =
-        parse_python_float(fields[1]).ok_or_else(|| format!("bad value {:?}", fields[1]))?;
-    let step = match fields.get(2) {
-        Some(text) => parse_int(text).ok_or_else(|| format!("bad step {text:?}"))?,
-        None => 0,
-    };
+    let (timestamp, value, step) = parse_metric_fields(line)?;
     Ok(Metric {
         key: key.to_string(),
         value,
         timestamp,
         step,
     })
+}
+
+/// The `(timestamp, value, step)` of a metric line, without allocating (listings parse every
+/// line of every metric file to find the latest value).
+fn parse_metric_fields(line: &str) -> Result<(i64, f64, i64), String> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut fields = line.split_ascii_whitespace();
+    let (Some(ts_text), Some(value_text)) = (fields.next(), fields.next()) else {
+        let found = line.split_ascii_whitespace().count();
+        return Err(format!(
+            "expected '<timestamp> <value> <step>', found {found} field(s)"
+        ));
+    };
+    let timestamp = parse_int(ts_text).ok_or_else(|| format!("bad timestamp {ts_text:?}"))?;
+    let value =
+        parse_python_float(value_text).ok_or_else(|| format!("bad value {value_text:?}"))?;
+    let step = match fields.next() {
+        Some(text) => parse_int(text).ok_or_else(|| format!("bad step {text:?}"))?,
+        None => 0,
+    };
+    Ok((timestamp, value, step))
 }
 
 /// What reading a metric file found.
@@ -133,7 +140,19 @@ pub(crate) struct MetricFile {
 impl MetricFile {
     /// Parses a metric file's bytes tolerantly: bad lines are counted and skipped.
     pub(crate) fn parse(key: &str, bytes: &[u8]) -> MetricFile {
+        Self::scan(key, bytes, true)
+    }
+
+    /// Like [`Self::parse`], keeping only the latest value in `history` (run listings): one
+    /// allocation per file instead of one per line.
+    pub(crate) fn parse_latest(key: &str, bytes: &[u8]) -> MetricFile {
+        Self::scan(key, bytes, false)
+    }
+
+    fn scan(key: &str, bytes: &[u8], keep_history: bool) -> MetricFile {
         let mut file = MetricFile::default();
+        // The latest value so far (key filled in at the end), when not keeping the history.
+        let mut latest: Option<Metric> = None;
         let mut rest = bytes;
         let mut line_no = 0usize;
         while !rest.is_empty() {
@@ -146,9 +165,26 @@ impl MetricFile {
             rest = &rest[end + 1..];
             let parsed = std::str::from_utf8(raw)
                 .map_err(|_| "not UTF-8 text".to_string())
-                .and_then(|line| parse_metric_line(key, line));
+                .and_then(parse_metric_fields);
             match parsed {
-                Ok(metric) => file.history.push(metric),
+                Ok((timestamp, value, step)) if keep_history => file.history.push(Metric {
+                    key: key.to_string(),
+                    value,
+                    timestamp,
+                    step,
+                }),
+                Ok((timestamp, value, step)) => {
+                    let candidate = Metric {
+                        key: String::new(),
+                        value,
+                        timestamp,
+                        step,
+                    };
+                    // Same rule and tie-breaking as `latest`: later lines win only when newer.
+                    if latest.as_ref().is_none_or(|l| candidate.is_newer_than(l)) {
+                        latest = Some(candidate);
+                    }
+                }
                 Err(problem) => {
                     file.bad_lines += 1;
                     if file.first_problem.is_none() {
@@ -156,6 +192,10 @@ impl MetricFile {
                     }
                 }
             }
+        }
+        if let Some(mut latest) = latest {
+            latest.key = key.to_string();
+            file.history.push(latest);
         }
         file
     }
@@ -313,5 +353,32 @@ mod tests {
         assert_eq!(negative.latest().unwrap().step, -5);
         let nan_first = MetricFile::parse("k", b"1 nan 0\n1 3.0 0\n");
         assert!(nan_first.latest().unwrap().value.is_nan());
+    }
+
+    #[test]
+    fn latest_only_parsing_agrees_with_the_full_parse() {
+        for bytes in [
+            &b"10 5.0 2\n20 1.0 1\n5 7.0 2\n10 6.0 2\n10 nan 2\n"[..],
+            b"1 1.0 -5\n2 2.0 -7\n",
+            b"1 nan 0\n1 3.0 0\n",
+            b"1 1.0 0\ngarbage\n2 2.0 1\n3 3.0 2\n4 4.",
+            b"",
+            b"x\n",
+        ] {
+            let full = MetricFile::parse("k", bytes);
+            let latest = MetricFile::parse_latest("k", bytes);
+            let same = |a: Option<&Metric>, b: Option<&Metric>| match (a, b) {
+                (Some(a), Some(b)) => {
+                    a.key == b.key
+                        && a.step == b.step
+                        && a.timestamp == b.timestamp
+                        && a.value.to_bits() == b.value.to_bits()
+                }
+                (None, None) => true,
+                _ => false,
+            };
+            assert!(same(full.latest(), latest.latest()), "{bytes:?}");
+            assert_eq!(full.problem_summary(), latest.problem_summary());
+        }
     }
 }

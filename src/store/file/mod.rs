@@ -22,8 +22,9 @@
 //!
 //! Several processes may write one folder at once. There are no locks: whole files are replaced
 //! atomically (temporary file + rename), create-once files are linked into place, and metric
-//! lines are appended with one `write` each (the `files` module has the details). The only state held
-//! in memory is a cache of run locations, checked against the disk on every use.
+//! lines are appended with one `write` each (the `files` module has the details). State held in
+//! memory — run locations, runs read for listings, a search's result for its next pages — is
+//! checked against the disk (or this store's own writes) before use (`snapshot` module).
 //!
 //! ## Tolerance
 //!
@@ -43,6 +44,7 @@
 //! | `reader` | locating and reading experiments and runs |
 //! | `experiments`, `runs`, `logging`, `inputs` | the store operations |
 //! | `tail` | reading what was appended to a metric file since an offset (live views) |
+//! | `snapshot` | runs kept between listings (validated by file stamps), next pages of a search |
 
 mod experiments;
 mod files;
@@ -53,6 +55,7 @@ mod metrics;
 mod paths;
 mod reader;
 mod runs;
+mod snapshot;
 mod tail;
 mod yaml;
 
@@ -62,6 +65,7 @@ mod tests;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result, StoreWarning};
 use crate::model::{
@@ -83,6 +87,12 @@ pub struct FileStore {
     root: PathBuf,
     /// Run id → the experiment folder last seen holding it (verified before each use).
     run_locations: Mutex<HashMap<String, ExperimentDir>>,
+    /// Runs read for listings, checked against their files' stamps before reuse.
+    run_cache: snapshot::RunCache,
+    /// Results of recent searches, for their next pages.
+    listings: snapshot::Listings,
+    /// Writes through this store so far (a search's next pages are read again after one).
+    writes: AtomicU64,
 }
 
 impl FileStore {
@@ -93,6 +103,9 @@ impl FileStore {
         let store = FileStore {
             root: root.clone(),
             run_locations: Mutex::new(HashMap::new()),
+            run_cache: snapshot::RunCache::default(),
+            listings: snapshot::Listings::default(),
+            writes: AtomicU64::new(0),
         };
         if !root.exists() {
             files::create_dir_all(&root, "store root")?;
@@ -133,6 +146,15 @@ impl FileStore {
         self.metric_history_impl(run_id, key)
     }
 
+    /// Counts a write, so that kept search results are not served after it.
+    fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn write_count(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
     fn cached_run_experiment(&self, run_id: &str) -> Option<ExperimentDir> {
         self.run_locations
             .lock()
@@ -171,7 +193,9 @@ impl TrackingStore for FileStore {
         artifact_location: Option<&str>,
         tags: &[(String, String)],
     ) -> Result<String> {
-        self.create_experiment_impl(name, artifact_location, tags)
+        let result = self.create_experiment_impl(name, artifact_location, tags);
+        self.wrote();
+        result
     }
 
     fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
@@ -187,27 +211,42 @@ impl TrackingStore for FileStore {
     }
 
     fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
-        self.rename_experiment_impl(experiment_id, new_name)
+        let result = self.rename_experiment_impl(experiment_id, new_name);
+        self.wrote();
+        result
     }
 
     fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
-        self.delete_experiment_impl(experiment_id)
+        let result = self.delete_experiment_impl(experiment_id);
+        self.wrote();
+        // The experiment's runs moved to another folder.
+        self.run_cache.clear();
+        result
     }
 
     fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
-        self.restore_experiment_impl(experiment_id)
+        let result = self.restore_experiment_impl(experiment_id);
+        self.wrote();
+        self.run_cache.clear();
+        result
     }
 
     fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
-        self.set_experiment_tag_impl(experiment_id, key, value)
+        let result = self.set_experiment_tag_impl(experiment_id, key, value);
+        self.wrote();
+        result
     }
 
     fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
-        self.delete_experiment_tag_impl(experiment_id, key)
+        let result = self.delete_experiment_tag_impl(experiment_id, key);
+        self.wrote();
+        result
     }
 
     fn create_run(&self, request: CreateRun) -> Result<Run> {
-        self.create_run_impl(request)
+        let result = self.create_run_impl(request);
+        self.wrote();
+        result
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
@@ -221,15 +260,21 @@ impl TrackingStore for FileStore {
         end_time: Option<i64>,
         run_name: Option<&str>,
     ) -> Result<RunInfo> {
-        self.update_run_info_impl(run_id, status, end_time, run_name)
+        let result = self.update_run_info_impl(run_id, status, end_time, run_name);
+        self.wrote();
+        result
     }
 
     fn delete_run(&self, run_id: &str) -> Result<()> {
-        self.delete_run_impl(run_id)
+        let result = self.delete_run_impl(run_id);
+        self.wrote();
+        result
     }
 
     fn restore_run(&self, run_id: &str) -> Result<()> {
-        self.restore_run_impl(run_id)
+        let result = self.restore_run_impl(run_id);
+        self.wrote();
+        result
     }
 
     fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
@@ -243,7 +288,9 @@ impl TrackingStore for FileStore {
         params: &[Param],
         tags: &[RunTag],
     ) -> Result<()> {
-        self.log_batch_impl(run_id, metrics, params, tags)
+        let result = self.log_batch_impl(run_id, metrics, params, tags);
+        self.wrote();
+        result
     }
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
@@ -251,11 +298,24 @@ impl TrackingStore for FileStore {
             .map(|(history, _)| history)
     }
 
+    fn metric_history_since(
+        &self,
+        run_id: &str,
+        key: &str,
+        cursor: u64,
+    ) -> Result<Option<MetricTail>> {
+        self.read_metric_since(run_id, key, cursor).map(Some)
+    }
+
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
-        self.delete_tag_impl(run_id, key)
+        let result = self.delete_tag_impl(run_id, key);
+        self.wrote();
+        result
     }
 
     fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
-        self.log_inputs_impl(run_id, datasets)
+        let result = self.log_inputs_impl(run_id, datasets);
+        self.wrote();
+        result
     }
 }

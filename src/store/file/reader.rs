@@ -1,10 +1,11 @@
 //! Finding experiments and runs on disk and reading them tolerantly: a damaged entity is
 //! skipped with a [`StoreWarning`] in listings, and everything else is still returned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result, StoreWarning};
 use crate::model::validation::{validate_experiment_id, validate_run_id};
@@ -17,6 +18,7 @@ use crate::store::file::paths::{
     self, META_FILE, METRICS_DIR, NON_EXPERIMENT_ROOT_FOLDERS, PARAMS_DIR,
     RESERVED_EXPERIMENT_FOLDERS, TAGS_DIR, is_os_junk_name, is_temp_name,
 };
+use crate::store::file::snapshot::Fingerprint;
 
 /// An experiment folder: `<root>/<id>` (active) or `<root>/.trash/<id>` (deleted).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,7 +340,7 @@ impl FileStore {
         };
         for file in list_key_files(&run.path.join(METRICS_DIR), warnings) {
             let metric = match files::read_file(&file.path) {
-                Ok(bytes) => MetricFile::parse(&file.key, &bytes),
+                Ok(bytes) => MetricFile::parse_latest(&file.key, &bytes),
                 Err(e) => {
                     warnings.push(StoreWarning::new(
                         file.path.display().to_string(),
@@ -372,10 +374,30 @@ impl FileStore {
             candidates.extend(self.run_dirs(experiment, warnings));
         }
         let results = parallel_map(&candidates, |run_dir| {
+            // Stamped before reading, so that a change during the read shows next time.
+            let fingerprint = Fingerprint::of_run(&run_dir.path);
+            if let Some(fp) = &fingerprint
+                && let Some(run) = self.run_cache.get(&run_dir.path, fp)
+            {
+                let run = run
+                    .info
+                    .lifecycle_stage
+                    .matches(view)
+                    .then(|| (*run).clone());
+                return (run, Vec::new());
+            }
             let mut local = Vec::new();
             let run = match self.read_run_meta(run_dir) {
                 Ok(meta) if meta.lifecycle_stage.matches(view) => {
-                    Some(self.read_run_data(run_dir, &meta, &mut local))
+                    let run = self.read_run_data(run_dir, &meta, &mut local);
+                    // Runs with problems are read again each time, so every listing reports them.
+                    if local.is_empty()
+                        && let Some(fp) = fingerprint
+                    {
+                        self.run_cache
+                            .put(run_dir.path.clone(), fp, Arc::new(run.clone()));
+                    }
+                    Some(run)
                 }
                 Ok(_) => None,
                 Err(_) if being_created(&run_dir.path) => None,
@@ -386,6 +408,14 @@ impl FileStore {
             };
             (run, local)
         });
+        for experiment in experiments {
+            let present: HashSet<&Path> = candidates
+                .iter()
+                .filter(|c| c.experiment.path == experiment.path)
+                .map(|c| c.path.as_path())
+                .collect();
+            self.run_cache.retain_in(&experiment.path, &present);
+        }
         let mut runs = Vec::with_capacity(results.len());
         for (run, local) in results {
             warnings.extend(local);

@@ -10,7 +10,10 @@ use crate::model::{
     DEFAULT_EXPERIMENT_ID, LifecycleStage, Run, RunData, RunInfo, RunInputs, RunStatus, RunTag,
     new_run_id, now_ms, random_run_name, tags,
 };
-use crate::search::search_runs_in_memory;
+use crate::search::{
+    FilterSyntax, check_max_results, decode_page_token, encode_page_token, eval, order_by,
+    parse_run_filter, parse_run_order_by,
+};
 use crate::store::file::FileStore;
 use crate::store::file::files;
 use crate::store::file::meta::RunMeta;
@@ -208,6 +211,8 @@ impl FileStore {
     }
 
     pub(crate) fn search_runs_impl(&self, query: &RunQuery) -> Result<Page<Run>> {
+        // Counted before reading: a write during the read makes the kept result unusable.
+        let writes = self.write_count();
         let mut warnings = Vec::new();
         let mut seen = BTreeSet::new();
         let mut experiments = Vec::new();
@@ -223,8 +228,27 @@ impl FileStore {
                 )),
             }
         }
-        let runs = self.read_runs(&experiments, query.view_type, &mut warnings);
-        let (items, next_page_token) = search_runs_in_memory(runs, query)?;
+        // Checked in MLflow's order: experiments, then page size, filter, order and token.
+        check_max_results(query.max_results)?;
+        let filter = parse_run_filter(&query.filter, FilterSyntax::Extended)?;
+        let order = parse_run_order_by(&query.order_by)?;
+        let offset = decode_page_token(query.page_token.as_deref())?;
+        if let Some(page) = self.listings.next_page(query, offset, writes) {
+            return Ok(page);
+        }
+        let mut runs: Vec<Run> = self
+            .read_runs(&experiments, query.view_type, &mut warnings)
+            .into_iter()
+            .filter(|r| eval::run_matches(&filter, r))
+            .collect();
+        order_by::sort_runs(&mut runs, &order);
+        let end = offset.saturating_add(query.max_results).min(runs.len());
+        let items = runs.get(offset..end).unwrap_or_default().to_vec();
+        let next_page_token = (end < runs.len()).then(|| encode_page_token(end));
+        if let Some(token) = &next_page_token {
+            self.listings
+                .keep(query, runs, warnings.clone(), token, end, writes);
+        }
         Ok(Page {
             items,
             next_page_token,

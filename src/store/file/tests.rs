@@ -978,3 +978,136 @@ fn store_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<FileStore>();
 }
+
+/// Moves the modification time of every file under `dir` an hour back, so that listings keep
+/// the runs' reads (files modified in the last seconds are always read again).
+fn age_files(dir: &Path) {
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            age_files(&path);
+        } else {
+            fs::File::options()
+                .append(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(past))
+                .unwrap();
+        }
+    }
+}
+
+fn latest(store: &FileStore, experiment_id: &str, key: &str) -> f64 {
+    let page = all_runs(store, &[experiment_id], ViewType::ActiveOnly);
+    page.items[0].data.metrics[key].value
+}
+
+#[test]
+fn kept_runs_are_read_again_when_their_files_change() {
+    let (_dir, store) = new_store();
+    let exp = store.create_experiment("cache", None, &[]).unwrap();
+    let run = run_in(&store, &exp);
+    let id = run.info.run_id.clone();
+    store
+        .log_batch(
+            &id,
+            &[Metric::new("loss", 1.0, 10, 0)],
+            &[],
+            &[RunTag::new("t", "aaa")],
+        )
+        .unwrap();
+    let dir = run_dir(&store, &run);
+    age_files(&dir);
+    // Another process (a second store on the same folder) reads the run and keeps it.
+    let reader = FileStore::open(store.root()).unwrap();
+    assert_eq!(latest(&reader, &exp, "loss"), 1.0);
+    assert_eq!(latest(&reader, &exp, "loss"), 1.0);
+    // An append is a new size.
+    store
+        .log_metric(&id, &Metric::new("loss", 0.5, 20, 1))
+        .unwrap();
+    assert_eq!(latest(&reader, &exp, "loss"), 0.5);
+    // A same-size rewrite in place (as MLflow rewrites tags) shows in the modification time,
+    // even an old one.
+    age_files(&dir);
+    assert_eq!(latest(&reader, &exp, "loss"), 0.5);
+    let tag = dir.join("tags").join("t");
+    fs::write(&tag, "bbb").unwrap();
+    let older = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    fs::File::options()
+        .append(true)
+        .open(&tag)
+        .and_then(|f| f.set_modified(older))
+        .unwrap();
+    let page = all_runs(&reader, &[&exp], ViewType::ActiveOnly);
+    assert_eq!(page.items[0].data.tags["t"], "bbb");
+    // A new param file, and a deleted run.
+    fs::write(dir.join("params").join("lr"), "0.1").unwrap();
+    let page = all_runs(&reader, &[&exp], ViewType::ActiveOnly);
+    assert_eq!(page.items[0].data.params["lr"], "0.1");
+    store.delete_run(&id).unwrap();
+    assert!(
+        all_runs(&reader, &[&exp], ViewType::ActiveOnly)
+            .items
+            .is_empty()
+    );
+    assert_eq!(
+        all_runs(&reader, &[&exp], ViewType::DeletedOnly)
+            .items
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn next_pages_come_from_the_first_pages_read_until_a_write() {
+    let (_dir, store) = new_store();
+    let exp = store.create_experiment("pages", None, &[]).unwrap();
+    for i in 0..5 {
+        let run = run_in(&store, &exp);
+        store
+            .log_metric(&run.info.run_id, &Metric::new("m", i as f64, 10, 0))
+            .unwrap();
+    }
+    let mut query = RunQuery::new([exp.clone()]);
+    query.max_results = 2;
+    query.order_by = vec!["metrics.m ASC".into()];
+    let mut values = Vec::new();
+    loop {
+        let page = store.search_runs(&query).unwrap();
+        values.extend(page.items.iter().map(|r| r.data.metrics["m"].value));
+        if values.len() == 2 {
+            // A change by another process after the first page: the next pages are the
+            // snapshot of the first page's read (no duplicates, nothing skipped).
+            let other = FileStore::open(store.root()).unwrap();
+            let extra = run_in(&other, &exp);
+            other
+                .log_metric(&extra.info.run_id, &Metric::new("m", -1.0, 10, 0))
+                .unwrap();
+        }
+        match page.next_page_token {
+            Some(t) => query.page_token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(values, [0.0, 1.0, 2.0, 3.0, 4.0]);
+    // A first page reads the store again and sees the new run.
+    query.page_token = None;
+    let page = store.search_runs(&query).unwrap();
+    assert_eq!(page.items[0].data.metrics["m"].value, -1.0);
+    // A write through this store between pages: the next page is read again (MLflow's
+    // offset semantics).
+    let token = page.next_page_token.clone();
+    let newest = run_in(&store, &exp);
+    store
+        .log_metric(&newest.info.run_id, &Metric::new("m", -2.0, 10, 0))
+        .unwrap();
+    query.page_token = token;
+    let page = store.search_runs(&query).unwrap();
+    let got: Vec<f64> = page
+        .items
+        .iter()
+        .map(|r| r.data.metrics["m"].value)
+        .collect();
+    assert_eq!(got, [0.0, 1.0]);
+}

@@ -90,7 +90,7 @@ use self::read::Reader;
 use self::schema::{InspectError, SchemaInfo};
 use self::write::{Writer, parse_experiment_id};
 use super::uri::absolute;
-use super::{CreateRun, ExperimentQuery, Page, RunQuery, TrackingStore};
+use super::{CreateRun, ExperimentQuery, MetricTail, Page, RunQuery, TrackingStore};
 use crate::error::StoreWarning;
 use crate::error::{Error, Result};
 use crate::model::validation::{
@@ -326,6 +326,36 @@ impl SqliteStore {
 
     fn write<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
         self.db.write(|| self.refusal(), f)
+    }
+
+    /// Follows a metric's history: with `cursor` 0, every value of `key` logged to `run_id` (in
+    /// MLflow's order, as [`TrackingStore::get_metric_history`]); otherwise the values logged
+    /// since the read that returned `cursor` (in logging order). Each value is returned once;
+    /// [`MetricTail::next_offset`] is the cursor for the next call (a metrics-table rowid).
+    ///
+    /// Rowids only grow while rows are added; a permanently deleted run (`mlflow gc`) whose rows
+    /// held the largest rowids could make SQLite reuse them, which this does not notice.
+    pub fn read_metric_since(&self, run_id: &str, key: &str, cursor: u64) -> Result<MetricTail> {
+        let after = i64::try_from(cursor).unwrap_or(i64::MAX);
+        self.db.read(|tx| {
+            let reader = self.reader();
+            if !reader.run_exists(tx, run_id)? {
+                return Err(Error::NotFound(format!("Run with id={run_id} not found")).into());
+            }
+            let (metrics, next) = if after == 0 {
+                // One transaction: the history and the rowid it goes up to are one snapshot.
+                let history = reader.metric_history(tx, run_id, key)?;
+                (history, reader.max_metric_rowid(tx)?)
+            } else {
+                reader.metric_rows_since(tx, run_id, key, after)?
+            };
+            Ok(MetricTail {
+                metrics,
+                next_offset: u64::try_from(next).unwrap_or(0),
+                restarted: false,
+                bad_lines: 0,
+            })
+        })
     }
 
     fn log_batch_impl(
@@ -833,6 +863,15 @@ impl TrackingStore for SqliteStore {
                 .map(|k| Ok((k.clone(), reader.metric_history(tx, run_id, k)?)))
                 .collect()
         })
+    }
+
+    fn metric_history_since(
+        &self,
+        run_id: &str,
+        key: &str,
+        cursor: u64,
+    ) -> Result<Option<MetricTail>> {
+        self.read_metric_since(run_id, key, cursor).map(Some)
     }
 
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {

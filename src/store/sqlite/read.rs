@@ -590,6 +590,45 @@ impl Reader<'_> {
         Ok(out)
     }
 
+    /// The values of `key` logged to `run_id` in rows after rowid `after`, in insertion order,
+    /// and the cursor to continue from: the table's largest rowid now, so that rows of other
+    /// metrics are not looked at again. The rowid range is scanned (the `+` keeps SQLite from
+    /// walking the run's index instead): a few rows since the last look, however long the
+    /// history.
+    pub fn metric_rows_since(
+        &self,
+        tx: &Transaction<'_>,
+        run_id: &str,
+        key: &str,
+        after: i64,
+    ) -> TxResult<(Vec<Metric>, i64)> {
+        let mut stmt = tx.prepare_cached(
+            "SELECT value, timestamp, step, is_nan FROM metrics WHERE rowid > ?3 \
+             AND +run_uuid = ?1 AND +\"key\" = ?2 ORDER BY rowid",
+        )?;
+        let mut rows = stmt.query(rusqlite::params![run_id, key, after])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let value = metric_value(row.get_ref(0)?, row.get_ref(3)?);
+            let (Some(value), Some(timestamp), Some(step)) =
+                (value, as_i64(row.get_ref(1)?), as_i64(row.get_ref(2)?))
+            else {
+                continue;
+            };
+            out.push(Metric::new(key, value, timestamp, step));
+        }
+        Ok((out, self.max_metric_rowid(tx)?.max(after)))
+    }
+
+    /// The largest rowid of the metrics table (0 when empty): every row logged later has a
+    /// larger one (SQLite gives a new row the largest rowid plus one).
+    pub fn max_metric_rowid(&self, tx: &Transaction<'_>) -> TxResult<i64> {
+        let mut stmt = tx.prepare_cached("SELECT max(rowid) FROM metrics")?;
+        Ok(stmt
+            .query_row([], |row| row.get::<_, Option<i64>>(0))?
+            .unwrap_or(0))
+    }
+
     /// Whether a run row exists.
     pub fn run_exists(&self, tx: &Transaction<'_>, run_id: &str) -> TxResult<bool> {
         let mut stmt = tx.prepare_cached("SELECT 1 FROM runs WHERE run_uuid = ?1")?;

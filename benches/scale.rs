@@ -1,0 +1,481 @@
+//! Scale of the data layer (issue 7): opening large stores and listing every run, filtered
+//! search, a 1M-point history, with the peak memory of each measurement.
+//!
+//! ```sh
+//! cargo bench --bench scale                                   # 1k, 5k and 10k runs
+//! MLSCOPE_SCALE_SIZES=5000 cargo bench --bench scale          # one size
+//! MLSCOPE_SCALE_DIR=/tmp/mlscope-scale cargo bench --bench scale
+//! scripts/scale_bench_mlflow.sh                               # the same, then real MLflow
+//! ```
+//!
+//! Stores are written once with mlscope's own writer, on both backends, and cached under
+//! `$MLSCOPE_SCALE_DIR` (default `target/mlscope-scale`) in folders named after their shape:
+//! experiment `scale`, per run 20 params (`p0` = the index, `p1` cycling `x y z w`, the rest
+//! random), 5 tags, 10 metrics of 100 steps (`MLSCOPE_SCALE_STEPS`), every 17th run FAILED. One
+//! more store per backend holds a single run with a 1,000,000-point metric `loss`
+//! (`MLSCOPE_SCALE_POINTS`).
+//!
+//! Every measurement runs in a child process of its own (this binary again, with
+//! `MLSCOPE_SCALE_CHILD` set), so that its peak memory (`VmHWM` of `/proc/self/status`) is its own
+//! and no cache is shared between measurements (the OS page cache is: the stores are "warm" on
+//! disk, as after any previous use):
+//!
+//! * `list`: open the store, list every active run of the experiment with its params, tags and
+//!   latest metrics through `search_runs` pages of 1,000 (MLflow's default and the page size of
+//!   `mlflow.search_runs`); the first page and all pages are timed, then all pages again on the
+//!   same open store (what paging back and forth or a refresh costs);
+//! * `filter`: open, `metrics.m0 > 0.5 and params.p1 = 'x'` ordered by `metrics.m0 DESC`, all
+//!   pages of 1,000;
+//! * `history`: open, `get_metric_history` of the 1M-point metric.
+//!
+//! Prints one markdown table and writes `results.json` (store paths and timings, read by
+//! `scripts/scale_bench_mlflow.sh`). Without `--bench` (under `cargo test --all-targets`) it
+//! returns at once.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use mlscope::store::SqliteStore;
+use mlscope::{
+    CreateRun, FileStore, Metric, Param, RunQuery, RunStatus, RunTag, TrackingStore, ViewType,
+};
+
+const EXPERIMENT: &str = "scale";
+const HISTORY_EXPERIMENT: &str = "scale-history";
+const FILTER: &str = "metrics.m0 > 0.5 and params.p1 = 'x'";
+const ORDER: &str = "metrics.m0 DESC";
+const PAGE: usize = 1000;
+const PARAMS: usize = 20;
+const METRICS: usize = 10;
+const T0: i64 = 1_700_000_000_000;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// xorshift64*: deterministic content without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Backend {
+    File,
+    Sqlite,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::File => "file",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+    fn parse(s: &str) -> Backend {
+        if s == "sqlite" {
+            Backend::Sqlite
+        } else {
+            Backend::File
+        }
+    }
+}
+
+/// Where a store of `runs` runs lives (file: the `mlruns` folder; SQLite: the `.db` file).
+fn store_path(dir: &Path, backend: Backend, runs: usize, steps: usize) -> PathBuf {
+    let base = dir.join(format!("scale-{runs}r-{PARAMS}p-{METRICS}m-{steps}s"));
+    match backend {
+        Backend::File => base.join("mlruns"),
+        Backend::Sqlite => base.join("mlflow.db"),
+    }
+}
+
+fn history_path(dir: &Path, backend: Backend, points: usize) -> PathBuf {
+    let base = dir.join(format!("history-{points}"));
+    match backend {
+        Backend::File => base.join("mlruns"),
+        Backend::Sqlite => base.join("mlflow.db"),
+    }
+}
+
+fn open(backend: Backend, path: &Path) -> Box<dyn TrackingStore> {
+    match backend {
+        Backend::File => Box::new(FileStore::open(path).expect("open file store")),
+        Backend::Sqlite => {
+            let artifacts = path.with_file_name("artifacts");
+            Box::new(
+                SqliteStore::open_with_artifact_root(path, &artifacts.display().to_string())
+                    .expect("open SQLite store"),
+            )
+        }
+    }
+}
+
+fn experiment_id(store: &dyn TrackingStore, name: &str) -> String {
+    store
+        .get_experiment_by_name(name)
+        .expect("find experiment")
+        .expect("experiment exists")
+        .experiment_id
+}
+
+/// Writes a `runs`-run store unless a complete one is there (a `.done` marker beside it).
+fn ensure_store(dir: &Path, backend: Backend, runs: usize, steps: usize) -> PathBuf {
+    let path = store_path(dir, backend, runs, steps);
+    let done = path.with_extension("done");
+    if done.exists() {
+        return path;
+    }
+    let parent = path.parent().expect("store has a parent folder");
+    let _ = std::fs::remove_dir_all(&path);
+    let _ = std::fs::remove_file(&path);
+    std::fs::create_dir_all(parent).expect("create bench folder");
+    let started = Instant::now();
+    let store = open(backend, &path);
+    let exp = store
+        .create_experiment(EXPERIMENT, None, &[])
+        .expect("create experiment");
+    let mut rng = Rng(0x5CA1_E000_0000_0001);
+    let p1 = ["x", "y", "z", "w"];
+    for i in 0..runs {
+        let start = T0 + 60_000 * i as i64;
+        let run = store
+            .create_run(CreateRun {
+                experiment_id: exp.clone(),
+                user_id: "bench".into(),
+                start_time: Some(start),
+                tags: vec![
+                    RunTag::new("scale.index", i.to_string()),
+                    RunTag::new("scale.group", format!("g{}", i % 10)),
+                    RunTag::new("mlflow.source.name", "train.py"),
+                    RunTag::new("mlflow.source.type", "LOCAL"),
+                ],
+                run_name: Some(format!("scale-{i:05}")),
+            })
+            .expect("create run");
+        let id = &run.info.run_id;
+        let mut params = vec![Param::new("p0", i.to_string()), Param::new("p1", p1[i % 4])];
+        for j in 2..PARAMS {
+            params.push(Param::new(
+                format!("p{j}"),
+                format!("v{j}_{}", rng.next() % 1000),
+            ));
+        }
+        store.log_batch(id, &[], &params, &[]).expect("log params");
+        let m0_final = rng.unit();
+        let mut metrics = Vec::with_capacity(METRICS * steps);
+        for s in 0..steps {
+            for k in 0..METRICS {
+                let value = if k == 0 {
+                    let left = (steps - 1 - s) as f64 / (steps.max(2) - 1) as f64;
+                    m0_final + 0.5 * left
+                } else {
+                    (-(s as f64) / (10.0 + k as f64)).exp() + 0.01 * rng.unit()
+                };
+                let ts = start + 1000 + (s * METRICS + k) as i64;
+                metrics.push(Metric::new(format!("m{k}"), value, ts, s as i64));
+            }
+        }
+        for chunk in metrics.chunks(1000) {
+            store.log_batch(id, chunk, &[], &[]).expect("log metrics");
+        }
+        let status = if i % 17 == 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Finished
+        };
+        store
+            .update_run_info(id, Some(status), Some(start + 50_000), None)
+            .expect("end run");
+    }
+    std::fs::write(&done, b"").expect("write marker");
+    eprintln!(
+        "wrote {} store of {runs} runs in {:.1} s: {}",
+        backend.name(),
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
+    path
+}
+
+fn ensure_history(dir: &Path, backend: Backend, points: usize) -> PathBuf {
+    let path = history_path(dir, backend, points);
+    let done = path.with_extension("done");
+    if done.exists() {
+        return path;
+    }
+    let _ = std::fs::remove_dir_all(&path);
+    let _ = std::fs::remove_file(&path);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("create bench folder");
+    let started = Instant::now();
+    let store = open(backend, &path);
+    let exp = store
+        .create_experiment(HISTORY_EXPERIMENT, None, &[])
+        .expect("create experiment");
+    let run = store
+        .create_run(CreateRun {
+            experiment_id: exp,
+            user_id: "bench".into(),
+            start_time: Some(T0),
+            tags: Vec::new(),
+            run_name: Some("long".into()),
+        })
+        .expect("create run");
+    let mut batch = Vec::with_capacity(1000);
+    for s in 0..points {
+        let value = 1.0 / (1.0 + s as f64 * 1e-4);
+        batch.push(Metric::new("loss", value, T0 + s as i64, s as i64));
+        if batch.len() == 1000 {
+            store
+                .log_batch(&run.info.run_id, &batch, &[], &[])
+                .expect("log");
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        store
+            .log_batch(&run.info.run_id, &batch, &[], &[])
+            .expect("log");
+    }
+    std::fs::write(&done, b"").expect("write marker");
+    eprintln!(
+        "wrote {} store with a {points}-point metric in {:.1} s",
+        backend.name(),
+        started.elapsed().as_secs_f64()
+    );
+    path
+}
+
+/// Peak resident memory of this process so far, MiB (Linux; `None` elsewhere).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Pages through a query to the end; returns (first page s, all pages s, runs).
+fn page_through(store: &dyn TrackingStore, mut query: RunQuery) -> (f64, f64, usize) {
+    let started = Instant::now();
+    let mut first = None;
+    let mut n = 0;
+    loop {
+        let page = store.search_runs(&query).expect("search runs");
+        first.get_or_insert(started.elapsed().as_secs_f64());
+        n += page.items.len();
+        std::hint::black_box(&page.items);
+        match page.next_page_token {
+            Some(t) => query.page_token = Some(t),
+            None => break,
+        }
+    }
+    (first.unwrap_or(0.0), started.elapsed().as_secs_f64(), n)
+}
+
+/// One measurement, in this (child) process; prints one JSON line.
+fn child(spec: &str) {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (kind, backend, path) = (parts[0], Backend::parse(parts[1]), Path::new(parts[2]));
+    let out = match kind {
+        "list" | "filter" => {
+            let started = Instant::now();
+            let store = open(backend, path);
+            let exp = experiment_id(store.as_ref(), EXPERIMENT);
+            let mut query = RunQuery::new([exp]);
+            query.max_results = PAGE;
+            query.view_type = ViewType::ActiveOnly;
+            if kind == "filter" {
+                query.filter = FILTER.to_string();
+                query.order_by = vec![ORDER.to_string()];
+            }
+            let opened = started.elapsed().as_secs_f64();
+            let (first, all, n) = page_through(store.as_ref(), query.clone());
+            let (_, again, n2) = page_through(store.as_ref(), query);
+            assert_eq!(n, n2, "the second pass found other runs");
+            serde_json::json!({
+                "first_page_s": opened + first,
+                "all_pages_s": opened + all,
+                "again_s": again,
+                "runs": n,
+                "peak_mib": peak_rss_mib(),
+            })
+        }
+        "history" => {
+            let started = Instant::now();
+            let store = open(backend, path);
+            let exp = experiment_id(store.as_ref(), HISTORY_EXPERIMENT);
+            let runs = store
+                .search_runs(&RunQuery::new([exp]))
+                .expect("search")
+                .items;
+            let id = &runs[0].info.run_id;
+            let history = store.get_metric_history(id, "loss").expect("history");
+            serde_json::json!({
+                "load_s": started.elapsed().as_secs_f64(),
+                "points": history.len(),
+                "peak_mib": peak_rss_mib(),
+            })
+        }
+        other => panic!("unknown measurement {other}"),
+    };
+    println!("{out}");
+}
+
+/// Runs one measurement in a child process and returns its JSON answer.
+fn measure(kind: &str, backend: Backend, path: &Path) -> serde_json::Value {
+    let exe = std::env::current_exe().expect("own path");
+    let spec = format!("{kind}:{}:{}", backend.name(), path.display());
+    let output = Command::new(exe)
+        .arg("--bench")
+        .env("MLSCOPE_SCALE_CHILD", &spec)
+        .output()
+        .expect("run measurement");
+    assert!(
+        output.status.success(),
+        "measurement {spec} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("bad answer {line:?}: {e}"))
+}
+
+fn ms(v: &serde_json::Value) -> String {
+    match v.as_f64() {
+        Some(s) if s >= 10.0 => format!("{:.1} s", s),
+        Some(s) => format!("{:.0} ms", s * 1000.0),
+        None => "–".into(),
+    }
+}
+
+fn mib(v: &serde_json::Value) -> String {
+    v.as_f64().map_or("–".into(), |m| format!("{m:.0} MiB"))
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this without it.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("(run `cargo bench --bench scale` for the benchmark)");
+        return;
+    }
+    if let Ok(spec) = std::env::var("MLSCOPE_SCALE_CHILD") {
+        child(&spec);
+        return;
+    }
+    let dir = std::env::var_os("MLSCOPE_SCALE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/mlscope-scale"));
+    let dir = std::path::absolute(&dir).expect("absolute bench dir");
+    let sizes: Vec<usize> = std::env::var("MLSCOPE_SCALE_SIZES")
+        .unwrap_or_else(|_| "1000,5000,10000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let steps = env_usize("MLSCOPE_SCALE_STEPS", 100);
+    let points = env_usize("MLSCOPE_SCALE_POINTS", 1_000_000);
+    let reps = env_usize("MLSCOPE_SCALE_REPS", 3).max(1);
+
+    let mut rows = Vec::new();
+    let mut results = serde_json::Map::new();
+    let mut stores = Vec::new();
+    for &runs in &sizes {
+        for backend in [Backend::File, Backend::Sqlite] {
+            let path = ensure_store(&dir, backend, runs, steps);
+            stores.push(serde_json::json!({
+                "backend": backend.name(), "runs": runs, "path": path,
+            }));
+            for kind in ["list", "filter"] {
+                // Median of `reps` by all-pages time.
+                let mut all: Vec<serde_json::Value> =
+                    (0..reps).map(|_| measure(kind, backend, &path)).collect();
+                all.sort_by(|a, b| {
+                    a["all_pages_s"]
+                        .as_f64()
+                        .partial_cmp(&b["all_pages_s"].as_f64())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                });
+                let m = all[all.len() / 2].clone();
+                rows.push(format!(
+                    "| {} | {} | {runs} | {} | {} | {} | {} | {} |",
+                    backend.name(),
+                    if kind == "list" {
+                        "list all runs"
+                    } else {
+                        "filtered search"
+                    },
+                    m["runs"],
+                    ms(&m["first_page_s"]),
+                    ms(&m["all_pages_s"]),
+                    ms(&m["again_s"]),
+                    mib(&m["peak_mib"]),
+                ));
+                results.insert(format!("{kind}-{}-{runs}", backend.name()), m);
+            }
+        }
+    }
+    let mut history_rows = Vec::new();
+    let mut history_stores = Vec::new();
+    if points > 0 {
+        for backend in [Backend::File, Backend::Sqlite] {
+            let path = ensure_history(&dir, backend, points);
+            history_stores.push(serde_json::json!({"backend": backend.name(), "path": path}));
+            let mut all: Vec<serde_json::Value> = (0..reps)
+                .map(|_| measure("history", backend, &path))
+                .collect();
+            all.sort_by(|a, b| {
+                a["load_s"]
+                    .as_f64()
+                    .partial_cmp(&b["load_s"].as_f64())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            let m = all[all.len() / 2].clone();
+            history_rows.push(format!(
+                "| {} | 1M-point history | 1 | {} points | {} | – | – | {} |",
+                backend.name(),
+                m["points"],
+                ms(&m["load_s"]),
+                mib(&m["peak_mib"]),
+            ));
+            results.insert(format!("history-{}", backend.name()), m);
+        }
+    }
+
+    println!(
+        "\n{} params x {} metrics x {steps} steps per run, pages of {PAGE}, median of {reps}, \
+         one process per measurement\n",
+        PARAMS, METRICS
+    );
+    println!(
+        "| backend | measurement | runs in store | runs returned | open + first page | open + all pages | all pages again | peak RSS |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for row in rows.iter().chain(&history_rows) {
+        println!("{row}");
+    }
+    let json = serde_json::json!({
+        "stores": stores,
+        "history_stores": history_stores,
+        "filter": FILTER,
+        "order_by": ORDER,
+        "page_size": PAGE,
+        "experiment": EXPERIMENT,
+        "history_experiment": HISTORY_EXPERIMENT,
+        "results": results,
+    });
+    let path = dir.join("results.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).expect("json")).expect("write results");
+    println!("\nresults: {}", path.display());
+}
