@@ -271,12 +271,14 @@ fn run_sqlite_feed(path: &Path, tx: &Outbox, stop: &Receiver<()>) {
 
 /// Whether an event can change what a view shows. Opening, reading and closing a file without
 /// writing are reported too (inotify's `IN_OPEN`, `IN_ACCESS`, `IN_CLOSE_NOWRITE`): the viewer's
-/// own reads would otherwise trigger more reads, for ever.
+/// own reads would otherwise trigger more reads, for ever. Metadata-only changes (`IN_ATTRIB`:
+/// permissions, owners, times set by `touch` or by `rsync` after it wrote a file) are left out
+/// too: what a view shows comes from contents and names, whose changes have events of their own.
 fn changes_content(kind: &notify::EventKind) -> bool {
-    use notify::event::{AccessKind, AccessMode, EventKind};
+    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
     match kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        EventKind::Access(_) => false,
+        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)) => false,
         _ => true,
     }
 }
@@ -380,6 +382,12 @@ mod tests {
             AccessMode::Write
         ))));
         assert!(changes_content(&EventKind::Modify(ModifyKind::Any)));
+        assert!(changes_content(&EventKind::Modify(ModifyKind::Data(
+            notify::event::DataChange::Any
+        ))));
+        assert!(!changes_content(&EventKind::Modify(ModifyKind::Metadata(
+            notify::event::MetadataKind::AccessTime
+        ))));
         assert!(changes_content(&EventKind::Create(CreateKind::File)));
     }
 
