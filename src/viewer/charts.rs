@@ -874,7 +874,13 @@ fn build_lines(
         let raw = prepared
             .segments
             .iter()
-            .map(|s| to_points(&s.xs, &s.ys, s.lod.reduce(&s.xs, &s.ys, lo, hi, buckets)))
+            .map(|s| {
+                to_points(
+                    &s.xs,
+                    &s.ys,
+                    s.lod.reduce_subpixel(&s.xs, &s.ys, lo, hi, buckets),
+                )
+            })
             .collect();
         let smooth = prepared
             .segments
@@ -882,7 +888,11 @@ fn build_lines(
             .filter_map(|s| {
                 let sm = s.smooth.as_ref()?;
                 let lod = s.smooth_lod.as_ref()?;
-                Some(to_points(&s.xs, sm, lod.reduce(&s.xs, sm, lo, hi, buckets)))
+                Some(to_points(
+                    &s.xs,
+                    sm,
+                    lod.reduce_subpixel(&s.xs, sm, lo, hi, buckets),
+                ))
             })
             .collect();
         out.push(RunLines {
