@@ -259,10 +259,23 @@ pub fn visible_columns(
     ];
     for (gi, (infos, make)) in groups.into_iter().enumerate() {
         let mut defaults = 0;
-        for info in infos {
+        // System metrics (`system/…`) come after the model's metrics and are shown on demand:
+        // they say how the machine was used, not how the model did.
+        let is_system = |info: &&KeyInfo| {
+            gi == 0
+                && info
+                    .key
+                    .starts_with(crate::system_metrics::SYSTEM_METRICS_PREFIX)
+        };
+        let ordered = infos
+            .iter()
+            .filter(|i| !is_system(i))
+            .chain(infos.iter().filter(is_system));
+        for info in ordered {
             let c = make(info.key.clone());
             let is_tag = gi == 2;
             let default_on = !is_tag
+                && !is_system(&info)
                 && (info.differs || set.runs.len() == 1)
                 && defaults < DEFAULT_MAX_KEY_COLUMNS;
             if default_on {
@@ -613,6 +626,29 @@ mod tests {
         let (cols, _) = visible_columns(&s, &prefs, false);
         assert!(cols.contains(&ColumnId::Param("seed".into())));
         assert!(!cols.contains(&ColumnId::Param("lr".into())));
+    }
+
+    #[test]
+    fn system_metrics_are_not_default_columns_and_come_last() {
+        let mut runs = set().runs;
+        for (i, r) in runs.iter_mut().enumerate() {
+            let r = Arc::make_mut(r);
+            for key in ["system/cpu_utilization_percentage", "zz_acc"] {
+                r.data
+                    .metrics
+                    .insert(key.into(), crate::model::Metric::new(key, i as f64, 0, 0));
+            }
+        }
+        let s = RunSet::new(runs, 1);
+        let (cols, _) = visible_columns(&s, &ColumnPrefs::default(), false);
+        let sys = ColumnId::Metric("system/cpu_utilization_percentage".into());
+        assert!(cols.contains(&ColumnId::Metric("zz_acc".into())));
+        assert!(!cols.contains(&sys));
+        let mut prefs = ColumnPrefs::default();
+        prefs.shown.insert(sys.id_string());
+        let (cols, _) = visible_columns(&s, &prefs, false);
+        let pos = |c: &ColumnId| cols.iter().position(|x| x == c).unwrap();
+        assert!(pos(&sys) > pos(&ColumnId::Metric("zz_acc".into())));
     }
 
     #[test]
