@@ -10,16 +10,12 @@
 //! ~/.cache/mlscope/venv-mlflow-3.17.2/bin/python scripts/async_bench_mlflow.py
 //! ```
 
+mod common;
+use common::env_usize;
+
 use std::time::Instant;
 
 use mlscope::RunOptions;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);

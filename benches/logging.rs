@@ -8,16 +8,12 @@
 //! scripts/logging_bench_mlflow.sh      # MLflow's side, same machine
 //! ```
 
+mod common;
+use common::env_usize;
+
 use std::time::Instant;
 
 use mlscope::{Metric, TrackingClient};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);

@@ -12,6 +12,9 @@
 //!
 //! Every measurement logs into a fresh run and checks afterwards that every point arrived.
 
+mod common;
+use common::env_usize;
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 #[path = "../tests/support_server/mod.rs"]
@@ -24,13 +27,6 @@ use mlscope::store::rest::AsyncLogging;
 use mlscope::{CreateRun, Metric, RunStatus, TrackingStore};
 
 const BASE_TS: i64 = 1_700_000_000_000;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 fn new_run(store: &dyn TrackingStore, exp: &str, name: &str) -> String {
     store

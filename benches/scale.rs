@@ -32,6 +32,9 @@
 //! `scripts/scale_bench_mlflow.sh`). Without `--bench` (under `cargo test --all-targets`) it
 //! returns at once.
 
+mod common;
+use common::{Rng, env_usize};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -49,28 +52,6 @@ const PAGE: usize = 1000;
 const PARAMS: usize = 20;
 const METRICS: usize = 10;
 const T0: i64 = 1_700_000_000_000;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
-/// xorshift64*: deterministic content without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Backend {

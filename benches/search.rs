@@ -26,6 +26,9 @@
 //! instead: 60 runs in a temporary directory, pages of 5, one repetition, nothing cached or
 //! written.
 
+mod common;
+use common::{Rng, env_usize};
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -42,28 +45,6 @@ const PAGE: usize = 100;
 const SMOKE_PAGE: usize = 5;
 const SMOKE_RUNS: usize = 60;
 const T0: i64 = 1_700_000_000_000 + 10 * 24 * 3600 * 1000;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
-/// xorshift64*: deterministic content without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 struct Shape {
     runs: usize,
