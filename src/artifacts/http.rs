@@ -27,7 +27,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::path::{ArtifactPath, TEMP_ARTIFACT_PREFIX};
-use super::{ArtifactRepository, FileInfo, require_download_dir};
+use super::{ArtifactRepository, FileInfo, download_listed, require_download_dir};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::rest::{Body, HttpClient, Method, Request, RestConfig, read_json_body};
 use crate::store::uri::percent_decode;
@@ -347,19 +347,9 @@ impl ArtifactRepository for HttpArtifactRepository {
             self.download_file(&p, &target)?;
             return Ok(target);
         }
-        fs::create_dir_all(&target)
-            .map_err(|e| Error::io("cannot create download directory", target.clone(), e))?;
-        for entry in self.list_recursive(path)? {
-            let rel = ArtifactPath::parse(&entry.path)?;
-            let local = rel.to_local(dst_dir);
-            if entry.is_dir {
-                fs::create_dir_all(&local)
-                    .map_err(|e| Error::io("cannot create download directory", local, e))?;
-            } else {
-                self.download_file(&rel, &local)?;
-            }
-        }
-        Ok(target)
+        download_listed(self.list_recursive(path)?, dst_dir, target, |rel, local| {
+            self.download_file(rel, local)
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::path::{ArtifactPath, TEMP_ARTIFACT_PREFIX, escape_error, is_within};
-use super::{ArtifactRepository, FileInfo, require_download_dir};
+use super::{ArtifactRepository, FileInfo, download_listed, require_download_dir};
 use crate::error::{Error, Result};
 
 /// Files (relative parts, local path) and empty directories (relative parts) to log.
@@ -419,20 +419,9 @@ impl ArtifactRepository for LocalArtifactRepository {
             copy_out(&real, &target)?;
             return Ok(target);
         }
-        fs::create_dir_all(&target)
-            .map_err(|e| Error::io("cannot create download directory", target.clone(), e))?;
-        for info in self.list_recursive(path)? {
-            let rel = ArtifactPath::parse(&info.path)?;
-            let local = rel.to_local(dst_dir);
-            if info.is_dir {
-                fs::create_dir_all(&local)
-                    .map_err(|e| Error::io("cannot create download directory", local, e))?;
-            } else {
-                let src = self.resolve_existing(&rel)?;
-                copy_out(&src, &local)?;
-            }
-        }
-        Ok(target)
+        download_listed(self.list_recursive(path)?, dst_dir, target, |rel, local| {
+            copy_out(&self.resolve_existing(rel)?, local)
+        })
     }
 
     fn local_path(&self, path: &str) -> Result<Option<PathBuf>> {

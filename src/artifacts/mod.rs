@@ -246,6 +246,29 @@ pub(crate) fn require_download_dir(dst_dir: &Path) -> Result<()> {
     }
 }
 
+/// Lays out a downloaded folder under `dst_dir` as MLflow does: the folder `target`, every
+/// listed directory, and each listed file written by `fetch(its artifact path, local file)`.
+pub(crate) fn download_listed(
+    entries: Vec<FileInfo>,
+    dst_dir: &Path,
+    target: PathBuf,
+    mut fetch: impl FnMut(&ArtifactPath, &Path) -> Result<()>,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(&target)
+        .map_err(|e| Error::io("cannot create download directory", target.clone(), e))?;
+    for entry in entries {
+        let rel = ArtifactPath::parse(&entry.path)?;
+        let local = rel.to_local(dst_dir);
+        if entry.is_dir {
+            std::fs::create_dir_all(&local)
+                .map_err(|e| Error::io("cannot create download directory", local, e))?;
+        } else {
+            fetch(&rel, &local)?;
+        }
+    }
+    Ok(target)
+}
+
 /// Opens the repository for an artifact URI as recorded, with no relocation. A
 /// `mlflow-artifacts:` URI without a host is reached through the server named by
 /// `MLFLOW_TRACKING_URI` (as MLflow does).

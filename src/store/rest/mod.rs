@@ -237,40 +237,56 @@ impl RestStore {
     }
 
     fn search_runs_page(&self, query: &RunQuery) -> Result<Page<Run>> {
-        let mut body = json!({
+        let body = json!({
             "experiment_ids": query.experiment_ids,
             "filter": query.filter,
             "run_view_type": query.view_type.as_str(),
             "max_results": query.max_results,
             "order_by": query.order_by,
         });
-        if let Some(t) = &query.page_token {
-            body["page_token"] = json!(t);
-        }
-        let resp = self.post("runs/search", &body)?;
-        let runs = json::array_field(&resp, "runs")
-            .iter()
-            .map(json::run)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::complete(runs).with_token(json::next_page_token(&resp)))
+        self.post_search(
+            "runs/search",
+            body,
+            query.page_token.as_deref(),
+            "runs",
+            json::run,
+        )
     }
 
     fn search_experiments_page(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
-        let mut body = json!({
+        let body = json!({
             "max_results": query.max_results,
             "filter": query.filter,
             "order_by": query.order_by,
             "view_type": query.view_type.as_str(),
         });
-        if let Some(t) = &query.page_token {
+        self.post_search(
+            "experiments/search",
+            body,
+            query.page_token.as_deref(),
+            "experiments",
+            json::experiment,
+        )
+    }
+
+    /// One page of a search endpoint: `body` plus the page token, the items of `field` parsed.
+    fn post_search<T>(
+        &self,
+        endpoint: &str,
+        mut body: Value,
+        page_token: Option<&str>,
+        field: &str,
+        parse: fn(&Value) -> Result<T>,
+    ) -> Result<Page<T>> {
+        if let Some(t) = page_token {
             body["page_token"] = json!(t);
         }
-        let resp = self.post("experiments/search", &body)?;
-        let experiments = json::array_field(&resp, "experiments")
+        let resp = self.post(endpoint, &body)?;
+        let items = json::array_field(&resp, field)
             .iter()
-            .map(json::experiment)
+            .map(parse)
             .collect::<Result<Vec<_>>>()?;
-        Ok(Page::complete(experiments).with_token(json::next_page_token(&resp)))
+        Ok(Page::complete(items).with_token(json::next_page_token(&resp)))
     }
 }
 
