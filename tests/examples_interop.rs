@@ -4,49 +4,12 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::process::Command;
-
-use mlscope::{RunQuery, RunStatus, TrackingClient, ViewType, model::tags};
+use mlscope::{RunStatus, TrackingClient, model::tags};
 use support::*;
-
-fn run_example(name: &str, store: &TempStore) {
-    let output = Command::new(example_binary(name))
-        .env("MLFLOW_TRACKING_URI", store.uri())
-        .env_remove("MLFLOW_EXPERIMENT_NAME")
-        .env_remove("MLFLOW_EXPERIMENT_ID")
-        .env_remove("MLFLOW_RUN_ID")
-        .current_dir(store.dir.path())
-        .output()
-        .expect("example runs");
-    assert!(
-        output.status.success(),
-        "example {name} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Runs of the experiment named `experiment`, by run name.
-fn runs_by_name(client: &TrackingClient, experiment: &str) -> BTreeMap<String, mlscope::Run> {
-    let exp = client
-        .get_experiment_by_name(experiment)
-        .unwrap()
-        .unwrap_or_else(|| panic!("experiment {experiment} exists"));
-    let mut query = RunQuery::new([exp.experiment_id]);
-    query.view_type = ViewType::All;
-    client
-        .search_all_runs(&query)
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|r| (r.info.run_name.clone(), r))
-        .collect()
-}
 
 fn check_basic_tracking(backend: Backend) {
     let store = TempStore::new(backend);
-    run_example("basic_tracking", &store);
+    run_example("basic_tracking", &store.uri(), store.dir.path());
     let client = TrackingClient::new(&store.uri()).unwrap();
     let runs = runs_by_name(&client, "housing-price-prediction");
     let run = &runs["random-forest-experiment"];
@@ -72,7 +35,7 @@ fn check_basic_tracking(backend: Backend) {
 
 fn check_nested_runs(backend: Backend) {
     let store = TempStore::new(backend);
-    run_example("nested_runs", &store);
+    run_example("nested_runs", &store.uri(), store.dir.path());
     let client = TrackingClient::new(&store.uri()).unwrap();
     let runs = runs_by_name(&client, "hyperparameter-tuning");
     assert_eq!(runs.len(), 10, "{:?}", runs.keys().collect::<Vec<_>>());

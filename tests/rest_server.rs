@@ -12,7 +12,6 @@ mod support_server;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -23,7 +22,7 @@ use mlscope::store::RestStore;
 use mlscope::store::rest::{AsyncLogging, Auth, RestConfig};
 use mlscope::{
     CreateRun, ErrorCode, Metric, Param, RunQuery, RunStatus, RunTag, TrackingClient,
-    TrackingStore, ViewType, model::tags,
+    TrackingStore, model::tags,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -225,40 +224,6 @@ fn serve(conn: TcpStream, seen: &Mutex<Vec<Seen>>, handler: &Handler, stop: &Ato
 // =============================================================================================
 // Examples through a server, read back by MLflow's own client
 // =============================================================================================
-
-fn run_example(name: &str, uri: &str, cwd: &std::path::Path) {
-    let output = Command::new(example_binary(name))
-        .env("MLFLOW_TRACKING_URI", uri)
-        .env_remove("MLFLOW_EXPERIMENT_NAME")
-        .env_remove("MLFLOW_EXPERIMENT_ID")
-        .env_remove("MLFLOW_RUN_ID")
-        .env_remove("MLFLOW_ENABLE_ASYNC_LOGGING")
-        .current_dir(cwd)
-        .output()
-        .expect("example runs");
-    assert!(
-        output.status.success(),
-        "example {name} failed against {uri}:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn runs_by_name(client: &TrackingClient, experiment: &str) -> BTreeMap<String, mlscope::Run> {
-    let exp = client
-        .get_experiment_by_name(experiment)
-        .unwrap()
-        .unwrap_or_else(|| panic!("experiment {experiment} exists"));
-    let mut query = RunQuery::new([exp.experiment_id]);
-    query.view_type = ViewType::All;
-    client
-        .search_all_runs(&query)
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|r| (r.info.run_name.clone(), r))
-        .collect()
-}
 
 #[test]
 fn examples_log_through_the_server_and_mlflow_reads_them() {

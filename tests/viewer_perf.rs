@@ -89,6 +89,25 @@ fn write_store(root: &std::path::Path) -> Option<Arc<dyn TrackingStore>> {
     Some(store)
 }
 
+/// Frame times of 300 frames scrolling the runs table with the mouse wheel (200 down, 100 up).
+fn scroll_frames(h: &mut Harness<'static, App>) -> Vec<Duration> {
+    let mut frames = Vec::new();
+    for i in 0..300 {
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, if i < 200 { -120.0 } else { 240.0 }),
+            modifiers: egui::Modifiers::NONE,
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+        });
+        h.hover_at(egui::pos2(800.0, 300.0));
+        let f = Instant::now();
+        h.step();
+        frames.push(f.elapsed());
+    }
+    frames
+}
+
 #[test]
 #[ignore = "writes a 5,000-run store; run with --ignored --nocapture"]
 fn time_to_first_rows_and_scrolling_frame_times_on_5000_runs() {
@@ -134,20 +153,7 @@ fn time_to_first_rows_and_scrolling_frame_times_on_5000_runs() {
         .collect();
     // Parents are expanded by default: all 5,000 rows are in the table. Scroll through it.
     let n = h.state().shown_run_names().len();
-    let mut frames = Vec::new();
-    for i in 0..300 {
-        h.event(egui::Event::MouseWheel {
-            unit: egui::MouseWheelUnit::Point,
-            delta: egui::vec2(0.0, if i < 200 { -120.0 } else { 240.0 }),
-            modifiers: egui::Modifiers::NONE,
-            phase: egui::TouchPhase::Move,
-            source: egui::MouseWheelSource::Wheel,
-        });
-        h.hover_at(egui::pos2(800.0, 300.0));
-        let f = Instant::now();
-        h.step();
-        frames.push(f.elapsed());
-    }
+    let mut frames = scroll_frames(&mut h);
     frames.sort();
     frames_while_loading.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -242,20 +248,7 @@ fn browsing_an_existing_store() {
         loading_frames.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
         peak_rss_mib().unwrap_or(f64::NAN)
     );
-    let mut frames = Vec::new();
-    for i in 0..300 {
-        h.event(egui::Event::MouseWheel {
-            unit: egui::MouseWheelUnit::Point,
-            delta: egui::vec2(0.0, if i < 200 { -120.0 } else { 240.0 }),
-            modifiers: egui::Modifiers::NONE,
-            phase: egui::TouchPhase::Move,
-            source: egui::MouseWheelSource::Wheel,
-        });
-        h.hover_at(egui::pos2(800.0, 300.0));
-        let f = Instant::now();
-        h.step();
-        frames.push(f.elapsed());
-    }
+    let mut frames = scroll_frames(&mut h);
     frames.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let q = |v: &[Duration], p: f64| ms(v[((v.len() - 1) as f64 * p) as usize]);

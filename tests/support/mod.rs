@@ -1753,6 +1753,43 @@ pub fn check_store_against_mlflow(
     }
 }
 
+/// Runs a compiled example against the tracking `uri` in `cwd` (no experiment, run or
+/// asynchronous-logging variables inherited) and panics with its output when it fails.
+pub fn run_example(name: &str, uri: &str, cwd: &Path) {
+    let output = Command::new(example_binary(name))
+        .env("MLFLOW_TRACKING_URI", uri)
+        .env_remove("MLFLOW_EXPERIMENT_NAME")
+        .env_remove("MLFLOW_EXPERIMENT_ID")
+        .env_remove("MLFLOW_RUN_ID")
+        .env_remove("MLFLOW_ENABLE_ASYNC_LOGGING")
+        .current_dir(cwd)
+        .output()
+        .expect("example runs");
+    assert!(
+        output.status.success(),
+        "example {name} failed against {uri}:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs of the experiment named `experiment` (deleted ones too), by run name.
+pub fn runs_by_name(client: &mlscope::TrackingClient, experiment: &str) -> BTreeMap<String, Run> {
+    let exp = client
+        .get_experiment_by_name(experiment)
+        .unwrap()
+        .unwrap_or_else(|| panic!("experiment {experiment} exists"));
+    let mut query = RunQuery::new([exp.experiment_id]);
+    query.view_type = ViewType::All;
+    client
+        .search_all_runs(&query)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|r| (r.info.run_name.clone(), r))
+        .collect()
+}
+
 /// Path of a compiled example (`target/<profile>/examples/<name>`), next to this test binary.
 ///
 /// Examples are not `CARGO_BIN_EXE_*` binaries and a test cannot `cargo run --example` (cargo
