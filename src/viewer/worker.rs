@@ -411,7 +411,7 @@ impl Worker {
 
     /// Queues a request; never blocks (a full channel keeps it in an outbox, sent next frame).
     pub fn send(&mut self, key: RequestKey, generation: u64, request: Request) {
-        if std::env::var_os("MLSCOPE_VIEWER_TRACE").is_some() {
+        if trace_enabled() {
             eprintln!("mlscope-viewer: request {key:?}");
         }
         self.in_flight += 1;
@@ -972,6 +972,12 @@ pub fn uri_for_path(path: &Path) -> String {
     } else {
         path.display().to_string()
     }
+}
+
+/// Whether `MLSCOPE_VIEWER_TRACE` asks for every request on stderr (read once).
+fn trace_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("MLSCOPE_VIEWER_TRACE").is_some_and(|v| !v.is_empty()))
 }
 
 /// The artifact as a file on this machine: where it is, or a download of it (a tracking
