@@ -20,9 +20,11 @@ use egui_plot::{Line, Plot, PlotPoint, PlotPoints};
 
 use crate::model::Run;
 
-use super::app::App;
+use crate::format::number_sig;
+
 use super::cache::Entry;
 use super::commands::Command;
+use super::context::{Histories, ViewCtx};
 use super::lod::Pyramid;
 use super::theme;
 use super::worker::Series;
@@ -163,11 +165,6 @@ pub fn prepare(series: &Series, options: &ChartOptions) -> Prepared {
 }
 
 impl Prepared {
-    /// Number of points of the series taken in.
-    pub fn points_seen(&self) -> usize {
-        self.seen
-    }
-
     /// Whether this was prepared from exactly `series`'s points (checked on the count and the
     /// first and last points).
     pub fn is_current(&self, series: &Series) -> bool {
@@ -274,8 +271,10 @@ impl Prepared {
     }
 }
 
-/// Debiased exponential moving average (TensorBoard's smoothing).
-pub fn ema(ys: &[f64], weight: f64) -> Vec<f64> {
+/// Debiased exponential moving average (TensorBoard's smoothing), in one pass (the tests'
+/// reference for [`ema_from`]).
+#[cfg(test)]
+fn ema(ys: &[f64], weight: f64) -> Vec<f64> {
     ema_from(ys, weight, &mut (0.0, 0.0))
 }
 
@@ -299,7 +298,8 @@ fn ema_from(ys: &[f64], weight: f64, state: &mut (f64, f64)) -> Vec<f64> {
 /// each side of the range (so lines reach the edges) and the segment's ends (so automatic
 /// bounds still see all the data). Small inputs are returned whole. A pass over every point in
 /// range; charts read the segment's pyramid instead ([`Pyramid::reduce`], same points).
-pub fn reduce_minmax(xs: &[f64], ys: &[f64], x0: f64, x1: f64, buckets: usize) -> Vec<PlotPoint> {
+#[cfg(test)]
+fn reduce_minmax(xs: &[f64], ys: &[f64], x0: f64, x1: f64, buckets: usize) -> Vec<PlotPoint> {
     to_points(xs, ys, super::lod::reduce_brute(xs, ys, x0, x1, buckets))
 }
 
@@ -335,9 +335,10 @@ struct PreparedEntry {
     used: u64,
 }
 
-/// Chart view state.
+/// The Charts tab, with its state: the key filter, and series prepared for drawing (memoised
+/// per card).
 #[derive(Default)]
-pub struct ChartsState {
+pub struct Charts {
     /// The key filter text.
     pub key_filter: String,
     /// Ask the key filter to take the focus (Ctrl+F).
@@ -357,7 +358,7 @@ pub struct ChartsState {
     pub shown_keys: Vec<String>,
 }
 
-impl ChartsState {
+impl Charts {
     /// Number of prepared series held (tests).
     pub fn prepared_len(&self) -> usize {
         self.prepared.len()
@@ -370,7 +371,7 @@ impl ChartsState {
 
     /// Drops what was derived from histories that are no longer held, and, above
     /// [`PREPARED_BUDGET_BYTES`], the prepared series drawn longest ago (not those of this frame).
-    pub fn trim(&mut self, histories: &super::cache::Cache<(String, String), Series>) {
+    pub fn trim(&mut self, histories: &Histories) {
         self.prepared
             .retain(|k, _| matches!(histories.peek(k), Some(Entry::Ready(_))));
         let mut total: usize = self
@@ -401,9 +402,9 @@ impl ChartsState {
     }
 }
 
-impl std::fmt::Debug for ChartsState {
+impl std::fmt::Debug for Charts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChartsState")
+        f.debug_struct("Charts")
             .field("key_filter", &self.key_filter)
             .field("cards_drawn", &self.cards_drawn)
             .finish()
@@ -424,487 +425,476 @@ pub fn series_bytes(s: &Series) -> usize {
     (s.steps.capacity() + s.timestamps.capacity() + s.values.capacity()) * 8
 }
 
-/// Ends a frame's memory bookkeeping: drops histories no view read in this frame while they
-/// weigh more than [`HISTORY_BUDGET_BYTES`], and the chart data derived from dropped ones.
-pub fn trim_memory(app: &mut App) {
-    if app
-        .histories
-        .evict_unused(HISTORY_BUDGET_BYTES, series_bytes)
-        > 0
-    {
-        app.histories_version += 1;
+impl Charts {
+    /// The options row of the Charts tab.
+    pub fn options_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
+        let mut options = ctx.persisted().charts.clone();
+        let o = &mut options;
+        ui.separator();
+        egui::ComboBox::from_id_salt("x_axis")
+            .selected_text(format!("x: {}", o.x_axis.label()))
+            .show_ui(ui, |ui| {
+                for x in [XAxis::Step, XAxis::WallTime, XAxis::Relative] {
+                    ui.selectable_value(&mut o.x_axis, x, x.label());
+                }
+            })
+            .response
+            .on_hover_text("The x axis of every chart");
+        ui.add(
+            egui::Slider::new(&mut o.smoothing, 0.0..=0.99)
+                .text("smoothing")
+                .fixed_decimals(2),
+        )
+        .on_hover_text("EMA smoothing weight; the raw line stays, faded");
+        ui.checkbox(&mut o.log_y, "log y")
+            .on_hover_text("Logarithmic y axis (values ≤ 0 are left out)");
+        if options != ctx.persisted().charts {
+            ctx.send(Command::SetChartOptions(options));
+        }
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut self.key_filter)
+                .id(egui::Id::unique("chart_key_filter"))
+                .hint_text("metric key filter (Ctrl+F)")
+                .desired_width(150.0),
+        );
+        if self.focus_key_filter {
+            r.request_focus();
+            self.focus_key_filter = false;
+        }
     }
-    app.charts.trim(&app.histories);
-    app.histories.tick();
-}
 
-/// The options row of the Charts tab.
-pub fn chart_options_ui(ui: &mut egui::Ui, app: &mut App) {
-    let o = &mut app.persisted.charts;
-    ui.separator();
-    egui::ComboBox::from_id_salt("x_axis")
-        .selected_text(format!("x: {}", o.x_axis.label()))
-        .show_ui(ui, |ui| {
-            for x in [XAxis::Step, XAxis::WallTime, XAxis::Relative] {
-                ui.selectable_value(&mut o.x_axis, x, x.label());
+    /// Draws the Charts tab.
+    pub fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
+        self.cards_drawn = 0;
+        self.shown_keys.clear();
+        self.frame += 1;
+        self.prepare_clock = Some((Instant::now(), 0));
+        let runs: Vec<Arc<Run>> = ctx
+            .selected_runs()
+            .into_iter()
+            .take(MAX_CHART_RUNS)
+            .collect();
+        if runs.is_empty() {
+            ui.add_space(12.0);
+            ui.weak("Select runs in the table to chart their metrics (Ctrl+click and Shift+click select several)");
+            return;
+        }
+        // Every metric key of the selected runs, filtered.
+        let q = self.key_filter.to_lowercase();
+        let mut keys: Vec<String> = runs
+            .iter()
+            .flat_map(|r| r.data.metrics.keys().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(|k| q.is_empty() || k.to_lowercase().contains(&q))
+            .collect();
+        keys.sort();
+        if keys.is_empty() {
+            ui.weak(if q.is_empty() {
+                "The selected runs have no metrics"
+            } else {
+                "No metric key matches the filter"
+            });
+            return;
+        }
+        if ctx.selection().len() > MAX_CHART_RUNS {
+            ui.weak(format!(
+                "Charting the first {MAX_CHART_RUNS} of {} selected runs",
+                ctx.selection().len()
+            ));
+        }
+        // One legend for every chart: the runs in their colours.
+        ui.horizontal_wrapped(|ui| {
+            for r in runs.iter().take(40) {
+                theme::swatch(ui, theme::run_color(&r.info.run_id));
+                ui.label(egui::RichText::new(&r.info.run_name).small());
+                ui.add_space(6.0);
             }
-        })
-        .response
-        .on_hover_text("The x axis of every chart");
-    ui.add(
-        egui::Slider::new(&mut o.smoothing, 0.0..=0.99)
-            .text("smoothing")
-            .fixed_decimals(2),
-    )
-    .on_hover_text("EMA smoothing weight; the raw line stays, faded");
-    ui.checkbox(&mut o.log_y, "log y")
-        .on_hover_text("Logarithmic y axis (values ≤ 0 are left out)");
-    let r = ui.add(
-        egui::TextEdit::singleline(&mut app.charts.key_filter)
-            .id(egui::Id::unique("chart_key_filter"))
-            .hint_text("metric key filter (Ctrl+F)")
-            .desired_width(150.0),
-    );
-    if app.charts.focus_key_filter {
-        r.request_focus();
-        app.charts.focus_key_filter = false;
-    }
-}
-
-/// Draws the Charts tab.
-pub fn charts_ui(ui: &mut egui::Ui, app: &mut App) {
-    app.charts.cards_drawn = 0;
-    app.charts.shown_keys.clear();
-    app.charts.frame += 1;
-    app.charts.prepare_clock = Some((Instant::now(), 0));
-    let runs: Vec<Arc<Run>> = app
-        .selected_runs()
-        .into_iter()
-        .take(MAX_CHART_RUNS)
-        .collect();
-    if runs.is_empty() {
-        ui.add_space(12.0);
-        ui.weak("Select runs in the table to chart their metrics (Ctrl+click and Shift+click select several)");
-        return;
-    }
-    // Every metric key of the selected runs, filtered.
-    let q = app.charts.key_filter.to_lowercase();
-    let mut keys: Vec<String> = runs
-        .iter()
-        .flat_map(|r| r.data.metrics.keys().cloned())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .filter(|k| q.is_empty() || k.to_lowercase().contains(&q))
-        .collect();
-    keys.sort();
-    if keys.is_empty() {
-        ui.weak(if q.is_empty() {
-            "The selected runs have no metrics"
-        } else {
-            "No metric key matches the filter"
+            if runs.len() > 40 {
+                ui.weak(format!("and {} more", runs.len() - 40));
+            }
         });
-        return;
-    }
-    if app.selection.len() > MAX_CHART_RUNS {
-        ui.weak(format!(
-            "Charting the first {MAX_CHART_RUNS} of {} selected runs",
-            app.selection.len()
-        ));
-    }
-    // One legend for every chart: the runs in their colours.
-    ui.horizontal_wrapped(|ui| {
-        for r in runs.iter().take(40) {
-            theme::swatch(ui, theme::run_color(&r.info.run_id));
-            ui.label(egui::RichText::new(&r.info.run_name).small());
-            ui.add_space(6.0);
+        let (system, model): (Vec<String>, Vec<String>) =
+            keys.into_iter().partition(|k| k.starts_with(SYSTEM_PREFIX));
+        // Group by prefix before the first '/'.
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for k in model {
+            let prefix = k
+                .split_once('/')
+                .map(|(p, _)| p.to_string())
+                .unwrap_or_default();
+            groups.entry(prefix).or_default().push(k);
         }
-        if runs.len() > 40 {
-            ui.weak(format!("and {} more", runs.len() - 40));
+        let width = ui.available_width();
+        let ncols = ((width / MIN_CARD_WIDTH).floor() as usize).clamp(1, 4);
+        let spacing = ui.spacing().item_spacing.x;
+        let card_w = ((width - spacing * (ncols as f32 - 1.0)) / ncols as f32 - 2.0).max(120.0);
+        // Sections by prefix only pay off with many keys; a few keys go in one grid.
+        let multi_group = groups.len() > 1 && groups.values().map(Vec::len).sum::<usize>() > 8;
+        if !multi_group && !groups.is_empty() {
+            let all: Vec<String> = groups.into_values().flatten().collect();
+            groups = BTreeMap::from([(String::new(), all)]);
         }
-    });
-    let (system, model): (Vec<String>, Vec<String>) =
-        keys.into_iter().partition(|k| k.starts_with(SYSTEM_PREFIX));
-    // Group by prefix before the first '/'.
-    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for k in model {
-        let prefix = k
-            .split_once('/')
-            .map(|(p, _)| p.to_string())
-            .unwrap_or_default();
-        groups.entry(prefix).or_default().push(k);
-    }
-    let width = ui.available_width();
-    let ncols = ((width / MIN_CARD_WIDTH).floor() as usize).clamp(1, 4);
-    let spacing = ui.spacing().item_spacing.x;
-    let card_w = ((width - spacing * (ncols as f32 - 1.0)) / ncols as f32 - 2.0).max(120.0);
-    // Sections by prefix only pay off with many keys; a few keys go in one grid.
-    let multi_group = groups.len() > 1 && groups.values().map(Vec::len).sum::<usize>() > 8;
-    if !multi_group && !groups.is_empty() {
-        let all: Vec<String> = groups.into_values().flatten().collect();
-        groups = BTreeMap::from([(String::new(), all)]);
-    }
-    let grid = |ui: &mut egui::Ui, app: &mut App, keys: &[String]| {
-        for chunk in keys.chunks(ncols) {
-            ui.horizontal(|ui| {
-                for key in chunk {
-                    ui.allocate_ui_with_layout(
-                        egui::vec2(card_w, theme::CHART_HEIGHT + 30.0),
-                        egui::Layout::top_down(egui::Align::LEFT),
-                        |ui| {
-                            ui.set_width(card_w);
-                            card_ui(ui, app, &runs, key);
-                        },
-                    );
+        let grid = |ui: &mut egui::Ui, charts: &mut Charts, keys: &[String]| {
+            for chunk in keys.chunks(ncols) {
+                ui.horizontal(|ui| {
+                    for key in chunk {
+                        ui.allocate_ui_with_layout(
+                            egui::vec2(card_w, theme::CHART_HEIGHT + 30.0),
+                            egui::Layout::top_down(egui::Align::LEFT),
+                            |ui| {
+                                ui.set_width(card_w);
+                                charts.card_ui(ui, ctx, &runs, key);
+                            },
+                        );
+                    }
+                });
+                ui.add_space(6.0);
+            }
+        };
+        egui::ScrollArea::vertical()
+            .id_salt("charts_scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                for (prefix, keys) in &groups {
+                    if multi_group {
+                        let title = if prefix.is_empty() {
+                            "other".to_string()
+                        } else {
+                            format!("{prefix}/")
+                        };
+                        egui::CollapsingHeader::new(format!("{title} ({})", keys.len()))
+                            .id_salt(("chart_group", prefix))
+                            .default_open(true)
+                            .show(ui, |ui| grid(ui, self, keys));
+                    } else {
+                        grid(ui, self, keys);
+                    }
+                }
+                // System metrics (CPU, memory, GPU…) after the model's, closed until asked for:
+                // their histories are read only then.
+                if !system.is_empty() {
+                    if !groups.is_empty() {
+                        ui.separator();
+                    }
+                    egui::CollapsingHeader::new(format!("{SYSTEM_SECTION} ({})", system.len()))
+                        .id_salt("chart_group_system")
+                        .default_open(false)
+                        .show(ui, |ui| grid(ui, self, &system));
                 }
             });
-            ui.add_space(6.0);
+        // Ask for the histories the visible cards lack (all keys of a run in one request).
+        for (run_id, keys) in std::mem::take(&mut self.wanted) {
+            ctx.send(Command::LoadHistories {
+                run_ids: vec![run_id],
+                keys,
+            });
         }
-    };
-    egui::ScrollArea::vertical()
-        .id_salt("charts_scroll")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            for (prefix, keys) in &groups {
-                if multi_group {
-                    let title = if prefix.is_empty() {
-                        "other".to_string()
-                    } else {
-                        format!("{prefix}/")
-                    };
-                    egui::CollapsingHeader::new(format!("{title} ({})", keys.len()))
-                        .id_salt(("chart_group", prefix))
-                        .default_open(true)
-                        .show(ui, |ui| grid(ui, app, keys));
-                } else {
-                    grid(ui, app, keys);
-                }
-            }
-            // System metrics (CPU, memory, GPU…) after the model's, closed until asked for:
-            // their histories are read only then.
-            if !system.is_empty() {
-                if !groups.is_empty() {
-                    ui.separator();
-                }
-                egui::CollapsingHeader::new(format!("{SYSTEM_SECTION} ({})", system.len()))
-                    .id_salt("chart_group_system")
-                    .default_open(false)
-                    .show(ui, |ui| grid(ui, app, &system));
-            }
-        });
-    // Ask for the histories the visible cards lack (all keys of a run in one request).
-    for (run_id, keys) in std::mem::take(&mut app.charts.wanted) {
-        app.commands.push(Command::LoadHistories {
-            run_ids: vec![run_id],
-            keys,
-        });
     }
-}
 
-fn card_ui(ui: &mut egui::Ui, app: &mut App, runs: &[Arc<Run>], key: &str) {
-    app.charts.shown_keys.push(key.to_string());
-    let top = ui.cursor().min;
-    let card_rect = egui::Rect::from_min_size(
-        top,
-        egui::vec2(ui.available_width(), theme::CHART_HEIGHT + 26.0),
-    );
-    if !ui.is_rect_visible(card_rect) {
-        ui.allocate_space(card_rect.size());
-        return;
-    }
-    app.charts.cards_drawn += 1;
-    // Histories are read for visible cards only.
-    for r in runs {
-        let hkey = (r.info.run_id.clone(), key.to_string());
-        if r.data.metrics.contains_key(key) && !app.histories.contains(&hkey) {
-            app.charts.wanted.entry(hkey.0).or_default().push(hkey.1);
+    fn card_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx, runs: &[Arc<Run>], key: &str) {
+        self.shown_keys.push(key.to_string());
+        let top = ui.cursor().min;
+        let card_rect = egui::Rect::from_min_size(
+            top,
+            egui::vec2(ui.available_width(), theme::CHART_HEIGHT + 26.0),
+        );
+        if !ui.is_rect_visible(card_rect) {
+            ui.allocate_space(card_rect.size());
+            return;
         }
-    }
-    let options = app.persisted.charts.clone();
-    let ohash = options_hash(&options);
-    let (x0, x1, px) = app.charts.last_x.get(key).copied().unwrap_or((
-        f64::NEG_INFINITY,
-        f64::INFINITY,
-        ui.available_width(),
-    ));
-    let sel_hash = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.cards_drawn += 1;
+        // Histories are read for visible cards only.
         for r in runs {
-            r.info.run_id.hash(&mut h);
-            r.info.run_name.hash(&mut h);
+            let hkey = (r.info.run_id.clone(), key.to_string());
+            if r.data.metrics.contains_key(key) && !ctx.histories().contains(&hkey) {
+                self.wanted.entry(hkey.0).or_default().push(hkey.1);
+            }
         }
-        h.finish()
-    };
-    let memo_key: MemoKey = (
-        ohash,
-        app.histories_version,
-        x0.to_bits(),
-        x1.to_bits(),
-        px as u32,
-        sel_hash,
-    );
-    let mut pending = false;
-    let lines = match app.charts.memo.get(key) {
-        Some((k, lines)) if *k == memo_key => {
-            // Still drawn: the prepared series stay (the memory budget drops unused ones).
-            let frame = app.charts.frame;
-            for l in lines.iter() {
-                if let Some(e) = app
-                    .charts
-                    .prepared
-                    .get_mut(&(l.run_id.clone(), key.to_string()))
-                {
-                    e.used = frame;
+        let options = ctx.persisted().charts.clone();
+        let ohash = options_hash(&options);
+        let (x0, x1, px) = self.last_x.get(key).copied().unwrap_or((
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            ui.available_width(),
+        ));
+        let sel_hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            for r in runs {
+                r.info.run_id.hash(&mut h);
+                r.info.run_name.hash(&mut h);
+            }
+            h.finish()
+        };
+        let memo_key: MemoKey = (
+            ohash,
+            ctx.histories_version(),
+            x0.to_bits(),
+            x1.to_bits(),
+            px as u32,
+            sel_hash,
+        );
+        let mut pending = false;
+        let lines = match self.memo.get(key) {
+            Some((k, lines)) if *k == memo_key => {
+                // Still drawn: the prepared series stay (the memory budget drops unused ones).
+                let frame = self.frame;
+                for l in lines.iter() {
+                    if let Some(e) = self.prepared.get_mut(&(l.run_id.clone(), key.to_string())) {
+                        e.used = frame;
+                    }
                 }
+                Arc::clone(lines)
             }
-            Arc::clone(lines)
-        }
-        _ => {
-            // The old lines share the prepared series: let them go so appends extend in place.
-            app.charts.memo.remove(key);
-            let (lines, complete) = build_lines(app, runs, key, &options, ohash, (x0, x1), px);
-            let lines = Arc::new(lines);
-            if complete {
-                app.charts
-                    .memo
-                    .insert(key.to_string(), (memo_key, Arc::clone(&lines)));
-            } else {
-                // Some series wait for the next frame's preparation budget.
-                pending = true;
-                ui.ctx().request_repaint();
+            _ => {
+                // The old lines share the prepared series: let them go so appends extend in place.
+                self.memo.remove(key);
+                let (lines, complete) =
+                    self.build_lines(ctx.histories(), runs, key, &options, (x0, x1), px);
+                let lines = Arc::new(lines);
+                if complete {
+                    self.memo
+                        .insert(key.to_string(), (memo_key, Arc::clone(&lines)));
+                } else {
+                    // Some series wait for the next frame's preparation budget.
+                    pending = true;
+                    ui.ctx().request_repaint();
+                }
+                lines
             }
-            lines
-        }
-    };
-    let mut export_csv = false;
-    let mut export_png = false;
-    ui.horizontal(|ui| {
-        ui.label(egui::RichText::new(key).strong())
-            .on_hover_text(format!("metric {key}"));
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            export_csv = ui
-                .small_button("CSV")
-                .on_hover_text("Save every value of this metric of the charted runs as CSV")
-                .clicked();
-            export_png = ui
-                .small_button("PNG")
-                .on_hover_text("Save this chart as a PNG image")
-                .clicked();
-            let loading = pending
-                || runs.iter().any(|r| {
-                    r.data.metrics.contains_key(key)
-                        && app
-                            .histories
-                            .get(&(r.info.run_id.clone(), key.to_string()))
-                            .is_none_or(Entry::is_loading)
-                });
-            if loading {
-                ui.spinner();
-            }
+        };
+        let mut export_csv = false;
+        let mut export_png = false;
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(key).strong())
+                .on_hover_text(format!("metric {key}"));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                export_csv = ui
+                    .small_button("CSV")
+                    .on_hover_text("Save every value of this metric of the charted runs as CSV")
+                    .clicked();
+                export_png = ui
+                    .small_button("PNG")
+                    .on_hover_text("Save this chart as a PNG image")
+                    .clicked();
+                let loading = pending
+                    || runs.iter().any(|r| {
+                        r.data.metrics.contains_key(key)
+                            && ctx
+                                .histories()
+                                .get(&(r.info.run_id.clone(), key.to_string()))
+                                .is_none_or(Entry::is_loading)
+                    });
+                if loading {
+                    ui.spinner();
+                }
+            });
         });
-    });
-    let link = egui::Id::unique("mlscope_charts_link");
-    let log_y = options.log_y;
-    let x_axis = options.x_axis;
-    let smoothing = options.smoothing > 0.0;
-    let plot = Plot::new(("chart", key))
-        .height(theme::CHART_HEIGHT)
-        .link_axis(link, [true, false])
-        .link_cursor(link, [true, false])
-        .allow_scroll(false)
-        .show_x(false)
-        .show_y(false)
-        .x_axis_formatter(move |mark, _| format_x(mark.value, x_axis))
-        .y_axis_formatter(move |mark, _| {
-            if log_y {
-                super::runs_table::format_number(10f64.powf(mark.value))
-            } else {
-                super::runs_table::format_number(mark.value)
-            }
+        let link = egui::Id::unique("mlscope_charts_link");
+        let log_y = options.log_y;
+        let x_axis = options.x_axis;
+        let smoothing = options.smoothing > 0.0;
+        let plot = Plot::new(("chart", key))
+            .height(theme::CHART_HEIGHT)
+            .link_axis(link, [true, false])
+            .link_cursor(link, [true, false])
+            .allow_scroll(false)
+            .show_x(false)
+            .show_y(false)
+            .x_axis_formatter(move |mark, _| format_x(mark.value, x_axis))
+            .y_axis_formatter(move |mark, _| {
+                if log_y {
+                    number_sig(10f64.powf(mark.value))
+                } else {
+                    number_sig(mark.value)
+                }
+            });
+        // A chart whose values all sit at one x (a final test metric) gets some room around it.
+        let xs = lines
+            .iter()
+            .flat_map(|l| l.raw.iter().flatten().map(|p| p.x));
+        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
         });
-    // A chart whose values all sit at one x (a final test metric) gets some room around it.
-    let xs = lines
-        .iter()
-        .flat_map(|l| l.raw.iter().flatten().map(|p| p.x));
-    let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-        (a.min(x), b.max(x))
-    });
-    let plot = if lo.is_finite() && lo == hi {
-        plot.include_x(lo - 1.0).include_x(hi + 1.0)
-    } else {
-        plot
-    };
-    let lines_for_plot = Arc::clone(&lines);
-    let response = plot.show(ui, |plot_ui| {
-        for l in lines_for_plot.iter() {
-            let raw_color = if smoothing {
-                l.color.gamma_multiply(theme::RAW_LINE_ALPHA)
-            } else {
-                l.color
-            };
-            for (i, seg) in l.raw.iter().enumerate() {
-                plot_ui.line(
-                    Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
-                        .color(raw_color)
-                        .width(1.2)
-                        .id((&l.run_id, "raw", i)),
-                );
-            }
-            if l.raw.iter().map(Vec::len).sum::<usize>() <= 2 {
-                // One or two values: a line would be invisible, show the points.
-                for seg in &l.raw {
-                    plot_ui.points(
-                        egui_plot::Points::new(l.name.clone(), PlotPoints::Borrowed(seg))
+        let plot = if lo.is_finite() && lo == hi {
+            plot.include_x(lo - 1.0).include_x(hi + 1.0)
+        } else {
+            plot
+        };
+        let lines_for_plot = Arc::clone(&lines);
+        let response = plot.show(ui, |plot_ui| {
+            for l in lines_for_plot.iter() {
+                let raw_color = if smoothing {
+                    l.color.gamma_multiply(theme::RAW_LINE_ALPHA)
+                } else {
+                    l.color
+                };
+                for (i, seg) in l.raw.iter().enumerate() {
+                    plot_ui.line(
+                        Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
+                            .color(raw_color)
+                            .width(1.2)
+                            .id((&l.run_id, "raw", i)),
+                    );
+                }
+                if l.raw.iter().map(Vec::len).sum::<usize>() <= 2 {
+                    // One or two values: a line would be invisible, show the points.
+                    for seg in &l.raw {
+                        plot_ui.points(
+                            egui_plot::Points::new(l.name.clone(), PlotPoints::Borrowed(seg))
+                                .color(l.color)
+                                .radius(3.5),
+                        );
+                    }
+                }
+                for (i, seg) in l.smooth.iter().enumerate() {
+                    plot_ui.line(
+                        Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
                             .color(l.color)
-                            .radius(3.5),
+                            .width(1.6)
+                            .id((&l.run_id, "smooth", i)),
                     );
                 }
             }
-            for (i, seg) in l.smooth.iter().enumerate() {
-                plot_ui.line(
-                    Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
-                        .color(l.color)
-                        .width(1.6)
-                        .id((&l.run_id, "smooth", i)),
-                );
-            }
+            plot_ui.pointer_coordinate()
+        });
+        let b = response.transform.bounds();
+        let new_x = (b.min()[0], b.max()[0], response.transform.frame().width());
+        let old = self.last_x.insert(key.to_string(), new_x);
+        if old != Some(new_x) {
+            ui.ctx().request_repaint();
         }
-        plot_ui.pointer_coordinate()
-    });
-    let b = response.transform.bounds();
-    let new_x = (b.min()[0], b.max()[0], response.transform.frame().width());
-    let old = app.charts.last_x.insert(key.to_string(), new_x);
-    if old != Some(new_x) {
-        ui.ctx().request_repaint();
+        if let Some(pointer) = response.inner
+            && response.response.hovered()
+        {
+            response.response.on_hover_ui_at_pointer(|ui| {
+                hover_ui(ui, &lines, pointer.x, x_axis, log_y, smoothing);
+            });
+        }
+        if export_png {
+            ctx.send(Command::ExportPng {
+                file_name: format!("{}.png", sanitize(key)),
+                rect: card_rect,
+            });
+        }
+        if export_csv {
+            let csv = series_csv(ctx.histories(), runs, key);
+            ctx.send(Command::SaveAs {
+                file_name: format!("{}.csv", sanitize(key)),
+                bytes: csv.into_bytes(),
+            });
+        }
     }
-    if let Some(pointer) = response.inner
-        && response.response.hovered()
-    {
-        response.response.on_hover_ui_at_pointer(|ui| {
-            hover_ui(ui, &lines, pointer.x, x_axis, log_y, smoothing);
-        });
-    }
-    if export_png {
-        app.commands.push(Command::ExportPng {
-            file_name: format!("{}.png", sanitize(key)),
-            rect: card_rect,
-        });
-    }
-    if export_csv {
-        let csv = series_csv(app, runs, key);
-        app.commands.push(Command::SaveAs {
-            file_name: format!("{}.csv", sanitize(key)),
-            bytes: csv.into_bytes(),
-        });
-    }
-}
 
-/// The lines of one card; false when some series wait for the next frame's preparation
-/// budget.
-fn build_lines(
-    app: &mut App,
-    runs: &[Arc<Run>],
-    key: &str,
-    options: &ChartOptions,
-    ohash: u64,
-    (x0, x1): (f64, f64),
-    px: f32,
-) -> (Vec<RunLines>, bool) {
-    let buckets = (px.max(50.0)) as usize;
-    let frame = app.charts.frame;
-    let mut complete = true;
-    let mut out = Vec::new();
-    for r in runs {
-        let id = &r.info.run_id;
-        let hkey = (id.clone(), key.to_string());
-        let Some(Entry::Ready(series)) = app.histories.get(&hkey) else {
-            continue;
-        };
-        let series = Arc::clone(series);
-        let cached = app.charts.prepared.get_mut(&hkey).and_then(|e| {
-            if e.ohash != ohash {
-                return None;
-            }
-            e.used = frame;
-            if e.prepared.is_current(&series) {
-                return Some(Arc::clone(&e.prepared));
-            }
-            // Live refresh appended points: take in only those.
-            let p = Arc::make_mut(&mut e.prepared);
-            p.extend(&series, options).then(|| Arc::clone(&e.prepared))
-        });
-        let prepared = match cached {
-            Some(p) => p,
-            None => {
-                let (started, done) = app.charts.prepare_clock.get_or_insert((Instant::now(), 0));
-                if *done > 0 && started.elapsed() > PREPARE_BUDGET {
-                    complete = false;
-                    continue;
+    /// The lines of one card; false when some series wait for the next frame's preparation
+    /// budget.
+    fn build_lines(
+        &mut self,
+        histories: &Histories,
+        runs: &[Arc<Run>],
+        key: &str,
+        options: &ChartOptions,
+        (x0, x1): (f64, f64),
+        px: f32,
+    ) -> (Vec<RunLines>, bool) {
+        let ohash = options_hash(options);
+        let buckets = (px.max(50.0)) as usize;
+        let frame = self.frame;
+        let mut complete = true;
+        let mut out = Vec::new();
+        for r in runs {
+            let id = &r.info.run_id;
+            let hkey = (id.clone(), key.to_string());
+            let Some(Entry::Ready(series)) = histories.get(&hkey) else {
+                continue;
+            };
+            let series = Arc::clone(series);
+            let cached = self.prepared.get_mut(&hkey).and_then(|e| {
+                if e.ohash != ohash {
+                    return None;
                 }
-                *done += 1;
-                let p = Arc::new(prepare(&series, options));
-                app.charts.prepared.insert(
-                    hkey.clone(),
-                    PreparedEntry {
-                        ohash,
-                        prepared: Arc::clone(&p),
-                        used: frame,
-                    },
-                );
-                p
-            }
-        };
-        let (lo, hi) = if x0.is_finite() && x1.is_finite() {
-            (x0, x1)
-        } else {
-            let lo = prepared
+                e.used = frame;
+                if e.prepared.is_current(&series) {
+                    return Some(Arc::clone(&e.prepared));
+                }
+                // Live refresh appended points: take in only those.
+                let p = Arc::make_mut(&mut e.prepared);
+                p.extend(&series, options).then(|| Arc::clone(&e.prepared))
+            });
+            let prepared = match cached {
+                Some(p) => p,
+                None => {
+                    let (started, done) = self.prepare_clock.get_or_insert((Instant::now(), 0));
+                    if *done > 0 && started.elapsed() > PREPARE_BUDGET {
+                        complete = false;
+                        continue;
+                    }
+                    *done += 1;
+                    let p = Arc::new(prepare(&series, options));
+                    self.prepared.insert(
+                        hkey.clone(),
+                        PreparedEntry {
+                            ohash,
+                            prepared: Arc::clone(&p),
+                            used: frame,
+                        },
+                    );
+                    p
+                }
+            };
+            let (lo, hi) = if x0.is_finite() && x1.is_finite() {
+                (x0, x1)
+            } else {
+                let lo = prepared
+                    .segments
+                    .iter()
+                    .filter_map(|s| s.xs.first())
+                    .copied()
+                    .fold(f64::INFINITY, f64::min);
+                let hi = prepared
+                    .segments
+                    .iter()
+                    .filter_map(|s| s.xs.last())
+                    .copied()
+                    .fold(f64::NEG_INFINITY, f64::max);
+                (lo, hi)
+            };
+            let raw = prepared
                 .segments
                 .iter()
-                .filter_map(|s| s.xs.first())
-                .copied()
-                .fold(f64::INFINITY, f64::min);
-            let hi = prepared
+                .map(|s| {
+                    to_points(
+                        &s.xs,
+                        &s.ys,
+                        s.lod.reduce_subpixel(&s.xs, &s.ys, lo, hi, buckets),
+                    )
+                })
+                .collect();
+            let smooth = prepared
                 .segments
                 .iter()
-                .filter_map(|s| s.xs.last())
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max);
-            (lo, hi)
-        };
-        let raw = prepared
-            .segments
-            .iter()
-            .map(|s| {
-                to_points(
-                    &s.xs,
-                    &s.ys,
-                    s.lod.reduce_subpixel(&s.xs, &s.ys, lo, hi, buckets),
-                )
-            })
-            .collect();
-        let smooth = prepared
-            .segments
-            .iter()
-            .filter_map(|s| {
-                let sm = s.smooth.as_ref()?;
-                let lod = s.smooth_lod.as_ref()?;
-                Some(to_points(
-                    &s.xs,
-                    sm,
-                    lod.reduce_subpixel(&s.xs, sm, lo, hi, buckets),
-                ))
-            })
-            .collect();
-        out.push(RunLines {
-            run_id: id.clone(),
-            name: r.info.run_name.clone(),
-            color: theme::run_color(id),
-            raw,
-            smooth,
-            prepared,
-        });
+                .filter_map(|s| {
+                    let sm = s.smooth.as_ref()?;
+                    let lod = s.smooth_lod.as_ref()?;
+                    Some(to_points(
+                        &s.xs,
+                        sm,
+                        lod.reduce_subpixel(&s.xs, sm, lo, hi, buckets),
+                    ))
+                })
+                .collect();
+            out.push(RunLines {
+                run_id: id.clone(),
+                name: r.info.run_name.clone(),
+                color: theme::run_color(id),
+                raw,
+                smooth,
+                prepared,
+            });
+        }
+        (out, complete)
     }
-    (out, complete)
 }
 
 fn nearest(seg: &Segment, x: f64) -> Option<(f64, f64, Option<f64>)> {
@@ -950,9 +940,9 @@ fn hover_ui(
             for (px, y, sm, l) in values.iter().take(30) {
                 theme::swatch(ui, l.color);
                 ui.label(&l.name);
-                let mut text = super::runs_table::format_number(un(*y));
+                let mut text = number_sig(un(*y));
                 if let (true, Some(s)) = (smoothing, sm) {
-                    text = format!("{} (raw {text})", super::runs_table::format_number(un(*s)));
+                    text = format!("{} (raw {text})", number_sig(un(*s)));
                 }
                 if (*px - x).abs() > 0.0 {
                     text = format!("{text}  @ {}", format_x(*px, axis));
@@ -1012,12 +1002,11 @@ fn sanitize(key: &str) -> String {
 }
 
 /// Every value of `key` of the charted runs as CSV: `run_id,run_name,step,timestamp,value`.
-fn series_csv(app: &App, runs: &[Arc<Run>], key: &str) -> String {
+fn series_csv(histories: &Histories, runs: &[Arc<Run>], key: &str) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(["run_id", "run_name", "key", "step", "timestamp", "value"]);
     for r in runs {
-        if let Some(s) = app
-            .histories
+        if let Some(s) = histories
             .get(&(r.info.run_id.clone(), key.to_string()))
             .and_then(Entry::ready)
         {
@@ -1195,7 +1184,7 @@ mod tests {
             super::super::cache::Cache::new(10);
         let s = series_of(&[(0, 0, 1.0), (1, 1, 2.0)]);
         histories.set_ready(("a".into(), "m".into()), s.clone());
-        let mut state = ChartsState::default();
+        let mut state = Charts::default();
         for run in ["a", "b"] {
             state.prepared.insert(
                 (run.into(), "m".into()),

@@ -1,10 +1,14 @@
-//! What views ask the app to do. Views push commands while drawing; the app applies them after
-//! the frame, so that no view changes state another view is still reading.
+//! What views ask the app to do. Views send commands through their
+//! [`ViewCtx`](super::context::ViewCtx) while drawing; the app applies them after the frame, so
+//! that no view changes state another view is still reading. A view never changes shared state
+//! any other way: it only reads it.
 
 use std::collections::BTreeSet;
 
 use crate::model::ViewType;
 
+use super::charts::ChartOptions;
+use super::runs_model::{ColumnId, MetricAgg};
 use super::worker::{ArtifactRoot, WriteOp};
 
 /// How a click changes the run selection.
@@ -81,6 +85,36 @@ pub enum Command {
         /// Whether to extend the selection (Shift).
         extend: bool,
     },
+    /// Show runs whose name contains this text (their parents stay, greyed).
+    SetNameQuery(String),
+    /// A click on a column header: sort by it, flip it, or drop it (see
+    /// [`apply_sort_click`](super::runs_table::apply_sort_click)).
+    SortBy {
+        /// The column.
+        column: ColumnId,
+        /// Whether it becomes a further sort key (Shift) instead of the only one.
+        add: bool,
+    },
+    /// Back to the store's order.
+    ClearSort,
+    /// How a metric column summarises its series.
+    SetMetricAgg {
+        /// Metric key.
+        key: String,
+        /// Last, min or max.
+        agg: MetricAgg,
+    },
+    /// Show or hide a column (by [`ColumnId::id_string`]), overriding the default.
+    ShowColumn {
+        /// The column's id string.
+        id: String,
+        /// Shown or hidden.
+        shown: bool,
+    },
+    /// Forget the column choices.
+    ResetColumns,
+    /// Change the chart options (x axis, smoothing, log y).
+    SetChartOptions(ChartOptions),
     /// Expand or collapse a parent run's children.
     ToggleExpanded(String),
     /// Switch the bottom pane's tab.

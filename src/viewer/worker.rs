@@ -1,22 +1,24 @@
 //! The worker: a named thread that owns the store and does every read and write.
 //!
-//! The UI sends [`Request`]s over a bounded channel and never waits; the worker answers with an
-//! [`Answer`] tagged with the request's [`RequestKey`] and generation, then asks egui for a
-//! repaint. Requests that a newer one of the same key makes useless (typing a filter sends one
-//! search per keystroke) are skipped. A panic inside the store is caught and reported as an error
-//! of that one request.
+//! The UI sends [`Request`]s over a bounded channel and never waits; the worker answers each with
+//! a [`Reply`] (one variant per request, carrying that request's own `Result`) wrapped in an
+//! [`Answer`] with the generation it was sent with, then asks egui for a repaint. Requests that a
+//! newer one of the same [`RequestKey`] (derived from the request) makes useless (typing a filter
+//! sends one search per keystroke) are skipped. A panic inside the store is caught and reported
+//! as an error of that one request.
+//!
+//! The worker sees the store only as a `dyn TrackingStore`: histories are followed through
+//! [`TrackingStore::metric_history_since`] on every backend that can (byte offsets in a file
+//! store's metric files, rowids in SQLite).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use crate::error::{ErrorCode, StoreWarning};
 use crate::model::{Experiment, Run, RunTag, ViewType};
-use crate::store::{
-    ExperimentQuery, FileStore, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, TrackingStore,
-};
+use crate::store::{ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, TrackingStore};
 
 use super::artifact_preview::{self, ArtifactEntry, Preview};
 use crate::artifacts::ArtifactRepository;
@@ -53,6 +55,12 @@ pub enum Request {
     },
     /// Read some runs again (after a change).
     GetRuns {
+        /// Runs.
+        run_ids: Vec<String>,
+    },
+    /// Read some runs again because live refresh saw them change (a run that cannot be read
+    /// went away, or is being written).
+    LiveRuns {
         /// Runs.
         run_ids: Vec<String>,
     },
@@ -162,7 +170,8 @@ impl WriteOp {
     }
 }
 
-/// Identifies what an answer is about (with the generation, whether it is still wanted).
+/// What a request is about, derived from it ([`Request::key`]): a newer request with the same
+/// key can make an older one useless, and traces name requests by it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RequestKey {
     /// [`Request::Open`].
@@ -175,22 +184,22 @@ pub enum RequestKey {
     RunCounts,
     /// [`Request::GetRuns`].
     GetRuns,
+    /// [`Request::LiveRuns`].
+    LiveRuns,
     /// [`Request::Histories`] of a run.
     Histories(String),
     /// [`Request::Write`].
     Write,
-    /// [`Request::ListArtifacts`] (root, folder).
+    /// [`Request::ListArtifacts`] (artifact URI, folder).
     ArtifactList(String, String),
-    /// [`Request::ReadArtifact`] (root, file).
+    /// [`Request::ReadArtifact`] (artifact URI, file).
     ArtifactPreview(String, String),
-    /// [`Request::SaveFile`].
-    Save,
-    /// [`Request::Tail`].
-    Tail,
     /// [`Request::LocalCopy`].
     LocalCopy,
-    /// [`Request::GetRuns`] sent by live refresh (errors mean the run went away).
-    LiveRuns,
+    /// [`Request::Tail`].
+    Tail,
+    /// [`Request::SaveFile`].
+    Save,
 }
 
 impl RequestKey {
@@ -200,6 +209,61 @@ impl RequestKey {
             self,
             RequestKey::Runs | RequestKey::Experiments | RequestKey::RunCounts
         )
+    }
+}
+
+impl Request {
+    /// What the request is about.
+    pub fn key(&self) -> RequestKey {
+        match self {
+            Request::Open { .. } => RequestKey::Open,
+            Request::Experiments { .. } => RequestKey::Experiments,
+            Request::Runs { .. } => RequestKey::Runs,
+            Request::RunCounts { .. } => RequestKey::RunCounts,
+            Request::GetRuns { .. } => RequestKey::GetRuns,
+            Request::LiveRuns { .. } => RequestKey::LiveRuns,
+            Request::Histories { run_id, .. } => RequestKey::Histories(run_id.clone()),
+            Request::Write(_) => RequestKey::Write,
+            Request::ListArtifacts { root, path } => {
+                RequestKey::ArtifactList(root.artifact_uri.clone(), path.clone())
+            }
+            Request::ReadArtifact { root, path } => {
+                RequestKey::ArtifactPreview(root.artifact_uri.clone(), path.clone())
+            }
+            Request::LocalCopy { .. } => RequestKey::LocalCopy,
+            Request::Tail { .. } => RequestKey::Tail,
+            Request::SaveFile { .. } => RequestKey::Save,
+        }
+    }
+
+    /// The reply saying this request failed (the worker thread is gone, or it panicked).
+    fn failed(self, failure: Failure) -> Reply {
+        match self {
+            Request::Open { .. } => Reply::Opened(Err(failure)),
+            Request::Experiments { .. } => Reply::Experiments(Err(failure)),
+            Request::Runs { .. } => Reply::Runs(Err(failure)),
+            Request::RunCounts { .. } => Reply::RunCounts(Err(failure)),
+            Request::GetRuns { .. } => Reply::Refreshed(Err(failure)),
+            Request::LiveRuns { .. } => Reply::LiveRefreshed(Err(failure)),
+            Request::Histories { run_id, .. } => Reply::Histories {
+                run_id,
+                result: Err(failure),
+            },
+            Request::Write(_) => Reply::Written(Err(failure)),
+            Request::ListArtifacts { root, path } => Reply::ArtifactList {
+                root: root.artifact_uri,
+                path,
+                result: Err(failure),
+            },
+            Request::ReadArtifact { root, path } => Reply::ArtifactPreview {
+                root: root.artifact_uri,
+                path,
+                result: Err(failure),
+            },
+            Request::LocalCopy { .. } => Reply::LocalCopy(Err(failure)),
+            Request::Tail { .. } => Reply::Tails(Err(failure)),
+            Request::SaveFile { .. } => Reply::Saved(Err(failure)),
+        }
     }
 }
 
@@ -240,67 +304,111 @@ pub struct TailAnswer {
     pub result: Result<crate::store::file::MetricTail, String>,
 }
 
-/// What the worker answers.
+/// An open store.
 #[derive(Debug)]
-pub enum Payload {
-    /// The store is open.
-    Opened {
-        /// Its tracking URI.
-        uri: String,
-        /// Whether its files can be written (false on read-only media or permissions).
-        writable: bool,
-    },
-    /// Experiments.
-    Experiments {
-        /// The experiments.
-        experiments: Vec<Experiment>,
-        /// Experiments that could not be read.
-        warnings: Vec<StoreWarning>,
-    },
-    /// Runs (one page; `done` on the last one).
-    Runs {
-        /// This page's runs.
-        runs: Vec<Run>,
-        /// Runs of this page that could not be read.
-        warnings: Vec<StoreWarning>,
-        /// Whether this was the last page.
-        done: bool,
-    },
-    /// Active-run counts per experiment.
-    RunCounts(BTreeMap<String, usize>),
-    /// Runs read again.
-    RunsRefreshed {
-        /// The runs that could be read.
-        runs: Vec<Run>,
-        /// Runs that could not be read, with the reason.
-        errors: Vec<(String, String)>,
-    },
-    /// Metric histories of a run.
+pub struct Opened {
+    /// Its tracking URI.
+    pub uri: String,
+    /// Whether its files can be written (false on read-only media or permissions).
+    pub writable: bool,
+}
+
+/// Every experiment of a listing.
+#[derive(Debug)]
+pub struct ExperimentList {
+    /// The experiments.
+    pub experiments: Vec<Experiment>,
+    /// Experiments that could not be read.
+    pub warnings: Vec<StoreWarning>,
+}
+
+/// One page of a runs search.
+#[derive(Debug)]
+pub struct RunsPage {
+    /// This page's runs.
+    pub runs: Vec<Run>,
+    /// Runs of this page that could not be read.
+    pub warnings: Vec<StoreWarning>,
+    /// Whether this was the last page.
+    pub done: bool,
+}
+
+/// Runs read again.
+#[derive(Debug)]
+pub struct Refreshed {
+    /// The runs that could be read.
+    pub runs: Vec<Run>,
+    /// Runs that could not be read, with the reason.
+    pub errors: Vec<(String, String)>,
+}
+
+/// Metric histories of a run.
+#[derive(Debug)]
+pub struct Histories {
+    /// Series by key (keys that failed are in `errors`).
+    pub series: BTreeMap<String, Series>,
+    /// Keys whose history could not be read, with the reason.
+    pub errors: BTreeMap<String, String>,
+}
+
+/// A write that went through (the failures of a several-run write are listed).
+#[derive(Debug)]
+pub struct Written {
+    /// The change.
+    pub op: WriteOp,
+    /// Runs whose change failed, with the reason.
+    pub errors: Vec<String>,
+}
+
+/// What the worker answers: one variant per [`Request`] variant, each with its own result, so
+/// an answer cannot be paired with the wrong payload.
+#[derive(Debug)]
+pub enum Reply {
+    /// [`Request::Open`].
+    Opened(Result<Opened, Failure>),
+    /// [`Request::Experiments`].
+    Experiments(Result<ExperimentList, Failure>),
+    /// [`Request::Runs`], one page at a time.
+    Runs(Result<RunsPage, Failure>),
+    /// [`Request::RunCounts`]: active runs per experiment.
+    RunCounts(Result<BTreeMap<String, usize>, Failure>),
+    /// [`Request::GetRuns`].
+    Refreshed(Result<Refreshed, Failure>),
+    /// [`Request::LiveRuns`].
+    LiveRefreshed(Result<Refreshed, Failure>),
+    /// [`Request::Histories`].
     Histories {
-        /// Run.
+        /// The run.
         run_id: String,
-        /// Series by key (keys that failed are in `errors`).
-        series: BTreeMap<String, Series>,
-        /// Keys whose history could not be read, with the reason.
-        errors: BTreeMap<String, String>,
+        /// Its histories.
+        result: Result<Histories, Failure>,
     },
-    /// A write went through (errors of several-run writes are listed).
-    Written {
-        /// The change.
-        op: WriteOp,
-        /// Runs whose change failed, with the reason.
-        errors: Vec<String>,
+    /// [`Request::Write`].
+    Written(Result<Written, Failure>),
+    /// [`Request::ListArtifacts`].
+    ArtifactList {
+        /// The run's artifact URI.
+        root: String,
+        /// The folder.
+        path: String,
+        /// Its entries.
+        result: Result<Vec<ArtifactEntry>, Failure>,
     },
-    /// A folder of artifacts.
-    ArtifactList(Vec<ArtifactEntry>),
-    /// An artifact preview.
-    ArtifactPreview(Preview),
-    /// A file was saved.
-    Saved(PathBuf),
-    /// Where an artifact is on this machine.
-    LocalCopy(PathBuf),
-    /// Appended metric points.
-    Tails(Vec<TailAnswer>),
+    /// [`Request::ReadArtifact`].
+    ArtifactPreview {
+        /// The run's artifact URI.
+        root: String,
+        /// The file.
+        path: String,
+        /// Its preview.
+        result: Result<Preview, Failure>,
+    },
+    /// [`Request::LocalCopy`]: where the artifact is on this machine.
+    LocalCopy(Result<PathBuf, Failure>),
+    /// [`Request::Tail`]: appended metric points.
+    Tails(Result<Vec<TailAnswer>, Failure>),
+    /// [`Request::SaveFile`]: the file saved.
+    Saved(Result<PathBuf, Failure>),
     /// The request was skipped because a newer one with the same key came.
     Skipped,
 }
@@ -339,22 +447,23 @@ impl From<crate::Error> for Failure {
 /// One answer of the worker.
 #[derive(Debug)]
 pub struct Answer {
-    /// What it is about.
-    pub key: RequestKey,
-    /// The generation the request was sent with.
+    /// The generation the request was sent with (answers of superseded searches are dropped).
     pub generation: u64,
-    /// The result.
-    pub result: Result<Payload, Failure>,
-    /// Time the worker spent on it.
-    pub elapsed: Duration,
+    /// What the request produced.
+    pub reply: Reply,
     /// Whether this is the request's last answer (pages of runs come in several).
-    pub last: bool,
+    last: bool,
 }
 
 struct Envelope {
-    key: RequestKey,
     generation: u64,
     request: Request,
+}
+
+impl Envelope {
+    fn key(&self) -> RequestKey {
+        self.request.key()
+    }
 }
 
 /// The UI's handle on the worker thread.
@@ -378,7 +487,6 @@ impl Worker {
             .spawn(move || {
                 WorkerThread {
                     store,
-                    file: None,
                     artifact_repos: HashMap::new(),
                     requests: req_rx,
                     answers: ans_tx,
@@ -410,13 +518,12 @@ impl Worker {
     }
 
     /// Queues a request; never blocks (a full channel keeps it in an outbox, sent next frame).
-    pub fn send(&mut self, key: RequestKey, generation: u64, request: Request) {
+    pub fn send(&mut self, generation: u64, request: Request) {
         if trace_enabled() {
-            eprintln!("mlscope-viewer: request {key:?}");
+            eprintln!("mlscope-viewer: request {:?}", request.key());
         }
         self.in_flight += 1;
         self.outbox.push_back(Envelope {
-            key,
             generation,
             request,
         });
@@ -456,10 +563,10 @@ impl Worker {
                 let env = self.outbox.pop_front()?;
                 self.in_flight = self.in_flight.saturating_sub(1);
                 Some(Answer {
-                    key: env.key,
                     generation: env.generation,
-                    result: Err(Failure::internal("the worker thread stopped")),
-                    elapsed: Duration::ZERO,
+                    reply: env
+                        .request
+                        .failed(Failure::internal("the worker thread stopped")),
                     last: true,
                 })
             }
@@ -470,18 +577,10 @@ impl Worker {
     pub fn is_idle(&self) -> bool {
         self.in_flight == 0 && self.outbox.is_empty()
     }
-
-    /// Number of requests not answered yet.
-    pub fn pending(&self) -> usize {
-        self.in_flight
-    }
 }
 
 struct WorkerThread {
     store: Option<Arc<dyn TrackingStore>>,
-    /// The store as a file store, for incremental metric reads (`None`: not one, or not asked
-    /// yet).
-    file: Option<Option<Arc<FileStore>>>,
     /// Artifact repositories of the runs browsed since the store was opened.
     artifact_repos: HashMap<ArtifactRoot, Arc<dyn ArtifactRepository>>,
     requests: Receiver<Envelope>,
@@ -504,16 +603,10 @@ impl WorkerThread {
                 self.queue.push_back(env);
             }
             let Some(env) = self.next() else { continue };
-            let superseded =
-                env.key.supersedes() && self.queue.iter().any(|later| later.key == env.key);
+            let key = env.key();
+            let superseded = key.supersedes() && self.queue.iter().any(|later| later.key() == key);
             if superseded {
-                self.answer(
-                    env.key,
-                    env.generation,
-                    Ok(Payload::Skipped),
-                    Duration::ZERO,
-                    true,
-                );
+                self.answer(env.generation, Reply::Skipped, true);
                 continue;
             }
             self.handle(env);
@@ -525,24 +618,15 @@ impl WorkerThread {
         let pos = self
             .queue
             .iter()
-            .position(|e| e.key != RequestKey::RunCounts)
+            .position(|e| !matches!(e.request, Request::RunCounts { .. }))
             .unwrap_or(0);
         self.queue.remove(pos)
     }
 
-    fn answer(
-        &self,
-        key: RequestKey,
-        generation: u64,
-        result: Result<Payload, Failure>,
-        elapsed: Duration,
-        last: bool,
-    ) {
+    fn answer(&self, generation: u64, reply: Reply, last: bool) {
         let _ = self.answers.send(Answer {
-            key,
             generation,
-            result,
-            elapsed,
+            reply,
             last,
         });
         if let Ok(slot) = self.repaint.lock()
@@ -554,22 +638,20 @@ impl WorkerThread {
 
     fn handle(&mut self, env: Envelope) {
         let Envelope {
-            key,
             generation,
             request,
         } = env;
-        let started = Instant::now();
         if let Request::Runs {
             experiment_ids,
             filter,
             view,
         } = &request
         {
-            self.search_runs_paged(key, generation, experiment_ids, filter, *view, started);
+            self.search_runs_paged(generation, experiment_ids, filter, *view);
             return;
         }
-        let result = self.guarded(|this| this.execute(request));
-        self.answer(key, generation, result, started.elapsed(), true);
+        let reply = self.execute(request);
+        self.answer(generation, reply, true);
     }
 
     /// Runs `f`, turning a panic of the store into an error.
@@ -590,22 +672,6 @@ impl WorkerThread {
                 )))
             }
         }
-    }
-
-    /// The open store as a [`FileStore`] (opened once from its tracking URI), if it is one.
-    fn file_store(&mut self) -> Option<Arc<FileStore>> {
-        use crate::store::{StoreLocation, parse_tracking_uri};
-        if self.file.is_none() {
-            let uri = self.store.as_ref()?.tracking_uri();
-            let file = match parse_tracking_uri(&uri) {
-                Ok(StoreLocation::File(root)) if root.is_dir() => {
-                    FileStore::open(&root).ok().map(Arc::new)
-                }
-                _ => None,
-            };
-            self.file = Some(file);
-        }
-        self.file.clone().flatten()
     }
 
     /// The run's artifact repository, opened once per run while the store is open.
@@ -637,12 +703,10 @@ impl WorkerThread {
 
     fn search_runs_paged(
         &mut self,
-        key: RequestKey,
         generation: u64,
         experiment_ids: &[String],
         filter: &str,
         view: ViewType,
-        started: Instant,
     ) {
         let mut query = RunQuery {
             experiment_ids: experiment_ids.to_vec(),
@@ -653,12 +717,12 @@ impl WorkerThread {
             page_token: None,
         };
         if experiment_ids.is_empty() {
-            let empty = Payload::Runs {
+            let empty = RunsPage {
                 runs: Vec::new(),
                 warnings: Vec::new(),
                 done: true,
             };
-            self.answer(key, generation, Ok(empty), started.elapsed(), true);
+            self.answer(generation, Reply::Runs(Ok(empty)), true);
             return;
         }
         loop {
@@ -666,18 +730,12 @@ impl WorkerThread {
             match page {
                 Ok(page) => {
                     let done = page.next_page_token.is_none();
-                    let payload = Payload::Runs {
+                    let runs = RunsPage {
                         runs: page.items,
                         warnings: page.warnings,
                         done,
                     };
-                    self.answer(
-                        key.clone(),
-                        generation,
-                        Ok(payload),
-                        started.elapsed(),
-                        done,
-                    );
+                    self.answer(generation, Reply::Runs(Ok(runs)), done);
                     if done {
                         return;
                     }
@@ -686,193 +744,222 @@ impl WorkerThread {
                     while let Ok(env) = self.requests.try_recv() {
                         self.queue.push_back(env);
                     }
-                    if self.queue.iter().any(|e| e.key == key) {
-                        let skipped = Ok(Payload::Skipped);
-                        self.answer(key, generation, skipped, started.elapsed(), true);
+                    if self
+                        .queue
+                        .iter()
+                        .any(|e| matches!(e.request, Request::Runs { .. }))
+                    {
+                        self.answer(generation, Reply::Skipped, true);
                         return;
                     }
                 }
                 Err(failure) => {
-                    self.answer(key, generation, Err(failure), started.elapsed(), true);
+                    self.answer(generation, Reply::Runs(Err(failure)), true);
                     return;
                 }
             }
         }
     }
 
-    fn execute(&mut self, request: Request) -> Result<Payload, Failure> {
+    /// Does one request (runs are searched page by page in [`Self::search_runs_paged`]).
+    fn execute(&mut self, request: Request) -> Reply {
         match request {
-            Request::Open { uri } => {
-                // A dropped or chosen path: a .db file is a SQLite store (checked here, off the
-                // UI thread).
-                let uri = if uri.contains("://")
-                    || uri.starts_with("file:")
-                    || uri.starts_with("sqlite:")
-                {
-                    uri
-                } else {
-                    uri_for_path(Path::new(&uri))
-                };
-                let store = open_existing(&uri)?;
-                let writable = is_writable(&uri);
-                let uri = store.tracking_uri();
-                self.store = Some(store);
-                self.file = None;
-                self.artifact_repos.clear();
-                Ok(Payload::Opened { uri, writable })
-            }
+            Request::Open { uri } => Reply::Opened(self.guarded(|this| this.open(uri))),
             Request::Experiments { view } => {
-                let store = self.store()?;
-                let mut query = ExperimentQuery {
-                    view_type: view,
-                    max_results: SEARCH_MAX_RESULTS_THRESHOLD,
-                    ..ExperimentQuery::default()
-                };
-                let mut experiments = Vec::new();
-                let mut warnings = Vec::new();
-                loop {
-                    let page = store.search_experiments(&query)?;
-                    experiments.extend(page.items);
-                    warnings.extend(page.warnings);
-                    match page.next_page_token {
-                        Some(t) => query.page_token = Some(t),
-                        None => break,
-                    }
-                }
-                Ok(Payload::Experiments {
-                    experiments,
-                    warnings,
-                })
+                Reply::Experiments(self.guarded(|this| experiments(this.store()?.as_ref(), view)))
             }
-            Request::Runs { .. } => Err(Failure::internal("runs are searched page by page")),
-            Request::RunCounts { experiment_ids } => {
-                let store = self.store()?;
-                let mut counts = BTreeMap::new();
-                for id in experiment_ids {
-                    let mut query = RunQuery::new([id.clone()]);
-                    query.max_results = SEARCH_MAX_RESULTS_THRESHOLD;
-                    let mut n = 0;
-                    loop {
-                        let page = store.search_runs(&query)?;
-                        n += page.items.len();
-                        match page.next_page_token {
-                            Some(t) => query.page_token = Some(t),
-                            None => break,
-                        }
-                    }
-                    counts.insert(id, n);
-                }
-                Ok(Payload::RunCounts(counts))
+            Request::Runs { .. } => {
+                Reply::Runs(Err(Failure::internal("runs are searched page by page")))
             }
+            Request::RunCounts { experiment_ids } => Reply::RunCounts(
+                self.guarded(|this| run_counts(this.store()?.as_ref(), experiment_ids)),
+            ),
             Request::GetRuns { run_ids } => {
-                let store = self.store()?;
-                let mut runs = Vec::new();
-                let mut errors = Vec::new();
-                for id in run_ids {
-                    match store.get_run(&id) {
-                        Ok(run) => runs.push(run),
-                        Err(e) => errors.push((id, Failure::from(e).message)),
-                    }
-                }
-                Ok(Payload::RunsRefreshed { runs, errors })
+                Reply::Refreshed(self.guarded(|this| Ok(get_runs(this.store()?.as_ref(), run_ids))))
             }
+            Request::LiveRuns { run_ids } => Reply::LiveRefreshed(
+                self.guarded(|this| Ok(get_runs(this.store()?.as_ref(), run_ids))),
+            ),
             Request::Histories { run_id, keys } => {
-                let store = self.store()?;
-                if let Some(file) = self.file_store() {
-                    return Ok(histories_incremental(&file, run_id, keys));
-                }
-                if let Some(followed) = histories_followed(store.as_ref(), &run_id, &keys) {
-                    return Ok(followed);
-                }
-                let mut series = BTreeMap::new();
-                let mut errors = BTreeMap::new();
-                match store.get_metric_histories(&run_id, &keys) {
-                    Ok(all) => {
-                        for (k, metrics) in all {
-                            series.insert(k, to_series(&metrics));
-                        }
-                    }
-                    Err(_) => {
-                        // Ask key by key so one bad metric file does not hide the others.
-                        for k in keys {
-                            match store.get_metric_history(&run_id, &k) {
-                                Ok(m) => {
-                                    series.insert(k, to_series(&m));
-                                }
-                                Err(e) => {
-                                    errors.insert(k, Failure::from(e).message);
-                                }
-                            }
-                        }
-                    }
-                }
-                Ok(Payload::Histories {
-                    run_id,
-                    series,
-                    errors,
-                })
+                let result =
+                    self.guarded(|this| Ok(histories(this.store()?.as_ref(), &run_id, keys)));
+                Reply::Histories { run_id, result }
             }
-            Request::Write(op) => {
-                let store = self.store()?;
-                let errors = write(store.as_ref(), &op)?;
-                Ok(Payload::Written { op, errors })
-            }
+            Request::Write(op) => Reply::Written(self.guarded(|this| {
+                let errors = write(this.store()?.as_ref(), &op)?;
+                Ok(Written { op, errors })
+            })),
             Request::ListArtifacts { root, path } => {
-                let repo = self.artifact_repo(&root)?;
-                let entries =
-                    artifact_preview::list(repo.as_ref(), &path).map_err(Failure::internal)?;
-                Ok(Payload::ArtifactList(entries))
+                let result = self.guarded(|this| {
+                    let repo = this.artifact_repo(&root)?;
+                    artifact_preview::list(repo.as_ref(), &path).map_err(Failure::internal)
+                });
+                Reply::ArtifactList {
+                    root: root.artifact_uri,
+                    path,
+                    result,
+                }
             }
             Request::ReadArtifact { root, path } => {
-                let repo = self.artifact_repo(&root)?;
-                let preview =
-                    artifact_preview::preview(repo.as_ref(), &path).map_err(Failure::internal)?;
-                Ok(Payload::ArtifactPreview(preview))
+                let result = self.guarded(|this| {
+                    let repo = this.artifact_repo(&root)?;
+                    artifact_preview::preview(repo.as_ref(), &path).map_err(Failure::internal)
+                });
+                Reply::ArtifactPreview {
+                    root: root.artifact_uri,
+                    path,
+                    result,
+                }
             }
-            Request::LocalCopy { root, path } => {
-                let repo = self.artifact_repo(&root)?;
-                Ok(Payload::LocalCopy(local_copy(repo.as_ref(), &root, &path)?))
-            }
+            Request::LocalCopy { root, path } => Reply::LocalCopy(self.guarded(|this| {
+                let repo = this.artifact_repo(&root)?;
+                local_copy(repo.as_ref(), &root, &path)
+            })),
             Request::Tail { items } => {
-                // File stores: byte offsets in metric files; other backends (SQLite): their own
-                // cursor through `metric_history_since`.
-                let file = self.file_store();
-                let store = self.store()?;
-                let tails = items
-                    .into_iter()
-                    .map(|(run_id, key, from)| {
-                        let result =
-                            match &file {
-                                Some(file) => file.read_metric_since(&run_id, &key, from),
-                                None => store.metric_history_since(&run_id, &key, from).and_then(
-                                    |tail| {
-                                        tail.ok_or_else(|| {
-                                            crate::Error::InvalidState(
-                                                "this store cannot follow metric histories".into(),
-                                            )
-                                        })
-                                    },
-                                ),
-                            }
-                            .map_err(|e| Failure::from(e).message);
-                        TailAnswer {
-                            run_id,
-                            key,
-                            from,
-                            result,
-                        }
-                    })
-                    .collect();
-                Ok(Payload::Tails(tails))
+                Reply::Tails(self.guarded(|this| Ok(tails(this.store()?.as_ref(), items))))
             }
-            Request::SaveFile { path, bytes } => {
-                std::fs::write(&path, bytes).map_err(|e| {
-                    Failure::internal(format!("cannot write {}: {e}", path.display()))
-                })?;
-                Ok(Payload::Saved(path))
+            Request::SaveFile { path, bytes } => Reply::Saved(
+                std::fs::write(&path, bytes)
+                    .map(|()| path.clone())
+                    .map_err(|e| {
+                        Failure::internal(format!("cannot write {}: {e}", path.display()))
+                    }),
+            ),
+        }
+    }
+
+    /// Opens the store at `uri`, replacing the current one.
+    fn open(&mut self, uri: String) -> Result<Opened, Failure> {
+        // A dropped or chosen path: a .db file is a SQLite store (checked here, off the UI
+        // thread).
+        let uri = if uri.contains("://") || uri.starts_with("file:") || uri.starts_with("sqlite:") {
+            uri
+        } else {
+            uri_for_path(Path::new(&uri))
+        };
+        let store = open_existing(&uri)?;
+        let writable = is_writable(&uri);
+        let uri = store.tracking_uri();
+        self.store = Some(store);
+        self.artifact_repos.clear();
+        Ok(Opened { uri, writable })
+    }
+}
+
+/// Every experiment of `view`, page after page.
+fn experiments(store: &dyn TrackingStore, view: ViewType) -> Result<ExperimentList, Failure> {
+    let mut query = ExperimentQuery {
+        view_type: view,
+        max_results: SEARCH_MAX_RESULTS_THRESHOLD,
+        ..ExperimentQuery::default()
+    };
+    let mut experiments = Vec::new();
+    let mut warnings = Vec::new();
+    loop {
+        let page = store.search_experiments(&query)?;
+        experiments.extend(page.items);
+        warnings.extend(page.warnings);
+        match page.next_page_token {
+            Some(t) => query.page_token = Some(t),
+            None => break,
+        }
+    }
+    Ok(ExperimentList {
+        experiments,
+        warnings,
+    })
+}
+
+/// The number of active runs of each experiment.
+fn run_counts(
+    store: &dyn TrackingStore,
+    experiment_ids: Vec<String>,
+) -> Result<BTreeMap<String, usize>, Failure> {
+    let mut counts = BTreeMap::new();
+    for id in experiment_ids {
+        let mut query = RunQuery::new([id.clone()]);
+        query.max_results = SEARCH_MAX_RESULTS_THRESHOLD;
+        let mut n = 0;
+        loop {
+            let page = store.search_runs(&query)?;
+            n += page.items.len();
+            match page.next_page_token {
+                Some(t) => query.page_token = Some(t),
+                None => break,
+            }
+        }
+        counts.insert(id, n);
+    }
+    Ok(counts)
+}
+
+/// Reads runs again; those that cannot be read are listed with the reason.
+fn get_runs(store: &dyn TrackingStore, run_ids: Vec<String>) -> Refreshed {
+    let mut runs = Vec::new();
+    let mut errors = Vec::new();
+    for id in run_ids {
+        match store.get_run(&id) {
+            Ok(run) => runs.push(run),
+            Err(e) => errors.push((id, Failure::from(e).message)),
+        }
+    }
+    Refreshed { runs, errors }
+}
+
+/// Full histories of `keys`: followed from where they stop when the store can
+/// ([`histories_followed`]), else read whole (and read again whole on change).
+fn histories(store: &dyn TrackingStore, run_id: &str, keys: Vec<String>) -> Histories {
+    if let Some(followed) = histories_followed(store, run_id, &keys) {
+        return followed;
+    }
+    let mut series = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    match store.get_metric_histories(run_id, &keys) {
+        Ok(all) => {
+            for (k, metrics) in all {
+                series.insert(k, to_series(&metrics));
+            }
+        }
+        Err(_) => {
+            // Ask key by key so one bad metric file does not hide the others.
+            for k in keys {
+                match store.get_metric_history(run_id, &k) {
+                    Ok(m) => {
+                        series.insert(k, to_series(&m));
+                    }
+                    Err(e) => {
+                        errors.insert(k, Failure::from(e).message);
+                    }
+                }
             }
         }
     }
+    Histories { series, errors }
+}
+
+/// What was appended to each followed history since the cursor the UI holds.
+fn tails(store: &dyn TrackingStore, items: Vec<(String, String, u64)>) -> Vec<TailAnswer> {
+    items
+        .into_iter()
+        .map(|(run_id, key, from)| {
+            let result = store
+                .metric_history_since(&run_id, &key, from)
+                .and_then(|tail| {
+                    tail.ok_or_else(|| {
+                        crate::Error::InvalidState(
+                            "this store cannot follow metric histories".into(),
+                        )
+                    })
+                })
+                .map_err(|e| Failure::from(e).message);
+            TailAnswer {
+                run_id,
+                key,
+                from,
+                result,
+            }
+        })
+        .collect()
 }
 
 /// Applies one change; for several runs, goes on after a failure and lists the failures.
@@ -911,33 +998,13 @@ fn to_series(metrics: &[crate::model::Metric]) -> Series {
     series
 }
 
-/// Histories read with [`FileStore::read_metric_since`] from the start, so that they can be
-/// followed from where the read stopped.
-fn histories_incremental(file: &FileStore, run_id: String, keys: Vec<String>) -> Payload {
-    let mut series = BTreeMap::new();
-    let mut errors = BTreeMap::new();
-    for k in keys {
-        match file.read_metric_since(&run_id, &k, 0) {
-            Ok(tail) => {
-                let mut s = to_series(&tail.metrics);
-                s.offset = Some(tail.next_offset);
-                series.insert(k, s);
-            }
-            Err(e) => {
-                errors.insert(k, Failure::from(e).message);
-            }
-        }
-    }
-    Payload::Histories {
-        run_id,
-        series,
-        errors,
-    }
-}
-
-/// Histories read with [`TrackingStore::metric_history_since`] (SQLite), with the cursor to
-/// follow them from; `None` when the store cannot follow histories.
-fn histories_followed(store: &dyn TrackingStore, run_id: &str, keys: &[String]) -> Option<Payload> {
+/// Histories read with [`TrackingStore::metric_history_since`] from the start (file stores,
+/// SQLite), with the cursor to follow them from; `None` when the store cannot follow histories.
+fn histories_followed(
+    store: &dyn TrackingStore,
+    run_id: &str,
+    keys: &[String],
+) -> Option<Histories> {
     let mut series = BTreeMap::new();
     let mut errors = BTreeMap::new();
     for k in keys {
@@ -953,11 +1020,7 @@ fn histories_followed(store: &dyn TrackingStore, run_id: &str, keys: &[String]) 
             }
         }
     }
-    Some(Payload::Histories {
-        run_id: run_id.to_string(),
-        series,
-        errors,
-    })
+    Some(Histories { series, errors })
 }
 
 /// Turns a dropped or chosen path into a tracking URI: `.db`/`.sqlite` files are SQLite.
@@ -1088,6 +1151,7 @@ pub const VIEWER_HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn failures_keep_the_code_apart_from_the_message() {
@@ -1146,16 +1210,18 @@ mod tests {
             .unwrap();
         let store: Arc<dyn TrackingStore> = Arc::new(SqliteStore::open(&db).unwrap());
         let mut worker = Worker::spawn(Some(store));
-        let key = RequestKey::Histories(id.clone());
         worker.send(
-            key,
             1,
             Request::Histories {
                 run_id: id.clone(),
                 keys: vec!["loss".into()],
             },
         );
-        let Ok(Payload::Histories { series, .. }) = answer(&mut worker).result else {
+        let Reply::Histories {
+            result: Ok(Histories { series, .. }),
+            ..
+        } = answer(&mut worker).reply
+        else {
             panic!("no histories");
         };
         let mut held = series["loss"].clone();
@@ -1167,13 +1233,12 @@ mod tests {
                 .unwrap();
             let from = held.offset.expect("followed");
             worker.send(
-                RequestKey::Tail,
                 1 + step as u64,
                 Request::Tail {
                     items: vec![(id.clone(), "loss".into(), from)],
                 },
             );
-            let Ok(Payload::Tails(tails)) = answer(&mut worker).result else {
+            let Reply::Tails(Ok(tails)) = answer(&mut worker).reply else {
                 panic!("no tails");
             };
             let tail = tails[0].result.as_ref().unwrap();
