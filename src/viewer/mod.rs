@@ -46,6 +46,8 @@ pub(crate) mod context;
 pub(crate) mod experiments_panel;
 pub(crate) mod filter_bar;
 pub(crate) mod lod;
+#[cfg(test)]
+mod panel_tests;
 pub(crate) mod run_details;
 pub(crate) mod runs_model;
 pub(crate) mod runs_table;
