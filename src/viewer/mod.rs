@@ -62,7 +62,6 @@ pub use settings::{Persisted, ViewerOptions};
 #[doc(hidden)]
 pub mod testing {
     pub use super::app::{Confirm, Message};
-    pub use super::artifact_preview::{ArtifactEntry, Preview};
     pub use super::cache::{Cache, Entry};
     pub use super::charts::{ChartOptions, Charts, Prepared, Segment, XAxis, prepare};
     pub use super::commands::{Command, SelectMode, Tab};
