@@ -131,7 +131,7 @@ pub fn truncate_value(value: &mut String, limit: usize) -> bool {
 /// Whether over-long param/tag values are truncated (default) or rejected, from
 /// `MLFLOW_TRUNCATE_LONG_VALUES`.
 pub fn truncate_long_values() -> bool {
-    match std::env::var("MLFLOW_TRUNCATE_LONG_VALUES") {
+    match std::env::var(crate::env::MLFLOW_TRUNCATE_LONG_VALUES) {
         Ok(v) => !matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no"),
         Err(_) => true,
     }

@@ -111,6 +111,7 @@ mod display;
 pub mod eval;
 mod lexer;
 pub mod order_by;
+pub mod query;
 mod page_token;
 mod parser;
 pub mod sql;
@@ -128,7 +129,9 @@ pub use page_token::{
 
 use crate::error::{Error, Result};
 use crate::model::{Experiment, Run};
-use crate::store::{ExperimentQuery, RunQuery};
+pub use query::{
+    ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD,
+};
 
 /// Which filter syntax to accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -32,7 +32,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::{DATASET_CONTEXT_TAG, LifecycleStage, ViewType, tags};
-use crate::store::{ExperimentQuery, RunQuery};
+use crate::search::query::{ExperimentQuery, RunQuery};
 
 /// A value to bind to a `?` placeholder.
 #[derive(Debug, Clone, PartialEq)]

@@ -94,7 +94,8 @@ impl FileStore {
         })
     }
 
-    /// Creates an experiment folder with a given id (used for `0` when opening a new store).
+    /// Creates an experiment folder with a given id in the store root; `false` when the id is
+    /// taken.
     pub(crate) fn create_experiment_with_id(
         &self,
         experiment_id: &str,
@@ -102,7 +103,21 @@ impl FileStore {
         artifact_location: Option<&str>,
         tags: &[(String, String)],
     ) -> Result<bool> {
-        let path = self.root.join(experiment_id);
+        self.create_experiment_in(&self.root, experiment_id, name, artifact_location, tags)
+    }
+
+    /// Creates an experiment folder with a given id in `folder` (the store root, or the staging
+    /// folder of a store being created, with `0`); its default artifact location is under the
+    /// store root either way.
+    pub(crate) fn create_experiment_in(
+        &self,
+        folder: &std::path::Path,
+        experiment_id: &str,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<bool> {
+        let path = folder.join(experiment_id);
         match fs::create_dir(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
@@ -159,6 +174,9 @@ impl FileStore {
         {
             return Err(e);
         }
+        self.create_store_if_missing()?;
+        // The name check and the creation are one step for every process of this store.
+        let _names = self.lock_experiment_names()?;
         self.check_name_is_free(name)?;
         // Random ids practically never collide; retry anyway rather than overwrite.
         for _ in 0..8 {
@@ -221,6 +239,7 @@ impl FileStore {
                 LifecycleStage::Deleted
             )));
         }
+        let _names = self.lock_experiment_names()?;
         self.check_name_is_free(new_name)?;
         meta.name = new_name.to_string();
         meta.last_update_time = Some(now_ms());

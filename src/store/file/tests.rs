@@ -52,8 +52,12 @@ fn experiments(store: &FileStore, view: ViewType) -> Vec<Experiment> {
 // ----- opening and experiments -------------------------------------------------------------
 
 #[test]
-fn open_creates_root_default_experiment_and_trash() {
+fn first_write_creates_root_default_experiment_and_trash() {
     let (_dir, store) = new_store();
+    // Opening writes nothing; the store reads as empty until the first write.
+    assert!(!store.root().exists());
+    assert!(experiments(&store, ViewType::All).is_empty());
+    store.create_experiment("first", None, &[]).unwrap();
     assert!(store.root().join(".trash").is_dir());
     let meta = yaml_map(&store.root().join("0/meta.yaml"));
     assert_eq!(meta["experiment_id"], serde_norway::Value::from("0"));
@@ -70,12 +74,17 @@ fn open_creates_root_default_experiment_and_trash() {
     assert_eq!(default.lifecycle_stage, LifecycleStage::Active);
     assert!(store.tracking_uri().starts_with("file:///"));
 
-    // An existing root without `0` is not given one, but gets its .trash back.
+    // An existing root without `0` is not given one; opening it creates nothing (the trash
+    // comes back with the first deletion).
     fs::remove_dir_all(store.root().join("0")).unwrap();
     fs::remove_dir_all(store.root().join(".trash")).unwrap();
     let again = FileStore::open(store.root()).unwrap();
     assert!(!again.root().join("0").exists());
-    assert!(again.root().join(".trash").is_dir());
+    assert!(!again.root().join(".trash").exists());
+    let id = again.create_experiment("doomed", None, &[]).unwrap();
+    assert!(!again.root().join("0").exists());
+    again.delete_experiment(&id).unwrap();
+    assert!(again.root().join(".trash").join(&id).is_dir());
 }
 
 #[test]

@@ -81,6 +81,7 @@ pub use watch::SqliteChangeCheck;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
 use rusqlite::Transaction;
 use rusqlite::types::Value;
@@ -109,14 +110,11 @@ use crate::search::{
 };
 
 /// Env var MLflow's server sets to pass its artifact root to stores created in its process.
-pub const SERVER_ARTIFACT_ROOT_ENV: &str = "_MLFLOW_SERVER_ARTIFACT_ROOT";
+pub const SERVER_ARTIFACT_ROOT_ENV: &str = crate::env::MLFLOW_SERVER_ARTIFACT_ROOT;
 
 /// Longest experiment artifact location (`MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH`, default 2048).
 fn max_artifact_location_length() -> usize {
-    std::env::var("MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(2048)
+    crate::env::parse_or(crate::env::MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH, 2048)
 }
 
 /// MLflow's `resolve_uri_if_local`: a relative local path is made absolute against the current
@@ -156,24 +154,40 @@ pub fn default_artifact_root() -> String {
 /// See the [module docs](self) for compatibility, locking and performance.
 pub struct SqliteStore {
     db: Db,
-    schema: SchemaInfo,
+    /// The schema found in the file; unset while the database has no tables (a missing or
+    /// empty file, which the first write initialises).
+    schema: OnceLock<SchemaInfo>,
     artifact_root: String,
     read_only_reason: Option<String>,
 }
+
+/// What an uninitialised database (no tables yet) is read as: nothing at all.
+static NO_SCHEMA: SchemaInfo = SchemaInfo {
+    revision: None,
+    has_workspace: false,
+    has_experiment_times: false,
+    has_deleted_time: false,
+    has_inputs: false,
+    inputs_has_step: false,
+    has_assessments: false,
+    write_refusal: None,
+};
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
             .field("path", &self.db.path())
-            .field("revision", &self.schema.revision)
+            .field("revision", &self.revision())
             .field("read_only_reason", &self.read_only_reason)
             .finish()
     }
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at `path`, with MLflow's default artifact root
-    /// for new experiments ([`default_artifact_root`]).
+    /// Opens the database at `path` for reading and writing, with MLflow's default artifact root
+    /// for new experiments ([`default_artifact_root`]). Opening writes nothing: a missing file is
+    /// created, and a database without tables (e.g. zero bytes) gets MLflow's schema, only by the
+    /// first write; until then the store reads as empty.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         Self::open_inner(path, default_artifact_root(), false)
     }
@@ -185,7 +199,9 @@ impl SqliteStore {
     }
 
     /// Opens an existing database for reading only: the file is opened with
-    /// `SQLITE_OPEN_READONLY` and every write API returns an error.
+    /// `SQLITE_OPEN_READONLY` and every write API returns an error. A missing file is
+    /// `RESOURCE_DOES_NOT_EXIST`; a file without tables (e.g. zero bytes) is refused as empty,
+    /// not an MLflow database.
     pub fn open_read_only(path: &Path) -> Result<SqliteStore> {
         Self::open_inner(path, default_artifact_root(), true)
     }
@@ -193,65 +209,71 @@ impl SqliteStore {
     fn open_inner(path: &Path, artifact_root: String, read_only: bool) -> Result<SqliteStore> {
         let path = absolute(path);
         let mut reason: Option<String> = read_only.then(|| "it was opened read-only".to_string());
-        let writer = if path.exists() {
-            if path.is_dir() {
-                return Err(Error::InvalidParameter(format!(
-                    "expected an SQLite database file, found a directory: {}",
-                    path.display()
-                )));
-            }
-            if read_only {
-                None
-            } else {
-                match open_connection(&path, false, false) {
-                    Ok(conn) => {
-                        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
-                            reason = Some("the database file is read-only".to_string());
-                            None
-                        } else {
-                            Some(conn)
-                        }
-                    }
-                    Err(e) => {
-                        // Typically a read-only file: fall back to reading.
-                        reason = Some(format!("it cannot be opened for writing ({e})"));
-                        None
-                    }
-                }
-            }
-        } else {
+        if !path.exists() {
             if read_only {
                 return Err(Error::NotFound(format!(
                     "no MLflow database at {}",
                     path.display()
                 )));
             }
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| Error::io("cannot create the database directory", parent, e))?;
+            // Created by the first write, not now: opening never writes.
+            return Ok(SqliteStore {
+                db: Db::not_created_yet(path),
+                schema: OnceLock::new(),
+                artifact_root,
+                read_only_reason: None,
+            });
+        }
+        if path.is_dir() {
+            return Err(Error::InvalidParameter(format!(
+                "expected an SQLite database file, found a directory: {}",
+                path.display()
+            )));
+        }
+        let writer = if read_only {
+            None
+        } else {
+            match open_connection(&path, false, false) {
+                Ok(conn) => {
+                    if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+                        reason = Some("the database file is read-only".to_string());
+                        None
+                    } else {
+                        Some(conn)
+                    }
+                }
+                Err(e) => {
+                    // Typically a read-only file: fall back to reading.
+                    reason = Some(format!("it cannot be opened for writing ({e})"));
+                    None
+                }
             }
-            Some(open_connection(&path, false, true).map_err(|e| map_sqlite_error(e, &path))?)
         };
-
-        let info = match &writer {
-            Some(conn) => {
-                initialize_if_empty(conn, &path, &artifact_root)?;
-                inspect(conn, &path)?
-            }
-            None => {
-                let conn =
-                    open_connection(&path, true, false).map_err(|e| map_sqlite_error(e, &path))?;
-                if schema::is_empty_database(&conn).map_err(|e| map_sqlite_error(e, &path))? {
+        let info = {
+            let reader_conn;
+            let conn = match &writer {
+                Some(conn) => conn,
+                None => {
+                    reader_conn = open_connection(&path, true, false)
+                        .map_err(|e| map_sqlite_error(e, &path))?;
+                    &reader_conn
+                }
+            };
+            if schema::is_empty_database(conn).map_err(|e| map_sqlite_error(e, &path))? {
+                if writer.is_none() {
                     return Err(Error::InvalidParameter(format!(
-                        "the database has no tables and cannot be initialised because {}: {}",
+                        "the file is empty, not an MLflow database (it has no tables, and it \
+                         cannot be initialised because {}): {}",
                         reason.as_deref().unwrap_or("it is read-only"),
                         path.display()
                     )));
                 }
-                inspect(&conn, &path)?
+                None
+            } else {
+                Some(inspect(conn, &path)?)
             }
         };
-        let writer = match (&info.write_refusal, writer) {
+        let writer = match (info.as_ref().and_then(|i| i.write_refusal.as_ref()), writer) {
             (Some(refusal), Some(_)) => {
                 reason = Some(refusal.clone());
                 None
@@ -262,12 +284,67 @@ impl SqliteStore {
             }
             (_, w) => w,
         };
+        let schema = OnceLock::new();
+        if let Some(info) = info {
+            let _ = schema.set(info);
+        }
         Ok(SqliteStore {
             db: Db::new(path, writer),
-            schema: info,
+            schema,
             artifact_root,
             read_only_reason: reason,
         })
+    }
+
+    /// The schema, when the database has MLflow's tables: found at open, or found now (another
+    /// process may have initialised the file since), or `None` while it has no tables.
+    fn schema(&self) -> Result<Option<&SchemaInfo>> {
+        if let Some(info) = self.schema.get() {
+            return Ok(Some(info));
+        }
+        let path = self.db.path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = open_connection(path, true, false).map_err(|e| map_sqlite_error(e, path))?;
+        if schema::is_empty_database(&conn).map_err(|e| map_sqlite_error(e, path))? {
+            return Ok(None);
+        }
+        let info = inspect(&conn, path)?;
+        Ok(Some(self.schema.get_or_init(|| info)))
+    }
+
+    /// Whether the database has MLflow's tables yet (a store opened on a missing or empty file
+    /// has none until its first write).
+    pub fn is_initialised(&self) -> Result<bool> {
+        Ok(self.schema()?.is_some())
+    }
+
+    /// Creates MLflow's schema now when the database has none (a missing or empty file), as the
+    /// first write would; nothing happens to a database that has its tables.
+    pub fn initialise(&self) -> Result<()> {
+        if !self.db.is_writable() {
+            return Err(self.refusal());
+        }
+        self.schema_for_writing().map(|_| ())
+    }
+
+    /// The schema for a write: MLflow's schema is created first when the database has no tables
+    /// (the first write to a new or empty file), in one transaction that a concurrent writer
+    /// waits for.
+    fn schema_for_writing(&self) -> Result<&SchemaInfo> {
+        if let Some(info) = self.schema.get() {
+            return Ok(info);
+        }
+        let path = self.db.path();
+        let info = self.db.with_writer(
+            || self.refusal(),
+            |conn| {
+                initialize_if_empty(conn, path, &self.artifact_root)?;
+                inspect(conn, path)
+            },
+        )?;
+        Ok(self.schema.get_or_init(|| info))
     }
 
     /// The database file.
@@ -275,14 +352,18 @@ impl SqliteStore {
         self.db.path()
     }
 
-    /// The alembic revision of the database (`None` if `alembic_version` is empty).
+    /// The alembic revision of the database (`None` if `alembic_version` is empty, or while the
+    /// database has no tables yet).
     pub fn revision(&self) -> Option<&str> {
-        self.schema.revision.as_deref()
+        self.schema_info().revision.as_deref()
     }
 
-    /// What was found in the schema.
+    /// What was found in the schema (all `false` while the database has no tables yet).
     pub fn schema_info(&self) -> &SchemaInfo {
-        &self.schema
+        match self.schema() {
+            Ok(Some(info)) => info,
+            _ => &NO_SCHEMA,
+        }
     }
 
     /// Root of new experiments' artifact locations.
@@ -300,10 +381,11 @@ impl SqliteStore {
         self.read_only_reason.as_deref()
     }
 
+    /// The reader of the schema in use (every read and write has found or created it first).
     fn reader(&self) -> Reader<'_> {
         Reader {
             path: self.db.path(),
-            schema: &self.schema,
+            schema: self.schema.get().unwrap_or(&NO_SCHEMA),
         }
     }
 
@@ -312,6 +394,14 @@ impl SqliteStore {
             reader: self.reader(),
             artifact_root: &self.artifact_root,
         }
+    }
+
+    /// A run's absence from a database that has no MLflow tables yet.
+    fn run_not_found(&self, run_id: &str) -> Error {
+        Error::NotFound(format!(
+            "Run with id={run_id} not found (the database has no MLflow tables yet): {}",
+            self.db.path().display()
+        ))
     }
 
     fn refusal(&self) -> Error {
@@ -325,6 +415,16 @@ impl SqliteStore {
     }
 
     fn write<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
+        if !self.db.is_writable() {
+            return Err(self.refusal());
+        }
+        let schema = self.schema_for_writing()?;
+        if let Some(refusal) = &schema.write_refusal {
+            return Err(Error::InvalidState(format!(
+                "cannot write to {}: {refusal}",
+                self.db.path().display()
+            )));
+        }
         self.db.write(|| self.refusal(), f)
     }
 
@@ -337,6 +437,9 @@ impl SqliteStore {
     /// held the largest rowids could make SQLite reuse them, which this does not notice.
     pub fn read_metric_since(&self, run_id: &str, key: &str, cursor: u64) -> Result<MetricTail> {
         let after = i64::try_from(cursor).unwrap_or(i64::MAX);
+        if !self.is_initialised()? {
+            return Err(self.run_not_found(run_id));
+        }
         self.db.read(|tx| {
             let reader = self.reader();
             if !reader.run_exists(tx, run_id)? {
@@ -661,13 +764,22 @@ impl TrackingStore for SqliteStore {
 
     fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
         let id = parse_experiment_id(experiment_id)?;
+        if !self.is_initialised()? {
+            return Err(Error::NotFound(format!(
+                "No Experiment with id={id} exists (the database has no MLflow tables yet): {}",
+                self.db.path().display()
+            )));
+        }
         self.db
             .read(|tx| self.reader().experiment(tx, id))?
             .ok_or_else(|| Error::NotFound(format!("No Experiment with id={id} exists")))
     }
 
     fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
-        let order = if self.schema.has_workspace {
+        let Some(schema) = self.schema()? else {
+            return Ok(None);
+        };
+        let order = if schema.has_workspace {
             " ORDER BY workspace = 'default' DESC"
         } else {
             ""
@@ -686,6 +798,15 @@ impl TrackingStore for SqliteStore {
     }
 
     fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
+        if !self.is_initialised()? {
+            // Nothing to find, but the query is checked as always.
+            let (items, next_page_token) = search_experiments_in_memory(Vec::new(), query)?;
+            return Ok(Page {
+                items,
+                next_page_token,
+                warnings: Vec::new(),
+            });
+        }
         self.db
             .read(|tx| search_experiments_page(&self.reader(), tx, query))
     }
@@ -777,6 +898,9 @@ impl TrackingStore for SqliteStore {
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
+        if !self.is_initialised()? {
+            return Err(self.run_not_found(run_id));
+        }
         self.db
             .read(|tx| self.reader().run(tx, run_id))?
             .ok_or_else(|| Error::NotFound(format!("Run with id={run_id} not found")))
@@ -819,6 +943,14 @@ impl TrackingStore for SqliteStore {
             .iter()
             .map(|id| parse_experiment_id(id))
             .collect::<Result<Vec<i64>>>()?;
+        if !self.is_initialised()? {
+            let (items, next_page_token) = search_runs_in_memory(Vec::new(), query)?;
+            return Ok(Page {
+                items,
+                next_page_token,
+                warnings: Vec::new(),
+            });
+        }
         self.db
             .read(|tx| search_runs_page(&self.reader(), tx, &ids, query))
     }
@@ -840,6 +972,9 @@ impl TrackingStore for SqliteStore {
     }
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        if !self.is_initialised()? {
+            return Err(self.run_not_found(run_id));
+        }
         self.db.read(|tx| {
             let reader = self.reader();
             if !reader.run_exists(tx, run_id)? {
@@ -854,6 +989,9 @@ impl TrackingStore for SqliteStore {
         run_id: &str,
         keys: &[String],
     ) -> Result<BTreeMap<String, Vec<Metric>>> {
+        if !self.is_initialised()? {
+            return Err(self.run_not_found(run_id));
+        }
         self.db.read(|tx| {
             let reader = self.reader();
             if !reader.run_exists(tx, run_id)? {

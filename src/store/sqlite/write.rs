@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction};
 
 use super::connection::{TxResult, is_unique_violation};
 use super::read::Reader;
-use crate::error::Error;
+use crate::error::{DatabaseErrorKind, Error};
 use crate::model::{
     DatasetInput, LifecycleStage, Metric, Param, Run, RunInfo, RunStatus, RunTag, tags,
 };
@@ -400,7 +400,7 @@ impl Writer<'_> {
         drop(upsert);
         self.reader
             .run(tx, run_id)?
-            .ok_or_else(|| Error::Database(format!("run {run_id} vanished after insert")).into())
+            .ok_or_else(|| Error::database(DatabaseErrorKind::Other, format!("run {run_id} vanished after insert")).into())
     }
 
     /// MLflow's `update_run_info` (active runs only). A non-empty `run_name` renames the run

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::store::uri::percent_decode;
+use super::percent_decode;
 
 /// `MLFLOW_HTTP_REQUEST_TIMEOUT`'s default: 120 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
