@@ -18,7 +18,7 @@ use std::fmt::Display;
 use std::path::Path;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::model::{
     DATASET_CONTEXT_TAG, DEFAULT_EXPERIMENT_ID, Dataset, DatasetInput, Experiment, InputTag,
     LifecycleStage, Metric, Param, Run, RunStatus, RunTag, now_ms, tags,
@@ -91,10 +91,14 @@ pub fn set_experiment(name: &str) -> Result<Experiment> {
     let client = client()?;
     let experiment = match client.get_experiment_by_name(name)? {
         Some(e) => e,
-        None => {
-            let id = client.create_experiment(name, None, &[])?;
-            client.get_experiment(&id)?
-        }
+        None => match client.create_experiment(name, None, &[]) {
+            Ok(id) => client.get_experiment(&id)?,
+            // Another process created it since the lookup (MLflow catches this too).
+            Err(e) if e.error_code() == ErrorCode::ResourceAlreadyExists => {
+                client.get_experiment_by_name(name)?.ok_or(e)?
+            }
+            Err(e) => return Err(e),
+        },
     };
     activate_experiment(experiment)
 }

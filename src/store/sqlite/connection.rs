@@ -194,7 +194,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// Runs `attempt` until it succeeds, fails with something else than a lock conflict, or the
 /// write timeout runs out; sleeps a jittered backoff between attempts.
-fn retry_while_locked<T>(
+pub fn retry_while_locked<T>(
     path: &Path,
     mut attempt: impl FnMut() -> TxResult<T>,
 ) -> std::result::Result<T, Error> {

@@ -86,7 +86,9 @@ use std::sync::OnceLock;
 use rusqlite::Transaction;
 use rusqlite::types::Value;
 
-use self::connection::{Db, TxResult, map_sqlite_error, open_connection};
+use self::connection::{
+    Db, TxError, TxResult, map_sqlite_error, open_connection, retry_while_locked,
+};
 use self::read::Reader;
 use self::schema::{InspectError, SchemaInfo};
 use self::write::{Writer, parse_experiment_id};
@@ -259,7 +261,7 @@ impl SqliteStore {
                     &reader_conn
                 }
             };
-            if schema::is_empty_database(conn).map_err(|e| map_sqlite_error(e, &path))? {
+            if is_empty(conn, &path)? {
                 if writer.is_none() {
                     return Err(Error::InvalidParameter(format!(
                         "the file is empty, not an MLflow database (it has no tables, and it \
@@ -307,7 +309,7 @@ impl SqliteStore {
             return Ok(None);
         }
         let conn = open_connection(path, true, false).map_err(|e| map_sqlite_error(e, path))?;
-        if schema::is_empty_database(&conn).map_err(|e| map_sqlite_error(e, path))? {
+        if is_empty(&conn, path)? {
             return Ok(None);
         }
         let info = inspect(&conn, path)?;
@@ -557,26 +559,36 @@ fn initialize_if_empty(
     path: &Path,
     artifact_root: &str,
 ) -> Result<()> {
-    let map = |e| map_sqlite_error(e, path);
-    if !schema::is_empty_database(conn).map_err(map)? {
+    if !is_empty(conn, path)? {
         return Ok(());
     }
-    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
-        .map_err(map)?;
-    if schema::is_empty_database(&tx).map_err(map)? {
-        let location = write::append_to_uri_path(artifact_root, &["0"]);
-        schema::create_schema(&tx, &location, now_ms()).map_err(map)?;
-    }
-    tx.commit().map_err(map)
+    retry_while_locked(path, || {
+        let tx =
+            rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+        if schema::is_empty_database(&tx)? {
+            let location = write::append_to_uri_path(artifact_root, &["0"]);
+            schema::create_schema(&tx, &location, now_ms())?;
+        }
+        tx.commit()?;
+        Ok(())
+    })
 }
 
+/// Whether the database has no tables, waiting for a lock like any read.
+fn is_empty(conn: &rusqlite::Connection, path: &Path) -> Result<bool> {
+    retry_while_locked(path, || Ok(schema::is_empty_database(conn)?))
+}
+
+/// Reads what the schema holds, waiting for a lock like any read.
 fn inspect(conn: &rusqlite::Connection, path: &Path) -> Result<SchemaInfo> {
-    schema::inspect(conn).map_err(|e| match e {
-        InspectError::Sqlite(e) => map_sqlite_error(e, path),
-        InspectError::NotMlflow(message) => Error::InvalidParameter(format!(
-            "{message}; the file was left untouched: {}",
-            path.display()
-        )),
+    retry_while_locked(path, || {
+        schema::inspect(conn).map_err(|e| match e {
+            InspectError::Sqlite(e) => TxError::Sqlite(e),
+            InspectError::NotMlflow(message) => TxError::Store(Error::InvalidParameter(format!(
+                "{message}; the file was left untouched: {}",
+                path.display()
+            ))),
+        })
     })
 }
 
