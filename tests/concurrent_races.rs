@@ -19,7 +19,7 @@ use mlscope::{ExperimentQuery, TrackingClient, ViewType};
 
 const PROCESSES: usize = 8;
 /// Rounds of the `set_experiment` race, each with a new name.
-const ROUNDS: usize = 6;
+const ROUNDS: usize = 12;
 /// Single `log_metric` calls per SQLite writer.
 const POINTS: usize = 250;
 
