@@ -48,7 +48,10 @@ fn race_child() {
         }
         "log_metric" => {
             let run = std::env::var("MLSCOPE_RACE_RUN").unwrap();
-            let index: i64 = std::env::var("MLSCOPE_RACE_INDEX").unwrap().parse().unwrap();
+            let index: i64 = std::env::var("MLSCOPE_RACE_INDEX")
+                .unwrap()
+                .parse()
+                .unwrap();
             let client = TrackingClient::new(&uri).unwrap();
             let mut failures = Vec::new();
             for i in 0..POINTS as i64 {
@@ -68,11 +71,17 @@ fn race_child() {
 
 fn child(mode: &str, uri: &str) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "race_child", "--test-threads=1", "--quiet", "--nocapture"])
-        .env("MLSCOPE_RACE_MODE", mode)
-        .env("MLSCOPE_RACE_URI", uri)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .stdout(Stdio::piped());
+    cmd.args([
+        "--exact",
+        "race_child",
+        "--test-threads=1",
+        "--quiet",
+        "--nocapture",
+    ])
+    .env("MLSCOPE_RACE_MODE", mode)
+    .env("MLSCOPE_RACE_URI", uri)
+    .env_remove("MLFLOW_TRACKING_URI")
+    .stdout(Stdio::piped());
     cmd
 }
 
@@ -145,9 +154,15 @@ fn set_experiment_race(uri: &str, sync_dir: &Path) -> (Vec<String>, Vec<(Vec<Str
 fn assert_one_experiment_per_name(uri: &str) {
     let sync = tempfile::tempdir().unwrap();
     let (errors, rounds) = set_experiment_race(uri, sync.path());
-    assert!(errors.is_empty(), "{uri}: set_experiment failed: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "{uri}: set_experiment failed: {errors:#?}"
+    );
     for (round, (ids, same_name)) in rounds.iter().enumerate() {
-        assert_eq!(*same_name, 1, "{uri}: round {round}: experiments named alike");
+        assert_eq!(
+            *same_name, 1,
+            "{uri}: round {round}: experiments named alike"
+        );
         assert_eq!(ids.len(), PROCESSES, "{uri}: round {round}");
         assert!(
             ids.iter().all(|id| *id == ids[0]),

@@ -243,25 +243,35 @@ fn global_switch_env_and_explicit_option() {
     let _fx = Fixture::new();
     // Default: off.
     let run = mlscope::start_run(RunOptions::new()).unwrap();
-    assert!(!mlscope::tracking::system_monitor::is_monitoring(run.run_id()));
+    assert!(!mlscope::tracking::system_monitor::is_monitoring(
+        run.run_id()
+    ));
     run.end().unwrap();
 
     mlscope::enable_system_metrics_logging();
     let run = mlscope::start_run(RunOptions::new()).unwrap();
-    assert!(mlscope::tracking::system_monitor::is_monitoring(run.run_id()));
+    assert!(mlscope::tracking::system_monitor::is_monitoring(
+        run.run_id()
+    ));
     run.end().unwrap();
     // A run can opt out while logging is on globally…
     let run = mlscope::start_run(RunOptions::new().log_system_metrics(false)).unwrap();
-    assert!(!mlscope::tracking::system_monitor::is_monitoring(run.run_id()));
+    assert!(!mlscope::tracking::system_monitor::is_monitoring(
+        run.run_id()
+    ));
     run.end().unwrap();
 
     mlscope::disable_system_metrics_logging();
     // …and opt in while it is off.
     let run = mlscope::start_run(RunOptions::new().log_system_metrics(true)).unwrap();
-    assert!(mlscope::tracking::system_monitor::is_monitoring(run.run_id()));
+    assert!(mlscope::tracking::system_monitor::is_monitoring(
+        run.run_id()
+    ));
     run.end().unwrap();
     let run = mlscope::start_run(RunOptions::new()).unwrap();
-    assert!(!mlscope::tracking::system_monitor::is_monitoring(run.run_id()));
+    assert!(!mlscope::tracking::system_monitor::is_monitoring(
+        run.run_id()
+    ));
     run.end().unwrap();
 }
 

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
 use super::percent_decode;
+use crate::error::{Error, Result};
 
 /// `MLFLOW_HTTP_REQUEST_TIMEOUT`'s default: 120 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);

@@ -11,9 +11,7 @@ mod config;
 
 pub use config::{Auth, RestConfig};
 
-pub(crate) use client::{
-    Body, HttpClient, Method, Request, map_message, read_json_body,
-};
+pub(crate) use client::{Body, HttpClient, Method, Request, map_message, read_json_body};
 pub(crate) use config::redact as redact_url;
 
 /// Decodes `%XX` escapes of a URI part (invalid escapes stay as they are).

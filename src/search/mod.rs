@@ -111,9 +111,9 @@ mod display;
 pub mod eval;
 mod lexer;
 pub mod order_by;
-pub mod query;
 mod page_token;
 mod parser;
+pub mod query;
 pub mod sql;
 
 #[cfg(test)]
@@ -126,6 +126,7 @@ pub use order_by::{parse_experiment_order_by, parse_run_order_by};
 pub use page_token::{
     check_max_results, decode_page_token, encode_page_token, next_page_token_after_fetch, paginate,
 };
+pub use parser::MAX_FILTER_COMPARISONS;
 
 use crate::error::{Error, Result};
 use crate::model::{Experiment, Run};

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::round1;
 #[cfg(feature = "nvml")]
 use super::gpu;
+use super::round1;
 
 /// Values of the averaged metrics, in first-seen order (MLflow logs its dict in this order).
 #[derive(Debug, Default, Clone)]

@@ -20,7 +20,8 @@ use crate::store::TrackingStore;
 /// Copies a queued artifact: `(run_id, local_path, artifact_path, contents_only)`; with
 /// `contents_only` the contents of the directory `local_path` are copied, else the file or
 /// directory itself.
-pub(crate) type ArtifactWriter = Box<dyn Fn(&str, &Path, Option<&str>, bool) -> Result<()> + Send + Sync>;
+pub(crate) type ArtifactWriter =
+    Box<dyn Fn(&str, &Path, Option<&str>, bool) -> Result<()> + Send + Sync>;
 
 /// Name of the thread that writes queued values.
 pub const THREAD_NAME: &str = "mlscope-async-logging";
@@ -276,19 +277,20 @@ fn worker_loop(store: &dyn TrackingStore, artifacts: &ArtifactWriter, shared: &S
         };
         let count = ops.len() as u64;
         let weight: usize = ops.iter().map(Op::items).sum();
-        let failures = std::panic::catch_unwind(AssertUnwindSafe(|| deliver(store, artifacts, ops)))
-            .unwrap_or_else(|_| {
-                let mut f = Failures::default();
-                f.record(
-                    weight,
-                    "writing queued values",
-                    &Error::Mlflow {
-                        code: ErrorCode::InternalError,
-                        message: "the store panicked".into(),
-                    },
-                );
-                f
-            });
+        let failures =
+            std::panic::catch_unwind(AssertUnwindSafe(|| deliver(store, artifacts, ops)))
+                .unwrap_or_else(|_| {
+                    let mut f = Failures::default();
+                    f.record(
+                        weight,
+                        "writing queued values",
+                        &Error::Mlflow {
+                            code: ErrorCode::InternalError,
+                            message: "the store panicked".into(),
+                        },
+                    );
+                    f
+                });
         let mut st = shared.lock();
         st.completed += count;
         st.in_flight = st.in_flight.saturating_sub(weight);
@@ -348,7 +350,12 @@ fn deliver(store: &dyn TrackingStore, write_artifact: &ArtifactWriter, ops: Vec<
             contents_only,
         } = op
         {
-            let result = write_artifact(&run_id, &local_path, artifact_path.as_deref(), contents_only);
+            let result = write_artifact(
+                &run_id,
+                &local_path,
+                artifact_path.as_deref(),
+                contents_only,
+            );
             if let Err(e) = result {
                 let what = format!(
                     "log_artifact{} {} to run {run_id}",

@@ -351,7 +351,8 @@ impl Drop for ActiveRun {
 /// requires `nested(true)` or a matching `parent_run_id`.
 pub fn start_run(options: RunOptions) -> Result<ActiveRun> {
     let client = client()?;
-    let system_metrics = crate::tracking::system_monitor::options_for_run(options.log_system_metrics)?;
+    let system_metrics =
+        crate::tracking::system_monitor::options_for_run(options.log_system_metrics)?;
     let active_top = state().run_stack.last().cloned();
     let parent_run_id = match (&options.parent_run_id, &active_top) {
         (Some(parent), Some(top)) if *parent != top.run_id => {
@@ -834,4 +835,3 @@ pub fn flush() -> Result<()> {
 pub fn flush_async_logging() -> Result<()> {
     flush()
 }
-

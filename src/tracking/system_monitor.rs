@@ -10,7 +10,6 @@ use crate::system_metrics::{
 };
 use crate::tracking::client::TrackingClient;
 
-
 static MONITORS: LazyLock<Mutex<HashMap<String, SystemMetricsMonitor>>> =
     LazyLock::new(Mutex::default);
 

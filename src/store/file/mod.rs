@@ -74,8 +74,8 @@ use crate::model::{
 };
 use crate::store::{CreateRun, ExperimentQuery, Page, RunQuery, TrackingStore};
 
-use reader::ExperimentDir;
 pub use crate::store::MetricTail;
+use reader::ExperimentDir;
 
 /// File in the store root that serialises experiment creation by name (MLflow lists only
 /// folders there, so it ignores it).
@@ -143,7 +143,10 @@ impl FileStore {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let staging = parent.join(format!(".{name}.creating-{}", uuid::Uuid::new_v4().simple()));
+        let staging = parent.join(format!(
+            ".{name}.creating-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         files::create_dir_all(&staging, "new store")?;
         let built = self
             .create_experiment_in(

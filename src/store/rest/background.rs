@@ -17,9 +17,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::http::{HttpClient, Method, map_message};
 use super::json;
 use crate::error::{Error, Result};
+use crate::http::{HttpClient, Method, map_message};
 use crate::model::Metric;
 use crate::model::validation::MAX_METRICS_PER_BATCH;
 

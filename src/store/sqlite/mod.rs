@@ -107,8 +107,8 @@ use crate::search::sql::{
     SqlOptions, SqlSearch, SqlValue, compile_experiment_search, compile_run_search,
 };
 use crate::search::{
-    FilterSyntax, RunPredicate, parse_run_filter, search_experiments_in_memory,
-    search_runs_in_memory,
+    FilterSyntax, RunPredicate, parse_experiment_filter, parse_run_filter,
+    search_experiments_in_memory, search_runs_in_memory,
 };
 
 /// Env var MLflow's server sets to pass its artifact root to stores created in its process.
@@ -625,17 +625,23 @@ fn fetch_page_ids(
     Ok((ids, next_page_token))
 }
 
-/// Whether the filter needs tables this (old) schema lacks, so that it cannot run in SQL.
+/// Filters with more comparisons than this are evaluated in memory over the experiments' runs:
+/// SQLite plans a statement with thousands of correlated subqueries in time that grows much
+/// faster than the filter (minutes for 10,000), while evaluating it on each run is linear.
+const MAX_SQL_FILTER_COMPARISONS: usize = 256;
+
+/// Whether the filter cannot (or should not) run in SQL: it needs tables this (old) schema
+/// lacks, or it is too long for SQLite to plan quickly.
 fn needs_in_memory_run_search(schema: &SchemaInfo, query: &RunQuery) -> bool {
-    if schema.has_inputs {
-        return false;
-    }
     // Unparsable filters are reported by the SQL path.
     parse_run_filter(&query.filter, FilterSyntax::Extended).is_ok_and(|f| {
         f.expr.is_some_and(|e| {
-            e.predicates()
-                .iter()
-                .any(|p| matches!(p, RunPredicate::Dataset { .. }))
+            let predicates = e.predicates();
+            predicates.len() > MAX_SQL_FILTER_COMPARISONS
+                || (!schema.has_inputs
+                    && predicates
+                        .iter()
+                        .any(|p| matches!(p, RunPredicate::Dataset { .. })))
         })
     })
 }
@@ -645,8 +651,9 @@ fn needs_in_memory_run_search(schema: &SchemaInfo, query: &RunQuery) -> bool {
 /// statements. A run row of the page that cannot be decoded is left out with a warning (the
 /// page is then shorter than `max_results`; the next page token is unaffected).
 ///
-/// Only on a pre-2.4 schema without dataset tables, a filter on `datasets.*` is evaluated in
-/// memory over the candidate runs (no run has datasets there, so the result is known to be
+/// A filter of more than [`MAX_SQL_FILTER_COMPARISONS`] comparisons, and on a pre-2.4 schema
+/// without dataset tables a filter on `datasets.*`, is evaluated in memory over the candidate
+/// runs (no run has datasets there, so the result is known to be
 /// empty or, under `NOT`, everything; the in-memory path gets both right).
 fn search_runs_page(
     reader: &Reader<'_>,
@@ -700,7 +707,12 @@ fn search_experiments_page(
     tx: &Transaction<'_>,
     query: &ExperimentQuery,
 ) -> TxResult<Page<Experiment>> {
-    if !reader.schema.has_experiment_times {
+    let long_filter =
+        parse_experiment_filter(&query.filter, FilterSyntax::Extended).is_ok_and(|f| {
+            f.expr
+                .is_some_and(|e| e.predicates().len() > MAX_SQL_FILTER_COMPARISONS)
+        });
+    if !reader.schema.has_experiment_times || long_filter {
         let loaded = reader.experiments_in_view(tx, query.view_type)?;
         let (items, next_page_token) = search_experiments_in_memory(loaded.items, query)?;
         return Ok(Page {

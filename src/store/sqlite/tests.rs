@@ -792,15 +792,30 @@ fn sqlite_zero_byte_file_is_initialised_by_the_first_write_only() {
     assert_eq!(store.revision(), None);
     assert!(!store.is_initialised().unwrap());
     assert!(store.get_experiment_by_name("Default").unwrap().is_none());
-    assert!(store.search_experiments(&ExperimentQuery::default()).unwrap().items.is_empty());
-    assert!(store.search_runs(&RunQuery::new(["0"])).unwrap().items.is_empty());
+    assert!(
+        store
+            .search_experiments(&ExperimentQuery::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .search_runs(&RunQuery::new(["0"]))
+            .unwrap()
+            .items
+            .is_empty()
+    );
     assert_eq!(
         store.get_experiment("0").unwrap_err().error_code(),
         ErrorCode::ResourceDoesNotExist
     );
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     let err = SqliteStore::open_read_only(&path).unwrap_err();
-    assert!(err.to_string().contains("empty, not an MLflow database"), "{err}");
+    assert!(
+        err.to_string().contains("empty, not an MLflow database"),
+        "{err}"
+    );
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     // The first write creates MLflow's schema, experiment `0` included.
     store.create_experiment("first", None, &[]).unwrap();

@@ -26,8 +26,8 @@ impl SqliteChangeCheck {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|e| map_sqlite_error(e, path))?;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|e| map_sqlite_error(e, path))?;
         let mut check = SqliteChangeCheck {
             path: path.to_path_buf(),
             conn,
