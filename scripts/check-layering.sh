@@ -10,6 +10,8 @@
 #   layer 5  tracking                TrackingClient, fluent API, async queue, autolog
 #   layer 6  cli, viewer, integrations
 #
+# Inside `tracking`: async_queue ← client ← fluent (checked at the end).
+#
 # `error` and `env` share layer 0 but `env` may use `error` (listed below as an exception).
 # Comment lines (`//`, `//!`, `///`: rustdoc links) are not imports and are skipped. A path
 # through the crate root's re-exports (`crate::Foo`) counts as `error` for `Error`, `ErrorCode`,
@@ -80,6 +82,20 @@ while IFS= read -r file; do
         done
     done < <(grep -nE 'crate::' "$file" | grep -vE '^[0-9]+:[[:space:]]*//' || true)
 done < <(find src -name '*.rs' | sort)
+
+# Inside `tracking`: the asynchronous queue sits below the client, the client below the fluent
+# API (tracking/async_queue.rs ← client.rs ← fluent.rs), so none imports one above it.
+forbid_within() {
+    local file="$1" pattern="$2" why="$3" hit
+    [ -f "$file" ] || return 0
+    while IFS= read -r hit; do
+        report "$file:${hit%%:*}: $why: ${hit#*:}"
+    done < <(grep -nE "$pattern" "$file" | grep -vE '^[0-9]+:[[:space:]]*//' || true)
+}
+forbid_within src/tracking/async_queue.rs '(tracking|super)::(client|fluent)|TrackingClient' \
+    "the queue (tracking/async_queue.rs) sits below the client and the fluent API"
+forbid_within src/tracking/client.rs '(tracking|super)::fluent' \
+    "the client (tracking/client.rs) sits below the fluent API"
 
 if [ "$failures" -gt 0 ]; then
     echo "layering: $failures import(s) break the module layers (see docs/ARCHITECTURE.md)" >&2

@@ -196,14 +196,15 @@ fn a_zero_length_mlflow_db_is_left_untouched_by_reading() {
         );
     }
 
+    // The library reads it as the new MLflow database it becomes with the first write: only
+    // the Default experiment, no runs.
     let client = TrackingClient::new(&uri).unwrap();
-    assert!(
-        client
-            .search_experiments(&ExperimentQuery::default())
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    let listed = client
+        .search_experiments(&ExperimentQuery::default())
+        .unwrap()
+        .items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "Default");
     assert!(
         client
             .search_runs(&RunQuery::new(["0"]))
@@ -211,7 +212,14 @@ fn a_zero_length_mlflow_db_is_left_untouched_by_reading() {
             .items
             .is_empty()
     );
-    assert!(client.get_experiment_by_name("Default").unwrap().is_none());
+    assert_eq!(
+        client
+            .get_experiment_by_name("Default")
+            .unwrap()
+            .unwrap()
+            .experiment_id,
+        "0"
+    );
     assert_eq!(std::fs::metadata(&db).unwrap().len(), 0, "library reads");
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -233,14 +241,14 @@ fn reading_a_missing_store_creates_nothing() {
         dir.path().join("mlruns").display().to_string(),
         format!("sqlite:///{}", dir.path().join("sub/mlflow.db").display()),
     ] {
+        // Read as the new store the first write creates: the Default experiment, no runs.
         let client = TrackingClient::new(&uri).unwrap();
-        assert!(
-            client
-                .search_experiments(&ExperimentQuery::default())
-                .unwrap()
-                .items
-                .is_empty()
-        );
+        let listed = client
+            .search_experiments(&ExperimentQuery::default())
+            .unwrap()
+            .items;
+        assert_eq!(listed.len(), 1, "{uri}");
+        assert_eq!(client.get_experiment("0").unwrap().name, "Default");
         assert!(
             client
                 .search_runs(&RunQuery::new(["0"]))
@@ -248,8 +256,7 @@ fn reading_a_missing_store_creates_nothing() {
                 .items
                 .is_empty()
         );
-        assert!(client.get_experiment("0").is_err());
-        assert!(client.get_experiment_by_name("Default").unwrap().is_none());
+        assert!(client.get_experiment_by_name("other").unwrap().is_none());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{uri}");
     }
     // The first write creates MLflow's layout of a new store.

@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::model::validation::{
     KeyKind, validate_experiment_name, validate_experiment_tag_value, validate_key,
 };
-use crate::model::{DEFAULT_EXPERIMENT_ID, Experiment, LifecycleStage, ViewType, now_ms};
+use crate::model::{
+    DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Experiment, LifecycleStage, ViewType, now_ms,
+};
 use crate::search::search_experiments_in_memory;
 use crate::store::file::FileStore;
 use crate::store::file::files;
@@ -195,13 +197,42 @@ impl FileStore {
         ))
     }
 
+    /// The `Default` experiment `0` of a store whose root does not exist yet, read as if it
+    /// were there: MLflow creates it when it opens a new store; mlscope, which never writes
+    /// when opening, creates it with the store's first write ([`FileStore::create_store_if_missing`]).
+    fn default_of_new_store(&self) -> Option<Experiment> {
+        if self.root.exists() {
+            return None;
+        }
+        Some(Experiment {
+            experiment_id: DEFAULT_EXPERIMENT_ID.to_string(),
+            name: DEFAULT_EXPERIMENT_NAME.to_string(),
+            artifact_location: append_to_uri_path(
+                &path_to_file_uri(&self.root),
+                &[DEFAULT_EXPERIMENT_ID],
+            ),
+            lifecycle_stage: LifecycleStage::Active,
+            tags: BTreeMap::new(),
+            creation_time: None,
+            last_update_time: None,
+        })
+    }
+
     pub(crate) fn get_experiment_impl(&self, experiment_id: &str) -> Result<Experiment> {
+        if let Some(default) = self.default_of_new_store()
+            && experiment_id == default.experiment_id
+        {
+            return Ok(default);
+        }
         let dir = self.require_experiment(experiment_id)?;
         let mut ignored = Vec::new();
         self.read_experiment(&dir, &mut ignored)
     }
 
     pub(crate) fn get_experiment_by_name_impl(&self, name: &str) -> Result<Option<Experiment>> {
+        if let Some(default) = self.default_of_new_store() {
+            return Ok((default.name == name).then_some(default));
+        }
         let mut ignored = Vec::new();
         let mut dirs = self.experiment_dirs(ViewType::All, &mut ignored);
         // Read metas first (cheap) and tags only for the match.
@@ -220,7 +251,11 @@ impl FileStore {
         query: &ExperimentQuery,
     ) -> Result<Page<Experiment>> {
         let mut warnings = Vec::new();
-        let experiments = self.read_experiments(query.view_type, &mut warnings);
+        let experiments = match self.default_of_new_store() {
+            Some(default) if query.view_type != ViewType::DeletedOnly => vec![default],
+            Some(_) => Vec::new(),
+            None => self.read_experiments(query.view_type, &mut warnings),
+        };
         let (items, next_page_token) = search_experiments_in_memory(experiments, query)?;
         Ok(Page {
             items,

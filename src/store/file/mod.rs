@@ -272,13 +272,17 @@ impl TrackingStore for FileStore {
     }
 
     fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
-        let result = self.rename_experiment_impl(experiment_id, new_name);
+        let result = self
+            .create_store_if_missing()
+            .and_then(|()| self.rename_experiment_impl(experiment_id, new_name));
         self.wrote();
         result
     }
 
     fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
-        let result = self.delete_experiment_impl(experiment_id);
+        let result = self
+            .create_store_if_missing()
+            .and_then(|()| self.delete_experiment_impl(experiment_id));
         self.wrote();
         // The experiment's runs moved to another folder.
         self.run_cache.clear();
@@ -286,20 +290,26 @@ impl TrackingStore for FileStore {
     }
 
     fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
-        let result = self.restore_experiment_impl(experiment_id);
+        let result = self
+            .create_store_if_missing()
+            .and_then(|()| self.restore_experiment_impl(experiment_id));
         self.wrote();
         self.run_cache.clear();
         result
     }
 
     fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
-        let result = self.set_experiment_tag_impl(experiment_id, key, value);
+        let result = self
+            .create_store_if_missing()
+            .and_then(|()| self.set_experiment_tag_impl(experiment_id, key, value));
         self.wrote();
         result
     }
 
     fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
-        let result = self.delete_experiment_tag_impl(experiment_id, key);
+        let result = self
+            .create_store_if_missing()
+            .and_then(|()| self.delete_experiment_tag_impl(experiment_id, key));
         self.wrote();
         result
     }

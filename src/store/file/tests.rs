@@ -56,7 +56,9 @@ fn first_write_creates_root_default_experiment_and_trash() {
     let (_dir, store) = new_store();
     // Opening writes nothing; the store reads as empty until the first write.
     assert!(!store.root().exists());
-    assert!(experiments(&store, ViewType::All).is_empty());
+    let listed = experiments(&store, ViewType::All);
+    assert_eq!(listed.len(), 1, "the Default experiment of a new store");
+    assert!(!store.root().exists());
     store.create_experiment("first", None, &[]).unwrap();
     assert!(store.root().join(".trash").is_dir());
     let meta = yaml_map(&store.root().join("0/meta.yaml"));

@@ -32,9 +32,12 @@ pub fn busy_timeout() -> Duration {
 /// [`WRITE_TIMEOUT`], or the busy timeout when that was set lower (a caller that asked to fail
 /// fast on a locked database is not kept waiting by the retries).
 pub fn write_timeout() -> Duration {
-    match env::parse_var::<u64>(env::MLSCOPE_SQLITE_WRITE_TIMEOUT_MS) {
-        Ok(Some(ms)) => Duration::from_millis(ms),
-        _ => WRITE_TIMEOUT.min(busy_timeout()),
+    if let Ok(Some(ms)) = env::parse_var::<u64>(env::MLSCOPE_SQLITE_WRITE_TIMEOUT_MS) {
+        return Duration::from_millis(ms);
+    }
+    match env::parse_var::<u64>(env::MLSCOPE_SQLITE_BUSY_TIMEOUT_MS) {
+        Ok(Some(ms)) => WRITE_TIMEOUT.min(Duration::from_millis(ms)),
+        _ => WRITE_TIMEOUT,
     }
 }
 

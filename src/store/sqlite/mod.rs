@@ -96,12 +96,10 @@ use super::uri::absolute;
 use super::{CreateRun, ExperimentQuery, MetricTail, Page, RunQuery, TrackingStore};
 use crate::error::StoreWarning;
 use crate::error::{Error, Result};
-use crate::model::validation::{
-    self, KeyKind, MAX_DATASET_DIGEST_LENGTH, MAX_DATASET_NAME_LENGTH, MAX_INPUT_TAG_KEY_LENGTH,
-    MAX_INPUT_TAG_VALUE_LENGTH, MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH,
-};
+use crate::model::validation::{self, KeyKind, MAX_TAG_VAL_LENGTH};
 use crate::model::{
-    DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag, now_ms, tags,
+    DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag, ViewType, now_ms,
+    tags,
 };
 use crate::search::sql::{
     SqlOptions, SqlSearch, SqlValue, compile_experiment_search, compile_run_search,
@@ -398,6 +396,21 @@ impl SqliteStore {
         }
     }
 
+    /// The `Default` experiment `0` of a database without MLflow's tables yet, read as if it were
+    /// there: the first write creates it with the schema (MLflow creates both when it opens the
+    /// database; mlscope never writes when opening).
+    fn default_of_new_database(&self) -> Experiment {
+        Experiment {
+            experiment_id: "0".to_string(),
+            name: "Default".to_string(),
+            artifact_location: write::append_to_uri_path(&self.artifact_root, &["0"]),
+            lifecycle_stage: crate::model::LifecycleStage::Active,
+            tags: BTreeMap::new(),
+            creation_time: None,
+            last_update_time: None,
+        }
+    }
+
     /// A run's absence from a database that has no MLflow tables yet.
     fn run_not_found(&self, run_id: &str) -> Error {
         Error::NotFound(format!(
@@ -471,85 +484,13 @@ impl SqliteStore {
         run_tags: &[RunTag],
         single_param: bool,
     ) -> Result<()> {
-        validation::validate_run_id(run_id)?;
-        validation::validate_batch_size(metrics.len(), params.len(), run_tags.len())?;
-        for m in metrics {
-            validation::validate_metric(&m.key, m.timestamp)?;
-        }
-        let mut params = params.to_vec();
-        for p in &mut params {
-            validation::validate_key(KeyKind::Param, &p.key)?;
-            validation::limit_value(KeyKind::Param, &p.key, &mut p.value, MAX_PARAM_VAL_LENGTH)?;
-        }
-        let mut dupes: Vec<&str> = Vec::new();
-        for (i, p) in params.iter().enumerate() {
-            if params[..i].iter().any(|q| q.key == p.key) {
-                dupes.push(&p.key);
-            }
-        }
-        if !dupes.is_empty() {
-            return Err(Error::InvalidParameter(format!(
-                "Duplicate parameter keys have been submitted: {dupes:?}. Please ensure the request \
-                 contains only one param value per param key."
-            )));
-        }
-        let run_tags = validate_run_tags(run_tags)?;
+        let batch = validation::check_log_batch(run_id, metrics, params, run_tags)?;
+        let (params, run_tags) = (batch.params, batch.tags);
         self.write(|tx| {
             self.writer()
                 .log_batch(tx, run_id, metrics, &params, &run_tags, single_param)
         })
     }
-}
-
-/// Validates run tags as MLflow's `_validate_tag` (key rules, value truncated to 8000).
-fn validate_run_tags(run_tags: &[RunTag]) -> Result<Vec<RunTag>> {
-    let mut out = run_tags.to_vec();
-    for t in &mut out {
-        validation::validate_key(KeyKind::Tag, &t.key)?;
-        validation::limit_value(KeyKind::Tag, &t.key, &mut t.value, MAX_TAG_VAL_LENGTH)?;
-    }
-    Ok(out)
-}
-
-fn validate_dataset_inputs(datasets: &[DatasetInput]) -> Result<()> {
-    let too_long = |what: &str, limit: usize| {
-        Error::InvalidParameter(format!(
-            "'{what}' exceeds the maximum length of {limit} characters"
-        ))
-    };
-    for input in datasets {
-        let d = &input.dataset;
-        if d.name.chars().count() > MAX_DATASET_NAME_LENGTH {
-            return Err(too_long("name", MAX_DATASET_NAME_LENGTH));
-        }
-        if d.digest.chars().count() > MAX_DATASET_DIGEST_LENGTH {
-            return Err(too_long("digest", MAX_DATASET_DIGEST_LENGTH));
-        }
-        if d.source.chars().count() > 65_535 {
-            return Err(too_long("source", 65_535));
-        }
-        if d.schema
-            .as_ref()
-            .is_some_and(|s| s.chars().count() > 1_048_575)
-        {
-            return Err(too_long("schema", 1_048_575));
-        }
-        if d.profile
-            .as_ref()
-            .is_some_and(|s| s.chars().count() > 16_777_215)
-        {
-            return Err(too_long("profile", 16_777_215));
-        }
-        for t in &input.tags {
-            if t.key.chars().count() > MAX_INPUT_TAG_KEY_LENGTH {
-                return Err(too_long("key", MAX_INPUT_TAG_KEY_LENGTH));
-            }
-            if t.value.chars().count() > MAX_INPUT_TAG_VALUE_LENGTH {
-                return Err(too_long("value", MAX_INPUT_TAG_VALUE_LENGTH));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Creates MLflow's schema in a database without tables, in one `BEGIN IMMEDIATE` transaction
@@ -789,6 +730,9 @@ impl TrackingStore for SqliteStore {
     fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
         let id = parse_experiment_id(experiment_id)?;
         if !self.is_initialised()? {
+            if id == 0 {
+                return Ok(self.default_of_new_database());
+            }
             return Err(Error::NotFound(format!(
                 "No Experiment with id={id} exists (the database has no MLflow tables yet): {}",
                 self.db.path().display()
@@ -801,7 +745,8 @@ impl TrackingStore for SqliteStore {
 
     fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
         let Some(schema) = self.schema()? else {
-            return Ok(None);
+            let default = self.default_of_new_database();
+            return Ok((default.name == name).then_some(default));
         };
         let order = if schema.has_workspace {
             " ORDER BY workspace = 'default' DESC"
@@ -823,8 +768,11 @@ impl TrackingStore for SqliteStore {
 
     fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
         if !self.is_initialised()? {
-            // Nothing to find, but the query is checked as always.
-            let (items, next_page_token) = search_experiments_in_memory(Vec::new(), query)?;
+            let default = match query.view_type {
+                ViewType::DeletedOnly => Vec::new(),
+                _ => vec![self.default_of_new_database()],
+            };
+            let (items, next_page_token) = search_experiments_in_memory(default, query)?;
             return Ok(Page {
                 items,
                 next_page_token,
@@ -878,7 +826,7 @@ impl TrackingStore for SqliteStore {
 
     fn create_run(&self, request: CreateRun) -> Result<Run> {
         let experiment_id = parse_experiment_id(&request.experiment_id)?;
-        let mut run_tags = validate_run_tags(&request.tags)?;
+        let mut run_tags = validation::check_tags(&request.tags)?;
         let tag_name = run_tags
             .iter()
             .rev()
@@ -1042,7 +990,7 @@ impl TrackingStore for SqliteStore {
 
     fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
         validation::validate_run_id(run_id)?;
-        validate_dataset_inputs(datasets)?;
+        validation::check_dataset_inputs(datasets)?;
         self.write(|tx| self.writer().log_inputs(tx, run_id, datasets))
     }
 }

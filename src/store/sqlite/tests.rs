@@ -791,14 +791,14 @@ fn sqlite_zero_byte_file_is_initialised_by_the_first_write_only() {
     // Opening and reading leave the file as it was (zero bytes).
     assert_eq!(store.revision(), None);
     assert!(!store.is_initialised().unwrap());
-    assert!(store.get_experiment_by_name("Default").unwrap().is_none());
-    assert!(
-        store
-            .search_experiments(&ExperimentQuery::default())
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    // It reads as the new database the first write makes: Default, and no runs.
+    let default = store.get_experiment_by_name("Default").unwrap().unwrap();
+    assert_eq!(default.experiment_id, "0");
+    assert_eq!(default.artifact_location, "/a/0");
+    let listed = store
+        .search_experiments(&ExperimentQuery::default())
+        .unwrap();
+    assert_eq!(listed.items, vec![default]);
     assert!(
         store
             .search_runs(&RunQuery::new(["0"]))
@@ -807,7 +807,7 @@ fn sqlite_zero_byte_file_is_initialised_by_the_first_write_only() {
             .is_empty()
     );
     assert_eq!(
-        store.get_experiment("0").unwrap_err().error_code(),
+        store.get_experiment("1").unwrap_err().error_code(),
         ErrorCode::ResourceDoesNotExist
     );
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
