@@ -9,14 +9,14 @@
 //!   `TrackingClient::*_async` methods (explicit run id). MLflow's `synchronous=False` is the
 //!   `_async` variant; `synchronous=None` is the plain fluent call, which is asynchronous when
 //!   `MLFLOW_ENABLE_ASYNC_LOGGING` is `true` (or `1`); `synchronous=True` is the plain call
-//!   without that variable, or any plain [`TrackingClient`] method (those always write before
+//!   without that variable, or any plain [`TrackingClient`](super::TrackingClient) method (those always write before
 //!   they return).
 //! * **Back-pressure.** At most [`DEFAULT_QUEUE_CAPACITY`] values (metrics, params and tags;
 //!   an artifact counts one) are queued or being written per store
 //!   (`MLSCOPE_ASYNC_LOGGING_QUEUE_SIZE` changes it); a call that would exceed it waits for room,
 //!   so memory stays bounded however fast a program logs.
 //! * **Waiting.** [`flush`] (all stores of the fluent API) and
-//!   [`TrackingClient::flush_async_logging`] return once everything queued before the call is
+//!   [`TrackingClient::flush_async_logging`](super::TrackingClient::flush_async_logging) return once everything queued before the call is
 //!   written. Ending a run (`end_run`, [`ActiveRun`](crate::ActiveRun)'s drop,
 //!   `ActiveRun::end`, `TrackingClient::set_terminated`) flushes first, as MLflow does. Dropping
 //!   the last clone of a client writes what it still holds.
