@@ -356,3 +356,41 @@ fn read_once<T>(
     tx.commit()?;
     Ok(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite_error(code: std::os::raw::c_int, message: &str) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.into()))
+    }
+
+    #[test]
+    fn database_errors_keep_their_kind_and_sqlite_cause() {
+        let path = Path::new("/data/mlflow.db");
+        for (code, kind) in [
+            (rusqlite::ffi::SQLITE_BUSY, DatabaseErrorKind::Locked),
+            (rusqlite::ffi::SQLITE_READONLY, DatabaseErrorKind::ReadOnly),
+            (rusqlite::ffi::SQLITE_FULL, DatabaseErrorKind::Other),
+        ] {
+            let e = map_sqlite_error(sqlite_error(code, "boom"), path);
+            assert_eq!(e.database_kind(), Some(kind), "{e}");
+            let source = std::error::Error::source(&e).expect("the SQLite error is kept");
+            let cause = source
+                .downcast_ref::<rusqlite::Error>()
+                .expect("a rusqlite::Error");
+            assert_eq!(cause.sqlite_error().map(|s| s.extended_code), Some(code));
+            assert!(e.to_string().contains("/data/mlflow.db"), "{e}");
+        }
+        let locked = locked_error(
+            sqlite_error(rusqlite::ffi::SQLITE_BUSY, "database is locked"),
+            path,
+            Duration::from_millis(1500),
+            7,
+        );
+        assert_eq!(locked.database_kind(), Some(DatabaseErrorKind::Locked));
+        let text = locked.to_string();
+        assert!(text.contains("for 1.5 s (7 attempts"), "{text}");
+        assert!(text.contains("MLSCOPE_SQLITE_WRITE_TIMEOUT_MS"), "{text}");
+    }
+}
