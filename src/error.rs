@@ -104,9 +104,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A database operation failed.
-    #[error("INTERNAL_ERROR: {0}")]
-    Database(String),
+    /// A database operation failed. `kind` says why in a form callers can match on; `source`
+    /// is SQLite's own error when there is one.
+    #[error("INTERNAL_ERROR: {message}")]
+    Database {
+        /// Why: the database stayed locked, is read-only, or something else.
+        kind: DatabaseErrorKind,
+        /// What failed and where, in words.
+        message: String,
+        /// SQLite's error (a `rusqlite::Error`), when SQLite reported one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
     /// An error reported by a remote server or otherwise carrying an explicit MLflow code.
     #[error("{code}: {message}")]
     Mlflow {
@@ -125,7 +134,7 @@ impl Error {
             Error::NotFound(_) => ErrorCode::ResourceDoesNotExist,
             Error::AlreadyExists(_) => ErrorCode::ResourceAlreadyExists,
             Error::InvalidState(_) => ErrorCode::InvalidState,
-            Error::Corrupt { .. } | Error::Io { .. } | Error::Database(_) => {
+            Error::Corrupt { .. } | Error::Io { .. } | Error::Database { .. } => {
                 ErrorCode::InternalError
             }
             Error::Mlflow { code, .. } => *code,
@@ -141,6 +150,23 @@ impl Error {
         }
     }
 
+    /// Shorthand for an [`Error::Database`] without an underlying SQLite error.
+    pub fn database(kind: DatabaseErrorKind, message: impl Into<String>) -> Self {
+        Error::Database {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The kind of a database error, `None` for every other error.
+    pub fn database_kind(&self) -> Option<DatabaseErrorKind> {
+        match self {
+            Error::Database { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
     /// Shorthand for an [`Error::Corrupt`].
     pub fn corrupt(message: impl Into<String>, path: impl Into<PathBuf>) -> Self {
         Error::Corrupt {
@@ -148,6 +174,19 @@ impl Error {
             path: path.into(),
         }
     }
+}
+
+/// Why a database operation failed ([`Error::Database`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DatabaseErrorKind {
+    /// Other connections kept the database locked until the write timeout ran out; nothing was
+    /// written. Retrying later may succeed.
+    Locked,
+    /// The database file or its directory cannot be written.
+    ReadOnly,
+    /// Any other database failure.
+    Other,
 }
 
 /// `Result` with mlscope's [`Error`].

@@ -20,9 +20,12 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+#[cfg(feature = "cli")]
 pub mod cli;
+pub mod env;
 mod error;
 pub mod format;
+pub mod http;
 pub mod model;
 pub mod search;
 pub mod store;
@@ -37,7 +40,7 @@ pub mod watch;
 #[cfg(feature = "burn")]
 pub mod integrations;
 
-pub use error::{Error, ErrorCode, Result, StoreWarning};
+pub use error::{DatabaseErrorKind, Error, ErrorCode, Result, StoreWarning};
 pub use model::{
     Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, Metric, Param, Run, RunData,
     RunInfo, RunInputs, RunStatus, RunTag, ViewType,

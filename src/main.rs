@@ -28,8 +28,7 @@ fn main() -> ExitCode {
 /// are printed (store errors are shown inside the window).
 #[cfg(feature = "viewer")]
 fn open_viewer(store: Option<String>, read_only_flag: bool) -> ExitCode {
-    let read_only = read_only_flag
-        || std::env::var_os("MLSCOPE_READ_ONLY").is_some_and(|v| !v.is_empty() && v != "0");
+    let read_only = read_only_flag || mlscope::env::flag(mlscope::env::MLSCOPE_READ_ONLY);
     match mlscope::viewer::run_with(mlscope::viewer::ViewerOptions { store, read_only }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -216,6 +216,9 @@ contract!(
     search_runs_order_and_paging,
     dataset_inputs,
     concurrent_logging_loses_nothing,
+    duplicate_params_are_refused,
+    over_long_dataset_fields_are_refused,
+    long_tag_values_are_truncated,
 );
 
 fn default_experiment_exists(store: &dyn TrackingStore) {
@@ -675,4 +678,121 @@ fn concurrent_logging_loses_nothing(store: &dyn TrackingStore) {
         }
     });
     assert_eq!(store.get_metric_history(&id, "shared").unwrap().len(), 400);
+}
+
+/// MLflow's `_validate_param_keys_unique`: a batch naming a param twice is refused whole, with
+/// the same value or not.
+fn duplicate_params_are_refused(store: &dyn TrackingStore) {
+    let id = new_run(store, "0", "duplicate-params", 1);
+    for params in [
+        vec![Param::new("p", "1"), Param::new("p", "2")],
+        vec![Param::new("q", "1"), Param::new("q", "1")],
+    ] {
+        let err = store
+            .log_batch(&id, &[Metric::new("m", 1.0, 1, 0)], &params, &[])
+            .unwrap_err();
+        assert_eq!(err.error_code(), ErrorCode::InvalidParameterValue);
+        assert!(
+            err.to_string().contains("Duplicate parameter keys"),
+            "{err}"
+        );
+    }
+    let run = store.get_run(&id).unwrap();
+    assert!(run.data.params.is_empty() && run.data.metrics.is_empty());
+}
+
+/// MLflow's `_validate_dataset_inputs`: each over-long dataset field or input tag is refused,
+/// naming the field and its limit; fields at their limit are accepted.
+fn over_long_dataset_fields_are_refused(store: &dyn TrackingStore) {
+    let id = new_run(store, "0", "long-datasets", 1);
+    let input =
+        |name: String, digest: String, source: String, key: String, value: String| DatasetInput {
+            dataset: Dataset {
+                name,
+                digest,
+                source_type: "local".into(),
+                source,
+                schema: None,
+                profile: None,
+            },
+            tags: vec![InputTag { key, value }],
+        };
+    let ok = || {
+        (
+            "d".to_string(),
+            "abc".to_string(),
+            "{}".to_string(),
+            "k".to_string(),
+            "v".to_string(),
+        )
+    };
+    let cases = [
+        ("'name' exceeds the maximum length of 500", {
+            let mut c = ok();
+            c.0 = "n".repeat(501);
+            c
+        }),
+        ("'digest' exceeds the maximum length of 36", {
+            let mut c = ok();
+            c.1 = "d".repeat(37);
+            c
+        }),
+        ("'source' exceeds the maximum length of 65535", {
+            let mut c = ok();
+            c.2 = "s".repeat(65_536);
+            c
+        }),
+        ("'key' exceeds the maximum length of 255", {
+            let mut c = ok();
+            c.3 = "k".repeat(256);
+            c
+        }),
+        ("'value' exceeds the maximum length of 500", {
+            let mut c = ok();
+            c.4 = "v".repeat(501);
+            c
+        }),
+    ];
+    for (message, (name, digest, source, key, value)) in cases {
+        let err = store
+            .log_inputs(&id, &[input(name, digest, source, key, value)])
+            .unwrap_err();
+        assert_eq!(
+            err.error_code(),
+            ErrorCode::InvalidParameterValue,
+            "{message}"
+        );
+        assert!(err.to_string().contains(message), "{message}: {err}");
+    }
+    assert!(store.get_run(&id).unwrap().inputs.dataset_inputs.is_empty());
+    let at_limits = input(
+        "é".repeat(500),
+        "d".repeat(36),
+        "s".repeat(65_535),
+        "k".repeat(255),
+        "v".repeat(500),
+    );
+    store
+        .log_inputs(&id, std::slice::from_ref(&at_limits))
+        .unwrap();
+    let run = store.get_run(&id).unwrap();
+    assert_eq!(run.inputs.dataset_inputs.len(), 1);
+    assert_eq!(run.inputs.dataset_inputs[0].dataset, at_limits.dataset);
+}
+
+/// MLflow's `_validate_tag`: a run tag value longer than 8000 characters is truncated to its
+/// first 8000 (code points), through `set_tag` and `log_batch` alike.
+fn long_tag_values_are_truncated(store: &dyn TrackingStore) {
+    let id = new_run(store, "0", "long-tags", 1);
+    let long = "é".repeat(9000);
+    store.set_tag(&id, &RunTag::new("single", &long)).unwrap();
+    store
+        .log_batch(&id, &[], &[], &[RunTag::new("batch", &long)])
+        .unwrap();
+    let run = store.get_run(&id).unwrap();
+    for key in ["single", "batch"] {
+        let value = &run.data.tags[key];
+        assert_eq!(value.chars().count(), 8000, "{key}");
+        assert!(long.starts_with(value.as_str()), "{key}");
+    }
 }

@@ -174,11 +174,11 @@ fn run_logs_system_metrics_with_mlflow_keys_and_steps_then_stops() {
     let before = sampler_threads();
     let run = mlscope::start_run(RunOptions::new().log_system_metrics(true)).unwrap();
     let id = run.run_id().to_string();
-    assert!(system_metrics::is_monitoring(&id));
+    assert!(mlscope::tracking::system_monitor::is_monitoring(&id));
     expect_sampler_threads(before + 1);
     wait_for_steps(&fx.client(), &id, 3);
     run.end().unwrap();
-    assert!(!system_metrics::is_monitoring(&id));
+    assert!(!mlscope::tracking::system_monitor::is_monitoring(&id));
     assert_eq!(sampler_threads(), before, "{:?}", thread_names());
 
     let h = system_histories(&fx.client(), &id);
@@ -224,7 +224,7 @@ fn dropping_the_guard_and_end_run_stop_the_sampler() {
     let id = run.run_id().to_string();
     std::mem::forget(run); // the run stays on the stack; end_run() ends it
     mlscope::end_run(RunStatus::Killed).unwrap();
-    assert!(!system_metrics::is_monitoring(&id));
+    assert!(!mlscope::tracking::system_monitor::is_monitoring(&id));
     assert_eq!(sampler_threads(), before, "end_run stops the sampler");
 
     // TrackingClient::set_terminated stops it too.
@@ -233,7 +233,7 @@ fn dropping_the_guard_and_end_run_stop_the_sampler() {
     fx.client()
         .set_terminated(&id, RunStatus::Finished, None)
         .unwrap();
-    assert!(!system_metrics::is_monitoring(&id));
+    assert!(!mlscope::tracking::system_monitor::is_monitoring(&id));
     drop(run);
     assert_eq!(sampler_threads(), before);
 }
@@ -243,25 +243,35 @@ fn global_switch_env_and_explicit_option() {
     let _fx = Fixture::new();
     // Default: off.
     let run = mlscope::start_run(RunOptions::new()).unwrap();
-    assert!(!system_metrics::is_monitoring(run.run_id()));
+    assert!(!mlscope::tracking::system_monitor::is_monitoring(
+        run.run_id()
+    ));
     run.end().unwrap();
 
     mlscope::enable_system_metrics_logging();
     let run = mlscope::start_run(RunOptions::new()).unwrap();
-    assert!(system_metrics::is_monitoring(run.run_id()));
+    assert!(mlscope::tracking::system_monitor::is_monitoring(
+        run.run_id()
+    ));
     run.end().unwrap();
     // A run can opt out while logging is on globally…
     let run = mlscope::start_run(RunOptions::new().log_system_metrics(false)).unwrap();
-    assert!(!system_metrics::is_monitoring(run.run_id()));
+    assert!(!mlscope::tracking::system_monitor::is_monitoring(
+        run.run_id()
+    ));
     run.end().unwrap();
 
     mlscope::disable_system_metrics_logging();
     // …and opt in while it is off.
     let run = mlscope::start_run(RunOptions::new().log_system_metrics(true)).unwrap();
-    assert!(system_metrics::is_monitoring(run.run_id()));
+    assert!(mlscope::tracking::system_monitor::is_monitoring(
+        run.run_id()
+    ));
     run.end().unwrap();
     let run = mlscope::start_run(RunOptions::new()).unwrap();
-    assert!(!system_metrics::is_monitoring(run.run_id()));
+    assert!(!mlscope::tracking::system_monitor::is_monitoring(
+        run.run_id()
+    ));
     run.end().unwrap();
 }
 
@@ -325,7 +335,7 @@ fn monitor_stops_by_itself_when_its_run_is_gone() {
         .unwrap();
     let id = run.info.run_id.clone();
     let monitor = SystemMetricsMonitor::start(
-        client.clone(),
+        client.store().clone(),
         &id,
         SystemMetricsOptions {
             sampling_interval: Duration::from_millis(50),

@@ -29,8 +29,9 @@ use serde_json::Value;
 use super::path::{ArtifactPath, TEMP_ARTIFACT_PREFIX};
 use super::{ArtifactRepository, FileInfo, download_listed, require_download_dir};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::rest::{Body, HttpClient, Method, Request, RestConfig, read_json_body};
-use crate::store::uri::percent_decode;
+use crate::http::{
+    Body, HttpClient, Method, Request, RestConfig, percent_decode, read_json_body, redact_url,
+};
 
 /// The artifact proxy's path on a tracking server.
 pub const ARTIFACTS_SERVICE: &str = "/api/2.0/mlflow-artifacts/artifacts";
@@ -362,7 +363,7 @@ pub fn resolve(artifact_uri: &str, tracking_uri: &str) -> Result<(String, String
             return Err(Error::InvalidParameter(format!(
                 "http(s) artifact URIs must point into a tracking server's artifact proxy \
                  ({ARTIFACTS_SERVICE}/…): {}",
-                crate::store::rest::redact_url(uri)
+                redact_url(uri)
             )));
         };
         let root = uri[i + ARTIFACTS_SERVICE.len()..]
@@ -386,7 +387,7 @@ pub fn resolve(artifact_uri: &str, tracking_uri: &str) -> Result<(String, String
             "When an mlflow-artifacts URI was supplied, the tracking URI must be a valid http or \
              https URI, but it was currently set to {}. Set MLFLOW_TRACKING_URI to the MLflow \
              server (e.g. http://localhost:5000) to read {uri}",
-            crate::store::rest::redact_url(tracking)
+            redact_url(tracking)
         )));
     };
     let split = tracking_rest

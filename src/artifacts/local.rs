@@ -5,10 +5,74 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
 
 use super::path::{ArtifactPath, TEMP_ARTIFACT_PREFIX, escape_error, is_within};
 use super::{ArtifactRepository, FileInfo, download_listed, require_download_dir};
 use crate::error::{Error, Result};
+
+/// A temporary file of an interrupted write this old, not locked by a live writer, is removed
+/// by the next write into its folder.
+pub const STALE_TEMP_FILE_AGE: Duration = Duration::from_secs(3600);
+
+/// Folders of this process already swept for stale temporary files (each is swept once: a
+/// folder of many artifacts is not listed again for every file written into it).
+static SWEPT_FOLDERS: LazyLock<Mutex<HashSet<PathBuf>>> = LazyLock::new(Mutex::default);
+/// Bound of [`SWEPT_FOLDERS`]; past it the set starts over (a folder is then swept again).
+const MAX_SWEPT_FOLDERS: usize = 10_000;
+
+/// Removes the temporary files (`.artifact.uploading.*`) that interrupted writes left in `dir`:
+/// those older than [`STALE_TEMP_FILE_AGE`] whose writer is gone (no lock held on them). Runs
+/// once per folder per process; failures are ignored (a leftover file is harmless: listings
+/// skip it).
+fn remove_stale_temp_files_once(dir: &Path) {
+    {
+        let mut swept = SWEPT_FOLDERS.lock().unwrap_or_else(|p| p.into_inner());
+        if swept.len() >= MAX_SWEPT_FOLDERS {
+            swept.clear();
+        }
+        if !swept.insert(dir.to_path_buf()) {
+            return;
+        }
+    }
+    remove_stale_temp_files(dir);
+}
+
+/// See [`remove_stale_temp_files_once`].
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(TEMP_ARTIFACT_PREFIX))
+        {
+            continue;
+        }
+        // Not following links: only plain files this repository itself would have made.
+        let Ok(meta) = entry.metadata() else { continue };
+        let stale = meta.is_file()
+            && meta
+                .modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= STALE_TEMP_FILE_AGE);
+        if !stale {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = OpenOptions::new().write(true).open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            drop(file);
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
 
 /// Files (relative parts, local path) and empty directories (relative parts) to log.
 /// Files as (relative parts, path) and empty directories as relative parts.
@@ -154,6 +218,7 @@ impl LocalArtifactRepository {
                 "Invalid artifact path '{dest}': a directory of that name exists"
             )));
         }
+        remove_stale_temp_files_once(&dir);
         let tmp = dir.join(format!(
             "{TEMP_ARTIFACT_PREFIX}{}",
             uuid::Uuid::new_v4().simple()
@@ -163,6 +228,10 @@ impl LocalArtifactRepository {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| Error::io("cannot create artifact file", tmp.clone(), e))?;
+        // Held while the file is written: a later cleanup of stale temporary files in this
+        // folder (another process's) sees the lock and leaves the file alone. Where the file
+        // system has no locks the write goes on unprotected.
+        let _ = file.try_lock();
         let result = fill(&mut file);
         drop(file);
         let written = match result {

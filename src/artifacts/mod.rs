@@ -276,7 +276,7 @@ pub fn open_artifact_repository(uri: &str) -> Result<Arc<dyn ArtifactRepository>
     match parse_artifact_uri(uri)? {
         ArtifactLocation::Local(path) => Ok(Arc::new(LocalArtifactRepository::new(path))),
         ArtifactLocation::MlflowArtifacts(u) => {
-            let tracking = std::env::var("MLFLOW_TRACKING_URI").unwrap_or_default();
+            let tracking = std::env::var(crate::env::MLFLOW_TRACKING_URI).unwrap_or_default();
             Ok(Arc::new(HttpArtifactRepository::new(&u, &tracking)?))
         }
     }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::model::json::{experiment_to_json, metric_to_json, run_to_json};
 use crate::model::{Run, ViewType};
 use crate::store::{
-    ExperimentQuery, Page, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, StoreLocation,
+    ExperimentQuery, Page, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, SqliteStore, StoreLocation,
     parse_tracking_uri,
 };
 use crate::tracking::TrackingClient;
@@ -160,6 +160,19 @@ fn open(common: &Common) -> Result<TrackingClient> {
             common.uri,
             path.display()
         )));
+    }
+    if let StoreLocation::Sqlite(path) = parse_tracking_uri(&common.uri)? {
+        // A database without MLflow's tables would get them on the first write; listing only
+        // reads, so it says what the file is instead.
+        let store = SqliteStore::open(&path)?;
+        if !store.is_initialised()? {
+            return Err(Error::InvalidParameter(format!(
+                "'{}' is empty, not an MLflow database (it has no tables): {}",
+                common.uri,
+                path.display()
+            )));
+        }
+        return Ok(TrackingClient::from_store(std::sync::Arc::new(store)));
     }
     TrackingClient::new(&common.uri)
 }

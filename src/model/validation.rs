@@ -2,6 +2,7 @@
 //!
 //! Lengths are counted in Unicode code points, as Python does.
 
+use super::{DatasetInput, Metric, Param, RunTag};
 use crate::error::{Error, Result};
 
 /// Longest metric, param or tag key.
@@ -131,7 +132,7 @@ pub fn truncate_value(value: &mut String, limit: usize) -> bool {
 /// Whether over-long param/tag values are truncated (default) or rejected, from
 /// `MLFLOW_TRUNCATE_LONG_VALUES`.
 pub fn truncate_long_values() -> bool {
-    match std::env::var("MLFLOW_TRUNCATE_LONG_VALUES") {
+    match std::env::var(crate::env::MLFLOW_TRUNCATE_LONG_VALUES) {
         Ok(v) => !matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no"),
         Err(_) => true,
     }
@@ -245,6 +246,116 @@ pub fn validate_batch_size(metrics: usize, params: usize, tags: usize) -> Result
         MAX_ENTITIES_PER_BATCH,
         "total metrics, params and tags",
     )
+}
+
+/// Longest dataset source (MLflow's `MAX_DATASET_SOURCE_SIZE`).
+pub const MAX_DATASET_SOURCE_LENGTH: usize = 65_535;
+/// Longest dataset schema (MLflow's `MAX_DATASET_SCHEMA_SIZE`).
+pub const MAX_DATASET_SCHEMA_LENGTH: usize = 1_048_575;
+/// Longest dataset profile (MLflow's `MAX_DATASET_PROFILE_SIZE`).
+pub const MAX_DATASET_PROFILE_LENGTH: usize = 16_777_215;
+
+/// A `log_batch` request that passed MLflow's validation, with param and tag values truncated
+/// where `MLFLOW_TRUNCATE_LONG_VALUES` allows it. Metrics are unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidatedBatch {
+    /// The params, each key once, values within [`MAX_PARAM_VAL_LENGTH`].
+    pub params: Vec<Param>,
+    /// The tags, in request order (a later value of a key wins), values within
+    /// [`MAX_TAG_VAL_LENGTH`].
+    pub tags: Vec<RunTag>,
+}
+
+/// MLflow's validation of a `log_batch` request (`_validate_batch_log_data`, the batch limits
+/// and `_validate_param_keys_unique`), shared by every local backend: run id, batch size,
+/// metric keys and timestamps, param and tag keys and values, and no param key twice.
+pub fn check_log_batch(
+    run_id: &str,
+    metrics: &[Metric],
+    params: &[Param],
+    tags: &[RunTag],
+) -> Result<ValidatedBatch> {
+    validate_run_id(run_id)?;
+    validate_batch_size(metrics.len(), params.len(), tags.len())?;
+    for m in metrics {
+        validate_metric(&m.key, m.timestamp)?;
+    }
+    let mut checked_params = Vec::with_capacity(params.len());
+    for p in params {
+        validate_key(KeyKind::Param, &p.key)?;
+        let mut value = p.value.clone();
+        limit_value(KeyKind::Param, &p.key, &mut value, MAX_PARAM_VAL_LENGTH)?;
+        checked_params.push(Param {
+            key: p.key.clone(),
+            value,
+        });
+    }
+    let mut seen: Vec<&str> = Vec::with_capacity(params.len());
+    let mut dupes: Vec<&str> = Vec::new();
+    for p in params {
+        if seen.contains(&p.key.as_str()) {
+            dupes.push(&p.key);
+        } else {
+            seen.push(&p.key);
+        }
+    }
+    if !dupes.is_empty() {
+        return Err(Error::InvalidParameter(format!(
+            "Duplicate parameter keys have been submitted: {dupes:?}. Please ensure the request \
+             contains only one param value per param key."
+        )));
+    }
+    Ok(ValidatedBatch {
+        params: checked_params,
+        tags: check_tags(tags)?,
+    })
+}
+
+/// MLflow's `_validate_tag` for run tags: key rules, value within [`MAX_TAG_VAL_LENGTH`]
+/// (truncated when allowed); returns the tags with their checked values.
+pub fn check_tags(tags: &[RunTag]) -> Result<Vec<RunTag>> {
+    tags.iter()
+        .map(|t| {
+            validate_key(KeyKind::Tag, &t.key)?;
+            let mut value = t.value.clone();
+            limit_value(KeyKind::Tag, &t.key, &mut value, MAX_TAG_VAL_LENGTH)?;
+            Ok(RunTag {
+                key: t.key.clone(),
+                value,
+            })
+        })
+        .collect()
+}
+
+/// MLflow's `_validate_dataset_inputs`: dataset name, digest, source, schema and profile, then
+/// input tag keys and values, within MLflow's lengths (code points).
+pub fn check_dataset_inputs(datasets: &[DatasetInput]) -> Result<()> {
+    let check = |what: &str, value: &str, limit: usize| {
+        if value.chars().count() > limit {
+            Err(Error::InvalidParameter(format!(
+                "'{what}' exceeds the maximum length of {limit} characters"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    for input in datasets {
+        let d = &input.dataset;
+        check("name", &d.name, MAX_DATASET_NAME_LENGTH)?;
+        check("digest", &d.digest, MAX_DATASET_DIGEST_LENGTH)?;
+        check("source", &d.source, MAX_DATASET_SOURCE_LENGTH)?;
+        if let Some(schema) = &d.schema {
+            check("schema", schema, MAX_DATASET_SCHEMA_LENGTH)?;
+        }
+        if let Some(profile) = &d.profile {
+            check("profile", profile, MAX_DATASET_PROFILE_LENGTH)?;
+        }
+        for t in &input.tags {
+            check("key", &t.key, MAX_INPUT_TAG_KEY_LENGTH)?;
+            check("value", &t.value, MAX_INPUT_TAG_VALUE_LENGTH)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

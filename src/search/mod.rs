@@ -113,6 +113,7 @@ mod lexer;
 pub mod order_by;
 mod page_token;
 mod parser;
+pub mod query;
 pub mod sql;
 
 #[cfg(test)]
@@ -125,10 +126,13 @@ pub use order_by::{parse_experiment_order_by, parse_run_order_by};
 pub use page_token::{
     check_max_results, decode_page_token, encode_page_token, next_page_token_after_fetch, paginate,
 };
+pub use parser::MAX_FILTER_COMPARISONS;
 
 use crate::error::{Error, Result};
 use crate::model::{Experiment, Run};
-use crate::store::{ExperimentQuery, RunQuery};
+pub use query::{
+    ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD,
+};
 
 /// Which filter syntax to accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

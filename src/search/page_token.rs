@@ -3,7 +3,7 @@
 use base64::Engine as _;
 
 use crate::error::{Error, Result};
-use crate::store::SEARCH_MAX_RESULTS_THRESHOLD;
+use crate::search::query::SEARCH_MAX_RESULTS_THRESHOLD;
 
 /// MLflow's page token for `offset`: base64 of `{"offset": N}` (Python's `json.dumps`
 /// separators), e.g. `eyJvZmZzZXQiOiAxMDAwfQ==` for 1000.

@@ -36,6 +36,11 @@ pub(crate) struct Parser<'a> {
 /// Nesting limit for parentheses and `NOT`, so that hostile input cannot overflow the stack.
 const MAX_DEPTH: usize = 200;
 
+/// Most comparisons in one filter. Every store answers filters up to this size the same way;
+/// it keeps a compiled SQL filter within SQLite's limits (at most 3 bound values per
+/// comparison, 32,766 in all; long `AND`/`OR` chains are nested as balanced trees).
+pub const MAX_FILTER_COMPARISONS: usize = 10_000;
+
 impl<'a> Parser<'a> {
     fn new(input: &'a str, syntax: FilterSyntax) -> Result<Self, FilterError> {
         Ok(Parser {
@@ -101,6 +106,17 @@ impl<'a> Parser<'a> {
         let e = self.or_expr(g)?;
         if let Some(t) = self.peek() {
             return Err(self.unexpected(Some(t)));
+        }
+        let comparisons = e.predicates().len();
+        if comparisons > MAX_FILTER_COMPARISONS {
+            return Err(FilterError::new(
+                self.input,
+                0,
+                format!(
+                    "the filter has {comparisons} comparisons; at most {MAX_FILTER_COMPARISONS} \
+                     are supported"
+                ),
+            ));
         }
         Ok(Some(e))
     }

@@ -32,7 +32,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::{DATASET_CONTEXT_TAG, LifecycleStage, ViewType, tags};
-use crate::store::{ExperimentQuery, RunQuery};
+use crate::search::query::{ExperimentQuery, RunQuery};
 
 /// A value to bind to a `?` placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,14 +174,8 @@ fn string_test_sql(out: &mut SqlFragment, column: &str, test: &StringTest, like:
             } else {
                 ""
             };
-            out.push(&format!("{column} {not}IN ("));
-            for (i, v) in vs.iter().enumerate() {
-                if i > 0 {
-                    out.push(", ");
-                }
-                out.bind_text(v);
-            }
-            out.push(")");
+            let values = vs.iter().map(|v| SqlValue::Text(v.clone())).collect();
+            in_list_sql(out, &format!("{column} {not}IN "), values);
         }
         StringTest::IsNull => out.push(&format!("{column} IS NULL")),
         StringTest::IsNotNull => out.push(&format!("{column} IS NOT NULL")),
@@ -316,30 +310,78 @@ fn run_predicate_sql(out: &mut SqlFragment, p: &RunPredicate, r: &str, like: Lik
     }
 }
 
+/// IN lists longer than this are bound as one JSON array (`IN (SELECT value FROM
+/// json_each(?))`) instead of one `?` per value, so that no filter the file store accepts runs
+/// out of SQLite's bound-parameter limit (32,766).
+const MAX_BOUND_IN_VALUES: usize = 64;
+
+/// Operands of one `AND`/`OR` written flat, `(a AND b AND …)`; longer lists are split into
+/// halves, so a chain of n operands nests about log2(n / 16) deep instead of n (SQLite refuses
+/// expression trees deeper than 1000).
+const MAX_FLAT_OPERANDS: usize = 16;
+
+/// `prefix` followed by the list of `values`: `(?, ?, …)`, or one JSON array for long lists.
+fn in_list_sql(out: &mut SqlFragment, prefix: &str, values: Vec<SqlValue>) {
+    out.push(prefix);
+    if values.len() > MAX_BOUND_IN_VALUES {
+        let json: Vec<serde_json::Value> = values
+            .into_iter()
+            .map(|v| match v {
+                SqlValue::Text(s) => serde_json::Value::String(s),
+                SqlValue::Integer(i) => serde_json::Value::from(i),
+                SqlValue::Real(f) => serde_json::Value::from(f),
+            })
+            .collect();
+        out.push("(SELECT value FROM json_each(");
+        out.bind_text(&serde_json::Value::Array(json).to_string());
+        out.push("))");
+        return;
+    }
+    out.push("(");
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push(", ");
+        }
+        out.bind(v);
+    }
+    out.push(")");
+}
+
 fn expr_sql<P>(out: &mut SqlFragment, e: &Expr<P>, pred: &impl Fn(&mut SqlFragment, &P)) {
     match e {
         Expr::Pred(p) => pred(out, p),
-        Expr::And(items) | Expr::Or(items) => {
-            let sep = if matches!(e, Expr::And(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            out.push("(");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(sep);
-                }
-                expr_sql(out, item, pred);
-            }
-            out.push(")");
-        }
+        Expr::And(items) => operands_sql(out, items, " AND ", pred),
+        Expr::Or(items) => operands_sql(out, items, " OR ", pred),
         Expr::Not(inner) => {
             out.push("NOT (");
             expr_sql(out, inner, pred);
             out.push(")");
         }
     }
+}
+
+/// `(a <sep> b <sep> …)`, as a balanced tree of groups of at most [`MAX_FLAT_OPERANDS`].
+fn operands_sql<P>(
+    out: &mut SqlFragment,
+    items: &[Expr<P>],
+    sep: &str,
+    pred: &impl Fn(&mut SqlFragment, &P),
+) {
+    out.push("(");
+    if items.len() <= MAX_FLAT_OPERANDS {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(sep);
+            }
+            expr_sql(out, item, pred);
+        }
+    } else {
+        let (left, right) = items.split_at(items.len() / 2);
+        operands_sql(out, left, sep, pred);
+        out.push(sep);
+        operands_sql(out, right, sep, pred);
+    }
+    out.push(")");
 }
 
 /// Compiles a runs filter to a boolean SQL expression over `runs AS <runs_alias>` (`1` for an
@@ -447,6 +489,17 @@ fn experiment_predicate_sql(
                 StringTest::Eq(v) | StringTest::Ne(v) => {
                     out.push(&format!("{col} {} ", test.op_str()));
                     id(out, v);
+                }
+                StringTest::In(vs) | StringTest::NotIn(vs) if vs.len() > MAX_BOUND_IN_VALUES => {
+                    // Ids as integers; a value that is no id cannot equal one.
+                    let values = vs
+                        .iter()
+                        .map(|v| match parse_experiment_id(v) {
+                            Some(i) => SqlValue::Integer(i),
+                            None => SqlValue::Text(v.clone()),
+                        })
+                        .collect();
+                    in_list_sql(out, &format!("{col} {} ", test.op_str()), values);
                 }
                 StringTest::In(vs) | StringTest::NotIn(vs) => {
                     out.push(&format!("{col} {} (", test.op_str()));

@@ -2052,3 +2052,38 @@ fn documented_differences() {
     let f = parse_run_filter(r"run_id IN ('a\nb')", Mlflow).unwrap();
     assert_eq!(f.to_string(), r"run_id IN ('a\nb')");
 }
+
+/// A long flat `AND`/`OR` chain compiles to SQL SQLite accepts (a balanced tree: SQLite
+/// refuses expression trees deeper than 1000) and answers like the in-memory evaluation; so
+/// does an IN list longer than SQLite's bound-parameter limit.
+#[test]
+fn long_chains_and_lists_compile_to_sql_sqlite_accepts() {
+    let fx = fixtures();
+    let runs = runs_from(&fx);
+    let experiments = experiments_from(&fx);
+    let conn = open_db(&runs, &experiments, true);
+    let ids: Vec<String> = runs
+        .iter()
+        .map(|r| format!("'{}'", r.info.run_id))
+        .collect();
+    let many_ids: Vec<String> = (0..40_000)
+        .map(|i| format!("'{i:032x}'"))
+        .chain(ids.iter().take(2).cloned())
+        .collect();
+    for filter in [
+        vec!["attributes.status != 'NONE'"; 3000].join(" AND "),
+        vec!["attributes.status = 'NONE'"; 3000].join(" OR ") + " OR attributes.run_name != ''",
+        format!("attributes.run_id IN ({})", many_ids.join(", ")),
+    ] {
+        let q = RunQuery {
+            filter,
+            ..RunQuery::new(["1", "2"])
+        };
+        let sql = sql_run_outcome(&conn, &q, &SqlOptions::default());
+        assert!(
+            matches!(&sql, Outcome::Ok(ids, _) if !ids.is_empty()),
+            "{sql:?}"
+        );
+        assert_eq!(sql, mem_run_outcome(&runs, &q));
+    }
+}

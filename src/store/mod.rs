@@ -11,7 +11,10 @@ pub mod rest;
 pub mod sqlite;
 pub(crate) mod uri;
 
-pub use file::{FileStore, MetricTail};
+pub use crate::search::query::{
+    ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD,
+};
+pub use file::FileStore;
 pub use rest::RestStore;
 pub use sqlite::SqliteStore;
 pub use uri::{StoreLocation, default_tracking_uri, open_store, parse_tracking_uri};
@@ -19,14 +22,7 @@ pub use uri::{StoreLocation, default_tracking_uri, open_store, parse_tracking_ur
 use std::collections::BTreeMap;
 
 use crate::error::{Result, StoreWarning};
-use crate::model::{
-    DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag, ViewType,
-};
-
-/// Default page size of `search_runs` and `search_experiments` (MLflow's `SEARCH_MAX_RESULTS_DEFAULT`).
-pub const SEARCH_MAX_RESULTS_DEFAULT: usize = 1000;
-/// Largest allowed page size (MLflow's `SEARCH_MAX_RESULTS_THRESHOLD`).
-pub const SEARCH_MAX_RESULTS_THRESHOLD: usize = 50_000;
+use crate::model::{DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag};
 
 /// What to create in [`TrackingStore::create_run`].
 #[derive(Debug, Clone, Default)]
@@ -43,71 +39,19 @@ pub struct CreateRun {
     pub run_name: Option<String>,
 }
 
-/// Arguments of [`TrackingStore::search_runs`].
-#[derive(Debug, Clone)]
-pub struct RunQuery {
-    /// Experiments to search (at least one).
-    pub experiment_ids: Vec<String>,
-    /// MLflow filter string (empty: every run).
-    pub filter: String,
-    /// Active, deleted or all runs.
-    pub view_type: ViewType,
-    /// Page size, 1..=50,000.
-    pub max_results: usize,
-    /// `order_by` clauses, e.g. `metrics.loss ASC`.
-    pub order_by: Vec<String>,
-    /// Token from a previous page.
-    pub page_token: Option<String>,
-}
-
-impl Default for RunQuery {
-    fn default() -> Self {
-        RunQuery {
-            experiment_ids: Vec::new(),
-            filter: String::new(),
-            view_type: ViewType::ActiveOnly,
-            max_results: SEARCH_MAX_RESULTS_DEFAULT,
-            order_by: Vec::new(),
-            page_token: None,
-        }
-    }
-}
-
-impl RunQuery {
-    /// A query for every active run of `experiment_ids`, first page.
-    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(experiment_ids: I) -> Self {
-        RunQuery {
-            experiment_ids: experiment_ids.into_iter().map(Into::into).collect(),
-            ..RunQuery::default()
-        }
-    }
-}
-
-/// Arguments of [`TrackingStore::search_experiments`].
-#[derive(Debug, Clone)]
-pub struct ExperimentQuery {
-    /// MLflow experiment filter string (empty: every experiment).
-    pub filter: String,
-    /// Active, deleted or all experiments.
-    pub view_type: ViewType,
-    /// Page size, 1..=50,000.
-    pub max_results: usize,
-    /// `order_by` clauses, e.g. `name ASC`.
-    pub order_by: Vec<String>,
-    /// Token from a previous page.
-    pub page_token: Option<String>,
-}
-
-impl Default for ExperimentQuery {
-    fn default() -> Self {
-        ExperimentQuery {
-            filter: String::new(),
-            view_type: ViewType::ActiveOnly,
-            max_results: SEARCH_MAX_RESULTS_DEFAULT,
-            order_by: Vec::new(),
-            page_token: None,
-        }
-    }
+/// What a backend found of a metric's history past a cursor ([`TrackingStore::metric_history_since`],
+/// [`FileStore::read_metric_since`], [`SqliteStore::read_metric_since`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricTail {
+    /// The complete, well-formed lines appended since the offset, in file order.
+    pub metrics: Vec<Metric>,
+    /// The cursor to pass next time (a file store: just after the last complete line).
+    pub next_offset: u64,
+    /// The file was shorter than the offset (replaced or truncated): `metrics` is the whole file
+    /// and what the caller held for this metric is stale.
+    pub restarted: bool,
+    /// Complete lines that could not be parsed (skipped, never returned again).
+    pub bad_lines: usize,
 }
 
 /// One page of search results, with the problems met while reading it.

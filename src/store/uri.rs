@@ -17,25 +17,8 @@ pub enum StoreLocation {
     Http(String),
 }
 
-/// Decodes `%XX` escapes of a URI part (invalid escapes stay as they are).
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+/// Decodes `%XX` escapes of a URI part (the HTTP transport's, shared).
+pub(crate) use crate::http::percent_decode;
 
 /// Makes `path` absolute against the current directory, without touching the file system.
 pub(crate) fn absolute(path: &Path) -> PathBuf {
@@ -115,7 +98,7 @@ pub fn parse_tracking_uri(uri: &str) -> Result<StoreLocation> {
 /// already holds experiment data (a subfolder with an all-digit name and a `meta.yaml`), else
 /// `sqlite:///mlflow.db`.
 pub fn default_tracking_uri() -> String {
-    if let Ok(uri) = std::env::var("MLFLOW_TRACKING_URI")
+    if let Ok(uri) = std::env::var(crate::env::MLFLOW_TRACKING_URI)
         && !uri.trim().is_empty()
     {
         return uri;

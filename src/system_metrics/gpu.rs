@@ -4,7 +4,7 @@
 
 use nvml_wrapper::Nvml;
 
-use super::sampler::round1;
+use super::round1;
 
 /// The GPUs of the machine.
 pub(crate) struct GpuMonitor {

@@ -25,13 +25,13 @@
 //! `MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL` (seconds), `MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING`
 //! and `MLFLOW_SYSTEM_METRICS_NODE_ID` are honoured; the `set_system_metrics_*` functions override
 //! them for this process (MLflow's setters write the environment variables; mlscope does not
-//! modify its process environment). The fluent API stops a run's monitor when the run ends.
+//! modify its process environment). The fluent API stops a run's monitor when the run ends (its registry of monitors is
+//! `crate::tracking::system_monitor`).
 
 #[cfg(feature = "nvml")]
 mod gpu;
 mod sampler;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -39,9 +39,17 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::model::{Metric, now_ms};
-use crate::tracking::TrackingClient;
+use crate::store::TrackingStore;
 
 pub use sampler::Sampler;
+
+/// Python's `round(x, 1)`: correctly rounded to one decimal, ties to even.
+pub(crate) fn round1(x: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    format!("{x:.1}").parse().unwrap_or(x)
+}
 
 /// Prefix of every system metric key.
 pub const SYSTEM_METRICS_PREFIX: &str = "system/";
@@ -52,10 +60,13 @@ pub const DEFAULT_SAMPLES_BEFORE_LOGGING: u32 = 1;
 /// Name of the sampling thread.
 pub const THREAD_NAME: &str = "mlscope-system-metrics";
 
-const ENV_ENABLE: &str = "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING";
-const ENV_INTERVAL: &str = "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL";
-const ENV_SAMPLES: &str = "MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING";
-const ENV_NODE_ID: &str = "MLFLOW_SYSTEM_METRICS_NODE_ID";
+use crate::env::{
+    MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING as ENV_ENABLE,
+    MLFLOW_SYSTEM_METRICS_NODE_ID as ENV_NODE_ID,
+    MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING as ENV_SAMPLES,
+    MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL as ENV_INTERVAL, bool_var as env_bool,
+    parse_var as env_parse,
+};
 
 // ----- process-wide settings -------------------------------------------------------------------
 
@@ -105,32 +116,6 @@ pub fn set_system_metrics_samples_before_logging(samples: Option<u32>) {
 /// runs spanning several machines; `None` goes back to `MLFLOW_SYSTEM_METRICS_NODE_ID`.
 pub fn set_system_metrics_node_id(node_id: Option<&str>) {
     overrides().node_id = node_id.map(str::to_string);
-}
-
-/// Parses an MLflow boolean environment variable (`true`, `false`, `1`, `0`, any case); unset
-/// or empty is `None`, anything else an error, as in MLflow.
-pub(crate) fn env_bool(name: &str) -> Result<Option<bool>> {
-    match std::env::var(name) {
-        Ok(v) if v.is_empty() => Ok(None),
-        Ok(v) => match v.to_ascii_lowercase().as_str() {
-            "true" | "1" => Ok(Some(true)),
-            "false" | "0" => Ok(Some(false)),
-            _ => Err(Error::InvalidParameter(format!(
-                "{name} value must be one of ['true', 'false', '1', '0'] (case-insensitive), but got {v}"
-            ))),
-        },
-        Err(_) => Ok(None),
-    }
-}
-
-fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
-    match std::env::var(name) {
-        Ok(v) if v.trim().is_empty() => Ok(None),
-        Ok(v) => v.trim().parse().map(Some).map_err(|_| {
-            Error::InvalidParameter(format!("{name} must be a number, but got '{v}'"))
-        }),
-        Err(_) => Ok(None),
-    }
 }
 
 /// Whether runs log system metrics when they do not say: the last of
@@ -266,14 +251,14 @@ impl std::fmt::Debug for SystemMetricsMonitor {
 
 impl SystemMetricsMonitor {
     /// Starts sampling for `run_id` on a thread named [`THREAD_NAME`]; metrics are logged
-    /// through `client`.
+    /// to `store`.
     pub fn start(
-        client: TrackingClient,
+        store: Arc<dyn TrackingStore>,
         run_id: &str,
         options: SystemMetricsOptions,
     ) -> Result<Self> {
         let first_step = if options.resume {
-            next_system_step(&client, run_id)
+            next_system_step(store.as_ref(), run_id)
         } else {
             0
         };
@@ -285,7 +270,7 @@ impl SystemMetricsMonitor {
             .name(THREAD_NAME.to_string())
             .spawn(move || {
                 monitor_loop(
-                    client,
+                    store.as_ref(),
                     &thread_run,
                     options,
                     sampler,
@@ -334,8 +319,8 @@ impl Drop for SystemMetricsMonitor {
 
 /// The step after the run's last `system/` metric step (0 when it has none), as MLflow's
 /// `resume_logging`.
-fn next_system_step(client: &TrackingClient, run_id: &str) -> i64 {
-    match client.get_run(run_id) {
+fn next_system_step(store: &dyn TrackingStore, run_id: &str) -> i64 {
+    match store.get_run(run_id) {
         Ok(run) => run
             .data
             .metrics
@@ -349,7 +334,7 @@ fn next_system_step(client: &TrackingClient, run_id: &str) -> i64 {
 }
 
 fn monitor_loop(
-    client: TrackingClient,
+    store: &dyn TrackingStore,
     run_id: &str,
     options: SystemMetricsOptions,
     mut sampler: Sampler,
@@ -373,7 +358,7 @@ fn monitor_loop(
             .map(|(key, value)| Metric::new(format!("{prefix}{key}"), value, timestamp, step))
             .collect();
         sampler.clear();
-        if let Err(e) = client.log_batch(run_id, &metrics, &[], &[]) {
+        if let Err(e) = store.log_batch(run_id, &metrics, &[], &[]) {
             let message = format!("logging system metrics to run {run_id} failed: {e}");
             eprintln!("mlscope: {message}; system metrics monitoring stopped");
             report.error = Some(message);
@@ -382,52 +367,4 @@ fn monitor_loop(
         report.steps_logged += 1;
         step += 1;
     }
-}
-
-// ----- monitors of fluent runs -----------------------------------------------------------------
-
-static MONITORS: LazyLock<Mutex<HashMap<String, SystemMetricsMonitor>>> =
-    LazyLock::new(Mutex::default);
-
-fn monitors() -> MutexGuard<'static, HashMap<String, SystemMetricsMonitor>> {
-    MONITORS.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The monitor settings for a new fluent run: `None` when it logs no system metrics
-/// (`explicit`, else [`system_metrics_logging_enabled`]). Fails on invalid settings.
-pub(crate) fn options_for_run(explicit: Option<bool>) -> Result<Option<SystemMetricsOptions>> {
-    let enabled = match explicit {
-        Some(enabled) => enabled,
-        None => system_metrics_logging_enabled()?,
-    };
-    if enabled {
-        SystemMetricsOptions::from_settings().map(Some)
-    } else {
-        Ok(None)
-    }
-}
-
-/// Starts the monitor of a fluent run (a failure to start is reported on stderr and does not
-/// fail the run, as in MLflow).
-pub(crate) fn start_for_run(client: &TrackingClient, run_id: &str, options: SystemMetricsOptions) {
-    match SystemMetricsMonitor::start(client.clone(), run_id, options) {
-        Ok(monitor) => {
-            let old = monitors().insert(run_id.to_string(), monitor);
-            if let Some(old) = old {
-                old.finish();
-            }
-        }
-        Err(e) => eprintln!("mlscope: failed to start system metrics monitoring: {e}"),
-    }
-}
-
-/// Stops the monitor of a run, if one runs; returns its report.
-pub(crate) fn stop_for_run(run_id: &str) -> Option<MonitorReport> {
-    let monitor = monitors().remove(run_id)?;
-    Some(monitor.finish())
-}
-
-/// Whether a monitor started by the fluent API is running for `run_id`.
-pub fn is_monitoring(run_id: &str) -> bool {
-    monitors().contains_key(run_id)
 }

@@ -5,14 +5,7 @@ use std::collections::BTreeMap;
 
 #[cfg(feature = "nvml")]
 use super::gpu;
-
-/// Python's `round(x, 1)`: correctly rounded to one decimal, ties to even.
-pub(crate) fn round1(x: f64) -> f64 {
-    if !x.is_finite() {
-        return x;
-    }
-    format!("{x:.1}").parse().unwrap_or(x)
-}
+use super::round1;
 
 /// Values of the averaged metrics, in first-seen order (MLflow logs its dict in this order).
 #[derive(Debug, Default, Clone)]

@@ -1,18 +1,20 @@
 //! [`TrackingClient`]: MLflow's `MlflowClient` with explicit ids, over any [`TrackingStore`].
 
 use std::fmt::Display;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::model::validation::{
-    MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH,
+    MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, validate_metric,
+    validate_run_id,
 };
 use crate::model::{
     DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag, ViewType, now_ms,
     tags,
 };
 use crate::store::{CreateRun, ExperimentQuery, Page, RunQuery, TrackingStore, open_store};
-use crate::tracking::async_logging::AsyncLogging;
+use crate::tracking::async_queue::{AsyncLogging, Op, validate_batch};
 
 /// A client of one tracking store, like MLflow's `MlflowClient`: every call names its
 /// experiment or run explicitly. Cheap to clone; safe to share between threads.
@@ -40,7 +42,10 @@ impl TrackingClient {
     /// Wraps an already open store.
     pub fn from_store(store: Arc<dyn TrackingStore>) -> Self {
         TrackingClient {
-            async_queue: Arc::new(AsyncLogging::new(store.clone())),
+            async_queue: Arc::new(AsyncLogging::new(
+                store.clone(),
+                Box::new(queued_artifact_writer(store.clone())),
+            )),
             store,
         }
     }
@@ -184,7 +189,7 @@ impl TrackingClient {
         status: RunStatus,
         end_time: Option<i64>,
     ) -> Result<RunInfo> {
-        crate::system_metrics::stop_for_run(run_id);
+        crate::tracking::system_monitor::stop_for_run(run_id);
         let flushed = self.flush_async_logging();
         let ended = self.store.update_run_info(
             run_id,
@@ -354,4 +359,143 @@ pub(crate) fn collect_pages<T>(
         all.items.truncate(n);
     }
     Ok(all)
+}
+
+// ----- asynchronous logging ----------------------------------------------------------------
+
+impl TrackingClient {
+    /// Queues metrics, params and tags for a run (MLflow's `log_batch(..., synchronous=False)`);
+    /// any number of values, merged and split into MLflow-sized requests by the logging thread.
+    /// Keys are validated now; writing errors come back from
+    /// [`flush_async_logging`](Self::flush_async_logging), the end of the run or a later
+    /// asynchronous call.
+    pub fn log_batch_async(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> Result<()> {
+        validate_batch(run_id, metrics, params, tags)?;
+        if metrics.is_empty() && params.is_empty() && tags.is_empty() {
+            return self.async_queue().flush_errors_only();
+        }
+        self.async_queue().submit(Op::Batch {
+            run_id: run_id.to_string(),
+            metrics: metrics.to_vec(),
+            params: params.to_vec(),
+            tags: tags.to_vec(),
+        })
+    }
+
+    /// Queues one metric value (timestamp now and step 0 when `None`).
+    pub fn log_metric_async(
+        &self,
+        run_id: &str,
+        key: &str,
+        value: f64,
+        timestamp: Option<i64>,
+        step: Option<i64>,
+    ) -> Result<()> {
+        let metric = Metric::new(
+            key,
+            value,
+            timestamp.unwrap_or_else(now_ms),
+            step.unwrap_or(0),
+        );
+        validate_run_id(run_id)?;
+        validate_metric(&metric.key, metric.timestamp)?;
+        self.async_queue().submit(Op::Batch {
+            run_id: run_id.to_string(),
+            metrics: vec![metric],
+            params: Vec::new(),
+            tags: Vec::new(),
+        })
+    }
+
+    /// Queues a param; returns its value as converted with `Display`.
+    pub fn log_param_async(&self, run_id: &str, key: &str, value: impl Display) -> Result<String> {
+        let value = value.to_string();
+        self.log_batch_async(run_id, &[], &[Param::new(key, value.clone())], &[])?;
+        Ok(value)
+    }
+
+    /// Queues a run tag.
+    pub fn set_tag_async(&self, run_id: &str, key: &str, value: impl Display) -> Result<()> {
+        self.log_batch_async(run_id, &[], &[], &[RunTag::new(key, value.to_string())])
+    }
+
+    /// Queues copying a local file (or directory, as a folder of that name) into
+    /// `artifact_path` of the run's artifacts. The file must stay until the next flush.
+    pub fn log_artifact_async(
+        &self,
+        run_id: &str,
+        local_path: impl AsRef<Path>,
+        artifact_path: Option<&str>,
+    ) -> Result<()> {
+        self.queue_artifact(run_id, local_path.as_ref(), artifact_path, false)
+    }
+
+    /// Queues copying the contents of a local directory into `artifact_path`.
+    pub fn log_artifacts_async(
+        &self,
+        run_id: &str,
+        local_dir: impl AsRef<Path>,
+        artifact_path: Option<&str>,
+    ) -> Result<()> {
+        self.queue_artifact(run_id, local_dir.as_ref(), artifact_path, true)
+    }
+
+    fn queue_artifact(
+        &self,
+        run_id: &str,
+        local_path: &Path,
+        artifact_path: Option<&str>,
+        contents_only: bool,
+    ) -> Result<()> {
+        validate_run_id(run_id)?;
+        let meta = std::fs::metadata(local_path)
+            .map_err(|e| Error::io("cannot read file to log", local_path, e))?;
+        if contents_only && !meta.is_dir() {
+            return Err(Error::InvalidParameter(format!(
+                "log_artifacts needs a directory, got the file {}",
+                local_path.display()
+            )));
+        }
+        // A relative path is resolved now: the thread may run after a change of directory.
+        let local_path = std::path::absolute(local_path)
+            .map_err(|e| Error::io("cannot resolve path", local_path, e))?;
+        self.async_queue().submit(Op::Artifact {
+            run_id: run_id.to_string(),
+            local_path,
+            artifact_path: artifact_path.map(str::to_string),
+            contents_only,
+        })
+    }
+
+    /// Waits until every value queued on this client's store before the call is written
+    /// (MLflow's `flush_async_logging`); returns the writes that failed since the last report.
+    pub fn flush_async_logging(&self) -> Result<()> {
+        self.async_queue().flush()
+    }
+
+    /// Values (metrics, params, tags; one per artifact) queued or being written now.
+    pub fn async_logging_in_flight(&self) -> usize {
+        self.async_queue().in_flight()
+    }
+}
+
+/// How the asynchronous queue of `store` copies artifacts: through a plain client of the same
+/// store (whose own queue stays unused).
+fn queued_artifact_writer(
+    store: Arc<dyn TrackingStore>,
+) -> impl Fn(&str, &Path, Option<&str>, bool) -> Result<()> + Send + Sync {
+    move |run_id, local_path, artifact_path, contents_only| {
+        let client = TrackingClient::from_store(store.clone());
+        if contents_only {
+            client.log_artifacts(run_id, local_path, artifact_path)
+        } else {
+            client.log_artifact(run_id, local_path, artifact_path)
+        }
+    }
 }

@@ -11,7 +11,7 @@ use crate::model::tags;
 /// database), else `unknown`.
 pub fn current_user() -> String {
     [
-        "MLFLOW_TRACKING_USERNAME",
+        crate::env::MLFLOW_TRACKING_USERNAME,
         "LOGNAME",
         "USER",
         "LNAME",
@@ -155,7 +155,7 @@ pub fn default_run_tags() -> BTreeMap<String, String> {
     {
         out.insert(tags::GIT_COMMIT.to_string(), commit);
     }
-    if let Ok(json) = std::env::var("MLFLOW_RUN_CONTEXT")
+    if let Ok(json) = std::env::var(crate::env::MLFLOW_RUN_CONTEXT)
         && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&json)
     {
         for (k, v) in map {

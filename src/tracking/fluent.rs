@@ -15,15 +15,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
+use std::path::Path;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::model::{
     DATASET_CONTEXT_TAG, DEFAULT_EXPERIMENT_ID, Dataset, DatasetInput, Experiment, InputTag,
     LifecycleStage, Metric, Param, Run, RunStatus, RunTag, now_ms, tags,
 };
 use crate::store::{ExperimentQuery, Page, RunQuery, default_tracking_uri};
-use crate::tracking::async_logging::{self, async_logging_enabled};
+use crate::tracking::async_queue::async_logging_enabled;
 use crate::tracking::client::TrackingClient;
 use crate::tracking::context::default_run_tags;
 
@@ -90,10 +91,14 @@ pub fn set_experiment(name: &str) -> Result<Experiment> {
     let client = client()?;
     let experiment = match client.get_experiment_by_name(name)? {
         Some(e) => e,
-        None => {
-            let id = client.create_experiment(name, None, &[])?;
-            client.get_experiment(&id)?
-        }
+        None => match client.create_experiment(name, None, &[]) {
+            Ok(id) => client.get_experiment(&id)?,
+            // Another process created it since the lookup (MLflow catches this too).
+            Err(e) if e.error_code() == ErrorCode::ResourceAlreadyExists => {
+                client.get_experiment_by_name(name)?.ok_or(e)?
+            }
+            Err(e) => return Err(e),
+        },
     };
     activate_experiment(experiment)
 }
@@ -167,12 +172,12 @@ fn resolve_experiment_id() -> Result<String> {
     if let Some(id) = state().active_experiment_id.clone() {
         return Ok(id);
     }
-    if let Ok(name) = std::env::var("MLFLOW_EXPERIMENT_NAME")
+    if let Ok(name) = std::env::var(crate::env::MLFLOW_EXPERIMENT_NAME)
         && !name.is_empty()
     {
         return Ok(set_experiment(&name)?.experiment_id);
     }
-    if let Ok(id) = std::env::var("MLFLOW_EXPERIMENT_ID")
+    if let Ok(id) = std::env::var(crate::env::MLFLOW_EXPERIMENT_ID)
         && !id.is_empty()
     {
         return Ok(set_experiment_by_id(&id)?.experiment_id);
@@ -346,7 +351,8 @@ impl Drop for ActiveRun {
 /// requires `nested(true)` or a matching `parent_run_id`.
 pub fn start_run(options: RunOptions) -> Result<ActiveRun> {
     let client = client()?;
-    let system_metrics = crate::system_metrics::options_for_run(options.log_system_metrics)?;
+    let system_metrics =
+        crate::tracking::system_monitor::options_for_run(options.log_system_metrics)?;
     let active_top = state().run_stack.last().cloned();
     let parent_run_id = match (&options.parent_run_id, &active_top) {
         (Some(parent), Some(top)) if *parent != top.run_id => {
@@ -377,7 +383,7 @@ pub fn start_run(options: RunOptions) -> Result<ActiveRun> {
     }
 
     let resume_id = options.run_id.clone().or_else(|| {
-        std::env::var("MLFLOW_RUN_ID")
+        std::env::var(crate::env::MLFLOW_RUN_ID)
             .ok()
             .filter(|s| !s.is_empty())
     });
@@ -393,7 +399,7 @@ pub fn start_run(options: RunOptions) -> Result<ActiveRun> {
     state().run_stack.push(entry);
     if let Some(mut monitor) = system_metrics {
         monitor.resume = resumed;
-        crate::system_metrics::start_for_run(&client, &run_id, monitor);
+        crate::tracking::system_monitor::start_for_run(&client, &run_id, monitor);
     }
     Ok(ActiveRun {
         run_id,
@@ -579,7 +585,7 @@ pub(crate) fn active_run_handle() -> Result<(TrackingClient, String)> {
 /// Logs a param to the active run; returns the stored value.
 pub fn log_param(key: &str, value: impl Display) -> Result<String> {
     if async_logging_enabled()? {
-        return async_logging::log_param_async(key, value);
+        return log_param_async(key, value);
     }
     let run = active_or_start()?;
     run.client.log_param(&run.run_id, key, value)
@@ -588,7 +594,7 @@ pub fn log_param(key: &str, value: impl Display) -> Result<String> {
 /// Logs several params to the active run in one batch.
 pub fn log_params<K: AsRef<str>, V: Display>(params: &[(K, V)]) -> Result<()> {
     if async_logging_enabled()? {
-        return async_logging::log_params_async(params);
+        return log_params_async(params);
     }
     let run = active_or_start()?;
     let params: Vec<Param> = params
@@ -601,7 +607,7 @@ pub fn log_params<K: AsRef<str>, V: Display>(params: &[(K, V)]) -> Result<()> {
 /// Logs a metric to the active run at `step` (0 when `None`), timestamp now.
 pub fn log_metric(key: &str, value: f64, step: Option<i64>) -> Result<()> {
     if async_logging_enabled()? {
-        return async_logging::log_metric_async(key, value, step);
+        return log_metric_async(key, value, step);
     }
     let run = active_or_start()?;
     run.client.log_metric(&run.run_id, key, value, None, step)
@@ -610,7 +616,7 @@ pub fn log_metric(key: &str, value: f64, step: Option<i64>) -> Result<()> {
 /// Logs a metric with an explicit timestamp (epoch ms).
 pub fn log_metric_at(key: &str, value: f64, step: Option<i64>, timestamp: i64) -> Result<()> {
     if async_logging_enabled()? {
-        return async_logging::log_metric_at_async(key, value, step, timestamp);
+        return log_metric_at_async(key, value, step, timestamp);
     }
     let run = active_or_start()?;
     run.client
@@ -620,7 +626,7 @@ pub fn log_metric_at(key: &str, value: f64, step: Option<i64>, timestamp: i64) -
 /// Logs several metrics at one step and timestamp to the active run.
 pub fn log_metrics<K: AsRef<str>>(metrics: &[(K, f64)], step: Option<i64>) -> Result<()> {
     if async_logging_enabled()? {
-        return async_logging::log_metrics_async(metrics, step);
+        return log_metrics_async(metrics, step);
     }
     let run = active_or_start()?;
     let ts = now_ms();
@@ -634,7 +640,7 @@ pub fn log_metrics<K: AsRef<str>>(metrics: &[(K, f64)], step: Option<i64>) -> Re
 /// Sets a tag on the active run.
 pub fn set_tag(key: &str, value: impl Display) -> Result<()> {
     if async_logging_enabled()? {
-        return async_logging::set_tag_async(key, value);
+        return set_tag_async(key, value);
     }
     let run = active_or_start()?;
     run.client.set_tag(&run.run_id, key, value)
@@ -643,7 +649,7 @@ pub fn set_tag(key: &str, value: impl Display) -> Result<()> {
 /// Sets several tags on the active run.
 pub fn set_tags<K: AsRef<str>, V: Display>(tags: &[(K, V)]) -> Result<()> {
     if async_logging_enabled()? {
-        return async_logging::set_tags_async(tags);
+        return set_tags_async(tags);
     }
     let run = active_or_start()?;
     let tags: Vec<RunTag> = tags
@@ -662,7 +668,7 @@ pub fn delete_tag(key: &str) -> Result<()> {
 /// Logs metrics, params and tags to the active run.
 pub fn log_batch(metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> Result<()> {
     if async_logging_enabled()? {
-        return async_logging::log_batch_async(metrics, params, tags);
+        return log_batch_async(metrics, params, tags);
     }
     let run = active_or_start()?;
     run.client.log_batch(&run.run_id, metrics, params, tags)
@@ -732,4 +738,100 @@ pub fn search_runs(query: &RunQuery) -> Result<Page<Run>> {
 #[doc(hidden)]
 pub fn reset_for_tests() {
     *state() = FluentState::default();
+}
+
+// ----- asynchronous logging --------------------------------------------------------------------
+
+/// Queues a metric for the active run (step 0 when `None`, timestamp now), like
+/// `mlflow.log_metric(..., synchronous=False)`. Starts a run when none is active.
+pub fn log_metric_async(key: &str, value: f64, step: Option<i64>) -> Result<()> {
+    let (client, run_id) = active_run_handle()?;
+    client.log_metric_async(&run_id, key, value, None, step)
+}
+
+/// Queues a metric with an explicit timestamp (epoch ms) for the active run.
+pub fn log_metric_at_async(key: &str, value: f64, step: Option<i64>, timestamp: i64) -> Result<()> {
+    let (client, run_id) = active_run_handle()?;
+    client.log_metric_async(&run_id, key, value, Some(timestamp), step)
+}
+
+/// Queues several metrics at one step and timestamp for the active run.
+pub fn log_metrics_async<K: AsRef<str>>(metrics: &[(K, f64)], step: Option<i64>) -> Result<()> {
+    let (client, run_id) = active_run_handle()?;
+    let ts = now_ms();
+    let metrics: Vec<Metric> = metrics
+        .iter()
+        .map(|(k, v)| Metric::new(k.as_ref(), *v, ts, step.unwrap_or(0)))
+        .collect();
+    client.log_batch_async(&run_id, &metrics, &[], &[])
+}
+
+/// Queues a param for the active run; returns its value as converted with `Display`.
+pub fn log_param_async(key: &str, value: impl Display) -> Result<String> {
+    let (client, run_id) = active_run_handle()?;
+    client.log_param_async(&run_id, key, value)
+}
+
+/// Queues several params for the active run.
+pub fn log_params_async<K: AsRef<str>, V: Display>(params: &[(K, V)]) -> Result<()> {
+    let (client, run_id) = active_run_handle()?;
+    let params: Vec<Param> = params
+        .iter()
+        .map(|(k, v)| Param::new(k.as_ref(), v.to_string()))
+        .collect();
+    client.log_batch_async(&run_id, &[], &params, &[])
+}
+
+/// Queues a tag for the active run.
+pub fn set_tag_async(key: &str, value: impl Display) -> Result<()> {
+    let (client, run_id) = active_run_handle()?;
+    client.set_tag_async(&run_id, key, value)
+}
+
+/// Queues several tags for the active run.
+pub fn set_tags_async<K: AsRef<str>, V: Display>(tags: &[(K, V)]) -> Result<()> {
+    let (client, run_id) = active_run_handle()?;
+    let tags: Vec<RunTag> = tags
+        .iter()
+        .map(|(k, v)| RunTag::new(k.as_ref(), v.to_string()))
+        .collect();
+    client.log_batch_async(&run_id, &[], &[], &tags)
+}
+
+/// Queues metrics, params and tags for the active run.
+pub fn log_batch_async(metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> Result<()> {
+    let (client, run_id) = active_run_handle()?;
+    client.log_batch_async(&run_id, metrics, params, tags)
+}
+
+/// Queues copying a local file (or directory) into `artifact_path` of the active run.
+pub fn log_artifact_async(local_path: impl AsRef<Path>, artifact_path: Option<&str>) -> Result<()> {
+    let (client, run_id) = active_run_handle()?;
+    client.log_artifact_async(&run_id, local_path, artifact_path)
+}
+
+/// Queues copying the contents of a local directory into `artifact_path` of the active run.
+pub fn log_artifacts_async(local_dir: impl AsRef<Path>, artifact_path: Option<&str>) -> Result<()> {
+    let (client, run_id) = active_run_handle()?;
+    client.log_artifacts_async(&run_id, local_dir, artifact_path)
+}
+
+/// Waits until everything queued through the fluent API (every store it has opened) is
+/// written, like `mlflow.flush_async_logging()`; returns the failed writes not reported yet.
+pub fn flush() -> Result<()> {
+    let mut first: Option<Error> = None;
+    for client in known_clients() {
+        if let Err(e) = client.flush_async_logging() {
+            first.get_or_insert(e);
+        }
+    }
+    match first {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Same as [`flush`] (MLflow's name).
+pub fn flush_async_logging() -> Result<()> {
+    flush()
 }

@@ -3,11 +3,13 @@
 
 mod artifacts;
 pub mod async_logging;
+mod async_queue;
 pub mod autolog;
 pub(crate) mod client;
 pub mod context;
 pub mod fluent;
 pub mod fluent_artifacts;
+pub mod system_monitor;
 
 pub use artifacts::{ImageStepFiles, RunArtifacts};
 pub use autolog::{AutologOptions, autolog};

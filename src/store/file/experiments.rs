@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::model::validation::{
     KeyKind, validate_experiment_name, validate_experiment_tag_value, validate_key,
 };
-use crate::model::{DEFAULT_EXPERIMENT_ID, Experiment, LifecycleStage, ViewType, now_ms};
+use crate::model::{
+    DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Experiment, LifecycleStage, ViewType, now_ms,
+};
 use crate::search::search_experiments_in_memory;
 use crate::store::file::FileStore;
 use crate::store::file::files;
@@ -94,7 +96,8 @@ impl FileStore {
         })
     }
 
-    /// Creates an experiment folder with a given id (used for `0` when opening a new store).
+    /// Creates an experiment folder with a given id in the store root; `false` when the id is
+    /// taken.
     pub(crate) fn create_experiment_with_id(
         &self,
         experiment_id: &str,
@@ -102,7 +105,21 @@ impl FileStore {
         artifact_location: Option<&str>,
         tags: &[(String, String)],
     ) -> Result<bool> {
-        let path = self.root.join(experiment_id);
+        self.create_experiment_in(&self.root, experiment_id, name, artifact_location, tags)
+    }
+
+    /// Creates an experiment folder with a given id in `folder` (the store root, or the staging
+    /// folder of a store being created, with `0`); its default artifact location is under the
+    /// store root either way.
+    pub(crate) fn create_experiment_in(
+        &self,
+        folder: &std::path::Path,
+        experiment_id: &str,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<bool> {
+        let path = folder.join(experiment_id);
         match fs::create_dir(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
@@ -159,6 +176,9 @@ impl FileStore {
         {
             return Err(e);
         }
+        self.create_store_if_missing()?;
+        // The name check and the creation are one step for every process of this store.
+        let _names = self.lock_experiment_names()?;
         self.check_name_is_free(name)?;
         // Random ids practically never collide; retry anyway rather than overwrite.
         for _ in 0..8 {
@@ -177,13 +197,42 @@ impl FileStore {
         ))
     }
 
+    /// The `Default` experiment `0` of a store whose root does not exist yet, read as if it
+    /// were there: MLflow creates it when it opens a new store; mlscope, which never writes
+    /// when opening, creates it with the store's first write ([`FileStore::create_store_if_missing`]).
+    fn default_of_new_store(&self) -> Option<Experiment> {
+        if self.root.exists() {
+            return None;
+        }
+        Some(Experiment {
+            experiment_id: DEFAULT_EXPERIMENT_ID.to_string(),
+            name: DEFAULT_EXPERIMENT_NAME.to_string(),
+            artifact_location: append_to_uri_path(
+                &path_to_file_uri(&self.root),
+                &[DEFAULT_EXPERIMENT_ID],
+            ),
+            lifecycle_stage: LifecycleStage::Active,
+            tags: BTreeMap::new(),
+            creation_time: None,
+            last_update_time: None,
+        })
+    }
+
     pub(crate) fn get_experiment_impl(&self, experiment_id: &str) -> Result<Experiment> {
+        if let Some(default) = self.default_of_new_store()
+            && experiment_id == default.experiment_id
+        {
+            return Ok(default);
+        }
         let dir = self.require_experiment(experiment_id)?;
         let mut ignored = Vec::new();
         self.read_experiment(&dir, &mut ignored)
     }
 
     pub(crate) fn get_experiment_by_name_impl(&self, name: &str) -> Result<Option<Experiment>> {
+        if let Some(default) = self.default_of_new_store() {
+            return Ok((default.name == name).then_some(default));
+        }
         let mut ignored = Vec::new();
         let mut dirs = self.experiment_dirs(ViewType::All, &mut ignored);
         // Read metas first (cheap) and tags only for the match.
@@ -202,7 +251,11 @@ impl FileStore {
         query: &ExperimentQuery,
     ) -> Result<Page<Experiment>> {
         let mut warnings = Vec::new();
-        let experiments = self.read_experiments(query.view_type, &mut warnings);
+        let experiments = match self.default_of_new_store() {
+            Some(default) if query.view_type != ViewType::DeletedOnly => vec![default],
+            Some(_) => Vec::new(),
+            None => self.read_experiments(query.view_type, &mut warnings),
+        };
         let (items, next_page_token) = search_experiments_in_memory(experiments, query)?;
         Ok(Page {
             items,
@@ -221,6 +274,7 @@ impl FileStore {
                 LifecycleStage::Deleted
             )));
         }
+        let _names = self.lock_experiment_names()?;
         self.check_name_is_free(new_name)?;
         meta.name = new_name.to_string();
         meta.last_update_time = Some(now_ms());

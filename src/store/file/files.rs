@@ -274,11 +274,22 @@ fn walk(
         } else {
             format!("{prefix}/{name}")
         };
-        // `file_type` does not follow symlinks; follow them like Python's os.walk does for files.
+        // `file_type` does not follow symlinks. A link to a file is read like the file (as
+        // Python's os.walk does); a link to a folder is never followed: MLflow's layout has
+        // none, and one that points up the tree would make the walk endless.
         let is_dir = match entry.file_type() {
-            Ok(t) if t.is_symlink() => path.is_dir(),
+            Ok(t) if t.is_symlink() => {
+                if path.is_dir() {
+                    warnings.push(StoreWarning::new(
+                        path.display().to_string(),
+                        "symbolic link to a folder inside run or experiment metadata; not followed",
+                    ));
+                    continue;
+                }
+                false
+            }
             Ok(t) => t.is_dir(),
-            Err(_) => path.is_dir(),
+            Err(_) => fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()),
         };
         if is_dir {
             walk(&path, &key, out, warnings, false);

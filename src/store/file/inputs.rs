@@ -7,11 +7,8 @@ use std::io::ErrorKind;
 
 use md5::{Digest, Md5};
 
-use crate::error::{Error, Result, StoreWarning};
-use crate::model::validation::{
-    MAX_DATASET_DIGEST_LENGTH, MAX_DATASET_NAME_LENGTH, MAX_INPUT_TAG_KEY_LENGTH,
-    MAX_INPUT_TAG_VALUE_LENGTH,
-};
+use crate::error::{Result, StoreWarning};
+use crate::model::validation::check_dataset_inputs;
 use crate::model::{DatasetInput, InputTag, RunInputs};
 use crate::store::file::FileStore;
 use crate::store::file::files;
@@ -47,34 +44,11 @@ fn is_safe_component(id: &str) -> bool {
     !id.is_empty() && id != "." && id != ".." && !id.contains(['/', '\\'])
 }
 
-fn check_length(what: &str, value: &str, limit: usize) -> Result<()> {
-    let len = value.chars().count();
-    if len > limit {
-        return Err(Error::InvalidParameter(format!(
-            "'{what}' exceeds the maximum length of {limit} characters (got {len})"
-        )));
-    }
-    Ok(())
-}
-
-/// MLflow's `_validate_dataset_inputs`.
-fn validate_dataset_inputs(datasets: &[DatasetInput]) -> Result<()> {
-    for input in datasets {
-        check_length("name", &input.dataset.name, MAX_DATASET_NAME_LENGTH)?;
-        check_length("digest", &input.dataset.digest, MAX_DATASET_DIGEST_LENGTH)?;
-        for tag in &input.tags {
-            check_length("key", &tag.key, MAX_INPUT_TAG_KEY_LENGTH)?;
-            check_length("value", &tag.value, MAX_INPUT_TAG_VALUE_LENGTH)?;
-        }
-    }
-    Ok(())
-}
-
 impl FileStore {
     /// Records dataset inputs of an active run, exactly as MLflow's FileStore does: the dataset
     /// record is written once per experiment, the input record once per (dataset, run).
     pub(crate) fn log_inputs_impl(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
-        validate_dataset_inputs(datasets)?;
+        check_dataset_inputs(datasets)?;
         let (run, _meta) = self.active_run(run_id)?;
         if datasets.is_empty() {
             return Ok(());

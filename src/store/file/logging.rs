@@ -7,10 +7,7 @@ use std::collections::BTreeMap;
 use std::io::ErrorKind;
 
 use crate::error::{Error, Result, StoreWarning};
-use crate::model::validation::{
-    KeyKind, MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH, limit_value, validate_batch_size,
-    validate_key, validate_metric, validate_run_id,
-};
+use crate::model::validation::{KeyKind, check_log_batch, validate_key};
 use crate::model::{Metric, Param, RunTag, tags};
 use crate::store::file::FileStore;
 use crate::store::file::files::{self, CreateOnce};
@@ -43,39 +40,18 @@ impl FileStore {
         run_tags: &[RunTag],
     ) -> Result<()> {
         // ----- validate the request --------------------------------------------------------
-        validate_run_id(run_id)?;
-        validate_batch_size(metrics.len(), params.len(), run_tags.len())?;
-        for metric in metrics {
-            validate_metric(&metric.key, metric.timestamp)?;
-        }
-        let mut param_values: BTreeMap<&str, String> = BTreeMap::new();
-        let mut conflicting = Vec::new();
-        for param in params {
-            validate_key(KeyKind::Param, &param.key)?;
-            let mut value = param.value.clone();
-            limit_value(KeyKind::Param, &param.key, &mut value, MAX_PARAM_VAL_LENGTH)?;
-            match param_values.get(param.key.as_str()) {
-                Some(previous) if *previous != value => conflicting.push(param.key.clone()),
-                Some(_) => {}
-                None => {
-                    param_values.insert(&param.key, value);
-                }
-            }
-        }
-        if !conflicting.is_empty() {
-            return Err(Error::InvalidParameter(format!(
-                "Duplicate parameter keys have been submitted with different values: {conflicting:?}. \
-                 Please ensure the request contains only one param value per param key."
-            )));
-        }
+        let batch = check_log_batch(run_id, metrics, params, run_tags)?;
+        let param_values: BTreeMap<&str, String> = batch
+            .params
+            .iter()
+            .map(|p| (p.key.as_str(), p.value.clone()))
+            .collect();
         // Several values for one tag: the last wins, as when MLflow writes them in order.
-        let mut tag_values: BTreeMap<&str, String> = BTreeMap::new();
-        for tag in run_tags {
-            validate_key(KeyKind::Tag, &tag.key)?;
-            let mut value = tag.value.clone();
-            limit_value(KeyKind::Tag, &tag.key, &mut value, MAX_TAG_VAL_LENGTH)?;
-            tag_values.insert(&tag.key, value);
-        }
+        let tag_values: BTreeMap<&str, String> = batch
+            .tags
+            .iter()
+            .map(|t| (t.key.as_str(), t.value.clone()))
+            .collect();
         let mut metric_lines: BTreeMap<&str, String> = BTreeMap::new();
         for metric in metrics {
             metric_lines

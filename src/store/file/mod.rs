@@ -74,8 +74,17 @@ use crate::model::{
 };
 use crate::store::{CreateRun, ExperimentQuery, Page, RunQuery, TrackingStore};
 
+pub use crate::store::MetricTail;
 use reader::ExperimentDir;
-pub use tail::MetricTail;
+
+/// File in the store root that serialises experiment creation by name (MLflow lists only
+/// folders there, so it ignores it).
+pub(crate) const EXPERIMENT_NAMES_LOCK: &str = ".mlscope-experiment-names.lock";
+
+/// The held experiment-name lock; released on drop (the OS releases it if the process dies).
+pub(crate) struct NamesLock {
+    _file: std::fs::File,
+}
 
 /// An MLflow `mlruns` folder, read and written in MLflow's FileStore format.
 ///
@@ -96,8 +105,10 @@ pub struct FileStore {
 }
 
 impl FileStore {
-    /// Opens the store at `root`, as MLflow does: when `root` does not exist it is created with
-    /// the `Default` experiment `0`; `.trash/` is created when missing.
+    /// Opens the store at `root`. Opening writes nothing: when `root` does not exist, the first
+    /// write creates it with the `Default` experiment `0` and `.trash/` (MLflow's layout of a new
+    /// store), and until then the store reads as empty. `.trash/` of an existing store is created
+    /// by the first experiment deletion.
     pub fn open(root: &Path) -> Result<FileStore> {
         let root = paths::absolute(root);
         let store = FileStore {
@@ -107,22 +118,72 @@ impl FileStore {
             listings: snapshot::Listings::default(),
             writes: AtomicU64::new(0),
         };
-        if !root.exists() {
-            files::create_dir_all(&root, "store root")?;
-            store.create_experiment_with_id(
-                DEFAULT_EXPERIMENT_ID,
-                DEFAULT_EXPERIMENT_NAME,
-                None,
-                &[],
-            )?;
-        } else if !root.is_dir() {
+        if root.exists() && !root.is_dir() {
             return Err(Error::InvalidParameter(format!(
                 "The file store root is not a folder: {}",
                 root.display()
             )));
         }
-        files::create_dir_all(&store.trash_dir(), "trash")?;
         Ok(store)
+    }
+
+    /// Creates the store on its first write when its root does not exist yet: the root with the
+    /// `Default` experiment `0` and `.trash/`, as MLflow creates a new store. The new store is
+    /// built in a temporary sibling folder and renamed into place, so other processes see no
+    /// root or a complete one; when several create it at once, one rename wins and the others
+    /// discard theirs.
+    pub(crate) fn create_store_if_missing(&self) -> Result<()> {
+        if self.root.exists() {
+            return Ok(());
+        }
+        let parent = self.root.parent().unwrap_or(Path::new("."));
+        files::create_dir_all(parent, "folder of the store root")?;
+        let name = self
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let staging = parent.join(format!(
+            ".{name}.creating-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        files::create_dir_all(&staging, "new store")?;
+        let built = self
+            .create_experiment_in(
+                &staging,
+                DEFAULT_EXPERIMENT_ID,
+                DEFAULT_EXPERIMENT_NAME,
+                None,
+                &[],
+            )
+            .and_then(|_| files::create_dir_all(&staging.join(paths::TRASH_DIR), "trash"));
+        let placed = built.and_then(|()| match std::fs::rename(&staging, &self.root) {
+            Ok(()) => Ok(()),
+            // Another process created the store first.
+            Err(_) if self.root.is_dir() => Ok(()),
+            Err(e) => Err(Error::io("cannot create the store root", &self.root, e)),
+        });
+        if staging.exists() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        placed
+    }
+
+    /// Holds the store's experiment-name lock (`<root>/.mlscope-experiment-names.lock`) until
+    /// dropped: creating and renaming experiments check the name and write it while holding
+    /// it, so two processes never both create the same name. It is an OS file lock, released
+    /// when the holder exits, even when killed.
+    pub(crate) fn lock_experiment_names(&self) -> Result<NamesLock> {
+        let path = self.root.join(EXPERIMENT_NAMES_LOCK);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("cannot open the experiment-name lock", &path, e))?;
+        file.lock()
+            .map_err(|e| Error::io("cannot lock the experiment-name lock", &path, e))?;
+        Ok(NamesLock { _file: file })
     }
 
     /// The root folder (absolute).
@@ -211,13 +272,17 @@ impl TrackingStore for FileStore {
     }
 
     fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
-        let result = self.rename_experiment_impl(experiment_id, new_name);
+        let result = self
+            .create_store_if_missing()
+            .and_then(|()| self.rename_experiment_impl(experiment_id, new_name));
         self.wrote();
         result
     }
 
     fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
-        let result = self.delete_experiment_impl(experiment_id);
+        let result = self
+            .create_store_if_missing()
+            .and_then(|()| self.delete_experiment_impl(experiment_id));
         self.wrote();
         // The experiment's runs moved to another folder.
         self.run_cache.clear();
@@ -225,20 +290,26 @@ impl TrackingStore for FileStore {
     }
 
     fn restore_experiment(&self, experiment_id: &str) -> Result<()> {
-        let result = self.restore_experiment_impl(experiment_id);
+        let result = self
+            .create_store_if_missing()
+            .and_then(|()| self.restore_experiment_impl(experiment_id));
         self.wrote();
         self.run_cache.clear();
         result
     }
 
     fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
-        let result = self.set_experiment_tag_impl(experiment_id, key, value);
+        let result = self
+            .create_store_if_missing()
+            .and_then(|()| self.set_experiment_tag_impl(experiment_id, key, value));
         self.wrote();
         result
     }
 
     fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()> {
-        let result = self.delete_experiment_tag_impl(experiment_id, key);
+        let result = self
+            .create_store_if_missing()
+            .and_then(|()| self.delete_experiment_tag_impl(experiment_id, key));
         self.wrote();
         result
     }

@@ -140,7 +140,8 @@ impl FileStore {
         let mut scan = |parent: PathBuf, in_trash: bool, out: &mut Vec<ExperimentDir>| {
             let dirs = match list_dir(&parent) {
                 Ok((dirs, _files)) => dirs,
-                Err(e) if in_trash && e.kind() == ErrorKind::NotFound => return,
+                // No trash yet, or no store yet (created by its first write): nothing to list.
+                Err(e) if e.kind() == ErrorKind::NotFound => return,
                 Err(e) => {
                     warnings.push(StoreWarning::new(
                         parent.display().to_string(),

@@ -62,6 +62,7 @@ impl FileStore {
         } else {
             request.experiment_id
         };
+        self.create_store_if_missing()?;
         let experiment = self.locate_experiment(&experiment_id)?.ok_or_else(|| {
             Error::NotFound(format!(
                 "Could not create run under experiment with ID {experiment_id} - no such experiment exists."

@@ -115,9 +115,20 @@ fn stamp_tree(
         }
         let path = entry.path();
         let file_type = entry.file_type().ok()?;
-        // Follow symlinks, as the read does.
+        // Follow symlinks to files, as the read does; a link to a folder is not followed by
+        // the read, so it is stamped as the link itself (and never walked: it may loop).
         let meta = if file_type.is_symlink() {
-            Some(fs::metadata(&path).ok()?)
+            match fs::metadata(&path) {
+                Ok(target) if target.is_dir() => {
+                    out.push((
+                        format!("{name}/{child}").into(),
+                        Stamp::of(&fs::symlink_metadata(&path).ok()?),
+                    ));
+                    continue;
+                }
+                Ok(target) => Some(target),
+                Err(_) => return None,
+            }
         } else if stat_files || file_type.is_dir() {
             Some(entry.metadata().ok()?)
         } else {

@@ -10,25 +10,11 @@
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 
 use crate::error::{Error, Result};
-use crate::model::Metric;
 use crate::model::validation::{KeyKind, validate_key};
+use crate::store::MetricTail;
 use crate::store::file::FileStore;
 use crate::store::file::metrics::parse_metric_line;
 use crate::store::file::paths::{METRICS_DIR, key_path};
-
-/// What [`FileStore::read_metric_since`] found past an offset.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MetricTail {
-    /// The complete, well-formed lines appended since the offset, in file order.
-    pub metrics: Vec<Metric>,
-    /// The offset to pass next time: just after the last complete line.
-    pub next_offset: u64,
-    /// The file was shorter than the offset (replaced or truncated): `metrics` is the whole file
-    /// and what the caller held for this metric is stale.
-    pub restarted: bool,
-    /// Complete lines that could not be parsed (skipped, never returned again).
-    pub bad_lines: usize,
-}
 
 impl FileStore {
     /// Reads the values of metric `key` of run `run_id` appended after byte `offset` of its file
@@ -100,6 +86,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+    use crate::model::Metric;
     use crate::store::{CreateRun, TrackingStore};
 
     fn metric_file(store: &FileStore, run_id: &str, key: &str) -> std::path::PathBuf {

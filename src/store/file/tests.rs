@@ -52,8 +52,14 @@ fn experiments(store: &FileStore, view: ViewType) -> Vec<Experiment> {
 // ----- opening and experiments -------------------------------------------------------------
 
 #[test]
-fn open_creates_root_default_experiment_and_trash() {
+fn first_write_creates_root_default_experiment_and_trash() {
     let (_dir, store) = new_store();
+    // Opening writes nothing; the store reads as empty until the first write.
+    assert!(!store.root().exists());
+    let listed = experiments(&store, ViewType::All);
+    assert_eq!(listed.len(), 1, "the Default experiment of a new store");
+    assert!(!store.root().exists());
+    store.create_experiment("first", None, &[]).unwrap();
     assert!(store.root().join(".trash").is_dir());
     let meta = yaml_map(&store.root().join("0/meta.yaml"));
     assert_eq!(meta["experiment_id"], serde_norway::Value::from("0"));
@@ -70,12 +76,17 @@ fn open_creates_root_default_experiment_and_trash() {
     assert_eq!(default.lifecycle_stage, LifecycleStage::Active);
     assert!(store.tracking_uri().starts_with("file:///"));
 
-    // An existing root without `0` is not given one, but gets its .trash back.
+    // An existing root without `0` is not given one; opening it creates nothing (the trash
+    // comes back with the first deletion).
     fs::remove_dir_all(store.root().join("0")).unwrap();
     fs::remove_dir_all(store.root().join(".trash")).unwrap();
     let again = FileStore::open(store.root()).unwrap();
     assert!(!again.root().join("0").exists());
-    assert!(again.root().join(".trash").is_dir());
+    assert!(!again.root().join(".trash").exists());
+    let id = again.create_experiment("doomed", None, &[]).unwrap();
+    assert!(!again.root().join("0").exists());
+    again.delete_experiment(&id).unwrap();
+    assert!(again.root().join(".trash").join(&id).is_dir());
 }
 
 #[test]
@@ -574,8 +585,10 @@ fn params_are_immutable_and_truncated() {
 
     let dup = [Param::new("p", "1"), Param::new("p", "2")];
     assert!(store.log_batch(id, &[], &dup, &[]).is_err());
+    // MLflow's FileStore refuses a key twice even with one value (`_validate_param_keys_unique`;
+    // the store contract holds every backend and the real server to it).
     let same = [Param::new("q", "1"), Param::new("q", "1")];
-    store.log_batch(id, &[], &same, &[]).unwrap();
+    assert!(store.log_batch(id, &[], &same, &[]).is_err());
 }
 
 #[test]

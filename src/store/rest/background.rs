@@ -17,9 +17,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::client::{HttpClient, Method};
 use super::json;
 use crate::error::{Error, Result};
+use crate::http::{HttpClient, Method, map_message};
 use crate::model::Metric;
 use crate::model::validation::MAX_METRICS_PER_BATCH;
 
@@ -212,7 +212,7 @@ fn take_failures(st: &mut State) -> Result<()> {
         Err(first)
     } else {
         let more = failures.len();
-        Err(super::client::map_message(first, |m| {
+        Err(map_message(first, |m| {
             format!("{m} (and {more} more failed background deliveries)")
         }))
     }
@@ -258,7 +258,7 @@ fn deliver(shared: &Shared, client: &HttpClient, options: &AsyncLogging) {
                         let deadline = *shutdown_deadline
                             .get_or_insert_with(|| Instant::now() + options.shutdown_timeout);
                         if Instant::now() >= deadline {
-                            break Err(super::client::map_message(f.error, |m| {
+                            break Err(map_message(f.error, |m| {
                                 format!(
                                     "{m}; the store was dropped and the server did not answer \
                                      within {} s",
@@ -315,7 +315,7 @@ fn deliver(shared: &Shared, client: &HttpClient, options: &AsyncLogging) {
                 st.settled_total += rest as u64;
                 n += rest;
             }
-            st.failures.push(super::client::map_message(e, |m| {
+            st.failures.push(map_message(e, |m| {
                 format!("background logging of {n} metric value(s) to run {run_id} failed: {m}")
             }));
         }

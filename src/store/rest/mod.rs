@@ -63,16 +63,14 @@
 //! Reading it here too would queue the same values twice.
 
 mod background;
-mod client;
-mod config;
 mod json;
 
+pub use crate::http::{Auth, RestConfig};
 pub use background::AsyncLogging;
-pub use config::{Auth, RestConfig};
 
-pub(crate) use client::{Body, HttpClient, Method, Request, read_json_body};
-pub(crate) use config::redact as redact_url;
 pub(crate) use json::int64 as json_int64;
+
+use crate::http::{HttpClient, Method};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -4,27 +4,43 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, Transaction, TransactionBehavior};
 
-use crate::error::Error;
+use crate::env;
+use crate::error::{DatabaseErrorKind, Error};
 
-/// How long SQLite's busy handler waits for a lock before giving up, as MLflow configures it.
+/// How long one SQLite statement waits for a lock (SQLite's busy handler), as MLflow configures
+/// it (`PRAGMA busy_timeout = 20000`).
 pub const BUSY_TIMEOUT: Duration = Duration::from_millis(20_000);
 
-/// The busy timeout in use: [`BUSY_TIMEOUT`], or `MLSCOPE_SQLITE_BUSY_TIMEOUT_MS` when set (for
-/// callers that would rather fail fast than wait for a long-held lock).
+/// How long a transaction keeps retrying while other connections hold the lock: long enough
+/// for several writer processes on a slow disk to all get their turn (six of MLflow's busy
+/// timeouts).
+pub const WRITE_TIMEOUT: Duration = Duration::from_millis(120_000);
+
+/// The busy timeout in use: [`BUSY_TIMEOUT`], or `MLSCOPE_SQLITE_BUSY_TIMEOUT_MS` when set.
 pub fn busy_timeout() -> Duration {
-    std::env::var("MLSCOPE_SQLITE_BUSY_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(BUSY_TIMEOUT)
+    Duration::from_millis(env::parse_or(
+        env::MLSCOPE_SQLITE_BUSY_TIMEOUT_MS,
+        BUSY_TIMEOUT.as_millis() as u64,
+    ))
 }
-/// How many times a transaction is retried when SQLite still reports the database busy or locked
-/// after [`BUSY_TIMEOUT`] (or immediately, for a busy snapshot).
-const MAX_ATTEMPTS: u32 = 8;
+
+/// The write timeout in use: `MLSCOPE_SQLITE_WRITE_TIMEOUT_MS` when set; otherwise
+/// [`WRITE_TIMEOUT`], or the busy timeout when that was set lower (a caller that asked to fail
+/// fast on a locked database is not kept waiting by the retries).
+pub fn write_timeout() -> Duration {
+    if let Ok(Some(ms)) = env::parse_var::<u64>(env::MLSCOPE_SQLITE_WRITE_TIMEOUT_MS) {
+        return Duration::from_millis(ms);
+    }
+    match env::parse_var::<u64>(env::MLSCOPE_SQLITE_BUSY_TIMEOUT_MS) {
+        Ok(Some(ms)) => WRITE_TIMEOUT.min(Duration::from_millis(ms)),
+        _ => WRITE_TIMEOUT,
+    }
+}
+
 /// Idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 4;
 /// Prepared statements cached per connection.
@@ -76,27 +92,53 @@ pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 /// Translates a SQLite error into a store error that names the database file.
 pub fn map_sqlite_error(e: rusqlite::Error, path: &Path) -> Error {
-    match e.sqlite_error_code() {
-        Some(SqliteCode::NotADatabase) => Error::corrupt(
-            "the file is not an SQLite database (wrong header or encrypted); it was left untouched",
-            path,
-        ),
-        Some(SqliteCode::DatabaseCorrupt) => {
-            Error::corrupt(format!("the SQLite database is damaged: {e}"), path)
+    let (kind, message) = match e.sqlite_error_code() {
+        Some(SqliteCode::NotADatabase) => {
+            return Error::corrupt(
+                "the file is not an SQLite database (wrong header or encrypted); it was left \
+                 untouched",
+                path,
+            );
         }
-        Some(SqliteCode::DatabaseBusy | SqliteCode::DatabaseLocked) => Error::Database(format!(
-            "the database stayed locked by another connection for more than {:.1} s over \
-             {MAX_ATTEMPTS} attempts ({e}); nothing was written: {}",
-            busy_timeout().as_secs_f64(),
-            path.display()
-        )),
-        Some(SqliteCode::ReadOnly | SqliteCode::CannotOpen | SqliteCode::PermissionDenied) => {
-            Error::Database(format!(
+        Some(SqliteCode::DatabaseCorrupt) => {
+            return Error::corrupt(format!("the SQLite database is damaged: {e}"), path);
+        }
+        Some(SqliteCode::DatabaseBusy | SqliteCode::DatabaseLocked) => (
+            DatabaseErrorKind::Locked,
+            format!(
+                "the database is locked by another connection ({e}); nothing was written: {}",
+                path.display()
+            ),
+        ),
+        Some(SqliteCode::ReadOnly | SqliteCode::CannotOpen | SqliteCode::PermissionDenied) => (
+            DatabaseErrorKind::ReadOnly,
+            format!(
                 "cannot write: the database file or its directory is read-only ({e}): {}",
                 path.display()
-            ))
-        }
-        _ => Error::Database(format!("{e}: {}", path.display())),
+            ),
+        ),
+        _ => (DatabaseErrorKind::Other, format!("{e}: {}", path.display())),
+    };
+    Error::Database {
+        kind,
+        message,
+        source: Some(Box::new(e)),
+    }
+}
+
+/// The error of a transaction that found the database locked until the write timeout ran out.
+fn locked_error(e: rusqlite::Error, path: &Path, waited: Duration, attempts: u32) -> Error {
+    Error::Database {
+        kind: DatabaseErrorKind::Locked,
+        message: format!(
+            "the database stayed locked by other connections for {:.1} s ({attempts} attempts; \
+             the limit is {:.1} s, set with {}); nothing was written: {}",
+            waited.as_secs_f64(),
+            write_timeout().as_secs_f64(),
+            env::MLSCOPE_SQLITE_WRITE_TIMEOUT_MS,
+            path.display()
+        ),
+        source: Some(Box::new(e)),
     }
 }
 
@@ -140,17 +182,49 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Backoff before retry `attempt` (1-based): 25 ms doubling, capped at 1.6 s, plus jitter.
+/// Backoff before retry `attempt` (1-based): a random time between half and all of 5 ms
+/// doubling, capped at 320 ms. The randomness keeps writers that met the lock at the same
+/// moment from retrying at the same moment again; the cap keeps a waiting writer polling often
+/// enough to get its turn among many.
 fn backoff(attempt: u32) -> Duration {
-    let base = 25u64 << attempt.min(6);
-    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % (base / 2 + 1);
-    Duration::from_millis(base + jitter)
+    let ceiling = 5u64 << attempt.saturating_sub(1).min(6);
+    let random = u64::from(u16::from_le_bytes([
+        uuid::Uuid::new_v4().as_bytes()[0],
+        uuid::Uuid::new_v4().as_bytes()[1],
+    ]));
+    Duration::from_millis(ceiling / 2 + random % (ceiling / 2 + 1))
+}
+
+/// Runs `attempt` until it succeeds, fails with something else than a lock conflict, or the
+/// write timeout runs out; sleeps a jittered backoff between attempts.
+pub fn retry_while_locked<T>(
+    path: &Path,
+    mut attempt: impl FnMut() -> TxResult<T>,
+) -> std::result::Result<T, Error> {
+    let started = Instant::now();
+    let timeout = write_timeout();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        match attempt() {
+            Err(TxError::Sqlite(e)) if is_busy(&e) => {
+                let waited = started.elapsed();
+                if waited >= timeout {
+                    return Err(locked_error(e, path, waited, attempts));
+                }
+                std::thread::sleep(backoff(attempts).min(timeout - waited));
+            }
+            other => return other.map_err(|e| map_tx_error(e, path)),
+        }
+    }
 }
 
 /// The connections of one store.
 pub struct Db {
     path: PathBuf,
-    writer: Option<Mutex<Connection>>,
+    /// `None`: the store is read-only. `Some(None)`: writable, but the file does not exist yet;
+    /// the first write creates it (opening a store never creates a file).
+    writer: Option<Mutex<Option<Connection>>>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -159,7 +233,17 @@ impl Db {
     pub fn new(path: PathBuf, writer: Option<Connection>) -> Db {
         Db {
             path,
-            writer: writer.map(Mutex::new),
+            writer: writer.map(|c| Mutex::new(Some(c))),
+            readers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A writable store whose database file does not exist yet: the first write creates it
+    /// (and its directory).
+    pub fn not_created_yet(path: PathBuf) -> Db {
+        Db {
+            path,
+            writer: Some(Mutex::new(None)),
             readers: Mutex::new(Vec::new()),
         }
     }
@@ -169,39 +253,55 @@ impl Db {
         &self.path
     }
 
-    /// Whether a writer connection exists.
+    /// Whether writes are possible.
     pub fn is_writable(&self) -> bool {
         self.writer.is_some()
     }
 
+    /// Runs `f` with the writer connection, creating the database file first if it does not
+    /// exist yet; `refusal` when the store is read-only.
+    pub fn with_writer<T>(
+        &self,
+        refusal: impl FnOnce() -> Error,
+        f: impl FnOnce(&mut Connection) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let Some(writer) = &self.writer else {
+            return Err(refusal());
+        };
+        let mut slot = lock(writer);
+        let conn = match &mut *slot {
+            Some(conn) => conn,
+            empty => {
+                if let Some(parent) = self.path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        Error::io("cannot create the database directory", parent, e)
+                    })?;
+                }
+                let conn = open_connection(&self.path, false, true)
+                    .map_err(|e| map_sqlite_error(e, &self.path))?;
+                empty.insert(conn)
+            }
+        };
+        f(conn)
+    }
+
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer connection and commits; on
-    /// SQLITE_BUSY/LOCKED the whole transaction is rolled back and retried with backoff.
-    /// `f` may run several times, so it must not have side effects outside the transaction.
+    /// SQLITE_BUSY/LOCKED the whole transaction is rolled back and retried with jittered
+    /// backoff until the write timeout ([`write_timeout`]) runs out. `f` may run several times,
+    /// so it must not have side effects outside the transaction.
     pub fn write<T>(
         &self,
         refusal: impl FnOnce() -> Error,
         mut f: impl FnMut(&Transaction<'_>) -> TxResult<T>,
     ) -> Result<T, Error> {
-        let Some(writer) = &self.writer else {
-            return Err(refusal());
-        };
-        let mut conn = lock(writer);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = (|| -> TxResult<T> {
+        self.with_writer(refusal, |conn| {
+            retry_while_locked(&self.path, || {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let value = f(&tx)?;
                 tx.commit()?;
                 Ok(value)
-            })();
-            match result {
-                Err(TxError::Sqlite(e)) if is_busy(&e) && attempt < MAX_ATTEMPTS => {
-                    std::thread::sleep(backoff(attempt));
-                }
-                other => return other.map_err(|e| map_tx_error(e, &self.path)),
-            }
-        }
+            })
+        })
     }
 
     /// Runs `f` in a short read transaction (one consistent snapshot) on a read-only
@@ -217,19 +317,26 @@ impl Db {
             None => open_connection(&self.path, true, false)
                 .map_err(|e| map_sqlite_error(e, &self.path))?,
         };
-        let result = read_with_retry(&mut conn, &mut f);
+        let mut hot_journal = false;
+        let result = retry_while_locked(&self.path, || {
+            let result = read_once(&mut conn, &mut f);
+            if let Err(TxError::Sqlite(e)) = &result {
+                hot_journal = is_hot_journal(e);
+            }
+            result
+        });
         let mut idle = lock(&self.readers);
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
         }
         drop(idle);
-        let result = match (result, &self.writer) {
-            (Err(TxError::Sqlite(e)), Some(writer)) if is_hot_journal(&e) => {
-                read_with_retry(&mut lock(writer), &mut f)
-            }
-            (result, _) => result,
-        };
-        result.map_err(|e| map_tx_error(e, &self.path))
+        if hot_journal && self.is_writable() {
+            return self.with_writer(
+                || Error::InvalidState("the store is read-only".into()),
+                |conn| retry_while_locked(&self.path, || read_once(conn, &mut f)),
+            );
+        }
+        result
     }
 }
 
@@ -239,24 +346,51 @@ fn is_hot_journal(e: &rusqlite::Error) -> bool {
         if err.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK)
 }
 
-fn read_with_retry<T>(
+/// One read transaction.
+fn read_once<T>(
     conn: &mut Connection,
     f: &mut impl FnMut(&Transaction<'_>) -> TxResult<T>,
 ) -> TxResult<T> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = (|| -> TxResult<T> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })();
-        match result {
-            Err(TxError::Sqlite(e)) if is_busy(&e) && attempt < MAX_ATTEMPTS => {
-                std::thread::sleep(backoff(attempt));
-            }
-            other => return other,
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let value = f(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite_error(code: std::os::raw::c_int, message: &str) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.into()))
+    }
+
+    #[test]
+    fn database_errors_keep_their_kind_and_sqlite_cause() {
+        let path = Path::new("/data/mlflow.db");
+        for (code, kind) in [
+            (rusqlite::ffi::SQLITE_BUSY, DatabaseErrorKind::Locked),
+            (rusqlite::ffi::SQLITE_READONLY, DatabaseErrorKind::ReadOnly),
+            (rusqlite::ffi::SQLITE_FULL, DatabaseErrorKind::Other),
+        ] {
+            let e = map_sqlite_error(sqlite_error(code, "boom"), path);
+            assert_eq!(e.database_kind(), Some(kind), "{e}");
+            let source = std::error::Error::source(&e).expect("the SQLite error is kept");
+            let cause = source
+                .downcast_ref::<rusqlite::Error>()
+                .expect("a rusqlite::Error");
+            assert_eq!(cause.sqlite_error().map(|s| s.extended_code), Some(code));
+            assert!(e.to_string().contains("/data/mlflow.db"), "{e}");
         }
+        let locked = locked_error(
+            sqlite_error(rusqlite::ffi::SQLITE_BUSY, "database is locked"),
+            path,
+            Duration::from_millis(1500),
+            7,
+        );
+        assert_eq!(locked.database_kind(), Some(DatabaseErrorKind::Locked));
+        let text = locked.to_string();
+        assert!(text.contains("for 1.5 s (7 attempts"), "{text}");
+        assert!(text.contains("MLSCOPE_SQLITE_WRITE_TIMEOUT_MS"), "{text}");
     }
 }

@@ -81,11 +81,14 @@ pub use watch::SqliteChangeCheck;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
 use rusqlite::Transaction;
 use rusqlite::types::Value;
 
-use self::connection::{Db, TxResult, map_sqlite_error, open_connection};
+use self::connection::{
+    Db, TxError, TxResult, map_sqlite_error, open_connection, retry_while_locked,
+};
 use self::read::Reader;
 use self::schema::{InspectError, SchemaInfo};
 use self::write::{Writer, parse_experiment_id};
@@ -93,30 +96,25 @@ use super::uri::absolute;
 use super::{CreateRun, ExperimentQuery, MetricTail, Page, RunQuery, TrackingStore};
 use crate::error::StoreWarning;
 use crate::error::{Error, Result};
-use crate::model::validation::{
-    self, KeyKind, MAX_DATASET_DIGEST_LENGTH, MAX_DATASET_NAME_LENGTH, MAX_INPUT_TAG_KEY_LENGTH,
-    MAX_INPUT_TAG_VALUE_LENGTH, MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH,
-};
+use crate::model::validation::{self, KeyKind, MAX_TAG_VAL_LENGTH};
 use crate::model::{
-    DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag, now_ms, tags,
+    DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag, ViewType, now_ms,
+    tags,
 };
 use crate::search::sql::{
     SqlOptions, SqlSearch, SqlValue, compile_experiment_search, compile_run_search,
 };
 use crate::search::{
-    FilterSyntax, RunPredicate, parse_run_filter, search_experiments_in_memory,
-    search_runs_in_memory,
+    FilterSyntax, RunPredicate, parse_experiment_filter, parse_run_filter,
+    search_experiments_in_memory, search_runs_in_memory,
 };
 
 /// Env var MLflow's server sets to pass its artifact root to stores created in its process.
-pub const SERVER_ARTIFACT_ROOT_ENV: &str = "_MLFLOW_SERVER_ARTIFACT_ROOT";
+pub const SERVER_ARTIFACT_ROOT_ENV: &str = crate::env::MLFLOW_SERVER_ARTIFACT_ROOT;
 
 /// Longest experiment artifact location (`MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH`, default 2048).
 fn max_artifact_location_length() -> usize {
-    std::env::var("MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(2048)
+    crate::env::parse_or(crate::env::MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH, 2048)
 }
 
 /// MLflow's `resolve_uri_if_local`: a relative local path is made absolute against the current
@@ -156,24 +154,40 @@ pub fn default_artifact_root() -> String {
 /// See the [module docs](self) for compatibility, locking and performance.
 pub struct SqliteStore {
     db: Db,
-    schema: SchemaInfo,
+    /// The schema found in the file; unset while the database has no tables (a missing or
+    /// empty file, which the first write initialises).
+    schema: OnceLock<SchemaInfo>,
     artifact_root: String,
     read_only_reason: Option<String>,
 }
+
+/// What an uninitialised database (no tables yet) is read as: nothing at all.
+static NO_SCHEMA: SchemaInfo = SchemaInfo {
+    revision: None,
+    has_workspace: false,
+    has_experiment_times: false,
+    has_deleted_time: false,
+    has_inputs: false,
+    inputs_has_step: false,
+    has_assessments: false,
+    write_refusal: None,
+};
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
             .field("path", &self.db.path())
-            .field("revision", &self.schema.revision)
+            .field("revision", &self.revision())
             .field("read_only_reason", &self.read_only_reason)
             .finish()
     }
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at `path`, with MLflow's default artifact root
-    /// for new experiments ([`default_artifact_root`]).
+    /// Opens the database at `path` for reading and writing, with MLflow's default artifact root
+    /// for new experiments ([`default_artifact_root`]). Opening writes nothing: a missing file is
+    /// created, and a database without tables (e.g. zero bytes) gets MLflow's schema, only by the
+    /// first write; until then the store reads as empty.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         Self::open_inner(path, default_artifact_root(), false)
     }
@@ -185,7 +199,9 @@ impl SqliteStore {
     }
 
     /// Opens an existing database for reading only: the file is opened with
-    /// `SQLITE_OPEN_READONLY` and every write API returns an error.
+    /// `SQLITE_OPEN_READONLY` and every write API returns an error. A missing file is
+    /// `RESOURCE_DOES_NOT_EXIST`; a file without tables (e.g. zero bytes) is refused as empty,
+    /// not an MLflow database.
     pub fn open_read_only(path: &Path) -> Result<SqliteStore> {
         Self::open_inner(path, default_artifact_root(), true)
     }
@@ -193,65 +209,71 @@ impl SqliteStore {
     fn open_inner(path: &Path, artifact_root: String, read_only: bool) -> Result<SqliteStore> {
         let path = absolute(path);
         let mut reason: Option<String> = read_only.then(|| "it was opened read-only".to_string());
-        let writer = if path.exists() {
-            if path.is_dir() {
-                return Err(Error::InvalidParameter(format!(
-                    "expected an SQLite database file, found a directory: {}",
-                    path.display()
-                )));
-            }
-            if read_only {
-                None
-            } else {
-                match open_connection(&path, false, false) {
-                    Ok(conn) => {
-                        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
-                            reason = Some("the database file is read-only".to_string());
-                            None
-                        } else {
-                            Some(conn)
-                        }
-                    }
-                    Err(e) => {
-                        // Typically a read-only file: fall back to reading.
-                        reason = Some(format!("it cannot be opened for writing ({e})"));
-                        None
-                    }
-                }
-            }
-        } else {
+        if !path.exists() {
             if read_only {
                 return Err(Error::NotFound(format!(
                     "no MLflow database at {}",
                     path.display()
                 )));
             }
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| Error::io("cannot create the database directory", parent, e))?;
+            // Created by the first write, not now: opening never writes.
+            return Ok(SqliteStore {
+                db: Db::not_created_yet(path),
+                schema: OnceLock::new(),
+                artifact_root,
+                read_only_reason: None,
+            });
+        }
+        if path.is_dir() {
+            return Err(Error::InvalidParameter(format!(
+                "expected an SQLite database file, found a directory: {}",
+                path.display()
+            )));
+        }
+        let writer = if read_only {
+            None
+        } else {
+            match open_connection(&path, false, false) {
+                Ok(conn) => {
+                    if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+                        reason = Some("the database file is read-only".to_string());
+                        None
+                    } else {
+                        Some(conn)
+                    }
+                }
+                Err(e) => {
+                    // Typically a read-only file: fall back to reading.
+                    reason = Some(format!("it cannot be opened for writing ({e})"));
+                    None
+                }
             }
-            Some(open_connection(&path, false, true).map_err(|e| map_sqlite_error(e, &path))?)
         };
-
-        let info = match &writer {
-            Some(conn) => {
-                initialize_if_empty(conn, &path, &artifact_root)?;
-                inspect(conn, &path)?
-            }
-            None => {
-                let conn =
-                    open_connection(&path, true, false).map_err(|e| map_sqlite_error(e, &path))?;
-                if schema::is_empty_database(&conn).map_err(|e| map_sqlite_error(e, &path))? {
+        let info = {
+            let reader_conn;
+            let conn = match &writer {
+                Some(conn) => conn,
+                None => {
+                    reader_conn = open_connection(&path, true, false)
+                        .map_err(|e| map_sqlite_error(e, &path))?;
+                    &reader_conn
+                }
+            };
+            if is_empty(conn, &path)? {
+                if writer.is_none() {
                     return Err(Error::InvalidParameter(format!(
-                        "the database has no tables and cannot be initialised because {}: {}",
+                        "the file is empty, not an MLflow database (it has no tables, and it \
+                         cannot be initialised because {}): {}",
                         reason.as_deref().unwrap_or("it is read-only"),
                         path.display()
                     )));
                 }
-                inspect(&conn, &path)?
+                None
+            } else {
+                Some(inspect(conn, &path)?)
             }
         };
-        let writer = match (&info.write_refusal, writer) {
+        let writer = match (info.as_ref().and_then(|i| i.write_refusal.as_ref()), writer) {
             (Some(refusal), Some(_)) => {
                 reason = Some(refusal.clone());
                 None
@@ -262,12 +284,67 @@ impl SqliteStore {
             }
             (_, w) => w,
         };
+        let schema = OnceLock::new();
+        if let Some(info) = info {
+            let _ = schema.set(info);
+        }
         Ok(SqliteStore {
             db: Db::new(path, writer),
-            schema: info,
+            schema,
             artifact_root,
             read_only_reason: reason,
         })
+    }
+
+    /// The schema, when the database has MLflow's tables: found at open, or found now (another
+    /// process may have initialised the file since), or `None` while it has no tables.
+    fn schema(&self) -> Result<Option<&SchemaInfo>> {
+        if let Some(info) = self.schema.get() {
+            return Ok(Some(info));
+        }
+        let path = self.db.path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = open_connection(path, true, false).map_err(|e| map_sqlite_error(e, path))?;
+        if is_empty(&conn, path)? {
+            return Ok(None);
+        }
+        let info = inspect(&conn, path)?;
+        Ok(Some(self.schema.get_or_init(|| info)))
+    }
+
+    /// Whether the database has MLflow's tables yet (a store opened on a missing or empty file
+    /// has none until its first write).
+    pub fn is_initialised(&self) -> Result<bool> {
+        Ok(self.schema()?.is_some())
+    }
+
+    /// Creates MLflow's schema now when the database has none (a missing or empty file), as the
+    /// first write would; nothing happens to a database that has its tables.
+    pub fn initialise(&self) -> Result<()> {
+        if !self.db.is_writable() {
+            return Err(self.refusal());
+        }
+        self.schema_for_writing().map(|_| ())
+    }
+
+    /// The schema for a write: MLflow's schema is created first when the database has no tables
+    /// (the first write to a new or empty file), in one transaction that a concurrent writer
+    /// waits for.
+    fn schema_for_writing(&self) -> Result<&SchemaInfo> {
+        if let Some(info) = self.schema.get() {
+            return Ok(info);
+        }
+        let path = self.db.path();
+        let info = self.db.with_writer(
+            || self.refusal(),
+            |conn| {
+                initialize_if_empty(conn, path, &self.artifact_root)?;
+                inspect(conn, path)
+            },
+        )?;
+        Ok(self.schema.get_or_init(|| info))
     }
 
     /// The database file.
@@ -275,14 +352,18 @@ impl SqliteStore {
         self.db.path()
     }
 
-    /// The alembic revision of the database (`None` if `alembic_version` is empty).
+    /// The alembic revision of the database (`None` if `alembic_version` is empty, or while the
+    /// database has no tables yet).
     pub fn revision(&self) -> Option<&str> {
-        self.schema.revision.as_deref()
+        self.schema_info().revision.as_deref()
     }
 
-    /// What was found in the schema.
+    /// What was found in the schema (all `false` while the database has no tables yet).
     pub fn schema_info(&self) -> &SchemaInfo {
-        &self.schema
+        match self.schema() {
+            Ok(Some(info)) => info,
+            _ => &NO_SCHEMA,
+        }
     }
 
     /// Root of new experiments' artifact locations.
@@ -300,10 +381,11 @@ impl SqliteStore {
         self.read_only_reason.as_deref()
     }
 
+    /// The reader of the schema in use (every read and write has found or created it first).
     fn reader(&self) -> Reader<'_> {
         Reader {
             path: self.db.path(),
-            schema: &self.schema,
+            schema: self.schema.get().unwrap_or(&NO_SCHEMA),
         }
     }
 
@@ -312,6 +394,29 @@ impl SqliteStore {
             reader: self.reader(),
             artifact_root: &self.artifact_root,
         }
+    }
+
+    /// The `Default` experiment `0` of a database without MLflow's tables yet, read as if it were
+    /// there: the first write creates it with the schema (MLflow creates both when it opens the
+    /// database; mlscope never writes when opening).
+    fn default_of_new_database(&self) -> Experiment {
+        Experiment {
+            experiment_id: "0".to_string(),
+            name: "Default".to_string(),
+            artifact_location: write::append_to_uri_path(&self.artifact_root, &["0"]),
+            lifecycle_stage: crate::model::LifecycleStage::Active,
+            tags: BTreeMap::new(),
+            creation_time: None,
+            last_update_time: None,
+        }
+    }
+
+    /// A run's absence from a database that has no MLflow tables yet.
+    fn run_not_found(&self, run_id: &str) -> Error {
+        Error::NotFound(format!(
+            "Run with id={run_id} not found (the database has no MLflow tables yet): {}",
+            self.db.path().display()
+        ))
     }
 
     fn refusal(&self) -> Error {
@@ -325,6 +430,16 @@ impl SqliteStore {
     }
 
     fn write<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
+        if !self.db.is_writable() {
+            return Err(self.refusal());
+        }
+        let schema = self.schema_for_writing()?;
+        if let Some(refusal) = &schema.write_refusal {
+            return Err(Error::InvalidState(format!(
+                "cannot write to {}: {refusal}",
+                self.db.path().display()
+            )));
+        }
         self.db.write(|| self.refusal(), f)
     }
 
@@ -337,6 +452,9 @@ impl SqliteStore {
     /// held the largest rowids could make SQLite reuse them, which this does not notice.
     pub fn read_metric_since(&self, run_id: &str, key: &str, cursor: u64) -> Result<MetricTail> {
         let after = i64::try_from(cursor).unwrap_or(i64::MAX);
+        if !self.is_initialised()? {
+            return Err(self.run_not_found(run_id));
+        }
         self.db.read(|tx| {
             let reader = self.reader();
             if !reader.run_exists(tx, run_id)? {
@@ -366,85 +484,13 @@ impl SqliteStore {
         run_tags: &[RunTag],
         single_param: bool,
     ) -> Result<()> {
-        validation::validate_run_id(run_id)?;
-        validation::validate_batch_size(metrics.len(), params.len(), run_tags.len())?;
-        for m in metrics {
-            validation::validate_metric(&m.key, m.timestamp)?;
-        }
-        let mut params = params.to_vec();
-        for p in &mut params {
-            validation::validate_key(KeyKind::Param, &p.key)?;
-            validation::limit_value(KeyKind::Param, &p.key, &mut p.value, MAX_PARAM_VAL_LENGTH)?;
-        }
-        let mut dupes: Vec<&str> = Vec::new();
-        for (i, p) in params.iter().enumerate() {
-            if params[..i].iter().any(|q| q.key == p.key) {
-                dupes.push(&p.key);
-            }
-        }
-        if !dupes.is_empty() {
-            return Err(Error::InvalidParameter(format!(
-                "Duplicate parameter keys have been submitted: {dupes:?}. Please ensure the request \
-                 contains only one param value per param key."
-            )));
-        }
-        let run_tags = validate_run_tags(run_tags)?;
+        let batch = validation::check_log_batch(run_id, metrics, params, run_tags)?;
+        let (params, run_tags) = (batch.params, batch.tags);
         self.write(|tx| {
             self.writer()
                 .log_batch(tx, run_id, metrics, &params, &run_tags, single_param)
         })
     }
-}
-
-/// Validates run tags as MLflow's `_validate_tag` (key rules, value truncated to 8000).
-fn validate_run_tags(run_tags: &[RunTag]) -> Result<Vec<RunTag>> {
-    let mut out = run_tags.to_vec();
-    for t in &mut out {
-        validation::validate_key(KeyKind::Tag, &t.key)?;
-        validation::limit_value(KeyKind::Tag, &t.key, &mut t.value, MAX_TAG_VAL_LENGTH)?;
-    }
-    Ok(out)
-}
-
-fn validate_dataset_inputs(datasets: &[DatasetInput]) -> Result<()> {
-    let too_long = |what: &str, limit: usize| {
-        Error::InvalidParameter(format!(
-            "'{what}' exceeds the maximum length of {limit} characters"
-        ))
-    };
-    for input in datasets {
-        let d = &input.dataset;
-        if d.name.chars().count() > MAX_DATASET_NAME_LENGTH {
-            return Err(too_long("name", MAX_DATASET_NAME_LENGTH));
-        }
-        if d.digest.chars().count() > MAX_DATASET_DIGEST_LENGTH {
-            return Err(too_long("digest", MAX_DATASET_DIGEST_LENGTH));
-        }
-        if d.source.chars().count() > 65_535 {
-            return Err(too_long("source", 65_535));
-        }
-        if d.schema
-            .as_ref()
-            .is_some_and(|s| s.chars().count() > 1_048_575)
-        {
-            return Err(too_long("schema", 1_048_575));
-        }
-        if d.profile
-            .as_ref()
-            .is_some_and(|s| s.chars().count() > 16_777_215)
-        {
-            return Err(too_long("profile", 16_777_215));
-        }
-        for t in &input.tags {
-            if t.key.chars().count() > MAX_INPUT_TAG_KEY_LENGTH {
-                return Err(too_long("key", MAX_INPUT_TAG_KEY_LENGTH));
-            }
-            if t.value.chars().count() > MAX_INPUT_TAG_VALUE_LENGTH {
-                return Err(too_long("value", MAX_INPUT_TAG_VALUE_LENGTH));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Creates MLflow's schema in a database without tables, in one `BEGIN IMMEDIATE` transaction
@@ -454,26 +500,36 @@ fn initialize_if_empty(
     path: &Path,
     artifact_root: &str,
 ) -> Result<()> {
-    let map = |e| map_sqlite_error(e, path);
-    if !schema::is_empty_database(conn).map_err(map)? {
+    if !is_empty(conn, path)? {
         return Ok(());
     }
-    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
-        .map_err(map)?;
-    if schema::is_empty_database(&tx).map_err(map)? {
-        let location = write::append_to_uri_path(artifact_root, &["0"]);
-        schema::create_schema(&tx, &location, now_ms()).map_err(map)?;
-    }
-    tx.commit().map_err(map)
+    retry_while_locked(path, || {
+        let tx =
+            rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+        if schema::is_empty_database(&tx)? {
+            let location = write::append_to_uri_path(artifact_root, &["0"]);
+            schema::create_schema(&tx, &location, now_ms())?;
+        }
+        tx.commit()?;
+        Ok(())
+    })
 }
 
+/// Whether the database has no tables, waiting for a lock like any read.
+fn is_empty(conn: &rusqlite::Connection, path: &Path) -> Result<bool> {
+    retry_while_locked(path, || Ok(schema::is_empty_database(conn)?))
+}
+
+/// Reads what the schema holds, waiting for a lock like any read.
 fn inspect(conn: &rusqlite::Connection, path: &Path) -> Result<SchemaInfo> {
-    schema::inspect(conn).map_err(|e| match e {
-        InspectError::Sqlite(e) => map_sqlite_error(e, path),
-        InspectError::NotMlflow(message) => Error::InvalidParameter(format!(
-            "{message}; the file was left untouched: {}",
-            path.display()
-        )),
+    retry_while_locked(path, || {
+        schema::inspect(conn).map_err(|e| match e {
+            InspectError::Sqlite(e) => TxError::Sqlite(e),
+            InspectError::NotMlflow(message) => TxError::Store(Error::InvalidParameter(format!(
+                "{message}; the file was left untouched: {}",
+                path.display()
+            ))),
+        })
     })
 }
 
@@ -510,17 +566,23 @@ fn fetch_page_ids(
     Ok((ids, next_page_token))
 }
 
-/// Whether the filter needs tables this (old) schema lacks, so that it cannot run in SQL.
+/// Filters with more comparisons than this are evaluated in memory over the experiments' runs:
+/// SQLite plans a statement with thousands of correlated subqueries in time that grows much
+/// faster than the filter (minutes for 10,000), while evaluating it on each run is linear.
+const MAX_SQL_FILTER_COMPARISONS: usize = 256;
+
+/// Whether the filter cannot (or should not) run in SQL: it needs tables this (old) schema
+/// lacks, or it is too long for SQLite to plan quickly.
 fn needs_in_memory_run_search(schema: &SchemaInfo, query: &RunQuery) -> bool {
-    if schema.has_inputs {
-        return false;
-    }
     // Unparsable filters are reported by the SQL path.
     parse_run_filter(&query.filter, FilterSyntax::Extended).is_ok_and(|f| {
         f.expr.is_some_and(|e| {
-            e.predicates()
-                .iter()
-                .any(|p| matches!(p, RunPredicate::Dataset { .. }))
+            let predicates = e.predicates();
+            predicates.len() > MAX_SQL_FILTER_COMPARISONS
+                || (!schema.has_inputs
+                    && predicates
+                        .iter()
+                        .any(|p| matches!(p, RunPredicate::Dataset { .. })))
         })
     })
 }
@@ -530,8 +592,9 @@ fn needs_in_memory_run_search(schema: &SchemaInfo, query: &RunQuery) -> bool {
 /// statements. A run row of the page that cannot be decoded is left out with a warning (the
 /// page is then shorter than `max_results`; the next page token is unaffected).
 ///
-/// Only on a pre-2.4 schema without dataset tables, a filter on `datasets.*` is evaluated in
-/// memory over the candidate runs (no run has datasets there, so the result is known to be
+/// A filter of more than [`MAX_SQL_FILTER_COMPARISONS`] comparisons, and on a pre-2.4 schema
+/// without dataset tables a filter on `datasets.*`, is evaluated in memory over the candidate
+/// runs (no run has datasets there, so the result is known to be
 /// empty or, under `NOT`, everything; the in-memory path gets both right).
 fn search_runs_page(
     reader: &Reader<'_>,
@@ -585,7 +648,12 @@ fn search_experiments_page(
     tx: &Transaction<'_>,
     query: &ExperimentQuery,
 ) -> TxResult<Page<Experiment>> {
-    if !reader.schema.has_experiment_times {
+    let long_filter =
+        parse_experiment_filter(&query.filter, FilterSyntax::Extended).is_ok_and(|f| {
+            f.expr
+                .is_some_and(|e| e.predicates().len() > MAX_SQL_FILTER_COMPARISONS)
+        });
+    if !reader.schema.has_experiment_times || long_filter {
         let loaded = reader.experiments_in_view(tx, query.view_type)?;
         let (items, next_page_token) = search_experiments_in_memory(loaded.items, query)?;
         return Ok(Page {
@@ -661,13 +729,26 @@ impl TrackingStore for SqliteStore {
 
     fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
         let id = parse_experiment_id(experiment_id)?;
+        if !self.is_initialised()? {
+            if id == 0 {
+                return Ok(self.default_of_new_database());
+            }
+            return Err(Error::NotFound(format!(
+                "No Experiment with id={id} exists (the database has no MLflow tables yet): {}",
+                self.db.path().display()
+            )));
+        }
         self.db
             .read(|tx| self.reader().experiment(tx, id))?
             .ok_or_else(|| Error::NotFound(format!("No Experiment with id={id} exists")))
     }
 
     fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
-        let order = if self.schema.has_workspace {
+        let Some(schema) = self.schema()? else {
+            let default = self.default_of_new_database();
+            return Ok((default.name == name).then_some(default));
+        };
+        let order = if schema.has_workspace {
             " ORDER BY workspace = 'default' DESC"
         } else {
             ""
@@ -686,6 +767,18 @@ impl TrackingStore for SqliteStore {
     }
 
     fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
+        if !self.is_initialised()? {
+            let default = match query.view_type {
+                ViewType::DeletedOnly => Vec::new(),
+                _ => vec![self.default_of_new_database()],
+            };
+            let (items, next_page_token) = search_experiments_in_memory(default, query)?;
+            return Ok(Page {
+                items,
+                next_page_token,
+                warnings: Vec::new(),
+            });
+        }
         self.db
             .read(|tx| search_experiments_page(&self.reader(), tx, query))
     }
@@ -733,7 +826,7 @@ impl TrackingStore for SqliteStore {
 
     fn create_run(&self, request: CreateRun) -> Result<Run> {
         let experiment_id = parse_experiment_id(&request.experiment_id)?;
-        let mut run_tags = validate_run_tags(&request.tags)?;
+        let mut run_tags = validation::check_tags(&request.tags)?;
         let tag_name = run_tags
             .iter()
             .rev()
@@ -777,6 +870,9 @@ impl TrackingStore for SqliteStore {
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
+        if !self.is_initialised()? {
+            return Err(self.run_not_found(run_id));
+        }
         self.db
             .read(|tx| self.reader().run(tx, run_id))?
             .ok_or_else(|| Error::NotFound(format!("Run with id={run_id} not found")))
@@ -819,6 +915,14 @@ impl TrackingStore for SqliteStore {
             .iter()
             .map(|id| parse_experiment_id(id))
             .collect::<Result<Vec<i64>>>()?;
+        if !self.is_initialised()? {
+            let (items, next_page_token) = search_runs_in_memory(Vec::new(), query)?;
+            return Ok(Page {
+                items,
+                next_page_token,
+                warnings: Vec::new(),
+            });
+        }
         self.db
             .read(|tx| search_runs_page(&self.reader(), tx, &ids, query))
     }
@@ -840,6 +944,9 @@ impl TrackingStore for SqliteStore {
     }
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        if !self.is_initialised()? {
+            return Err(self.run_not_found(run_id));
+        }
         self.db.read(|tx| {
             let reader = self.reader();
             if !reader.run_exists(tx, run_id)? {
@@ -854,6 +961,9 @@ impl TrackingStore for SqliteStore {
         run_id: &str,
         keys: &[String],
     ) -> Result<BTreeMap<String, Vec<Metric>>> {
+        if !self.is_initialised()? {
+            return Err(self.run_not_found(run_id));
+        }
         self.db.read(|tx| {
             let reader = self.reader();
             if !reader.run_exists(tx, run_id)? {
@@ -880,7 +990,7 @@ impl TrackingStore for SqliteStore {
 
     fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
         validation::validate_run_id(run_id)?;
-        validate_dataset_inputs(datasets)?;
+        validation::check_dataset_inputs(datasets)?;
         self.write(|tx| self.writer().log_inputs(tx, run_id, datasets))
     }
 }

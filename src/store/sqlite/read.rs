@@ -13,7 +13,7 @@ use rusqlite::types::{Value, ValueRef};
 
 use super::connection::TxResult;
 use super::schema::SchemaInfo;
-use crate::error::{Error, StoreWarning};
+use crate::error::{DatabaseErrorKind, Error, StoreWarning};
 use crate::model::{
     Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, Metric, Run, RunData, RunInfo,
     RunInputs, RunStatus, ViewType,
@@ -206,7 +206,8 @@ impl Reader<'_> {
                 warnings: Vec::new(),
             });
         }
-        let json = serde_json::to_string(ids).map_err(|e| Error::Database(e.to_string()))?;
+        let json = serde_json::to_string(ids)
+            .map_err(|e| Error::database(DatabaseErrorKind::Other, e.to_string()))?;
         let mut loaded = self.load_experiments(
             tx,
             "experiment_id IN (SELECT value FROM json_each(?))",
@@ -521,7 +522,8 @@ impl Reader<'_> {
                 warnings: Vec::new(),
             });
         }
-        let json = serde_json::to_string(ids).map_err(|e| Error::Database(e.to_string()))?;
+        let json = serde_json::to_string(ids)
+            .map_err(|e| Error::database(DatabaseErrorKind::Other, e.to_string()))?;
         let mut loaded = self.load_runs(
             tx,
             "run_uuid IN (SELECT value FROM json_each(?))",

@@ -21,6 +21,7 @@ fn new_store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open_with_artifact_root(&dir.path().join("mlflow.db"), "/art")
         .expect("open new store");
+    store.initialise().expect("create the schema");
     (dir, store)
 }
 
@@ -782,11 +783,42 @@ fn sqlite_non_mlflow_and_corrupt_files_are_refused_untouched() {
 }
 
 #[test]
-fn sqlite_zero_byte_file_is_initialised() {
+fn sqlite_zero_byte_file_is_initialised_by_the_first_write_only() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.db");
     std::fs::write(&path, b"").unwrap();
     let store = SqliteStore::open_with_artifact_root(&path, "/a").unwrap();
+    // Opening and reading leave the file as it was (zero bytes).
+    assert_eq!(store.revision(), None);
+    assert!(!store.is_initialised().unwrap());
+    // It reads as the new database the first write makes: Default, and no runs.
+    let default = store.get_experiment_by_name("Default").unwrap().unwrap();
+    assert_eq!(default.experiment_id, "0");
+    assert_eq!(default.artifact_location, "/a/0");
+    let listed = store
+        .search_experiments(&ExperimentQuery::default())
+        .unwrap();
+    assert_eq!(listed.items, vec![default]);
+    assert!(
+        store
+            .search_runs(&RunQuery::new(["0"]))
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(
+        store.get_experiment("1").unwrap_err().error_code(),
+        ErrorCode::ResourceDoesNotExist
+    );
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    let err = SqliteStore::open_read_only(&path).unwrap_err();
+    assert!(
+        err.to_string().contains("empty, not an MLflow database"),
+        "{err}"
+    );
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    // The first write creates MLflow's schema, experiment `0` included.
+    store.create_experiment("first", None, &[]).unwrap();
     assert_eq!(store.revision(), Some(schema::CREATE_HEAD));
     assert_eq!(store.get_experiment("0").unwrap().name, "Default");
 }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::{Error, Result};
+use super::connection::map_sqlite_error;
+use crate::error::Result;
 
 /// Tells whether a SQLite database was committed to since the last check.
 #[derive(Debug)]
@@ -25,8 +26,8 @@ impl SqliteChangeCheck {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|e| Error::Database(format!("cannot open {}: {e}", path.display())))?;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|e| map_sqlite_error(e, path))?;
         let mut check = SqliteChangeCheck {
             path: path.to_path_buf(),
             conn,
@@ -39,12 +40,7 @@ impl SqliteChangeCheck {
     fn data_version(&self) -> Result<i64> {
         self.conn
             .query_row("PRAGMA data_version", [], |row| row.get(0))
-            .map_err(|e| {
-                Error::Database(format!(
-                    "cannot check {} for changes: {e}",
-                    self.path.display()
-                ))
-            })
+            .map_err(|e| map_sqlite_error(e, &self.path))
     }
 
     /// Whether another connection committed since the last call (or since opening).
@@ -66,6 +62,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("mlflow.db");
         let store = SqliteStore::open_with_artifact_root(&db, "/tmp/a").unwrap();
+        store.initialise().unwrap();
         let mut check = SqliteChangeCheck::open(&db).unwrap();
         assert!(!check.changed().unwrap());
         store.create_experiment("live", None, &[]).unwrap();

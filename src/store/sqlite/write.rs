@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction};
 
 use super::connection::{TxResult, is_unique_violation};
 use super::read::Reader;
-use crate::error::Error;
+use crate::error::{DatabaseErrorKind, Error};
 use crate::model::{
     DatasetInput, LifecycleStage, Metric, Param, Run, RunInfo, RunStatus, RunTag, tags,
 };
@@ -398,9 +398,13 @@ impl Writer<'_> {
             upsert.execute(rusqlite::params![tag.key, tag.value, run_id])?;
         }
         drop(upsert);
-        self.reader
-            .run(tx, run_id)?
-            .ok_or_else(|| Error::Database(format!("run {run_id} vanished after insert")).into())
+        self.reader.run(tx, run_id)?.ok_or_else(|| {
+            Error::database(
+                DatabaseErrorKind::Other,
+                format!("run {run_id} vanished after insert"),
+            )
+            .into()
+        })
     }
 
     /// MLflow's `update_run_info` (active runs only). A non-empty `run_name` renames the run

@@ -1,4 +1,4 @@
-//! The HTTP layer shared by [`super::RestStore`] and the proxied artifact repository: one
+//! The HTTP layer shared by [`crate::store::RestStore`] and the proxied artifact repository: one
 //! connection pool, MLflow's retry policy, and MLflow's errors from responses.
 //!
 //! Mirrors `mlflow/utils/rest_utils.py` + urllib3's `Retry`: connection errors, timeouts and

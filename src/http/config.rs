@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::percent_decode;
+use crate::env;
 use crate::error::{Error, Result};
-use crate::store::uri::percent_decode;
 
 /// `MLFLOW_HTTP_REQUEST_TIMEOUT`'s default: 120 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -162,20 +163,20 @@ impl RestConfig {
         let (file_user, file_password) = credentials_file
             .map(read_credentials_file)
             .unwrap_or((None, None));
-        let username = var("MLFLOW_TRACKING_USERNAME").or(file_user);
-        let password = var("MLFLOW_TRACKING_PASSWORD").or(file_password);
+        let username = var(env::MLFLOW_TRACKING_USERNAME).or(file_user);
+        let password = var(env::MLFLOW_TRACKING_PASSWORD).or(file_password);
         if let (Some(username), Some(password)) = (username, password) {
             cfg.auth = Auth::Basic { username, password };
-        } else if let Some(token) = var("MLFLOW_TRACKING_TOKEN") {
+        } else if let Some(token) = var(env::MLFLOW_TRACKING_TOKEN) {
             cfg.auth = Auth::Bearer(token);
         }
-        if let Some(v) = var("MLFLOW_TRACKING_INSECURE_TLS") {
-            cfg.insecure_tls = parse_bool("MLFLOW_TRACKING_INSECURE_TLS", &v)?;
+        if let Some(v) = var(env::MLFLOW_TRACKING_INSECURE_TLS) {
+            cfg.insecure_tls = parse_bool(env::MLFLOW_TRACKING_INSECURE_TLS, &v)?;
         }
-        cfg.server_cert_path = var("MLFLOW_TRACKING_SERVER_CERT_PATH").map(PathBuf::from);
-        cfg.client_cert_path = var("MLFLOW_TRACKING_CLIENT_CERT_PATH").map(PathBuf::from);
-        if let Some(v) = var("MLFLOW_HTTP_REQUEST_TIMEOUT") {
-            let secs = parse_f64("MLFLOW_HTTP_REQUEST_TIMEOUT", &v)?;
+        cfg.server_cert_path = var(env::MLFLOW_TRACKING_SERVER_CERT_PATH).map(PathBuf::from);
+        cfg.client_cert_path = var(env::MLFLOW_TRACKING_CLIENT_CERT_PATH).map(PathBuf::from);
+        if let Some(v) = var(env::MLFLOW_HTTP_REQUEST_TIMEOUT) {
+            let secs = parse_f64(env::MLFLOW_HTTP_REQUEST_TIMEOUT, &v)?;
             if !(secs > 0.0 && secs <= 1e9) {
                 return Err(Error::InvalidParameter(format!(
                     "MLFLOW_HTTP_REQUEST_TIMEOUT must be a positive number of seconds, got '{v}'"
@@ -183,7 +184,7 @@ impl RestConfig {
             }
             cfg.timeout = Duration::from_secs_f64(secs);
         }
-        if let Some(v) = var("MLFLOW_HTTP_REQUEST_MAX_RETRIES") {
+        if let Some(v) = var(env::MLFLOW_HTTP_REQUEST_MAX_RETRIES) {
             cfg.max_retries = v.trim().parse().map_err(|_| {
                 Error::InvalidParameter(format!(
                     "MLFLOW_HTTP_REQUEST_MAX_RETRIES must be an integer from 0 to \
@@ -191,14 +192,14 @@ impl RestConfig {
                 ))
             })?;
         }
-        if let Some(v) = var("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR") {
-            cfg.backoff_factor = parse_f64("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", &v)?;
+        if let Some(v) = var(env::MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR) {
+            cfg.backoff_factor = parse_f64(env::MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, &v)?;
         }
-        if let Some(v) = var("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER") {
-            cfg.backoff_jitter = parse_f64("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", &v)?;
+        if let Some(v) = var(env::MLFLOW_HTTP_REQUEST_BACKOFF_JITTER) {
+            cfg.backoff_jitter = parse_f64(env::MLFLOW_HTTP_REQUEST_BACKOFF_JITTER, &v)?;
         }
-        if let Some(v) = var("MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER") {
-            cfg.respect_retry_after = parse_bool("MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER", &v)?;
+        if let Some(v) = var(env::MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER) {
+            cfg.respect_retry_after = parse_bool(env::MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER, &v)?;
         }
         cfg.validate()?;
         Ok(cfg)
