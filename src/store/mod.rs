@@ -7,11 +7,13 @@
 //! | `http://host:port`, `https://host/prefix` | [`RestStore`] (an MLflow tracking server) |
 
 pub mod file;
+pub mod locate;
 pub mod rest;
 pub mod sqlite;
 pub(crate) mod uri;
 
 pub use file::{FileStore, MetricTail};
+pub use locate::{Located, locate_store};
 pub use rest::RestStore;
 pub use sqlite::SqliteStore;
 pub use uri::{StoreLocation, default_tracking_uri, open_store, parse_tracking_uri};

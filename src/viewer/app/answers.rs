@@ -12,7 +12,8 @@ use super::super::cache::Entry;
 use super::super::filter_bar;
 use super::super::runs_model::RunSet;
 use super::super::worker::{
-    Answer, ExperimentList, Failure, Histories, Refreshed, Reply, RunsPage, WriteOp, Written,
+    Answer, ExperimentList, Failure, Histories, OpenOutcome, Refreshed, Reply, RunsPage, WriteOp,
+    Written,
 };
 use super::{ANSWER_BUDGET, App, timings_enabled};
 
@@ -38,16 +39,30 @@ impl App {
         } = answer;
         match reply {
             Reply::Skipped => {}
-            Reply::Opened(Ok(opened)) => {
+            Reply::Opened(Ok(OpenOutcome::Opened(opened))) => {
                 if !opened.writable && !self.data.read_only {
                     self.data.read_only = true;
                     self.info("the store cannot be written here: opened read-only");
                 }
                 self.start_live(&opened.uri);
-                let shown = self.store_request.clone().unwrap_or(opened.uri);
+                let shown = match &opened.found_inside {
+                    // The store found inside the chosen folder is what is open (and what the
+                    // store is remembered by).
+                    Some(_) => opened.uri,
+                    None => self.store_request.clone().unwrap_or(opened.uri),
+                };
+                self.store_found_inside = opened.found_inside;
+                if self.store_found_inside.is_some() {
+                    self.store_request = Some(shown.clone());
+                }
                 self.store = Some(Entry::Ready(Arc::new(shown.clone())));
                 self.remember_store(shown);
                 self.request_experiments();
+            }
+            Reply::Opened(Ok(OpenOutcome::Choose { folder, candidates })) => {
+                // Nothing was opened: ask which one.
+                self.store = None;
+                self.choose_store = Some((folder, candidates));
             }
             Reply::Opened(Err(f)) => self.store = Some(Entry::Failed(f.message)),
             Reply::Experiments(result) => {

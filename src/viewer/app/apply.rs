@@ -17,6 +17,8 @@ impl App {
         let g = self.next_generation();
         self.store = Some(Entry::Loading);
         self.store_request = Some(uri.clone());
+        self.store_found_inside = None;
+        self.choose_store = None;
         self.stop_live();
         self.data.experiments = Entry::Loading;
         self.experiment_warnings.clear();

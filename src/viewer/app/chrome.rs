@@ -107,6 +107,11 @@ impl App {
                 }
                 Some(Entry::Ready(uri)) => {
                     ui.label(format!("Store: {uri}"));
+                    if let Some(found) = &self.store_found_inside {
+                        ui.weak(format!("(found {found})")).on_hover_text(
+                            "The folder you chose holds this store; it was opened instead",
+                        );
+                    }
                 }
             }
             if let Some(set) = self.run_set() {
@@ -239,6 +244,41 @@ impl App {
                 });
             self.show_keyboard_help = open;
         }
+        if let Some((folder, candidates)) = self.choose_store.clone() {
+            let modal = egui::Modal::new(egui::Id::unique("choose_store")).show(ctx, |ui| {
+                ui.set_width(460.0);
+                ui.heading("Which store?");
+                ui.add(
+                    egui::Label::new(format!(
+                        "{folder} holds both an mlruns/ folder and an mlflow.db. Open:"
+                    ))
+                    .wrap(),
+                );
+                ui.add_space(8.0);
+                let mut picked = None;
+                for (c, label) in candidates
+                    .iter()
+                    .zip(["mlruns/ (files)", "mlflow.db (SQLite)"])
+                {
+                    if ui.button(label).on_hover_text(c.as_str()).clicked() {
+                        picked = Some(c.clone());
+                    }
+                }
+                ui.add_space(4.0);
+                let cancel = ui.button("Cancel").clicked();
+                (picked, cancel)
+            });
+            let close = modal.should_close();
+            match modal.inner {
+                (Some(uri), _) => {
+                    self.choose_store = None;
+                    self.commands.push(Command::OpenStore(uri));
+                }
+                (None, true) => self.choose_store = None,
+                (None, false) if close => self.choose_store = None,
+                (None, false) => {}
+            }
+        }
         if let Some(confirm) = self.confirm.clone() {
             let modal = egui::Modal::new(egui::Id::unique("confirm")).show(ctx, |ui| {
                 ui.set_width(360.0);
@@ -290,7 +330,7 @@ impl App {
     fn handle_keyboard(&mut self, ctx: &egui::Context) {
         use egui::{Key, Modifiers};
         let typing = ctx.memory(|m| m.focused().is_some()) && ctx.egui_wants_keyboard_input();
-        let modal_open = self.confirm.is_some();
+        let modal_open = self.confirm.is_some() || self.choose_store.is_some();
         let mut cmds = Vec::new();
         ctx.input_mut(|i| {
             if i.consume_key(Modifiers::COMMAND, Key::O) {
@@ -431,7 +471,11 @@ pub(super) fn empty_state_ui(ui: &mut egui::Ui, store: Option<&Entry<String>>, c
                 ui.label("Opening…");
             }
             Some(Entry::Failed(e)) => {
-                ui.heading("This store cannot be opened");
+                ui.heading(if e.starts_with("not an MLflow store") {
+                    "Not an MLflow store"
+                } else {
+                    "This store cannot be opened"
+                });
                 ui.colored_label(theme::error_color(ctx.dark()), e.as_str());
                 ui.add_space(12.0);
                 ui.label("Open an mlruns folder or mlflow.db — Ctrl+O, or drop it here");

@@ -146,6 +146,12 @@ pub struct App {
     store: Option<Entry<String>>,
     /// What the user asked to open.
     store_request: Option<String>,
+    /// What was found inside the folder the user chose (`mlruns/ inside /x`), shown in the
+    /// status bar.
+    store_found_inside: Option<String>,
+    /// A chosen folder holding both `mlruns/` and `mlflow.db`, and the two, while the user
+    /// picks one.
+    choose_store: Option<(String, Vec<String>)>,
     experiments_generation: u64,
     /// Experiments that could not be read.
     experiment_warnings: Vec<StoreWarning>,
@@ -180,6 +186,8 @@ pub struct App {
     live_waker: Arc<std::sync::Mutex<Option<egui::Context>>>,
     dialogs: (Sender<DialogResult>, Receiver<DialogResult>),
     theme_applied: Option<bool>,
+    /// Whether the fallback font was added to the context.
+    fonts_installed: bool,
     repaint_ctx: Option<egui::Context>,
 }
 
@@ -217,6 +225,8 @@ impl App {
             generation: 0,
             store: None,
             store_request: None,
+            store_found_inside: None,
+            choose_store: None,
             experiments_generation: 0,
             experiment_warnings: Vec::new(),
             auto_selected: false,
@@ -236,6 +246,7 @@ impl App {
             live_waker: Arc::new(std::sync::Mutex::new(None)),
             dialogs: std::sync::mpsc::channel(),
             theme_applied: None,
+            fonts_installed: false,
             repaint_ctx: None,
         }
     }
@@ -346,6 +357,10 @@ impl App {
             if let Ok(mut slot) = self.live_waker.lock() {
                 *slot = Some(ctx.clone());
             }
+        }
+        if !self.fonts_installed {
+            super::fonts::install(&ctx);
+            self.fonts_installed = true;
         }
         if self.theme_applied != Some(self.data.persisted.dark) {
             theme::apply(&ctx, self.data.persisted.dark);
@@ -479,6 +494,36 @@ impl App {
     #[doc(hidden)]
     pub fn messages(&self) -> &[Message] {
         &self.messages
+    }
+
+    /// A listed artifact folder, by the run's artifact URI and the folder's path.
+    #[doc(hidden)]
+    pub fn artifact_list(
+        &self,
+        artifact_uri: &str,
+        path: &str,
+    ) -> Option<&Entry<Vec<super::artifact_preview::ArtifactEntry>>> {
+        self.data
+            .artifact_lists
+            .peek(&(artifact_uri.to_string(), path.to_string()))
+    }
+
+    /// A read artifact preview, by the run's artifact URI and the file's path.
+    #[doc(hidden)]
+    pub fn artifact_preview(
+        &self,
+        artifact_uri: &str,
+        path: &str,
+    ) -> Option<&Entry<super::artifact_preview::Preview>> {
+        self.data
+            .artifact_previews
+            .peek(&(artifact_uri.to_string(), path.to_string()))
+    }
+
+    /// The folder holding both `mlruns/` and `mlflow.db` the user is asked about, if any.
+    #[doc(hidden)]
+    pub fn store_choice(&self) -> Option<&(String, Vec<String>)> {
+        self.choose_store.as_ref()
     }
 
     /// Opens the column chooser window.

@@ -295,6 +295,24 @@ pub struct Opened {
     pub uri: String,
     /// Whether its files can be written (false on read-only media or permissions).
     pub writable: bool,
+    /// What was found inside the folder the user chose (`mlruns/` or `mlflow.db`), when the
+    /// store is not the chosen path itself.
+    pub found_inside: Option<String>,
+}
+
+/// What opening a chosen path gave.
+#[derive(Debug)]
+pub enum OpenOutcome {
+    /// The store is open.
+    Opened(Opened),
+    /// The chosen folder holds both an `mlruns/` folder and an `mlflow.db`: the user picks one
+    /// (nothing was opened; the previous store stays).
+    Choose {
+        /// The chosen folder.
+        folder: String,
+        /// The `mlruns` folder's path and the database's `sqlite:` URI.
+        candidates: Vec<String>,
+    },
 }
 
 /// Every experiment of a listing.
@@ -349,7 +367,7 @@ pub struct Written {
 #[derive(Debug)]
 pub enum Reply {
     /// [`Request::Open`].
-    Opened(Result<Opened, Failure>),
+    Opened(Result<OpenOutcome, Failure>),
     /// [`Request::Experiments`].
     Experiments(Result<ExperimentList, Failure>),
     /// [`Request::Runs`], one page at a time.

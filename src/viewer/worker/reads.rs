@@ -2,7 +2,7 @@
 //! `dyn TrackingStore` (and the run's artifact repository), opening stores, writing files.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::artifacts::ArtifactRepository;
@@ -195,20 +195,6 @@ pub(super) fn histories_followed(
         }
     }
     Some(Histories { series, errors })
-}
-
-/// Turns a dropped or chosen path into a tracking URI: `.db`/`.sqlite` files are SQLite.
-pub fn uri_for_path(path: &Path) -> String {
-    let is_db = path.is_file()
-        && path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-            matches!(e.to_ascii_lowercase().as_str(), "db" | "sqlite" | "sqlite3")
-        });
-    if is_db {
-        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        format!("sqlite:///{}", abs.display())
-    } else {
-        path.display().to_string()
-    }
 }
 
 /// The artifact as a file on this machine: where it is, or a download of it (a tracking
