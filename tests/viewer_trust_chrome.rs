@@ -380,3 +380,95 @@ fn check_marks_arrows_and_cjk_in_logged_names_render() {
     );
     h.get_by_label_contains("sorted by run (ascending)");
 }
+
+// ----- item 13: text fields take focus; shortcuts stay quiet while typing -----------------------
+
+/// A file store in `dir` with one experiment and one run; returns (mlruns path, experiment id,
+/// run id).
+fn one_run_store(dir: &Path, run_name: &str) -> (PathBuf, String, String) {
+    let root = dir.join("mlruns");
+    let store = mlscope::FileStore::open(&root).unwrap();
+    let exp = store.create_experiment("exp", None, &[]).unwrap();
+    let run = store
+        .create_run(mlscope::CreateRun {
+            experiment_id: exp.clone(),
+            run_name: Some(run_name.into()),
+            ..Default::default()
+        })
+        .unwrap();
+    store
+        .log_batch(
+            &run.info.run_id,
+            &[mlscope::Metric::new("loss", 0.5, 0, 0)],
+            &[],
+            &[],
+        )
+        .unwrap();
+    (root, exp, run.info.run_id)
+}
+
+#[test]
+fn the_rename_box_takes_focus_and_typing_fires_no_shortcut() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, exp, id) = one_run_store(dir.path(), "first");
+    let mut h = open_path(&root, false);
+    apply(&mut h, Command::SelectExperiments([exp].into()));
+    apply(
+        &mut h,
+        Command::SelectRun {
+            run_id: id.clone(),
+            mode: mlscope::viewer::testing::SelectMode::Replace,
+        },
+    );
+    apply(&mut h, Command::SetTab(Tab::Run));
+    h.get_all_by_label("✏")
+        .next()
+        .expect("the rename button")
+        .click();
+    settle(&mut h);
+    // Space would toggle the selection and Delete would ask to delete the run, were they
+    // shortcuts here.
+    h.key_press(egui::Key::Space);
+    h.event(egui::Event::Text(" ".into()));
+    h.event(egui::Event::Text("v2".into()));
+    h.key_press(egui::Key::Delete);
+    settle(&mut h);
+    assert!(
+        h.state().confirm().is_none(),
+        "Delete opened the delete dialog"
+    );
+    assert!(
+        h.state().selection().contains(&id),
+        "Space toggled the selection"
+    );
+    h.key_press(egui::Key::Enter);
+    settle(&mut h);
+    let name = h.state().run_set().unwrap().runs[0].info.run_name.clone();
+    assert_eq!(name, "first v2", "what was typed went into the rename box");
+}
+
+// ----- item 5: read-only or editable, in words, switched explicitly -----------------------------
+
+#[test]
+fn the_edit_mode_is_shown_in_words_and_switched_by_an_explicit_button() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, _, _) = one_run_store(dir.path(), "r");
+    let mut h = open_path(&root, false);
+    h.get_by_label("✏ editable");
+    h.get_by_label("Edits are saved to the store");
+    assert!(h.query_by_label("🔒 read-only").is_none());
+    h.get_by_label("Make read-only").click();
+    settle(&mut h);
+    assert!(h.state().is_read_only());
+    h.get_by_label("🔒 read-only");
+    h.get_by_label("Read-only: nothing is written to the store");
+    h.get_by_label("Allow editing").click();
+    settle(&mut h);
+    assert!(!h.state().is_read_only());
+
+    // --read-only starts read-only, and says so.
+    let h = open_path(&root, true);
+    assert!(h.state().is_read_only());
+    h.get_by_label("🔒 read-only");
+    h.get_by_label("Allow editing");
+}

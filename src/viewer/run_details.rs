@@ -31,6 +31,9 @@ pub struct RunDetails {
     pub editing_tag: Option<(String, String)>,
     /// Filter of the params/metrics/tags tables.
     pub filter: String,
+    /// A text field just opened (rename, description, tag value): it takes the keyboard focus
+    /// on its first frame, so typing goes to it and not to the global shortcuts.
+    pub focus_editor: bool,
 }
 
 impl RunDetails {
@@ -97,10 +100,20 @@ impl RunDetails {
             theme::swatch(ui, theme::run_color(&id));
             match &mut self.rename {
                 Some(buf) => {
-                    let r = ui.add(egui::TextEdit::singleline(buf).desired_width(260.0));
+                    let r = ui.add(
+                        egui::TextEdit::singleline(buf)
+                            .id(egui::Id::unique("rename_run"))
+                            .desired_width(260.0),
+                    );
+                    if std::mem::take(&mut self.focus_editor) {
+                        r.request_focus();
+                    }
                     r.clone().on_hover_text("New run name");
                     let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                    if ui.button("Save").clicked() || enter {
+                    let escape = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Escape));
+                    if escape {
+                        self.rename = None;
+                    } else if ui.button("Save").clicked() || enter {
                         let name = buf.trim().to_string();
                         if !name.is_empty() && name != run.info.run_name {
                             ctx.send(Command::Write(WriteOp::Rename {
@@ -121,6 +134,7 @@ impl RunDetails {
                         .clicked()
                     {
                         self.rename = Some(run.info.run_name.clone());
+                        self.focus_editor = true;
                     }
                 }
             }
@@ -251,18 +265,23 @@ impl RunDetails {
                     .clicked()
             {
                 self.description = Some(current.clone());
+                self.focus_editor = true;
             }
         });
         match &mut self.description {
             Some(buf) => {
-                ui.add(
-                    egui::TextEdit::multiline(buf)
-                        .id(egui::Id::unique("description_edit"))
-                        .desired_rows(4)
-                        .desired_width(f32::INFINITY)
-                        .hint_text("Markdown"),
-                )
-                .on_hover_text("Run description (Markdown)");
+                let r = ui
+                    .add(
+                        egui::TextEdit::multiline(buf)
+                            .id(egui::Id::unique("description_edit"))
+                            .desired_rows(4)
+                            .desired_width(f32::INFINITY)
+                            .hint_text("Markdown"),
+                    )
+                    .on_hover_text("Run description (Markdown)");
+                if std::mem::take(&mut self.focus_editor) {
+                    r.request_focus();
+                }
                 let (save, cancel) = ui
                     .horizontal(|ui| {
                         (
@@ -418,8 +437,12 @@ impl RunDetails {
                         let mut save = false;
                         let mut cancel = false;
                         if let Some((_, buf)) = &mut self.editing_tag {
-                            ui.add(egui::TextEdit::singleline(buf).desired_width(120.0))
+                            let r = ui
+                                .add(egui::TextEdit::singleline(buf).desired_width(120.0))
                                 .on_hover_text(format!("New value of {k}"));
+                            if std::mem::take(&mut self.focus_editor) {
+                                r.request_focus();
+                            }
                         }
                         ui.horizontal(|ui| {
                             save = ui.small_button("Save").clicked();
@@ -443,6 +466,7 @@ impl RunDetails {
                                 .clicked()
                             {
                                 self.editing_tag = Some((k.clone(), v.clone()));
+                                self.focus_editor = true;
                             }
                             if ui
                                 .add_enabled(!ro, egui::Button::new("🗑").small())

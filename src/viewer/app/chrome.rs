@@ -74,14 +74,23 @@ impl App {
                 {
                     self.commands.push(Command::SetDark(!self.data.persisted.dark));
                 }
-                let mut ro = self.data.read_only;
-                if ui
-                    .toggle_value(&mut ro, "🔒 read-only")
-                    .on_hover_text("Disable every edit control")
-                    .changed()
-                {
-                    self.commands.push(Command::SetReadOnly(ro));
+                ui.separator();
+                let ro = self.data.read_only;
+                let (switch, hover) = if ro {
+                    (
+                        "Allow editing",
+                        "Enable renaming, tagging, describing and deleting runs: changes are written to the store",
+                    )
+                } else {
+                    (
+                        "Make read-only",
+                        "Disable every edit control: nothing can be written to the store",
+                    )
+                };
+                if ui.button(switch).on_hover_text(hover).clicked() {
+                    self.commands.push(Command::SetReadOnly(!ro));
                 }
+                edit_mode_badge(ui, ro, self.data.persisted.dark);
             });
         });
     }
@@ -137,9 +146,13 @@ impl App {
                     self.show_warnings = true;
                 }
             }
-            if self.data.read_only {
+            if matches!(self.store, Some(Entry::Ready(_))) {
                 ui.separator();
-                ui.label("🔒 read-only");
+                if self.data.read_only {
+                    ui.label("Read-only: nothing is written to the store");
+                } else {
+                    ui.label("Edits are saved to the store");
+                }
             }
             if self.data.persisted.live_refresh
                 && let Some(mode) = self.live_mode
@@ -329,10 +342,15 @@ impl App {
 
     fn handle_keyboard(&mut self, ctx: &egui::Context) {
         use egui::{Key, Modifiers};
-        let typing = ctx.memory(|m| m.focused().is_some()) && ctx.egui_wants_keyboard_input();
+        // While a text field (or any widget) has the keyboard, keys are its own: no global
+        // shortcut fires, so typing a name never toggles, deletes or reloads anything.
+        let typing = ctx.egui_wants_keyboard_input() || ctx.text_edit_focused();
         let modal_open = self.confirm.is_some() || self.choose_store.is_some();
         let mut cmds = Vec::new();
         ctx.input_mut(|i| {
+            if typing || modal_open {
+                return;
+            }
             if i.consume_key(Modifiers::COMMAND, Key::O) {
                 cmds.push(Command::OpenFolderDialog);
             }
@@ -346,9 +364,6 @@ impl App {
                 if i.consume_key(Modifiers::COMMAND, key) {
                     cmds.push(Command::SetTab(Tab::ALL[n]));
                 }
-            }
-            if typing || modal_open {
-                return;
             }
             if i.consume_key(Modifiers::NONE, Key::Slash) {
                 i.events
@@ -458,6 +473,39 @@ impl Panels {
             Tab::Artifacts => self.artifacts.show(ui, ctx),
         }
     }
+}
+
+/// The edit mode in words, always shown in the menu bar: an amber "editable" badge (edits are
+/// written to the store) or a grey lock and "read-only".
+pub(super) fn edit_mode_badge(ui: &mut egui::Ui, read_only: bool, dark: bool) -> egui::Response {
+    let (text, fill, color, hover) = if read_only {
+        (
+            "🔒 read-only",
+            ui.visuals().widgets.inactive.bg_fill,
+            ui.visuals().strong_text_color(),
+            "Nothing can be changed: every edit control is off",
+        )
+    } else {
+        (
+            "✏ editable",
+            theme::warning_color(dark),
+            if dark {
+                egui::Color32::BLACK
+            } else {
+                egui::Color32::WHITE
+            },
+            "Renaming, tagging, describing and deleting runs write to the store",
+        )
+    };
+    egui::Frame::new()
+        .fill(fill)
+        .corner_radius(4.0)
+        .inner_margin(egui::vec2(6.0, 1.0))
+        .show(ui, |ui| {
+            ui.label(egui::RichText::new(text).color(color).strong())
+        })
+        .inner
+        .on_hover_text(hover)
 }
 
 /// What the central panel shows while no store is open: opening, why it failed, or how to open

@@ -484,6 +484,12 @@ impl App {
         &mut self.data.persisted
     }
 
+    /// Whether every edit control is off.
+    #[doc(hidden)]
+    pub fn is_read_only(&self) -> bool {
+        self.data.read_only
+    }
+
     /// The pending confirmation.
     #[doc(hidden)]
     pub fn confirm(&self) -> Option<&Confirm> {
