@@ -472,3 +472,81 @@ fn the_edit_mode_is_shown_in_words_and_switched_by_an_explicit_button() {
     h.get_by_label("🔒 read-only");
     h.get_by_label("Allow editing");
 }
+
+// ----- item 7: the first view shows charts -----------------------------------------------------
+
+#[test]
+fn the_first_view_opens_the_experiment_active_last_with_its_latest_runs_selected() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let store = mlscope::FileStore::open(&root).unwrap();
+    let t0 = 1_700_000_000_000_i64;
+    // Created first, but its runs are the newest and have metrics.
+    let sweep = store
+        .create_experiment(
+            "sweep",
+            None,
+            &[(
+                "mlflow.note.content".to_string(),
+                "Learning-rate sweep of the small model".to_string(),
+            )],
+        )
+        .unwrap();
+    let parent = store
+        .create_run(mlscope::CreateRun {
+            experiment_id: sweep.clone(),
+            run_name: Some("sweep-parent".into()),
+            start_time: Some(t0 + 1_000),
+            ..Default::default()
+        })
+        .unwrap()
+        .info
+        .run_id;
+    let mut children = Vec::new();
+    for i in 0..12_i64 {
+        let run = store
+            .create_run(mlscope::CreateRun {
+                experiment_id: sweep.clone(),
+                run_name: Some(format!("trial-{i}")),
+                start_time: Some(t0 + 2_000 + i),
+                tags: vec![mlscope::RunTag::new("mlflow.parentRunId", parent.clone())],
+                ..Default::default()
+            })
+            .unwrap();
+        store
+            .log_batch(
+                &run.info.run_id,
+                &[mlscope::Metric::new("loss", 1.0 / (i + 1) as f64, t0, 0)],
+                &[],
+                &[],
+            )
+            .unwrap();
+        children.push(run.info.run_id);
+    }
+    // Created last (the old pick), with an older run and no metrics.
+    let scratch = store.create_experiment("scratch", None, &[]).unwrap();
+    store
+        .create_run(mlscope::CreateRun {
+            experiment_id: scratch,
+            run_name: Some("notes".into()),
+            start_time: Some(t0),
+            ..Default::default()
+        })
+        .unwrap();
+    drop(store);
+
+    let h = open_path(&root, true);
+    assert_eq!(
+        h.state().selected_experiments().iter().collect::<Vec<_>>(),
+        [&sweep],
+        "the experiment with the newest run with metrics is shown"
+    );
+    let selected: Vec<&String> = h.state().selection().iter().collect();
+    let latest: Vec<&String> = children.iter().rev().take(10).collect();
+    let mut expected = latest.clone();
+    expected.sort();
+    assert_eq!(selected, expected, "the 10 latest leaf runs are selected");
+    h.get_by_label_contains("About sweep");
+    h.get_by_label("Learning-rate sweep of the small model");
+    h.get_by_label("10 runs selected");
+}

@@ -310,7 +310,7 @@ impl RunDetails {
 }
 
 /// A small Markdown subset: headings, bullet lists, code blocks, paragraphs.
-fn markdown_ui(ui: &mut egui::Ui, text: &str) {
+pub(crate) fn markdown_ui(ui: &mut egui::Ui, text: &str) {
     let mut in_code = false;
     for line in text.lines() {
         if line.trim_start().starts_with("```") {

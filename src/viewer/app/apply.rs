@@ -19,6 +19,8 @@ impl App {
         self.store_request = Some(uri.clone());
         self.store_found_inside = None;
         self.choose_store = None;
+        self.preselect_runs = false;
+        self.auto_selected = false;
         self.stop_live();
         self.data.experiments = Entry::Loading;
         self.experiment_warnings.clear();
@@ -164,6 +166,7 @@ impl App {
             }
             Command::SelectExperiments(ids) => {
                 self.auto_selected = false;
+                self.preselect_runs = false;
                 if ids != self.data.selected_experiments {
                     if let Some(s) = self.store_request.clone() {
                         let list = ids.iter().cloned().collect();

@@ -157,6 +157,8 @@ pub struct App {
     experiment_warnings: Vec<StoreWarning>,
     /// The shown experiment was picked by the app, not the user (it may move to one with runs).
     auto_selected: bool,
+    /// The first view of a store: select its latest leaf runs once they are read.
+    preselect_runs: bool,
     /// Changes whenever a parent is expanded or collapsed (memoisation key of the rows).
     collapsed_version: u64,
     /// Where Shift+click and Shift+arrows extend the selection from.
@@ -230,6 +232,7 @@ impl App {
             experiments_generation: 0,
             experiment_warnings: Vec::new(),
             auto_selected: false,
+            preselect_runs: false,
             collapsed_version: 0,
             anchor: None,
             scroll_to_row: None,
@@ -389,6 +392,7 @@ impl App {
                 .min_size(120.0)
                 .show(ui, |ui| panels.bottom_pane_ui(ui, &view));
             egui::CentralPanel::default().show(ui, |ui| {
+                super::experiments_panel::description_ui(ui, &view);
                 panels.filter_bar.show(ui, &view);
                 panels.runs_table.show(ui, &view);
             });

@@ -356,6 +356,9 @@ impl WorkerThread {
             Request::Runs { .. } => {
                 Reply::Runs(Err(Failure::internal("runs are searched page by page")))
             }
+            Request::LatestActive { experiment_ids } => Reply::LatestActive(
+                self.guarded(|this| latest_active(this.store()?.as_ref(), experiment_ids)),
+            ),
             Request::RunCounts { experiment_ids } => Reply::RunCounts(
                 self.guarded(|this| run_counts(this.store()?.as_ref(), experiment_ids)),
             ),

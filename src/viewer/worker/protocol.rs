@@ -32,6 +32,12 @@ pub enum Request {
         /// Active, deleted or all.
         view: ViewType,
     },
+    /// Which of these experiments was active last: the experiment of the newest run that
+    /// logged metrics (else of the newest run), for the first view.
+    LatestActive {
+        /// Experiments.
+        experiment_ids: Vec<String>,
+    },
     /// Count the active runs of each experiment.
     RunCounts {
         /// Experiments.
@@ -166,6 +172,8 @@ pub enum RequestKey {
     Runs,
     /// [`Request::RunCounts`].
     RunCounts,
+    /// [`Request::LatestActive`].
+    LatestActive,
     /// [`Request::GetRuns`].
     GetRuns,
     /// [`Request::LiveRuns`].
@@ -191,7 +199,10 @@ impl RequestKey {
     pub(super) fn supersedes(&self) -> bool {
         matches!(
             self,
-            RequestKey::Runs | RequestKey::Experiments | RequestKey::RunCounts
+            RequestKey::Runs
+                | RequestKey::Experiments
+                | RequestKey::RunCounts
+                | RequestKey::LatestActive
         )
     }
 }
@@ -204,6 +215,7 @@ impl Request {
             Request::Experiments { .. } => RequestKey::Experiments,
             Request::Runs { .. } => RequestKey::Runs,
             Request::RunCounts { .. } => RequestKey::RunCounts,
+            Request::LatestActive { .. } => RequestKey::LatestActive,
             Request::GetRuns { .. } => RequestKey::GetRuns,
             Request::LiveRuns { .. } => RequestKey::LiveRuns,
             Request::Histories { run_id, .. } => RequestKey::Histories(run_id.clone()),
@@ -227,6 +239,7 @@ impl Request {
             Request::Experiments { .. } => Reply::Experiments(Err(failure)),
             Request::Runs { .. } => Reply::Runs(Err(failure)),
             Request::RunCounts { .. } => Reply::RunCounts(Err(failure)),
+            Request::LatestActive { .. } => Reply::LatestActive(Err(failure)),
             Request::GetRuns { .. } => Reply::Refreshed(Err(failure)),
             Request::LiveRuns { .. } => Reply::LiveRefreshed(Err(failure)),
             Request::Histories { run_id, .. } => Reply::Histories {
@@ -372,6 +385,8 @@ pub enum Reply {
     Experiments(Result<ExperimentList, Failure>),
     /// [`Request::Runs`], one page at a time.
     Runs(Result<RunsPage, Failure>),
+    /// [`Request::LatestActive`]: the experiment, if any has runs.
+    LatestActive(Result<Option<String>, Failure>),
     /// [`Request::RunCounts`]: active runs per experiment.
     RunCounts(Result<BTreeMap<String, usize>, Failure>),
     /// [`Request::GetRuns`].

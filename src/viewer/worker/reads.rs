@@ -64,6 +64,29 @@ pub(super) fn run_counts(
     Ok(counts)
 }
 
+/// The experiment of the newest active run that logged metrics among `experiment_ids` (else of
+/// the newest run; `None` when they have no runs): where the first view shows charts. Looks at
+/// the newest [`LATEST_ACTIVE_RUNS`] runs only.
+pub(super) fn latest_active(
+    store: &dyn TrackingStore,
+    experiment_ids: Vec<String>,
+) -> Result<Option<String>, Failure> {
+    if experiment_ids.is_empty() {
+        return Ok(None);
+    }
+    let mut query = RunQuery::new(experiment_ids);
+    query.max_results = LATEST_ACTIVE_RUNS;
+    query.order_by = vec!["attributes.start_time DESC".to_string()];
+    let page = store.search_runs(&query)?;
+    let with_metrics = page.items.iter().find(|r| !r.data.metrics.is_empty());
+    Ok(with_metrics
+        .or(page.items.first())
+        .map(|r| r.info.experiment_id.clone()))
+}
+
+/// Newest runs [`latest_active`] looks at.
+pub const LATEST_ACTIVE_RUNS: usize = 200;
+
 /// Reads runs again; those that cannot be read are listed with the reason.
 pub(super) fn get_runs(store: &dyn TrackingStore, run_ids: Vec<String>) -> Refreshed {
     let mut runs = Vec::new();
