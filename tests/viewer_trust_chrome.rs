@@ -550,3 +550,57 @@ fn the_first_view_opens_the_experiment_active_last_with_its_latest_runs_selected
     h.get_by_label("Learning-rate sweep of the small model");
     h.get_by_label("10 runs selected");
 }
+
+// ----- item 11: long texts use the space and wrap ------------------------------------------------
+
+#[test]
+fn long_tag_values_and_experiment_names_use_the_pane_and_stay_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let store = mlscope::FileStore::open(&root).unwrap();
+    let long_name = "a very long experiment name that describes the dataset, the model, the \
+                     optimiser and the date of the sweep in one breath";
+    let exp = store.create_experiment(long_name, None, &[]).unwrap();
+    let run = store
+        .create_run(mlscope::CreateRun {
+            experiment_id: exp.clone(),
+            run_name: Some("r".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let value = "checkpoint saved to /data/experiments/2026/sweep-17/epoch-042/model.safetensors \
+                 after early stopping";
+    store
+        .log_batch(
+            &run.info.run_id,
+            &[],
+            &[mlscope::Param::new("optimizer", "adamw")],
+            &[mlscope::RunTag::new("checkpoint_note", value)],
+        )
+        .unwrap();
+    drop(store);
+    let mut h = open_path(&root, true);
+    apply(&mut h, Command::SelectExperiments([exp.clone()].into()));
+    apply(
+        &mut h,
+        Command::SelectRun {
+            run_id: run.info.run_id.clone(),
+            mode: mlscope::viewer::testing::SelectMode::Replace,
+        },
+    );
+    apply(&mut h, Command::SetTab(Tab::Run));
+    let window = 1400.0;
+    let tag = h.get_by_label(value).rect();
+    assert!(
+        tag.width() > 150.0,
+        "the tag value uses the free space ({} px wide)",
+        tag.width()
+    );
+    assert!(tag.right() <= window, "the tag value stays in the window");
+    let experiment = h.get_by_label(&format!("{long_name} ({exp})")).rect();
+    assert!(
+        experiment.right() <= window,
+        "the experiment name wraps in the window (ends at {} px)",
+        experiment.right()
+    );
+}

@@ -183,12 +183,8 @@ impl RunDetails {
                         ctx.send(Command::Copy(id.clone()));
                     }
                 });
-                ui.weak("experiment");
-                ui.label(format!(
-                    "{} ({})",
-                    ctx.experiment_name(&run.info.experiment_id),
-                    run.info.experiment_id
-                ));
+                ui.weak("user");
+                ui.label(&run.info.user_id);
                 ui.end_row();
                 ui.weak("start");
                 ui.label(run.info.start_time.map(time_local).unwrap_or_default());
@@ -202,8 +198,6 @@ impl RunDetails {
                 ui.end_row();
                 ui.weak("duration");
                 ui.label(duration_ms(run).map(duration_spaced).unwrap_or_default());
-                ui.weak("user");
-                ui.label(&run.info.user_id);
                 ui.end_row();
                 ui.weak("source");
                 ui.label(
@@ -243,10 +237,22 @@ impl RunDetails {
                     }
                     ui.end_row();
                 }
-                ui.weak("artifacts");
-                ui.label(&run.info.artifact_uri);
-                ui.end_row();
             });
+        // Long texts get their own lines, wrapped in the pane's width.
+        let experiment = format!(
+            "{} ({})",
+            ctx.experiment_name(&run.info.experiment_id),
+            run.info.experiment_id
+        );
+        for (what, text) in [
+            ("experiment", experiment.as_str()),
+            ("artifacts", run.info.artifact_uri.as_str()),
+        ] {
+            ui.horizontal_wrapped(|ui| {
+                ui.weak(what);
+                ui.add(egui::Label::new(text).wrap()).on_hover_text(text);
+            });
+        }
     }
 
     fn description_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx, run: &Arc<Run>, ro: bool) {
@@ -336,6 +342,31 @@ pub(crate) fn markdown_ui(ui: &mut egui::Ui, text: &str) {
     }
 }
 
+/// Width of a tag row's edit and delete buttons.
+const TAG_BUTTONS_WIDTH: f32 = 56.0;
+
+/// Widths of the key and value columns of a key/value grid in `ui`'s width (less `extra` for
+/// buttons): keys get up to 40 %, values the rest, so that both use the pane and wrap in it
+/// instead of being cut to a few characters.
+fn key_value_widths(ui: &egui::Ui, extra: f32) -> (f32, f32) {
+    let spacing = ui.spacing().item_spacing.x * 2.0;
+    let width = (ui.available_width() - extra - spacing).max(80.0);
+    let key = (width * 0.4).clamp(40.0, 280.0);
+    (key, (width - key).max(40.0))
+}
+
+/// A grid cell `width` wide showing all of `text`, wrapped; the full text also shows on hover.
+fn wrapped_cell(ui: &mut egui::Ui, width: f32, text: egui::RichText, full: &str) {
+    ui.allocate_ui_with_layout(
+        egui::vec2(width, 0.0),
+        egui::Layout::top_down(egui::Align::Min),
+        |ui| {
+            ui.set_width(width);
+            ui.add(egui::Label::new(text).wrap()).on_hover_text(full);
+        },
+    );
+}
+
 fn matches(filter: &str, key: &str, value: &str) -> bool {
     let f = filter.to_lowercase();
     f.is_empty() || key.to_lowercase().contains(&f) || value.to_lowercase().contains(&f)
@@ -344,6 +375,7 @@ fn matches(filter: &str, key: &str, value: &str) -> bool {
 impl RunDetails {
     fn params_ui(&self, ui: &mut egui::Ui, run: &Run) {
         ui.strong(format!("Params ({})", run.data.params.len()));
+        let (key_w, value_w) = key_value_widths(ui, 0.0);
         egui::Grid::new("params")
             .striped(true)
             .num_columns(2)
@@ -352,8 +384,8 @@ impl RunDetails {
                     if !matches(&self.filter, k, v) {
                         continue;
                     }
-                    ui.monospace(k);
-                    ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
+                    wrapped_cell(ui, key_w, egui::RichText::new(k).monospace(), k);
+                    wrapped_cell(ui, value_w, egui::RichText::new(v), v);
                     ui.end_row();
                 }
             });
@@ -423,6 +455,7 @@ impl RunDetails {
             .filter(|(k, _)| k.as_str() != tags::NOTE_CONTENT)
             .collect();
         ui.strong(format!("Tags ({})", user_tags.len()));
+        let (key_w, value_w) = key_value_widths(ui, TAG_BUTTONS_WIDTH);
         egui::Grid::new("tags")
             .striped(true)
             .num_columns(3)
@@ -431,14 +464,18 @@ impl RunDetails {
                     if !matches(&self.filter, k, v) {
                         continue;
                     }
-                    ui.monospace(k);
+                    wrapped_cell(ui, key_w, egui::RichText::new(k).monospace(), k);
                     let editing = self.editing_tag.as_ref().is_some_and(|(ek, _)| ek == k);
                     if editing {
                         let mut save = false;
                         let mut cancel = false;
                         if let Some((_, buf)) = &mut self.editing_tag {
                             let r = ui
-                                .add(egui::TextEdit::singleline(buf).desired_width(120.0))
+                                .add(
+                                    egui::TextEdit::multiline(buf)
+                                        .desired_width(value_w)
+                                        .desired_rows(1),
+                                )
                                 .on_hover_text(format!("New value of {k}"));
                             if std::mem::take(&mut self.focus_editor) {
                                 r.request_focus();
@@ -458,7 +495,7 @@ impl RunDetails {
                             self.editing_tag = None;
                         }
                     } else {
-                        ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
+                        wrapped_cell(ui, value_w, egui::RichText::new(v), v);
                         ui.horizontal(|ui| {
                             if ui
                                 .add_enabled(!ro, egui::Button::new("✏").small())
