@@ -604,3 +604,33 @@ fn long_tag_values_and_experiment_names_use_the_pane_and_stay_in_the_window() {
         experiment.right()
     );
 }
+
+// ----- item 14: a dead server URL is said at once, in words -------------------------------------
+
+#[test]
+fn a_dead_server_url_says_cannot_connect_with_details_behind_a_disclosure() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let app = App::new(
+        ViewerOptions {
+            store: Some(url.clone()),
+            read_only: true,
+        },
+        Persisted::default(),
+    );
+    let mut h = harness(app);
+    settle(&mut h);
+    h.get_by_label(&format!("cannot connect to {url}: connection refused"));
+    assert!(
+        h.query_by_label_contains("INTERNAL_ERROR").is_none(),
+        "the technical detail is not shown until asked for"
+    );
+    h.get_by_label("Technical details").click();
+    settle(&mut h);
+    h.get_by_label_contains("INTERNAL_ERROR");
+}

@@ -524,7 +524,17 @@ pub(super) fn empty_state_ui(ui: &mut egui::Ui, store: Option<&Entry<String>>, c
                 } else {
                     "This store cannot be opened"
                 });
-                ui.colored_label(theme::error_color(ctx.dark()), e.as_str());
+                // The first line says what is wrong; technical detail waits behind a
+                // disclosure.
+                let (summary, detail) = e.split_once('\n').unwrap_or((e.as_str(), ""));
+                ui.colored_label(theme::error_color(ctx.dark()), summary);
+                if !detail.trim().is_empty() {
+                    egui::CollapsingHeader::new("Technical details")
+                        .id_salt("open_failure_details")
+                        .show(ui, |ui| {
+                            ui.add(egui::Label::new(egui::RichText::new(detail).weak()).wrap());
+                        });
+                }
                 ui.add_space(12.0);
                 ui.label("Open an mlruns folder or mlflow.db — Ctrl+O, or drop it here");
             }

@@ -296,25 +296,64 @@ pub(super) fn open_server(url: &str) -> Result<Arc<dyn TrackingStore>, Failure> 
     if unset("MLFLOW_HTTP_REQUEST_TIMEOUT") {
         config.timeout = VIEWER_HTTP_TIMEOUT;
     }
-    let store = crate::store::RestStore::with_config(config)?;
-    let probe = crate::ExperimentQuery {
-        max_results: 1,
-        ..Default::default()
-    };
-    store.search_experiments(&probe).map_err(|e| {
-        let code = e.error_code();
-        let hint = match code {
-            ErrorCode::Unauthenticated | ErrorCode::PermissionDenied => {
-                " Set the credentials in the environment before starting mlscope."
-            }
-            _ => "",
+    // A first probe without retries: a refused connection (nothing listens there) is said at
+    // once, instead of after the retries' backoff; other failures get the retries.
+    // Shown without any credentials of the URL.
+    let shown = config.display_url().to_string();
+    let mut once = config.clone();
+    once.max_retries = 0;
+    let probe = |store: &crate::store::RestStore| {
+        let query = crate::ExperimentQuery {
+            max_results: 1,
+            ..Default::default()
         };
-        Failure {
-            code,
-            message: format!("cannot open {url}: {e}{hint}"),
-        }
-    })?;
+        store.search_experiments(&query).map(|_| ())
+    };
+    let store = crate::store::RestStore::with_config(config)?;
+    let first = probe(&crate::store::RestStore::with_config(once)?);
+    let result = match first {
+        Err(e) if connection_refused(&e) => Err(e),
+        Err(_) => probe(&store),
+        Ok(()) => Ok(()),
+    };
+    result.map_err(|e| open_failure(&shown, &e))?;
     Ok(Arc::new(store))
+}
+
+/// Whether a request failed because nothing accepts connections at the server's address.
+fn connection_refused(e: &crate::Error) -> bool {
+    let text = e.to_string();
+    text.contains("connection refused") || text.contains("connection failed")
+}
+
+/// Why a tracking server cannot be opened. A connection that failed reads `cannot connect to
+/// URL: connection refused` on the first line, with the technical detail on the next lines (the
+/// window shows it behind a disclosure); other failures say what the server answered.
+fn open_failure(url: &str, e: &crate::Error) -> Failure {
+    let code = e.error_code();
+    let detail = e.to_string();
+    let reason = if connection_refused(e) {
+        Some("connection refused")
+    } else if detail.contains("does not resolve") {
+        Some("its host name does not resolve")
+    } else if detail.contains("timeout") {
+        Some("no answer in time")
+    } else {
+        None
+    };
+    let message = match reason {
+        Some(reason) => format!("cannot connect to {url}: {reason}\n{detail}"),
+        None => {
+            let hint = match code {
+                ErrorCode::Unauthenticated | ErrorCode::PermissionDenied => {
+                    " Set the credentials in the environment before starting mlscope."
+                }
+                _ => "",
+            };
+            format!("cannot open {url}: {detail}{hint}")
+        }
+    };
+    Failure { code, message }
 }
 
 /// Retries of a request to a tracking server from the viewer, unless
