@@ -630,7 +630,7 @@ fn a_dead_server_url_says_cannot_connect_with_details_behind_a_disclosure() {
         h.query_by_label_contains("INTERNAL_ERROR").is_none(),
         "the technical detail is not shown until asked for"
     );
-    h.get_by_label("Technical details").click();
+    h.get_by_label("▶ Technical details").click();
     settle(&mut h);
     h.get_by_label_contains("INTERNAL_ERROR");
 }

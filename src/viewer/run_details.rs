@@ -343,7 +343,7 @@ pub(crate) fn markdown_ui(ui: &mut egui::Ui, text: &str) {
 }
 
 /// Width of a tag row's edit and delete buttons.
-const TAG_BUTTONS_WIDTH: f32 = 56.0;
+const TAG_BUTTONS_WIDTH: f32 = 72.0;
 
 /// Widths of the key and value columns of a key/value grid in `ui`'s width (less `extra` for
 /// buttons): keys get up to 40 %, values the rest, so that both use the pane and wrap in it

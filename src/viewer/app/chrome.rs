@@ -108,10 +108,10 @@ impl App {
                         self.store_request.as_deref().unwrap_or("")
                     ));
                 }
-                Some(Entry::Failed(_)) => {
+                Some(Entry::Failed(e)) => {
                     ui.colored_label(
                         theme::error_color(self.data.persisted.dark),
-                        "Cannot open the store",
+                        format!("No store open · {}", failure_heading(e)),
                     );
                 }
                 Some(Entry::Ready(uri)) => {
@@ -508,6 +508,17 @@ pub(super) fn edit_mode_badge(ui: &mut egui::Ui, read_only: bool, dark: bool) ->
         .on_hover_text(hover)
 }
 
+/// The heading of a failure to open: what kind of failure, in a few words.
+fn failure_heading(message: &str) -> &'static str {
+    if message.starts_with("not an MLflow store") {
+        "Not an MLflow store"
+    } else if message.starts_with("cannot connect to") {
+        "Cannot connect to the tracking server"
+    } else {
+        "This store cannot be opened"
+    }
+}
+
 /// What the central panel shows while no store is open: opening, why it failed, or how to open
 /// one.
 pub(super) fn empty_state_ui(ui: &mut egui::Ui, store: Option<&Entry<String>>, ctx: &ViewCtx) {
@@ -519,21 +530,27 @@ pub(super) fn empty_state_ui(ui: &mut egui::Ui, store: Option<&Entry<String>>, c
                 ui.label("Opening…");
             }
             Some(Entry::Failed(e)) => {
-                ui.heading(if e.starts_with("not an MLflow store") {
-                    "Not an MLflow store"
-                } else {
-                    "This store cannot be opened"
-                });
+                ui.heading(failure_heading(e));
                 // The first line says what is wrong; technical detail waits behind a
                 // disclosure.
                 let (summary, detail) = e.split_once('\n').unwrap_or((e.as_str(), ""));
                 ui.colored_label(theme::error_color(ctx.dark()), summary);
                 if !detail.trim().is_empty() {
-                    egui::CollapsingHeader::new("Technical details")
-                        .id_salt("open_failure_details")
-                        .show(ui, |ui| {
-                            ui.add(egui::Label::new(egui::RichText::new(detail).weak()).wrap());
-                        });
+                    let id = egui::Id::unique("open_failure_details");
+                    let open = ui.data(|d| d.get_temp::<bool>(id).unwrap_or(false));
+                    let label = if open {
+                        "▼ Technical details"
+                    } else {
+                        "▶ Technical details"
+                    };
+                    if ui.link(label).clicked() {
+                        ui.data_mut(|d| d.insert_temp(id, !open));
+                    }
+                    if open {
+                        ui.add(
+                            egui::Label::new(egui::RichText::new(detail).weak().monospace()).wrap(),
+                        );
+                    }
                 }
                 ui.add_space(12.0);
                 ui.label("Open an mlruns folder or mlflow.db — Ctrl+O, or drop it here");
