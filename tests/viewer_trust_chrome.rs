@@ -634,3 +634,18 @@ fn a_dead_server_url_says_cannot_connect_with_details_behind_a_disclosure() {
     settle(&mut h);
     h.get_by_label_contains("INTERNAL_ERROR");
 }
+
+#[test]
+fn opening_an_empty_database_file_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    std::fs::write(&db, b"").unwrap();
+    let before = snapshot(dir.path());
+    let h = open_path(&db, false);
+    drop(h);
+    let diff = differences(&before, &snapshot(dir.path()));
+    assert!(
+        diff.is_empty(),
+        "opening a zero-length mlflow.db wrote to it: {diff}"
+    );
+}
