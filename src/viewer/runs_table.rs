@@ -501,6 +501,39 @@ impl RunsTable {
     }
 }
 
+/// Draws the sort direction of a column header: a small triangle pointing up (ascending) or
+/// down (descending), in the text colour.
+pub(crate) fn sort_arrow(ui: &mut egui::Ui, ascending: bool) -> egui::Response {
+    let size = egui::vec2(9.0, 12.0);
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let c = rect.center();
+    let (w, h) = (4.0, 3.5);
+    let points = if ascending {
+        vec![
+            egui::pos2(c.x - w, c.y + h),
+            egui::pos2(c.x + w, c.y + h),
+            egui::pos2(c.x, c.y - h),
+        ]
+    } else {
+        vec![
+            egui::pos2(c.x - w, c.y - h),
+            egui::pos2(c.x + w, c.y - h),
+            egui::pos2(c.x, c.y + h),
+        ]
+    };
+    let color = ui.visuals().strong_text_color();
+    ui.painter().add(egui::Shape::convex_polygon(
+        points,
+        color,
+        egui::Stroke::NONE,
+    ));
+    response.on_hover_text(if ascending {
+        "sorted ascending"
+    } else {
+        "sorted descending"
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,37 +570,4 @@ mod tests {
         apply_sort_click(&mut s, ColumnId::Name, false);
         assert!(s.is_empty());
     }
-}
-
-/// Draws the sort direction of a column header: a small triangle pointing up (ascending) or
-/// down (descending), in the text colour.
-pub(crate) fn sort_arrow(ui: &mut egui::Ui, ascending: bool) -> egui::Response {
-    let size = egui::vec2(9.0, 12.0);
-    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
-    let c = rect.center();
-    let (w, h) = (4.0, 3.5);
-    let points = if ascending {
-        vec![
-            egui::pos2(c.x - w, c.y + h),
-            egui::pos2(c.x + w, c.y + h),
-            egui::pos2(c.x, c.y - h),
-        ]
-    } else {
-        vec![
-            egui::pos2(c.x - w, c.y - h),
-            egui::pos2(c.x + w, c.y - h),
-            egui::pos2(c.x, c.y + h),
-        ]
-    };
-    let color = ui.visuals().strong_text_color();
-    ui.painter().add(egui::Shape::convex_polygon(
-        points,
-        color,
-        egui::Stroke::NONE,
-    ));
-    response.on_hover_text(if ascending {
-        "sorted ascending"
-    } else {
-        "sorted descending"
-    })
 }

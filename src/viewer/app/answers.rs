@@ -313,12 +313,14 @@ impl App {
                 }
             }
         }
-        if done && std::mem::take(&mut self.preselect_runs) && d.selection.is_empty() {
-            if let Some(set) = d.runs.entry.ready() {
-                let latest = latest_leaf_runs(set, FIRST_VIEW_RUNS);
-                d.focus = latest.first().cloned();
-                d.selection = latest.into_iter().collect();
-            }
+        if done
+            && std::mem::take(&mut self.preselect_runs)
+            && d.selection.is_empty()
+            && let Some(set) = d.runs.entry.ready()
+        {
+            let latest = latest_leaf_runs(set, FIRST_VIEW_RUNS);
+            d.focus = latest.first().cloned();
+            d.selection = latest.into_iter().collect();
         }
         if done {
             d.runs.loading = false;
