@@ -96,6 +96,34 @@ fn a_project_folder_holding_mlruns_opens_its_runs_and_says_so() {
 }
 
 #[test]
+fn a_project_folder_dropped_on_the_window_opens_its_mlruns() {
+    let project = tempfile::tempdir().unwrap();
+    copy_dir(&demo_mlruns(), &project.path().join("mlruns"));
+    let app = App::new(ViewerOptions::default(), Persisted::default());
+    let mut h = harness(app);
+    settle(&mut h);
+    /// A folder dropped on the window, as the windowing layer hands it over.
+    #[derive(Debug)]
+    struct DroppedFolder(PathBuf);
+    impl egui::DroppedFile for DroppedFolder {
+        fn path(&self) -> &Path {
+            &self.0
+        }
+        fn bytes(&self) -> Result<Vec<u8>, String> {
+            Err("a folder".into())
+        }
+    }
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(DroppedFolder(
+            project.path().to_path_buf(),
+        )));
+    settle(&mut h);
+    assert!(h.state().run_set().is_some_and(|s| !s.runs.is_empty()));
+    h.get_by_label_contains("found mlruns/ inside");
+}
+
+#[test]
 fn a_folder_holding_mlflow_db_opens_the_database() {
     let fixture = support::Fixture::named("mlflow-3.17.2-sqlite").copy();
     let h = open_path(fixture.dir.path(), true);

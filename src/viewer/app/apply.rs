@@ -407,7 +407,7 @@ impl App {
                         .pick_file()
                 } else {
                     rfd::FileDialog::new()
-                        .set_title("Open an mlruns folder")
+                        .set_title("Open an mlruns folder, or the project folder holding mlruns/ or mlflow.db")
                         .pick_folder()
                 };
                 if let Some(p) = picked {

@@ -553,11 +553,11 @@ pub(super) fn empty_state_ui(ui: &mut egui::Ui, store: Option<&Entry<String>>, c
                     }
                 }
                 ui.add_space(12.0);
-                ui.label("Open an mlruns folder or mlflow.db — Ctrl+O, or drop it here");
+                ui.label("Open an mlruns folder, an mlflow.db, or the project folder holding one — Ctrl+O, or drop it here");
             }
             _ => {
                 ui.heading("mlscope");
-                ui.label("Open an mlruns folder or mlflow.db — Ctrl+O, or drop it here");
+                ui.label("Open an mlruns folder, an mlflow.db, or the project folder holding one — Ctrl+O, or drop it here");
             }
         }
         ui.add_space(12.0);
