@@ -7,6 +7,7 @@
 //! | `http://host:port`, `https://host/prefix` | [`RestStore`] (an MLflow tracking server) |
 
 pub mod file;
+pub mod locate;
 pub mod rest;
 pub mod sqlite;
 pub(crate) mod uri;
@@ -15,6 +16,7 @@ pub use crate::search::query::{
     ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD,
 };
 pub use file::FileStore;
+pub use locate::{Located, locate_store};
 pub use rest::RestStore;
 pub use sqlite::SqliteStore;
 pub use uri::{StoreLocation, default_tracking_uri, open_store, parse_tracking_uri};

@@ -127,3 +127,40 @@ impl ExperimentsPanel {
         });
     }
 }
+
+/// The description of the shown experiment (MLflow's `mlflow.note.content` experiment tag),
+/// above its runs: what the experiment is about, in its author's words. Nothing when several
+/// experiments are shown or it has none.
+pub fn description_ui(ui: &mut egui::Ui, ctx: &ViewCtx) {
+    let selected = ctx.selected_experiments();
+    if selected.len() != 1 {
+        return;
+    }
+    let Some(id) = selected.first() else {
+        return;
+    };
+    let Some(experiment) = ctx
+        .experiments()
+        .ready()
+        .and_then(|list| list.iter().find(|e| e.experiment_id == *id))
+    else {
+        return;
+    };
+    let Some(note) = experiment
+        .tags
+        .get(crate::model::tags::NOTE_CONTENT)
+        .filter(|n| !n.trim().is_empty())
+    else {
+        return;
+    };
+    egui::CollapsingHeader::new(egui::RichText::new(format!("About {}", experiment.name)).strong())
+        .id_salt(("experiment_description", id.as_str()))
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("experiment_description_scroll")
+                .max_height(90.0)
+                .auto_shrink([false, true])
+                .show(ui, |ui| super::run_details::markdown_ui(ui, note));
+        });
+}

@@ -23,7 +23,8 @@
 //!   (virtualised), `charts` (per-pixel min/max reduction over a `lod` pyramid), `compare`,
 //!   `run_details`, `artifacts_panel`.
 //! * `runs_model`: derived data of the runs (tree, columns, rows), memoised.
-//! * `theme`: every colour; stable run colours.
+//! * `theme`: every colour; stable run colours. `fonts`: egui's fonts plus a bundled fallback
+//!   with wide coverage (what users log must render).
 //! * `artifact_preview`: artifact listings and previews through the run's artifact repository
 //!   (local, relocated, or a tracking server's), read by the worker.
 //! * Live refresh: the app follows the open store with a [`crate::watch::ChangeFeed`] (its own
@@ -45,6 +46,7 @@ pub(crate) mod compare;
 pub(crate) mod context;
 pub(crate) mod experiments_panel;
 pub(crate) mod filter_bar;
+mod fonts;
 pub(crate) mod lod;
 #[cfg(test)]
 mod panel_tests;

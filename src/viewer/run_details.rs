@@ -31,6 +31,9 @@ pub struct RunDetails {
     pub editing_tag: Option<(String, String)>,
     /// Filter of the params/metrics/tags tables.
     pub filter: String,
+    /// A text field just opened (rename, description, tag value): it takes the keyboard focus
+    /// on its first frame, so typing goes to it and not to the global shortcuts.
+    pub focus_editor: bool,
 }
 
 impl RunDetails {
@@ -97,10 +100,20 @@ impl RunDetails {
             theme::swatch(ui, theme::run_color(&id));
             match &mut self.rename {
                 Some(buf) => {
-                    let r = ui.add(egui::TextEdit::singleline(buf).desired_width(260.0));
+                    let r = ui.add(
+                        egui::TextEdit::singleline(buf)
+                            .id(egui::Id::unique("rename_run"))
+                            .desired_width(260.0),
+                    );
+                    if std::mem::take(&mut self.focus_editor) {
+                        r.request_focus();
+                    }
                     r.clone().on_hover_text("New run name");
                     let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                    if ui.button("Save").clicked() || enter {
+                    let escape = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Escape));
+                    if escape {
+                        self.rename = None;
+                    } else if ui.button("Save").clicked() || enter {
                         let name = buf.trim().to_string();
                         if !name.is_empty() && name != run.info.run_name {
                             ctx.send(Command::Write(WriteOp::Rename {
@@ -121,6 +134,7 @@ impl RunDetails {
                         .clicked()
                     {
                         self.rename = Some(run.info.run_name.clone());
+                        self.focus_editor = true;
                     }
                 }
             }
@@ -169,12 +183,8 @@ impl RunDetails {
                         ctx.send(Command::Copy(id.clone()));
                     }
                 });
-                ui.weak("experiment");
-                ui.label(format!(
-                    "{} ({})",
-                    ctx.experiment_name(&run.info.experiment_id),
-                    run.info.experiment_id
-                ));
+                ui.weak("user");
+                ui.label(&run.info.user_id);
                 ui.end_row();
                 ui.weak("start");
                 ui.label(run.info.start_time.map(time_local).unwrap_or_default());
@@ -188,8 +198,6 @@ impl RunDetails {
                 ui.end_row();
                 ui.weak("duration");
                 ui.label(duration_ms(run).map(duration_spaced).unwrap_or_default());
-                ui.weak("user");
-                ui.label(&run.info.user_id);
                 ui.end_row();
                 ui.weak("source");
                 ui.label(
@@ -229,10 +237,22 @@ impl RunDetails {
                     }
                     ui.end_row();
                 }
-                ui.weak("artifacts");
-                ui.label(&run.info.artifact_uri);
-                ui.end_row();
             });
+        // Long texts get their own lines, wrapped in the pane's width.
+        let experiment = format!(
+            "{} ({})",
+            ctx.experiment_name(&run.info.experiment_id),
+            run.info.experiment_id
+        );
+        for (what, text) in [
+            ("experiment", experiment.as_str()),
+            ("artifacts", run.info.artifact_uri.as_str()),
+        ] {
+            ui.horizontal_wrapped(|ui| {
+                ui.weak(what);
+                ui.add(egui::Label::new(text).wrap()).on_hover_text(text);
+            });
+        }
     }
 
     fn description_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx, run: &Arc<Run>, ro: bool) {
@@ -251,18 +271,23 @@ impl RunDetails {
                     .clicked()
             {
                 self.description = Some(current.clone());
+                self.focus_editor = true;
             }
         });
         match &mut self.description {
             Some(buf) => {
-                ui.add(
-                    egui::TextEdit::multiline(buf)
-                        .id(egui::Id::unique("description_edit"))
-                        .desired_rows(4)
-                        .desired_width(f32::INFINITY)
-                        .hint_text("Markdown"),
-                )
-                .on_hover_text("Run description (Markdown)");
+                let r = ui
+                    .add(
+                        egui::TextEdit::multiline(buf)
+                            .id(egui::Id::unique("description_edit"))
+                            .desired_rows(4)
+                            .desired_width(f32::INFINITY)
+                            .hint_text("Markdown"),
+                    )
+                    .on_hover_text("Run description (Markdown)");
+                if std::mem::take(&mut self.focus_editor) {
+                    r.request_focus();
+                }
                 let (save, cancel) = ui
                     .horizontal(|ui| {
                         (
@@ -291,7 +316,7 @@ impl RunDetails {
 }
 
 /// A small Markdown subset: headings, bullet lists, code blocks, paragraphs.
-fn markdown_ui(ui: &mut egui::Ui, text: &str) {
+pub(crate) fn markdown_ui(ui: &mut egui::Ui, text: &str) {
     let mut in_code = false;
     for line in text.lines() {
         if line.trim_start().starts_with("```") {
@@ -317,6 +342,31 @@ fn markdown_ui(ui: &mut egui::Ui, text: &str) {
     }
 }
 
+/// Width of a tag row's edit and delete buttons.
+const TAG_BUTTONS_WIDTH: f32 = 72.0;
+
+/// Widths of the key and value columns of a key/value grid in `ui`'s width (less `extra` for
+/// buttons): keys get up to 40 %, values the rest, so that both use the pane and wrap in it
+/// instead of being cut to a few characters.
+fn key_value_widths(ui: &egui::Ui, extra: f32) -> (f32, f32) {
+    let spacing = ui.spacing().item_spacing.x * 2.0;
+    let width = (ui.available_width() - extra - spacing).max(80.0);
+    let key = (width * 0.4).clamp(40.0, 280.0);
+    (key, (width - key).max(40.0))
+}
+
+/// A grid cell `width` wide showing all of `text`, wrapped; the full text also shows on hover.
+fn wrapped_cell(ui: &mut egui::Ui, width: f32, text: egui::RichText, full: &str) {
+    ui.allocate_ui_with_layout(
+        egui::vec2(width, 0.0),
+        egui::Layout::top_down(egui::Align::Min),
+        |ui| {
+            ui.set_width(width);
+            ui.add(egui::Label::new(text).wrap()).on_hover_text(full);
+        },
+    );
+}
+
 fn matches(filter: &str, key: &str, value: &str) -> bool {
     let f = filter.to_lowercase();
     f.is_empty() || key.to_lowercase().contains(&f) || value.to_lowercase().contains(&f)
@@ -325,6 +375,7 @@ fn matches(filter: &str, key: &str, value: &str) -> bool {
 impl RunDetails {
     fn params_ui(&self, ui: &mut egui::Ui, run: &Run) {
         ui.strong(format!("Params ({})", run.data.params.len()));
+        let (key_w, value_w) = key_value_widths(ui, 0.0);
         egui::Grid::new("params")
             .striped(true)
             .num_columns(2)
@@ -333,8 +384,8 @@ impl RunDetails {
                     if !matches(&self.filter, k, v) {
                         continue;
                     }
-                    ui.monospace(k);
-                    ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
+                    wrapped_cell(ui, key_w, egui::RichText::new(k).monospace(), k);
+                    wrapped_cell(ui, value_w, egui::RichText::new(v), v);
                     ui.end_row();
                 }
             });
@@ -404,6 +455,7 @@ impl RunDetails {
             .filter(|(k, _)| k.as_str() != tags::NOTE_CONTENT)
             .collect();
         ui.strong(format!("Tags ({})", user_tags.len()));
+        let (key_w, value_w) = key_value_widths(ui, TAG_BUTTONS_WIDTH);
         egui::Grid::new("tags")
             .striped(true)
             .num_columns(3)
@@ -412,14 +464,22 @@ impl RunDetails {
                     if !matches(&self.filter, k, v) {
                         continue;
                     }
-                    ui.monospace(k);
+                    wrapped_cell(ui, key_w, egui::RichText::new(k).monospace(), k);
                     let editing = self.editing_tag.as_ref().is_some_and(|(ek, _)| ek == k);
                     if editing {
                         let mut save = false;
                         let mut cancel = false;
                         if let Some((_, buf)) = &mut self.editing_tag {
-                            ui.add(egui::TextEdit::singleline(buf).desired_width(120.0))
+                            let r = ui
+                                .add(
+                                    egui::TextEdit::multiline(buf)
+                                        .desired_width(value_w)
+                                        .desired_rows(1),
+                                )
                                 .on_hover_text(format!("New value of {k}"));
+                            if std::mem::take(&mut self.focus_editor) {
+                                r.request_focus();
+                            }
                         }
                         ui.horizontal(|ui| {
                             save = ui.small_button("Save").clicked();
@@ -435,7 +495,7 @@ impl RunDetails {
                             self.editing_tag = None;
                         }
                     } else {
-                        ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
+                        wrapped_cell(ui, value_w, egui::RichText::new(v), v);
                         ui.horizontal(|ui| {
                             if ui
                                 .add_enabled(!ro, egui::Button::new("✏").small())
@@ -443,6 +503,7 @@ impl RunDetails {
                                 .clicked()
                             {
                                 self.editing_tag = Some((k.clone(), v.clone()));
+                                self.focus_editor = true;
                             }
                             if ui
                                 .add_enabled(!ro, egui::Button::new("🗑").small())

@@ -121,9 +121,13 @@ impl RunsTable {
                     .iter()
                     .map(|s| {
                         format!(
-                            "{} {}",
+                            "{} ({})",
                             s.column.title(),
-                            if s.ascending { "↑" } else { "↓" }
+                            if s.ascending {
+                                "ascending"
+                            } else {
+                                "descending"
+                            }
                         )
                     })
                     .collect();
@@ -185,14 +189,16 @@ impl RunsTable {
             .header(22.0, |mut header| {
                 for col in &columns {
                     header.col(|ui| {
-                        let arrow = sort
-                            .iter()
-                            .position(|s| s.column == *col)
-                            .map(|i| {
-                                let a = if sort[i].ascending { "↑" } else { "↓" };
-                                if sort.len() > 1 { format!(" {a}{}", i + 1) } else { format!(" {a}") }
-                            })
-                            .unwrap_or_default();
+                        // The sort direction is drawn (a triangle), not a glyph a font may lack;
+                        // first, so that truncating the title never hides it.
+                        let sorted = sort.iter().position(|s| s.column == *col);
+                        if let Some(i) = sorted {
+                            sort_arrow(ui, sort[i].ascending);
+                        }
+                        let arrow = match sorted {
+                            Some(i) if sort.len() > 1 => format!(" {}", i + 1),
+                            _ => String::new(),
+                        };
                         let mut title = col.title();
                         if let ColumnId::Metric(k) = col {
                             let agg = ctx.metric_agg(k);
@@ -493,6 +499,39 @@ impl RunsTable {
             });
         self.show_column_chooser = open;
     }
+}
+
+/// Draws the sort direction of a column header: a small triangle pointing up (ascending) or
+/// down (descending), in the text colour.
+pub(crate) fn sort_arrow(ui: &mut egui::Ui, ascending: bool) -> egui::Response {
+    let size = egui::vec2(9.0, 12.0);
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let c = rect.center();
+    let (w, h) = (4.0, 3.5);
+    let points = if ascending {
+        vec![
+            egui::pos2(c.x - w, c.y + h),
+            egui::pos2(c.x + w, c.y + h),
+            egui::pos2(c.x, c.y - h),
+        ]
+    } else {
+        vec![
+            egui::pos2(c.x - w, c.y - h),
+            egui::pos2(c.x + w, c.y - h),
+            egui::pos2(c.x, c.y + h),
+        ]
+    };
+    let color = ui.visuals().strong_text_color();
+    ui.painter().add(egui::Shape::convex_polygon(
+        points,
+        color,
+        egui::Stroke::NONE,
+    ));
+    response.on_hover_text(if ascending {
+        "sorted ascending"
+    } else {
+        "sorted descending"
+    })
 }
 
 #[cfg(test)]

@@ -12,12 +12,15 @@ use super::super::cache::Entry;
 use super::super::filter_bar;
 use super::super::runs_model::RunSet;
 use super::super::worker::{
-    Answer, ExperimentList, Failure, Histories, Refreshed, Reply, RunsPage, WriteOp, Written,
+    Answer, ExperimentList, Failure, Histories, OpenOutcome, Refreshed, Reply, Request, RunsPage,
+    WriteOp, Written,
 };
 use super::{ANSWER_BUDGET, App, timings_enabled};
 
 /// Most recent stores remembered.
 const MAX_RECENT: usize = 10;
+/// Runs the first view selects (the latest leaf runs), so that charts show at once.
+pub(crate) const FIRST_VIEW_RUNS: usize = 10;
 
 impl App {
     /// Applies worker answers until the time budget is spent (then asks for another frame).
@@ -38,16 +41,30 @@ impl App {
         } = answer;
         match reply {
             Reply::Skipped => {}
-            Reply::Opened(Ok(opened)) => {
+            Reply::Opened(Ok(OpenOutcome::Opened(opened))) => {
                 if !opened.writable && !self.data.read_only {
                     self.data.read_only = true;
                     self.info("the store cannot be written here: opened read-only");
                 }
                 self.start_live(&opened.uri);
-                let shown = self.store_request.clone().unwrap_or(opened.uri);
+                let shown = match &opened.found_inside {
+                    // The store found inside the chosen folder is what is open (and what the
+                    // store is remembered by).
+                    Some(_) => opened.uri,
+                    None => self.store_request.clone().unwrap_or(opened.uri),
+                };
+                self.store_found_inside = opened.found_inside;
+                if self.store_found_inside.is_some() {
+                    self.store_request = Some(shown.clone());
+                }
                 self.store = Some(Entry::Ready(Arc::new(shown.clone())));
                 self.remember_store(shown);
                 self.request_experiments();
+            }
+            Reply::Opened(Ok(OpenOutcome::Choose { folder, candidates })) => {
+                // Nothing was opened: ask which one.
+                self.store = None;
+                self.choose_store = Some((folder, candidates));
             }
             Reply::Opened(Err(f)) => self.store = Some(Entry::Failed(f.message)),
             Reply::Experiments(result) => {
@@ -75,6 +92,16 @@ impl App {
                     Err(f) => self.runs_failed(f),
                 }
             }
+            Reply::LatestActive(Ok(Some(id))) => {
+                if self.auto_selected && !self.data.selected_experiments.contains(&id) {
+                    self.data.selected_experiments = [id].into();
+                    self.data.selection.clear();
+                    self.preselect_runs = true;
+                    self.request_runs();
+                }
+            }
+            // The provisional pick stays.
+            Reply::LatestActive(_) => {}
             Reply::RunCounts(Ok(counts)) => {
                 self.data.run_counts.extend(counts);
                 self.move_off_empty_experiment();
@@ -182,6 +209,8 @@ impl App {
         });
         if let Some(e) = with_runs {
             self.data.selected_experiments = [e.experiment_id.clone()].into();
+            self.data.selection.clear();
+            self.preselect_runs = true;
             self.request_runs();
         }
     }
@@ -208,6 +237,8 @@ impl App {
                         .collect::<BTreeSet<String>>()
                 })
                 .unwrap_or_default();
+            // Either way, the first view selects the latest runs so that charts show at once.
+            self.preselect_runs = true;
             if !remembered.is_empty() {
                 self.data.selected_experiments = remembered;
             } else {
@@ -223,6 +254,21 @@ impl App {
                         .insert(e.experiment_id.clone());
                     self.auto_selected = true;
                 }
+                // That pick shows rows at once; the worker then finds the experiment active
+                // last (the newest run with metrics), and the view moves there unless the user
+                // chose meanwhile.
+                let active: Vec<String> = experiments
+                    .iter()
+                    .filter(active)
+                    .map(|e| e.experiment_id.clone())
+                    .collect();
+                let g = self.next_generation();
+                self.worker.send(
+                    g,
+                    Request::LatestActive {
+                        experiment_ids: active,
+                    },
+                );
             }
         }
         let others: Vec<String> = experiments
@@ -266,6 +312,15 @@ impl App {
                     );
                 }
             }
+        }
+        if done
+            && std::mem::take(&mut self.preselect_runs)
+            && d.selection.is_empty()
+            && let Some(set) = d.runs.entry.ready()
+        {
+            let latest = latest_leaf_runs(set, FIRST_VIEW_RUNS);
+            d.focus = latest.first().cloned();
+            d.selection = latest.into_iter().collect();
         }
         if done {
             d.runs.loading = false;
@@ -385,4 +440,24 @@ fn open_externally(path: &std::path::Path) {
         "xdg-open"
     };
     let _ = std::process::Command::new(program).arg(path).spawn();
+}
+
+/// The ids of the `n` newest runs of `set` that have no children (leaf runs: the trials of a
+/// sweep, not its parent), newest first.
+pub(crate) fn latest_leaf_runs(set: &RunSet, n: usize) -> Vec<String> {
+    let mut leaves: Vec<&Arc<Run>> = set
+        .runs
+        .iter()
+        .filter(|r| {
+            set.children
+                .get(&r.info.run_id)
+                .is_none_or(|c| c.is_empty())
+        })
+        .collect();
+    leaves.sort_by_key(|r| std::cmp::Reverse(r.info.start_time.unwrap_or(i64::MIN)));
+    leaves
+        .into_iter()
+        .take(n)
+        .map(|r| r.info.run_id.clone())
+        .collect()
 }

@@ -17,6 +17,10 @@ impl App {
         let g = self.next_generation();
         self.store = Some(Entry::Loading);
         self.store_request = Some(uri.clone());
+        self.store_found_inside = None;
+        self.choose_store = None;
+        self.preselect_runs = false;
+        self.auto_selected = false;
         self.stop_live();
         self.data.experiments = Entry::Loading;
         self.experiment_warnings.clear();
@@ -162,6 +166,7 @@ impl App {
             }
             Command::SelectExperiments(ids) => {
                 self.auto_selected = false;
+                self.preselect_runs = false;
                 if ids != self.data.selected_experiments {
                     if let Some(s) = self.store_request.clone() {
                         let list = ids.iter().cloned().collect();
@@ -402,7 +407,7 @@ impl App {
                         .pick_file()
                 } else {
                     rfd::FileDialog::new()
-                        .set_title("Open an mlruns folder")
+                        .set_title("Open an mlruns folder, or the project folder holding mlruns/ or mlflow.db")
                         .pick_folder()
                 };
                 if let Some(p) = picked {

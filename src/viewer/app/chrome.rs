@@ -74,14 +74,23 @@ impl App {
                 {
                     self.commands.push(Command::SetDark(!self.data.persisted.dark));
                 }
-                let mut ro = self.data.read_only;
-                if ui
-                    .toggle_value(&mut ro, "🔒 read-only")
-                    .on_hover_text("Disable every edit control")
-                    .changed()
-                {
-                    self.commands.push(Command::SetReadOnly(ro));
+                ui.separator();
+                let ro = self.data.read_only;
+                let (switch, hover) = if ro {
+                    (
+                        "Allow editing",
+                        "Enable renaming, tagging, describing and deleting runs: changes are written to the store",
+                    )
+                } else {
+                    (
+                        "Make read-only",
+                        "Disable every edit control: nothing can be written to the store",
+                    )
+                };
+                if ui.button(switch).on_hover_text(hover).clicked() {
+                    self.commands.push(Command::SetReadOnly(!ro));
                 }
+                edit_mode_badge(ui, ro, self.data.persisted.dark);
             });
         });
     }
@@ -99,14 +108,19 @@ impl App {
                         self.store_request.as_deref().unwrap_or("")
                     ));
                 }
-                Some(Entry::Failed(_)) => {
+                Some(Entry::Failed(e)) => {
                     ui.colored_label(
                         theme::error_color(self.data.persisted.dark),
-                        "Cannot open the store",
+                        format!("No store open · {}", failure_heading(e)),
                     );
                 }
                 Some(Entry::Ready(uri)) => {
                     ui.label(format!("Store: {uri}"));
+                    if let Some(found) = &self.store_found_inside {
+                        ui.weak(format!("(found {found})")).on_hover_text(
+                            "The folder you chose holds this store; it was opened instead",
+                        );
+                    }
                 }
             }
             if let Some(set) = self.run_set() {
@@ -132,9 +146,13 @@ impl App {
                     self.show_warnings = true;
                 }
             }
-            if self.data.read_only {
+            if matches!(self.store, Some(Entry::Ready(_))) {
                 ui.separator();
-                ui.label("🔒 read-only");
+                if self.data.read_only {
+                    ui.label("Read-only: nothing is written to the store");
+                } else {
+                    ui.label("Edits are saved to the store");
+                }
             }
             if self.data.persisted.live_refresh
                 && let Some(mode) = self.live_mode
@@ -239,6 +257,41 @@ impl App {
                 });
             self.show_keyboard_help = open;
         }
+        if let Some((folder, candidates)) = self.choose_store.clone() {
+            let modal = egui::Modal::new(egui::Id::unique("choose_store")).show(ctx, |ui| {
+                ui.set_width(460.0);
+                ui.heading("Which store?");
+                ui.add(
+                    egui::Label::new(format!(
+                        "{folder} holds both an mlruns/ folder and an mlflow.db. Open:"
+                    ))
+                    .wrap(),
+                );
+                ui.add_space(8.0);
+                let mut picked = None;
+                for (c, label) in candidates
+                    .iter()
+                    .zip(["mlruns/ (files)", "mlflow.db (SQLite)"])
+                {
+                    if ui.button(label).on_hover_text(c.as_str()).clicked() {
+                        picked = Some(c.clone());
+                    }
+                }
+                ui.add_space(4.0);
+                let cancel = ui.button("Cancel").clicked();
+                (picked, cancel)
+            });
+            let close = modal.should_close();
+            match modal.inner {
+                (Some(uri), _) => {
+                    self.choose_store = None;
+                    self.commands.push(Command::OpenStore(uri));
+                }
+                (None, true) => self.choose_store = None,
+                (None, false) if close => self.choose_store = None,
+                (None, false) => {}
+            }
+        }
         if let Some(confirm) = self.confirm.clone() {
             let modal = egui::Modal::new(egui::Id::unique("confirm")).show(ctx, |ui| {
                 ui.set_width(360.0);
@@ -289,10 +342,15 @@ impl App {
 
     fn handle_keyboard(&mut self, ctx: &egui::Context) {
         use egui::{Key, Modifiers};
-        let typing = ctx.memory(|m| m.focused().is_some()) && ctx.egui_wants_keyboard_input();
-        let modal_open = self.confirm.is_some();
+        // While a text field (or any widget) has the keyboard, keys are its own: no global
+        // shortcut fires, so typing a name never toggles, deletes or reloads anything.
+        let typing = ctx.egui_wants_keyboard_input() || ctx.text_edit_focused();
+        let modal_open = self.confirm.is_some() || self.choose_store.is_some();
         let mut cmds = Vec::new();
         ctx.input_mut(|i| {
+            if typing || modal_open {
+                return;
+            }
             if i.consume_key(Modifiers::COMMAND, Key::O) {
                 cmds.push(Command::OpenFolderDialog);
             }
@@ -306,9 +364,6 @@ impl App {
                 if i.consume_key(Modifiers::COMMAND, key) {
                     cmds.push(Command::SetTab(Tab::ALL[n]));
                 }
-            }
-            if typing || modal_open {
-                return;
             }
             if i.consume_key(Modifiers::NONE, Key::Slash) {
                 i.events
@@ -420,6 +475,50 @@ impl Panels {
     }
 }
 
+/// The edit mode in words, always shown in the menu bar: an amber "editable" badge (edits are
+/// written to the store) or a grey lock and "read-only".
+pub(super) fn edit_mode_badge(ui: &mut egui::Ui, read_only: bool, dark: bool) -> egui::Response {
+    let (text, fill, color, hover) = if read_only {
+        (
+            "🔒 read-only",
+            ui.visuals().widgets.inactive.bg_fill,
+            ui.visuals().strong_text_color(),
+            "Nothing can be changed: every edit control is off",
+        )
+    } else {
+        (
+            "✏ editable",
+            theme::warning_color(dark),
+            if dark {
+                egui::Color32::BLACK
+            } else {
+                egui::Color32::WHITE
+            },
+            "Renaming, tagging, describing and deleting runs write to the store",
+        )
+    };
+    egui::Frame::new()
+        .fill(fill)
+        .corner_radius(4.0)
+        .inner_margin(egui::vec2(6.0, 1.0))
+        .show(ui, |ui| {
+            ui.label(egui::RichText::new(text).color(color).strong())
+        })
+        .inner
+        .on_hover_text(hover)
+}
+
+/// The heading of a failure to open: what kind of failure, in a few words.
+fn failure_heading(message: &str) -> &'static str {
+    if message.starts_with("not an MLflow store") {
+        "Not an MLflow store"
+    } else if message.starts_with("cannot connect to") {
+        "Cannot connect to the tracking server"
+    } else {
+        "This store cannot be opened"
+    }
+}
+
 /// What the central panel shows while no store is open: opening, why it failed, or how to open
 /// one.
 pub(super) fn empty_state_ui(ui: &mut egui::Ui, store: Option<&Entry<String>>, ctx: &ViewCtx) {
@@ -431,14 +530,34 @@ pub(super) fn empty_state_ui(ui: &mut egui::Ui, store: Option<&Entry<String>>, c
                 ui.label("Opening…");
             }
             Some(Entry::Failed(e)) => {
-                ui.heading("This store cannot be opened");
-                ui.colored_label(theme::error_color(ctx.dark()), e.as_str());
+                ui.heading(failure_heading(e));
+                // The first line says what is wrong; technical detail waits behind a
+                // disclosure.
+                let (summary, detail) = e.split_once('\n').unwrap_or((e.as_str(), ""));
+                ui.colored_label(theme::error_color(ctx.dark()), summary);
+                if !detail.trim().is_empty() {
+                    let id = egui::Id::unique("open_failure_details");
+                    let open = ui.data(|d| d.get_temp::<bool>(id).unwrap_or(false));
+                    let label = if open {
+                        "▼ Technical details"
+                    } else {
+                        "▶ Technical details"
+                    };
+                    if ui.link(label).clicked() {
+                        ui.data_mut(|d| d.insert_temp(id, !open));
+                    }
+                    if open {
+                        ui.add(
+                            egui::Label::new(egui::RichText::new(detail).weak().monospace()).wrap(),
+                        );
+                    }
+                }
                 ui.add_space(12.0);
-                ui.label("Open an mlruns folder or mlflow.db — Ctrl+O, or drop it here");
+                ui.label("Open an mlruns folder, an mlflow.db, or the project folder holding one — Ctrl+O, or drop it here");
             }
             _ => {
                 ui.heading("mlscope");
-                ui.label("Open an mlruns folder or mlflow.db — Ctrl+O, or drop it here");
+                ui.label("Open an mlruns folder, an mlflow.db, or the project folder holding one — Ctrl+O, or drop it here");
             }
         }
         ui.add_space(12.0);

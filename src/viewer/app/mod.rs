@@ -146,11 +146,19 @@ pub struct App {
     store: Option<Entry<String>>,
     /// What the user asked to open.
     store_request: Option<String>,
+    /// What was found inside the folder the user chose (`mlruns/ inside /x`), shown in the
+    /// status bar.
+    store_found_inside: Option<String>,
+    /// A chosen folder holding both `mlruns/` and `mlflow.db`, and the two, while the user
+    /// picks one.
+    choose_store: Option<(String, Vec<String>)>,
     experiments_generation: u64,
     /// Experiments that could not be read.
     experiment_warnings: Vec<StoreWarning>,
     /// The shown experiment was picked by the app, not the user (it may move to one with runs).
     auto_selected: bool,
+    /// The first view of a store: select its latest leaf runs once they are read.
+    preselect_runs: bool,
     /// Changes whenever a parent is expanded or collapsed (memoisation key of the rows).
     collapsed_version: u64,
     /// Where Shift+click and Shift+arrows extend the selection from.
@@ -180,6 +188,8 @@ pub struct App {
     live_waker: Arc<std::sync::Mutex<Option<egui::Context>>>,
     dialogs: (Sender<DialogResult>, Receiver<DialogResult>),
     theme_applied: Option<bool>,
+    /// Whether the fallback font was added to the context.
+    fonts_installed: bool,
     repaint_ctx: Option<egui::Context>,
 }
 
@@ -217,9 +227,12 @@ impl App {
             generation: 0,
             store: None,
             store_request: None,
+            store_found_inside: None,
+            choose_store: None,
             experiments_generation: 0,
             experiment_warnings: Vec::new(),
             auto_selected: false,
+            preselect_runs: false,
             collapsed_version: 0,
             anchor: None,
             scroll_to_row: None,
@@ -236,6 +249,7 @@ impl App {
             live_waker: Arc::new(std::sync::Mutex::new(None)),
             dialogs: std::sync::mpsc::channel(),
             theme_applied: None,
+            fonts_installed: false,
             repaint_ctx: None,
         }
     }
@@ -347,6 +361,10 @@ impl App {
                 *slot = Some(ctx.clone());
             }
         }
+        if !self.fonts_installed {
+            super::fonts::install(&ctx);
+            self.fonts_installed = true;
+        }
         if self.theme_applied != Some(self.data.persisted.dark) {
             theme::apply(&ctx, self.data.persisted.dark);
             self.theme_applied = Some(self.data.persisted.dark);
@@ -374,6 +392,7 @@ impl App {
                 .min_size(120.0)
                 .show(ui, |ui| panels.bottom_pane_ui(ui, &view));
             egui::CentralPanel::default().show(ui, |ui| {
+                super::experiments_panel::description_ui(ui, &view);
                 panels.filter_bar.show(ui, &view);
                 panels.runs_table.show(ui, &view);
             });
@@ -469,6 +488,12 @@ impl App {
         &mut self.data.persisted
     }
 
+    /// Whether every edit control is off.
+    #[doc(hidden)]
+    pub fn is_read_only(&self) -> bool {
+        self.data.read_only
+    }
+
     /// The pending confirmation.
     #[doc(hidden)]
     pub fn confirm(&self) -> Option<&Confirm> {
@@ -479,6 +504,36 @@ impl App {
     #[doc(hidden)]
     pub fn messages(&self) -> &[Message] {
         &self.messages
+    }
+
+    /// A listed artifact folder, by the run's artifact URI and the folder's path.
+    #[doc(hidden)]
+    pub fn artifact_list(
+        &self,
+        artifact_uri: &str,
+        path: &str,
+    ) -> Option<&Entry<Vec<super::artifact_preview::ArtifactEntry>>> {
+        self.data
+            .artifact_lists
+            .peek(&(artifact_uri.to_string(), path.to_string()))
+    }
+
+    /// A read artifact preview, by the run's artifact URI and the file's path.
+    #[doc(hidden)]
+    pub fn artifact_preview(
+        &self,
+        artifact_uri: &str,
+        path: &str,
+    ) -> Option<&Entry<super::artifact_preview::Preview>> {
+        self.data
+            .artifact_previews
+            .peek(&(artifact_uri.to_string(), path.to_string()))
+    }
+
+    /// The folder holding both `mlruns/` and `mlflow.db` the user is asked about, if any.
+    #[doc(hidden)]
+    pub fn store_choice(&self) -> Option<&(String, Vec<String>)> {
+        self.choose_store.as_ref()
     }
 
     /// Opens the column chooser window.

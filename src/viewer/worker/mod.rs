@@ -15,7 +15,6 @@ mod protocol;
 mod reads;
 
 use std::collections::{HashMap, VecDeque};
-use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -357,6 +356,9 @@ impl WorkerThread {
             Request::Runs { .. } => {
                 Reply::Runs(Err(Failure::internal("runs are searched page by page")))
             }
+            Request::LatestActive { experiment_ids } => Reply::LatestActive(
+                self.guarded(|this| latest_active(this.store()?.as_ref(), experiment_ids)),
+            ),
             Request::RunCounts { experiment_ids } => Reply::RunCounts(
                 self.guarded(|this| run_counts(this.store()?.as_ref(), experiment_ids)),
             ),
@@ -414,21 +416,44 @@ impl WorkerThread {
         }
     }
 
-    /// Opens the store at `uri`, replacing the current one.
-    fn open(&mut self, uri: String) -> Result<Opened, Failure> {
-        // A dropped or chosen path: a .db file is a SQLite store (checked here, off the UI
-        // thread).
-        let uri = if uri.contains("://") || uri.starts_with("file:") || uri.starts_with("sqlite:") {
-            uri
-        } else {
-            uri_for_path(Path::new(&uri))
+    /// Opens the store at `uri`, replacing the current one. A chosen folder that holds
+    /// `mlruns/` or `mlflow.db` opens that; one that holds both asks; one that holds neither is
+    /// "not an MLflow store" (see [`crate::store::locate_store`]; looked at here, off the UI
+    /// thread).
+    fn open(&mut self, uri: String) -> Result<OpenOutcome, Failure> {
+        use crate::store::{Located, locate_store};
+        let (uri, found_inside) = match locate_store(&uri) {
+            Located::Store(uri) => (uri, None),
+            Located::Inside { uri, folder, found } => {
+                (uri, Some(format!("{found} inside {}", folder.display())))
+            }
+            Located::Both {
+                folder,
+                mlruns,
+                database,
+            } => {
+                return Ok(OpenOutcome::Choose {
+                    folder: folder.display().to_string(),
+                    candidates: vec![mlruns.display().to_string(), database],
+                });
+            }
+            Located::NotAStore { path, reason } => {
+                return Err(Failure {
+                    code: crate::error::ErrorCode::InvalidParameterValue,
+                    message: Located::not_a_store_message(&path, &reason),
+                });
+            }
         };
         let store = open_existing(&uri)?;
         let writable = is_writable(&uri);
         let uri = store.tracking_uri();
         self.store = Some(store);
         self.artifact_repos.clear();
-        Ok(Opened { uri, writable })
+        Ok(OpenOutcome::Opened(Opened {
+            uri,
+            writable,
+            found_inside,
+        }))
     }
 }
 
@@ -456,8 +481,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("mlflow.db");
         std::fs::write(&db, b"").unwrap();
-        assert!(uri_for_path(&db).starts_with("sqlite:////"));
-        assert_eq!(uri_for_path(dir.path()), dir.path().display().to_string());
+        let located = crate::store::locate_store(&db.display().to_string());
+        assert!(
+            matches!(&located, crate::store::Located::Store(u) if u.starts_with("sqlite:////")),
+            "{located:?}"
+        );
     }
 
     #[test]

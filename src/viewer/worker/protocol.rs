@@ -32,6 +32,12 @@ pub enum Request {
         /// Active, deleted or all.
         view: ViewType,
     },
+    /// Which of these experiments was active last: the experiment of the newest run that
+    /// logged metrics (else of the newest run), for the first view.
+    LatestActive {
+        /// Experiments.
+        experiment_ids: Vec<String>,
+    },
     /// Count the active runs of each experiment.
     RunCounts {
         /// Experiments.
@@ -166,6 +172,8 @@ pub enum RequestKey {
     Runs,
     /// [`Request::RunCounts`].
     RunCounts,
+    /// [`Request::LatestActive`].
+    LatestActive,
     /// [`Request::GetRuns`].
     GetRuns,
     /// [`Request::LiveRuns`].
@@ -191,7 +199,10 @@ impl RequestKey {
     pub(super) fn supersedes(&self) -> bool {
         matches!(
             self,
-            RequestKey::Runs | RequestKey::Experiments | RequestKey::RunCounts
+            RequestKey::Runs
+                | RequestKey::Experiments
+                | RequestKey::RunCounts
+                | RequestKey::LatestActive
         )
     }
 }
@@ -204,6 +215,7 @@ impl Request {
             Request::Experiments { .. } => RequestKey::Experiments,
             Request::Runs { .. } => RequestKey::Runs,
             Request::RunCounts { .. } => RequestKey::RunCounts,
+            Request::LatestActive { .. } => RequestKey::LatestActive,
             Request::GetRuns { .. } => RequestKey::GetRuns,
             Request::LiveRuns { .. } => RequestKey::LiveRuns,
             Request::Histories { run_id, .. } => RequestKey::Histories(run_id.clone()),
@@ -227,6 +239,7 @@ impl Request {
             Request::Experiments { .. } => Reply::Experiments(Err(failure)),
             Request::Runs { .. } => Reply::Runs(Err(failure)),
             Request::RunCounts { .. } => Reply::RunCounts(Err(failure)),
+            Request::LatestActive { .. } => Reply::LatestActive(Err(failure)),
             Request::GetRuns { .. } => Reply::Refreshed(Err(failure)),
             Request::LiveRuns { .. } => Reply::LiveRefreshed(Err(failure)),
             Request::Histories { run_id, .. } => Reply::Histories {
@@ -295,6 +308,24 @@ pub struct Opened {
     pub uri: String,
     /// Whether its files can be written (false on read-only media or permissions).
     pub writable: bool,
+    /// What was found inside the folder the user chose (`mlruns/` or `mlflow.db`), when the
+    /// store is not the chosen path itself.
+    pub found_inside: Option<String>,
+}
+
+/// What opening a chosen path gave.
+#[derive(Debug)]
+pub enum OpenOutcome {
+    /// The store is open.
+    Opened(Opened),
+    /// The chosen folder holds both an `mlruns/` folder and an `mlflow.db`: the user picks one
+    /// (nothing was opened; the previous store stays).
+    Choose {
+        /// The chosen folder.
+        folder: String,
+        /// The `mlruns` folder's path and the database's `sqlite:` URI.
+        candidates: Vec<String>,
+    },
 }
 
 /// Every experiment of a listing.
@@ -349,11 +380,13 @@ pub struct Written {
 #[derive(Debug)]
 pub enum Reply {
     /// [`Request::Open`].
-    Opened(Result<Opened, Failure>),
+    Opened(Result<OpenOutcome, Failure>),
     /// [`Request::Experiments`].
     Experiments(Result<ExperimentList, Failure>),
     /// [`Request::Runs`], one page at a time.
     Runs(Result<RunsPage, Failure>),
+    /// [`Request::LatestActive`]: the experiment, if any has runs.
+    LatestActive(Result<Option<String>, Failure>),
     /// [`Request::RunCounts`]: active runs per experiment.
     RunCounts(Result<BTreeMap<String, usize>, Failure>),
     /// [`Request::GetRuns`].

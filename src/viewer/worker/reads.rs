@@ -2,7 +2,7 @@
 //! `dyn TrackingStore` (and the run's artifact repository), opening stores, writing files.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::artifacts::ArtifactRepository;
@@ -63,6 +63,29 @@ pub(super) fn run_counts(
     }
     Ok(counts)
 }
+
+/// The experiment of the newest active run that logged metrics among `experiment_ids` (else of
+/// the newest run; `None` when they have no runs): where the first view shows charts. Looks at
+/// the newest [`LATEST_ACTIVE_RUNS`] runs only.
+pub(super) fn latest_active(
+    store: &dyn TrackingStore,
+    experiment_ids: Vec<String>,
+) -> Result<Option<String>, Failure> {
+    if experiment_ids.is_empty() {
+        return Ok(None);
+    }
+    let mut query = RunQuery::new(experiment_ids);
+    query.max_results = LATEST_ACTIVE_RUNS;
+    query.order_by = vec!["attributes.start_time DESC".to_string()];
+    let page = store.search_runs(&query)?;
+    let with_metrics = page.items.iter().find(|r| !r.data.metrics.is_empty());
+    Ok(with_metrics
+        .or(page.items.first())
+        .map(|r| r.info.experiment_id.clone()))
+}
+
+/// Newest runs [`latest_active`] looks at.
+pub const LATEST_ACTIVE_RUNS: usize = 200;
 
 /// Reads runs again; those that cannot be read are listed with the reason.
 pub(super) fn get_runs(store: &dyn TrackingStore, run_ids: Vec<String>) -> Refreshed {
@@ -197,20 +220,6 @@ pub(super) fn histories_followed(
     Some(Histories { series, errors })
 }
 
-/// Turns a dropped or chosen path into a tracking URI: `.db`/`.sqlite` files are SQLite.
-pub fn uri_for_path(path: &Path) -> String {
-    let is_db = path.is_file()
-        && path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-            matches!(e.to_ascii_lowercase().as_str(), "db" | "sqlite" | "sqlite3")
-        });
-    if is_db {
-        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        format!("sqlite:///{}", abs.display())
-    } else {
-        path.display().to_string()
-    }
-}
-
 /// The artifact as a file on this machine: where it is, or a download of it (a tracking
 /// server's artifacts) under the system's temporary folder.
 pub(super) fn local_copy(
@@ -287,25 +296,64 @@ pub(super) fn open_server(url: &str) -> Result<Arc<dyn TrackingStore>, Failure> 
     if unset("MLFLOW_HTTP_REQUEST_TIMEOUT") {
         config.timeout = VIEWER_HTTP_TIMEOUT;
     }
-    let store = crate::store::RestStore::with_config(config)?;
-    let probe = crate::ExperimentQuery {
-        max_results: 1,
-        ..Default::default()
-    };
-    store.search_experiments(&probe).map_err(|e| {
-        let code = e.error_code();
-        let hint = match code {
-            ErrorCode::Unauthenticated | ErrorCode::PermissionDenied => {
-                " Set the credentials in the environment before starting mlscope."
-            }
-            _ => "",
+    // A first probe without retries: a refused connection (nothing listens there) is said at
+    // once, instead of after the retries' backoff; other failures get the retries.
+    // Shown without any credentials of the URL.
+    let shown = config.display_url().to_string();
+    let mut once = config.clone();
+    once.max_retries = 0;
+    let probe = |store: &crate::store::RestStore| {
+        let query = crate::ExperimentQuery {
+            max_results: 1,
+            ..Default::default()
         };
-        Failure {
-            code,
-            message: format!("cannot open {url}: {e}{hint}"),
-        }
-    })?;
+        store.search_experiments(&query).map(|_| ())
+    };
+    let store = crate::store::RestStore::with_config(config)?;
+    let first = probe(&crate::store::RestStore::with_config(once)?);
+    let result = match first {
+        Err(e) if connection_refused(&e) => Err(e),
+        Err(_) => probe(&store),
+        Ok(()) => Ok(()),
+    };
+    result.map_err(|e| open_failure(&shown, &e))?;
     Ok(Arc::new(store))
+}
+
+/// Whether a request failed because nothing accepts connections at the server's address.
+fn connection_refused(e: &crate::Error) -> bool {
+    let text = e.to_string();
+    text.contains("connection refused") || text.contains("connection failed")
+}
+
+/// Why a tracking server cannot be opened. A connection that failed reads `cannot connect to
+/// URL: connection refused` on the first line, with the technical detail on the next lines (the
+/// window shows it behind a disclosure); other failures say what the server answered.
+fn open_failure(url: &str, e: &crate::Error) -> Failure {
+    let code = e.error_code();
+    let detail = e.to_string();
+    let reason = if connection_refused(e) {
+        Some("connection refused")
+    } else if detail.contains("does not resolve") {
+        Some("its host name does not resolve")
+    } else if detail.contains("timeout") {
+        Some("no answer in time")
+    } else {
+        None
+    };
+    let message = match reason {
+        Some(reason) => format!("cannot connect to {url}: {reason}\n{detail}"),
+        None => {
+            let hint = match code {
+                ErrorCode::Unauthenticated | ErrorCode::PermissionDenied => {
+                    " Set the credentials in the environment before starting mlscope."
+                }
+                _ => "",
+            };
+            format!("cannot open {url}: {detail}{hint}")
+        }
+    };
+    Failure { code, message }
 }
 
 /// Retries of a request to a tracking server from the viewer, unless

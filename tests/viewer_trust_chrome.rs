@@ -1,0 +1,679 @@
+//! Regression tests of issue 13's chrome items: opening the folder that holds a store, reading
+//! never writes, focus of text fields, the read-only/editable state, glyphs, the first view,
+//! truncation, a dead server. They drive the real app with egui_kittest on MLflow-made stores
+//! (`tests/fixtures/`, `assets/demo/mlruns`) copied to temp dirs.
+
+#![cfg(feature = "viewer")]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use mlscope::viewer::testing::{ArtifactRoot, Command, Entry, Tab};
+use mlscope::viewer::{App, Persisted, ViewerOptions};
+use mlscope::{TrackingStore, ViewType};
+
+fn harness(app: App) -> Harness<'static, App> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(10_000)
+        .build_ui_state(|ui, app: &mut App| app.ui(ui), app)
+}
+
+/// Steps frames until the worker has answered everything (and stays idle for a few frames).
+fn settle(h: &mut Harness<'static, App>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut idle_frames = 0;
+    while Instant::now() < deadline {
+        h.step();
+        if h.state().is_idle() {
+            idle_frames += 1;
+            if idle_frames >= 4 {
+                return;
+            }
+        } else {
+            idle_frames = 0;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    panic!("the viewer did not become idle within 30 s");
+}
+
+fn apply(h: &mut Harness<'static, App>, command: Command) {
+    h.state_mut().send(command);
+    settle(h);
+}
+
+/// A viewer started on `store` as `mlscope <store>` starts it.
+fn open_path(store: &Path, read_only: bool) -> Harness<'static, App> {
+    let app = App::new(
+        ViewerOptions {
+            store: Some(store.display().to_string()),
+            read_only,
+        },
+        Persisted::default(),
+    );
+    let mut h = harness(app);
+    settle(&mut h);
+    h
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+fn demo_mlruns() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/mlruns")
+}
+
+// ----- item 3: opening the folder that holds the store ------------------------------------------
+
+#[test]
+fn a_project_folder_holding_mlruns_opens_its_runs_and_says_so() {
+    let project = tempfile::tempdir().unwrap();
+    copy_dir(&demo_mlruns(), &project.path().join("mlruns"));
+    std::fs::write(project.path().join("train.py"), "print('hi')\n").unwrap();
+    let h = open_path(project.path(), true);
+    assert!(
+        h.state().run_set().is_some_and(|s| !s.runs.is_empty()),
+        "the runs of the mlruns/ inside the project folder are shown"
+    );
+    assert!(h.state().run_warnings().is_empty());
+    h.get_by_label_contains("found mlruns/ inside");
+}
+
+#[test]
+fn a_project_folder_dropped_on_the_window_opens_its_mlruns() {
+    let project = tempfile::tempdir().unwrap();
+    copy_dir(&demo_mlruns(), &project.path().join("mlruns"));
+    let app = App::new(ViewerOptions::default(), Persisted::default());
+    let mut h = harness(app);
+    settle(&mut h);
+    /// A folder dropped on the window, as the windowing layer hands it over.
+    #[derive(Debug)]
+    struct DroppedFolder(PathBuf);
+    impl egui::DroppedFile for DroppedFolder {
+        fn path(&self) -> &Path {
+            &self.0
+        }
+        fn bytes(&self) -> Result<Vec<u8>, String> {
+            Err("a folder".into())
+        }
+    }
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(DroppedFolder(
+            project.path().to_path_buf(),
+        )));
+    settle(&mut h);
+    assert!(h.state().run_set().is_some_and(|s| !s.runs.is_empty()));
+    h.get_by_label_contains("found mlruns/ inside");
+}
+
+#[test]
+fn a_folder_holding_mlflow_db_opens_the_database() {
+    let fixture = support::Fixture::named("mlflow-3.17.2-sqlite").copy();
+    let h = open_path(fixture.dir.path(), true);
+    assert!(h.state().run_set().is_some_and(|s| !s.runs.is_empty()));
+    h.get_by_label_contains("found mlflow.db inside");
+}
+
+#[test]
+fn an_unrelated_folder_says_it_is_not_an_mlflow_store() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("README.txt"), "hello\n").unwrap();
+    let h = open_path(dir.path(), false);
+    h.get_by_label("Not an MLflow store");
+    h.get_by_label_contains("no mlruns/ folder, no mlflow.db");
+    assert!(h.state().run_set().is_none());
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["README.txt", "src"], "nothing was created");
+
+    let empty = tempfile::tempdir().unwrap();
+    let h = open_path(empty.path(), false);
+    h.get_by_label("Not an MLflow store");
+    h.get_by_label_contains("the folder is empty");
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_folder_holding_both_asks_which_and_opens_the_choice() {
+    let project = tempfile::tempdir().unwrap();
+    copy_dir(&demo_mlruns(), &project.path().join("mlruns"));
+    let sqlite = support::Fixture::named("mlflow-2.22.5-sqlite").copy();
+    std::fs::copy(
+        sqlite.dir.path().join("mlflow.db"),
+        project.path().join("mlflow.db"),
+    )
+    .unwrap();
+    let mut h = open_path(project.path(), true);
+    h.get_by_label("Which store?");
+    assert!(
+        h.state().run_set().is_none(),
+        "nothing opened before the choice"
+    );
+    h.get_by_label("mlruns/ (files)").click();
+    settle(&mut h);
+    assert!(h.state().store_choice().is_none());
+    assert!(h.state().run_set().is_some_and(|s| !s.runs.is_empty()));
+}
+
+// ----- item 4: opening and browsing never writes -------------------------------------------------
+
+/// Every file under `root` with its bytes, and every folder (as `path/`).
+fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(format!("{rel}/"), Vec::new());
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// What changed between two snapshots, in words (empty when nothing did).
+fn differences(before: &BTreeMap<String, Vec<u8>>, after: &BTreeMap<String, Vec<u8>>) -> String {
+    let mut out = Vec::new();
+    for (k, v) in after {
+        match before.get(k) {
+            None => out.push(format!("created {k}")),
+            Some(b) if b != v => out.push(format!("changed {k}")),
+            Some(_) => {}
+        }
+    }
+    for k in before.keys() {
+        if !after.contains_key(k) {
+            out.push(format!("removed {k}"));
+        }
+    }
+    out.join(", ")
+}
+
+/// Browses everything the viewer shows of the open store: every experiment (deleted ones too),
+/// every run (deleted ones too) in every tab, every metric chart, and every artifact folder and
+/// preview. Returns how many artifact files were previewed.
+fn browse_everything(h: &mut Harness<'static, App>) -> usize {
+    apply(h, Command::ShowDeletedExperiments(true));
+    let experiments = h
+        .state()
+        .experiments()
+        .ready()
+        .expect("experiments listed")
+        .clone();
+    assert!(!experiments.is_empty());
+    apply(h, Command::SetRunView(ViewType::All));
+    let mut previewed = 0;
+    for e in experiments.iter() {
+        apply(
+            h,
+            Command::SelectExperiments([e.experiment_id.clone()].into()),
+        );
+        let Some(set) = h.state().run_set().cloned() else {
+            continue;
+        };
+        let ids: Vec<String> = set.runs.iter().map(|r| r.info.run_id.clone()).collect();
+        apply(h, Command::SelectRuns(ids.clone()));
+        for tab in Tab::ALL {
+            apply(h, Command::SetTab(tab));
+        }
+        apply(h, Command::SetTab(Tab::Charts));
+        for run in set.runs.iter() {
+            apply(
+                h,
+                Command::SelectRun {
+                    run_id: run.info.run_id.clone(),
+                    mode: mlscope::viewer::testing::SelectMode::Replace,
+                },
+            );
+            for tab in [Tab::Run, Tab::Artifacts] {
+                apply(h, Command::SetTab(tab));
+            }
+            let root = ArtifactRoot {
+                run_id: run.info.run_id.clone(),
+                experiment_id: run.info.experiment_id.clone(),
+                artifact_uri: run.info.artifact_uri.clone(),
+            };
+            let mut folders = vec![String::new()];
+            while let Some(folder) = folders.pop() {
+                apply(
+                    h,
+                    Command::ListArtifacts {
+                        root: root.clone(),
+                        path: folder.clone(),
+                    },
+                );
+                let entries = match h.state().artifact_list(&root.artifact_uri, &folder) {
+                    Some(Entry::Ready(list)) => list.clone(),
+                    // A run without artifacts, or whose artifacts are elsewhere: shown as such.
+                    _ => continue,
+                };
+                for entry in entries.iter() {
+                    if entry.is_dir {
+                        folders.push(entry.path.clone());
+                    } else {
+                        apply(
+                            h,
+                            Command::PreviewArtifact {
+                                root: root.clone(),
+                                path: entry.path.clone(),
+                            },
+                        );
+                        assert!(
+                            h.state()
+                                .artifact_preview(&root.artifact_uri, &entry.path)
+                                .is_some_and(|p| !p.is_loading()),
+                            "{} was previewed",
+                            entry.path
+                        );
+                        previewed += 1;
+                    }
+                }
+            }
+        }
+    }
+    previewed
+}
+
+/// Opens `store` (a folder holding it, as a user would choose it), browses everything and
+/// checks that no file under `root` was created, changed or removed.
+fn assert_browsing_leaves_unchanged(name: &str, root: &Path, store: &Path) {
+    let before = snapshot(root);
+    let mut h = open_path(store, false);
+    assert!(
+        h.state().run_set().is_some(),
+        "{name}: the store opened ({:?})",
+        h.state().messages()
+    );
+    let previewed = browse_everything(&mut h);
+    drop(h);
+    assert!(previewed > 0, "{name}: no artifact was previewed");
+    let after = snapshot(root);
+    let diff = differences(&before, &after);
+    assert!(
+        diff.is_empty(),
+        "{name}: opening and browsing wrote to the store: {diff} ({previewed} artifacts previewed)"
+    );
+}
+
+#[test]
+fn browsing_every_fixture_store_changes_no_file() {
+    let mut failures = Vec::new();
+    for fixture in support::FIXTURES {
+        let copy = fixture.copy();
+        let store = match fixture.backend {
+            support::Backend::File => copy.dir.path().join("mlruns"),
+            support::Backend::Sqlite => copy.dir.path().join("mlflow.db"),
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            assert_browsing_leaves_unchanged(fixture.name, copy.dir.path(), &store)
+        }));
+        if let Err(e) = result {
+            let text = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failures.push(text);
+        }
+    }
+    let demo = tempfile::tempdir().unwrap();
+    copy_dir(&demo_mlruns(), &demo.path().join("mlruns"));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_browsing_leaves_unchanged(
+            "assets/demo/mlruns",
+            demo.path(),
+            &demo.path().join("mlruns"),
+        )
+    }));
+    if let Err(e) = result {
+        failures.push(e.downcast_ref::<String>().cloned().unwrap_or_default());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ----- item 10: every logged text renders; sort arrows are drawn --------------------------------
+
+#[test]
+fn check_marks_arrows_and_cjk_in_logged_names_render() {
+    // egui_kittest panics on a glyph no font has ("No glyph for ✓"), so opening and showing
+    // these names is the test.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let store = mlscope::FileStore::open(&root).unwrap();
+    let exp = store
+        .create_experiment("baseline ✓ → final", None, &[])
+        .unwrap();
+    let run = store
+        .create_run(mlscope::CreateRun {
+            experiment_id: exp.clone(),
+            run_name: Some("数据 ✓ αβγ ↑↓ ≤ ✗".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let id = run.info.run_id.clone();
+    store
+        .log_batch(
+            &id,
+            &[mlscope::Metric::new("loss", 0.5, 0, 0)],
+            &[mlscope::Param::new("model", "résumé ✓ 模型")],
+            &[mlscope::RunTag::new("note", "Привет ✓ ★")],
+        )
+        .unwrap();
+    drop(store);
+    let mut h = open_path(&root, true);
+    apply(&mut h, Command::SelectExperiments([exp].into()));
+    apply(
+        &mut h,
+        Command::SelectRun {
+            run_id: id,
+            mode: mlscope::viewer::testing::SelectMode::Replace,
+        },
+    );
+    for tab in Tab::ALL {
+        apply(&mut h, Command::SetTab(tab));
+    }
+    apply(
+        &mut h,
+        Command::SortBy {
+            column: mlscope::viewer::testing::ColumnId::Name,
+            add: false,
+        },
+    );
+    h.get_by_label_contains("sorted by run (ascending)");
+}
+
+// ----- item 13: text fields take focus; shortcuts stay quiet while typing -----------------------
+
+/// A file store in `dir` with one experiment and one run; returns (mlruns path, experiment id,
+/// run id).
+fn one_run_store(dir: &Path, run_name: &str) -> (PathBuf, String, String) {
+    let root = dir.join("mlruns");
+    let store = mlscope::FileStore::open(&root).unwrap();
+    let exp = store.create_experiment("exp", None, &[]).unwrap();
+    let run = store
+        .create_run(mlscope::CreateRun {
+            experiment_id: exp.clone(),
+            run_name: Some(run_name.into()),
+            ..Default::default()
+        })
+        .unwrap();
+    store
+        .log_batch(
+            &run.info.run_id,
+            &[mlscope::Metric::new("loss", 0.5, 0, 0)],
+            &[],
+            &[],
+        )
+        .unwrap();
+    (root, exp, run.info.run_id)
+}
+
+#[test]
+fn the_rename_box_takes_focus_and_typing_fires_no_shortcut() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, exp, id) = one_run_store(dir.path(), "first");
+    let mut h = open_path(&root, false);
+    apply(&mut h, Command::SelectExperiments([exp].into()));
+    apply(
+        &mut h,
+        Command::SelectRun {
+            run_id: id.clone(),
+            mode: mlscope::viewer::testing::SelectMode::Replace,
+        },
+    );
+    apply(&mut h, Command::SetTab(Tab::Run));
+    h.get_all_by_label("✏")
+        .next()
+        .expect("the rename button")
+        .click();
+    settle(&mut h);
+    // Space would toggle the selection and Delete would ask to delete the run, were they
+    // shortcuts here.
+    h.key_press(egui::Key::Space);
+    h.event(egui::Event::Text(" ".into()));
+    h.event(egui::Event::Text("v2".into()));
+    h.key_press(egui::Key::Delete);
+    settle(&mut h);
+    assert!(
+        h.state().confirm().is_none(),
+        "Delete opened the delete dialog"
+    );
+    assert!(
+        h.state().selection().contains(&id),
+        "Space toggled the selection"
+    );
+    h.key_press(egui::Key::Enter);
+    settle(&mut h);
+    let name = h.state().run_set().unwrap().runs[0].info.run_name.clone();
+    assert_eq!(name, "first v2", "what was typed went into the rename box");
+}
+
+// ----- item 5: read-only or editable, in words, switched explicitly -----------------------------
+
+#[test]
+fn the_edit_mode_is_shown_in_words_and_switched_by_an_explicit_button() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, _, _) = one_run_store(dir.path(), "r");
+    let mut h = open_path(&root, false);
+    h.get_by_label("✏ editable");
+    h.get_by_label("Edits are saved to the store");
+    assert!(h.query_by_label("🔒 read-only").is_none());
+    h.get_by_label("Make read-only").click();
+    settle(&mut h);
+    assert!(h.state().is_read_only());
+    h.get_by_label("🔒 read-only");
+    h.get_by_label("Read-only: nothing is written to the store");
+    h.get_by_label("Allow editing").click();
+    settle(&mut h);
+    assert!(!h.state().is_read_only());
+
+    // --read-only starts read-only, and says so.
+    let h = open_path(&root, true);
+    assert!(h.state().is_read_only());
+    h.get_by_label("🔒 read-only");
+    h.get_by_label("Allow editing");
+}
+
+// ----- item 7: the first view shows charts -----------------------------------------------------
+
+#[test]
+fn the_first_view_opens_the_experiment_active_last_with_its_latest_runs_selected() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let store = mlscope::FileStore::open(&root).unwrap();
+    let t0 = 1_700_000_000_000_i64;
+    // Created first, but its runs are the newest and have metrics.
+    let sweep = store
+        .create_experiment(
+            "sweep",
+            None,
+            &[(
+                "mlflow.note.content".to_string(),
+                "Learning-rate sweep of the small model".to_string(),
+            )],
+        )
+        .unwrap();
+    let parent = store
+        .create_run(mlscope::CreateRun {
+            experiment_id: sweep.clone(),
+            run_name: Some("sweep-parent".into()),
+            start_time: Some(t0 + 1_000),
+            ..Default::default()
+        })
+        .unwrap()
+        .info
+        .run_id;
+    let mut children = Vec::new();
+    for i in 0..12_i64 {
+        let run = store
+            .create_run(mlscope::CreateRun {
+                experiment_id: sweep.clone(),
+                run_name: Some(format!("trial-{i}")),
+                start_time: Some(t0 + 2_000 + i),
+                tags: vec![mlscope::RunTag::new("mlflow.parentRunId", parent.clone())],
+                ..Default::default()
+            })
+            .unwrap();
+        store
+            .log_batch(
+                &run.info.run_id,
+                &[mlscope::Metric::new("loss", 1.0 / (i + 1) as f64, t0, 0)],
+                &[],
+                &[],
+            )
+            .unwrap();
+        children.push(run.info.run_id);
+    }
+    // Created last (the old pick), with an older run and no metrics.
+    let scratch = store.create_experiment("scratch", None, &[]).unwrap();
+    store
+        .create_run(mlscope::CreateRun {
+            experiment_id: scratch,
+            run_name: Some("notes".into()),
+            start_time: Some(t0),
+            ..Default::default()
+        })
+        .unwrap();
+    drop(store);
+
+    let h = open_path(&root, true);
+    assert_eq!(
+        h.state().selected_experiments().iter().collect::<Vec<_>>(),
+        [&sweep],
+        "the experiment with the newest run with metrics is shown"
+    );
+    let selected: Vec<&String> = h.state().selection().iter().collect();
+    let latest: Vec<&String> = children.iter().rev().take(10).collect();
+    let mut expected = latest.clone();
+    expected.sort();
+    assert_eq!(selected, expected, "the 10 latest leaf runs are selected");
+    h.get_by_label_contains("About sweep");
+    h.get_by_label("Learning-rate sweep of the small model");
+    h.get_by_label("10 runs selected");
+}
+
+// ----- item 11: long texts use the space and wrap ------------------------------------------------
+
+#[test]
+fn long_tag_values_and_experiment_names_use_the_pane_and_stay_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let store = mlscope::FileStore::open(&root).unwrap();
+    let long_name = "a very long experiment name that describes the dataset, the model, the \
+                     optimiser and the date of the sweep in one breath";
+    let exp = store.create_experiment(long_name, None, &[]).unwrap();
+    let run = store
+        .create_run(mlscope::CreateRun {
+            experiment_id: exp.clone(),
+            run_name: Some("r".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let value = "checkpoint saved to /data/experiments/2026/sweep-17/epoch-042/model.safetensors \
+                 after early stopping";
+    store
+        .log_batch(
+            &run.info.run_id,
+            &[],
+            &[mlscope::Param::new("optimizer", "adamw")],
+            &[mlscope::RunTag::new("checkpoint_note", value)],
+        )
+        .unwrap();
+    drop(store);
+    let mut h = open_path(&root, true);
+    apply(&mut h, Command::SelectExperiments([exp.clone()].into()));
+    apply(
+        &mut h,
+        Command::SelectRun {
+            run_id: run.info.run_id.clone(),
+            mode: mlscope::viewer::testing::SelectMode::Replace,
+        },
+    );
+    apply(&mut h, Command::SetTab(Tab::Run));
+    let window = 1400.0;
+    let tag = h.get_by_label(value).rect();
+    assert!(
+        tag.width() > 150.0,
+        "the tag value uses the free space ({} px wide)",
+        tag.width()
+    );
+    assert!(tag.right() <= window, "the tag value stays in the window");
+    let experiment = h.get_by_label(&format!("{long_name} ({exp})")).rect();
+    assert!(
+        experiment.right() <= window,
+        "the experiment name wraps in the window (ends at {} px)",
+        experiment.right()
+    );
+}
+
+// ----- item 14: a dead server URL is said at once, in words -------------------------------------
+
+#[test]
+fn a_dead_server_url_says_cannot_connect_with_details_behind_a_disclosure() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let app = App::new(
+        ViewerOptions {
+            store: Some(url.clone()),
+            read_only: true,
+        },
+        Persisted::default(),
+    );
+    let mut h = harness(app);
+    settle(&mut h);
+    h.get_by_label(&format!("cannot connect to {url}: connection refused"));
+    assert!(
+        h.query_by_label_contains("INTERNAL_ERROR").is_none(),
+        "the technical detail is not shown until asked for"
+    );
+    h.get_by_label("▶ Technical details").click();
+    settle(&mut h);
+    h.get_by_label_contains("INTERNAL_ERROR");
+}
+
+#[test]
+fn opening_an_empty_database_file_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    std::fs::write(&db, b"").unwrap();
+    let before = snapshot(dir.path());
+    let h = open_path(&db, false);
+    drop(h);
+    let diff = differences(&before, &snapshot(dir.path()));
+    assert!(
+        diff.is_empty(),
+        "opening a zero-length mlflow.db wrote to it: {diff}"
+    );
+}
