@@ -35,6 +35,8 @@ pub mod lod;
 pub mod run_details;
 pub mod runs_model;
 pub mod runs_table;
+pub mod table_view;
+pub mod text_view;
 pub mod theme;
 pub mod worker;
 
