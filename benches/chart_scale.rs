@@ -2,8 +2,9 @@
 //!
 //! 1. the time to read a 1M-point metric file (the worker's path) and to prepare it for drawing
 //!    (x, segments, min/max pyramid), and the pyramid alone;
-//! 2. the first frame of a chart of that metric (the app's real chart code, `charts_ui`, run in
-//!    an egui context and tessellated: the CPU side of a frame, no GPU);
+//! 2. the first frame of a chart of that metric (the app's real chart panel, `Charts::show` on a
+//!    hand-built view context, run in an egui context and tessellated: the CPU side of a frame,
+//!    no GPU);
 //! 3. frame times (p50/p95/max) while panning and zooming one chart of `RUNS` runs × 1M points
 //!    (default 100; `MLSCOPE_BENCH_RUNS=20` for less memory: 100 × 1M takes about 4.5 GB).
 //!
@@ -15,11 +16,10 @@ use std::time::{Duration, Instant};
 
 use mlscope::model::{LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs, RunStatus};
 use mlscope::store::FileStore;
-use mlscope::viewer::charts::{self, ChartOptions};
-use mlscope::viewer::lod::{self, Pyramid};
-use mlscope::viewer::runs_model::RunSet;
-use mlscope::viewer::worker::Series;
-use mlscope::viewer::{App, Persisted, ViewerOptions};
+use mlscope::viewer::Persisted;
+use mlscope::viewer::testing::{
+    self as charts, ChartOptions, Charts, Entry, Pyramid, RunSet, Series, ViewData, reduce_brute,
+};
 use mlscope::{CreateRun, TrackingStore};
 
 const POINTS: usize = 1_000_000;
@@ -74,26 +74,29 @@ fn run(k: usize) -> Arc<Run> {
     })
 }
 
-/// An app showing the Charts tab of `runs`, all selected, with their histories loaded.
+/// The Charts tab: the panel and the data it reads (no app, no worker thread).
+struct App {
+    data: ViewData,
+    charts: Charts,
+}
+
+/// The Charts tab of `runs`, all selected, with their histories loaded.
 fn app_with(runs: Vec<(Arc<Run>, Series)>) -> App {
-    let mut app = App::new(
-        ViewerOptions {
-            store: None,
-            read_only: true,
-        },
-        Persisted::default(),
-    );
+    let mut data = ViewData::new(Persisted::default(), true);
     let ids: Vec<String> = runs.iter().map(|(r, _)| r.info.run_id.clone()).collect();
     let mut list = Vec::new();
     for (r, s) in runs {
-        app.histories
+        data.histories
             .set_ready((r.info.run_id.clone(), KEY.to_string()), s);
         list.push(r);
     }
-    app.runs.entry = mlscope::viewer::cache::Entry::Ready(Arc::new(RunSet::new(list, 1)));
-    app.selection = ids.into_iter().collect();
-    app.persisted.charts = ChartOptions::default();
-    app
+    data.runs.entry = Entry::Ready(Arc::new(RunSet::new(list, 1)));
+    data.selection = ids.into_iter().collect();
+    data.persisted.charts = ChartOptions::default();
+    App {
+        data,
+        charts: Charts::default(),
+    }
 }
 
 struct Driver {
@@ -127,7 +130,8 @@ impl Driver {
         };
         let started = Instant::now();
         let mut out = self.ctx.run_ui(input, |ui| {
-            egui::CentralPanel::default().show(ui, |ui| charts::charts_ui(ui, app));
+            // The commands the panel sends (history requests) are dropped: nothing applies them.
+            egui::CentralPanel::default().show(ui, |ui| app.charts.show(ui, &app.data.ctx()));
         });
         let ui_time = started.elapsed();
         let shapes = std::mem::take(&mut out.shapes);
@@ -137,7 +141,6 @@ impl Driver {
         // No renderer here: the font atlas updates are not uploaded anywhere.
         out.textures_delta.clear();
         std::hint::black_box(prims);
-        app.commands.clear();
         took
     }
 }
@@ -228,7 +231,7 @@ fn main() {
     let seg = &prepared.segments[0];
     let (x0, x1) = (0.0, POINTS as f64);
     let t = Instant::now();
-    let brute = lod::reduce_brute(&seg.xs, &seg.ys, x0, x1, 460);
+    let brute = reduce_brute(&seg.xs, &seg.ys, x0, x1, 460);
     let brute_t = t.elapsed();
     let t = Instant::now();
     let fast = seg.lod.reduce(&seg.xs, &seg.ys, x0, x1, 460);

@@ -1,7 +1,8 @@
 //! Live refresh latency: 50 runs log metric points at once (through `FileStore::log_batch`, as
 //! a training process would) while a change feed follows the store and reads each changed metric
-//! incrementally (`FileStore::read_metric_since`), as the viewer's worker does. Prints the
-//! append→model latency (p50/p95/max) over every point.
+//! incrementally through the trait (`TrackingStore::metric_history_since` on a
+//! `dyn TrackingStore`), as the viewer's worker does. Prints the append→model latency
+//! (p50/p95/max) over every point.
 //!
 //! `cargo bench --bench live` (measures only with `--bench`; `cargo test` runs it as a no-op).
 
@@ -83,6 +84,8 @@ fn main() {
         })
         .collect();
 
+    // The worker sees only the trait object.
+    let reader: Arc<dyn TrackingStore> = store.clone();
     let mut offsets: HashMap<String, u64> = HashMap::new();
     let mut latencies: Vec<i64> = Vec::new();
     let total = RUNS * POINTS as usize;
@@ -96,7 +99,7 @@ fn main() {
                 continue;
             };
             let from = offsets.get(&run_id).copied().unwrap_or(0);
-            let Ok(tail) = store.read_metric_since(&run_id, &key, from) else {
+            let Ok(Some(tail)) = reader.metric_history_since(&run_id, &key, from) else {
                 continue;
             };
             let seen = now_ms();

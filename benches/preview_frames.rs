@@ -18,9 +18,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use mlscope::artifacts::LocalArtifactRepository;
-use mlscope::viewer::artifact_preview::{FilePreview, ReadLimit, read_preview};
-use mlscope::viewer::table_view::TableView;
-use mlscope::viewer::text_view::{TextView, TextViewState};
+use mlscope::viewer::testing::{Preview, ReadLimit, TableView, TextView, TextViewState, read_preview};
 
 const SCREEN: egui::Vec2 = egui::vec2(1400.0, 900.0);
 
@@ -137,7 +135,7 @@ fn main() {
     let started = Instant::now();
     let preview = read_preview(&repo, "wide.csv", ReadLimit::Whole).expect("read wide.csv");
     let read = started.elapsed();
-    let FilePreview::Table { table, .. } = preview else {
+    let Preview::Table { table, .. } = preview else {
         panic!("wide.csv is not a table");
     };
     assert_eq!(table.column_count(), columns);
@@ -167,7 +165,7 @@ fn main() {
     let started = Instant::now();
     let preview = read_preview(&repo, "table.json", ReadLimit::Whole).expect("read table.json");
     let read = started.elapsed();
-    let FilePreview::Table { table, .. } = preview else {
+    let Preview::Table { table, .. } = preview else {
         panic!("table.json is not a table");
     };
     assert_eq!(table.row_count(), rows);
@@ -190,7 +188,7 @@ fn main() {
     let started = Instant::now();
     let preview = read_preview(&repo, "line.txt", ReadLimit::Whole).expect("read line.txt");
     let read = started.elapsed();
-    let FilePreview::Text { doc, .. } = preview else {
+    let Preview::Text { doc, .. } = preview else {
         panic!("line.txt is not text");
     };
     let mut state = TextViewState::default();

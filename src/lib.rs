@@ -22,6 +22,7 @@
 pub mod artifacts;
 pub mod cli;
 mod error;
+pub mod format;
 pub mod model;
 pub mod search;
 pub mod store;

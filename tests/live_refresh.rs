@@ -238,7 +238,7 @@ fn a_sqlite_commit_is_reported() {
 fn the_viewer_shows_a_point_appended_while_it_is_open() {
     use egui_kittest::Harness;
     use mlscope::viewer::App;
-    use mlscope::viewer::cache::Entry;
+    use mlscope::viewer::testing::Entry;
 
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("mlruns");
@@ -265,12 +265,12 @@ fn the_viewer_shows_a_point_appended_while_it_is_open() {
     });
     h.state_mut()
         .ensure_histories(&run_id, &["loss".to_string()]);
-    let steps_of = |app: &App| match app.histories.get(&key) {
+    let steps_of = |app: &App| match app.histories().get(&key) {
         Some(Entry::Ready(s)) => s.steps.clone(),
         _ => Vec::new(),
     };
     step_until(&mut h, "the history", &|app| steps_of(app) == vec![0]);
-    step_until(&mut h, "the watch", &|app| app.live_mode.is_some());
+    step_until(&mut h, "the watch", &|app| app.live_mode().is_some());
 
     store
         .log_batch(&run_id, &[Metric::new("loss", 0.5, 2, 1)], &[], &[])

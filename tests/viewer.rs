@@ -15,7 +15,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use mlscope::model::{LifecycleStage, tags};
 use mlscope::viewer::App;
-use mlscope::viewer::commands::{Command, SelectMode, Tab};
+use mlscope::viewer::testing::{Command, SelectMode, Tab};
 use mlscope::{
     CreateRun, DatasetInput, Error, Experiment, ExperimentQuery, Metric, Page, Param, Result, Run,
     RunData, RunInfo, RunInputs, RunQuery, RunStatus, RunTag, TrackingStore, ViewType,
@@ -454,14 +454,14 @@ fn open_with(read_only: bool) -> Opened {
         .unwrap()
         .unwrap()
         .experiment_id;
-    if !h.state().selected_experiments.contains(&sweep) {
+    if !h.state().selected_experiments().contains(&sweep) {
         apply(&mut h, Command::SelectExperiments([sweep].into()));
     }
     (dir, store, h)
 }
 
 fn apply(h: &mut Harness<'static, App>, command: Command) {
-    h.state_mut().commands.push(command);
+    h.state_mut().send(command);
     settle(h);
 }
 
@@ -502,7 +502,7 @@ fn opens_the_store_and_shows_the_newest_experiments_runs_as_a_tree() {
         assert_eq!(names, ["baseline-b", "baseline-a"]);
     }
     // Not the empty Default experiment.
-    assert!(!h.state().selected_experiments.contains("0"));
+    assert!(!h.state().selected_experiments().contains("0"));
 }
 
 #[test]
@@ -510,7 +510,7 @@ fn selecting_experiments_and_the_name_filter_shrink_the_rows() {
     let (_dir, _store, mut h) = open();
     let sweep = h
         .state()
-        .experiments
+        .experiments()
         .ready()
         .unwrap()
         .iter()
@@ -537,7 +537,7 @@ fn a_filter_is_sent_to_the_store_and_a_broken_one_shows_its_error() {
     let (_dir, _store, mut h) = open();
     let sweep = h
         .state()
-        .experiments
+        .experiments()
         .ready()
         .unwrap()
         .iter()
@@ -552,7 +552,7 @@ fn a_filter_is_sent_to_the_store_and_a_broken_one_shows_its_error() {
     h.get_by_label("Filter").type_text("params.lr = '0.01'");
     settle(&mut h);
     let after = h.state().shown_run_names();
-    match &h.state().filter_error {
+    match h.state().filter_error() {
         // A store that knows the grammar returns fewer rows…
         None => {
             assert!(after.len() < before, "{after:?}");
@@ -568,7 +568,7 @@ fn a_filter_is_sent_to_the_store_and_a_broken_one_shows_its_error() {
     apply(&mut h, Command::SetFilter("params.lr = 0.01 and (".into()));
     let err = h
         .state()
-        .filter_error
+        .filter_error()
         .clone()
         .expect("an error for a broken filter");
     assert!(!err.message.is_empty());
@@ -576,7 +576,7 @@ fn a_filter_is_sent_to_the_store_and_a_broken_one_shows_its_error() {
     assert!(!h.state().shown_run_names().is_empty());
     // Clearing the filter brings every run back.
     apply(&mut h, Command::SetFilter(String::new()));
-    assert!(h.state().filter_error.is_none());
+    assert!(h.state().filter_error().is_none());
     assert_eq!(h.state().shown_run_names().len(), before);
 }
 
@@ -593,14 +593,14 @@ fn selected_runs_get_one_chart_per_metric() {
     };
     apply(&mut h, Command::SetTab(Tab::Charts));
     apply(&mut h, Command::SelectRuns(ids.clone()));
-    assert_eq!(h.state().selection.len(), 3);
-    let keys = h.state().charts.shown_keys.clone();
+    assert_eq!(h.state().selection().len(), 3);
+    let keys = h.state().charts().shown_keys.clone();
     assert_eq!(keys, ["acc", "loss"]);
-    assert_eq!(h.state().charts.cards_drawn, 2);
+    assert_eq!(h.state().charts().cards_drawn, 2);
     // Histories arrived for every selected run.
     for id in &ids {
         for k in ["acc", "loss"] {
-            let e = h.state().histories.get(&(id.clone(), k.to_string()));
+            let e = h.state().histories().get(&(id.clone(), k.to_string()));
             let s = e.and_then(|e| e.ready()).expect("history loaded");
             assert_eq!(s.values.len(), 50);
         }
@@ -617,23 +617,23 @@ fn ctrl_and_shift_clicks_select_several_runs() {
     let (_dir, _store, mut h) = open();
     h.get_by_label("lr=0.1 wd=0").click();
     settle(&mut h);
-    assert_eq!(h.state().selection.len(), 1);
+    assert_eq!(h.state().selection().len(), 1);
     h.get_by_label("lr=0.01 wd=0")
         .click_modifiers(egui::Modifiers::COMMAND);
     settle(&mut h);
-    assert_eq!(h.state().selection.len(), 2);
+    assert_eq!(h.state().selection().len(), 2);
     h.get_by_label("lr=0.001 wd=0.1")
         .click_modifiers(egui::Modifiers::SHIFT);
     settle(&mut h);
     // Shift extends from the last clicked run over the shown rows in between.
-    assert!(h.state().selection.len() >= 2);
+    assert!(h.state().selection().len() >= 2);
     let names = h.state().shown_run_names();
     let a = names.iter().position(|n| n == "lr=0.01 wd=0").unwrap();
     let b = names.iter().position(|n| n == "lr=0.001 wd=0.1").unwrap();
-    assert_eq!(h.state().selection.len(), a.abs_diff(b) + 1);
+    assert_eq!(h.state().selection().len(), a.abs_diff(b) + 1);
     // A chart card per metric for the selection.
     apply(&mut h, Command::SetTab(Tab::Charts));
-    assert_eq!(h.state().charts.shown_keys, ["acc", "loss"]);
+    assert_eq!(h.state().charts().shown_keys, ["acc", "loss"]);
 }
 
 #[test]
@@ -641,13 +641,16 @@ fn keyboard_moves_and_extends_the_selection() {
     let (_dir, _store, mut h) = open();
     h.key_press(egui::Key::ArrowDown);
     settle(&mut h);
-    assert_eq!(h.state().selection.len(), 1);
+    assert_eq!(h.state().selection().len(), 1);
     h.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::ArrowDown);
     settle(&mut h);
-    assert_eq!(h.state().selection.len(), 2);
+    assert_eq!(h.state().selection().len(), 2);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     settle(&mut h);
-    assert_eq!(h.state().selection.len(), h.state().shown_run_names().len());
+    assert_eq!(
+        h.state().selection().len(),
+        h.state().shown_run_names().len()
+    );
 }
 
 #[test]
@@ -701,7 +704,7 @@ fn tags_and_deletes_go_through_the_store() {
     // Delete with the Delete key, confirm once.
     h.key_press(egui::Key::Delete);
     settle(&mut h);
-    assert!(h.state().confirm.is_some());
+    assert!(h.state().confirm().is_some());
     h.get_by_label("Delete").click();
     settle(&mut h);
     assert_eq!(
@@ -733,7 +736,7 @@ fn read_only_refuses_writes() {
     let id = h.state().run_set().unwrap().runs[0].info.run_id.clone();
     apply(
         &mut h,
-        Command::Write(mlscope::viewer::worker::WriteOp::DeleteRuns {
+        Command::Write(mlscope::viewer::testing::WriteOp::DeleteRuns {
             run_ids: vec![id.clone()],
         }),
     );
@@ -741,7 +744,7 @@ fn read_only_refuses_writes() {
         store.get_run(&id).unwrap().info.lifecycle_stage,
         LifecycleStage::Active
     );
-    assert!(h.state().messages.iter().any(|m| m.is_error));
+    assert!(h.state().messages().iter().any(|m| m.is_error));
 }
 
 #[test]
@@ -910,7 +913,7 @@ fn damaged_runs_are_listed_with_reasons_and_the_rest_shown() {
     let names = h.state().shown_run_names();
     assert_eq!(names.len(), 7, "{names:?}");
     assert!(!names.contains(&"crashed".to_string()));
-    assert!(!h.state().runs.warnings.is_empty());
+    assert!(!h.state().run_warnings().is_empty());
     h.get_by_label_contains("could not be read");
 }
 
@@ -923,17 +926,17 @@ fn metric_columns_can_show_min_and_max_from_full_histories() {
         set.get(&id).unwrap().data.metrics["loss"].value
     };
     h.state_mut()
-        .persisted
+        .persisted_mut()
         .columns
         .metric_agg
-        .insert("loss".into(), mlscope::viewer::runs_model::MetricAgg::Max);
+        .insert("loss".into(), mlscope::viewer::testing::MetricAgg::Max);
     settle(&mut h);
     // The visible rows' histories were fetched; max is the first logged loss (k / 1).
     let set = h.state().run_set().unwrap().clone();
     let run = set.get(&id).unwrap();
     let max = h
         .state()
-        .metric_value(run, "loss", mlscope::viewer::runs_model::MetricAgg::Max)
+        .metric_value(run, "loss", mlscope::viewer::testing::MetricAgg::Max)
         .expect("history loaded for a visible row");
     assert!(max > last);
     h.get_by_label("loss (max)");
@@ -981,20 +984,20 @@ fn system_metrics_get_their_own_closed_section_after_the_model_metrics() {
             App::new_with_store(Arc::clone(&store), false),
         );
     settle(&mut h);
-    if !h.state().selected_experiments.contains(&sweep) {
+    if !h.state().selected_experiments().contains(&sweep) {
         apply(&mut h, Command::SelectExperiments([sweep].into()));
     }
     apply(&mut h, Command::SetTab(Tab::Charts));
     apply(&mut h, Command::SelectRuns(vec![id.clone()]));
     // The model's metric is charted; the system metrics wait in their own closed section,
     // without reading their histories.
-    assert_eq!(h.state().charts.shown_keys, ["loss"]);
+    assert_eq!(h.state().charts().shown_keys, ["loss"]);
     h.get_by_label("System metrics (2)");
     let cpu = (id.clone(), "system/cpu_utilization_percentage".to_string());
-    assert!(h.state().histories.peek(&cpu).is_none());
+    assert!(h.state().histories().peek(&cpu).is_none());
     assert!(
         h.state()
-            .histories
+            .histories()
             .peek(&(id.clone(), "loss".into()))
             .is_some()
     );
@@ -1003,23 +1006,23 @@ fn system_metrics_get_their_own_closed_section_after_the_model_metrics() {
     h.run();
     settle(&mut h);
     assert_eq!(
-        h.state().charts.shown_keys,
+        h.state().charts().shown_keys,
         [
             "loss",
             "system/cpu_utilization_percentage",
             "system/system_memory_usage_megabytes"
         ]
     );
-    assert_eq!(h.state().charts.cards_drawn, 3);
+    assert_eq!(h.state().charts().cards_drawn, 3);
     let s = h
         .state()
-        .histories
+        .histories()
         .peek(&cpu)
         .and_then(|e| e.ready())
         .expect("history read once the section is open");
     assert_eq!(s.values, vec![40.0, 41.0, 42.0, 43.0, 44.0]);
     // The column chooser keeps them apart from the model's metrics too.
-    h.state_mut().show_column_chooser = true;
+    h.state_mut().open_column_chooser();
     h.run();
     h.get_by_label("Metrics (2)");
     assert_eq!(h.get_all_by_label("System metrics (2)").count(), 2);

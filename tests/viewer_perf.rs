@@ -143,11 +143,10 @@ fn time_to_first_rows_and_scrolling_frame_times_on_5000_runs() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let all_rows = opened.elapsed();
-    let first_rows = h.state().runs.time_to_first_rows.expect("rows shown");
+    let first_rows = h.state().time_to_first_rows().expect("rows shown");
     let mut frames_while_loading: Vec<Duration> = h
         .state()
-        .perf
-        .frame_ms
+        .frame_times_ms()
         .iter()
         .map(|ms| Duration::from_secs_f32(ms / 1e3))
         .collect();
@@ -213,7 +212,7 @@ fn browsing_an_existing_store() {
         );
     // MLSCOPE_SCALE_LIVE=0: without live refresh (its file watch sees the store being read).
     if std::env::var("MLSCOPE_SCALE_LIVE").is_ok_and(|v| v == "0") {
-        h.state_mut().persisted.live_refresh = false;
+        h.state_mut().set_live_refresh(false);
     }
     let mut stable = 0;
     let mut last = 0;
@@ -236,7 +235,7 @@ fn browsing_an_existing_store() {
     }
     let all_rows = opened_for_app.elapsed();
     let n = h.state().shown_run_names().len();
-    let first_rows = h.state().runs.time_to_first_rows;
+    let first_rows = h.state().time_to_first_rows();
     loading_frames.sort();
     eprintln!(
         "loaded {n} rows after {:.0} ms (idle: {}); {} frames while loading, p50 {:.1} ms, max \

@@ -6,11 +6,13 @@
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use mlscope::artifacts::LocalArtifactRepository;
-use mlscope::viewer::artifact_preview::{
-    self, Extent, FilePreview, PREVIEW_MAX_BYTES, ReadLimit, read_preview, read_split_table,
+use mlscope::viewer::testing::{
+    Extent, Preview, ReadLimit, TableData, TableView, TextDoc, TextView, TextViewState,
+    read_preview, read_split_table,
 };
-use mlscope::viewer::table_view::{TableData, TableView};
-use mlscope::viewer::text_view::{TextDoc, TextView, TextViewState};
+
+/// The first read of a preview (`artifact_preview::PREVIEW_MAX_BYTES`).
+const PREVIEW_BYTES: usize = 256 * 1024;
 
 /// A repository over a temp dir holding `files`.
 fn repo_with(files: &[(&str, &[u8])]) -> (tempfile::TempDir, LocalArtifactRepository) {
@@ -50,9 +52,9 @@ fn split_json(rows: usize) -> String {
     )
 }
 
-fn table_of(p: FilePreview) -> (TableData, Extent, bool, Option<String>) {
+fn table_of(p: Preview) -> (TableData, Extent, bool, Option<String>) {
     match p {
-        FilePreview::Table {
+        Preview::Table {
             table,
             extent,
             complete,
@@ -62,9 +64,9 @@ fn table_of(p: FilePreview) -> (TableData, Extent, bool, Option<String>) {
     }
 }
 
-fn text_of(p: FilePreview) -> (TextDoc, Extent, Option<String>) {
+fn text_of(p: Preview) -> (TextDoc, Extent, Option<String>) {
     match p {
-        FilePreview::Text {
+        Preview::Text {
             doc,
             extent,
             problem,
@@ -77,11 +79,11 @@ fn text_of(p: FilePreview) -> (TextDoc, Extent, Option<String>) {
 #[test]
 fn a_csv_cut_inside_its_header_says_what_was_read_and_loads_whole_on_demand() {
     let csv = wide_csv(40_000, 3);
-    assert!(csv.find('\n').unwrap() > PREVIEW_MAX_BYTES);
+    assert!(csv.find('\n').unwrap() > PREVIEW_BYTES);
     let (_dir, repo) = repo_with(&[("wide.csv", csv.as_bytes())]);
     let (table, extent, complete, note) =
         table_of(read_preview(&repo, "wide.csv", ReadLimit::default()).unwrap());
-    assert_eq!(extent.read, PREVIEW_MAX_BYTES as u64);
+    assert_eq!(extent.read, PREVIEW_BYTES as u64);
     assert_eq!(extent.total, csv.len() as u64);
     assert!(!complete);
     assert_eq!(table.row_count(), 0);
@@ -111,7 +113,7 @@ fn a_cut_csv_drops_its_partial_last_row_and_the_next_chunk_reads_more() {
     assert_eq!(first.cell(last, 2), format!("v{last}_2"));
     let (more, extent, _, _) =
         table_of(read_preview(&repo, "t.csv", ReadLimit::after(extent.read)).unwrap());
-    assert_eq!(extent.read, 4 * PREVIEW_MAX_BYTES as u64);
+    assert_eq!(extent.read, 4 * PREVIEW_BYTES as u64);
     assert!(more.row_count() > 3 * first.row_count());
     let last = more.row_count() - 1;
     assert_eq!(more.cell(last, 0), format!("v{last}_0"));
@@ -120,13 +122,13 @@ fn a_cut_csv_drops_its_partial_last_row_and_the_next_chunk_reads_more() {
 #[test]
 fn a_large_log_table_streams_its_first_rows_with_the_count_so_far() {
     let json = split_json(200_000);
-    assert!(json.len() > 4 * PREVIEW_MAX_BYTES);
+    assert!(json.len() > 4 * PREVIEW_BYTES);
     let (_dir, repo) = repo_with(&[("eval/table.json", json.as_bytes())]);
     let (table, extent, complete, note) =
         table_of(read_preview(&repo, "eval/table.json", ReadLimit::default()).unwrap());
     assert!(!complete, "only the start was read");
     assert!(note.is_none(), "{note:?}");
-    assert!(extent.read <= PREVIEW_MAX_BYTES as u64);
+    assert!(extent.read <= PREVIEW_BYTES as u64);
     assert_eq!(table.columns(), ["id", "text", "score"]);
     let n = table.row_count();
     assert!(n > 1_000, "{n} rows from 256 KB");
@@ -218,7 +220,7 @@ fn extents_say_what_was_read() {
     assert_eq!(e.describe(), "all 10 B");
     assert_eq!(
         ReadLimit::Whole.bytes(5 * 1024 * 1024 * 1024),
-        artifact_preview::WHOLE_FILE_MAX_BYTES
+        1024 * 1024 * 1024
     );
 }
 
@@ -367,4 +369,279 @@ fn a_table_of_a_million_rows_lays_out_only_the_visible_ones() {
     });
     frames(&mut h);
     assert!(h.query_by_label("sample 999999").is_some());
+}
+
+// ---- the app: the Artifacts tab on a file store ----
+
+mod app {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use mlscope::store::FileStore;
+    use mlscope::viewer::App;
+    use mlscope::viewer::testing::{Command, SelectMode, Tab};
+    use mlscope::watch::Change;
+    use mlscope::{CreateRun, TrackingStore};
+
+    const T0: i64 = 1_700_000_000_000;
+
+    struct Opened {
+        _dir: tempfile::TempDir,
+        store: Arc<dyn TrackingStore>,
+        experiment_id: String,
+        run_id: String,
+        artifacts: PathBuf,
+        h: Harness<'static, App>,
+    }
+
+    fn settle(h: &mut Harness<'static, App>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut idle = 0;
+        while Instant::now() < deadline {
+            h.step();
+            if h.state().is_idle() {
+                idle += 1;
+                if idle >= 4 {
+                    return;
+                }
+            } else {
+                idle = 0;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        panic!("the viewer did not become idle within 30 s");
+    }
+
+    fn apply(h: &mut Harness<'static, App>, command: Command) {
+        h.state_mut().send(command);
+        settle(h);
+    }
+
+    /// A file store with an experiment of `runs` runs (newest first: "run-{runs-1}" … "run-0"),
+    /// the newest holding `files`, opened on its Artifacts tab.
+    fn open_with_files(runs: usize, files: &[(&str, &[u8])]) -> Opened {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn TrackingStore> =
+            Arc::new(FileStore::open(&dir.path().join("mlruns")).unwrap());
+        let experiment_id = store.create_experiment("previews", None, &[]).unwrap();
+        let mut run_id = String::new();
+        let mut artifact_uri = String::new();
+        for i in 0..runs {
+            let run = store
+                .create_run(CreateRun {
+                    experiment_id: experiment_id.clone(),
+                    user_id: "tester".into(),
+                    start_time: Some(T0 + i as i64 * 1000),
+                    tags: vec![],
+                    run_name: Some(format!("run-{i}")),
+                })
+                .unwrap();
+            run_id = run.info.run_id.clone();
+            artifact_uri = run.info.artifact_uri.clone();
+        }
+        let mlscope::artifacts::ArtifactLocation::Local(artifacts) =
+            mlscope::artifacts::parse_artifact_uri(&artifact_uri).unwrap()
+        else {
+            panic!("a local artifact root: {artifact_uri}")
+        };
+        for (name, bytes) in files {
+            let path = artifacts.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1400.0, 900.0))
+            .with_max_steps(10_000)
+            .build_ui_state(|ui, app: &mut App| app.ui(ui), App::new_with_store(Arc::clone(&store), false));
+        settle(&mut h);
+        if !h.state().selected_experiments().contains(&experiment_id) {
+            apply(&mut h, Command::SelectExperiments([experiment_id.clone()].into()));
+        }
+        apply(
+            &mut h,
+            Command::SelectRun {
+                run_id: run_id.clone(),
+                mode: SelectMode::Replace,
+            },
+        );
+        apply(&mut h, Command::SetTab(Tab::Artifacts));
+        Opened {
+            _dir: dir,
+            store,
+            experiment_id,
+            run_id,
+            artifacts,
+            h,
+        }
+    }
+
+    fn png() -> Vec<u8> {
+        let img = image::RgbImage::from_fn(24, 12, |x, y| image::Rgb([x as u8 * 8, y as u8 * 16, 99]));
+        let mut bytes = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        bytes
+    }
+
+    fn click_file(o: &mut Opened, name: &str) {
+        o.h.get_by_label_contains(name).click();
+        settle(&mut o.h);
+    }
+
+    #[test]
+    fn clicking_a_file_previews_it_even_when_the_run_has_an_image_series() {
+        let png = png();
+        let mut o = open_with_files(
+            1,
+            &[
+                ("images/samples+step+0+timestamp+17+0a-1.png", &png),
+                ("images/samples+step+1+timestamp+18+0a-2.png", &png),
+                ("notes.txt", b"hello artifacts\n"),
+            ],
+        );
+        click_file(&mut o, "notes.txt");
+        o.h.run_steps(3);
+        assert!(o.h.query_by_label("hello artifacts").is_some(), "the clicked file is shown");
+        assert!(o.h.query_by_label_contains("24 × 12 px").is_none(), "not the series image");
+        // The series is its own choice, and clicking a file again leaves it.
+        o.h.get_by_label_contains("samples").click();
+        settle(&mut o.h);
+        assert!(o.h.query_by_label_contains("24 × 12 px").is_some());
+        assert!(o.h.query_by_label("Image series: samples").is_some());
+        click_file(&mut o, "notes.txt");
+        assert!(o.h.query_by_label("hello artifacts").is_some());
+    }
+
+    #[test]
+    fn text_previews_are_left_aligned_and_keep_indentation() {
+        let yaml = b"model:\n  name: resnet\n  layers:\n    - type: conv\ntraining:\n  epochs: 10\n";
+        let mut o = open_with_files(1, &[("config.yaml", yaml)]);
+        click_file(&mut o, "config.yaml");
+        let top = o.h.get_by_label("model:").rect();
+        let nested = o.h.get_by_label("  name: resnet").rect();
+        let deeper = o.h.get_by_label("    - type: conv").rect();
+        assert_eq!(top.left(), nested.left(), "{top:?} {nested:?}");
+        assert_eq!(top.left(), deeper.left(), "{top:?} {deeper:?}");
+        assert!(o.h.query_by_label("Wrap lines").is_some(), "a wrap toggle");
+    }
+
+    #[test]
+    fn a_single_huge_line_shows_its_start() {
+        let line = format!("START{}", "x".repeat(1_000_000));
+        let mut o = open_with_files(1, &[("single_line.txt", line.as_bytes())]);
+        click_file(&mut o, "single_line.txt");
+        let start = o.h.get_by_label_contains("START").rect();
+        assert!(
+            start.left() >= 0.0 && start.right() <= 1400.0,
+            "the start of the line is in the window: {start:?}"
+        );
+    }
+
+    #[test]
+    fn a_csv_cut_inside_its_header_says_so_and_the_whole_file_is_read_on_demand() {
+        let header: Vec<String> = (0..40_000).map(|i| format!("col{i}")).collect();
+        let row: Vec<String> = (0..40_000).map(|i| format!("v{i}")).collect();
+        let csv = format!("{}\n{}\n", header.join(","), row.join(","));
+        let mut o = open_with_files(1, &[("wide.csv", csv.as_bytes())]);
+        click_file(&mut o, "wide.csv");
+        assert!(
+            o.h.query_by_label_contains("header row alone is longer").is_some(),
+            "the cut is reported"
+        );
+        o.h.get_by_label_contains("Read the whole file").click();
+        settle(&mut o.h);
+        o.h.run_steps(3);
+        assert!(o.h.query_by_label_contains("1 row × 40000 columns").is_some());
+        assert!(o.h.query_by_label("v0").is_some());
+    }
+
+    #[test]
+    fn a_wide_csv_lays_out_only_the_visible_columns() {
+        let header: Vec<String> = (0..3_000).map(|i| format!("col{i}")).collect();
+        let row: Vec<String> = (0..3_000).map(|i| format!("v{i}")).collect();
+        let csv = format!("{}\n{}\n{}\n", header.join(","), row.join(","), row.join(","));
+        let mut o = open_with_files(1, &[("wide.csv", csv.as_bytes())]);
+        click_file(&mut o, "wide.csv");
+        let cells: usize = (0..3_000)
+            .map(|i| o.h.query_all_by_label(&format!("v{i}")).count())
+            .sum();
+        assert!((2..100).contains(&cells), "{cells} cells laid out");
+    }
+
+    #[test]
+    fn a_large_log_table_shows_as_a_table_with_the_rows_read_so_far() {
+        let data: Vec<String> = (0..100_000).map(|i| format!("[{i},\"sample {i}\"]")).collect();
+        let json = format!("{{\"columns\":[\"id\",\"text\"],\"data\":[{}]}}", data.join(","));
+        let mut o = open_with_files(1, &[("eval/table.json", json.as_bytes())]);
+        o.h.get_by_label_contains("eval").click();
+        settle(&mut o.h);
+        click_file(&mut o, "table.json");
+        assert!(o.h.query_by_label("sample 5").is_some(), "rows are cells of a table");
+        assert!(o.h.query_by_label_contains("rows so far").is_some());
+        o.h.get_by_label_contains("Read the whole file").click();
+        settle(&mut o.h);
+        o.h.run_steps(3);
+        assert!(o.h.query_by_label_contains("100000 rows × 2 columns").is_some());
+    }
+
+    #[test]
+    fn json_that_fails_to_parse_shows_the_parsers_message_with_line_and_column() {
+        let mut o = open_with_files(1, &[("broken.json", b"{\n  \"a\": 1,\n  \"b\": [1, 2,, 3]\n}\n")]);
+        click_file(&mut o, "broken.json");
+        assert!(
+            o.h.query_by_label("Invalid JSON at line 3, column 14: expected value").is_some()
+        );
+        assert!(o.h.query_by_label("  \"b\": [1, 2,, 3]").is_some(), "then the raw text");
+    }
+
+    #[test]
+    fn the_whole_artifact_row_is_clickable() {
+        let mut o = open_with_files(1, &[("notes.txt", b"hello artifacts\n")]);
+        // The size, at the row's right end, opens the preview too.
+        let row = o.h.get_by_label_contains("notes.txt").rect();
+        assert!(row.width() > 150.0, "the row spans the tree: {row:?}");
+        let at = egui::pos2(row.right() - 4.0, row.center().y);
+        o.h.hover_at(at);
+        o.h.run_steps(1);
+        o.h.drag_at(at);
+        o.h.run_steps(1);
+        o.h.drop_at(at);
+        settle(&mut o.h);
+        assert!(o.h.query_by_label("hello artifacts").is_some());
+    }
+
+    #[test]
+    fn a_run_created_while_open_takes_its_sorted_place_and_the_count_follows() {
+        let mut o = open_with_files(7, &[]);
+        apply(&mut o.h, Command::SetTab(Tab::Charts));
+        assert_eq!(o.h.state().shown_run_names()[0], "run-6");
+        assert!(o.h.query_by_label("7").is_some(), "the sidebar's count");
+        let run = o
+            .store
+            .create_run(CreateRun {
+                experiment_id: o.experiment_id.clone(),
+                user_id: "tester".into(),
+                start_time: Some(T0 + 60_000),
+                tags: vec![],
+                run_name: Some("newest".into()),
+            })
+            .unwrap();
+        o.h.state_mut().apply_changes(
+            [Change::Run {
+                experiment_id: o.experiment_id.clone(),
+                run_id: run.info.run_id.clone(),
+            }]
+            .into(),
+        );
+        settle(&mut o.h);
+        let names = o.h.state().shown_run_names();
+        assert_eq!(names.len(), 8);
+        assert_eq!(names[0], "newest", "{names:?}");
+        assert!(o.h.query_by_label("8").is_some(), "the sidebar's count follows");
+        assert!(o.h.query_by_label("7").is_none());
+        let _ = (&o.run_id, &o.artifacts);
+    }
 }

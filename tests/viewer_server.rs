@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use mlscope::viewer::commands::{Command, SelectMode, Tab};
+use mlscope::viewer::testing::{Command, SelectMode, Tab};
 use mlscope::viewer::{App, Persisted, ViewerOptions};
 use mlscope::{CreateRun, Metric, Param, RunStatus, TrackingClient, TrackingStore};
 use support_server::MlflowServer;
@@ -131,21 +131,21 @@ fn browses_runs_curves_and_proxied_artifacts_of_a_server_and_follows_new_runs() 
     assert!(has_label(&h, "served"));
 
     // A curve: every point of the history comes from the server.
-    h.state_mut().commands.push(Command::SelectRun {
+    h.state_mut().send(Command::SelectRun {
         run_id: ids[0].clone(),
         mode: SelectMode::Replace,
     });
-    h.state_mut().commands.push(Command::SetTab(Tab::Charts));
+    h.state_mut().send(Command::SetTab(Tab::Charts));
     step_until(&mut h, Duration::from_secs(30), "the loss history", |h| {
         h.state()
-            .histories
+            .histories()
             .get(&(ids[0].clone(), "loss".to_string()))
             .and_then(|e| e.ready())
             .is_some_and(|s| s.values.len() == 200)
     });
 
     // Artifacts through the server's proxy: listed and previewed.
-    h.state_mut().commands.push(Command::SetTab(Tab::Artifacts));
+    h.state_mut().send(Command::SetTab(Tab::Artifacts));
     step_until(&mut h, Duration::from_secs(30), "the artifact list", |h| {
         has_label(h, "notes.txt")
     });

@@ -102,55 +102,19 @@ pub fn write_json(out: &mut dyn Write, value: &serde_json::Value) -> Result<()> 
 }
 
 /// A float for people and CSV: shortest round-trip digits, exponent form for very large or
-/// small magnitudes, `NaN`, `Infinity`, `-Infinity`.
+/// small magnitudes, `NaN`, `Infinity`, `-Infinity` ([`crate::format::float_roundtrip`]).
 pub fn format_float(value: f64) -> String {
-    if value.is_nan() {
-        "NaN".into()
-    } else if value.is_infinite() {
-        if value > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else if value != 0.0 && (value.abs() >= 1e16 || value.abs() < 1e-4) {
-        format!("{value:e}")
-    } else {
-        format!("{value}")
-    }
+    crate::format::float_roundtrip(value)
 }
 
-/// Epoch milliseconds as `YYYY-MM-DD HH:MM:SS` in UTC.
+/// Epoch milliseconds as `YYYY-MM-DD HH:MM:SS` in UTC ([`crate::format::time_utc`]).
 pub fn format_time(epoch_ms: i64) -> String {
-    let secs = epoch_ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil-from-days algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    crate::format::time_utc(epoch_ms)
 }
 
-/// A duration in milliseconds as `1h02m`, `3m04s`, `5.2s`.
+/// A duration in milliseconds as `1h02m`, `3m04s`, `5.2s` ([`crate::format::duration_compact`]).
 pub fn format_duration(ms: i64) -> String {
-    if ms < 0 {
-        return String::new();
-    }
-    let secs = ms / 1000;
-    if secs >= 3600 {
-        format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
-    } else if secs >= 60 {
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    } else {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    }
+    crate::format::duration_compact(ms)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Artifact listings and previews for the viewer, read through the run's
 //! [`ArtifactRepository`] (a local folder, relocated for copied stores, or a tracking server's
 //! proxied artifacts): at most [`PREVIEW_MAX_BYTES`] of a text-like file are read, images are
-//! decoded and scaled down. Only the worker calls [`list`] and [`preview`] (they do I/O).
+//! decoded and scaled down; the user can read more, chunk by chunk or whole. Only the worker calls
+//! [`list`] and [`read_preview`] (they do I/O).
 
 use std::io::Read;
 
@@ -10,14 +11,12 @@ use crate::artifacts::ArtifactRepository;
 use super::table_view::TableData;
 use super::text_view::TextDoc;
 
-/// Most bytes of a text-like file read for a preview.
+/// Bytes of a text-like file read for its first preview (the user can read more).
 pub const PREVIEW_MAX_BYTES: usize = 256 * 1024;
 /// Largest image file decoded for a preview.
 pub const IMAGE_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Longest side of a decoded image preview (bigger images are scaled down).
 pub const IMAGE_MAX_SIDE: u32 = 2048;
-/// Most table rows shown in a preview.
-pub const TABLE_MAX_ROWS: usize = 2000;
 
 /// One file or folder of a run's artifacts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,43 +34,6 @@ impl ArtifactEntry {
     pub fn name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)
     }
-}
-
-/// A preview of an artifact, ready to show.
-#[derive(Debug, Clone)]
-pub enum Preview {
-    /// A decoded image (scaled down when large).
-    Image {
-        /// Pixels.
-        image: egui::ColorImage,
-        /// Original width and height.
-        original_size: [usize; 2],
-    },
-    /// Text (the start of the file when it is large).
-    Text {
-        /// The text.
-        text: String,
-        /// Whether only the start of the file was read.
-        truncated: bool,
-        /// Size of the file in bytes.
-        total_bytes: u64,
-        /// Pretty-printed JSON or YAML (for a syntax hint).
-        language: &'static str,
-    },
-    /// A table (CSV, TSV or MLflow `log_table` JSON).
-    Table {
-        /// Column names.
-        columns: Vec<String>,
-        /// Rows (at most [`TABLE_MAX_ROWS`]).
-        rows: Vec<Vec<String>>,
-        /// Whether rows were left out.
-        truncated: bool,
-    },
-    /// A binary file that cannot be previewed.
-    Binary {
-        /// Size of the file in bytes.
-        total_bytes: u64,
-    },
 }
 
 /// Lists one folder (folders first, then files, each sorted by name). A run without artifacts
@@ -125,42 +87,6 @@ pub fn kind_of(path: &str) -> Kind {
     }
 }
 
-/// Reads a preview of one file; big files are read only in part.
-pub fn preview(repo: &dyn ArtifactRepository, rel: &str) -> Result<Preview, String> {
-    let cannot = |e: crate::Error| format!("cannot read '{rel}': {e}");
-    let total = repo
-        .stat(rel)
-        .map_err(cannot)?
-        .file_size
-        .ok_or_else(|| format!("'{rel}' is a folder"))?;
-    match kind_of(rel) {
-        Kind::Image => {
-            if total > IMAGE_MAX_BYTES {
-                return Err(format!(
-                    "image too large to preview ({}), open it in the system viewer",
-                    human_bytes(total)
-                ));
-            }
-            let mut bytes = Vec::with_capacity(total as usize);
-            repo.open(rel)
-                .map_err(cannot)?
-                .take(IMAGE_MAX_BYTES)
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("cannot read '{rel}': {e}"))?;
-            decode_image(&bytes)
-        }
-        kind => {
-            // One byte more than shown tells whether the file goes on.
-            let mut bytes = repo
-                .read_range(rel, 0, PREVIEW_MAX_BYTES + 1)
-                .map_err(cannot)?;
-            let truncated = bytes.len() > PREVIEW_MAX_BYTES;
-            bytes.truncate(PREVIEW_MAX_BYTES);
-            Ok(text_preview(kind, &bytes, truncated, total))
-        }
-    }
-}
-
 /// Decodes an image, scaling it down to [`IMAGE_MAX_SIDE`].
 pub fn decode_image(bytes: &[u8]) -> Result<Preview, String> {
     let img = image::load_from_memory(bytes).map_err(|e| format!("cannot decode image: {e}"))?;
@@ -179,108 +105,10 @@ pub fn decode_image(bytes: &[u8]) -> Result<Preview, String> {
     })
 }
 
-/// Builds the preview of a text-like file from its first bytes.
-pub fn text_preview(kind: Kind, bytes: &[u8], truncated: bool, total_bytes: u64) -> Preview {
-    let Ok(text) = std::str::from_utf8(bytes).or_else(|e| {
-        // A cut in the middle of a character is fine; anything else is binary.
-        if truncated && e.valid_up_to() + 4 >= bytes.len() {
-            Ok(std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""))
-        } else {
-            Err(e)
-        }
-    }) else {
-        return Preview::Binary { total_bytes };
-    };
-    if text.contains('\0') {
-        return Preview::Binary { total_bytes };
-    }
-    match kind {
-        Kind::Json if !truncated => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(value) => {
-                if let Some(table) = log_table(&value) {
-                    return table;
-                }
-                let pretty = serde_json::to_string_pretty(&value).unwrap_or_else(|_| text.into());
-                Preview::Text {
-                    text: pretty,
-                    truncated,
-                    total_bytes,
-                    language: "json",
-                }
-            }
-            Err(_) => plain(text, truncated, total_bytes, "json"),
-        },
-        Kind::Csv(delimiter) => csv_table(text, delimiter, truncated),
-        Kind::Yaml => plain(text, truncated, total_bytes, "yaml"),
-        Kind::Json => plain(text, truncated, total_bytes, "json"),
-        _ => plain(text, truncated, total_bytes, "text"),
-    }
-}
-
-fn plain(text: &str, truncated: bool, total_bytes: u64, language: &'static str) -> Preview {
-    Preview::Text {
-        text: text.to_string(),
-        truncated,
-        total_bytes,
-        language,
-    }
-}
-
-/// MLflow's `log_table` JSON: `{"columns": [...], "data": [[...], ...]}`.
-fn log_table(value: &serde_json::Value) -> Option<Preview> {
-    let columns = value.get("columns")?.as_array()?;
-    let data = value.get("data")?.as_array()?;
-    let columns: Vec<String> = columns.iter().map(cell).collect();
-    let rows: Vec<Vec<String>> = data
-        .iter()
-        .take(TABLE_MAX_ROWS)
-        .map(|row| match row.as_array() {
-            Some(cells) => cells.iter().map(cell).collect(),
-            None => vec![cell(row)],
-        })
-        .collect();
-    Some(Preview::Table {
-        columns,
-        rows,
-        truncated: data.len() > TABLE_MAX_ROWS,
-    })
-}
-
 fn cell(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
-    }
-}
-
-fn csv_table(text: &str, delimiter: u8, truncated: bool) -> Preview {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let columns: Vec<String> = reader
-        .headers()
-        .map(|h| h.iter().map(str::to_string).collect())
-        .unwrap_or_default();
-    let mut rows = Vec::new();
-    let mut more = truncated;
-    for record in reader.records() {
-        let Ok(record) = record else { break };
-        if rows.len() == TABLE_MAX_ROWS {
-            more = true;
-            break;
-        }
-        rows.push(record.iter().map(str::to_string).collect());
-    }
-    // The last row of a cut file may be cut too.
-    if truncated {
-        rows.pop();
-    }
-    Preview::Table {
-        columns,
-        rows,
-        truncated: more,
     }
 }
 
@@ -352,7 +180,7 @@ impl Extent {
 
 /// A preview of an artifact, ready to show, with what was read and what was cut.
 #[derive(Debug, Clone)]
-pub enum FilePreview {
+pub enum Preview {
     /// A decoded image (scaled down when large).
     Image {
         /// Pixels.
@@ -395,7 +223,7 @@ pub fn read_preview(
     repo: &dyn ArtifactRepository,
     rel: &str,
     limit: ReadLimit,
-) -> Result<FilePreview, String> {
+) -> Result<Preview, String> {
     let cannot = |e: crate::Error| format!("cannot read '{rel}': {e}");
     let total = repo
         .stat(rel)
@@ -404,16 +232,19 @@ pub fn read_preview(
         .ok_or_else(|| format!("'{rel}' is a folder"))?;
     let kind = kind_of(rel);
     if kind == Kind::Image {
-        return match preview(repo, rel)? {
-            Preview::Image {
-                image,
-                original_size,
-            } => Ok(FilePreview::Image {
-                image,
-                original_size,
-            }),
-            _ => Err(format!("cannot decode image '{rel}'")),
-        };
+        if total > IMAGE_MAX_BYTES {
+            return Err(format!(
+                "image too large to preview ({}), open it in the system viewer",
+                human_bytes(total)
+            ));
+        }
+        let mut bytes = Vec::with_capacity(total as usize);
+        repo.open(rel)
+            .map_err(cannot)?
+            .take(IMAGE_MAX_BYTES)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read '{rel}': {e}"))?;
+        return decode_image(&bytes);
     }
     let want = limit.bytes(total);
     if kind == Kind::Json {
@@ -422,7 +253,7 @@ pub fn read_preview(
             let reader = repo.open(rel).map_err(cannot)?;
             match read_split_table(reader, want) {
                 Ok(Some(split)) => {
-                    return Ok(FilePreview::Table {
+                    return Ok(Preview::Table {
                         extent: Extent {
                             read: if split.complete { total } else { split.read },
                             total,
@@ -469,7 +300,7 @@ pub fn text_file_preview(
     bytes: &[u8],
     extent: Extent,
     problem: Option<String>,
-) -> FilePreview {
+) -> Preview {
     let cut = !extent.is_whole();
     let Ok(text) = std::str::from_utf8(bytes).or_else(|e| {
         // A cut in the middle of a character is fine; anything else is binary.
@@ -479,17 +310,17 @@ pub fn text_file_preview(
             Err(e)
         }
     }) else {
-        return FilePreview::Binary {
+        return Preview::Binary {
             total_bytes: extent.total,
         };
     };
     if text.contains('\0') {
-        return FilePreview::Binary {
+        return Preview::Binary {
             total_bytes: extent.total,
         };
     }
     let text_of =
-        |text: String, language: &'static str, problem: Option<String>| FilePreview::Text {
+        |text: String, language: &'static str, problem: Option<String>| Preview::Text {
             doc: TextDoc::new(text),
             extent,
             language,
@@ -500,7 +331,7 @@ pub fn text_file_preview(
             match serde_json::from_str::<serde_json::Value>(text) {
                 Ok(value) => {
                     if let Some(table) = log_table_data(&value) {
-                        return FilePreview::Table {
+                        return Preview::Table {
                             table,
                             extent,
                             complete: true,
@@ -553,7 +384,7 @@ fn log_table_data(value: &serde_json::Value) -> Option<TableData> {
 
 /// A CSV/TSV table from the first bytes of a file. A cut file loses its last, partial row; a
 /// header row longer than what was read says so.
-fn csv_file_preview(text: &str, delimiter: u8, extent: Extent) -> FilePreview {
+fn csv_file_preview(text: &str, delimiter: u8, extent: Extent) -> Preview {
     let cut = !extent.is_whole();
     let header_whole = !cut || text.contains('\n');
     let mut reader = csv::ReaderBuilder::new()
@@ -574,7 +405,7 @@ fn csv_file_preview(text: &str, delimiter: u8, extent: Extent) -> FilePreview {
             extent.describe(),
             columns.len()
         ));
-        return FilePreview::Table {
+        return Preview::Table {
             table: TableData::new(columns),
             extent,
             complete: false,
@@ -609,7 +440,7 @@ fn csv_file_preview(text: &str, delimiter: u8, extent: Extent) -> FilePreview {
     if cut {
         complete = false;
     }
-    FilePreview::Table {
+    Preview::Table {
         table,
         extent,
         complete,
@@ -1027,6 +858,11 @@ mod tests {
     use super::*;
     use crate::artifacts::LocalArtifactRepository;
 
+    /// The first preview of a file, as the panel asks for it.
+    fn preview(repo: &dyn ArtifactRepository, rel: &str) -> Result<Preview, String> {
+        read_preview(repo, rel, ReadLimit::default())
+    }
+
     #[test]
     fn a_run_without_artifacts_lists_empty_and_escapes_are_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -1058,20 +894,22 @@ mod tests {
         assert_eq!(entries[0].path, "model");
         assert!(entries[0].is_dir);
         match preview(&repo, "a.json").unwrap() {
-            Preview::Text { text, .. } => assert!(text.contains("\"b\": 1")),
+            Preview::Text { doc, .. } => assert!(doc.text().contains("\"b\": 1")),
             p => panic!("{p:?}"),
         }
         match preview(&repo, "t.csv").unwrap() {
-            Preview::Table { columns, rows, .. } => {
+            Preview::Table { table, .. } => {
+                let (columns, rows) = (table.columns(), table.row_count());
                 assert_eq!(columns, ["x", "y"]);
-                assert_eq!(rows.len(), 2);
+                assert_eq!(rows, 2);
             }
             p => panic!("{p:?}"),
         }
         match preview(&repo, "tbl.json").unwrap() {
-            Preview::Table { columns, rows, .. } => {
+            Preview::Table { table, .. } => {
+                let (columns, row) = (table.columns(), table.row(1).collect::<Vec<_>>());
                 assert_eq!(columns, ["a", "b"]);
-                assert_eq!(rows[1], ["2", "y"]);
+                assert_eq!(row, ["2", "y"]);
             }
             p => panic!("{p:?}"),
         }
@@ -1085,12 +923,8 @@ mod tests {
         std::fs::write(dir.path().join("log.txt"), &big).unwrap();
         let repo = LocalArtifactRepository::new(dir.path().to_path_buf());
         match preview(&repo, "log.txt").unwrap() {
-            Preview::Text {
-                text,
-                truncated,
-                total_bytes,
-                ..
-            } => {
+            Preview::Text { doc, extent, .. } => {
+                let (text, truncated, total_bytes) = (doc.text(), !extent.is_whole(), extent.total);
                 assert!(truncated);
                 assert_eq!(text.len(), PREVIEW_MAX_BYTES);
                 assert_eq!(total_bytes, big.len() as u64);

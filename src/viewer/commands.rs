@@ -1,10 +1,15 @@
-//! What views ask the app to do. Views push commands while drawing; the app applies them after
-//! the frame, so that no view changes state another view is still reading.
+//! What views ask the app to do. Views send commands through their
+//! [`ViewCtx`](super::context::ViewCtx) while drawing; the app applies them after the frame, so
+//! that no view changes state another view is still reading. A view never changes shared state
+//! any other way: it only reads it.
 
 use std::collections::BTreeSet;
 
 use crate::model::ViewType;
 
+use super::charts::ChartOptions;
+use super::runs_model::{ColumnId, MetricAgg};
+use super::artifact_preview::ReadLimit;
 use super::worker::{ArtifactRoot, WriteOp};
 
 /// How a click changes the run selection.
@@ -81,6 +86,36 @@ pub enum Command {
         /// Whether to extend the selection (Shift).
         extend: bool,
     },
+    /// Show runs whose name contains this text (their parents stay, greyed).
+    SetNameQuery(String),
+    /// A click on a column header: sort by it, flip it, or drop it (see
+    /// [`apply_sort_click`](super::runs_table::apply_sort_click)).
+    SortBy {
+        /// The column.
+        column: ColumnId,
+        /// Whether it becomes a further sort key (Shift) instead of the only one.
+        add: bool,
+    },
+    /// Back to the store's order.
+    ClearSort,
+    /// How a metric column summarises its series.
+    SetMetricAgg {
+        /// Metric key.
+        key: String,
+        /// Last, min or max.
+        agg: MetricAgg,
+    },
+    /// Show or hide a column (by [`ColumnId::id_string`]), overriding the default.
+    ShowColumn {
+        /// The column's id string.
+        id: String,
+        /// Shown or hidden.
+        shown: bool,
+    },
+    /// Forget the column choices.
+    ResetColumns,
+    /// Change the chart options (x axis, smoothing, log y).
+    SetChartOptions(ChartOptions),
     /// Expand or collapse a parent run's children.
     ToggleExpanded(String),
     /// Switch the bottom pane's tab.
@@ -109,6 +144,16 @@ pub enum Command {
         root: ArtifactRoot,
         /// File relative to the root.
         path: String,
+    },
+    /// Read more of a previewed artifact (the next chunk, or all of it); the preview shown
+    /// stays until the worker answers.
+    ReadMoreOfArtifact {
+        /// The run whose artifact this is.
+        root: ArtifactRoot,
+        /// File relative to the root.
+        path: String,
+        /// How much to read.
+        limit: ReadLimit,
     },
     /// Open an artifact in the system's viewer (the worker finds it on disk, or downloads it
     /// from a tracking server first).

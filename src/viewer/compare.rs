@@ -8,16 +8,17 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::model::Run;
 
-use super::app::App;
-use super::runs_table::format_number;
+use crate::format::number_sig;
+
+use super::context::ViewCtx;
 use super::theme;
 
 /// Most runs compared side by side.
 pub const MAX_COMPARE_RUNS: usize = 50;
 
-/// Compare tab state.
+/// The Compare tab, with its options.
 #[derive(Debug, Clone)]
-pub struct CompareState {
+pub struct Compare {
     /// Show only rows whose values differ.
     pub only_differences: bool,
     /// Show tags too.
@@ -26,9 +27,9 @@ pub struct CompareState {
     pub baseline: Option<String>,
 }
 
-impl Default for CompareState {
+impl Default for Compare {
     fn default() -> Self {
-        CompareState {
+        Compare {
             only_differences: true,
             show_tags: false,
             baseline: None,
@@ -43,169 +44,169 @@ enum Kind {
     Tag,
 }
 
-/// Draws the Compare tab.
-pub fn compare_ui(ui: &mut egui::Ui, app: &mut App) {
-    let runs: Vec<Arc<Run>> = app
-        .selected_runs()
-        .into_iter()
-        .take(MAX_COMPARE_RUNS)
-        .collect();
-    if runs.len() < 2 {
-        ui.add_space(12.0);
-        ui.weak("Select two or more runs to compare them (Ctrl+click, Shift+click)");
-        return;
-    }
-    let state = &mut app.compare;
-    ui.horizontal(|ui| {
-        ui.checkbox(&mut state.only_differences, "Only differences")
-            .on_hover_text("Hide rows whose value is the same in every run");
-        ui.checkbox(&mut state.show_tags, "Tags")
-            .on_hover_text("Compare tags too");
-        let baseline_name = state
+impl Compare {
+    /// Draws the Compare tab.
+    pub fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
+        let runs: Vec<Arc<Run>> = ctx
+            .selected_runs()
+            .into_iter()
+            .take(MAX_COMPARE_RUNS)
+            .collect();
+        if runs.len() < 2 {
+            ui.add_space(12.0);
+            ui.weak("Select two or more runs to compare them (Ctrl+click, Shift+click)");
+            return;
+        }
+        let state = self;
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut state.only_differences, "Only differences")
+                .on_hover_text("Hide rows whose value is the same in every run");
+            ui.checkbox(&mut state.show_tags, "Tags")
+                .on_hover_text("Compare tags too");
+            let baseline_name = state
+                .baseline
+                .as_ref()
+                .and_then(|b| runs.iter().find(|r| r.info.run_id == *b))
+                .map_or("none".to_string(), |r| r.info.run_name.clone());
+            egui::ComboBox::from_id_salt("baseline")
+                .selected_text(format!("baseline: {baseline_name}"))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut state.baseline, None, "none");
+                    for r in &runs {
+                        ui.selectable_value(
+                            &mut state.baseline,
+                            Some(r.info.run_id.clone()),
+                            &r.info.run_name,
+                        );
+                    }
+                })
+                .response
+                .on_hover_text("Show metric differences against this run");
+            if ctx.selection().len() > MAX_COMPARE_RUNS {
+                ui.weak(format!(
+                    "first {MAX_COMPARE_RUNS} of {} runs",
+                    ctx.selection().len()
+                ));
+            }
+        });
+        let mut rows: Vec<(Kind, String)> = Vec::new();
+        let keys = |f: &dyn Fn(&Run) -> Vec<String>| -> BTreeSet<String> {
+            runs.iter().flat_map(|r| f(r)).collect()
+        };
+        for k in keys(&|r| r.data.params.keys().cloned().collect()) {
+            rows.push((Kind::Param, k));
+        }
+        for k in keys(&|r| r.data.metrics.keys().cloned().collect()) {
+            rows.push((Kind::Metric, k));
+        }
+        if state.show_tags {
+            for k in keys(&|r| r.data.tags.keys().cloned().collect()) {
+                rows.push((Kind::Tag, k));
+            }
+        }
+        let value = |r: &Run, kind: Kind, k: &str| -> Option<String> {
+            match kind {
+                Kind::Param => r.data.params.get(k).cloned(),
+                Kind::Metric => r.data.metrics.get(k).map(|m| m.value.to_string()),
+                Kind::Tag => r.data.tags.get(k).cloned(),
+            }
+        };
+        let total = rows.len();
+        if state.only_differences {
+            rows.retain(|(kind, k)| {
+                let first = value(&runs[0], *kind, k);
+                runs.iter().any(|r| value(r, *kind, k) != first)
+            });
+        }
+        if rows.is_empty() {
+            ui.weak(format!("All {total} values are the same in these runs"));
+            return;
+        }
+        let baseline = state
             .baseline
             .as_ref()
             .and_then(|b| runs.iter().find(|r| r.info.run_id == *b))
-            .map_or("none".to_string(), |r| r.info.run_name.clone());
-        egui::ComboBox::from_id_salt("baseline")
-            .selected_text(format!("baseline: {baseline_name}"))
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut state.baseline, None, "none");
-                for r in &runs {
-                    ui.selectable_value(
-                        &mut state.baseline,
-                        Some(r.info.run_id.clone()),
-                        &r.info.run_name,
-                    );
-                }
-            })
-            .response
-            .on_hover_text("Show metric differences against this run");
-        if app.selection.len() > MAX_COMPARE_RUNS {
-            ui.weak(format!(
-                "first {MAX_COMPARE_RUNS} of {} runs",
-                app.selection.len()
-            ));
-        }
-    });
-    let mut rows: Vec<(Kind, String)> = Vec::new();
-    let keys = |f: &dyn Fn(&Run) -> Vec<String>| -> BTreeSet<String> {
-        runs.iter().flat_map(|r| f(r)).collect()
-    };
-    for k in keys(&|r| r.data.params.keys().cloned().collect()) {
-        rows.push((Kind::Param, k));
-    }
-    for k in keys(&|r| r.data.metrics.keys().cloned().collect()) {
-        rows.push((Kind::Metric, k));
-    }
-    if state.show_tags {
-        for k in keys(&|r| r.data.tags.keys().cloned().collect()) {
-            rows.push((Kind::Tag, k));
-        }
-    }
-    let value = |r: &Run, kind: Kind, k: &str| -> Option<String> {
-        match kind {
-            Kind::Param => r.data.params.get(k).cloned(),
-            Kind::Metric => r.data.metrics.get(k).map(|m| m.value.to_string()),
-            Kind::Tag => r.data.tags.get(k).cloned(),
-        }
-    };
-    let total = rows.len();
-    if state.only_differences {
-        rows.retain(|(kind, k)| {
-            let first = value(&runs[0], *kind, k);
-            runs.iter().any(|r| value(r, *kind, k) != first)
-        });
-    }
-    if rows.is_empty() {
-        ui.weak(format!("All {total} values are the same in these runs"));
-        return;
-    }
-    let baseline = state
-        .baseline
-        .as_ref()
-        .and_then(|b| runs.iter().find(|r| r.info.run_id == *b))
-        .cloned();
-    let dark = app.persisted.dark;
-    egui::ScrollArea::horizontal().show(ui, |ui| {
-        let mut table = TableBuilder::new(ui)
-            .id_salt("compare_table")
-            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .striped(true)
-            .resizable(true)
-            .auto_shrink([false, false])
-            .column(Column::initial(180.0).at_least(80.0).clip(true));
-        for _ in &runs {
-            table = table.column(Column::initial(130.0).at_least(60.0).clip(true));
-        }
-        table
-            .header(22.0, |mut h| {
-                h.col(|ui| {
-                    ui.strong("key");
-                });
-                for r in &runs {
+            .cloned();
+        egui::ScrollArea::horizontal().show(ui, |ui| {
+            let mut table = TableBuilder::new(ui)
+                .id_salt("compare_table")
+                .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+                .striped(true)
+                .resizable(true)
+                .auto_shrink([false, false])
+                .column(Column::initial(180.0).at_least(80.0).clip(true));
+            for _ in &runs {
+                table = table.column(Column::initial(130.0).at_least(60.0).clip(true));
+            }
+            table
+                .header(22.0, |mut h| {
                     h.col(|ui| {
-                        theme::swatch(ui, theme::run_color(&r.info.run_id));
-                        ui.add(
-                            egui::Label::new(egui::RichText::new(&r.info.run_name).strong())
-                                .truncate(),
-                        )
-                        .on_hover_text(&r.info.run_id);
-                    });
-                }
-            })
-            .body(|body| {
-                body.rows(theme::ROW_HEIGHT, rows.len(), |mut row| {
-                    let (kind, key) = &rows[row.index()];
-                    row.col(|ui| {
-                        let prefix = match kind {
-                            Kind::Param => "params.",
-                            Kind::Metric => "metrics.",
-                            Kind::Tag => "tags.",
-                        };
-                        ui.add(
-                            egui::Label::new(
-                                egui::RichText::new(format!("{prefix}{key}")).monospace(),
-                            )
-                            .truncate(),
-                        );
+                        ui.strong("key");
                     });
                     for r in &runs {
-                        row.col(|ui| {
-                            let v = value(r, *kind, key);
-                            let text = match (kind, &v) {
-                                (Kind::Metric, Some(v)) => {
-                                    let x: f64 = v.parse().unwrap_or(f64::NAN);
-                                    let mut t = format_number(x);
-                                    if let Some(b) = &baseline
-                                        && b.info.run_id != r.info.run_id
-                                        && let Some(bm) = b.data.metrics.get(key)
-                                    {
-                                        let d = x - bm.value;
-                                        t = format!(
-                                            "{t} ({}{})",
-                                            if d >= 0.0 { "+" } else { "" },
-                                            format_number(d)
-                                        );
-                                    }
-                                    t
-                                }
-                                (_, Some(v)) => v.clone(),
-                                (_, None) => "—".into(),
-                            };
-                            let mut rt = egui::RichText::new(text);
-                            if v.is_none() {
-                                rt = rt.weak();
-                            }
-                            let l = ui.add(egui::Label::new(rt).truncate());
-                            if let Some(v) = v
-                                && v.len() > 16
-                            {
-                                l.on_hover_text(v);
-                            }
+                        h.col(|ui| {
+                            theme::swatch(ui, theme::run_color(&r.info.run_id));
+                            ui.add(
+                                egui::Label::new(egui::RichText::new(&r.info.run_name).strong())
+                                    .truncate(),
+                            )
+                            .on_hover_text(&r.info.run_id);
                         });
                     }
+                })
+                .body(|body| {
+                    body.rows(theme::ROW_HEIGHT, rows.len(), |mut row| {
+                        let (kind, key) = &rows[row.index()];
+                        row.col(|ui| {
+                            let prefix = match kind {
+                                Kind::Param => "params.",
+                                Kind::Metric => "metrics.",
+                                Kind::Tag => "tags.",
+                            };
+                            ui.add(
+                                egui::Label::new(
+                                    egui::RichText::new(format!("{prefix}{key}")).monospace(),
+                                )
+                                .truncate(),
+                            );
+                        });
+                        for r in &runs {
+                            row.col(|ui| {
+                                let v = value(r, *kind, key);
+                                let text = match (kind, &v) {
+                                    (Kind::Metric, Some(v)) => {
+                                        let x: f64 = v.parse().unwrap_or(f64::NAN);
+                                        let mut t = number_sig(x);
+                                        if let Some(b) = &baseline
+                                            && b.info.run_id != r.info.run_id
+                                            && let Some(bm) = b.data.metrics.get(key)
+                                        {
+                                            let d = x - bm.value;
+                                            t = format!(
+                                                "{t} ({}{})",
+                                                if d >= 0.0 { "+" } else { "" },
+                                                number_sig(d)
+                                            );
+                                        }
+                                        t
+                                    }
+                                    (_, Some(v)) => v.clone(),
+                                    (_, None) => "—".into(),
+                                };
+                                let mut rt = egui::RichText::new(text);
+                                if v.is_none() {
+                                    rt = rt.weak();
+                                }
+                                let l = ui.add(egui::Label::new(rt).truncate());
+                                if let Some(v) = v
+                                    && v.len() > 16
+                                {
+                                    l.on_hover_text(v);
+                                }
+                            });
+                        }
+                    });
                 });
-            });
-    });
-    let _ = dark;
+        });
+    }
 }

@@ -5,50 +5,57 @@ use std::collections::BTreeSet;
 
 use crate::model::LifecycleStage;
 
-use super::app::App;
 use super::cache::Entry;
 use super::commands::Command;
+use super::context::ViewCtx;
 use super::theme;
 
-/// Draws the experiments panel.
-pub fn experiments_ui(ui: &mut egui::Ui, app: &mut App) {
-    ui.add_space(4.0);
-    ui.horizontal(|ui| {
-        ui.heading("Experiments");
-    });
-    ui.add(
-        egui::TextEdit::singleline(&mut app.experiment_search)
-            .id(egui::Id::unique("experiment_search"))
-            .hint_text("search…")
-            .desired_width(f32::INFINITY),
-    )
-    .on_hover_text("Show experiments whose name contains this text");
-    let mut deleted = app.show_deleted_experiments;
-    if ui
-        .checkbox(&mut deleted, "Show deleted")
-        .on_hover_text("List deleted experiments too")
-        .changed()
-    {
-        app.commands.push(Command::ShowDeletedExperiments(deleted));
-    }
-    ui.separator();
-    let experiments = match &app.experiments {
-        Entry::Loading => {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Reading experiments…");
-            });
-            return;
+/// The experiments panel, with its search box.
+#[derive(Debug, Default)]
+pub struct ExperimentsPanel {
+    search: String,
+}
+
+impl ExperimentsPanel {
+    /// Draws the experiments panel.
+    pub fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            ui.heading("Experiments");
+        });
+        ui.add(
+            egui::TextEdit::singleline(&mut self.search)
+                .id(egui::Id::unique("experiment_search"))
+                .hint_text("search…")
+                .desired_width(f32::INFINITY),
+        )
+        .on_hover_text("Show experiments whose name contains this text");
+        let mut deleted = ctx.show_deleted_experiments();
+        if ui
+            .checkbox(&mut deleted, "Show deleted")
+            .on_hover_text("List deleted experiments too")
+            .changed()
+        {
+            ctx.send(Command::ShowDeletedExperiments(deleted));
         }
-        Entry::Failed(e) => {
-            ui.colored_label(theme::error_color(app.persisted.dark), e.as_str());
-            return;
-        }
-        Entry::Ready(e) => e.clone(),
-    };
-    let query = app.experiment_search.to_lowercase();
-    let modifiers = ui.input(|i| i.modifiers);
-    egui::ScrollArea::vertical()
+        ui.separator();
+        let experiments = match ctx.experiments() {
+            Entry::Loading => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Reading experiments…");
+                });
+                return;
+            }
+            Entry::Failed(e) => {
+                ui.colored_label(theme::error_color(ctx.dark()), e.as_str());
+                return;
+            }
+            Entry::Ready(e) => e.clone(),
+        };
+        let query = self.search.to_lowercase();
+        let modifiers = ui.input(|i| i.modifiers);
+        egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
             let mut shown = 0;
@@ -58,7 +65,7 @@ pub fn experiments_ui(ui: &mut egui::Ui, app: &mut App) {
                 }
                 shown += 1;
                 let id = &e.experiment_id;
-                let selected = app.selected_experiments.contains(id);
+                let selected = ctx.selected_experiments().contains(id);
                 ui.horizontal(|ui| {
                     let mut checked = selected;
                     let cb = ui
@@ -70,16 +77,16 @@ pub fn experiments_ui(ui: &mut egui::Ui, app: &mut App) {
                     });
                     if cb.changed()
                     {
-                        let mut ids = app.selected_experiments.clone();
+                        let mut ids = ctx.selected_experiments().clone();
                         if checked {
                             ids.insert(id.clone());
                         } else {
                             ids.remove(id);
                         }
-                        app.commands.push(Command::SelectExperiments(ids));
+                        ctx.send(Command::SelectExperiments(ids));
                     }
-                    let count = app
-                        .run_counts
+                    let count = ctx
+                        .run_counts()
                         .get(id)
                         .map_or_else(|| "…".to_string(), |n| n.to_string());
                     let mut text = egui::RichText::new(&e.name);
@@ -94,7 +101,7 @@ pub fn experiments_ui(ui: &mut egui::Ui, app: &mut App) {
                         ));
                     if r.clicked() {
                         let mut ids = if modifiers.command {
-                            app.selected_experiments.clone()
+                            ctx.selected_experiments().clone()
                         } else {
                             BTreeSet::new()
                         };
@@ -103,7 +110,7 @@ pub fn experiments_ui(ui: &mut egui::Ui, app: &mut App) {
                         } else {
                             ids.insert(id.clone());
                         }
-                        app.commands.push(Command::SelectExperiments(ids));
+                        ctx.send(Command::SelectExperiments(ids));
                     }
                     ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                         ui.weak(count);
@@ -118,4 +125,5 @@ pub fn experiments_ui(ui: &mut egui::Ui, app: &mut App) {
                 });
             }
         });
+    }
 }

@@ -7,8 +7,8 @@
 
 use crate::model::ViewType;
 
-use super::app::App;
 use super::commands::Command;
+use super::context::ViewCtx;
 use super::theme;
 
 /// A filter string's error.
@@ -79,12 +79,21 @@ pub fn error_from_message(message: &str) -> FilterError {
     }
 }
 
-/// Draws the filter bar.
-pub fn filter_bar_ui(ui: &mut egui::Ui, app: &mut App) {
-    let dark = app.persisted.dark;
-    ui.horizontal(|ui| {
+/// The filter bar above the runs table.
+#[derive(Debug, Default)]
+pub struct FilterBar {
+    /// Take the keyboard focus in the next frame (`/`).
+    pub focus: bool,
+}
+
+impl FilterBar {
+    /// Draws the filter bar.
+    pub fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
+        let dark = ctx.dark();
+        let filter = ctx.filter();
+        ui.horizontal(|ui| {
         let label = ui.label("Filter");
-        let mut text = app.filter_text.clone();
+        let mut text = filter.text.clone();
         let width = (ui.available_width() - 420.0).max(160.0);
         let edit = egui::TextEdit::singleline(&mut text)
             .id(egui::Id::unique("filter_bar"))
@@ -94,9 +103,9 @@ pub fn filter_bar_ui(ui: &mut egui::Ui, app: &mut App) {
         let r = ui.add(edit).labelled_by(label.id).on_hover_text(
             "MLflow filter: metrics.*, params.*, tags.*, attributes.* with = != < > <= >= LIKE ILIKE IN",
         );
-        if app.focus_filter {
+        if self.focus {
             r.request_focus();
-            app.focus_filter = false;
+            self.focus = false;
         }
         if r.has_focus() {
             let (up, down, esc) = ui.input(|i| {
@@ -109,8 +118,8 @@ pub fn filter_bar_ui(ui: &mut egui::Ui, app: &mut App) {
             if esc {
                 r.surrender_focus();
             }
-            if (up || down) && !app.filter_history.is_empty() {
-                let h = &app.filter_history;
+            if (up || down) && !filter.history.is_empty() {
+                let h = &filter.history;
                 let pos = h.iter().position(|f| *f == text);
                 let next = match (pos, up) {
                     (None, true) => Some(h.len() - 1),
@@ -121,25 +130,29 @@ pub fn filter_bar_ui(ui: &mut egui::Ui, app: &mut App) {
                 text = next.map(|i| h[i].clone()).unwrap_or_default();
             }
         }
-        if text != app.filter_text {
-            app.commands.push(Command::SetFilter(text));
+        if text != filter.text {
+            ctx.send(Command::SetFilter(text));
         }
-        if !app.filter_text.is_empty()
+        if !filter.text.is_empty()
             && ui.small_button("✖").on_hover_text("Clear the filter").clicked()
         {
-            app.commands.push(Command::SetFilter(String::new()));
+            ctx.send(Command::SetFilter(String::new()));
         }
         ui.separator();
         let label = ui.label("Name");
+        let mut name_query = filter.name_query.clone();
         ui.add(
-            egui::TextEdit::singleline(&mut app.name_query)
+            egui::TextEdit::singleline(&mut name_query)
                 .id(egui::Id::unique("name_filter"))
                 .hint_text("run name contains…")
                 .desired_width(140.0),
         )
         .labelled_by(label.id)
         .on_hover_text("Show runs whose name contains this text (their parents stay, greyed)");
-        let mut view = app.run_view;
+        if name_query != filter.name_query {
+            ctx.send(Command::SetNameQuery(name_query));
+        }
+        let mut view = filter.run_view;
         egui::ComboBox::from_id_salt("run_view")
             .selected_text(match view {
                 ViewType::ActiveOnly => "Active",
@@ -154,39 +167,39 @@ pub fn filter_bar_ui(ui: &mut egui::Ui, app: &mut App) {
             })
             .response
             .on_hover_text("Which runs to show: active, deleted (restorable) or all");
-        if view != app.run_view {
-            app.commands.push(Command::SetRunView(view));
+        if view != filter.run_view {
+            ctx.send(Command::SetRunView(view));
         }
-        let shown = app.rows.rows.len();
-        let total = app.run_set().map_or(0, |s| s.runs.len());
+        let shown = ctx.rows().len();
+        let total = ctx.run_set().map_or(0, |s| s.runs.len());
         let label = if shown == total {
             format!("{total} runs")
         } else {
             format!("{shown} of {total} runs")
         };
         ui.label(label);
-        if app.runs.loading {
+        if ctx.runs_loading() {
             ui.spinner();
         }
     });
-    if let Some(err) = &app.filter_error {
-        let color = theme::error_color(dark);
-        let caret = match err.offset {
-            Some(off) => {
-                let off = off.min(app.filter_text.len());
-                let col = app.filter_text[..floor_char_boundary(&app.filter_text, off)]
-                    .chars()
-                    .count();
-                format!("{}^ ", " ".repeat(col))
-            }
-            None => String::new(),
-        };
-        ui.horizontal(|ui| {
+        if let Some(err) = &filter.error {
+            let color = theme::error_color(dark);
+            let caret = match err.offset {
+                Some(off) => {
+                    let off = off.min(filter.text.len());
+                    let col = filter.text[..floor_char_boundary(&filter.text, off)]
+                        .chars()
+                        .count();
+                    format!("{}^ ", " ".repeat(col))
+                }
+                None => String::new(),
+            };
+            ui.horizontal(|ui| {
             ui.add_space(ui.spacing().item_spacing.x + 36.0);
             ui.vertical(|ui| {
                 if !caret.is_empty() {
                     ui.label(
-                        egui::RichText::new(format!("{}\n{caret}", app.filter_text))
+                        egui::RichText::new(format!("{}\n{caret}", filter.text))
                             .monospace()
                             .color(color),
                     );
@@ -196,12 +209,13 @@ pub fn filter_bar_ui(ui: &mut egui::Ui, app: &mut App) {
                     .map(|o| format!("at position {o}: "))
                     .unwrap_or_default();
                 ui.colored_label(color, format!("⚠ {pos}{}", err.message));
-                if needs_backticks_hint(&app.filter_text, err) {
+                if needs_backticks_hint(&filter.text, err) {
                     ui.label("Keys with '/', '-', spaces or dots need backticks: metrics.`train/loss` < 0.2");
                 }
                 ui.weak("The table keeps the last valid result");
             });
         });
+        }
     }
 }
 

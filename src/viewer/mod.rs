@@ -3,44 +3,80 @@
 //!
 //! ## Design
 //!
-//! * [`worker`]: a named thread owns the store; the UI thread never touches the disk. Requests go
-//!   over a bounded channel; answers come back tagged with their key and generation.
-//! * [`cache`]: what views read: `Loading | Ready(Arc<T>) | Failed(String)`. Metric histories no
-//!   view read in the current frame are dropped, least recently read first, above a memory budget.
-//! * [`app`]: state, the frame (answers drained under a time budget), commands applied after the
-//!   frame.
-//! * [`commands`]: what views ask for.
-//! * Views, one per module: [`experiments_panel`], [`filter_bar`], [`runs_table`] (virtualised),
-//!   [`charts`] (per-pixel min/max reduction over a [`lod`] pyramid), [`compare`],
-//!   [`run_details`], [`artifacts_panel`].
-//! * [`runs_model`]: derived data of the runs (tree, columns, rows), memoised.
-//! * [`theme`]: every colour; stable run colours.
-//! * [`artifact_preview`]: artifact listings and previews through the run's artifact
-//!   repository (local, relocated, or a tracking server's), read by the worker.
+//! Data flows one way: store → worker → answers → [`context::ViewData`] → panels →
+//! commands → worker.
+//!
+//! * `worker`: a named thread owns the store (seen only as a `dyn TrackingStore`); the UI
+//!   thread never touches the disk. Requests go over a bounded channel; each reply is a
+//!   variant of one enum carrying that request's own result, with the generation it was sent
+//!   with.
+//! * `cache`: what views read: `Loading | Ready(Arc<T>) | Failed(String)`. Metric histories no
+//!   view read in the current frame are dropped, least recently read first, above a memory
+//!   budget.
+//! * `app`: the [`App`] and its frame; split into applying answers, live refresh, applying
+//!   commands, and the chrome (menus, status bar, windows, keys).
+//! * `context`: [`context::ViewData`] (what the app holds for the views) and `ViewCtx`, a
+//!   frame's read-only borrow of it plus a command sink: the only way a panel changes anything.
+//! * `commands`: what views ask for, applied after the frame.
+//! * Panels, one per module, each a struct owning its state with
+//!   `show(&mut self, ui, ctx: &ViewCtx)`: `experiments_panel`, `filter_bar`, `runs_table`
+//!   (virtualised), `charts` (per-pixel min/max reduction over a `lod` pyramid), `compare`,
+//!   `run_details`, `artifacts_panel`.
+//! * `runs_model`: derived data of the runs (tree, columns, rows), memoised.
+//! * `theme`: every colour; stable run colours.
+//! * `artifact_preview`: artifact listings and previews through the run's artifact repository
+//!   (local, relocated, or a tracking server's), read by the worker.
 //! * Live refresh: the app follows the open store with a [`crate::watch::ChangeFeed`] (its own
 //!   thread; file events debounced, or polling) and turns each change into the narrowest worker
-//!   request: a metric history is extended from the byte offset it holds
-//!   ([`worker::Request::Tail`]), a run is read again, or the lists are reloaded. F5 reloads all.
+//!   request: a metric history is extended from the cursor it holds
+//!   ([`crate::TrackingStore::metric_history_since`]), a run is read again, or the lists are
+//!   reloaded. F5 reloads all.
+//!
+//! Everything but [`run`], [`run_with`], [`App`], [`ViewerOptions`] and [`Persisted`] is
+//! private to the crate; tests and benches reach internals through [`testing`].
 
-pub mod app;
-pub mod artifact_preview;
-pub mod artifacts_panel;
-pub mod cache;
-pub mod charts;
-pub mod commands;
-pub mod compare;
-pub mod experiments_panel;
-pub mod filter_bar;
-pub mod lod;
-pub mod run_details;
-pub mod runs_model;
-pub mod runs_table;
-pub mod table_view;
-pub mod text_view;
-pub mod theme;
-pub mod worker;
+mod app;
+pub(crate) mod artifact_preview;
+pub(crate) mod artifacts_panel;
+pub(crate) mod cache;
+pub(crate) mod charts;
+pub(crate) mod commands;
+pub(crate) mod compare;
+pub(crate) mod context;
+pub(crate) mod experiments_panel;
+pub(crate) mod filter_bar;
+pub(crate) mod lod;
+#[cfg(test)]
+mod panel_tests;
+pub(crate) mod run_details;
+pub(crate) mod runs_model;
+pub(crate) mod runs_table;
+pub(crate) mod table_view;
+pub(crate) mod text_view;
+mod settings;
+pub(crate) mod theme;
+pub(crate) mod worker;
 
-pub use app::{App, Persisted, ViewerOptions};
+pub use app::App;
+pub use settings::{Persisted, ViewerOptions};
+
+/// Internals that tests and benches drive (not a stable API).
+#[doc(hidden)]
+pub mod testing {
+    pub use super::app::{Confirm, Message};
+    pub use super::artifact_preview::{ArtifactEntry, Preview};
+    pub use super::artifact_preview::{Extent, ReadLimit, read_preview, read_split_table};
+    pub use super::table_view::{TableData, TableView};
+    pub use super::text_view::{TextDoc, TextView, TextViewState};
+    pub use super::cache::{Cache, Entry};
+    pub use super::charts::{ChartOptions, Charts, Prepared, Segment, XAxis, prepare};
+    pub use super::commands::{Command, SelectMode, Tab};
+    pub use super::context::{FilterState, Histories, RowsMemo, RunsState, ViewCtx, ViewData};
+    pub use super::filter_bar::FilterError;
+    pub use super::lod::{Pyramid, reduce_brute};
+    pub use super::runs_model::{ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey};
+    pub use super::worker::{ArtifactRoot, Series, WriteOp};
+}
 
 /// Opens the viewer window on `store` (a path or tracking URI; `MLFLOW_TRACKING_URI` when
 /// `None`) and returns when it is closed.

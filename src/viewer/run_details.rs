@@ -5,17 +5,18 @@ use std::sync::Arc;
 
 use crate::model::{LifecycleStage, Run, RunTag, tags};
 
-use super::app::App;
+use crate::format::{duration_spaced, number_sig, time_local};
+
 use super::cache::Entry;
 use super::commands::{Command, SelectMode};
+use super::context::ViewCtx;
 use super::runs_model::duration_ms;
-use super::runs_table::{format_duration, format_number, format_time};
 use super::theme;
 use super::worker::WriteOp;
 
-/// Edit buffers of the Run tab.
+/// The Run tab, with its edit buffers.
 #[derive(Debug, Default, Clone)]
-pub struct DetailsState {
+pub struct RunDetails {
     /// The run the buffers belong to.
     pub run_id: Option<String>,
     /// Rename buffer (Some while renaming).
@@ -32,256 +33,260 @@ pub struct DetailsState {
     pub filter: String,
 }
 
-/// Draws the Run tab.
-pub fn run_details_ui(ui: &mut egui::Ui, app: &mut App) {
-    let Some(run) = app.focused_run() else {
-        ui.add_space(12.0);
-        ui.weak("Select a run in the table to see its details");
-        return;
-    };
-    if app.details.run_id.as_deref() != Some(run.info.run_id.as_str()) {
-        app.details = DetailsState {
-            run_id: Some(run.info.run_id.clone()),
-            filter: std::mem::take(&mut app.details.filter),
-            ..DetailsState::default()
+impl RunDetails {
+    /// Draws the Run tab.
+    pub fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
+        let Some(run) = ctx.focused_run() else {
+            ui.add_space(12.0);
+            ui.weak("Select a run in the table to see its details");
+            return;
         };
-    }
-    let ro = app.read_only;
-    egui::ScrollArea::vertical()
-        .id_salt("run_details")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            header_ui(ui, app, &run, ro);
-            ui.separator();
-            description_ui(ui, app, &run, ro);
-            ui.separator();
-            ui.horizontal(|ui| {
-                ui.label("Filter");
-                ui.add(
-                    egui::TextEdit::singleline(&mut app.details.filter)
-                        .hint_text("key or value…")
-                        .desired_width(200.0),
-                )
-                .on_hover_text("Show params, metrics and tags whose key or value contains this");
-            });
-            ui.columns(3, |cols| {
-                params_ui(&mut cols[0], app, &run);
-                metrics_ui(&mut cols[1], app, &run);
-                tags_ui(&mut cols[2], app, &run, ro);
-            });
-            if !run.inputs.dataset_inputs.is_empty() {
+        if self.run_id.as_deref() != Some(run.info.run_id.as_str()) {
+            *self = RunDetails {
+                run_id: Some(run.info.run_id.clone()),
+                filter: std::mem::take(&mut self.filter),
+                ..RunDetails::default()
+            };
+        }
+        let ro = ctx.read_only();
+        egui::ScrollArea::vertical()
+            .id_salt("run_details")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                self.header_ui(ui, ctx, &run, ro);
                 ui.separator();
-                ui.strong("Datasets");
-                for d in &run.inputs.dataset_inputs {
-                    ui.horizontal(|ui| {
-                        ui.label(&d.dataset.name);
-                        ui.weak(format!("digest {}", d.dataset.digest));
-                        ui.weak(&d.dataset.source_type);
-                        if let Some(c) = d.context() {
-                            ui.weak(format!("context {c}"));
-                        }
-                    });
-                }
-            }
-        });
-}
-
-fn header_ui(ui: &mut egui::Ui, app: &mut App, run: &Arc<Run>, ro: bool) {
-    let dark = app.persisted.dark;
-    let id = run.info.run_id.clone();
-    ui.horizontal(|ui| {
-        theme::swatch(ui, theme::run_color(&id));
-        match &mut app.details.rename {
-            Some(buf) => {
-                let r = ui.add(egui::TextEdit::singleline(buf).desired_width(260.0));
-                r.clone().on_hover_text("New run name");
-                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                if ui.button("Save").clicked() || enter {
-                    let name = buf.trim().to_string();
-                    if !name.is_empty() && name != run.info.run_name {
-                        app.commands.push(Command::Write(WriteOp::Rename {
-                            run_id: id.clone(),
-                            name,
-                        }));
+                self.description_ui(ui, ctx, &run, ro);
+                ui.separator();
+                ui.horizontal(|ui| {
+                    ui.label("Filter");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.filter)
+                            .hint_text("key or value…")
+                            .desired_width(200.0),
+                    )
+                    .on_hover_text(
+                        "Show params, metrics and tags whose key or value contains this",
+                    );
+                });
+                ui.columns(3, |cols| {
+                    self.params_ui(&mut cols[0], &run);
+                    self.metrics_ui(&mut cols[1], ctx, &run);
+                    self.tags_ui(&mut cols[2], ctx, &run, ro);
+                });
+                if !run.inputs.dataset_inputs.is_empty() {
+                    ui.separator();
+                    ui.strong("Datasets");
+                    for d in &run.inputs.dataset_inputs {
+                        ui.horizontal(|ui| {
+                            ui.label(&d.dataset.name);
+                            ui.weak(format!("digest {}", d.dataset.digest));
+                            ui.weak(&d.dataset.source_type);
+                            if let Some(c) = d.context() {
+                                ui.weak(format!("context {c}"));
+                            }
+                        });
                     }
-                    app.details.rename = None;
-                } else if ui.button("Cancel").clicked() {
-                    app.details.rename = None;
+                }
+            });
+    }
+
+    fn header_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx, run: &Arc<Run>, ro: bool) {
+        let dark = ctx.dark();
+        let id = run.info.run_id.clone();
+        ui.horizontal(|ui| {
+            theme::swatch(ui, theme::run_color(&id));
+            match &mut self.rename {
+                Some(buf) => {
+                    let r = ui.add(egui::TextEdit::singleline(buf).desired_width(260.0));
+                    r.clone().on_hover_text("New run name");
+                    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if ui.button("Save").clicked() || enter {
+                        let name = buf.trim().to_string();
+                        if !name.is_empty() && name != run.info.run_name {
+                            ctx.send(Command::Write(WriteOp::Rename {
+                                run_id: id.clone(),
+                                name,
+                            }));
+                        }
+                        self.rename = None;
+                    } else if ui.button("Cancel").clicked() {
+                        self.rename = None;
+                    }
+                }
+                None => {
+                    ui.heading(&run.info.run_name);
+                    if ui
+                        .add_enabled(!ro, egui::Button::new("✏").small())
+                        .on_hover_text("Rename the run")
+                        .clicked()
+                    {
+                        self.rename = Some(run.info.run_name.clone());
+                    }
                 }
             }
-            None => {
-                ui.heading(&run.info.run_name);
+            let s = run.info.status;
+            ui.colored_label(
+                theme::status_color(s, dark),
+                format!("{} {}", theme::status_icon(s), s.as_str()),
+            );
+            if run.info.lifecycle_stage == LifecycleStage::Deleted {
+                ui.colored_label(theme::warning_color(dark), "deleted");
                 if ui
-                    .add_enabled(!ro, egui::Button::new("✏").small())
-                    .on_hover_text("Rename the run")
+                    .add_enabled(!ro, egui::Button::new("Restore"))
+                    .on_hover_text("Restore this run (undo the delete)")
                     .clicked()
                 {
-                    app.details.rename = Some(run.info.run_name.clone());
+                    ctx.send(Command::Write(WriteOp::RestoreRuns {
+                        run_ids: vec![id.clone()],
+                    }));
                 }
-            }
-        }
-        let s = run.info.status;
-        ui.colored_label(
-            theme::status_color(s, dark),
-            format!("{} {}", theme::status_icon(s), s.as_str()),
-        );
-        if run.info.lifecycle_stage == LifecycleStage::Deleted {
-            ui.colored_label(theme::warning_color(dark), "deleted");
-            if ui
-                .add_enabled(!ro, egui::Button::new("Restore"))
-                .on_hover_text("Restore this run (undo the delete)")
+            } else if ui
+                .add_enabled(!ro, egui::Button::new("Delete…"))
+                .on_hover_text("Delete the selected runs (restorable)")
                 .clicked()
             {
-                app.commands.push(Command::Write(WriteOp::RestoreRuns {
-                    run_ids: vec![id.clone()],
-                }));
-            }
-        } else if ui
-            .add_enabled(!ro, egui::Button::new("Delete…"))
-            .on_hover_text("Delete the selected runs (restorable)")
-            .clicked()
-        {
-            if !app.selection.contains(&id) {
-                app.commands.push(Command::SelectRun {
-                    run_id: id.clone(),
-                    mode: SelectMode::Replace,
-                });
-            }
-            app.commands.push(Command::AskDeleteSelected);
-        }
-    });
-    egui::Grid::new("run_header")
-        .num_columns(4)
-        .spacing([16.0, 4.0])
-        .show(ui, |ui| {
-            ui.weak("run id");
-            ui.horizontal(|ui| {
-                ui.monospace(&id);
-                if ui
-                    .small_button("📋")
-                    .on_hover_text("Copy the run id")
-                    .clicked()
-                {
-                    app.commands.push(Command::Copy(id.clone()));
+                if !ctx.selection().contains(&id) {
+                    ctx.send(Command::SelectRun {
+                        run_id: id.clone(),
+                        mode: SelectMode::Replace,
+                    });
                 }
-            });
-            ui.weak("experiment");
-            ui.label(format!(
-                "{} ({})",
-                app.experiment_name(&run.info.experiment_id),
-                run.info.experiment_id
-            ));
-            ui.end_row();
-            ui.weak("start");
-            ui.label(run.info.start_time.map(format_time).unwrap_or_default());
-            ui.weak("end");
-            ui.label(
-                run.info
-                    .end_time
-                    .map(format_time)
-                    .unwrap_or_else(|| "—".into()),
-            );
-            ui.end_row();
-            ui.weak("duration");
-            ui.label(duration_ms(run).map(format_duration).unwrap_or_default());
-            ui.weak("user");
-            ui.label(&run.info.user_id);
-            ui.end_row();
-            ui.weak("source");
-            ui.label(
-                run.data
-                    .tags
-                    .get(tags::SOURCE_NAME)
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-            ui.weak("git commit");
-            ui.monospace(
-                run.data
-                    .tags
-                    .get(tags::GIT_COMMIT)
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-            ui.end_row();
-            if let Some(parent) = run.data.tags.get(tags::PARENT_RUN_ID) {
-                ui.weak("parent");
-                let name = app
-                    .run_set()
-                    .and_then(|s| s.get(parent))
-                    .map(|p| p.info.run_name.clone());
-                match name {
-                    Some(n) => {
-                        if ui.link(&n).on_hover_text("Go to the parent run").clicked() {
-                            app.commands.push(Command::SelectRun {
-                                run_id: parent.clone(),
-                                mode: SelectMode::Replace,
-                            });
+                ctx.send(Command::AskDeleteSelected);
+            }
+        });
+        egui::Grid::new("run_header")
+            .num_columns(4)
+            .spacing([16.0, 4.0])
+            .show(ui, |ui| {
+                ui.weak("run id");
+                ui.horizontal(|ui| {
+                    ui.monospace(&id);
+                    if ui
+                        .small_button("📋")
+                        .on_hover_text("Copy the run id")
+                        .clicked()
+                    {
+                        ctx.send(Command::Copy(id.clone()));
+                    }
+                });
+                ui.weak("experiment");
+                ui.label(format!(
+                    "{} ({})",
+                    ctx.experiment_name(&run.info.experiment_id),
+                    run.info.experiment_id
+                ));
+                ui.end_row();
+                ui.weak("start");
+                ui.label(run.info.start_time.map(time_local).unwrap_or_default());
+                ui.weak("end");
+                ui.label(
+                    run.info
+                        .end_time
+                        .map(time_local)
+                        .unwrap_or_else(|| "—".into()),
+                );
+                ui.end_row();
+                ui.weak("duration");
+                ui.label(duration_ms(run).map(duration_spaced).unwrap_or_default());
+                ui.weak("user");
+                ui.label(&run.info.user_id);
+                ui.end_row();
+                ui.weak("source");
+                ui.label(
+                    run.data
+                        .tags
+                        .get(tags::SOURCE_NAME)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+                ui.weak("git commit");
+                ui.monospace(
+                    run.data
+                        .tags
+                        .get(tags::GIT_COMMIT)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+                ui.end_row();
+                if let Some(parent) = run.data.tags.get(tags::PARENT_RUN_ID) {
+                    ui.weak("parent");
+                    let name = ctx
+                        .run_set()
+                        .and_then(|s| s.get(parent))
+                        .map(|p| p.info.run_name.clone());
+                    match name {
+                        Some(n) => {
+                            if ui.link(&n).on_hover_text("Go to the parent run").clicked() {
+                                ctx.send(Command::SelectRun {
+                                    run_id: parent.clone(),
+                                    mode: SelectMode::Replace,
+                                });
+                            }
+                        }
+                        None => {
+                            ui.monospace(parent);
                         }
                     }
-                    None => {
-                        ui.monospace(parent);
-                    }
+                    ui.end_row();
                 }
+                ui.weak("artifacts");
+                ui.label(&run.info.artifact_uri);
                 ui.end_row();
-            }
-            ui.weak("artifacts");
-            ui.label(&run.info.artifact_uri);
-            ui.end_row();
-        });
-}
+            });
+    }
 
-fn description_ui(ui: &mut egui::Ui, app: &mut App, run: &Arc<Run>, ro: bool) {
-    let current = run
-        .data
-        .tags
-        .get(tags::NOTE_CONTENT)
-        .cloned()
-        .unwrap_or_default();
-    ui.horizontal(|ui| {
-        ui.strong("Description");
-        if app.details.description.is_none()
-            && ui
-                .add_enabled(!ro, egui::Button::new("Edit").small())
-                .on_hover_text("Edit the description (mlflow.note.content)")
-                .clicked()
-        {
-            app.details.description = Some(current.clone());
-        }
-    });
-    match &mut app.details.description {
-        Some(buf) => {
-            ui.add(
-                egui::TextEdit::multiline(buf)
-                    .id(egui::Id::unique("description_edit"))
-                    .desired_rows(4)
-                    .desired_width(f32::INFINITY)
-                    .hint_text("Markdown"),
-            )
-            .on_hover_text("Run description (Markdown)");
-            let (save, cancel) = ui
-                .horizontal(|ui| {
-                    (
-                        ui.button("Save description").clicked(),
-                        ui.button("Cancel").clicked(),
-                    )
-                })
-                .inner;
-            if save {
-                let text = buf.clone();
-                app.commands.push(Command::Write(WriteOp::SetTag {
-                    run_id: run.info.run_id.clone(),
-                    tag: RunTag::new(tags::NOTE_CONTENT, text),
-                }));
+    fn description_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx, run: &Arc<Run>, ro: bool) {
+        let current = run
+            .data
+            .tags
+            .get(tags::NOTE_CONTENT)
+            .cloned()
+            .unwrap_or_default();
+        ui.horizontal(|ui| {
+            ui.strong("Description");
+            if self.description.is_none()
+                && ui
+                    .add_enabled(!ro, egui::Button::new("Edit").small())
+                    .on_hover_text("Edit the description (mlflow.note.content)")
+                    .clicked()
+            {
+                self.description = Some(current.clone());
             }
-            if save || cancel {
-                app.details.description = None;
+        });
+        match &mut self.description {
+            Some(buf) => {
+                ui.add(
+                    egui::TextEdit::multiline(buf)
+                        .id(egui::Id::unique("description_edit"))
+                        .desired_rows(4)
+                        .desired_width(f32::INFINITY)
+                        .hint_text("Markdown"),
+                )
+                .on_hover_text("Run description (Markdown)");
+                let (save, cancel) = ui
+                    .horizontal(|ui| {
+                        (
+                            ui.button("Save description").clicked(),
+                            ui.button("Cancel").clicked(),
+                        )
+                    })
+                    .inner;
+                if save {
+                    let text = buf.clone();
+                    ctx.send(Command::Write(WriteOp::SetTag {
+                        run_id: run.info.run_id.clone(),
+                        tag: RunTag::new(tags::NOTE_CONTENT, text),
+                    }));
+                }
+                if save || cancel {
+                    self.description = None;
+                }
             }
+            None if current.is_empty() => {
+                ui.weak("No description");
+            }
+            None => markdown_ui(ui, &current),
         }
-        None if current.is_empty() => {
-            ui.weak("No description");
-        }
-        None => markdown_ui(ui, &current),
     }
 }
 
@@ -317,174 +322,172 @@ fn matches(filter: &str, key: &str, value: &str) -> bool {
     f.is_empty() || key.to_lowercase().contains(&f) || value.to_lowercase().contains(&f)
 }
 
-fn params_ui(ui: &mut egui::Ui, app: &App, run: &Run) {
-    ui.strong(format!("Params ({})", run.data.params.len()));
-    egui::Grid::new("params")
-        .striped(true)
-        .num_columns(2)
-        .show(ui, |ui| {
-            for (k, v) in &run.data.params {
-                if !matches(&app.details.filter, k, v) {
-                    continue;
-                }
-                ui.monospace(k);
-                ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
-                ui.end_row();
-            }
-        });
-}
-
-fn metrics_ui(ui: &mut egui::Ui, app: &mut App, run: &Run) {
-    ui.strong(format!("Metrics ({})", run.data.metrics.len()));
-    let keys: Vec<String> = run.data.metrics.keys().cloned().collect();
-    let missing = keys.iter().any(|k| {
-        !app.histories
-            .contains(&(run.info.run_id.clone(), k.clone()))
-    });
-    if missing {
-        app.commands.push(Command::LoadHistories {
-            run_ids: vec![run.info.run_id.clone()],
-            keys: keys.clone(),
-        });
-    }
-    egui::Grid::new("metrics")
-        .striped(true)
-        .num_columns(5)
-        .show(ui, |ui| {
-            ui.weak("key");
-            ui.weak("last");
-            ui.weak("min");
-            ui.weak("max");
-            ui.weak("steps");
-            ui.end_row();
-            for (k, m) in &run.data.metrics {
-                if !matches(&app.details.filter, k, "") {
-                    continue;
-                }
-                ui.monospace(k);
-                ui.label(format_number(m.value))
-                    .on_hover_text(format!("{} at step {}", m.value, m.step));
-                match app.histories.get(&(run.info.run_id.clone(), k.clone())) {
-                    Some(Entry::Ready(s)) => {
-                        let vals = s.values.iter().copied().filter(|v| !v.is_nan());
-                        let min = vals.clone().reduce(f64::min);
-                        let max = vals.reduce(f64::max);
-                        ui.label(min.map(format_number).unwrap_or_default());
-                        ui.label(max.map(format_number).unwrap_or_default());
-                        ui.label(s.values.len().to_string());
+impl RunDetails {
+    fn params_ui(&self, ui: &mut egui::Ui, run: &Run) {
+        ui.strong(format!("Params ({})", run.data.params.len()));
+        egui::Grid::new("params")
+            .striped(true)
+            .num_columns(2)
+            .show(ui, |ui| {
+                for (k, v) in &run.data.params {
+                    if !matches(&self.filter, k, v) {
+                        continue;
                     }
-                    Some(Entry::Failed(e)) => {
-                        ui.label("?").on_hover_text(e.as_str());
-                        ui.label("?");
-                        ui.label("?");
-                    }
-                    _ => {
-                        ui.label("…");
-                        ui.label("…");
-                        ui.label("…");
-                    }
-                }
-                ui.end_row();
-            }
-        });
-}
-
-fn tags_ui(ui: &mut egui::Ui, app: &mut App, run: &Run, ro: bool) {
-    let id = run.info.run_id.clone();
-    let user_tags: Vec<(&String, &String)> = run
-        .data
-        .tags
-        .iter()
-        .filter(|(k, _)| k.as_str() != tags::NOTE_CONTENT)
-        .collect();
-    ui.strong(format!("Tags ({})", user_tags.len()));
-    egui::Grid::new("tags")
-        .striped(true)
-        .num_columns(3)
-        .show(ui, |ui| {
-            for (k, v) in user_tags {
-                if !matches(&app.details.filter, k, v) {
-                    continue;
-                }
-                ui.monospace(k);
-                let editing = app
-                    .details
-                    .editing_tag
-                    .as_ref()
-                    .is_some_and(|(ek, _)| ek == k);
-                if editing {
-                    let mut save = false;
-                    let mut cancel = false;
-                    if let Some((_, buf)) = &mut app.details.editing_tag {
-                        ui.add(egui::TextEdit::singleline(buf).desired_width(120.0))
-                            .on_hover_text(format!("New value of {k}"));
-                    }
-                    ui.horizontal(|ui| {
-                        save = ui.small_button("Save").clicked();
-                        cancel = ui.small_button("Cancel").clicked();
-                    });
-                    if save && let Some((key, value)) = app.details.editing_tag.take() {
-                        app.commands.push(Command::Write(WriteOp::SetTag {
-                            run_id: id.clone(),
-                            tag: RunTag::new(key, value),
-                        }));
-                    }
-                    if cancel {
-                        app.details.editing_tag = None;
-                    }
-                } else {
+                    ui.monospace(k);
                     ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
-                    ui.horizontal(|ui| {
-                        if ui
-                            .add_enabled(!ro, egui::Button::new("✏").small())
-                            .on_hover_text(format!("Edit tag {k}"))
-                            .clicked()
-                        {
-                            app.details.editing_tag = Some((k.clone(), v.clone()));
+                    ui.end_row();
+                }
+            });
+    }
+
+    fn metrics_ui(&self, ui: &mut egui::Ui, ctx: &ViewCtx, run: &Run) {
+        ui.strong(format!("Metrics ({})", run.data.metrics.len()));
+        let keys: Vec<String> = run.data.metrics.keys().cloned().collect();
+        let missing = keys.iter().any(|k| {
+            !ctx.histories()
+                .contains(&(run.info.run_id.clone(), k.clone()))
+        });
+        if missing {
+            ctx.send(Command::LoadHistories {
+                run_ids: vec![run.info.run_id.clone()],
+                keys: keys.clone(),
+            });
+        }
+        egui::Grid::new("metrics")
+            .striped(true)
+            .num_columns(5)
+            .show(ui, |ui| {
+                ui.weak("key");
+                ui.weak("last");
+                ui.weak("min");
+                ui.weak("max");
+                ui.weak("steps");
+                ui.end_row();
+                for (k, m) in &run.data.metrics {
+                    if !matches(&self.filter, k, "") {
+                        continue;
+                    }
+                    ui.monospace(k);
+                    ui.label(number_sig(m.value))
+                        .on_hover_text(format!("{} at step {}", m.value, m.step));
+                    match ctx.histories().get(&(run.info.run_id.clone(), k.clone())) {
+                        Some(Entry::Ready(s)) => {
+                            let vals = s.values.iter().copied().filter(|v| !v.is_nan());
+                            let min = vals.clone().reduce(f64::min);
+                            let max = vals.reduce(f64::max);
+                            ui.label(min.map(number_sig).unwrap_or_default());
+                            ui.label(max.map(number_sig).unwrap_or_default());
+                            ui.label(s.values.len().to_string());
                         }
-                        if ui
-                            .add_enabled(!ro, egui::Button::new("🗑").small())
-                            .on_hover_text(format!("Delete tag {k}"))
-                            .clicked()
-                        {
-                            app.commands.push(Command::Write(WriteOp::DeleteTag {
+                        Some(Entry::Failed(e)) => {
+                            ui.label("?").on_hover_text(e.as_str());
+                            ui.label("?");
+                            ui.label("?");
+                        }
+                        _ => {
+                            ui.label("…");
+                            ui.label("…");
+                            ui.label("…");
+                        }
+                    }
+                    ui.end_row();
+                }
+            });
+    }
+
+    fn tags_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx, run: &Run, ro: bool) {
+        let id = run.info.run_id.clone();
+        let user_tags: Vec<(&String, &String)> = run
+            .data
+            .tags
+            .iter()
+            .filter(|(k, _)| k.as_str() != tags::NOTE_CONTENT)
+            .collect();
+        ui.strong(format!("Tags ({})", user_tags.len()));
+        egui::Grid::new("tags")
+            .striped(true)
+            .num_columns(3)
+            .show(ui, |ui| {
+                for (k, v) in user_tags {
+                    if !matches(&self.filter, k, v) {
+                        continue;
+                    }
+                    ui.monospace(k);
+                    let editing = self.editing_tag.as_ref().is_some_and(|(ek, _)| ek == k);
+                    if editing {
+                        let mut save = false;
+                        let mut cancel = false;
+                        if let Some((_, buf)) = &mut self.editing_tag {
+                            ui.add(egui::TextEdit::singleline(buf).desired_width(120.0))
+                                .on_hover_text(format!("New value of {k}"));
+                        }
+                        ui.horizontal(|ui| {
+                            save = ui.small_button("Save").clicked();
+                            cancel = ui.small_button("Cancel").clicked();
+                        });
+                        if save && let Some((key, value)) = self.editing_tag.take() {
+                            ctx.send(Command::Write(WriteOp::SetTag {
                                 run_id: id.clone(),
-                                key: k.clone(),
+                                tag: RunTag::new(key, value),
                             }));
                         }
-                    });
+                        if cancel {
+                            self.editing_tag = None;
+                        }
+                    } else {
+                        ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
+                        ui.horizontal(|ui| {
+                            if ui
+                                .add_enabled(!ro, egui::Button::new("✏").small())
+                                .on_hover_text(format!("Edit tag {k}"))
+                                .clicked()
+                            {
+                                self.editing_tag = Some((k.clone(), v.clone()));
+                            }
+                            if ui
+                                .add_enabled(!ro, egui::Button::new("🗑").small())
+                                .on_hover_text(format!("Delete tag {k}"))
+                                .clicked()
+                            {
+                                ctx.send(Command::Write(WriteOp::DeleteTag {
+                                    run_id: id.clone(),
+                                    key: k.clone(),
+                                }));
+                            }
+                        });
+                    }
+                    ui.end_row();
                 }
-                ui.end_row();
-            }
-        });
-    if !ro {
-        ui.horizontal(|ui| {
-            ui.add(
-                egui::TextEdit::singleline(&mut app.details.new_tag_key)
-                    .id(egui::Id::unique("new_tag_key"))
-                    .hint_text("key")
-                    .desired_width(90.0),
-            )
-            .on_hover_text("New tag key");
-            ui.add(
-                egui::TextEdit::singleline(&mut app.details.new_tag_value)
-                    .id(egui::Id::unique("new_tag_value"))
-                    .hint_text("value")
-                    .desired_width(90.0),
-            )
-            .on_hover_text("New tag value");
-            let key = app.details.new_tag_key.trim().to_string();
-            if ui
-                .add_enabled(!key.is_empty(), egui::Button::new("Add tag"))
-                .clicked()
-            {
-                app.commands.push(Command::Write(WriteOp::SetTag {
-                    run_id: id.clone(),
-                    tag: RunTag::new(key, app.details.new_tag_value.clone()),
-                }));
-                app.details.new_tag_key.clear();
-                app.details.new_tag_value.clear();
-            }
-        });
+            });
+        if !ro {
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.new_tag_key)
+                        .id(egui::Id::unique("new_tag_key"))
+                        .hint_text("key")
+                        .desired_width(90.0),
+                )
+                .on_hover_text("New tag key");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.new_tag_value)
+                        .id(egui::Id::unique("new_tag_value"))
+                        .hint_text("value")
+                        .desired_width(90.0),
+                )
+                .on_hover_text("New tag value");
+                let key = self.new_tag_key.trim().to_string();
+                if ui
+                    .add_enabled(!key.is_empty(), egui::Button::new("Add tag"))
+                    .clicked()
+                {
+                    ctx.send(Command::Write(WriteOp::SetTag {
+                        run_id: id.clone(),
+                        tag: RunTag::new(key, self.new_tag_value.clone()),
+                    }));
+                    self.new_tag_key.clear();
+                    self.new_tag_value.clear();
+                }
+            });
+        }
     }
 }

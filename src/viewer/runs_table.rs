@@ -4,76 +4,34 @@
 
 use egui_extras::{Column, TableBuilder};
 
+use crate::format::{duration_spaced, number_sig, time_local};
 use crate::model::{LifecycleStage, Run, tags};
 
-use super::app::App;
 use super::cache::Entry;
 use super::commands::{Command, SelectMode, Tab};
+use super::context::ViewCtx;
 use super::runs_model::{ColumnId, MetricAgg, SortKey, duration_ms, visible_columns};
 use super::theme;
 
-/// Formats a number with 5 significant digits (full value in tooltips).
-pub fn format_number(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-4..1e9).contains(&a) {
-        return format!("{v:.4e}");
-    }
-    if v.fract() == 0.0 && a < 1e9 {
-        return format!("{v:.0}");
-    }
-    let digits = (5 - (a.log10().floor() as i32 + 1)).clamp(0, 9) as usize;
-    let s = format!("{v:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+/// The runs table and its column chooser, with the chooser's own state.
+#[derive(Debug, Default)]
+pub struct RunsTable {
+    /// Whether the column chooser window is open.
+    pub show_column_chooser: bool,
+    /// The column chooser's search box.
+    column_search: String,
 }
 
-/// Formats epoch ms as local date and time.
-pub fn format_time(ms: i64) -> String {
-    use chrono::TimeZone;
-    match chrono::Local.timestamp_millis_opt(ms) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
-            t.format("%Y-%m-%d %H:%M:%S").to_string()
-        }
-        chrono::LocalResult::None => ms.to_string(),
-    }
-}
-
-/// Formats a duration in ms as `1h 3m`, `12m 5s`, `4.2s`.
-pub fn format_duration(ms: i64) -> String {
-    let s = ms / 1000;
-    if s >= 86_400 {
-        format!("{}d {}h", s / 86_400, (s % 86_400) / 3600)
-    } else if s >= 3600 {
-        format!("{}h {}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m {}s", s / 60, s % 60)
-    } else {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    }
-}
-
-fn cell_text(app: &App, run: &Run, col: &ColumnId) -> (String, Option<String>) {
+fn cell_text(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> (String, Option<String>) {
     match col {
         ColumnId::Name => (run.info.run_name.clone(), Some(run.info.run_id.clone())),
         ColumnId::Status => (String::new(), None),
         ColumnId::Start => (
-            run.info.start_time.map(format_time).unwrap_or_default(),
+            run.info.start_time.map(time_local).unwrap_or_default(),
             None,
         ),
         ColumnId::Duration => (
-            duration_ms(run).map(format_duration).unwrap_or_default(),
+            duration_ms(run).map(duration_spaced).unwrap_or_default(),
             None,
         ),
         ColumnId::User => (run.info.user_id.clone(), None),
@@ -87,7 +45,7 @@ fn cell_text(app: &App, run: &Run, col: &ColumnId) -> (String, Option<String>) {
             let short = s.rsplit(['/', '\\']).next().unwrap_or(&s).to_string();
             (short, Some(s))
         }
-        ColumnId::Experiment => (app.experiment_name(&run.info.experiment_id), None),
+        ColumnId::Experiment => (ctx.experiment_name(&run.info.experiment_id), None),
         ColumnId::Param(k) => {
             let v = run.data.params.get(k).cloned().unwrap_or_default();
             (v.clone(), (v.len() > 24).then_some(v))
@@ -97,9 +55,9 @@ fn cell_text(app: &App, run: &Run, col: &ColumnId) -> (String, Option<String>) {
             (v.clone(), (v.len() > 24).then_some(v))
         }
         ColumnId::Metric(k) => {
-            let agg = app.metric_agg(k);
-            match app.metric_value(run, k, agg) {
-                Some(v) => (format_number(v), Some(format!("{v}"))),
+            let agg = ctx.metric_agg(k);
+            match ctx.metric_value(run, k, agg) {
+                Some(v) => (number_sig(v), Some(format!("{v}"))),
                 None if agg != MetricAgg::Last && run.data.metrics.contains_key(k) => {
                     ("…".into(), None)
                 }
@@ -113,89 +71,90 @@ fn is_numeric(col: &ColumnId) -> bool {
     matches!(col, ColumnId::Metric(_) | ColumnId::Duration)
 }
 
-/// Draws the runs table.
-pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
-    let dark = app.persisted.dark;
-    let set = match &app.runs.entry {
-        Entry::Loading => {
-            ui.add_space(20.0);
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(if app.selected_experiments.is_empty() {
-                    "Reading experiments…"
-                } else {
-                    "Reading runs…"
+impl RunsTable {
+    /// Draws the runs table.
+    pub fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
+        let dark = ctx.dark();
+        let set = match ctx.runs() {
+            Entry::Loading => {
+                ui.add_space(20.0);
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(if ctx.selected_experiments().is_empty() {
+                        "Reading experiments…"
+                    } else {
+                        "Reading runs…"
+                    });
                 });
+                return;
+            }
+            Entry::Failed(e) => {
+                ui.add_space(20.0);
+                ui.colored_label(theme::error_color(dark), format!("Cannot read runs: {e}"));
+                return;
+            }
+            Entry::Ready(set) => set.clone(),
+        };
+        if ctx.selected_experiments().is_empty() {
+            ui.add_space(20.0);
+            ui.weak("Select an experiment on the left");
+            return;
+        }
+        let several = ctx.selected_experiments().len() > 1;
+        let (columns, constant_hidden) = visible_columns(&set, &ctx.persisted().columns, several);
+        ui.horizontal(|ui| {
+            if ui
+                .button("Columns…")
+                .on_hover_text("Choose the params, metrics and tags shown as columns")
+                .clicked()
+            {
+                self.show_column_chooser = true;
+            }
+            if constant_hidden > 0 {
+                ui.weak(format!(
+                    "{constant_hidden} params and metrics with a single value hidden"
+                ));
+            }
+            if !ctx.sort().is_empty() {
+                let text: Vec<String> = ctx
+                    .sort()
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{} {}",
+                            s.column.title(),
+                            if s.ascending { "↑" } else { "↓" }
+                        )
+                    })
+                    .collect();
+                ui.weak(format!("sorted by {}", text.join(", ")));
+                if ui
+                    .small_button("✖")
+                    .on_hover_text("Back to the store's order")
+                    .clicked()
+                {
+                    ctx.send(Command::ClearSort);
+                }
+            }
+        });
+        if set.runs.is_empty() {
+            ui.add_space(20.0);
+            ui.weak(if ctx.filter().applied.trim().is_empty() {
+                "No runs in the selected experiments"
+            } else {
+                "No run matches the filter"
             });
             return;
         }
-        Entry::Failed(e) => {
-            ui.add_space(20.0);
-            ui.colored_label(theme::error_color(dark), format!("Cannot read runs: {e}"));
-            return;
-        }
-        Entry::Ready(set) => set.clone(),
-    };
-    if app.selected_experiments.is_empty() {
-        ui.add_space(20.0);
-        ui.weak("Select an experiment on the left");
-        return;
-    }
-    let several = app.selected_experiments.len() > 1;
-    let (columns, constant_hidden) = visible_columns(&set, &app.persisted.columns, several);
-    ui.horizontal(|ui| {
-        if ui
-            .button("Columns…")
-            .on_hover_text("Choose the params, metrics and tags shown as columns")
-            .clicked()
-        {
-            app.show_column_chooser = true;
-        }
-        if constant_hidden > 0 {
-            ui.weak(format!(
-                "{constant_hidden} params and metrics with a single value hidden"
-            ));
-        }
-        if !app.sort.is_empty() {
-            let text: Vec<String> = app
-                .sort
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{} {}",
-                        s.column.title(),
-                        if s.ascending { "↑" } else { "↓" }
-                    )
-                })
-                .collect();
-            ui.weak(format!("sorted by {}", text.join(", ")));
-            if ui
-                .small_button("✖")
-                .on_hover_text("Back to the store's order")
-                .clicked()
-            {
-                app.sort.clear();
-            }
-        }
-    });
-    if set.runs.is_empty() {
-        ui.add_space(20.0);
-        ui.weak(if app.applied_filter.trim().is_empty() {
-            "No runs in the selected experiments"
-        } else {
-            "No run matches the filter"
-        });
-        return;
-    }
 
-    let mut cmds: Vec<Command> = Vec::new();
-    let mut sort_clicked: Option<(ColumnId, bool)> = None;
-    let mut agg_changed: Option<(String, MetricAgg)> = None;
-    let mut hide: Option<String> = None;
-    let mut missing_histories: Vec<(String, String)> = Vec::new();
-    let modifiers = ui.input(|i| i.modifiers);
+        let mut cmds: Vec<Command> = Vec::new();
+        let mut sort_clicked: Option<(ColumnId, bool)> = None;
+        let mut agg_changed: Option<(String, MetricAgg)> = None;
+        let mut hide: Option<String> = None;
+        let mut missing_histories: Vec<(String, String)> = Vec::new();
+        let modifiers = ui.input(|i| i.modifiers);
 
-    egui::ScrollArea::horizontal()
+        egui::ScrollArea::horizontal()
         .id_salt("runs_hscroll")
         .auto_shrink([false, false])
         .show(ui, |ui| {
@@ -217,12 +176,11 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
             };
             table = table.column(c.clip(true));
         }
-        if let Some(row) = app.scroll_to_row.take() {
+        if let Some(row) = ctx.scroll_to_row {
             table = table.scroll_to_row(row, None);
         }
-        let sort = app.sort.clone();
-        let rows = &app.rows.rows;
-        let app_ref: &App = app;
+        let sort = ctx.sort();
+        let rows = ctx.rows();
         table
             .header(22.0, |mut header| {
                 for col in &columns {
@@ -237,7 +195,7 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
                             .unwrap_or_default();
                         let mut title = col.title();
                         if let ColumnId::Metric(k) = col {
-                            let agg = app_ref.metric_agg(k);
+                            let agg = ctx.metric_agg(k);
                             if agg != MetricAgg::Last {
                                 title = format!("{title} ({})", agg.label());
                             }
@@ -260,7 +218,7 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
                                 ui.label("Show");
                                 for agg in [MetricAgg::Last, MetricAgg::Min, MetricAgg::Max] {
                                     if ui
-                                        .selectable_label(app_ref.metric_agg(k) == agg, agg.label())
+                                        .selectable_label(ctx.metric_agg(k) == agg, agg.label())
                                         .clicked()
                                     {
                                         agg_changed = Some((k.clone(), agg));
@@ -282,15 +240,15 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
                     let r = rows[row.index()];
                     let run = &set.runs[r.run];
                     let id = &run.info.run_id;
-                    row.set_selected(app_ref.selection.contains(id));
+                    row.set_selected(ctx.selection().contains(id));
                     let deleted = run.info.lifecycle_stage == LifecycleStage::Deleted;
                     for col in &columns {
                         row.col(|ui| {
                             if let ColumnId::Metric(k) = col
-                                && app_ref.metric_agg(k) != MetricAgg::Last
+                                && ctx.metric_agg(k) != MetricAgg::Last
                                 && run.data.metrics.contains_key(k)
-                                && !app_ref
-                                    .histories
+                                && !ctx
+                                    .histories()
                                     .contains(&(id.clone(), k.clone()))
                             {
                                 missing_histories.push((id.clone(), k.clone()));
@@ -299,7 +257,7 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
                                 ColumnId::Name => {
                                     ui.add_space(r.depth as f32 * 14.0);
                                     if r.has_children {
-                                        let open = !app_ref.collapsed.contains(id);
+                                        let open = !ctx.collapsed().contains(id);
                                         if ui
                                             .add(egui::Button::new(if open { "⏷" } else { "⏵" }).frame(false).small())
                                             .on_hover_text(if open { "Hide child runs" } else { "Show child runs" })
@@ -307,7 +265,7 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
                                         {
                                             cmds.push(Command::ToggleExpanded(id.clone()));
                                         }
-                                    } else if r.depth > 0 || !app_ref.collapsed.is_empty() || set.children.values().next().is_some() {
+                                    } else if r.depth > 0 || !ctx.collapsed().is_empty() || set.children.values().next().is_some() {
                                         ui.add_space(16.0);
                                     }
                                     theme::swatch(ui, theme::run_color(id));
@@ -337,7 +295,7 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
                                     });
                                 }
                                 _ => {
-                                    let (text, tip) = cell_text(app_ref, run, col);
+                                    let (text, tip) = cell_text(ctx, run, col);
                                     let draw = |ui: &mut egui::Ui| {
                                         let mut rt = egui::RichText::new(text);
                                         if r.context_only {
@@ -378,30 +336,32 @@ pub fn runs_table_ui(ui: &mut egui::Ui, app: &mut App) {
             });
         });
 
-    if let Some((col, add)) = sort_clicked {
-        apply_sort_click(&mut app.sort, col, add);
-    }
-    if let Some((k, agg)) = agg_changed {
-        app.persisted.columns.metric_agg.insert(k, agg);
-    }
-    if let Some(id) = hide {
-        app.persisted.columns.shown.remove(&id);
-        app.persisted.columns.hidden.insert(id);
-    }
-    if !missing_histories.is_empty() {
-        // Min/max columns need full histories: ask for the visible rows only.
-        let mut by_run: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for (r, k) in missing_histories {
-            by_run.entry(r).or_default().push(k);
+        if let Some((column, add)) = sort_clicked {
+            cmds.push(Command::SortBy { column, add });
         }
-        for (run_id, keys) in by_run {
-            cmds.push(Command::LoadHistories {
-                run_ids: vec![run_id],
-                keys,
-            });
+        if let Some((key, agg)) = agg_changed {
+            cmds.push(Command::SetMetricAgg { key, agg });
+        }
+        if let Some(id) = hide {
+            cmds.push(Command::ShowColumn { id, shown: false });
+        }
+        if !missing_histories.is_empty() {
+            // Min/max columns need full histories: ask for the visible rows only.
+            let mut by_run: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for (r, k) in missing_histories {
+                by_run.entry(r).or_default().push(k);
+            }
+            for (run_id, keys) in by_run {
+                cmds.push(Command::LoadHistories {
+                    run_ids: vec![run_id],
+                    keys,
+                });
+            }
+        }
+        for c in cmds {
+            ctx.send(c);
         }
     }
-    app.commands.extend(cmds);
 }
 
 /// A header click: the first click sorts descending for numbers and ascending for text, the next
@@ -433,111 +393,114 @@ pub fn apply_sort_click(sort: &mut Vec<SortKey>, column: ColumnId, add: bool) {
     });
 }
 
-/// The column chooser: every attribute, param, metric and tag, searchable, as checkboxes.
-pub fn column_chooser_window(ctx: &egui::Context, app: &mut App) {
-    let mut open = app.show_column_chooser;
-    let set = app.run_set().cloned();
-    let several = app.selected_experiments.len() > 1;
-    egui::Window::new("Columns")
-        .open(&mut open)
-        .default_size([340.0, 480.0])
-        .show(ctx, |ui| {
-            let Some(set) = set else {
-                ui.weak("No runs loaded");
-                return;
-            };
-            ui.horizontal(|ui| {
-                ui.add(
-                    egui::TextEdit::singleline(&mut app.column_search)
-                        .hint_text("search columns…")
-                        .desired_width(200.0),
-                )
-                .on_hover_text("Filter the list of columns");
-                if ui
-                    .button("Defaults")
-                    .on_hover_text("Forget my column choices")
-                    .clicked()
-                {
-                    app.persisted.columns.shown.clear();
-                    app.persisted.columns.hidden.clear();
-                }
-            });
-            let (visible, _) = visible_columns(&set, &app.persisted.columns, several);
-            let q = app.column_search.to_lowercase();
-            let groups: Vec<(&str, Vec<ColumnId>)> = vec![
-                ("Attributes", ColumnId::ATTRIBUTES[1..].to_vec()),
-                (
-                    "Params",
-                    set.catalog
-                        .params
-                        .iter()
-                        .map(|k| ColumnId::Param(k.key.clone()))
-                        .collect(),
-                ),
-                (
-                    "Metrics",
-                    set.catalog
-                        .metrics
-                        .iter()
-                        .filter(|k| !k.key.starts_with(super::charts::SYSTEM_PREFIX))
-                        .map(|k| ColumnId::Metric(k.key.clone()))
-                        .collect(),
-                ),
-                // MLflow's system metrics (CPU, memory, GPU…) apart from the model's.
-                (
-                    super::charts::SYSTEM_SECTION,
-                    set.catalog
-                        .metrics
-                        .iter()
-                        .filter(|k| k.key.starts_with(super::charts::SYSTEM_PREFIX))
-                        .map(|k| ColumnId::Metric(k.key.clone()))
-                        .collect(),
-                ),
-                (
-                    "Tags",
-                    set.catalog
-                        .tags
-                        .iter()
-                        .map(|k| ColumnId::Tag(k.key.clone()))
-                        .collect(),
-                ),
-            ];
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                for (name, cols) in groups {
-                    let cols: Vec<ColumnId> = cols
-                        .into_iter()
-                        .filter(|c| q.is_empty() || c.title().to_lowercase().contains(&q))
-                        .collect();
-                    if cols.is_empty() {
-                        continue;
+impl RunsTable {
+    /// The column chooser, when open: every attribute, param, metric and tag, searchable, as
+    /// checkboxes.
+    pub fn column_chooser_window(&mut self, egui_ctx: &egui::Context, ctx: &ViewCtx) {
+        if !self.show_column_chooser {
+            return;
+        }
+        let mut open = true;
+        let set = ctx.run_set().cloned();
+        let several = ctx.selected_experiments().len() > 1;
+        egui::Window::new("Columns")
+            .open(&mut open)
+            .default_size([340.0, 480.0])
+            .show(egui_ctx, |ui| {
+                let Some(set) = set else {
+                    ui.weak("No runs loaded");
+                    return;
+                };
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.column_search)
+                            .hint_text("search columns…")
+                            .desired_width(200.0),
+                    )
+                    .on_hover_text("Filter the list of columns");
+                    if ui
+                        .button("Defaults")
+                        .on_hover_text("Forget my column choices")
+                        .clicked()
+                    {
+                        ctx.send(Command::ResetColumns);
                     }
-                    egui::CollapsingHeader::new(format!("{name} ({})", cols.len()))
-                        .default_open(true)
-                        .show(ui, |ui| {
-                            for c in cols {
-                                let mut on = visible.contains(&c);
-                                if ui.checkbox(&mut on, c.title()).changed() {
-                                    let id = c.id_string();
-                                    let prefs = &mut app.persisted.columns;
-                                    if on {
-                                        prefs.hidden.remove(&id);
-                                        prefs.shown.insert(id);
-                                    } else {
-                                        prefs.shown.remove(&id);
-                                        prefs.hidden.insert(id);
+                });
+                let (visible, _) = visible_columns(&set, &ctx.persisted().columns, several);
+                let q = self.column_search.to_lowercase();
+                let groups: Vec<(&str, Vec<ColumnId>)> = vec![
+                    ("Attributes", ColumnId::ATTRIBUTES[1..].to_vec()),
+                    (
+                        "Params",
+                        set.catalog
+                            .params
+                            .iter()
+                            .map(|k| ColumnId::Param(k.key.clone()))
+                            .collect(),
+                    ),
+                    (
+                        "Metrics",
+                        set.catalog
+                            .metrics
+                            .iter()
+                            .filter(|k| !k.key.starts_with(super::charts::SYSTEM_PREFIX))
+                            .map(|k| ColumnId::Metric(k.key.clone()))
+                            .collect(),
+                    ),
+                    // MLflow's system metrics (CPU, memory, GPU…) apart from the model's.
+                    (
+                        super::charts::SYSTEM_SECTION,
+                        set.catalog
+                            .metrics
+                            .iter()
+                            .filter(|k| k.key.starts_with(super::charts::SYSTEM_PREFIX))
+                            .map(|k| ColumnId::Metric(k.key.clone()))
+                            .collect(),
+                    ),
+                    (
+                        "Tags",
+                        set.catalog
+                            .tags
+                            .iter()
+                            .map(|k| ColumnId::Tag(k.key.clone()))
+                            .collect(),
+                    ),
+                ];
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    for (name, cols) in groups {
+                        let cols: Vec<ColumnId> = cols
+                            .into_iter()
+                            .filter(|c| q.is_empty() || c.title().to_lowercase().contains(&q))
+                            .collect();
+                        if cols.is_empty() {
+                            continue;
+                        }
+                        egui::CollapsingHeader::new(format!("{name} ({})", cols.len()))
+                            .default_open(true)
+                            .show(ui, |ui| {
+                                for c in cols {
+                                    let mut on = visible.contains(&c);
+                                    if ui.checkbox(&mut on, c.title()).changed() {
+                                        ctx.send(Command::ShowColumn {
+                                            id: c.id_string(),
+                                            shown: on,
+                                        });
                                     }
                                 }
-                            }
-                        });
-                }
+                            });
+                    }
+                });
             });
-        });
-    app.show_column_chooser = open;
+        self.show_column_chooser = open;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::format::duration_spaced as format_duration;
+    use crate::format::number_sig as format_number;
 
     #[test]
     fn numbers_have_consistent_significant_digits() {

@@ -1,0 +1,481 @@
+//! The app's chrome: the menu and status bars, the bottom pane's tabs, messages, windows and
+//! the confirmation dialog, dropped files and the keyboard.
+
+use std::path::PathBuf;
+
+use crate::watch::FeedMode;
+
+use super::super::cache::Entry;
+use super::super::commands::{Command, SelectMode, Tab};
+use super::super::context::ViewCtx;
+use super::super::theme;
+use super::{App, Panels};
+
+impl App {
+    pub(super) fn menu_bar_ui(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open folder…").clicked() {
+                    self.commands.push(Command::OpenFolderDialog);
+                }
+                if ui.button("Open database…").clicked() {
+                    self.commands.push(Command::OpenDatabaseDialog);
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if self.data.persisted.recent_stores.is_empty() {
+                        ui.weak("Nothing opened yet");
+                    }
+                    for uri in self.data.persisted.recent_stores.clone() {
+                        if ui.button(&uri).clicked() {
+                            self.commands.push(Command::OpenStore(uri));
+                        }
+                    }
+                });
+                ui.separator();
+                if ui.button("Reload (F5)").clicked() {
+                    self.commands.push(Command::Reload);
+                }
+            });
+            ui.menu_button("View", |ui| {
+                let mut dark = self.data.persisted.dark;
+                if ui.checkbox(&mut dark, "Dark theme").changed() {
+                    self.commands.push(Command::SetDark(dark));
+                }
+                let mut ro = self.data.read_only;
+                if ui.checkbox(&mut ro, "Read-only").changed() {
+                    self.commands.push(Command::SetReadOnly(ro));
+                }
+                ui.checkbox(&mut self.data.persisted.live_refresh, "Live refresh")
+                    .on_hover_text(
+                        "Show new runs, statuses and metric points as they are written (F5 reloads everything)",
+                    );
+                if ui.button("Columns…").clicked() {
+                    self.panels.runs_table.show_column_chooser = true;
+                }
+                if ui.button("Damaged runs and experiments…").clicked() {
+                    self.show_warnings = true;
+                }
+            });
+            ui.menu_button("Help", |ui| {
+                if ui.button("Keyboard shortcuts…").clicked() {
+                    self.show_keyboard_help = true;
+                }
+            });
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let label = if self.data.persisted.dark {
+                    "☀ light"
+                } else {
+                    "dark"
+                };
+                if ui
+                    .button(label)
+                    .on_hover_text("Switch between dark and light theme")
+                    .clicked()
+                {
+                    self.commands.push(Command::SetDark(!self.data.persisted.dark));
+                }
+                let mut ro = self.data.read_only;
+                if ui
+                    .toggle_value(&mut ro, "🔒 read-only")
+                    .on_hover_text("Disable every edit control")
+                    .changed()
+                {
+                    self.commands.push(Command::SetReadOnly(ro));
+                }
+            });
+        });
+    }
+
+    pub(super) fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            match &self.store {
+                None => {
+                    ui.weak("No store open");
+                }
+                Some(Entry::Loading) => {
+                    ui.spinner();
+                    ui.label(format!(
+                        "Opening {}…",
+                        self.store_request.as_deref().unwrap_or("")
+                    ));
+                }
+                Some(Entry::Failed(_)) => {
+                    ui.colored_label(
+                        theme::error_color(self.data.persisted.dark),
+                        "Cannot open the store",
+                    );
+                }
+                Some(Entry::Ready(uri)) => {
+                    ui.label(format!("Store: {uri}"));
+                }
+            }
+            if let Some(set) = self.run_set() {
+                ui.separator();
+                let n = set.runs.len();
+                if self.data.runs.loading {
+                    ui.spinner();
+                    ui.label(format!("{} runs read…", n.max(self.data.runs.partial.len())));
+                } else {
+                    ui.label(format!("{n} runs read"));
+                }
+            }
+            let damaged = self.data.runs.warnings.len() + self.experiment_warnings.len();
+            if damaged > 0 {
+                ui.separator();
+                let text = egui::RichText::new(format!("⚠ {damaged} could not be read"))
+                    .color(theme::warning_color(self.data.persisted.dark));
+                if ui
+                    .link(text)
+                    .on_hover_text("Show the damaged runs and experiments with reasons")
+                    .clicked()
+                {
+                    self.show_warnings = true;
+                }
+            }
+            if self.data.read_only {
+                ui.separator();
+                ui.label("🔒 read-only");
+            }
+            if self.data.persisted.live_refresh
+                && let Some(mode) = self.live_mode
+            {
+                ui.separator();
+                let (text, hover) = match mode {
+                    FeedMode::Events => (
+                        "⟳ live".to_string(),
+                        "Following the store's file events; View → Live refresh turns it off",
+                    ),
+                    FeedMode::Polling(every) => (
+                        format!("⟳ live (polling every {:.1} s)", every.as_secs_f64()),
+                        "No file events here (a database, or a network file system): the store is checked at this interval; View → Live refresh turns it off",
+                    ),
+                };
+                ui.label(text).on_hover_text(hover);
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if let Some(t) = self.data.runs.time_to_first_rows {
+                    let (p50, _, max) = self.perf.summary();
+                    ui.weak(format!(
+                        "first rows {:.0} ms · frame {p50:.1}/{max:.1} ms",
+                        t.as_secs_f64() * 1e3
+                    ))
+                    .on_hover_text("Time from opening to the first rows; median/max UI frame time");
+                }
+                if !self.worker.is_idle() {
+                    ui.spinner();
+                }
+            });
+        });
+    }
+
+    pub(super) fn windows_ui(&mut self, ctx: &egui::Context) {
+        let dark = self.data.persisted.dark;
+        // Messages (dismissable).
+        if !self.messages.is_empty() {
+            let mut dismiss = None;
+            egui::Area::new(egui::Id::unique("messages"))
+                .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -36.0))
+                .show(ctx, |ui| {
+                    for (i, m) in self.messages.iter().enumerate().rev().take(5) {
+                        egui::Frame::popup(ui.style()).show(ui, |ui| {
+                            ui.set_max_width(420.0);
+                            ui.horizontal(|ui| {
+                                let color = if m.is_error {
+                                    theme::error_color(dark)
+                                } else {
+                                    ui.visuals().text_color()
+                                };
+                                if ui.small_button("✖").on_hover_text("Dismiss").clicked() {
+                                    dismiss = Some(i);
+                                }
+                                ui.add(
+                                    egui::Label::new(egui::RichText::new(&m.text).color(color))
+                                        .wrap(),
+                                );
+                            });
+                        });
+                    }
+                });
+            if let Some(i) = dismiss {
+                self.messages.remove(i);
+            }
+        }
+        if self.show_warnings {
+            let mut open = true;
+            egui::Window::new("Damaged runs and experiments")
+                .open(&mut open)
+                .default_size([640.0, 320.0])
+                .show(ctx, |ui| {
+                    if self.data.runs.warnings.is_empty() && self.experiment_warnings.is_empty() {
+                        ui.label("Everything was read");
+                    }
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        for w in self
+                            .experiment_warnings
+                            .iter()
+                            .chain(&self.data.runs.warnings)
+                        {
+                            ui.label(egui::RichText::new(&w.message).strong());
+                            ui.weak(&w.location);
+                            ui.add_space(4.0);
+                        }
+                    });
+                });
+            self.show_warnings = open;
+        }
+        if self.show_keyboard_help {
+            let mut open = true;
+            egui::Window::new("Keyboard")
+                .open(&mut open)
+                .resizable(false)
+                .show(ctx, |ui| {
+                    egui::Grid::new("keys").striped(true).show(ui, |ui| {
+                        for (k, what) in KEYS {
+                            ui.monospace(*k);
+                            ui.label(*what);
+                            ui.end_row();
+                        }
+                    });
+                });
+            self.show_keyboard_help = open;
+        }
+        if let Some(confirm) = self.confirm.clone() {
+            let modal = egui::Modal::new(egui::Id::unique("confirm")).show(ctx, |ui| {
+                ui.set_width(360.0);
+                ui.heading("Confirm");
+                ui.label(&confirm.text);
+                ui.add_space(8.0);
+                let mut answer = None;
+                ui.horizontal(|ui| {
+                    if ui.button("Delete").clicked() {
+                        answer = Some(true);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        answer = Some(false);
+                    }
+                });
+                answer
+            });
+            let cancel = modal.should_close();
+            match modal.inner {
+                Some(true) => {
+                    self.commands.push(Command::Write(confirm.op));
+                    self.confirm = None;
+                }
+                Some(false) => self.confirm = None,
+                None if cancel => self.confirm = None,
+                None => {}
+            }
+        }
+    }
+
+    pub(super) fn handle_window_input(&mut self, ctx: &egui::Context) {
+        // Dropped folders or .db files open as stores.
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(p) = dropped.into_iter().next() {
+            // The worker tells a folder from a .db file (no disk access here).
+            self.commands
+                .push(Command::OpenStore(p.display().to_string()));
+        }
+        self.handle_keyboard(ctx);
+    }
+
+    fn handle_keyboard(&mut self, ctx: &egui::Context) {
+        use egui::{Key, Modifiers};
+        let typing = ctx.memory(|m| m.focused().is_some()) && ctx.egui_wants_keyboard_input();
+        let modal_open = self.confirm.is_some();
+        let mut cmds = Vec::new();
+        ctx.input_mut(|i| {
+            if i.consume_key(Modifiers::COMMAND, Key::O) {
+                cmds.push(Command::OpenFolderDialog);
+            }
+            if i.consume_key(Modifiers::NONE, Key::F5) {
+                cmds.push(Command::Reload);
+            }
+            for (n, key) in [Key::Num1, Key::Num2, Key::Num3, Key::Num4]
+                .into_iter()
+                .enumerate()
+            {
+                if i.consume_key(Modifiers::COMMAND, key) {
+                    cmds.push(Command::SetTab(Tab::ALL[n]));
+                }
+            }
+            if typing || modal_open {
+                return;
+            }
+            if i.consume_key(Modifiers::NONE, Key::Slash) {
+                i.events
+                    .retain(|e| !matches!(e, egui::Event::Text(t) if t == "/"));
+                self.panels.filter_bar.focus = true;
+            }
+            if i.consume_key(Modifiers::COMMAND, Key::F) {
+                self.panels.charts.focus_key_filter = true;
+                cmds.push(Command::SetTab(Tab::Charts));
+            }
+            if i.consume_key(Modifiers::SHIFT, Key::ArrowDown) {
+                cmds.push(Command::MoveFocus {
+                    delta: 1,
+                    extend: true,
+                });
+            }
+            if i.consume_key(Modifiers::SHIFT, Key::ArrowUp) {
+                cmds.push(Command::MoveFocus {
+                    delta: -1,
+                    extend: true,
+                });
+            }
+            if i.consume_key(Modifiers::NONE, Key::ArrowDown) {
+                cmds.push(Command::MoveFocus {
+                    delta: 1,
+                    extend: false,
+                });
+            }
+            if i.consume_key(Modifiers::NONE, Key::ArrowUp) {
+                cmds.push(Command::MoveFocus {
+                    delta: -1,
+                    extend: false,
+                });
+            }
+            if i.consume_key(Modifiers::NONE, Key::PageDown) {
+                cmds.push(Command::MoveFocus {
+                    delta: 20,
+                    extend: false,
+                });
+            }
+            if i.consume_key(Modifiers::NONE, Key::PageUp) {
+                cmds.push(Command::MoveFocus {
+                    delta: -20,
+                    extend: false,
+                });
+            }
+            if i.consume_key(Modifiers::NONE, Key::Space)
+                && let Some(f) = self.data.focus.clone()
+            {
+                cmds.push(Command::SelectRun {
+                    run_id: f,
+                    mode: SelectMode::Toggle,
+                });
+            }
+            if i.consume_key(Modifiers::COMMAND, Key::A) {
+                cmds.push(Command::SelectRuns(Vec::new()));
+            }
+            if i.consume_key(Modifiers::NONE, Key::Enter) {
+                cmds.push(Command::SetTab(Tab::Run));
+            }
+            if i.consume_key(Modifiers::NONE, Key::Delete) {
+                cmds.push(Command::AskDeleteSelected);
+            }
+        });
+        // Ctrl+A selects every shown run.
+        for c in cmds {
+            if c == Command::SelectRuns(Vec::new()) {
+                let ids = self.shown_run_ids();
+                self.commands.push(Command::SelectRuns(ids));
+            } else {
+                self.commands.push(c);
+            }
+        }
+    }
+}
+
+impl Panels {
+    /// The bottom pane: its tabs, and the chosen tab's panel.
+    pub(super) fn bottom_pane_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
+        // Fill the panel, so that its size stays what the user made it.
+        ui.set_min_height(ui.max_rect().height());
+        ui.horizontal(|ui| {
+            for (i, tab) in Tab::ALL.into_iter().enumerate() {
+                let r = ui
+                    .selectable_label(ctx.persisted().tab == tab, tab.title())
+                    .on_hover_text(format!("Ctrl+{}", i + 1));
+                if r.clicked() {
+                    ctx.send(Command::SetTab(tab));
+                }
+            }
+            ui.separator();
+            let n = ctx.selection().len();
+            ui.weak(match n {
+                0 => "No run selected".to_string(),
+                1 => "1 run selected".to_string(),
+                n => format!("{n} runs selected"),
+            });
+            if ctx.persisted().tab == Tab::Charts {
+                self.charts.options_ui(ui, ctx);
+            }
+        });
+        ui.separator();
+        match ctx.persisted().tab {
+            Tab::Charts => self.charts.show(ui, ctx),
+            Tab::Compare => self.compare.show(ui, ctx),
+            Tab::Run => self.details.show(ui, ctx),
+            Tab::Artifacts => self.artifacts.show(ui, ctx),
+        }
+    }
+}
+
+/// What the central panel shows while no store is open: opening, why it failed, or how to open
+/// one.
+pub(super) fn empty_state_ui(ui: &mut egui::Ui, store: Option<&Entry<String>>, ctx: &ViewCtx) {
+    ui.vertical_centered(|ui| {
+        ui.add_space(ui.available_height() * 0.3);
+        match store {
+            Some(Entry::Loading) => {
+                ui.spinner();
+                ui.label("Opening…");
+            }
+            Some(Entry::Failed(e)) => {
+                ui.heading("This store cannot be opened");
+                ui.colored_label(theme::error_color(ctx.dark()), e.as_str());
+                ui.add_space(12.0);
+                ui.label("Open an mlruns folder or mlflow.db — Ctrl+O, or drop it here");
+            }
+            _ => {
+                ui.heading("mlscope");
+                ui.label("Open an mlruns folder or mlflow.db — Ctrl+O, or drop it here");
+            }
+        }
+        ui.add_space(12.0);
+        ui.horizontal(|ui| {
+            let w = 260.0;
+            ui.add_space(((ui.available_width() - w) / 2.0).max(0.0));
+            if ui.button("Open folder…").clicked() {
+                ctx.send(Command::OpenFolderDialog);
+            }
+            if ui.button("Open database…").clicked() {
+                ctx.send(Command::OpenDatabaseDialog);
+            }
+        });
+        if !ctx.persisted().recent_stores.is_empty() {
+            ui.add_space(16.0);
+            ui.label(egui::RichText::new("Recent").strong());
+            for uri in ctx.persisted().recent_stores.clone() {
+                if ui.link(&uri).clicked() {
+                    ctx.send(Command::OpenStore(uri));
+                }
+            }
+        }
+    });
+}
+
+/// Keyboard shortcuts, as listed in Help → Keyboard.
+const KEYS: &[(&str, &str)] = &[
+    ("Ctrl+O", "Open an mlruns folder"),
+    ("/", "Focus the filter"),
+    ("Esc", "Leave the filter"),
+    ("↑ ↓", "Move the selection"),
+    ("Shift+↑ ↓", "Extend the selection"),
+    ("Space", "Add or remove the focused run"),
+    ("Ctrl+A", "Select every shown run"),
+    ("Enter", "Open the Run tab"),
+    ("Delete", "Delete the selected runs"),
+    ("F5", "Reload"),
+    ("Ctrl+1…4", "Charts, Compare, Run, Artifacts"),
+    ("Ctrl+F", "Chart key filter"),
+];

@@ -1,0 +1,757 @@
+//! Charts: one card per metric key of the selected runs, in a grid grouped by key prefix.
+//!
+//! Every logged point is used: each series is reduced per pixel column to its first, min, max and
+//! last points (M4), so a single spike among a million points stays visible while drawing costs
+//! a few points per pixel. The reduction reads a min/max pyramid ([`super::lod`]) built once per
+//! series and chart options, so a frame costs what the visible range shows, not what was logged;
+//! live appends extend the prepared series and its pyramid instead of rebuilding them. Steps
+//! going backwards (a restarted run) start a new segment instead of a zig-zag. EMA smoothing
+//! (debiased, as TensorBoard) is computed once per series and weight, with its own pyramid, and
+//! draws over the faded raw line.
+//!
+//! Only visible cards ask for histories, and `system/` metrics (MLflow's system metrics) form
+//! their own section after the model's metrics, closed until opened.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_plot::{Line, Plot, PlotPoint, PlotPoints};
+
+use crate::model::Run;
+
+mod hover;
+mod prepare;
+use hover::{format_x, hover_ui};
+use prepare::to_points;
+pub use prepare::{Prepared, Segment, prepare};
+
+use crate::format::number_sig;
+
+use super::cache::Entry;
+use super::commands::Command;
+use super::context::{Histories, ViewCtx};
+use super::theme;
+use super::worker::Series;
+
+/// Most runs drawn in a chart (the first ones of the selection).
+pub const MAX_CHART_RUNS: usize = 500;
+/// Narrowest chart card.
+const MIN_CARD_WIDTH: f32 = 380.0;
+/// UI time per frame for preparing series from scratch (x, log, segments, smoothing, pyramid:
+/// a few ms per million points); the rest wait for the next frames, so a hundred big histories
+/// arriving at once do not freeze the window. At least one series is prepared per frame.
+const PREPARE_BUDGET: Duration = Duration::from_millis(8);
+/// Memory for prepared series (16–24 bytes per point) of charts no longer drawn; above it the
+/// longest unused ones are dropped (never those drawn in the current frame).
+pub const PREPARED_BUDGET_BYTES: usize = 512 << 20;
+/// Memory for metric histories (24 bytes per point) that no view read in the current frame;
+/// above it the ones read longest ago are dropped (read again when a view needs them).
+pub const HISTORY_BUDGET_BYTES: usize = 512 << 20;
+/// Key prefix of MLflow's system metrics (`system/cpu_utilization_percentage`, …).
+pub const SYSTEM_PREFIX: &str = "system/";
+/// Title of the system metrics section.
+pub const SYSTEM_SECTION: &str = "System metrics";
+
+/// The x axis of charts.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+pub enum XAxis {
+    /// Training step.
+    #[default]
+    Step,
+    /// Wall-clock time of logging.
+    WallTime,
+    /// Seconds since the run's first value.
+    Relative,
+}
+
+impl XAxis {
+    fn label(self) -> &'static str {
+        match self {
+            XAxis::Step => "step",
+            XAxis::WallTime => "wall time",
+            XAxis::Relative => "relative time",
+        }
+    }
+}
+
+/// Chart options, kept between sessions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ChartOptions {
+    /// The x axis.
+    pub x_axis: XAxis,
+    /// EMA weight in `0..1` (0: no smoothing).
+    pub smoothing: f32,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+}
+
+impl Default for ChartOptions {
+    fn default() -> Self {
+        ChartOptions {
+            x_axis: XAxis::Step,
+            smoothing: 0.0,
+            log_y: false,
+        }
+    }
+}
+
+/// One run's drawable lines in one chart.
+#[derive(Debug, Clone)]
+pub struct RunLines {
+    /// Run id.
+    pub run_id: String,
+    /// Run name.
+    pub name: String,
+    /// Colour.
+    pub color: egui::Color32,
+    /// Reduced raw segments.
+    pub raw: Vec<Vec<PlotPoint>>,
+    /// Reduced smoothed segments.
+    pub smooth: Vec<Vec<PlotPoint>>,
+    /// The prepared series (for the hover read-out).
+    pub prepared: Arc<Prepared>,
+}
+
+type MemoKey = (u64, u64, u64, u64, u32, u64);
+
+/// A prepared series with the options it was prepared for and when it was last drawn.
+struct PreparedEntry {
+    ohash: u64,
+    prepared: Arc<Prepared>,
+    used: u64,
+}
+
+/// The Charts tab, with its state: the key filter, and series prepared for drawing (memoised
+/// per card).
+#[derive(Default)]
+pub struct Charts {
+    /// The key filter text.
+    pub key_filter: String,
+    /// Ask the key filter to take the focus (Ctrl+F).
+    pub focus_key_filter: bool,
+    prepared: HashMap<(String, String), PreparedEntry>,
+    memo: HashMap<String, (MemoKey, Arc<Vec<RunLines>>)>,
+    last_x: HashMap<String, (f64, f64, f32)>,
+    /// Frames drawn (last use of prepared series).
+    frame: u64,
+    /// When this frame's chart drawing started, and how many series it prepared from scratch.
+    prepare_clock: Option<(Instant, usize)>,
+    /// Histories the visible cards lack, by run.
+    wanted: BTreeMap<String, Vec<String>>,
+    /// Number of chart cards drawn in the last frame (tests).
+    pub cards_drawn: usize,
+    /// Metric keys of the shown cards in the last frame (tests).
+    pub shown_keys: Vec<String>,
+}
+
+impl Charts {
+    /// Number of prepared series held (tests).
+    pub fn prepared_len(&self) -> usize {
+        self.prepared.len()
+    }
+
+    /// The x range a card showed in its last frame (tests, benchmarks).
+    pub fn visible_x(&self, key: &str) -> Option<(f64, f64)> {
+        self.last_x.get(key).map(|&(a, b, _)| (a, b))
+    }
+
+    /// Drops what was derived from histories that are no longer held, and, above
+    /// [`PREPARED_BUDGET_BYTES`], the prepared series drawn longest ago (not those of this frame).
+    pub fn trim(&mut self, histories: &Histories) {
+        self.prepared
+            .retain(|k, _| matches!(histories.peek(k), Some(Entry::Ready(_))));
+        let mut total: usize = self
+            .prepared
+            .values()
+            .map(|e| e.prepared.heap_bytes())
+            .sum();
+        if total > PREPARED_BUDGET_BYTES {
+            let mut old: Vec<(u64, (String, String))> = self
+                .prepared
+                .iter()
+                .filter(|(_, e)| e.used < self.frame)
+                .map(|(k, e)| (e.used, k.clone()))
+                .collect();
+            old.sort();
+            for (_, k) in old {
+                if total <= PREPARED_BUDGET_BYTES {
+                    break;
+                }
+                if let Some(e) = self.prepared.remove(&k) {
+                    total = total.saturating_sub(e.prepared.heap_bytes());
+                }
+            }
+        }
+        if self.memo.len() > 4096 {
+            self.memo.clear();
+        }
+    }
+}
+
+impl std::fmt::Debug for Charts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Charts")
+            .field("key_filter", &self.key_filter)
+            .field("cards_drawn", &self.cards_drawn)
+            .finish()
+    }
+}
+
+fn options_hash(o: &ChartOptions) -> u64 {
+    let x = match o.x_axis {
+        XAxis::Step => 0,
+        XAxis::WallTime => 1,
+        XAxis::Relative => 2,
+    };
+    x | (u64::from(o.log_y) << 2) | (u64::from(o.smoothing.to_bits()) << 8)
+}
+
+/// Heap bytes of a history.
+pub fn series_bytes(s: &Series) -> usize {
+    (s.steps.capacity() + s.timestamps.capacity() + s.values.capacity()) * 8
+}
+
+impl Charts {
+    /// The options row of the Charts tab.
+    pub fn options_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
+        let mut options = ctx.persisted().charts.clone();
+        let o = &mut options;
+        ui.separator();
+        egui::ComboBox::from_id_salt("x_axis")
+            .selected_text(format!("x: {}", o.x_axis.label()))
+            .show_ui(ui, |ui| {
+                for x in [XAxis::Step, XAxis::WallTime, XAxis::Relative] {
+                    ui.selectable_value(&mut o.x_axis, x, x.label());
+                }
+            })
+            .response
+            .on_hover_text("The x axis of every chart");
+        ui.add(
+            egui::Slider::new(&mut o.smoothing, 0.0..=0.99)
+                .text("smoothing")
+                .fixed_decimals(2),
+        )
+        .on_hover_text("EMA smoothing weight; the raw line stays, faded");
+        ui.checkbox(&mut o.log_y, "log y")
+            .on_hover_text("Logarithmic y axis (values ≤ 0 are left out)");
+        if options != ctx.persisted().charts {
+            ctx.send(Command::SetChartOptions(options));
+        }
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut self.key_filter)
+                .id(egui::Id::unique("chart_key_filter"))
+                .hint_text("metric key filter (Ctrl+F)")
+                .desired_width(150.0),
+        );
+        if self.focus_key_filter {
+            r.request_focus();
+            self.focus_key_filter = false;
+        }
+    }
+
+    /// Draws the Charts tab.
+    pub fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
+        self.cards_drawn = 0;
+        self.shown_keys.clear();
+        self.frame += 1;
+        self.prepare_clock = Some((Instant::now(), 0));
+        let runs: Vec<Arc<Run>> = ctx
+            .selected_runs()
+            .into_iter()
+            .take(MAX_CHART_RUNS)
+            .collect();
+        if runs.is_empty() {
+            ui.add_space(12.0);
+            ui.weak("Select runs in the table to chart their metrics (Ctrl+click and Shift+click select several)");
+            return;
+        }
+        // Every metric key of the selected runs, filtered.
+        let q = self.key_filter.to_lowercase();
+        let mut keys: Vec<String> = runs
+            .iter()
+            .flat_map(|r| r.data.metrics.keys().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(|k| q.is_empty() || k.to_lowercase().contains(&q))
+            .collect();
+        keys.sort();
+        if keys.is_empty() {
+            ui.weak(if q.is_empty() {
+                "The selected runs have no metrics"
+            } else {
+                "No metric key matches the filter"
+            });
+            return;
+        }
+        if ctx.selection().len() > MAX_CHART_RUNS {
+            ui.weak(format!(
+                "Charting the first {MAX_CHART_RUNS} of {} selected runs",
+                ctx.selection().len()
+            ));
+        }
+        // One legend for every chart: the runs in their colours.
+        ui.horizontal_wrapped(|ui| {
+            for r in runs.iter().take(40) {
+                theme::swatch(ui, theme::run_color(&r.info.run_id));
+                ui.label(egui::RichText::new(&r.info.run_name).small());
+                ui.add_space(6.0);
+            }
+            if runs.len() > 40 {
+                ui.weak(format!("and {} more", runs.len() - 40));
+            }
+        });
+        let (system, model): (Vec<String>, Vec<String>) =
+            keys.into_iter().partition(|k| k.starts_with(SYSTEM_PREFIX));
+        // Group by prefix before the first '/'.
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for k in model {
+            let prefix = k
+                .split_once('/')
+                .map(|(p, _)| p.to_string())
+                .unwrap_or_default();
+            groups.entry(prefix).or_default().push(k);
+        }
+        let width = ui.available_width();
+        let ncols = ((width / MIN_CARD_WIDTH).floor() as usize).clamp(1, 4);
+        let spacing = ui.spacing().item_spacing.x;
+        let card_w = ((width - spacing * (ncols as f32 - 1.0)) / ncols as f32 - 2.0).max(120.0);
+        // Sections by prefix only pay off with many keys; a few keys go in one grid.
+        let multi_group = groups.len() > 1 && groups.values().map(Vec::len).sum::<usize>() > 8;
+        if !multi_group && !groups.is_empty() {
+            let all: Vec<String> = groups.into_values().flatten().collect();
+            groups = BTreeMap::from([(String::new(), all)]);
+        }
+        let grid = |ui: &mut egui::Ui, charts: &mut Charts, keys: &[String]| {
+            for chunk in keys.chunks(ncols) {
+                ui.horizontal(|ui| {
+                    for key in chunk {
+                        ui.allocate_ui_with_layout(
+                            egui::vec2(card_w, theme::CHART_HEIGHT + 30.0),
+                            egui::Layout::top_down(egui::Align::LEFT),
+                            |ui| {
+                                ui.set_width(card_w);
+                                charts.card_ui(ui, ctx, &runs, key);
+                            },
+                        );
+                    }
+                });
+                ui.add_space(6.0);
+            }
+        };
+        egui::ScrollArea::vertical()
+            .id_salt("charts_scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                for (prefix, keys) in &groups {
+                    if multi_group {
+                        let title = if prefix.is_empty() {
+                            "other".to_string()
+                        } else {
+                            format!("{prefix}/")
+                        };
+                        egui::CollapsingHeader::new(format!("{title} ({})", keys.len()))
+                            .id_salt(("chart_group", prefix))
+                            .default_open(true)
+                            .show(ui, |ui| grid(ui, self, keys));
+                    } else {
+                        grid(ui, self, keys);
+                    }
+                }
+                // System metrics (CPU, memory, GPU…) after the model's, closed until asked for:
+                // their histories are read only then.
+                if !system.is_empty() {
+                    if !groups.is_empty() {
+                        ui.separator();
+                    }
+                    egui::CollapsingHeader::new(format!("{SYSTEM_SECTION} ({})", system.len()))
+                        .id_salt("chart_group_system")
+                        .default_open(false)
+                        .show(ui, |ui| grid(ui, self, &system));
+                }
+            });
+        // Ask for the histories the visible cards lack (all keys of a run in one request).
+        for (run_id, keys) in std::mem::take(&mut self.wanted) {
+            ctx.send(Command::LoadHistories {
+                run_ids: vec![run_id],
+                keys,
+            });
+        }
+    }
+
+    fn card_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx, runs: &[Arc<Run>], key: &str) {
+        self.shown_keys.push(key.to_string());
+        let top = ui.cursor().min;
+        let card_rect = egui::Rect::from_min_size(
+            top,
+            egui::vec2(ui.available_width(), theme::CHART_HEIGHT + 26.0),
+        );
+        if !ui.is_rect_visible(card_rect) {
+            ui.allocate_space(card_rect.size());
+            return;
+        }
+        self.cards_drawn += 1;
+        // Histories are read for visible cards only.
+        for r in runs {
+            let hkey = (r.info.run_id.clone(), key.to_string());
+            if r.data.metrics.contains_key(key) && !ctx.histories().contains(&hkey) {
+                self.wanted.entry(hkey.0).or_default().push(hkey.1);
+            }
+        }
+        let options = ctx.persisted().charts.clone();
+        let ohash = options_hash(&options);
+        let (x0, x1, px) = self.last_x.get(key).copied().unwrap_or((
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            ui.available_width(),
+        ));
+        let sel_hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            for r in runs {
+                r.info.run_id.hash(&mut h);
+                r.info.run_name.hash(&mut h);
+            }
+            h.finish()
+        };
+        let memo_key: MemoKey = (
+            ohash,
+            ctx.histories_version(),
+            x0.to_bits(),
+            x1.to_bits(),
+            px as u32,
+            sel_hash,
+        );
+        let mut pending = false;
+        let lines = match self.memo.get(key) {
+            Some((k, lines)) if *k == memo_key => {
+                // Still drawn: the prepared series stay (the memory budget drops unused ones).
+                let frame = self.frame;
+                for l in lines.iter() {
+                    if let Some(e) = self.prepared.get_mut(&(l.run_id.clone(), key.to_string())) {
+                        e.used = frame;
+                    }
+                }
+                Arc::clone(lines)
+            }
+            _ => {
+                // The old lines share the prepared series: let them go so appends extend in place.
+                self.memo.remove(key);
+                let (lines, complete) =
+                    self.build_lines(ctx.histories(), runs, key, &options, (x0, x1), px);
+                let lines = Arc::new(lines);
+                if complete {
+                    self.memo
+                        .insert(key.to_string(), (memo_key, Arc::clone(&lines)));
+                } else {
+                    // Some series wait for the next frame's preparation budget.
+                    pending = true;
+                    ui.ctx().request_repaint();
+                }
+                lines
+            }
+        };
+        let mut export_csv = false;
+        let mut export_png = false;
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(key).strong())
+                .on_hover_text(format!("metric {key}"));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                export_csv = ui
+                    .small_button("CSV")
+                    .on_hover_text("Save every value of this metric of the charted runs as CSV")
+                    .clicked();
+                export_png = ui
+                    .small_button("PNG")
+                    .on_hover_text("Save this chart as a PNG image")
+                    .clicked();
+                let loading = pending
+                    || runs.iter().any(|r| {
+                        r.data.metrics.contains_key(key)
+                            && ctx
+                                .histories()
+                                .get(&(r.info.run_id.clone(), key.to_string()))
+                                .is_none_or(Entry::is_loading)
+                    });
+                if loading {
+                    ui.spinner();
+                }
+            });
+        });
+        let link = egui::Id::unique("mlscope_charts_link");
+        let log_y = options.log_y;
+        let x_axis = options.x_axis;
+        let smoothing = options.smoothing > 0.0;
+        let plot = Plot::new(("chart", key))
+            .height(theme::CHART_HEIGHT)
+            .link_axis(link, [true, false])
+            .link_cursor(link, [true, false])
+            .allow_scroll(false)
+            .show_x(false)
+            .show_y(false)
+            .x_axis_formatter(move |mark, _| format_x(mark.value, x_axis))
+            .y_axis_formatter(move |mark, _| {
+                if log_y {
+                    number_sig(10f64.powf(mark.value))
+                } else {
+                    number_sig(mark.value)
+                }
+            });
+        // A chart whose values all sit at one x (a final test metric) gets some room around it.
+        let xs = lines
+            .iter()
+            .flat_map(|l| l.raw.iter().flatten().map(|p| p.x));
+        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+        let plot = if lo.is_finite() && lo == hi {
+            plot.include_x(lo - 1.0).include_x(hi + 1.0)
+        } else {
+            plot
+        };
+        let lines_for_plot = Arc::clone(&lines);
+        let response = plot.show(ui, |plot_ui| {
+            for l in lines_for_plot.iter() {
+                let raw_color = if smoothing {
+                    l.color.gamma_multiply(theme::RAW_LINE_ALPHA)
+                } else {
+                    l.color
+                };
+                for (i, seg) in l.raw.iter().enumerate() {
+                    plot_ui.line(
+                        Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
+                            .color(raw_color)
+                            .width(1.2)
+                            .id((&l.run_id, "raw", i)),
+                    );
+                }
+                if l.raw.iter().map(Vec::len).sum::<usize>() <= 2 {
+                    // One or two values: a line would be invisible, show the points.
+                    for seg in &l.raw {
+                        plot_ui.points(
+                            egui_plot::Points::new(l.name.clone(), PlotPoints::Borrowed(seg))
+                                .color(l.color)
+                                .radius(3.5),
+                        );
+                    }
+                }
+                for (i, seg) in l.smooth.iter().enumerate() {
+                    plot_ui.line(
+                        Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
+                            .color(l.color)
+                            .width(1.6)
+                            .id((&l.run_id, "smooth", i)),
+                    );
+                }
+            }
+            plot_ui.pointer_coordinate()
+        });
+        let b = response.transform.bounds();
+        let new_x = (b.min()[0], b.max()[0], response.transform.frame().width());
+        let old = self.last_x.insert(key.to_string(), new_x);
+        if old != Some(new_x) {
+            ui.ctx().request_repaint();
+        }
+        if let Some(pointer) = response.inner
+            && response.response.hovered()
+        {
+            response.response.on_hover_ui_at_pointer(|ui| {
+                hover_ui(ui, &lines, pointer.x, x_axis, log_y, smoothing);
+            });
+        }
+        if export_png {
+            ctx.send(Command::ExportPng {
+                file_name: format!("{}.png", sanitize(key)),
+                rect: card_rect,
+            });
+        }
+        if export_csv {
+            let csv = series_csv(ctx.histories(), runs, key);
+            ctx.send(Command::SaveAs {
+                file_name: format!("{}.csv", sanitize(key)),
+                bytes: csv.into_bytes(),
+            });
+        }
+    }
+
+    /// The lines of one card; false when some series wait for the next frame's preparation
+    /// budget.
+    fn build_lines(
+        &mut self,
+        histories: &Histories,
+        runs: &[Arc<Run>],
+        key: &str,
+        options: &ChartOptions,
+        (x0, x1): (f64, f64),
+        px: f32,
+    ) -> (Vec<RunLines>, bool) {
+        let ohash = options_hash(options);
+        let buckets = (px.max(50.0)) as usize;
+        let frame = self.frame;
+        let mut complete = true;
+        let mut out = Vec::new();
+        for r in runs {
+            let id = &r.info.run_id;
+            let hkey = (id.clone(), key.to_string());
+            let Some(Entry::Ready(series)) = histories.get(&hkey) else {
+                continue;
+            };
+            let series = Arc::clone(series);
+            let cached = self.prepared.get_mut(&hkey).and_then(|e| {
+                if e.ohash != ohash {
+                    return None;
+                }
+                e.used = frame;
+                if e.prepared.is_current(&series) {
+                    return Some(Arc::clone(&e.prepared));
+                }
+                // Live refresh appended points: take in only those.
+                let p = Arc::make_mut(&mut e.prepared);
+                p.extend(&series, options).then(|| Arc::clone(&e.prepared))
+            });
+            let prepared = match cached {
+                Some(p) => p,
+                None => {
+                    let (started, done) = self.prepare_clock.get_or_insert((Instant::now(), 0));
+                    if *done > 0 && started.elapsed() > PREPARE_BUDGET {
+                        complete = false;
+                        continue;
+                    }
+                    *done += 1;
+                    let p = Arc::new(prepare(&series, options));
+                    self.prepared.insert(
+                        hkey.clone(),
+                        PreparedEntry {
+                            ohash,
+                            prepared: Arc::clone(&p),
+                            used: frame,
+                        },
+                    );
+                    p
+                }
+            };
+            let (lo, hi) = if x0.is_finite() && x1.is_finite() {
+                (x0, x1)
+            } else {
+                let lo = prepared
+                    .segments
+                    .iter()
+                    .filter_map(|s| s.xs.first())
+                    .copied()
+                    .fold(f64::INFINITY, f64::min);
+                let hi = prepared
+                    .segments
+                    .iter()
+                    .filter_map(|s| s.xs.last())
+                    .copied()
+                    .fold(f64::NEG_INFINITY, f64::max);
+                (lo, hi)
+            };
+            let raw = prepared
+                .segments
+                .iter()
+                .map(|s| {
+                    to_points(
+                        &s.xs,
+                        &s.ys,
+                        s.lod.reduce_subpixel(&s.xs, &s.ys, lo, hi, buckets),
+                    )
+                })
+                .collect();
+            let smooth = prepared
+                .segments
+                .iter()
+                .filter_map(|s| {
+                    let sm = s.smooth.as_ref()?;
+                    let lod = s.smooth_lod.as_ref()?;
+                    Some(to_points(
+                        &s.xs,
+                        sm,
+                        lod.reduce_subpixel(&s.xs, sm, lo, hi, buckets),
+                    ))
+                })
+                .collect();
+            out.push(RunLines {
+                run_id: id.clone(),
+                name: r.info.run_name.clone(),
+                color: theme::run_color(id),
+                raw,
+                smooth,
+                prepared,
+            });
+        }
+        (out, complete)
+    }
+}
+
+fn sanitize(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Every value of `key` of the charted runs as CSV: `run_id,run_name,step,timestamp,value`.
+fn series_csv(histories: &Histories, runs: &[Arc<Run>], key: &str) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["run_id", "run_name", "key", "step", "timestamp", "value"]);
+    for r in runs {
+        if let Some(s) = histories
+            .get(&(r.info.run_id.clone(), key.to_string()))
+            .and_then(Entry::ready)
+        {
+            for i in 0..s.values.len() {
+                let _ = w.write_record([
+                    r.info.run_id.as_str(),
+                    r.info.run_name.as_str(),
+                    key,
+                    &s.steps[i].to_string(),
+                    &s.timestamps[i].to_string(),
+                    &s.values[i].to_string(),
+                ]);
+            }
+        }
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimming_drops_what_was_derived_from_dropped_histories() {
+        let mut histories: crate::viewer::cache::Cache<(String, String), Series> =
+            crate::viewer::cache::Cache::new(10);
+        let s = Series {
+            steps: vec![0, 1],
+            timestamps: vec![0, 1],
+            values: vec![1.0, 2.0],
+            offset: None,
+        };
+        histories.set_ready(("a".into(), "m".into()), s.clone());
+        let mut state = Charts::default();
+        for run in ["a", "b"] {
+            state.prepared.insert(
+                (run.into(), "m".into()),
+                PreparedEntry {
+                    ohash: 0,
+                    prepared: Arc::new(prepare(&s, &ChartOptions::default())),
+                    used: 0,
+                },
+            );
+        }
+        state.trim(&histories);
+        assert_eq!(state.prepared_len(), 1);
+        assert!(state.prepared.contains_key(&("a".into(), "m".into())));
+        assert!(series_bytes(&s) >= 48);
+    }
+}
