@@ -18,7 +18,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use mlscope::artifacts::LocalArtifactRepository;
-use mlscope::viewer::testing::{Preview, ReadLimit, TableView, TextView, TextViewState, read_preview};
+use mlscope::viewer::testing::{
+    Preview, ReadLimit, TableView, TextView, TextViewState, read_preview,
+};
 
 const SCREEN: egui::Vec2 = egui::vec2(1400.0, 900.0);
 

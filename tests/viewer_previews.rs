@@ -134,6 +134,15 @@ fn a_large_log_table_streams_its_first_rows_with_the_count_so_far() {
     assert!(n > 1_000, "{n} rows from 256 KB");
     assert_eq!(table.cell(n - 1, 1), format!("sample {}", n - 1));
     assert_eq!(table.cell(3, 2), "0.75");
+    // Numbers keep their digits as written (not reformatted as 1e-6).
+    let split = read_split_table(
+        &br#"{"columns":["x"],"data":[[0.000001],[1.50]]}"#[..],
+        u64::MAX,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(split.table.row(0).collect::<Vec<_>>(), ["0.000001"]);
+    assert_eq!(split.table.cell(1, 0), "1.50");
 
     let (table, extent, complete, _) =
         table_of(read_preview(&repo, "eval/table.json", ReadLimit::Whole).unwrap());
@@ -150,7 +159,8 @@ fn the_split_reader_copes_with_index_escapes_nesting_and_other_shapes() {
     assert!(split.complete);
     assert_eq!(split.table.row_count(), 3);
     assert_eq!(split.table.cell(0, 0), "x]\"y");
-    assert_eq!(split.table.cell(0, 1), r#"{"k":[1,{"z":"}"}]}"#);
+    assert_eq!(split.table.cell(0, 1), r#"{"k": [1, {"z": "}"}]}"#);
+    assert_eq!(split.table.cell(1, 1), "2.5");
     assert_eq!(split.table.cell(1, 0), "null");
     assert_eq!(split.table.cell(2, 0), "7");
     // Not a split table: the caller parses it whole.
@@ -455,10 +465,16 @@ mod app {
         let mut h = Harness::builder()
             .with_size(egui::vec2(1400.0, 900.0))
             .with_max_steps(10_000)
-            .build_ui_state(|ui, app: &mut App| app.ui(ui), App::new_with_store(Arc::clone(&store), false));
+            .build_ui_state(
+                |ui, app: &mut App| app.ui(ui),
+                App::new_with_store(Arc::clone(&store), false),
+            );
         settle(&mut h);
         if !h.state().selected_experiments().contains(&experiment_id) {
-            apply(&mut h, Command::SelectExperiments([experiment_id.clone()].into()));
+            apply(
+                &mut h,
+                Command::SelectExperiments([experiment_id.clone()].into()),
+            );
         }
         apply(
             &mut h,
@@ -479,10 +495,14 @@ mod app {
     }
 
     fn png() -> Vec<u8> {
-        let img = image::RgbImage::from_fn(24, 12, |x, y| image::Rgb([x as u8 * 8, y as u8 * 16, 99]));
+        let img =
+            image::RgbImage::from_fn(24, 12, |x, y| image::Rgb([x as u8 * 8, y as u8 * 16, 99]));
         let mut bytes = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .unwrap();
+        img.write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
         bytes
     }
 
@@ -504,8 +524,14 @@ mod app {
         );
         click_file(&mut o, "notes.txt");
         o.h.run_steps(3);
-        assert!(o.h.query_by_label("hello artifacts").is_some(), "the clicked file is shown");
-        assert!(o.h.query_by_label_contains("24 × 12 px").is_none(), "not the series image");
+        assert!(
+            o.h.query_by_label("hello artifacts").is_some(),
+            "the clicked file is shown"
+        );
+        assert!(
+            o.h.query_by_label_contains("24 × 12 px").is_none(),
+            "not the series image"
+        );
         // The series is its own choice, and clicking a file again leaves it.
         o.h.get_by_label_contains("samples").click();
         settle(&mut o.h);
@@ -517,7 +543,8 @@ mod app {
 
     #[test]
     fn text_previews_are_left_aligned_and_keep_indentation() {
-        let yaml = b"model:\n  name: resnet\n  layers:\n    - type: conv\ntraining:\n  epochs: 10\n";
+        let yaml =
+            b"model:\n  name: resnet\n  layers:\n    - type: conv\ntraining:\n  epochs: 10\n";
         let mut o = open_with_files(1, &[("config.yaml", yaml)]);
         click_file(&mut o, "config.yaml");
         let top = o.h.get_by_label("model:").rect();
@@ -526,6 +553,10 @@ mod app {
         assert_eq!(top.left(), nested.left(), "{top:?} {nested:?}");
         assert_eq!(top.left(), deeper.left(), "{top:?} {deeper:?}");
         assert!(o.h.query_by_label("Wrap lines").is_some(), "a wrap toggle");
+        assert!(
+            o.h.get_by_label("2").rect().right() <= nested.left(),
+            "line numbers"
+        );
     }
 
     #[test]
@@ -548,13 +579,17 @@ mod app {
         let mut o = open_with_files(1, &[("wide.csv", csv.as_bytes())]);
         click_file(&mut o, "wide.csv");
         assert!(
-            o.h.query_by_label_contains("header row alone is longer").is_some(),
+            o.h.query_by_label_contains("header row alone is longer")
+                .is_some(),
             "the cut is reported"
         );
         o.h.get_by_label_contains("Read the whole file").click();
         settle(&mut o.h);
         o.h.run_steps(3);
-        assert!(o.h.query_by_label_contains("1 row × 40000 columns").is_some());
+        assert!(
+            o.h.query_by_label_contains("1 row × 40000 columns")
+                .is_some()
+        );
         assert!(o.h.query_by_label("v0").is_some());
     }
 
@@ -562,7 +597,12 @@ mod app {
     fn a_wide_csv_lays_out_only_the_visible_columns() {
         let header: Vec<String> = (0..3_000).map(|i| format!("col{i}")).collect();
         let row: Vec<String> = (0..3_000).map(|i| format!("v{i}")).collect();
-        let csv = format!("{}\n{}\n{}\n", header.join(","), row.join(","), row.join(","));
+        let csv = format!(
+            "{}\n{}\n{}\n",
+            header.join(","),
+            row.join(","),
+            row.join(",")
+        );
         let mut o = open_with_files(1, &[("wide.csv", csv.as_bytes())]);
         click_file(&mut o, "wide.csv");
         let cells: usize = (0..3_000)
@@ -573,28 +613,46 @@ mod app {
 
     #[test]
     fn a_large_log_table_shows_as_a_table_with_the_rows_read_so_far() {
-        let data: Vec<String> = (0..100_000).map(|i| format!("[{i},\"sample {i}\"]")).collect();
-        let json = format!("{{\"columns\":[\"id\",\"text\"],\"data\":[{}]}}", data.join(","));
+        let data: Vec<String> = (0..100_000)
+            .map(|i| format!("[{i},\"sample {i}\"]"))
+            .collect();
+        let json = format!(
+            "{{\"columns\":[\"id\",\"text\"],\"data\":[{}]}}",
+            data.join(",")
+        );
         let mut o = open_with_files(1, &[("eval/table.json", json.as_bytes())]);
         o.h.get_by_label_contains("eval").click();
         settle(&mut o.h);
         click_file(&mut o, "table.json");
-        assert!(o.h.query_by_label("sample 5").is_some(), "rows are cells of a table");
+        assert!(
+            o.h.query_by_label("sample 5").is_some(),
+            "rows are cells of a table"
+        );
         assert!(o.h.query_by_label_contains("rows so far").is_some());
         o.h.get_by_label_contains("Read the whole file").click();
         settle(&mut o.h);
         o.h.run_steps(3);
-        assert!(o.h.query_by_label_contains("100000 rows × 2 columns").is_some());
+        assert!(
+            o.h.query_by_label_contains("100000 rows × 2 columns")
+                .is_some()
+        );
     }
 
     #[test]
     fn json_that_fails_to_parse_shows_the_parsers_message_with_line_and_column() {
-        let mut o = open_with_files(1, &[("broken.json", b"{\n  \"a\": 1,\n  \"b\": [1, 2,, 3]\n}\n")]);
+        let mut o = open_with_files(
+            1,
+            &[("broken.json", b"{\n  \"a\": 1,\n  \"b\": [1, 2,, 3]\n}\n")],
+        );
         click_file(&mut o, "broken.json");
         assert!(
-            o.h.query_by_label("Invalid JSON at line 3, column 14: expected value").is_some()
+            o.h.query_by_label("Invalid JSON at line 3, column 14: expected value")
+                .is_some()
         );
-        assert!(o.h.query_by_label("  \"b\": [1, 2,, 3]").is_some(), "then the raw text");
+        assert!(
+            o.h.query_by_label("  \"b\": [1, 2,, 3]").is_some(),
+            "then the raw text"
+        );
     }
 
     #[test]
@@ -640,7 +698,10 @@ mod app {
         let names = o.h.state().shown_run_names();
         assert_eq!(names.len(), 8);
         assert_eq!(names[0], "newest", "{names:?}");
-        assert!(o.h.query_by_label("8").is_some(), "the sidebar's count follows");
+        assert!(
+            o.h.query_by_label("8").is_some(),
+            "the sidebar's count follows"
+        );
         assert!(o.h.query_by_label("7").is_none());
         let _ = (&o.run_id, &o.artifacts);
     }

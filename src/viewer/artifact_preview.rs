@@ -319,13 +319,12 @@ pub fn text_file_preview(
             total_bytes: extent.total,
         };
     }
-    let text_of =
-        |text: String, language: &'static str, problem: Option<String>| Preview::Text {
-            doc: TextDoc::new(text),
-            extent,
-            language,
-            problem,
-        };
+    let text_of = |text: String, language: &'static str, problem: Option<String>| Preview::Text {
+        doc: TextDoc::new(text),
+        extent,
+        language,
+        problem,
+    };
     match kind {
         Kind::Json if !cut && problem.is_none() => {
             match serde_json::from_str::<serde_json::Value>(text) {
@@ -596,7 +595,8 @@ fn read_rows(
                 note,
             });
         };
-        let row: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| {
+        // Validated whole (syntax, nesting depth), then cut into cells as written.
+        serde_json::from_slice::<serde::de::IgnoredAny>(&raw).map_err(|e| {
             // serde_json counts from the row's start; the user wants the place in the file.
             let (line, column) = if e.line() <= 1 {
                 (line, column + e.column().saturating_sub(1) as u64)
@@ -609,11 +609,7 @@ fn read_rows(
                 message: format!("row {}: {}", table.row_count() + 1, json_message(&e)),
             }
         })?;
-        let pushed = match row.as_array() {
-            Some(cells) => table.push_row(cells.iter().map(cell)),
-            None => table.push_row([cell(&row)]),
-        };
-        if !pushed {
+        if !table.push_row(raw_cells(&raw)) {
             return Ok(SplitTable {
                 table,
                 read: before,
@@ -642,6 +638,53 @@ fn read_rows(
             }
             Some(_) => return Err(s.problem("expected ',' or ']' after a row")),
         }
+    }
+}
+
+/// The cells of one valid JSON row, as written in the file (numbers keep their digits; nested
+/// values stay JSON); strings are unescaped. A row that is not an array is one cell.
+fn raw_cells(raw: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw);
+    let row = text.trim();
+    let Some(inner) = row.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
+        return vec![raw_cell(row)];
+    };
+    let mut cells = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, 0);
+    for (i, b) in inner.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                cells.push(raw_cell(&inner[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !inner.trim().is_empty() {
+        cells.push(raw_cell(&inner[start..]));
+    }
+    cells
+}
+
+/// One cell: a string unescaped, anything else as written.
+fn raw_cell(value: &str) -> String {
+    let value = value.trim();
+    if value.starts_with('"') {
+        serde_json::from_str::<String>(value).unwrap_or_else(|_| value.to_string())
+    } else {
+        value.to_string()
     }
 }
 

@@ -233,7 +233,11 @@ impl ArtifactsPanel {
             let row = egui::Button::selectable(chosen, format!("🖼 {k}"))
                 .right_text(egui::RichText::new(format!("{} {steps}", images.len())).weak())
                 .min_size(egui::vec2(ui.available_width(), 0.0));
-            if ui.add(row).on_hover_text("Show this image series with a step slider").clicked() {
+            if ui
+                .add(row)
+                .on_hover_text("Show this image series with a step slider")
+                .clicked()
+            {
                 if self.series_key.as_deref() != Some(k.as_str()) {
                     self.series_index = images.len() - 1;
                 }
@@ -368,7 +372,9 @@ impl ArtifactsPanel {
                         "Read the next {}",
                         human_bytes(next_bytes - extent.read)
                     ))
-                    .on_hover_text("Read more of the file (the worker reads it; the app stays responsive)")
+                    .on_hover_text(
+                        "Read more of the file (the worker reads it; the app stays responsive)",
+                    )
                     .clicked()
             {
                 self.read_more(ctx, root, path, extent, next);
@@ -377,8 +383,11 @@ impl ArtifactsPanel {
             let r = ui
                 .add_enabled(
                     !too_big,
-                    egui::Button::new(format!("Read the whole file ({})", human_bytes(extent.total)))
-                        .small(),
+                    egui::Button::new(format!(
+                        "Read the whole file ({})",
+                        human_bytes(extent.total)
+                    ))
+                    .small(),
                 )
                 .on_disabled_hover_text(format!(
                     "Larger than {}: open it externally",
@@ -414,7 +423,14 @@ impl ArtifactsPanel {
         }
     }
 
-    fn read_more(&mut self, ctx: &ViewCtx, root: &str, path: &str, extent: Extent, limit: ReadLimit) {
+    fn read_more(
+        &mut self,
+        ctx: &ViewCtx,
+        root: &str,
+        path: &str,
+        extent: Extent,
+        limit: ReadLimit,
+    ) {
         self.reading_more = Some((path.to_string(), extent.read));
         ctx.send(Command::ReadMoreOfArtifact {
             root: self.target(root),

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use crate::model::ViewType;
 
+use super::artifact_preview::ReadLimit;
 use super::charts::ChartOptions;
 use super::runs_model::{ColumnId, MetricAgg};
-use super::artifact_preview::ReadLimit;
 use super::worker::{ArtifactRoot, WriteOp};
 
 /// How a click changes the run selection.

@@ -51,9 +51,9 @@ mod panel_tests;
 pub(crate) mod run_details;
 pub(crate) mod runs_model;
 pub(crate) mod runs_table;
+mod settings;
 pub(crate) mod table_view;
 pub(crate) mod text_view;
-mod settings;
 pub(crate) mod theme;
 pub(crate) mod worker;
 
@@ -66,8 +66,6 @@ pub mod testing {
     pub use super::app::{Confirm, Message};
     pub use super::artifact_preview::{ArtifactEntry, Preview};
     pub use super::artifact_preview::{Extent, ReadLimit, read_preview, read_split_table};
-    pub use super::table_view::{TableData, TableView};
-    pub use super::text_view::{TextDoc, TextView, TextViewState};
     pub use super::cache::{Cache, Entry};
     pub use super::charts::{ChartOptions, Charts, Prepared, Segment, XAxis, prepare};
     pub use super::commands::{Command, SelectMode, Tab};
@@ -75,6 +73,8 @@ pub mod testing {
     pub use super::filter_bar::FilterError;
     pub use super::lod::{Pyramid, reduce_brute};
     pub use super::runs_model::{ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey};
+    pub use super::table_view::{TableData, TableView};
+    pub use super::text_view::{TextDoc, TextView, TextViewState};
     pub use super::worker::{ArtifactRoot, Series, WriteOp};
 }
 
