@@ -123,7 +123,7 @@ pub const WHOLE_FILE_MAX_BYTES: u64 = 1024 * 1024 * 1024;
 pub enum ReadLimit {
     /// The first this many bytes.
     First(u64),
-    /// The whole file (up to [`WHOLE_FILE_MAX_BYTES`]).
+    /// The whole file (up to `WHOLE_FILE_MAX_BYTES`).
     Whole,
 }
 
@@ -218,7 +218,7 @@ pub enum Preview {
 }
 
 /// Reads a preview of one file, at most `limit` of it (images are always read whole, up to
-/// [`IMAGE_MAX_BYTES`]).
+/// `IMAGE_MAX_BYTES`).
 pub fn read_preview(
     repo: &dyn ArtifactRepository,
     rel: &str,
