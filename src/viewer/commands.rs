@@ -88,8 +88,8 @@ pub enum Command {
     },
     /// Show runs whose name contains this text (their parents stay, greyed).
     SetNameQuery(String),
-    /// A click on a column header: sort by it, flip it, or drop it (see
-    /// [`apply_sort_click`](super::runs_table::apply_sort_click)).
+    /// A click on a column header: sort by it, flip it, or drop it (`runs_table::apply_sort_click`
+    /// says how).
     SortBy {
         /// The column.
         column: ColumnId,

@@ -122,9 +122,9 @@ pub struct ViewData {
     /// Changes whenever a history arrives or goes (memoisation key of charts and summaries).
     pub histories_version: u64,
     /// Artifact folder listings by (artifact URI, folder).
-    pub artifact_lists: Cache<(String, String), Vec<ArtifactEntry>>,
+    pub(crate) artifact_lists: Cache<(String, String), Vec<ArtifactEntry>>,
     /// Artifact previews by (artifact URI, file).
-    pub artifact_previews: Cache<(String, String), Preview>,
+    pub(crate) artifact_previews: Cache<(String, String), Preview>,
 }
 
 impl ViewData {
@@ -266,12 +266,12 @@ impl<'a> ViewCtx<'a> {
     }
 
     /// Artifact folder listings by (artifact URI, folder).
-    pub fn artifact_lists(&self) -> &'a Cache<(String, String), Vec<ArtifactEntry>> {
+    pub(crate) fn artifact_lists(&self) -> &'a Cache<(String, String), Vec<ArtifactEntry>> {
         &self.data.artifact_lists
     }
 
     /// Artifact previews by (artifact URI, file).
-    pub fn artifact_previews(&self) -> &'a Cache<(String, String), Preview> {
+    pub(crate) fn artifact_previews(&self) -> &'a Cache<(String, String), Preview> {
         &self.data.artifact_previews
     }
 

@@ -64,8 +64,7 @@ pub use settings::{Persisted, ViewerOptions};
 #[doc(hidden)]
 pub mod testing {
     pub use super::app::{Confirm, Message};
-    pub use super::artifact_preview::{ArtifactEntry, Preview};
-    pub use super::artifact_preview::{Extent, ReadLimit, read_preview, read_split_table};
+    pub use super::artifact_preview::{Extent, Preview, ReadLimit, read_preview, read_split_table};
     pub use super::cache::{Cache, Entry};
     pub use super::charts::{ChartOptions, Charts, Prepared, Segment, XAxis, prepare};
     pub use super::commands::{Command, SelectMode, Tab};
