@@ -1,20 +1,22 @@
 //! Artifact listings and previews for the viewer, read through the run's
 //! [`ArtifactRepository`] (a local folder, relocated for copied stores, or a tracking server's
 //! proxied artifacts): at most [`PREVIEW_MAX_BYTES`] of a text-like file are read, images are
-//! decoded and scaled down. Only the worker calls [`list`] and [`preview`] (they do I/O).
+//! decoded and scaled down; the user can read more, chunk by chunk or whole. Only the worker calls
+//! [`list`] and [`read_preview`] (they do I/O).
 
 use std::io::Read;
 
 use crate::artifacts::ArtifactRepository;
 
-/// Most bytes of a text-like file read for a preview.
+use super::table_view::TableData;
+use super::text_view::TextDoc;
+
+/// Bytes of a text-like file read for its first preview (the user can read more).
 pub const PREVIEW_MAX_BYTES: usize = 256 * 1024;
 /// Largest image file decoded for a preview.
 pub const IMAGE_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Longest side of a decoded image preview (bigger images are scaled down).
 pub const IMAGE_MAX_SIDE: u32 = 2048;
-/// Most table rows shown in a preview.
-pub const TABLE_MAX_ROWS: usize = 2000;
 
 /// One file or folder of a run's artifacts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,43 +34,6 @@ impl ArtifactEntry {
     pub fn name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)
     }
-}
-
-/// A preview of an artifact, ready to show.
-#[derive(Debug, Clone)]
-pub enum Preview {
-    /// A decoded image (scaled down when large).
-    Image {
-        /// Pixels.
-        image: egui::ColorImage,
-        /// Original width and height.
-        original_size: [usize; 2],
-    },
-    /// Text (the start of the file when it is large).
-    Text {
-        /// The text.
-        text: String,
-        /// Whether only the start of the file was read.
-        truncated: bool,
-        /// Size of the file in bytes.
-        total_bytes: u64,
-        /// Pretty-printed JSON or YAML (for a syntax hint).
-        language: &'static str,
-    },
-    /// A table (CSV, TSV or MLflow `log_table` JSON).
-    Table {
-        /// Column names.
-        columns: Vec<String>,
-        /// Rows (at most [`TABLE_MAX_ROWS`]).
-        rows: Vec<Vec<String>>,
-        /// Whether rows were left out.
-        truncated: bool,
-    },
-    /// A binary file that cannot be previewed.
-    Binary {
-        /// Size of the file in bytes.
-        total_bytes: u64,
-    },
 }
 
 /// Lists one folder (folders first, then files, each sorted by name). A run without artifacts
@@ -122,42 +87,6 @@ pub fn kind_of(path: &str) -> Kind {
     }
 }
 
-/// Reads a preview of one file; big files are read only in part.
-pub fn preview(repo: &dyn ArtifactRepository, rel: &str) -> Result<Preview, String> {
-    let cannot = |e: crate::Error| format!("cannot read '{rel}': {e}");
-    let total = repo
-        .stat(rel)
-        .map_err(cannot)?
-        .file_size
-        .ok_or_else(|| format!("'{rel}' is a folder"))?;
-    match kind_of(rel) {
-        Kind::Image => {
-            if total > IMAGE_MAX_BYTES {
-                return Err(format!(
-                    "image too large to preview ({}), open it in the system viewer",
-                    human_bytes(total)
-                ));
-            }
-            let mut bytes = Vec::with_capacity(total as usize);
-            repo.open(rel)
-                .map_err(cannot)?
-                .take(IMAGE_MAX_BYTES)
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("cannot read '{rel}': {e}"))?;
-            decode_image(&bytes)
-        }
-        kind => {
-            // One byte more than shown tells whether the file goes on.
-            let mut bytes = repo
-                .read_range(rel, 0, PREVIEW_MAX_BYTES + 1)
-                .map_err(cannot)?;
-            let truncated = bytes.len() > PREVIEW_MAX_BYTES;
-            bytes.truncate(PREVIEW_MAX_BYTES);
-            Ok(text_preview(kind, &bytes, truncated, total))
-        }
-    }
-}
-
 /// Decodes an image, scaling it down to [`IMAGE_MAX_SIDE`].
 pub fn decode_image(bytes: &[u8]) -> Result<Preview, String> {
     let img = image::load_from_memory(bytes).map_err(|e| format!("cannot decode image: {e}"))?;
@@ -176,73 +105,6 @@ pub fn decode_image(bytes: &[u8]) -> Result<Preview, String> {
     })
 }
 
-/// Builds the preview of a text-like file from its first bytes.
-pub fn text_preview(kind: Kind, bytes: &[u8], truncated: bool, total_bytes: u64) -> Preview {
-    let Ok(text) = std::str::from_utf8(bytes).or_else(|e| {
-        // A cut in the middle of a character is fine; anything else is binary.
-        if truncated && e.valid_up_to() + 4 >= bytes.len() {
-            Ok(std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""))
-        } else {
-            Err(e)
-        }
-    }) else {
-        return Preview::Binary { total_bytes };
-    };
-    if text.contains('\0') {
-        return Preview::Binary { total_bytes };
-    }
-    match kind {
-        Kind::Json if !truncated => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(value) => {
-                if let Some(table) = log_table(&value) {
-                    return table;
-                }
-                let pretty = serde_json::to_string_pretty(&value).unwrap_or_else(|_| text.into());
-                Preview::Text {
-                    text: pretty,
-                    truncated,
-                    total_bytes,
-                    language: "json",
-                }
-            }
-            Err(_) => plain(text, truncated, total_bytes, "json"),
-        },
-        Kind::Csv(delimiter) => csv_table(text, delimiter, truncated),
-        Kind::Yaml => plain(text, truncated, total_bytes, "yaml"),
-        Kind::Json => plain(text, truncated, total_bytes, "json"),
-        _ => plain(text, truncated, total_bytes, "text"),
-    }
-}
-
-fn plain(text: &str, truncated: bool, total_bytes: u64, language: &'static str) -> Preview {
-    Preview::Text {
-        text: text.to_string(),
-        truncated,
-        total_bytes,
-        language,
-    }
-}
-
-/// MLflow's `log_table` JSON: `{"columns": [...], "data": [[...], ...]}`.
-fn log_table(value: &serde_json::Value) -> Option<Preview> {
-    let columns = value.get("columns")?.as_array()?;
-    let data = value.get("data")?.as_array()?;
-    let columns: Vec<String> = columns.iter().map(cell).collect();
-    let rows: Vec<Vec<String>> = data
-        .iter()
-        .take(TABLE_MAX_ROWS)
-        .map(|row| match row.as_array() {
-            Some(cells) => cells.iter().map(cell).collect(),
-            None => vec![cell(row)],
-        })
-        .collect();
-    Some(Preview::Table {
-        columns,
-        rows,
-        truncated: data.len() > TABLE_MAX_ROWS,
-    })
-}
-
 fn cell(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
@@ -250,34 +112,734 @@ fn cell(v: &serde_json::Value) -> String {
     }
 }
 
-fn csv_table(text: &str, delimiter: u8, truncated: bool) -> Preview {
+/// Whole-file loads above this size ask the user first.
+pub const WHOLE_FILE_WARN_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest file loaded whole for a preview (bigger ones are read in chunks or opened
+/// externally).
+pub const WHOLE_FILE_MAX_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// How much of a file a preview reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadLimit {
+    /// The first this many bytes.
+    First(u64),
+    /// The whole file (up to `WHOLE_FILE_MAX_BYTES`).
+    Whole,
+}
+
+impl Default for ReadLimit {
+    fn default() -> Self {
+        ReadLimit::First(PREVIEW_MAX_BYTES as u64)
+    }
+}
+
+impl ReadLimit {
+    /// Bytes this limit reads of a file of `total` bytes.
+    pub fn bytes(self, total: u64) -> u64 {
+        match self {
+            ReadLimit::First(n) => n.min(total),
+            ReadLimit::Whole => total.min(WHOLE_FILE_MAX_BYTES),
+        }
+    }
+
+    /// The limit of the next chunk after `read` bytes were read: four times as much, so that
+    /// reading a file chunk by chunk reads it a bounded number of times.
+    pub fn after(read: u64) -> ReadLimit {
+        ReadLimit::First(read.max(PREVIEW_MAX_BYTES as u64).saturating_mul(4))
+    }
+}
+
+/// What part of a file a preview holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    /// Bytes read from the start of the file.
+    pub read: u64,
+    /// Size of the file in bytes.
+    pub total: u64,
+}
+
+impl Extent {
+    /// Whether the whole file was read.
+    pub fn is_whole(&self) -> bool {
+        self.read >= self.total
+    }
+
+    /// "first 256.0 KB of 2.6 MB", or "all 2.6 MB".
+    pub fn describe(&self) -> String {
+        if self.is_whole() {
+            format!("all {}", human_bytes(self.total))
+        } else {
+            format!(
+                "first {} of {}",
+                human_bytes(self.read),
+                human_bytes(self.total)
+            )
+        }
+    }
+}
+
+/// A preview of an artifact, ready to show, with what was read and what was cut.
+#[derive(Debug, Clone)]
+pub enum Preview {
+    /// A decoded image (scaled down when large).
+    Image {
+        /// Pixels.
+        image: egui::ColorImage,
+        /// Original width and height.
+        original_size: [usize; 2],
+    },
+    /// Text: logs, code, YAML, JSON (pretty-printed when it parses).
+    Text {
+        /// The text read, split into lines.
+        doc: TextDoc,
+        /// What was read.
+        extent: Extent,
+        /// `json`, `yaml` or `text`.
+        language: &'static str,
+        /// Why the text is shown raw: the parser's message with its line and column.
+        problem: Option<String>,
+    },
+    /// A table: CSV/TSV, or MLflow's `log_table` JSON read row by row from the start.
+    Table {
+        /// Columns and the rows read so far.
+        table: TableData,
+        /// What was read.
+        extent: Extent,
+        /// Whether every row of the file is in `table`.
+        complete: bool,
+        /// What was cut or went wrong, in words ("the header row alone is longer…").
+        note: Option<String>,
+    },
+    /// A binary file that cannot be previewed.
+    Binary {
+        /// Size of the file in bytes.
+        total_bytes: u64,
+    },
+}
+
+/// Reads a preview of one file, at most `limit` of it (images are always read whole, up to
+/// `IMAGE_MAX_BYTES`).
+pub fn read_preview(
+    repo: &dyn ArtifactRepository,
+    rel: &str,
+    limit: ReadLimit,
+) -> Result<Preview, String> {
+    let cannot = |e: crate::Error| format!("cannot read '{rel}': {e}");
+    let total = repo
+        .stat(rel)
+        .map_err(cannot)?
+        .file_size
+        .ok_or_else(|| format!("'{rel}' is a folder"))?;
+    let kind = kind_of(rel);
+    if kind == Kind::Image {
+        if total > IMAGE_MAX_BYTES {
+            return Err(format!(
+                "image too large to preview ({}), open it in the system viewer",
+                human_bytes(total)
+            ));
+        }
+        let mut bytes = Vec::with_capacity(total as usize);
+        repo.open(rel)
+            .map_err(cannot)?
+            .take(IMAGE_MAX_BYTES)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read '{rel}': {e}"))?;
+        return decode_image(&bytes);
+    }
+    let want = limit.bytes(total);
+    if kind == Kind::Json {
+        let head = repo.read_range(rel, 0, 64).map_err(cannot)?;
+        if looks_like_split_table(&head) {
+            let reader = repo.open(rel).map_err(cannot)?;
+            match read_split_table(reader, want) {
+                Ok(Some(split)) => {
+                    return Ok(Preview::Table {
+                        extent: Extent {
+                            read: if split.complete { total } else { split.read },
+                            total,
+                        },
+                        complete: split.complete,
+                        note: split.note,
+                        table: split.table,
+                    });
+                }
+                Ok(None) => {}
+                Err(problem) => {
+                    let bytes = read_start(repo, rel, want).map_err(cannot)?;
+                    return Ok(text_file_preview(
+                        kind,
+                        &bytes,
+                        Extent {
+                            read: bytes.len() as u64,
+                            total,
+                        },
+                        Some(problem.to_string()),
+                    ));
+                }
+            }
+        }
+    }
+    let bytes = read_start(repo, rel, want).map_err(cannot)?;
+    let extent = Extent {
+        read: bytes.len() as u64,
+        total,
+    };
+    Ok(text_file_preview(kind, &bytes, extent, None))
+}
+
+/// The first `want` bytes of a file (fewer if it is shorter, or changed since it was listed).
+fn read_start(repo: &dyn ArtifactRepository, rel: &str, want: u64) -> crate::Result<Vec<u8>> {
+    let want = usize::try_from(want).unwrap_or(usize::MAX);
+    repo.read_range(rel, 0, want)
+}
+
+/// Builds the preview of a text-like file from its first bytes (`extent` says which part).
+/// `problem` is shown with the text (a JSON error found while streaming).
+pub fn text_file_preview(
+    kind: Kind,
+    bytes: &[u8],
+    extent: Extent,
+    problem: Option<String>,
+) -> Preview {
+    let cut = !extent.is_whole();
+    let Ok(text) = std::str::from_utf8(bytes).or_else(|e| {
+        // A cut in the middle of a character is fine; anything else is binary.
+        if cut && e.valid_up_to() + 4 >= bytes.len() {
+            Ok(std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""))
+        } else {
+            Err(e)
+        }
+    }) else {
+        return Preview::Binary {
+            total_bytes: extent.total,
+        };
+    };
+    if text.contains('\0') {
+        return Preview::Binary {
+            total_bytes: extent.total,
+        };
+    }
+    let text_of = |text: String, language: &'static str, problem: Option<String>| Preview::Text {
+        doc: TextDoc::new(text),
+        extent,
+        language,
+        problem,
+    };
+    match kind {
+        Kind::Json if !cut && problem.is_none() => {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(value) => {
+                    if let Some(table) = log_table_data(&value) {
+                        return Preview::Table {
+                            table,
+                            extent,
+                            complete: true,
+                            note: None,
+                        };
+                    }
+                    let pretty =
+                        serde_json::to_string_pretty(&value).unwrap_or_else(|_| text.into());
+                    text_of(pretty, "json", None)
+                }
+                Err(e) => text_of(text.into(), "json", Some(json_problem(&e))),
+            }
+        }
+        Kind::Json => text_of(text.into(), "json", problem),
+        Kind::Csv(delimiter) => csv_file_preview(text, delimiter, extent),
+        Kind::Yaml => text_of(text.into(), "yaml", problem),
+        _ => text_of(text.into(), "text", problem),
+    }
+}
+
+/// A serde_json error as "Invalid JSON at line 3, column 7: expected value".
+pub fn json_problem(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let message = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(m, _)| m);
+    format!(
+        "Invalid JSON at line {}, column {}: {message}",
+        e.line(),
+        e.column()
+    )
+}
+
+/// MLflow's `log_table` JSON parsed whole: `{"columns": [...], "data": [[...], ...]}`.
+fn log_table_data(value: &serde_json::Value) -> Option<TableData> {
+    let columns = value.get("columns")?.as_array()?;
+    let data = value.get("data")?.as_array()?;
+    let mut table = TableData::new(columns.iter().map(cell).collect());
+    for row in data {
+        let pushed = match row.as_array() {
+            Some(cells) => table.push_row(cells.iter().map(cell)),
+            None => table.push_row([cell(row)]),
+        };
+        if !pushed {
+            break;
+        }
+    }
+    Some(table)
+}
+
+/// A CSV/TSV table from the first bytes of a file. A cut file loses its last, partial row; a
+/// header row longer than what was read says so.
+fn csv_file_preview(text: &str, delimiter: u8, extent: Extent) -> Preview {
+    let cut = !extent.is_whole();
+    let header_whole = !cut || text.contains('\n');
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
         .has_headers(true)
         .from_reader(text.as_bytes());
-    let columns: Vec<String> = reader
+    let mut columns: Vec<String> = reader
         .headers()
         .map(|h| h.iter().map(str::to_string).collect())
         .unwrap_or_default();
-    let mut rows = Vec::new();
-    let mut more = truncated;
-    for record in reader.records() {
-        let Ok(record) = record else { break };
-        if rows.len() == TABLE_MAX_ROWS {
-            more = true;
-            break;
-        }
-        rows.push(record.iter().map(str::to_string).collect());
+    let mut note = None;
+    if !header_whole {
+        // The last name may be cut in the middle.
+        columns.pop();
+        note = Some(format!(
+            "Read the {}; the header row alone is longer ({} columns so far), no rows yet",
+            extent.describe(),
+            columns.len()
+        ));
+        return Preview::Table {
+            table: TableData::new(columns),
+            extent,
+            complete: false,
+            note,
+        };
     }
-    // The last row of a cut file may be cut too.
-    if truncated {
-        rows.pop();
+    let mut table = TableData::new(columns);
+    let mut record = csv::StringRecord::new();
+    let mut last_end = 0;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {
+                last_end = reader.position().byte() as usize;
+                if !table.push_row(record.iter()) {
+                    note = Some("The table is too large to hold whole".into());
+                    break;
+                }
+            }
+            Ok(false) => break,
+            Err(e) => {
+                note = Some(format!("Stopped at a malformed row: {e}"));
+                break;
+            }
+        }
+    }
+    // The last row of a cut file is cut too, unless the read ended with its line.
+    let ends_row = text.ends_with('\n') && last_end == text.len();
+    let mut complete = !cut && note.is_none();
+    if cut && !ends_row {
+        table.pop_row();
+    }
+    if cut {
+        complete = false;
     }
     Preview::Table {
-        columns,
-        rows,
-        truncated: more,
+        table,
+        extent,
+        complete,
+        note,
+    }
+}
+
+/// Whether the start of a JSON file looks like a split-orient table (`{"columns": …` or
+/// `{"index": …`), worth streaming row by row.
+fn looks_like_split_table(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let rest = text.trim_start();
+    let Some(rest) = rest.strip_prefix('{') else {
+        return false;
+    };
+    let rest = rest.trim_start();
+    rest.starts_with("\"columns\"") || rest.starts_with("\"index\"")
+}
+
+/// A split-orient table read from the start of its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitTable {
+    /// Columns and the rows read.
+    pub table: TableData,
+    /// Bytes consumed.
+    pub read: u64,
+    /// Whether the `data` array was read to its end.
+    pub complete: bool,
+    /// What was cut, in words.
+    pub note: Option<String>,
+}
+
+/// A JSON syntax error found while streaming, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonProblem {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column (in bytes).
+    pub column: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for JsonProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Invalid JSON at line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+/// Reads MLflow's split-orient table JSON (`{"columns": [...], "data": [[...], ...]}`, as
+/// written by `mlflow.log_table`; an `index` member is skipped) incrementally from the start:
+/// rows are parsed one at a time until `limit` bytes were consumed, so the first pages of a
+/// table of millions of rows show without reading it all. `Ok(None)` when the file has another
+/// shape (the caller parses it whole); `Err` on a syntax error, with its line and column.
+pub fn read_split_table(reader: impl Read, limit: u64) -> Result<Option<SplitTable>, JsonProblem> {
+    let mut s = JsonScanner::new(reader, limit);
+    s.expect(b'{')?;
+    let mut columns: Option<Vec<String>> = None;
+    loop {
+        s.skip_ws()?;
+        if s.peek()? == Some(b'}') {
+            return Ok(None);
+        }
+        let Some(key) = s.value()? else {
+            return Ok(cut_before_rows(columns, &s));
+        };
+        let key: String = serde_json::from_slice(&key).map_err(|_| s.problem("expected a key"))?;
+        s.expect(b':')?;
+        match key.as_str() {
+            "columns" => {
+                let Some(raw) = s.value()? else {
+                    return Ok(cut_before_rows(None, &s));
+                };
+                let values: Vec<serde_json::Value> = serde_json::from_slice(&raw)
+                    .map_err(|_| s.problem("\"columns\" is not an array"))?;
+                columns = Some(values.iter().map(cell).collect());
+            }
+            "index" => {
+                if s.value()?.is_none() {
+                    return Ok(cut_before_rows(columns, &s));
+                }
+            }
+            "data" => {
+                let Some(columns) = columns else {
+                    return Ok(None);
+                };
+                return read_rows(&mut s, columns).map(Some);
+            }
+            _ => return Ok(None),
+        }
+        s.skip_ws()?;
+        match s.next()? {
+            Some(b',') => {}
+            None if s.consumed >= s.limit => return Ok(cut_before_rows(columns, &s)),
+            Some(b'}') | None => return Ok(None),
+            Some(_) => return Err(s.problem("expected ',' or '}'")),
+        }
+    }
+}
+
+fn cut_before_rows(columns: Option<Vec<String>>, s: &JsonScanner<impl Read>) -> Option<SplitTable> {
+    let columns = columns.unwrap_or_default();
+    let note = if columns.is_empty() {
+        "the header row alone is longer"
+    } else {
+        "the first row alone is longer"
+    };
+    Some(SplitTable {
+        table: TableData::new(columns),
+        read: s.consumed,
+        complete: false,
+        note: Some(format!(
+            "Read the first {}; {note}",
+            human_bytes(s.consumed)
+        )),
+    })
+}
+
+fn read_rows(
+    s: &mut JsonScanner<impl Read>,
+    columns: Vec<String>,
+) -> Result<SplitTable, JsonProblem> {
+    let mut table = TableData::new(columns);
+    s.expect(b'[')?;
+    s.skip_ws()?;
+    if s.peek()? == Some(b']') {
+        return Ok(SplitTable {
+            table,
+            read: s.consumed + 1,
+            complete: true,
+            note: None,
+        });
+    }
+    loop {
+        s.skip_ws()?;
+        let before = s.consumed;
+        let (line, column) = (s.line, s.column);
+        let Some(raw) = s.value()? else {
+            let note = (table.row_count() == 0).then(|| {
+                format!(
+                    "Read the first {}; the first row alone is longer",
+                    human_bytes(s.consumed)
+                )
+            });
+            return Ok(SplitTable {
+                table,
+                read: before,
+                complete: false,
+                note,
+            });
+        };
+        // Validated whole (syntax, nesting depth), then cut into cells as written.
+        serde_json::from_slice::<serde::de::IgnoredAny>(&raw).map_err(|e| {
+            // serde_json counts from the row's start; the user wants the place in the file.
+            let (line, column) = if e.line() <= 1 {
+                (line, column + e.column().saturating_sub(1) as u64)
+            } else {
+                (line + e.line() as u64 - 1, e.column() as u64)
+            };
+            JsonProblem {
+                line,
+                column,
+                message: format!("row {}: {}", table.row_count() + 1, json_message(&e)),
+            }
+        })?;
+        if !table.push_row(raw_cells(&raw)) {
+            return Ok(SplitTable {
+                table,
+                read: before,
+                complete: false,
+                note: Some("The table is too large to hold whole".into()),
+            });
+        }
+        s.skip_ws()?;
+        match s.next()? {
+            Some(b',') => {}
+            Some(b']') => {
+                return Ok(SplitTable {
+                    table,
+                    read: s.consumed,
+                    complete: true,
+                    note: None,
+                });
+            }
+            None => {
+                return Ok(SplitTable {
+                    table,
+                    read: s.consumed,
+                    complete: false,
+                    note: None,
+                });
+            }
+            Some(_) => return Err(s.problem("expected ',' or ']' after a row")),
+        }
+    }
+}
+
+/// The cells of one valid JSON row, as written in the file (numbers keep their digits; nested
+/// values stay JSON); strings are unescaped. A row that is not an array is one cell.
+fn raw_cells(raw: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw);
+    let row = text.trim();
+    let Some(inner) = row.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
+        return vec![raw_cell(row)];
+    };
+    let mut cells = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, 0);
+    for (i, b) in inner.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                cells.push(raw_cell(&inner[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !inner.trim().is_empty() {
+        cells.push(raw_cell(&inner[start..]));
+    }
+    cells
+}
+
+/// One cell: a string unescaped, anything else as written.
+fn raw_cell(value: &str) -> String {
+    let value = value.trim();
+    if value.starts_with('"') {
+        serde_json::from_str::<String>(value).unwrap_or_else(|_| value.to_string())
+    } else {
+        value.to_string()
+    }
+}
+
+/// serde_json's message without its position (the scanner knows the place in the file).
+fn json_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    full.rsplit_once(" at line ")
+        .map_or(full.clone(), |(m, _)| m.to_string())
+}
+
+/// A byte scanner over JSON text that finds where each value ends (strings, escapes, nesting)
+/// without parsing it, so values are parsed one at a time, and that knows the line and column
+/// of every byte. It reads at most `limit` bytes; past that it reports "cut" (`None`).
+struct JsonScanner<R: Read> {
+    reader: std::io::BufReader<R>,
+    limit: u64,
+    consumed: u64,
+    line: u64,
+    column: u64,
+}
+
+impl<R: Read> JsonScanner<R> {
+    fn new(reader: R, limit: u64) -> Self {
+        JsonScanner {
+            reader: std::io::BufReader::with_capacity(256 * 1024, reader),
+            limit,
+            consumed: 0,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    fn problem(&self, message: &str) -> JsonProblem {
+        JsonProblem {
+            line: self.line,
+            column: self.column,
+            message: message.to_string(),
+        }
+    }
+
+    fn io_problem(&self, e: std::io::Error) -> JsonProblem {
+        self.problem(&format!("cannot read: {e}"))
+    }
+
+    /// The next byte without consuming it; `None` at the end of the file or of the limit.
+    fn peek(&mut self) -> Result<Option<u8>, JsonProblem> {
+        use std::io::BufRead;
+        if self.consumed >= self.limit {
+            return Ok(None);
+        }
+        match self.reader.fill_buf() {
+            Ok(buf) => Ok(buf.first().copied()),
+            Err(e) => Err(self.io_problem(e)),
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<u8>, JsonProblem> {
+        use std::io::BufRead;
+        let b = self.peek()?;
+        if let Some(b) = b {
+            self.reader.consume(1);
+            self.consumed += 1;
+            if b == b'\n' {
+                self.line += 1;
+                self.column = 1;
+            } else {
+                self.column += 1;
+            }
+        }
+        Ok(b)
+    }
+
+    fn skip_ws(&mut self) -> Result<(), JsonProblem> {
+        while let Some(b) = self.peek()? {
+            if !b.is_ascii_whitespace() {
+                break;
+            }
+            self.next()?;
+        }
+        Ok(())
+    }
+
+    fn expect(&mut self, want: u8) -> Result<(), JsonProblem> {
+        self.skip_ws()?;
+        match self.peek()? {
+            Some(b) if b == want => {
+                self.next()?;
+                Ok(())
+            }
+            Some(_) => Err(self.problem(&format!("expected '{}'", want as char))),
+            None if self.consumed >= self.limit => Ok(()),
+            None => Err(self.problem(&format!(
+                "the file ends where '{}' was expected",
+                want as char
+            ))),
+        }
+    }
+
+    /// The bytes of the next value; `None` when the file or the limit ends inside it.
+    fn value(&mut self) -> Result<Option<Vec<u8>>, JsonProblem> {
+        self.skip_ws()?;
+        let mut out = Vec::new();
+        let mut depth = 0usize;
+        let mut in_string = false;
+        let mut escaped = false;
+        loop {
+            let Some(b) = self.peek()? else {
+                return Ok(None);
+            };
+            if in_string {
+                self.next()?;
+                out.push(b);
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                    if depth == 0 {
+                        return Ok(Some(out));
+                    }
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => {
+                    if depth == 0 {
+                        // The end of the enclosing value: a scalar ends here.
+                        return if out.is_empty() {
+                            Err(self.problem("expected a value"))
+                        } else {
+                            Ok(Some(out))
+                        };
+                    }
+                    depth -= 1;
+                }
+                b',' if depth == 0 => {
+                    return if out.is_empty() {
+                        Err(self.problem("expected a value"))
+                    } else {
+                        Ok(Some(out))
+                    };
+                }
+                b':' if depth == 0 => return Ok(Some(out)),
+                _ if depth == 0 && b.is_ascii_whitespace() => return Ok(Some(out)),
+                _ => {}
+            }
+            self.next()?;
+            out.push(b);
+            if depth == 0 && matches!(b, b']' | b'}') {
+                return Ok(Some(out));
+            }
+        }
     }
 }
 
@@ -339,6 +901,11 @@ mod tests {
     use super::*;
     use crate::artifacts::LocalArtifactRepository;
 
+    /// The first preview of a file, as the panel asks for it.
+    fn preview(repo: &dyn ArtifactRepository, rel: &str) -> Result<Preview, String> {
+        read_preview(repo, rel, ReadLimit::default())
+    }
+
     #[test]
     fn a_run_without_artifacts_lists_empty_and_escapes_are_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -370,20 +937,22 @@ mod tests {
         assert_eq!(entries[0].path, "model");
         assert!(entries[0].is_dir);
         match preview(&repo, "a.json").unwrap() {
-            Preview::Text { text, .. } => assert!(text.contains("\"b\": 1")),
+            Preview::Text { doc, .. } => assert!(doc.text().contains("\"b\": 1")),
             p => panic!("{p:?}"),
         }
         match preview(&repo, "t.csv").unwrap() {
-            Preview::Table { columns, rows, .. } => {
+            Preview::Table { table, .. } => {
+                let (columns, rows) = (table.columns(), table.row_count());
                 assert_eq!(columns, ["x", "y"]);
-                assert_eq!(rows.len(), 2);
+                assert_eq!(rows, 2);
             }
             p => panic!("{p:?}"),
         }
         match preview(&repo, "tbl.json").unwrap() {
-            Preview::Table { columns, rows, .. } => {
+            Preview::Table { table, .. } => {
+                let (columns, row) = (table.columns(), table.row(1).collect::<Vec<_>>());
                 assert_eq!(columns, ["a", "b"]);
-                assert_eq!(rows[1], ["2", "y"]);
+                assert_eq!(row, ["2", "y"]);
             }
             p => panic!("{p:?}"),
         }
@@ -397,12 +966,8 @@ mod tests {
         std::fs::write(dir.path().join("log.txt"), &big).unwrap();
         let repo = LocalArtifactRepository::new(dir.path().to_path_buf());
         match preview(&repo, "log.txt").unwrap() {
-            Preview::Text {
-                text,
-                truncated,
-                total_bytes,
-                ..
-            } => {
+            Preview::Text { doc, extent, .. } => {
+                let (text, truncated, total_bytes) = (doc.text(), !extent.is_whole(), extent.total);
                 assert!(truncated);
                 assert_eq!(text.len(), PREVIEW_MAX_BYTES);
                 assert_eq!(total_bytes, big.len() as u64);

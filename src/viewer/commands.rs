@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::model::ViewType;
 
+use super::artifact_preview::ReadLimit;
 use super::charts::ChartOptions;
 use super::runs_model::{ColumnId, MetricAgg};
 use super::worker::{ArtifactRoot, WriteOp};
@@ -143,6 +144,16 @@ pub enum Command {
         root: ArtifactRoot,
         /// File relative to the root.
         path: String,
+    },
+    /// Read more of a previewed artifact (the next chunk, or all of it); the preview shown
+    /// stays until the worker answers.
+    ReadMoreOfArtifact {
+        /// The run whose artifact this is.
+        root: ArtifactRoot,
+        /// File relative to the root.
+        path: String,
+        /// How much to read.
+        limit: ReadLimit,
     },
     /// Open an artifact in the system's viewer (the worker finds it on disk, or downloads it
     /// from a tracking server first).

@@ -11,7 +11,7 @@ use egui_kittest::kittest::Queryable;
 
 use crate::model::{LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs, RunStatus};
 
-use super::artifact_preview::{ArtifactEntry, Preview};
+use super::artifact_preview::{ArtifactEntry, Extent, Preview};
 use super::artifacts_panel::ArtifactsPanel;
 use super::cache::Entry;
 use super::charts::Charts;
@@ -20,6 +20,7 @@ use super::context::ViewData;
 use super::runs_model::{ColumnId, Row, RunSet};
 use super::runs_table::RunsTable;
 use super::settings::Persisted;
+use super::text_view::TextDoc;
 use super::worker::{ArtifactRoot, Series};
 
 const ARTIFACT_URI: &str = "file:///tmp/mlruns/1/r1/artifacts";
@@ -213,10 +214,10 @@ fn the_artifacts_panel_asks_for_listings_and_previews_by_command() {
     h.state_mut().data.artifact_previews.set_ready(
         (ARTIFACT_URI.to_string(), "notes.txt".into()),
         Preview::Text {
-            text: "hello".into(),
-            truncated: false,
-            total_bytes: 5,
+            doc: TextDoc::new("hello".into()),
+            extent: Extent { read: 5, total: 5 },
             language: "text",
+            problem: None,
         },
     );
     h.run_steps(4);

@@ -369,6 +369,7 @@ impl App {
         let Some(set) = self.run_set() else { return };
         let mut runs: Vec<Arc<Run>> = set.runs.clone();
         let mut changed = false;
+        let mut recount = std::collections::BTreeSet::new();
         for run in fresh {
             let keep = run.info.lifecycle_stage.matches(view)
                 && unfiltered
@@ -382,14 +383,29 @@ impl App {
                     changed = true;
                 }
                 None if keep => {
-                    runs.push(Arc::new(run));
+                    // Its place in the store's order (newest first), not the bottom; the
+                    // sidebar's count of its experiment is read again.
+                    let at = runs
+                        .iter()
+                        .position(|r| r.info.start_time < run.info.start_time)
+                        .unwrap_or(runs.len());
+                    recount.insert(run.info.experiment_id.clone());
+                    runs.insert(at, Arc::new(run));
                     changed = true;
                 }
                 None => {}
             }
         }
-        runs.retain(|r| r.info.lifecycle_stage.matches(view));
-        if changed || runs.len() != set.runs.len() {
+        runs.retain(|r| {
+            let stays = r.info.lifecycle_stage.matches(view);
+            if !stays {
+                recount.insert(r.info.experiment_id.clone());
+            }
+            stays
+        });
+        let changed = changed || runs.len() != set.runs.len();
+        self.request_run_counts(recount.into_iter().collect());
+        if changed {
             let g = self.next_generation();
             let new = RunSet::new(runs, g);
             self.data.selection.retain(|id| new.index.contains_key(id));

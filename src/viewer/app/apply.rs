@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::model::{LifecycleStage, ViewType};
 
+use super::super::artifact_preview::ReadLimit;
 use super::super::cache::Entry;
 use super::super::commands::{Command, SelectMode};
 use super::super::filter_bar;
@@ -273,8 +274,16 @@ impl App {
                 if !self.data.artifact_previews.contains(&key) {
                     self.data.artifact_previews.set_loading(key.clone());
                     let g = self.next_generation();
-                    self.worker.send(g, Request::ReadArtifact { root, path });
+                    let limit = ReadLimit::default();
+                    self.worker
+                        .send(g, Request::ReadArtifact { root, path, limit });
                 }
+            }
+            Command::ReadMoreOfArtifact { root, path, limit } => {
+                // The preview shown stays (it is replaced when the worker answers).
+                let g = self.next_generation();
+                self.worker
+                    .send(g, Request::ReadArtifact { root, path, limit });
             }
             Command::OpenArtifact { root, path } => {
                 let g = self.next_generation();

@@ -388,10 +388,11 @@ impl WorkerThread {
                     result,
                 }
             }
-            Request::ReadArtifact { root, path } => {
+            Request::ReadArtifact { root, path, limit } => {
                 let result = self.guarded(|this| {
                     let repo = this.artifact_repo(&root)?;
-                    artifact_preview::preview(repo.as_ref(), &path).map_err(Failure::internal)
+                    artifact_preview::read_preview(repo.as_ref(), &path, limit)
+                        .map_err(Failure::internal)
                 });
                 Reply::ArtifactPreview {
                     root: root.artifact_uri,

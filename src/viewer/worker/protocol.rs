@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::error::{ErrorCode, StoreWarning};
 use crate::model::{Experiment, Run, RunTag, ViewType};
 
-use super::super::artifact_preview::{ArtifactEntry, Preview};
+use super::super::artifact_preview::{ArtifactEntry, Preview, ReadLimit};
 
 /// What the UI asks the worker to do.
 #[derive(Debug, Clone)]
@@ -70,12 +70,14 @@ pub enum Request {
         /// Folder relative to the root ("" for the root).
         path: String,
     },
-    /// Read the start of an artifact for a preview.
+    /// Read an artifact for a preview: its start, more of it, or all of it.
     ReadArtifact {
         /// The run.
         root: ArtifactRoot,
         /// File relative to the root.
         path: String,
+        /// How much to read.
+        limit: ReadLimit,
     },
     /// A local file holding an artifact (downloaded from a server when needed), to open it
     /// outside the viewer.
@@ -223,7 +225,7 @@ impl Request {
             Request::ListArtifacts { root, path } => {
                 RequestKey::ArtifactList(root.artifact_uri.clone(), path.clone())
             }
-            Request::ReadArtifact { root, path } => {
+            Request::ReadArtifact { root, path, .. } => {
                 RequestKey::ArtifactPreview(root.artifact_uri.clone(), path.clone())
             }
             Request::LocalCopy { .. } => RequestKey::LocalCopy,
@@ -252,7 +254,7 @@ impl Request {
                 path,
                 result: Err(failure),
             },
-            Request::ReadArtifact { root, path } => Reply::ArtifactPreview {
+            Request::ReadArtifact { root, path, .. } => Reply::ArtifactPreview {
                 root: root.artifact_uri,
                 path,
                 result: Err(failure),
