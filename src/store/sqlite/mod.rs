@@ -137,7 +137,7 @@ pub fn resolve_uri_if_local(uri: &str) -> String {
         .components()
         .filter(|c| !matches!(c, Component::CurDir))
         .collect();
-    normal.to_string_lossy().replace('\\', "/")
+    crate::store::uri::local_path_as_recorded(&normal.to_string_lossy().replace('\\', "/"))
 }
 
 /// The default artifact root of MLflow's Python client for a `sqlite:` tracking URI:
