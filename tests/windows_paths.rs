@@ -317,3 +317,148 @@ fn windows_path_forms_open_the_same_store() {
 fn mlscope_file_uri(native: &str) -> String {
     format!("file:///{}", native.replace('\\', "/").replace(' ', "%20"))
 }
+
+/// A file store and one run in it, in a temp dir.
+fn store_with_run() -> (tempfile::TempDir, PathBuf, TrackingClient, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let client = TrackingClient::new(&root.to_string_lossy()).unwrap();
+    let exp = client.create_experiment("semantics", None, &[]).unwrap();
+    let run = client.create_run(&exp, Some("r"), &[], None).unwrap();
+    let run_id = run.info.run_id;
+    (dir, root, client, exp, run_id)
+}
+
+/// Files another process has open (a viewer reading them, opened as Rust's std opens files)
+/// are replaced and deleted all the same: `meta.yaml` rewritten over an open one, a tag
+/// replaced and deleted while open, an experiment moved to the trash with a file in it open.
+#[test]
+fn files_held_open_by_a_reader_are_replaced_and_deleted() {
+    let (_dir, root, client, exp, run_id) = store_with_run();
+    let run_dir = root.join(&exp).join(&run_id);
+    client.set_tag(&run_id, "note", "first").unwrap();
+
+    let meta = std::fs::File::open(run_dir.join("meta.yaml")).unwrap();
+    let tag = std::fs::File::open(run_dir.join("tags/note")).unwrap();
+    client
+        .update_run(&run_id, None, Some("renamed while open"))
+        .unwrap();
+    client.set_tag(&run_id, "note", "second").unwrap();
+    assert_eq!(
+        client.get_run(&run_id).unwrap().info.run_name,
+        "renamed while open"
+    );
+    assert_eq!(
+        client
+            .get_run(&run_id)
+            .unwrap()
+            .data
+            .tags
+            .get("note")
+            .map(String::as_str),
+        Some("second")
+    );
+    let tag2 = std::fs::File::open(run_dir.join("tags/note")).unwrap();
+    client.delete_tag(&run_id, "note").unwrap();
+    assert!(
+        !client
+            .get_run(&run_id)
+            .unwrap()
+            .data
+            .tags
+            .contains_key("note")
+    );
+    drop((meta, tag, tag2));
+
+    let metric_reader = {
+        client
+            .log_metric(&run_id, "loss", 1.0, None, Some(0))
+            .unwrap();
+        std::fs::File::open(run_dir.join("metrics/loss")).unwrap()
+    };
+    // Appending to a metric another process is reading.
+    client
+        .log_metric(&run_id, "loss", 0.5, None, Some(1))
+        .unwrap();
+    assert_eq!(client.get_metric_history(&run_id, "loss").unwrap().len(), 2);
+    client.delete_experiment(&exp).unwrap();
+    drop(metric_reader);
+    assert!(root.join(".trash").join(&exp).join(&run_id).is_dir());
+    client.restore_experiment(&exp).unwrap();
+    assert_eq!(client.get_metric_history(&run_id, "loss").unwrap().len(), 2);
+}
+
+/// Keys and artifact paths Windows cannot store are refused with MLflow's errors there, and
+/// nothing is written; elsewhere they are ordinary names.
+#[test]
+fn names_windows_cannot_store_are_refused_there() {
+    let (_dir, root, client, exp, run_id) = store_with_run();
+    let run_dir = root.join(&exp).join(&run_id);
+    let colon = client.log_metric(&run_id, "train:loss", 1.0, None, None);
+    let device = client.log_param(&run_id, "CON", 1);
+    let device_dir = client.set_tag(&run_id, "aux/x", "v");
+    let artifact = client.log_text(&run_id, "x", "plots/a:b.txt");
+    let reserved_artifact = client.log_text(&run_id, "x", "NUL.txt");
+    let wildcard = client.log_text(&run_id, "x", "what?.txt");
+    if cfg!(windows) {
+        for (what, result) in [
+            ("colon key", colon.map(|_| ())),
+            ("device key", device.map(|_| ())),
+            ("device folder key", device_dir),
+            ("colon artifact", artifact),
+            ("device artifact", reserved_artifact),
+            ("wildcard artifact", wildcard),
+        ] {
+            let err = result.expect_err(what);
+            assert_eq!(
+                err.error_code(),
+                mlscope::ErrorCode::InvalidParameterValue,
+                "{what}: {err}"
+            );
+        }
+        let names: Vec<_> = std::fs::read_dir(run_dir.join("metrics"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
+        assert!(!run_dir.join("params/CON").exists());
+    } else {
+        colon.unwrap();
+        device.unwrap();
+        device_dir.unwrap();
+        artifact.unwrap();
+        reserved_artifact.unwrap();
+        wildcard.unwrap();
+        assert!(run_dir.join("artifacts/plots/a:b.txt").is_file());
+    }
+}
+
+/// A reader that opens files the way Python (MLflow) does on Windows, without
+/// `FILE_SHARE_DELETE`, makes replacing the file fail while it holds it; the writer waits a
+/// moment and retries instead of failing the logging call (MLflow reads a `meta.yaml` in
+/// milliseconds).
+#[cfg(windows)]
+#[test]
+fn a_python_style_reader_only_delays_a_replace() {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_SHARE_READ: u32 = 1;
+    const FILE_SHARE_WRITE: u32 = 2;
+    let (_dir, root, client, exp, run_id) = store_with_run();
+    let meta = root.join(&exp).join(&run_id).join("meta.yaml");
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE)
+        .open(&meta)
+        .unwrap();
+    // The reader closes the file 200 ms after the writer started.
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(reader);
+    });
+    client
+        .update_run(&run_id, None, Some("after the reader"))
+        .expect("the replace waits for the reader");
+    closer.join().unwrap();
+    let text = std::fs::read_to_string(&meta).unwrap();
+    assert!(text.contains("run_name: after the reader"), "{text}");
+}

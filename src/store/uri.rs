@@ -72,6 +72,11 @@ fn file_uri_to_path(uri: &str, usage: FileUriUse) -> Result<PathBuf> {
         None => ("", rest),
     };
     let path = percent_decode(path);
+    if path.is_empty() {
+        return Err(Error::InvalidParameter(format!(
+            "file URI {uri} names no path"
+        )));
+    }
     if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
         let host = percent_decode(host);
         if cfg!(windows) {
@@ -87,19 +92,23 @@ fn file_uri_to_path(uri: &str, usage: FileUriUse) -> Result<PathBuf> {
             ))),
         };
     }
-    let path = if cfg!(windows) {
-        // `/C:/x` (and the old `/C|/x`) is the drive path `C:/x`.
-        let b = path.as_bytes();
-        if b.len() >= 3 && b[0] == b'/' && b[1].is_ascii_alphabetic() && matches!(b[2], b':' | b'|')
-        {
-            format!("{}:{}", &path[1..2], &path[3..])
-        } else {
-            path
-        }
+    Ok(absolute(Path::new(&without_slash_before_drive(&path))))
+}
+
+/// On Windows, `/C:/x` (and the old `/C|/x`) is the drive path `C:/x`; elsewhere (and for any
+/// other path) `path` as it is.
+fn without_slash_before_drive(path: &str) -> std::borrow::Cow<'_, str> {
+    let b = path.as_bytes();
+    if cfg!(windows)
+        && b.len() >= 3
+        && b[0] == b'/'
+        && b[1].is_ascii_alphabetic()
+        && matches!(b[2], b':' | b'|')
+    {
+        std::borrow::Cow::Owned(format!("{}:{}", &path[1..2], &path[3..]))
     } else {
-        path
-    };
-    Ok(absolute(Path::new(&path)))
+        std::borrow::Cow::Borrowed(path)
+    }
 }
 
 /// The local directory a recorded `file:` artifact URI names (see [`file_uri_to_path`]); a
@@ -119,8 +128,8 @@ pub(crate) fn foreign_windows_path(recorded: &str) -> Option<PathBuf> {
         return None;
     }
     let b = recorded.as_bytes();
-    let drive = b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\'
-        || b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/';
+    let drive =
+        b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/');
     let unc = recorded.starts_with(r"\\");
     if !(drive || unc) {
         return None;
@@ -230,9 +239,10 @@ pub fn parse_tracking_uri(uri: &str) -> Result<StoreLocation> {
                 "SQLite URI {uri} names no database file"
             )));
         }
-        return Ok(StoreLocation::Sqlite(absolute(Path::new(&percent_decode(
-            path,
-        )))));
+        let path = percent_decode(path);
+        return Ok(StoreLocation::Sqlite(absolute(Path::new(
+            without_slash_before_drive(&path),
+        ))));
     }
     if uri.starts_with("http://") || uri.starts_with("https://") {
         return Ok(StoreLocation::Http(uri.trim_end_matches('/').to_string()));
@@ -295,6 +305,7 @@ pub fn open_store(uri: &str) -> Result<Arc<dyn TrackingStore>> {
 mod tests {
     use super::*;
 
+    #[cfg(not(windows))]
     #[test]
     fn parses_file_and_sqlite_uris() {
         assert_eq!(
@@ -321,6 +332,7 @@ mod tests {
         assert!(parse_tracking_uri("databricks://x").is_err());
         assert!(parse_tracking_uri("sqlite://x.db").is_err());
         assert!(parse_tracking_uri("file://host/x").is_err());
+        assert!(parse_tracking_uri("file://").is_err());
     }
 
     #[test]
@@ -387,10 +399,17 @@ mod tests {
             drive(r"\\?\C:\Users\me\mlruns"),
             PathBuf::from(r"\\?\C:\Users\me\mlruns")
         );
-        assert_eq!(
-            parse_tracking_uri("sqlite:///C:/Users/me/mlflow.db").unwrap(),
-            StoreLocation::Sqlite(r"C:\Users\me\mlflow.db".into())
-        );
+        for uri in [
+            "sqlite:///C:/Users/me/mlflow.db",
+            r"sqlite:///C:\Users\me\mlflow.db",
+            "sqlite:////C:/Users/me/mlflow.db",
+        ] {
+            assert_eq!(
+                parse_tracking_uri(uri).unwrap(),
+                StoreLocation::Sqlite(r"C:\Users\me\mlflow.db".into()),
+                "{uri}"
+            );
+        }
         assert_eq!(local_path_as_recorded("C:/a/b"), "file:///C:/a/b");
         assert_eq!(
             local_path_as_recorded("//srv/share/b"),

@@ -618,12 +618,10 @@ fn search_experiments_page(
 
 impl TrackingStore for SqliteStore {
     fn tracking_uri(&self) -> String {
+        // sqlite:////abs/x.db on unix, sqlite:///C:/x.db on Windows (MLflow's
+        // path_to_local_sqlite_uri); a fourth slash before a drive names no file there.
         let path = self.db.path().to_string_lossy().replace('\\', "/");
-        if path.starts_with('/') {
-            format!("sqlite:///{path}")
-        } else {
-            format!("sqlite:////{path}")
-        }
+        format!("sqlite:///{path}")
     }
 
     // ----- experiments -----------------------------------------------------------------------
