@@ -204,36 +204,6 @@ fn a_linux_made_store_reads_the_same_everywhere() {
     assert_eq!(got, want);
 }
 
-#[test]
-fn reading_a_copied_store_leaves_it_byte_identical() {
-    for name in ["windows-made-file", "linux-made-file"] {
-        let (_guard, root) = copied_store(name);
-        read_store(&root);
-        let mut before = Vec::new();
-        let mut after = Vec::new();
-        snapshot(&fixture(name).join("mlruns"), Path::new(""), &mut before);
-        snapshot(&root, Path::new(""), &mut after);
-        assert_eq!(before, after, "{name}");
-    }
-}
-
-fn snapshot(dir: &Path, rel: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let r = rel.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            out.push((r.clone(), Vec::new()));
-            snapshot(&e.path(), &r, out);
-        } else {
-            out.push((r, std::fs::read(e.path()).unwrap()));
-        }
-    }
-}
-
 /// What this platform writes as an experiment's artifact location: pathlib's `as_uri()`, so
 /// MLflow on the same platform opens it (`file:///C:/…` on Windows, never `C%3A`).
 #[test]

@@ -92,7 +92,9 @@ fn file_uri_to_path(uri: &str, usage: FileUriUse) -> Result<PathBuf> {
             ))),
         };
     }
-    Ok(absolute(Path::new(&without_slash_before_drive(&path))))
+    Ok(absolute(Path::new(
+        without_slash_before_drive(&path).as_ref(),
+    )))
 }
 
 /// On Windows, `/C:/x` (and the old `/C|/x`) is the drive path `C:/x`; elsewhere (and for any
@@ -241,7 +243,7 @@ pub fn parse_tracking_uri(uri: &str) -> Result<StoreLocation> {
         }
         let path = percent_decode(path);
         return Ok(StoreLocation::Sqlite(absolute(Path::new(
-            without_slash_before_drive(&path),
+            without_slash_before_drive(&path).as_ref(),
         ))));
     }
     if uri.starts_with("http://") || uri.starts_with("https://") {
