@@ -90,10 +90,11 @@ pub struct LocalArtifactRepository {
 }
 
 impl LocalArtifactRepository {
-    /// A repository rooted at `root`; its URI is `file://<root>`.
+    /// A repository rooted at `root`; its URI is the root's `file:` URI (`file:///C:/…` on
+    /// Windows).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
-        let uri = format!("file://{}", root.display());
+        let uri = crate::store::uri::path_to_file_uri(&root);
         LocalArtifactRepository { root, uri }
     }
 

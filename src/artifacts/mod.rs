@@ -194,12 +194,11 @@ pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
         return Ok(ArtifactLocation::MlflowArtifacts(trimmed.to_string()));
     }
     if trimmed.starts_with("file:") {
-        return match parse_tracking_uri(trimmed)? {
-            StoreLocation::File(p) => Ok(ArtifactLocation::Local(p)),
-            _ => Err(Error::InvalidParameter(format!(
-                "cannot read artifact URI {trimmed}"
-            ))),
-        };
+        return crate::store::uri::artifact_file_uri_to_path(trimmed).map(ArtifactLocation::Local);
+    }
+    // A plain Windows path recorded on Windows, read on Linux/macOS (a copied store).
+    if let Some(foreign) = crate::store::uri::foreign_windows_path(trimmed) {
+        return Ok(ArtifactLocation::Local(foreign));
     }
     if let Some(i) = trimmed.find(':') {
         let scheme = &trimmed[..i];

@@ -67,6 +67,22 @@ impl ArtifactPath {
                 p => parts.push(p.to_string()),
             }
         }
+        // Windows: `a:b` would write an NTFS alternate data stream, `CON` the console device.
+        if cfg!(windows)
+            && let Some(part) = parts.iter().find(|p| {
+                p.contains(['<', '>', ':', '"', '|', '?', '*'])
+                    || p.chars().any(char::is_control)
+                    || crate::model::validation::is_windows_unsafe_file_name(p)
+            })
+        {
+            return Err(invalid(
+                path,
+                &format!(
+                    "'{part}' cannot be a file name on Windows (reserved device name, one of \
+                     < > : \" | ? *, or a trailing dot or space)"
+                ),
+            ));
+        }
         Ok(ArtifactPath { parts })
     }
 
@@ -205,7 +221,31 @@ mod tests {
     fn colons_are_fine_in_names() {
         #[cfg(not(windows))]
         assert_eq!(ArtifactPath::parse("c:x").unwrap().to_string(), "c:x");
+        #[cfg(not(windows))]
         assert_eq!(ArtifactPath::parse("dir/a:b.txt").unwrap().parts().len(), 2);
+    }
+
+    #[test]
+    fn windows_refuses_names_it_cannot_store() {
+        for bad in [
+            "dir/a:b.txt",
+            "CON",
+            "logs/nul.txt",
+            "what?.png",
+            "a*b",
+            "trailing.",
+        ] {
+            let parsed = ArtifactPath::parse(bad);
+            if cfg!(windows) {
+                let err = parsed.unwrap_err().to_string();
+                assert!(
+                    err.contains("cannot be a file name on Windows"),
+                    "{bad}: {err}"
+                );
+            } else {
+                assert!(parsed.is_ok(), "{bad}");
+            }
+        }
     }
 
     #[test]

@@ -58,13 +58,25 @@ impl KeyKind {
 /// relative path (no `//`, `./`, `..`, leading or trailing `/`), at most 250 code points.
 pub fn validate_key(kind: KeyKind, key: &str) -> Result<()> {
     let noun = kind.noun();
-    let bad_char = key
-        .chars()
-        .find(|&c| !(c.is_alphanumeric() || matches!(c, '_' | '/' | '.' | '-' | ' ' | ':')));
+    // MLflow on Windows refuses colons (a key is a file name there), with this message.
+    let colon_ok = !cfg!(windows);
+    let bad_char = key.chars().find(|&c| {
+        !(c.is_alphanumeric() || matches!(c, '_' | '/' | '.' | '-' | ' ') || (c == ':' && colon_ok))
+    });
     if let Some(c) = bad_char {
+        let colons = if colon_ok { ", colons (:)" } else { "" };
         return Err(Error::InvalidParameter(format!(
             "Invalid {noun}: '{key}'. Names may only contain alphanumerics, underscores (_), dashes (-), \
-             periods (.), spaces ( ), colons (:) and slashes (/); found {c:?}"
+             periods (.), spaces ( ){colons} and slashes (/); found {c:?}"
+        )));
+    }
+    if cfg!(windows)
+        && let Some(part) = key.split('/').find(|p| is_windows_unsafe_file_name(p))
+    {
+        return Err(Error::InvalidParameter(format!(
+            "Invalid {noun}: '{key}'. Names may be treated as files in certain cases, and must not \
+             resolve to other names when treated as such. On Windows '{part}' is a reserved device \
+             name or ends in a dot or space, which the file system drops"
         )));
     }
     if !is_normalized_relative_path(key) {
@@ -82,6 +94,22 @@ pub fn validate_key(kind: KeyKind, key: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether Windows cannot store a file of this name as given: a device name (`CON`, `PRN`,
+/// `AUX`, `NUL`, `COM1`-`COM9`, `LPT1`-`LPT9`, with any extension, any case; opening one opens
+/// the device) or a name ending in `.` or ` ` (Windows drops them, so `loss.` would be `loss`).
+pub fn is_windows_unsafe_file_name(name: &str) -> bool {
+    if name.ends_with('.') && name != "." && name != ".." || name.ends_with(' ') {
+        return true;
+    }
+    let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    let upper = stem.to_ascii_uppercase();
+    matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (upper.len() == 4
+            && (upper.starts_with("COM") || upper.starts_with("LPT"))
+            && upper.as_bytes()[3].is_ascii_digit()
+            && upper.as_bytes()[3] != b'0')
 }
 
 /// Python's `posixpath.normpath`, for error messages and the path-uniqueness rule.
@@ -368,15 +396,20 @@ mod tests {
             "loss",
             "train/loss",
             "a/b/c",
-            "eval:auc",
             "eval score",
             "a.b.c",
             "unicode_метрика",
             "größe",
-            "x..",
             &"m".repeat(250),
         ] {
             validate_key(KeyKind::Metric, key).unwrap_or_else(|e| panic!("{key}: {e}"));
+        }
+        // Legal on Linux/macOS; on Windows MLflow refuses colons, and mlscope trailing dots
+        // (colons_and_device_names_follow_the_platform).
+        if !cfg!(windows) {
+            for key in ["eval:auc", "x.."] {
+                validate_key(KeyKind::Metric, key).unwrap_or_else(|e| panic!("{key}: {e}"));
+            }
         }
     }
 
@@ -430,5 +463,43 @@ mod tests {
         assert!(validate_batch_size(1001, 0, 0).is_err());
         assert!(validate_batch_size(0, 101, 0).is_err());
         assert!(validate_batch_size(950, 50, 1).is_err());
+    }
+
+    #[test]
+    fn windows_unsafe_file_names_are_recognised() {
+        for bad in [
+            "CON",
+            "con",
+            "Nul.txt",
+            "aux.tar.gz",
+            "COM1",
+            "lpt9.log",
+            "loss.",
+            "a ",
+        ] {
+            assert!(is_windows_unsafe_file_name(bad), "{bad}");
+        }
+        for good in [
+            "console", "CONX", "COM0", "COM10", "nul_rate", "loss", ".", "..", "a.b",
+        ] {
+            assert!(!is_windows_unsafe_file_name(good), "{good}");
+        }
+    }
+
+    #[test]
+    fn colons_and_device_names_follow_the_platform() {
+        let colon = validate_key(KeyKind::Metric, "train:loss");
+        let device = validate_key(KeyKind::Metric, "eval/CON");
+        if cfg!(windows) {
+            let err = colon.unwrap_err().to_string();
+            assert!(err.contains("spaces ( ) and slashes (/)"), "{err}");
+            let err = device.unwrap_err().to_string();
+            assert!(err.contains("'CON' is a reserved device name"), "{err}");
+            assert!(validate_key(KeyKind::Param, "lr.").is_err());
+        } else {
+            colon.unwrap();
+            device.unwrap();
+            validate_key(KeyKind::Param, "lr.").unwrap();
+        }
     }
 }

@@ -207,6 +207,9 @@ fn run_file_feed(root: &Path, tx: &Outbox, stop: &Receiver<()>) {
         return;
     }
     tx.send(FeedEvent::Mode(FeedMode::Events));
+    // macOS's FSEvents reports canonical paths (`/private/var/…` for a root under `/var/…`),
+    // Windows may report `\\?\` forms: events are matched against both spellings of the root.
+    let canonical_root = std::fs::canonicalize(root).ok().filter(|c| c != root);
     loop {
         match raw_rx.recv_timeout(Duration::from_millis(200)) {
             Ok(result) => {
@@ -221,7 +224,8 @@ fn run_file_feed(root: &Path, tx: &Outbox, stop: &Receiver<()>) {
                                 changes.insert(Change::Everything);
                             }
                             for path in &event.paths {
-                                if let Some(change) = classify(root, path) {
+                                let canonical = canonical_root.as_deref();
+                                if let Some(change) = classify_event(root, canonical, path) {
                                     changes.insert(change);
                                 }
                             }
@@ -281,6 +285,11 @@ fn changes_content(kind: &notify::EventKind) -> bool {
         EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)) => false,
         _ => true,
     }
+}
+
+/// [`classify`] for an event path that may spell the root as given or canonically.
+fn classify_event(root: &Path, canonical_root: Option<&Path>, path: &Path) -> Option<Change> {
+    classify(root, path).or_else(|| canonical_root.and_then(|c| classify(c, path)))
 }
 
 /// Maps a path under the store's root to what it changes (`None`: nothing a view shows).
@@ -407,6 +416,17 @@ mod tests {
                 Some(FeedEvent::Changes(vec![Change::Everything]))
             );
         }
+    }
+
+    #[test]
+    fn events_with_the_canonical_root_are_classified() {
+        // FSEvents on macOS: the store opened as /var/…/mlruns, events under /private/var/….
+        let root = Path::new("/var/folders/x/mlruns");
+        let canonical = Path::new("/private/var/folders/x/mlruns");
+        let event = canonical.join("1/meta.yaml");
+        assert_eq!(classify(root, &event), None);
+        assert!(classify_event(root, Some(canonical), &event).is_some());
+        assert!(classify_event(root, None, &root.join("1/meta.yaml")).is_some());
     }
 
     #[test]

@@ -391,6 +391,7 @@ impl FileStore {
                 "No tag with name: {key} in experiment with id {experiment_id}"
             )));
         }
-        fs::remove_file(&path).map_err(|e| Error::io("cannot delete experiment tag", &path, e))
+        super::files::retry_while_shared(|| fs::remove_file(&path))
+            .map_err(|e| Error::io("cannot delete experiment tag", &path, e))
     }
 }

@@ -36,10 +36,34 @@ fn write_temp(temp_dir: &Path, bytes: &[u8], what: &str) -> Result<PathBuf> {
 /// a folder readers do not list as entries), then rename.
 pub(crate) fn write_atomic(temp_dir: &Path, target: &Path, bytes: &[u8], what: &str) -> Result<()> {
     let temp = write_temp(temp_dir, bytes, what)?;
-    fs::rename(&temp, target).map_err(|e| {
+    retry_while_shared(|| fs::rename(&temp, target)).map_err(|e| {
         let _ = fs::remove_file(&temp);
         Error::io(format!("cannot replace {what}"), target, e)
     })
+}
+
+/// Runs a rename or delete, retrying for up to about two seconds on Windows while it fails with
+/// "access denied": another process (Python's MLflow opens files without `FILE_SHARE_DELETE`)
+/// has the file open, which on Windows blocks replacing or deleting it until it is closed.
+pub(crate) fn retry_while_shared(
+    mut op: impl FnMut() -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut wait = std::time::Duration::from_millis(5);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match op() {
+            Err(e)
+                if cfg!(windows)
+                    && e.kind() == ErrorKind::PermissionDenied
+                    && waited < std::time::Duration::from_secs(2) =>
+            {
+                std::thread::sleep(wait);
+                waited += wait;
+                wait = (wait * 2).min(std::time::Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Outcome of [`create_once`].
@@ -311,6 +335,26 @@ fn paths_key_is_valid(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renames_are_retried_only_where_open_files_block_them() {
+        let mut calls = 0;
+        let result = retry_while_shared(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(std::io::Error::from(ErrorKind::PermissionDenied))
+            } else {
+                Ok(())
+            }
+        });
+        if cfg!(windows) {
+            result.unwrap();
+            assert_eq!(calls, 3);
+        } else {
+            assert_eq!(result.unwrap_err().kind(), ErrorKind::PermissionDenied);
+            assert_eq!(calls, 1);
+        }
+    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temp() {

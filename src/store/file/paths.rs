@@ -62,25 +62,10 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
 }
 
 /// `pathlib.Path(abs).as_uri()`: `file://` plus the path with every byte outside
-/// `A-Za-z0-9_.-~/` percent-encoded.
+/// `A-Za-z0-9_.-~/` percent-encoded; on Windows `file:///C:/…` (see
+/// [`crate::store::uri::path_to_file_uri`]).
 pub(crate) fn path_to_file_uri(path: &Path) -> String {
-    let abs = absolute(path);
-    let text = abs.to_string_lossy();
-    let text = text.replace('\\', "/");
-    let mut uri = String::with_capacity(text.len() + 8);
-    uri.push_str("file://");
-    if !text.starts_with('/') {
-        // Windows drive paths become file:///C:/...
-        uri.push('/');
-    }
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-' | b'~' | b'/') {
-            uri.push(byte as char);
-        } else {
-            uri.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    uri
+    crate::store::uri::path_to_file_uri(path)
 }
 
 /// MLflow's `append_to_uri_path`: appends `/`-joined parts to the path of `uri`, keeping a
@@ -127,7 +112,9 @@ pub(crate) fn resolve_artifact_location(location: &str) -> String {
             if path.is_absolute() {
                 location.to_string()
             } else {
-                absolute(path).to_string_lossy().replace('\\', "/")
+                crate::store::uri::local_path_as_recorded(
+                    &absolute(path).to_string_lossy().replace('\\', "/"),
+                )
             }
         }
         Some("file") => {
@@ -137,11 +124,10 @@ pub(crate) fn resolve_artifact_location(location: &str) -> String {
             }
             let (path_part, tail) = rest.split_at(rest.find(['?', '#']).unwrap_or(rest.len()));
             let abs = absolute(Path::new(path_part));
-            format!(
-                "file://{}{}",
-                abs.to_string_lossy().replace('\\', "/"),
-                tail
-            )
+            let posix = abs.to_string_lossy().replace('\\', "/");
+            // On Windows `C:/…` needs the third slash (MLflow's urlunsplit adds it).
+            let sep = if posix.starts_with('/') { "" } else { "/" };
+            format!("file://{sep}{posix}{tail}")
         }
         Some(_) => location.to_string(),
     }

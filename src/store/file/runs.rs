@@ -264,7 +264,8 @@ impl FileStore {
         let path = crate::store::file::paths::key_path(&run.path.join(TAGS_DIR), key);
         match fs::symlink_metadata(&path) {
             Ok(meta) if !meta.is_dir() => {
-                fs::remove_file(&path).map_err(|e| Error::io("cannot delete run tag", &path, e))
+                super::files::retry_while_shared(|| fs::remove_file(&path))
+                    .map_err(|e| Error::io("cannot delete run tag", &path, e))
             }
             Ok(_) => Err(tag_not_found(key, run_id)),
             Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {

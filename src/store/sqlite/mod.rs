@@ -135,7 +135,7 @@ pub fn resolve_uri_if_local(uri: &str) -> String {
         .components()
         .filter(|c| !matches!(c, Component::CurDir))
         .collect();
-    normal.to_string_lossy().replace('\\', "/")
+    crate::store::uri::local_path_as_recorded(&normal.to_string_lossy().replace('\\', "/"))
 }
 
 /// The default artifact root of MLflow's Python client for a `sqlite:` tracking URI:
@@ -686,12 +686,10 @@ fn search_experiments_page(
 
 impl TrackingStore for SqliteStore {
     fn tracking_uri(&self) -> String {
+        // sqlite:////abs/x.db on unix, sqlite:///C:/x.db on Windows (MLflow's
+        // path_to_local_sqlite_uri); a fourth slash before a drive names no file there.
         let path = self.db.path().to_string_lossy().replace('\\', "/");
-        if path.starts_with('/') {
-            format!("sqlite:///{path}")
-        } else {
-            format!("sqlite:////{path}")
-        }
+        format!("sqlite:///{path}")
     }
 
     // ----- experiments -----------------------------------------------------------------------
