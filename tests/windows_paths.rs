@@ -41,17 +41,18 @@ fn copied_store(name: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
-/// Everything a reader sees of a run: name, recorded artifact URI, metric history, params, and
-/// each artifact file with its content.
-fn read_store(
-    root: &Path,
-) -> Vec<(
+/// A run as read: name, recorded artifact URI, `loss` history, param `lr`, artifact files.
+type RunSeen = (
     String,
     String,
     Vec<(i64, f64)>,
     String,
     Vec<(String, Vec<u8>)>,
-)> {
+);
+
+/// Everything a reader sees of a run: name, recorded artifact URI, metric history, params, and
+/// each artifact file with its content.
+fn read_store(root: &Path) -> Vec<RunSeen> {
     let client = TrackingClient::new(&root.to_string_lossy()).unwrap();
     let mut query = RunQuery::new(
         client
