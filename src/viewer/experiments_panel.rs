@@ -96,7 +96,8 @@ impl ExperimentsPanel {
                     let r = ui
                         .add(egui::Button::selectable(selected, text).truncate())
                         .on_hover_text(format!(
-                            "id {id} · {count} runs\n{}\nClick: show only this one; Ctrl+click: add or remove",
+                            "id {id} · {}\n{}\nClick: show only this one; Ctrl+click: add or remove",
+                            crate::format::count(count, "run"),
                             e.artifact_location
                         ));
                     if r.clicked() {
