@@ -161,7 +161,10 @@ fn locked_y_stays_when_x_is_zoomed() {
 fn ignoring_outliers_keeps_a_spike_from_flattening_the_chart() {
     let mut values: Vec<f64> = (0..2000).map(|i| 1.0 + (i % 7) as f64 * 0.01).collect();
     values[1234] = 1e6;
-    let mut h = harness(vec![(vec![("loss", values.clone())],)], ChartOptions::default());
+    let mut h = harness(
+        vec![(vec![("loss", values.clone())],)],
+        ChartOptions::default(),
+    );
     h.run_steps(4);
     assert!(y_of(&h, "loss").1 >= 1e6, "the spike is in the full range");
     let mut h = harness(
@@ -173,7 +176,10 @@ fn ignoring_outliers_keeps_a_spike_from_flattening_the_chart() {
     );
     h.run_steps(4);
     let (y0, y1) = y_of(&h, "loss");
-    assert!(y0 > 0.9 && y1 < 1.2, "outlier kept in the range: {y0}..{y1}");
+    assert!(
+        y0 > 0.9 && y1 < 1.2,
+        "outlier kept in the range: {y0}..{y1}"
+    );
 }
 
 #[test]

@@ -231,7 +231,10 @@ mod delta_tests {
 
     #[test]
     fn deltas_of_infinities_are_numbers_not_nan() {
-        assert_eq!(delta_text(f64::INFINITY, f64::INFINITY).as_deref(), Some("+0"));
+        assert_eq!(
+            delta_text(f64::INFINITY, f64::INFINITY).as_deref(),
+            Some("+0")
+        );
         // MLflow's SQLite store keeps ±inf as ±max double.
         assert_eq!(delta_text(f64::MAX, f64::INFINITY).as_deref(), Some("+0"));
         assert_eq!(delta_text(f64::INFINITY, 1.0).as_deref(), Some("+inf"));

@@ -664,7 +664,10 @@ mod tests {
         let s = RunSet::new(vec![a, b], 1);
         let (cols, _) = visible_columns(&s, &ColumnPrefs::default(), false);
         assert!(cols.contains(&ColumnId::Param("only_a".into())), "{cols:?}");
-        assert!(cols.contains(&ColumnId::Metric("only_b".into())), "{cols:?}");
+        assert!(
+            cols.contains(&ColumnId::Metric("only_b".into())),
+            "{cols:?}"
+        );
         // Every value the same in every run: still not a table of names only.
         let same: Vec<Arc<Run>> = ["a", "b"]
             .iter()

@@ -48,10 +48,7 @@ pub fn color_of(persisted: &Persisted, run_id: &str) -> Color32 {
 /// Palette colours for the runs of `order` (table order) that have none yet: each takes the
 /// palette colour least used by the runs of `order` already coloured (the first such in palette
 /// order), so the runs on screen get distinct colours while there are colours left.
-pub fn assign_colors(
-    order: &[&str],
-    given: &BTreeMap<String, [u8; 3]>,
-) -> Vec<(String, [u8; 3])> {
+pub fn assign_colors(order: &[&str], given: &BTreeMap<String, [u8; 3]>) -> Vec<(String, [u8; 3])> {
     let mut uses = [0usize; PALETTE.len()];
     for id in order {
         if let Some(c) = given.get(*id)
@@ -62,7 +59,11 @@ pub fn assign_colors(
     }
     let mut out = Vec::new();
     for id in order {
-        if given.contains_key(*id) || out.iter().any(|(o, _): &(String, [u8; 3])| o == id) {
+        if given.contains_key(*id)
+            || out
+                .iter()
+                .any(|(o, _): &(String, [u8; 3])| o.as_str() == *id)
+        {
             continue;
         }
         let (i, _) = uses
@@ -285,7 +286,11 @@ mod tests {
         // come close to each other.
         for (i, a) in PALETTE.iter().enumerate() {
             for b in &PALETTE[i + 1..] {
-                let d: i32 = a.iter().zip(b).map(|(x, y)| (*x as i32 - *y as i32).abs()).sum();
+                let d: i32 = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (*x as i32 - *y as i32).abs())
+                    .sum();
                 assert!(d > 60, "{a:?} {b:?}");
             }
         }

@@ -142,6 +142,8 @@ pub struct RunLines {
 }
 
 type MemoKey = (u64, u64, u64, u64, u32, u64, bool);
+/// A card's lines and fitted y range, with what they were built for.
+type MemoEntry = (MemoKey, Arc<Vec<RunLines>>, Option<(f64, f64)>);
 
 /// A prepared series with the options it was prepared for and when it was last drawn.
 struct PreparedEntry {
@@ -159,7 +161,7 @@ pub struct Charts {
     /// Ask the key filter to take the focus (Ctrl+F).
     pub focus_key_filter: bool,
     prepared: HashMap<(String, String), PreparedEntry>,
-    memo: HashMap<String, (MemoKey, Arc<Vec<RunLines>>, Option<(f64, f64)>)>,
+    memo: HashMap<String, MemoEntry>,
     last_x: HashMap<String, (f64, f64, f32)>,
     /// Frames drawn (last use of prepared series).
     frame: u64,
@@ -378,12 +380,17 @@ impl Charts {
             for r in runs.iter().take(LEGEND_MAX) {
                 let id = &r.info.run_id;
                 let hidden = self.hidden_runs.contains(id);
-                let resp = legend_entry(ui, theme::color_of(ctx.persisted(), id), &r.info.run_name, hidden)
-                    .on_hover_text(if hidden {
-                        "Hidden from the charts: click to show"
-                    } else {
-                        "Click to hide this run from the charts"
-                    });
+                let resp = legend_entry(
+                    ui,
+                    theme::color_of(ctx.persisted(), id),
+                    &r.info.run_name,
+                    hidden,
+                )
+                .on_hover_text(if hidden {
+                    "Hidden from the charts: click to show"
+                } else {
+                    "Click to hide this run from the charts"
+                });
                 if resp.hovered() && !hidden {
                     highlight = Some(id.clone());
                 }
@@ -570,7 +577,11 @@ impl Charts {
         // A metric logged once per run (a final test score) reads better as a bar per run.
         let bars = !lines.is_empty()
             && lines.iter().all(|l| {
-                l.prepared.segments.iter().map(|s| s.xs.len()).sum::<usize>()
+                l.prepared
+                    .segments
+                    .iter()
+                    .map(|s| s.xs.len())
+                    .sum::<usize>()
                     + l.prepared.nonfinite.total()
                     <= 1
             });
@@ -705,7 +716,9 @@ impl Charts {
                     })
                     .collect();
                 plot_ui.bar_chart(egui_plot::BarChart::new("runs", bars).element_formatter(
-                    Box::new(|bar, _| format!("{}\n{}", bar.name, number_sig(bar.value))),
+                    Box::new(|bar: &egui_plot::Bar, _: &egui_plot::BarChart| {
+                        format!("{}\n{}", bar.name, number_sig(bar.value))
+                    }),
                 ));
                 return plot_ui.pointer_coordinate();
             }
@@ -913,17 +926,27 @@ impl Charts {
 }
 
 /// A legend entry: a big swatch and the run's name (struck through and faded when hidden).
-fn legend_entry(ui: &mut egui::Ui, color: egui::Color32, name: &str, hidden: bool) -> egui::Response {
+fn legend_entry(
+    ui: &mut egui::Ui,
+    color: egui::Color32,
+    name: &str,
+    hidden: bool,
+) -> egui::Response {
     let mut text = egui::RichText::new(name);
     if hidden {
         text = text.strikethrough().weak();
     }
-    let color = if hidden { color.gamma_multiply(0.3) } else { color };
+    let color = if hidden {
+        color.gamma_multiply(0.3)
+    } else {
+        color
+    };
     let r = ui
         .horizontal(|ui| {
             ui.spacing_mut().item_spacing.x = 4.0;
             let (rect, _) = ui.allocate_exact_size(egui::vec2(18.0, 12.0), egui::Sense::hover());
-            ui.painter().rect_filled(rect.shrink2(egui::vec2(0.0, 3.0)), 2.0, color);
+            ui.painter()
+                .rect_filled(rect.shrink2(egui::vec2(0.0, 3.0)), 2.0, color);
             ui.add(egui::Label::new(text).selectable(false));
         })
         .response;
