@@ -37,7 +37,7 @@ fn run(k: usize, keys: &[&str]) -> Arc<Run> {
         data: RunData {
             metrics: keys
                 .iter()
-                .map(|k| (k.to_string(), Metric::new(k, 0.0, 0, 0)))
+                .map(|k| (k.to_string(), Metric::new(*k, 0.0, 0, 0)))
                 .collect(),
             ..RunData::default()
         },

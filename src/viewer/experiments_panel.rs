@@ -96,8 +96,7 @@ impl ExperimentsPanel {
                     let r = ui
                         .add(egui::Button::selectable(selected, text).truncate())
                         .on_hover_text(format!(
-                            "id {id} · {}\n{}\nClick: show only this one; Ctrl+click: add or remove",
-                            crate::format::count(count, "run"),
+                            "id {id} · {count} runs\n{}\nClick: show only this one; Ctrl+click: add or remove",
                             e.artifact_location
                         ));
                     if r.clicked() {

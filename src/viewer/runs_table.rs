@@ -339,11 +339,11 @@ impl RunsTable {
                     }
                 });
             });
+            if hovered.as_ref() != ctx.hovered_run() {
+                cmds.push(Command::HoverRun(hovered));
+            }
         });
 
-        if hovered.as_ref() != ctx.hovered_run() {
-            cmds.push(Command::HoverRun(hovered));
-        }
         if let Some((column, add)) = sort_clicked {
             cmds.push(Command::SortBy { column, add });
         }

@@ -237,8 +237,6 @@ pub fn swatch(ui: &mut egui::Ui, color: Color32) -> egui::Response {
 pub const RAW_LINE_ALPHA: f32 = 0.25;
 /// Height of a runs-table row.
 pub const ROW_HEIGHT: f32 = 20.0;
-/// Height of a chart card's plot.
-pub const CHART_HEIGHT: f32 = 190.0;
 /// Width of the experiments panel at first start.
 pub const EXPERIMENTS_PANEL_WIDTH: f32 = 220.0;
 
