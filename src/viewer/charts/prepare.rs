@@ -371,6 +371,7 @@ mod tests {
                     x_axis,
                     smoothing,
                     log_y,
+                    ..ChartOptions::default()
                 };
                 let whole = prepare(&series_of(&points), &o);
                 assert!(whole.segments.len() > 5, "{x_axis:?}");
