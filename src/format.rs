@@ -76,9 +76,32 @@ pub fn duration_spaced(ms: i64) -> String {
     }
 }
 
+/// A count and its noun: `1 run`, `2 runs`, `0 runs` (`noun` is the singular; English plural
+/// with `s`).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A metric value as it was logged: MLflow's SQLite store keeps ±inf as ±max double
+/// (`±1.7976931348623157e308`, and MLflow's own API returns them so); shown as ±inf, like the
+/// file store's.
+pub fn as_logged(value: f64) -> f64 {
+    if value.abs() == f64::MAX {
+        value.signum() * f64::INFINITY
+    } else {
+        value
+    }
+}
+
 /// A float with the shortest digits that read back to it, exponent form for very large or
-/// small magnitudes, `NaN`, `Infinity`, `-Infinity`.
+/// small magnitudes, `NaN`, `Infinity`, `-Infinity` (±max double, MLflow's SQLite form of ±inf,
+/// included: [`as_logged`]).
 pub fn float_roundtrip(value: f64) -> String {
+    let value = as_logged(value);
     if value.is_nan() {
         "NaN".into()
     } else if value.is_infinite() {
@@ -91,8 +114,9 @@ pub fn float_roundtrip(value: f64) -> String {
 }
 
 /// A number with 5 significant digits, trailing zeros dropped; exponent form outside
-/// `1e-4..1e9`; `NaN`, `inf`, `-inf`.
+/// `1e-4..1e9`; `NaN`, `inf`, `-inf` (±max double included: [`as_logged`]).
 pub fn number_sig(v: f64) -> String {
+    let v = as_logged(v);
     if v.is_nan() {
         return "NaN".into();
     }
@@ -143,5 +167,21 @@ mod tests {
         assert_eq!(number_sig(-12.345678), "-12.346");
         assert_eq!(number_sig(2e9), "2.0000e9");
         assert_eq!(float_roundtrip(0.1 + 0.2), "0.30000000000000004");
+    }
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(count(1, "run"), "1 run");
+        assert_eq!(count(0, "run"), "0 runs");
+        assert_eq!(count(19, "run"), "19 runs");
+    }
+
+    #[test]
+    fn mlflow_sqlite_infinities_read_as_infinities() {
+        assert_eq!(number_sig(1.7976931348623157e308), "inf");
+        assert_eq!(number_sig(-f64::MAX), "-inf");
+        assert_eq!(float_roundtrip(f64::MAX), "Infinity");
+        assert_eq!(float_roundtrip(-f64::MAX), "-Infinity");
+        assert_eq!(number_sig(1e308), "1.0000e308");
     }
 }

@@ -185,4 +185,15 @@ pub enum Command {
     SetReadOnly(bool),
     /// Show a message in the window.
     Notify(String),
+    /// Keep these palette colours for these runs (runs shown without one, in table order).
+    AssignRunColors(Vec<(String, [u8; 3])>),
+    /// The user's colour for a run.
+    SetRunColor {
+        /// The run.
+        run_id: String,
+        /// Red, green, blue.
+        rgb: [u8; 3],
+    },
+    /// The run under the pointer in the runs table (its lines are drawn over the others).
+    HoverRun(Option<String>),
 }

@@ -145,7 +145,7 @@ impl Compare {
                     });
                     for r in &runs {
                         h.col(|ui| {
-                            theme::swatch(ui, theme::run_color(&r.info.run_id));
+                            theme::swatch(ui, theme::color_of(ctx.persisted(), &r.info.run_id));
                             ui.add(
                                 egui::Label::new(egui::RichText::new(&r.info.run_name).strong())
                                     .truncate(),
@@ -180,13 +180,9 @@ impl Compare {
                                         if let Some(b) = &baseline
                                             && b.info.run_id != r.info.run_id
                                             && let Some(bm) = b.data.metrics.get(key)
+                                            && let Some(d) = delta_text(x, bm.value)
                                         {
-                                            let d = x - bm.value;
-                                            t = format!(
-                                                "{t} ({}{})",
-                                                if d >= 0.0 { "+" } else { "" },
-                                                number_sig(d)
-                                            );
+                                            t = format!("{t} ({d})");
                                         }
                                         t
                                     }
@@ -208,5 +204,42 @@ impl Compare {
                     });
                 });
         });
+    }
+}
+
+/// The difference of a value to the baseline's, as shown after it: `+0.1`, `-2`, `+0` when they
+/// are equal (the same infinity too, not `NaN`); none when either is NaN (nothing to compare).
+pub(crate) fn delta_text(x: f64, baseline: f64) -> Option<String> {
+    let (x, baseline) = (
+        crate::format::as_logged(x),
+        crate::format::as_logged(baseline),
+    );
+    if x.is_nan() || baseline.is_nan() {
+        return None;
+    }
+    let d = if x == baseline { 0.0 } else { x - baseline };
+    Some(format!(
+        "{}{}",
+        if d >= 0.0 { "+" } else { "" },
+        number_sig(d)
+    ))
+}
+
+#[cfg(test)]
+mod delta_tests {
+    use super::delta_text;
+
+    #[test]
+    fn deltas_of_infinities_are_numbers_not_nan() {
+        assert_eq!(
+            delta_text(f64::INFINITY, f64::INFINITY).as_deref(),
+            Some("+0")
+        );
+        // MLflow's SQLite store keeps ±inf as ±max double.
+        assert_eq!(delta_text(f64::MAX, f64::INFINITY).as_deref(), Some("+0"));
+        assert_eq!(delta_text(f64::INFINITY, 1.0).as_deref(), Some("+inf"));
+        assert_eq!(delta_text(-f64::MAX, 1.0).as_deref(), Some("-inf"));
+        assert_eq!(delta_text(0.5, 0.25).as_deref(), Some("+0.25"));
+        assert_eq!(delta_text(f64::NAN, 1.0), None);
     }
 }

@@ -125,6 +125,8 @@ pub struct ViewData {
     pub(crate) artifact_lists: Cache<(String, String), Vec<ArtifactEntry>>,
     /// Artifact previews by (artifact URI, file).
     pub(crate) artifact_previews: Cache<(String, String), Preview>,
+    /// The run under the pointer in the runs table.
+    pub hovered_run: Option<String>,
 }
 
 impl ViewData {
@@ -148,6 +150,7 @@ impl ViewData {
             histories_version: 0,
             artifact_lists: Cache::new(2_000),
             artifact_previews: Cache::new(64),
+            hovered_run: None,
         }
     }
 
@@ -273,6 +276,11 @@ impl<'a> ViewCtx<'a> {
     /// Artifact previews by (artifact URI, file).
     pub(crate) fn artifact_previews(&self) -> &'a Cache<(String, String), Preview> {
         &self.data.artifact_previews
+    }
+
+    /// The run under the pointer in the runs table.
+    pub fn hovered_run(&self) -> Option<&'a String> {
+        self.data.hovered_run.as_ref()
     }
 
     /// The experiment name of an id (the id until the experiments are read).

@@ -173,9 +173,9 @@ impl FilterBar {
         let shown = ctx.rows().len();
         let total = ctx.run_set().map_or(0, |s| s.runs.len());
         let label = if shown == total {
-            format!("{total} runs")
+            crate::format::count(total, "run")
         } else {
-            format!("{shown} of {total} runs")
+            format!("{shown} of {}", crate::format::count(total, "run"))
         };
         ui.label(label);
         if ctx.runs_loading() {

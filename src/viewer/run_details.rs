@@ -97,7 +97,7 @@ impl RunDetails {
         let dark = ctx.dark();
         let id = run.info.run_id.clone();
         ui.horizontal(|ui| {
-            theme::swatch(ui, theme::run_color(&id));
+            theme::swatch(ui, theme::color_of(ctx.persisted(), &id));
             match &mut self.rename {
                 Some(buf) => {
                     let r = ui.add(

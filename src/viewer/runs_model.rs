@@ -32,24 +32,26 @@ pub struct Catalog {
 
 fn key_infos<'a, I>(runs: &'a [Arc<Run>], values: impl Fn(&'a Run) -> I) -> Vec<KeyInfo>
 where
-    I: Iterator<Item = (&'a String, String)>,
+    I: Iterator<Item = (&'a String, Option<String>)>,
 {
-    // Key → (runs having it, first value, whether another value was seen).
+    // Key → (runs having it, first value, whether another value was seen). A value of `None`
+    // (a NaN metric) is never the same as another: a NaN is news, not a constant.
     let mut seen: BTreeMap<&'a String, (usize, Option<String>, bool)> = BTreeMap::new();
     for run in runs {
         for (k, v) in values(run) {
-            let e = seen.entry(k).or_insert((0, Some(v.clone()), false));
+            let e = seen.entry(k).or_insert((0, v.clone(), false));
             e.0 += 1;
-            if e.1.as_deref() != Some(v.as_str()) {
+            if v.is_none() || e.1 != v {
                 e.2 = true;
             }
         }
     }
+    // A key some runs lack differs too: "missing" is a value.
     seen.into_iter()
         .map(|(k, (count, _, differs))| KeyInfo {
             key: k.clone(),
             count,
-            differs,
+            differs: differs || count < runs.len(),
         })
         .collect()
 }
@@ -58,19 +60,21 @@ impl Catalog {
     /// The catalog of `runs`.
     pub fn of(runs: &[Arc<Run>]) -> Catalog {
         Catalog {
-            params: key_infos(runs, |r| r.data.params.iter().map(|(k, v)| (k, v.clone()))),
+            params: key_infos(runs, |r| {
+                r.data.params.iter().map(|(k, v)| (k, Some(v.clone())))
+            }),
             metrics: key_infos(runs, |r| {
-                r.data
-                    .metrics
-                    .iter()
-                    .map(|(k, m)| (k, m.value.to_bits().to_string()))
+                r.data.metrics.iter().map(|(k, m)| {
+                    let v = crate::format::as_logged(m.value);
+                    (k, (!v.is_nan()).then(|| v.to_bits().to_string()))
+                })
             }),
             tags: key_infos(runs, |r| {
                 r.data
                     .tags
                     .iter()
                     .filter(|(k, _)| !k.starts_with("mlflow."))
-                    .map(|(k, v)| (k, v.clone()))
+                    .map(|(k, v)| (k, Some(v.clone())))
             }),
         }
     }
@@ -251,6 +255,14 @@ pub fn visible_columns(
         }
     }
     let mut constant_hidden = 0;
+    // When no param or metric differs, the table would show names only: show them all (up to
+    // the usual number) rather than hide everything.
+    let nothing_differs = !set
+        .catalog
+        .metrics
+        .iter()
+        .chain(&set.catalog.params)
+        .any(|i| i.differs);
     type Group<'a> = (&'a [KeyInfo], fn(String) -> ColumnId);
     let groups: [Group<'_>; 3] = [
         (&set.catalog.metrics, ColumnId::Metric),
@@ -276,7 +288,7 @@ pub fn visible_columns(
             let is_tag = gi == 2;
             let default_on = !is_tag
                 && !is_system(&info)
-                && (info.differs || set.runs.len() == 1)
+                && (info.differs || set.runs.len() == 1 || nothing_differs)
                 && defaults < DEFAULT_MAX_KEY_COLUMNS;
             if default_on {
                 defaults += 1;
@@ -626,6 +638,44 @@ mod tests {
         let (cols, _) = visible_columns(&s, &prefs, false);
         assert!(cols.contains(&ColumnId::Param("seed".into())));
         assert!(!cols.contains(&ColumnId::Param("lr".into())));
+    }
+
+    #[test]
+    fn nan_and_missing_count_as_values_and_nothing_is_hidden_wholesale() {
+        // The last loss is NaN in every run: a NaN is not a constant to hide.
+        let runs: Vec<Arc<Run>> = ["a", "b", "c"]
+            .iter()
+            .map(|id| run(id, id, None, "0.1", f64::NAN))
+            .collect();
+        let s = RunSet::new(runs, 1);
+        let (cols, _) = visible_columns(&s, &ColumnPrefs::default(), false);
+        assert!(cols.contains(&ColumnId::Metric("loss".into())), "{cols:?}");
+        // Two runs, each with its own keys: every key differs ("missing" is a value).
+        let mut a = run("a", "a", None, "0.1", 1.0);
+        let mut b = run("b", "b", None, "0.1", 1.0);
+        Arc::make_mut(&mut a)
+            .data
+            .params
+            .insert("only_a".into(), "x".into());
+        Arc::make_mut(&mut b)
+            .data
+            .metrics
+            .insert("only_b".into(), Metric::new("only_b", 2.0, 0, 0));
+        let s = RunSet::new(vec![a, b], 1);
+        let (cols, _) = visible_columns(&s, &ColumnPrefs::default(), false);
+        assert!(cols.contains(&ColumnId::Param("only_a".into())), "{cols:?}");
+        assert!(
+            cols.contains(&ColumnId::Metric("only_b".into())),
+            "{cols:?}"
+        );
+        // Every value the same in every run: still not a table of names only.
+        let same: Vec<Arc<Run>> = ["a", "b"]
+            .iter()
+            .map(|id| run(id, id, None, "0.1", 0.5))
+            .collect();
+        let s = RunSet::new(same, 1);
+        let (cols, _) = visible_columns(&s, &ColumnPrefs::default(), false);
+        assert!(cols.contains(&ColumnId::Metric("loss".into())), "{cols:?}");
     }
 
     #[test]

@@ -185,6 +185,8 @@ impl RunsTable {
         }
         let sort = ctx.sort();
         let rows = ctx.rows();
+        theme::assign_shown_colors(ctx);
+        let mut hovered: Option<String> = None;
         table
             .header(22.0, |mut header| {
                 for col in &columns {
@@ -274,7 +276,7 @@ impl RunsTable {
                                     } else if r.depth > 0 || !ctx.collapsed().is_empty() || set.children.values().next().is_some() {
                                         ui.add_space(16.0);
                                     }
-                                    theme::swatch(ui, theme::run_color(id));
+                                    theme::run_swatch(ui, ctx, id);
                                     let mut text = egui::RichText::new(&run.info.run_name);
                                     if r.context_only {
                                         text = text.weak();
@@ -322,6 +324,9 @@ impl RunsTable {
                         });
                     }
                     let resp = row.response();
+                    if resp.hovered() {
+                        hovered = Some(id.clone());
+                    }
                     if resp.clicked() {
                         let mode = if modifiers.shift {
                             SelectMode::Extend
@@ -340,6 +345,9 @@ impl RunsTable {
                     }
                 });
             });
+            if hovered.as_ref() != ctx.hovered_run() {
+                cmds.push(Command::HoverRun(hovered));
+            }
         });
 
         if let Some((column, add)) = sort_clicked {

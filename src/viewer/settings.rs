@@ -25,6 +25,8 @@ pub struct Persisted {
     pub last_experiments: BTreeMap<String, Vec<String>>,
     /// Follow changes of the store as it is written (file events, or polling).
     pub live_refresh: bool,
+    /// Colours given to runs (palette in table order, or the user's choice), by run id.
+    pub run_colors: BTreeMap<String, [u8; 3]>,
 }
 
 impl Default for Persisted {
@@ -37,6 +39,7 @@ impl Default for Persisted {
             tab: Tab::Charts,
             last_experiments: BTreeMap::new(),
             live_refresh: true,
+            run_colors: BTreeMap::new(),
         }
     }
 }

@@ -1,8 +1,147 @@
-//! Every colour and spacing of the viewer, and the stable colour of each run.
+//! Every colour and spacing of the viewer, and the colour of each run: from a palette of
+//! distinct colours, given in table order and kept (persisted) once given, or chosen by the user.
+
+use std::collections::BTreeMap;
 
 use egui::Color32;
 
 use crate::model::RunStatus;
+
+use super::commands::Command;
+use super::context::ViewCtx;
+use super::settings::Persisted;
+
+/// Distinct colours for runs, most distinct first (Tableau 10, then a second set of ten that
+/// differ from them in hue or lightness), legible on dark and light backgrounds.
+pub const PALETTE: [[u8; 3]; 20] = [
+    [0x4e, 0x79, 0xa7],
+    [0xf2, 0x8e, 0x2b],
+    [0xe1, 0x57, 0x59],
+    [0x76, 0xb7, 0xb2],
+    [0x59, 0xa1, 0x4f],
+    [0xed, 0xc9, 0x48],
+    [0xb0, 0x7a, 0xa1],
+    [0xff, 0x9d, 0xa7],
+    [0x9c, 0x75, 0x5f],
+    [0xba, 0xb0, 0xac],
+    [0x1f, 0xbe, 0xe8],
+    [0xa0, 0xcb, 0x32],
+    [0xd6, 0x37, 0xb4],
+    [0x8c, 0x6b, 0xf0],
+    [0xa8, 0x32, 0x5e],
+    [0x17, 0x8f, 0x6a],
+    [0xc0, 0x4a, 0x1c],
+    [0x6b, 0xa8, 0xff],
+    [0xe8, 0x8c, 0xd8],
+    [0x8a, 0x8a, 0x2a],
+];
+
+/// The colour of a run: the one it was given (palette or the user's choice), else a stable one
+/// from its id until it is given one.
+pub fn color_of(persisted: &Persisted, run_id: &str) -> Color32 {
+    match persisted.run_colors.get(run_id) {
+        Some([r, g, b]) => Color32::from_rgb(*r, *g, *b),
+        None => run_color(run_id),
+    }
+}
+
+/// Palette colours for the runs of `order` (table order) that have none yet: each takes the
+/// palette colour least used by the runs of `order` already coloured (the first such in palette
+/// order), so the runs on screen get distinct colours while there are colours left.
+pub fn assign_colors(order: &[&str], given: &BTreeMap<String, [u8; 3]>) -> Vec<(String, [u8; 3])> {
+    let mut uses = [0usize; PALETTE.len()];
+    for id in order {
+        if let Some(c) = given.get(*id)
+            && let Some(i) = PALETTE.iter().position(|p| p == c)
+        {
+            uses[i] += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for id in order {
+        if given.contains_key(*id)
+            || out
+                .iter()
+                .any(|(o, _): &(String, [u8; 3])| o.as_str() == *id)
+        {
+            continue;
+        }
+        let (i, _) = uses
+            .iter()
+            .enumerate()
+            .min_by_key(|&(i, n)| (*n, i))
+            .unwrap_or((0, &0));
+        uses[i] += 1;
+        out.push(((*id).to_string(), PALETTE[i]));
+    }
+    out
+}
+
+/// Gives palette colours to the shown runs that have none, in table order (sent as a command;
+/// kept between sessions).
+pub fn assign_shown_colors(ctx: &ViewCtx) {
+    let Some(set) = ctx.run_set() else {
+        return;
+    };
+    let given = &ctx.persisted().run_colors;
+    if ctx
+        .rows()
+        .iter()
+        .all(|r| given.contains_key(&set.runs[r.run].info.run_id))
+    {
+        return;
+    }
+    let order: Vec<&str> = ctx
+        .rows()
+        .iter()
+        .map(|r| set.runs[r.run].info.run_id.as_str())
+        .collect();
+    let new = assign_colors(&order, given);
+    if !new.is_empty() {
+        ctx.send(Command::AssignRunColors(new));
+    }
+}
+
+/// A run's colour swatch that opens a colour picker when clicked (the choice is kept).
+pub fn run_swatch(ui: &mut egui::Ui, ctx: &ViewCtx, run_id: &str) -> egui::Response {
+    let color = color_of(ctx.persisted(), run_id);
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::click());
+    let radius = if response.hovered() { 5.5 } else { 4.5 };
+    ui.painter().circle_filled(rect.center(), radius, color);
+    let response = response.on_hover_text("Run colour: click to choose another");
+    egui::Popup::from_toggle_button_response(&response)
+        .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside)
+        .show(|ui| {
+            let mut c = color;
+            ui.label("Run colour");
+            if egui::color_picker::color_picker_color32(
+                ui,
+                &mut c,
+                egui::color_picker::Alpha::Opaque,
+            ) && c != color
+            {
+                ctx.send(Command::SetRunColor {
+                    run_id: run_id.to_string(),
+                    rgb: [c.r(), c.g(), c.b()],
+                });
+            }
+            ui.horizontal_wrapped(|ui| {
+                for p in PALETTE {
+                    let pc = Color32::from_rgb(p[0], p[1], p[2]);
+                    let (r, resp) =
+                        ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::click());
+                    ui.painter().rect_filled(r, 2.0, pc);
+                    if resp.clicked() {
+                        ctx.send(Command::SetRunColor {
+                            run_id: run_id.to_string(),
+                            rgb: p,
+                        });
+                    }
+                }
+            });
+        });
+    response
+}
 
 /// FNV-1a: a hash that is the same in every build and on every machine.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -14,7 +153,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// The colour of a run: the same run id always gets the same colour. The hue comes from a hash
+/// The colour of a run before it is given one: the same run id always gets the same colour. The hue comes from a hash
 /// of the id (continuous, so that two runs rarely share a colour); saturation and lightness are
 /// fixed to read on dark and light backgrounds.
 pub fn run_color(run_id: &str) -> Color32 {
@@ -98,8 +237,6 @@ pub fn swatch(ui: &mut egui::Ui, color: Color32) -> egui::Response {
 pub const RAW_LINE_ALPHA: f32 = 0.25;
 /// Height of a runs-table row.
 pub const ROW_HEIGHT: f32 = 20.0;
-/// Height of a chart card's plot.
-pub const CHART_HEIGHT: f32 = 190.0;
 /// Width of the experiments panel at first start.
 pub const EXPERIMENTS_PANEL_WIDTH: f32 = 220.0;
 
@@ -124,5 +261,36 @@ mod tests {
         assert!(distinct.len() > 35);
         assert_eq!(hsl(0.0, 1.0, 0.5), Color32::from_rgb(255, 0, 0));
         assert_eq!(hsl(1.0 / 3.0, 1.0, 0.5), Color32::from_rgb(0, 255, 0));
+    }
+
+    #[test]
+    fn palette_colours_go_in_table_order_distinct_and_stay() {
+        let ids: Vec<String> = (0..19).map(|i| format!("{i:032x}")).collect();
+        let order: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut given = BTreeMap::new();
+        let new = assign_colors(&order, &given);
+        assert_eq!(new.len(), 19);
+        assert_eq!(new[0].1, PALETTE[0]);
+        let distinct: std::collections::HashSet<_> = new.iter().map(|(_, c)| *c).collect();
+        assert_eq!(distinct.len(), 19);
+        given.extend(new);
+        // Once given, a colour stays, whatever the order; a new run takes an unused colour.
+        let mut reordered = order.clone();
+        reordered.reverse();
+        reordered.push("new");
+        let more = assign_colors(&reordered, &given);
+        assert_eq!(more, vec![("new".to_string(), PALETTE[19])]);
+        // Hashed colours collided (4 teals among the demo's 19 runs): the palette's do not
+        // come close to each other.
+        for (i, a) in PALETTE.iter().enumerate() {
+            for b in &PALETTE[i + 1..] {
+                let d: i32 = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (*x as i32 - *y as i32).abs())
+                    .sum();
+                assert!(d > 60, "{a:?} {b:?}");
+            }
+        }
     }
 }

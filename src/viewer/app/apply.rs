@@ -345,6 +345,11 @@ impl App {
             Command::SetChartOptions(options) => self.data.persisted.charts = options,
             Command::SetReadOnly(ro) => self.data.read_only = ro,
             Command::Notify(text) => self.info(text),
+            Command::AssignRunColors(colors) => self.data.persisted.run_colors.extend(colors),
+            Command::SetRunColor { run_id, rgb } => {
+                self.data.persisted.run_colors.insert(run_id, rgb);
+            }
+            Command::HoverRun(run_id) => self.data.hovered_run = run_id,
         }
     }
 

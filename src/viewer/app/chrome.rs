@@ -128,9 +128,12 @@ impl App {
                 let n = set.runs.len();
                 if self.data.runs.loading {
                     ui.spinner();
-                    ui.label(format!("{} runs read…", n.max(self.data.runs.partial.len())));
+                    ui.label(format!(
+                        "{} read…",
+                        crate::format::count(n.max(self.data.runs.partial.len()), "run")
+                    ));
                 } else {
-                    ui.label(format!("{n} runs read"));
+                    ui.label(format!("{} read", crate::format::count(n, "run")));
                 }
             }
             let damaged = self.data.runs.warnings.len() + self.experiment_warnings.len();

@@ -12,7 +12,7 @@
 //! Only visible cards ask for histories, and `system/` metrics (MLflow's system metrics) form
 //! their own section after the model's metrics, closed until opened.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,9 +22,11 @@ use crate::model::Run;
 
 mod hover;
 mod prepare;
-use hover::{format_x, hover_ui};
+mod scale;
+use hover::{bar_hover_ui, hover_ui};
 use prepare::to_points;
-pub use prepare::{Prepared, Segment, prepare};
+pub use prepare::{NonFinite, NonFiniteKind, Prepared, Segment, prepare};
+pub use scale::{fit_y, log_tick_label, x_tick_label};
 
 use crate::format::number_sig;
 
@@ -38,6 +40,10 @@ use super::worker::Series;
 pub const MAX_CHART_RUNS: usize = 500;
 /// Narrowest chart card.
 const MIN_CARD_WIDTH: f32 = 380.0;
+/// Height of a card around its plot (title row, spacing).
+const CARD_CHROME: f32 = 36.0;
+/// Most runs named in the legend.
+const LEGEND_MAX: usize = 60;
 /// UI time per frame for preparing series from scratch (x, log, segments, smoothing, pyramid:
 /// a few ms per million points); the rest wait for the next frames, so a hundred big histories
 /// arriving at once do not freeze the window. At least one series is prepared per frame.
@@ -87,6 +93,15 @@ pub struct ChartOptions {
     pub smoothing: f32,
     /// Logarithmic y axis.
     pub log_y: bool,
+    /// Keep each card's y range as it is (zoom and drag y by hand); otherwise y is fitted to
+    /// the points in the visible x range, so that zooming x on linked charts never leaves a
+    /// card blank.
+    pub lock_y: bool,
+    /// Fit y to the 1st–99th percentile of the visible values, so that a few spikes do not
+    /// flatten the rest (they are drawn, beyond the edge).
+    pub ignore_outliers: bool,
+    /// Chart cards per row (0: as many as fit).
+    pub columns: u8,
 }
 
 impl Default for ChartOptions {
@@ -95,9 +110,17 @@ impl Default for ChartOptions {
             x_axis: XAxis::Step,
             smoothing: 0.0,
             log_y: false,
+            lock_y: false,
+            ignore_outliers: false,
+            columns: 0,
         }
     }
 }
+
+/// The most chart cards per row a user can choose.
+pub const MAX_COLUMNS: u8 = 4;
+/// Lowest and highest plot height of a card (cards are sized to the pane between them).
+const PLOT_HEIGHT_RANGE: (f32, f32) = (150.0, 560.0);
 
 /// One run's drawable lines in one chart.
 #[derive(Debug, Clone)]
@@ -114,9 +137,13 @@ pub struct RunLines {
     pub smooth: Vec<Vec<PlotPoint>>,
     /// The prepared series (for the hover read-out).
     pub prepared: Arc<Prepared>,
+    /// Hidden from the chart (its legend entry was clicked).
+    pub hidden: bool,
 }
 
-type MemoKey = (u64, u64, u64, u64, u32, u64);
+type MemoKey = (u64, u64, u64, u64, u32, u64, bool);
+/// A card's lines and fitted y range, with what they were built for.
+type MemoEntry = (MemoKey, Arc<Vec<RunLines>>, Option<(f64, f64)>);
 
 /// A prepared series with the options it was prepared for and when it was last drawn.
 struct PreparedEntry {
@@ -134,7 +161,7 @@ pub struct Charts {
     /// Ask the key filter to take the focus (Ctrl+F).
     pub focus_key_filter: bool,
     prepared: HashMap<(String, String), PreparedEntry>,
-    memo: HashMap<String, (MemoKey, Arc<Vec<RunLines>>)>,
+    memo: HashMap<String, MemoEntry>,
     last_x: HashMap<String, (f64, f64, f32)>,
     /// Frames drawn (last use of prepared series).
     frame: u64,
@@ -142,8 +169,20 @@ pub struct Charts {
     prepare_clock: Option<(Instant, usize)>,
     /// Histories the visible cards lack, by run.
     wanted: BTreeMap<String, Vec<String>>,
+    /// Runs hidden from the charts (a click on their legend entry).
+    hidden_runs: HashSet<String>,
+    /// The run whose lines are drawn over the others (pointer on its legend entry or row).
+    highlight: Option<String>,
+    /// Plot height of the cards in this frame (sized to the pane).
+    plot_height: f32,
     /// Number of chart cards drawn in the last frame (tests).
     pub cards_drawn: usize,
+    /// The y range each card was given in the last frame (tests).
+    pub shown_y: HashMap<String, (f64, f64)>,
+    /// Cards drawn as bar charts in the last frame (one value per run; tests).
+    pub bar_cards: Vec<String>,
+    /// Non-finite points counted in each card's header in the last frame (tests).
+    pub nonfinite_counts: HashMap<String, usize>,
     /// Metric keys of the shown cards in the last frame (tests).
     pub shown_keys: Vec<String>,
 }
@@ -152,6 +191,21 @@ impl Charts {
     /// Number of prepared series held (tests).
     pub fn prepared_len(&self) -> usize {
         self.prepared.len()
+    }
+
+    /// Runs hidden from the charts by a click on their legend entry.
+    pub fn hidden_runs(&self) -> &HashSet<String> {
+        &self.hidden_runs
+    }
+
+    /// Plot height of the cards in the last frame (tests).
+    pub fn plot_height(&self) -> f32 {
+        self.plot_height
+    }
+
+    /// Width of a card's plot in its last frame (tests).
+    pub fn plot_width(&self, key: &str) -> Option<f32> {
+        self.last_x.get(key).map(|&(_, _, w)| w)
     }
 
     /// The x range a card showed in its last frame (tests, benchmarks).
@@ -238,6 +292,28 @@ impl Charts {
         .on_hover_text("EMA smoothing weight; the raw line stays, faded");
         ui.checkbox(&mut o.log_y, "log y")
             .on_hover_text("Logarithmic y axis (values ≤ 0 are left out)");
+        ui.checkbox(&mut o.lock_y, "lock y").on_hover_text(
+            "Keep each chart's y range as it is (drag and zoom y by hand); \
+             unlocked, y fits the points in the visible x range",
+        );
+        ui.checkbox(&mut o.ignore_outliers, "ignore outliers")
+            .on_hover_text(
+                "Fit y to the 1st–99th percentile of the visible values, so that a few spikes \
+                 do not flatten the rest",
+            );
+        egui::ComboBox::from_id_salt("chart_columns")
+            .selected_text(match o.columns {
+                0 => "per row: auto".to_string(),
+                n => format!("per row: {n}"),
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut o.columns, 0, "auto");
+                for n in 1..=MAX_COLUMNS {
+                    ui.selectable_value(&mut o.columns, n, n.to_string());
+                }
+            })
+            .response
+            .on_hover_text("Chart cards per row");
         if options != ctx.persisted().charts {
             ctx.send(Command::SetChartOptions(options));
         }
@@ -257,6 +333,9 @@ impl Charts {
     pub fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
         self.cards_drawn = 0;
         self.shown_keys.clear();
+        self.shown_y.clear();
+        self.bar_cards.clear();
+        self.nonfinite_counts.clear();
         self.frame += 1;
         self.prepare_clock = Some((Instant::now(), 0));
         let runs: Vec<Arc<Run>> = ctx
@@ -293,17 +372,37 @@ impl Charts {
                 ctx.selection().len()
             ));
         }
-        // One legend for every chart: the runs in their colours.
+        // One legend for every chart: the runs in their colours. Pointing at an entry draws that
+        // run over the others; a click hides or shows it.
+        let mut highlight = ctx.hovered_run().cloned();
+        self.hidden_runs.retain(|id| ctx.selection().contains(id));
         ui.horizontal_wrapped(|ui| {
-            for r in runs.iter().take(40) {
-                theme::swatch(ui, theme::run_color(&r.info.run_id));
-                ui.label(egui::RichText::new(&r.info.run_name).small());
-                ui.add_space(6.0);
+            for r in runs.iter().take(LEGEND_MAX) {
+                let id = &r.info.run_id;
+                let hidden = self.hidden_runs.contains(id);
+                let resp = legend_entry(
+                    ui,
+                    theme::color_of(ctx.persisted(), id),
+                    &r.info.run_name,
+                    hidden,
+                )
+                .on_hover_text(if hidden {
+                    "Hidden from the charts: click to show"
+                } else {
+                    "Click to hide this run from the charts"
+                });
+                if resp.hovered() && !hidden {
+                    highlight = Some(id.clone());
+                }
+                if resp.clicked() && !self.hidden_runs.remove(id) {
+                    self.hidden_runs.insert(id.clone());
+                }
             }
-            if runs.len() > 40 {
-                ui.weak(format!("and {} more", runs.len() - 40));
+            if runs.len() > LEGEND_MAX {
+                ui.weak(format!("and {} more", runs.len() - LEGEND_MAX));
             }
         });
+        self.highlight = highlight;
         let (system, model): (Vec<String>, Vec<String>) =
             keys.into_iter().partition(|k| k.starts_with(SYSTEM_PREFIX));
         // Group by prefix before the first '/'.
@@ -316,7 +415,20 @@ impl Charts {
             groups.entry(prefix).or_default().push(k);
         }
         let width = ui.available_width();
-        let ncols = ((width / MIN_CARD_WIDTH).floor() as usize).clamp(1, 4);
+        let options = &ctx.persisted().charts;
+        let ncols = match options.columns {
+            0 => ((width / MIN_CARD_WIDTH).floor() as usize).clamp(1, MAX_COLUMNS as usize),
+            n => usize::from(n.min(MAX_COLUMNS)),
+        };
+        // Cards fill the pane: one row of cards takes it all, more rows share it two by two.
+        let card_rows: usize = groups
+            .values()
+            .map(|k| k.len().div_ceil(ncols))
+            .sum::<usize>()
+            .max(1);
+        let per_pane = card_rows.min(2) as f32;
+        self.plot_height = ((ui.available_height() - 12.0) / per_pane - CARD_CHROME)
+            .clamp(PLOT_HEIGHT_RANGE.0, PLOT_HEIGHT_RANGE.1);
         let spacing = ui.spacing().item_spacing.x;
         let card_w = ((width - spacing * (ncols as f32 - 1.0)) / ncols as f32 - 2.0).max(120.0);
         // Sections by prefix only pay off with many keys; a few keys go in one grid.
@@ -330,7 +442,7 @@ impl Charts {
                 ui.horizontal(|ui| {
                     for key in chunk {
                         ui.allocate_ui_with_layout(
-                            egui::vec2(card_w, theme::CHART_HEIGHT + 30.0),
+                            egui::vec2(card_w, charts.plot_height + CARD_CHROME),
                             egui::Layout::top_down(egui::Align::LEFT),
                             |ui| {
                                 ui.set_width(card_w);
@@ -385,9 +497,10 @@ impl Charts {
     fn card_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx, runs: &[Arc<Run>], key: &str) {
         self.shown_keys.push(key.to_string());
         let top = ui.cursor().min;
+        let plot_height = self.plot_height;
         let card_rect = egui::Rect::from_min_size(
             top,
-            egui::vec2(ui.available_width(), theme::CHART_HEIGHT + 26.0),
+            egui::vec2(ui.available_width(), plot_height + CARD_CHROME - 4.0),
         );
         if !ui.is_rect_visible(card_rect) {
             ui.allocate_space(card_rect.size());
@@ -414,6 +527,8 @@ impl Charts {
             for r in runs {
                 r.info.run_id.hash(&mut h);
                 r.info.run_name.hash(&mut h);
+                self.hidden_runs.contains(&r.info.run_id).hash(&mut h);
+                theme::color_of(ctx.persisted(), &r.info.run_id).hash(&mut h);
             }
             h.finish()
         };
@@ -424,10 +539,11 @@ impl Charts {
             x1.to_bits(),
             px as u32,
             sel_hash,
+            options.ignore_outliers,
         );
         let mut pending = false;
-        let lines = match self.memo.get(key) {
-            Some((k, lines)) if *k == memo_key => {
+        let (lines, fit) = match self.memo.get(key) {
+            Some((k, lines, fit)) if *k == memo_key => {
                 // Still drawn: the prepared series stay (the memory budget drops unused ones).
                 let frame = self.frame;
                 for l in lines.iter() {
@@ -435,25 +551,52 @@ impl Charts {
                         e.used = frame;
                     }
                 }
-                Arc::clone(lines)
+                (Arc::clone(lines), *fit)
             }
             _ => {
                 // The old lines share the prepared series: let them go so appends extend in place.
                 self.memo.remove(key);
-                let (lines, complete) =
-                    self.build_lines(ctx.histories(), runs, key, &options, (x0, x1), px);
+                let (lines, complete) = self.build_lines(ctx, runs, key, &options, (x0, x1), px);
+                let fit = fit_y(
+                    lines.iter().filter(|l| !l.hidden),
+                    (x0, x1),
+                    options.ignore_outliers,
+                );
                 let lines = Arc::new(lines);
                 if complete {
                     self.memo
-                        .insert(key.to_string(), (memo_key, Arc::clone(&lines)));
+                        .insert(key.to_string(), (memo_key, Arc::clone(&lines), fit));
                 } else {
                     // Some series wait for the next frame's preparation budget.
                     pending = true;
                     ui.ctx().request_repaint();
                 }
-                lines
+                (lines, fit)
             }
         };
+        // A metric logged once per run (a final test score) reads better as a bar per run.
+        let bars = !lines.is_empty()
+            && lines.iter().all(|l| {
+                l.prepared
+                    .segments
+                    .iter()
+                    .map(|s| s.xs.len())
+                    .sum::<usize>()
+                    + l.prepared.nonfinite.total()
+                    <= 1
+            });
+        if bars {
+            self.bar_cards.push(key.to_string());
+        }
+        let nonfinite: Vec<(&RunLines, &NonFinite)> = lines
+            .iter()
+            .filter(|l| !l.hidden && l.prepared.nonfinite.total() > 0)
+            .map(|l| (l, &l.prepared.nonfinite))
+            .collect();
+        let n_nonfinite: usize = nonfinite.iter().map(|(_, n)| n.total()).sum();
+        if n_nonfinite > 0 {
+            self.nonfinite_counts.insert(key.to_string(), n_nonfinite);
+        }
         let mut export_csv = false;
         let mut export_png = false;
         ui.horizontal(|ui| {
@@ -479,52 +622,131 @@ impl Charts {
                 if loading {
                     ui.spinner();
                 }
+                if n_nonfinite > 0 {
+                    ui.label(
+                        egui::RichText::new(nonfinite_summary(nonfinite.iter().map(|(_, n)| *n)))
+                            .small()
+                            .color(theme::warning_color(ctx.dark())),
+                    )
+                    .on_hover_text(nonfinite_help(&nonfinite));
+                }
             });
         });
         let link = egui::Id::unique("mlscope_charts_link");
-        let log_y = options.log_y;
+        // Bars have no log axis (a bar's length is its value).
+        let log_y = options.log_y && !bars;
         let x_axis = options.x_axis;
         let smoothing = options.smoothing > 0.0;
-        let plot = Plot::new(("chart", key))
-            .height(theme::CHART_HEIGHT)
-            .link_axis(link, [true, false])
-            .link_cursor(link, [true, false])
+        let names: Vec<String> = lines.iter().map(|l| l.name.clone()).collect();
+        let mut plot = Plot::new(("chart", key))
+            .height(plot_height)
             .allow_scroll(false)
             .show_x(false)
             .show_y(false)
-            .x_axis_formatter(move |mark, _| format_x(mark.value, x_axis))
             .y_axis_formatter(move |mark, _| {
                 if log_y {
-                    number_sig(10f64.powf(mark.value))
+                    log_tick_label(mark.value)
                 } else {
                     number_sig(mark.value)
                 }
             });
-        // A chart whose values all sit at one x (a final test metric) gets some room around it.
-        let xs = lines
-            .iter()
-            .flat_map(|l| l.raw.iter().flatten().map(|p| p.x));
-        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-            (a.min(x), b.max(x))
-        });
-        let plot = if lo.is_finite() && lo == hi {
-            plot.include_x(lo - 1.0).include_x(hi + 1.0)
+        if log_y {
+            plot = plot.y_grid_spacer(scale::log_grid);
+        }
+        if bars {
+            // One bar per run, named under it; not linked to the other cards' x.
+            plot = plot
+                .x_grid_spacer(|input| {
+                    let (lo, hi) = input.bounds;
+                    (lo.ceil().max(0.0) as i64..=hi.floor() as i64)
+                        .map(|i| egui_plot::GridMark {
+                            value: i as f64,
+                            step_size: 1.0,
+                        })
+                        .collect()
+                })
+                .x_axis_formatter(move |mark, _| {
+                    let i = mark.value.round();
+                    if (mark.value - i).abs() > 1e-6 || i < 0.0 {
+                        return String::new();
+                    }
+                    names
+                        .get(i as usize)
+                        .map(|n| truncate_label(n, 14))
+                        .unwrap_or_default()
+                })
+                .include_y(0.0);
         } else {
-            plot
-        };
+            plot = plot
+                .link_axis(link, [true, false])
+                .link_cursor(link, [true, false])
+                .x_axis_formatter(move |mark, _| x_tick_label(mark.value, mark.step_size, x_axis));
+            // A chart whose values all sit at one x gets some room around it.
+            let xs = lines
+                .iter()
+                .flat_map(|l| l.raw.iter().flatten().map(|p| p.x));
+            let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(x), b.max(x))
+            });
+            if lo.is_finite() && lo == hi {
+                plot = plot.include_x(lo - 1.0).include_x(hi + 1.0);
+            }
+        }
         let lines_for_plot = Arc::clone(&lines);
+        let highlight = self.highlight.clone();
+        let fit_y_now = (!options.lock_y && !bars).then_some(fit).flatten();
         let response = plot.show(ui, |plot_ui| {
-            for l in lines_for_plot.iter() {
-                let raw_color = if smoothing {
-                    l.color.gamma_multiply(theme::RAW_LINE_ALPHA)
+            if let Some((lo, hi)) = fit_y_now {
+                plot_ui.set_plot_bounds_y(lo..=hi);
+            }
+            if bars {
+                let bars: Vec<egui_plot::Bar> = lines_for_plot
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| !l.hidden)
+                    .filter_map(|(i, l)| {
+                        let y = l.prepared.segments.first()?.ys.first().copied()?;
+                        let y = if options.log_y { 10f64.powf(y) } else { y };
+                        Some(
+                            egui_plot::Bar::new(i as f64, y)
+                                .width(0.7)
+                                .name(&l.name)
+                                .fill(l.color.gamma_multiply(0.85)),
+                        )
+                    })
+                    .collect();
+                plot_ui.bar_chart(egui_plot::BarChart::new("runs", bars).element_formatter(
+                    Box::new(|bar: &egui_plot::Bar, _: &egui_plot::BarChart| {
+                        format!("{}\n{}", bar.name, number_sig(bar.value))
+                    }),
+                ));
+                return plot_ui.pointer_coordinate();
+            }
+            // The highlighted run is drawn last, thicker, over the others faded.
+            let mut order: Vec<&RunLines> = lines_for_plot.iter().filter(|l| !l.hidden).collect();
+            order.sort_by_key(|l| highlight.as_deref() == Some(l.run_id.as_str()));
+            for l in order {
+                let emphasis = match highlight.as_deref() {
+                    None => 1.0,
+                    Some(h) if h == l.run_id => 1.8,
+                    Some(_) => 0.0,
+                };
+                let base = if emphasis == 0.0 {
+                    l.color.gamma_multiply(0.3)
                 } else {
                     l.color
+                };
+                let width = |w: f32| if emphasis > 0.0 { w * emphasis } else { w };
+                let raw_color = if smoothing {
+                    base.gamma_multiply(theme::RAW_LINE_ALPHA)
+                } else {
+                    base
                 };
                 for (i, seg) in l.raw.iter().enumerate() {
                     plot_ui.line(
                         Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
                             .color(raw_color)
-                            .width(1.2)
+                            .width(width(1.2))
                             .id((&l.run_id, "raw", i)),
                     );
                 }
@@ -533,7 +755,7 @@ impl Charts {
                     for seg in &l.raw {
                         plot_ui.points(
                             egui_plot::Points::new(l.name.clone(), PlotPoints::Borrowed(seg))
-                                .color(l.color)
+                                .color(base)
                                 .radius(3.5),
                         );
                     }
@@ -541,8 +763,8 @@ impl Charts {
                 for (i, seg) in l.smooth.iter().enumerate() {
                     plot_ui.line(
                         Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
-                            .color(l.color)
-                            .width(1.6)
+                            .color(base)
+                            .width(width(1.6))
                             .id((&l.run_id, "smooth", i)),
                     );
                 }
@@ -550,16 +772,30 @@ impl Charts {
             plot_ui.pointer_coordinate()
         });
         let b = response.transform.bounds();
+        self.shown_y
+            .insert(key.to_string(), (b.min()[1], b.max()[1]));
         let new_x = (b.min()[0], b.max()[0], response.transform.frame().width());
         let old = self.last_x.insert(key.to_string(), new_x);
         if old != Some(new_x) {
             ui.ctx().request_repaint();
         }
+        let marker_tip = if bars {
+            None
+        } else {
+            draw_nonfinite_marks(ui, &response.transform, &nonfinite, x_axis)
+        };
         if let Some(pointer) = response.inner
             && response.response.hovered()
         {
             response.response.on_hover_ui_at_pointer(|ui| {
-                hover_ui(ui, &lines, pointer.x, x_axis, log_y, smoothing);
+                if let Some(tip) = &marker_tip {
+                    ui.label(egui::RichText::new(tip).color(theme::warning_color(ctx.dark())));
+                }
+                if bars {
+                    bar_hover_ui(ui, &lines, pointer.x, options.log_y);
+                } else {
+                    hover_ui(ui, &lines, pointer.x, x_axis, log_y, smoothing);
+                }
             });
         }
         if export_png {
@@ -581,13 +817,14 @@ impl Charts {
     /// budget.
     fn build_lines(
         &mut self,
-        histories: &Histories,
+        ctx: &ViewCtx,
         runs: &[Arc<Run>],
         key: &str,
         options: &ChartOptions,
         (x0, x1): (f64, f64),
         px: f32,
     ) -> (Vec<RunLines>, bool) {
+        let histories = ctx.histories();
         let ohash = options_hash(options);
         let buckets = (px.max(50.0)) as usize;
         let frame = self.frame;
@@ -677,13 +914,162 @@ impl Charts {
             out.push(RunLines {
                 run_id: id.clone(),
                 name: r.info.run_name.clone(),
-                color: theme::run_color(id),
+                color: theme::color_of(ctx.persisted(), id),
                 raw,
                 smooth,
                 prepared,
+                hidden: self.hidden_runs.contains(id),
             });
         }
         (out, complete)
+    }
+}
+
+/// A legend entry: a big swatch and the run's name (struck through and faded when hidden).
+fn legend_entry(
+    ui: &mut egui::Ui,
+    color: egui::Color32,
+    name: &str,
+    hidden: bool,
+) -> egui::Response {
+    let mut text = egui::RichText::new(name);
+    if hidden {
+        text = text.strikethrough().weak();
+    }
+    let color = if hidden {
+        color.gamma_multiply(0.3)
+    } else {
+        color
+    };
+    let r = ui
+        .horizontal(|ui| {
+            ui.spacing_mut().item_spacing.x = 4.0;
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(18.0, 12.0), egui::Sense::hover());
+            ui.painter()
+                .rect_filled(rect.shrink2(egui::vec2(0.0, 3.0)), 2.0, color);
+            ui.add(egui::Label::new(text).selectable(false));
+        })
+        .response;
+    ui.add_space(8.0);
+    r.interact(egui::Sense::click())
+}
+
+/// The header's count of points that cannot be drawn: `⚠ 2 NaN · 1 inf`.
+fn nonfinite_summary<'a>(counts: impl Iterator<Item = &'a NonFinite>) -> String {
+    let (mut nan, mut inf) = (0, 0);
+    for c in counts {
+        nan += c.nan;
+        inf += c.pos_inf + c.neg_inf;
+    }
+    let mut parts = Vec::new();
+    if nan > 0 {
+        parts.push(format!("{nan} NaN"));
+    }
+    if inf > 0 {
+        parts.push(format!("{inf} inf"));
+    }
+    format!("⚠ {}", parts.join(" · "))
+}
+
+/// The header count's explanation, per run.
+fn nonfinite_help(items: &[(&RunLines, &NonFinite)]) -> String {
+    let mut text = String::from(
+        "Values that cannot be drawn: they are left out of the lines and of the y range, and \
+         marked at the chart's edge (▲ +inf at the top; ▼ -inf and ◆ NaN at the bottom).\n",
+    );
+    for (l, n) in items.iter().take(20) {
+        text.push_str(&format!(
+            "\n{}: {} NaN, {} +inf, {} -inf",
+            l.name, n.nan, n.pos_inf, n.neg_inf
+        ));
+    }
+    if items.len() > 20 {
+        text.push_str(&format!(
+            "\nand {} more",
+            crate::format::count(items.len() - 20, "run")
+        ));
+    }
+    text
+}
+
+/// Draws a marker at the chart's edge for each non-finite point in view (one per run, kind and
+/// pixel column), and returns what the markers under the pointer are.
+fn draw_nonfinite_marks(
+    ui: &egui::Ui,
+    transform: &egui_plot::PlotTransform,
+    items: &[(&RunLines, &NonFinite)],
+    axis: XAxis,
+) -> Option<String> {
+    if items.is_empty() {
+        return None;
+    }
+    let frame = *transform.frame();
+    let (x0, x1) = (transform.bounds().min()[0], transform.bounds().max()[0]);
+    let painter = ui.painter_at(frame.expand(1.0));
+    let pointer = ui.ctx().pointer_hover_pos();
+    let mut seen = HashSet::new();
+    let mut tips = Vec::new();
+    for (l, n) in items {
+        for &(x, kind) in &n.marks {
+            if x < x0 || x > x1 {
+                continue;
+            }
+            let sx = transform
+                .position_from_point(&PlotPoint::new(x, transform.bounds().min()[1]))
+                .x;
+            if !seen.insert((l.run_id.as_str(), kind, sx.round() as i32)) {
+                continue;
+            }
+            let (center, label) = match kind {
+                NonFiniteKind::PosInf => (egui::pos2(sx, frame.top() + 5.0), "+inf"),
+                NonFiniteKind::NegInf => (egui::pos2(sx, frame.bottom() - 5.0), "-inf"),
+                NonFiniteKind::Nan => (egui::pos2(sx, frame.bottom() - 14.0), "NaN"),
+            };
+            let r = 4.5;
+            let shape = match kind {
+                NonFiniteKind::PosInf => vec![
+                    center + egui::vec2(0.0, -r),
+                    center + egui::vec2(r, r),
+                    center + egui::vec2(-r, r),
+                ],
+                NonFiniteKind::NegInf => vec![
+                    center + egui::vec2(-r, -r),
+                    center + egui::vec2(r, -r),
+                    center + egui::vec2(0.0, r),
+                ],
+                NonFiniteKind::Nan => vec![
+                    center + egui::vec2(0.0, -r),
+                    center + egui::vec2(r, 0.0),
+                    center + egui::vec2(0.0, r),
+                    center + egui::vec2(-r, 0.0),
+                ],
+            };
+            painter.add(egui::Shape::convex_polygon(
+                shape,
+                l.color,
+                egui::Stroke::new(1.0, ui.visuals().strong_text_color()),
+            ));
+            if pointer.is_some_and(|p| p.distance(center) < 7.0) && tips.len() < 8 {
+                tips.push(format!(
+                    "{}: {label} at {} {}",
+                    l.name,
+                    axis.label(),
+                    hover::format_x(x, axis)
+                ));
+            }
+        }
+    }
+    (!tips.is_empty()).then(|| tips.join("\n"))
+}
+
+/// `text` cut to `max` characters, with an ellipsis.
+fn truncate_label(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut t: String = text.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
     }
 }
 

@@ -14,6 +14,10 @@ use super::{ChartOptions, XAxis};
 pub struct Prepared {
     /// Segments: xs, ys and smoothed ys (when smoothing is on).
     pub segments: Vec<Segment>,
+    /// Points that cannot be drawn: NaN, +inf and -inf (MLflow's SQLite form of ±inf,
+    /// ±max double, included), counted, with the x of the first [`MAX_NONFINITE_MARKS`]
+    /// (markers at the chart's edge).
+    pub nonfinite: NonFinite,
     /// Points of the series taken in.
     seen: usize,
     /// Earliest timestamp (origin of relative time).
@@ -27,6 +31,56 @@ pub struct Prepared {
     /// (step, timestamp, value bits) of the first and last points taken in: an append keeps
     /// them, a replaced history (a restarted metric file) does not.
     ends: Option<[(i64, i64, u64); 2]>,
+}
+
+/// Most non-finite points of a series whose x is kept for markers (the count goes on).
+pub const MAX_NONFINITE_MARKS: usize = 10_000;
+
+/// The points of a series that are NaN or ±inf.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NonFinite {
+    /// NaN points.
+    pub nan: usize,
+    /// +inf points.
+    pub pos_inf: usize,
+    /// -inf points.
+    pub neg_inf: usize,
+    /// x and kind of the first [`MAX_NONFINITE_MARKS`] of them.
+    pub marks: Vec<(f64, NonFiniteKind)>,
+}
+
+/// What a point that cannot be drawn is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NonFiniteKind {
+    /// Not a number.
+    Nan,
+    /// +inf.
+    PosInf,
+    /// -inf.
+    NegInf,
+}
+
+impl NonFinite {
+    /// Every non-finite point.
+    pub fn total(&self) -> usize {
+        self.nan + self.pos_inf + self.neg_inf
+    }
+
+    fn add(&mut self, x: f64, v: f64) {
+        let kind = if v.is_nan() {
+            self.nan += 1;
+            NonFiniteKind::Nan
+        } else if v > 0.0 {
+            self.pos_inf += 1;
+            NonFiniteKind::PosInf
+        } else {
+            self.neg_inf += 1;
+            NonFiniteKind::NegInf
+        };
+        if self.marks.len() < MAX_NONFINITE_MARKS {
+            self.marks.push((x, kind));
+        }
+    }
 }
 
 /// A run of points with increasing x.
@@ -68,7 +122,7 @@ fn point_id(series: &Series, i: usize) -> (i64, i64, u64) {
 }
 
 /// Prepares a series: x from the axis choice, y through log when asked (non-positive values
-/// dropped), non-finite values dropped, split where x goes backwards, EMA-smoothed, indexed.
+/// dropped), non-finite values set aside (counted, for markers), split where x goes backwards, EMA-smoothed, indexed.
 pub fn prepare(series: &Series, options: &ChartOptions) -> Prepared {
     let mut p = Prepared {
         t0: series.timestamps.iter().copied().min().unwrap_or(0),
@@ -150,15 +204,18 @@ impl Prepared {
                 self.ema = (0.0, 0.0);
             }
             self.prev_x = Some(x);
-            let mut y = series.values[i];
+            // NaN and ±inf never reach the lines (they would flatten the y range): counted and
+            // marked at the chart's edge instead.
+            let mut y = crate::format::as_logged(series.values[i]);
+            if !y.is_finite() {
+                self.nonfinite.add(x, y);
+                continue;
+            }
             if options.log_y {
                 if y <= 0.0 {
                     continue;
                 }
                 y = y.log10();
-            }
-            if !y.is_finite() {
-                continue;
             }
             cur.xs.push(x);
             cur.ys.push(y);
@@ -181,7 +238,8 @@ impl Prepared {
                     + s.lod.heap_bytes()
                     + s.smooth_lod.as_ref().map_or(0, Pyramid::heap_bytes)
             })
-            .sum()
+            .sum::<usize>()
+            + self.nonfinite.marks.capacity() * 16
     }
 }
 
@@ -313,6 +371,7 @@ mod tests {
                     x_axis,
                     smoothing,
                     log_y,
+                    ..ChartOptions::default()
                 };
                 let whole = prepare(&series_of(&points), &o);
                 assert!(whole.segments.len() > 5, "{x_axis:?}");
