@@ -56,8 +56,11 @@ fn series(values: &[f64]) -> Series {
     }
 }
 
+/// One run's histories: (metric key, values by step).
+type RunHistories<'a> = Vec<(&'a str, Vec<f64>)>;
+
 /// The Charts tab of runs (each with its histories by key), all selected.
-fn harness(runs: Vec<(Vec<(&str, Vec<f64>)>,)>, options: ChartOptions) -> Harness<'static, State> {
+fn harness(runs: Vec<(RunHistories<'_>,)>, options: ChartOptions) -> Harness<'static, State> {
     let mut data = ViewData::new(Persisted::default(), true);
     let mut list = Vec::new();
     for (k, (histories,)) in runs.into_iter().enumerate() {

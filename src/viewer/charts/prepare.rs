@@ -15,7 +15,7 @@ pub struct Prepared {
     /// Segments: xs, ys and smoothed ys (when smoothing is on).
     pub segments: Vec<Segment>,
     /// Points that cannot be drawn: NaN, +inf and -inf (MLflow's SQLite form of ±inf,
-    /// ±max double, included), counted, with the x of the first [`MAX_NONFINITE_MARKS`]
+    /// ±max double, included), counted, with the x of the first `MAX_NONFINITE_MARKS`
     /// (markers at the chart's edge).
     pub nonfinite: NonFinite,
     /// Points of the series taken in.
