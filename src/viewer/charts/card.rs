@@ -1,0 +1,626 @@
+//! One chart card: its header (non-finite counts, export), the plot of every run's reduced
+//! lines (or bars for one-value metrics), the legend, and the CSV export of its series.
+
+use super::*;
+
+impl Charts {
+    pub(super) fn card_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        ctx: &ViewCtx,
+        runs: &[Arc<Run>],
+        key: &str,
+    ) {
+        self.shown_keys.push(key.to_string());
+        let top = ui.cursor().min;
+        let plot_height = self.plot_height;
+        let card_rect = egui::Rect::from_min_size(
+            top,
+            egui::vec2(ui.available_width(), plot_height + CARD_CHROME - 4.0),
+        );
+        if !ui.is_rect_visible(card_rect) {
+            ui.allocate_space(card_rect.size());
+            return;
+        }
+        self.cards_drawn += 1;
+        // Histories are read for visible cards only.
+        for r in runs {
+            let hkey = (r.info.run_id.clone(), key.to_string());
+            if r.data.metrics.contains_key(key) && !ctx.histories().contains(&hkey) {
+                self.wanted.entry(hkey.0).or_default().push(hkey.1);
+            }
+        }
+        let options = ctx.persisted().charts.clone();
+        let ohash = options_hash(&options);
+        let (x0, x1, px) = self.last_x.get(key).copied().unwrap_or((
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            ui.available_width(),
+        ));
+        let sel_hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            for r in runs {
+                r.info.run_id.hash(&mut h);
+                r.info.run_name.hash(&mut h);
+                self.hidden_runs.contains(&r.info.run_id).hash(&mut h);
+                theme::color_of(ctx.persisted(), &r.info.run_id).hash(&mut h);
+            }
+            h.finish()
+        };
+        let memo_key: MemoKey = (
+            ohash,
+            ctx.histories_version(),
+            x0.to_bits(),
+            x1.to_bits(),
+            px as u32,
+            sel_hash,
+            options.ignore_outliers,
+        );
+        let mut pending = false;
+        let (lines, fit) = match self.memo.get(key) {
+            Some((k, lines, fit)) if *k == memo_key => {
+                // Still drawn: the prepared series stay (the memory budget drops unused ones).
+                let frame = self.frame;
+                for l in lines.iter() {
+                    if let Some(e) = self.prepared.get_mut(&(l.run_id.clone(), key.to_string())) {
+                        e.used = frame;
+                    }
+                }
+                (Arc::clone(lines), *fit)
+            }
+            _ => {
+                // The old lines share the prepared series: let them go so appends extend in place.
+                self.memo.remove(key);
+                let (lines, complete) = self.build_lines(ctx, runs, key, &options, (x0, x1), px);
+                let fit = fit_y(
+                    lines.iter().filter(|l| !l.hidden),
+                    (x0, x1),
+                    options.ignore_outliers,
+                );
+                let lines = Arc::new(lines);
+                if complete {
+                    self.memo
+                        .insert(key.to_string(), (memo_key, Arc::clone(&lines), fit));
+                } else {
+                    // Some series wait for the next frame's preparation budget.
+                    pending = true;
+                    ui.ctx().request_repaint();
+                }
+                (lines, fit)
+            }
+        };
+        // A metric logged once per run (a final test score) reads better as a bar per run.
+        let bars = !lines.is_empty()
+            && lines.iter().all(|l| {
+                l.prepared
+                    .segments
+                    .iter()
+                    .map(|s| s.xs.len())
+                    .sum::<usize>()
+                    + l.prepared.nonfinite.total()
+                    <= 1
+            });
+        if bars {
+            self.bar_cards.push(key.to_string());
+        }
+        let nonfinite: Vec<(&RunLines, &NonFinite)> = lines
+            .iter()
+            .filter(|l| !l.hidden && l.prepared.nonfinite.total() > 0)
+            .map(|l| (l, &l.prepared.nonfinite))
+            .collect();
+        let n_nonfinite: usize = nonfinite.iter().map(|(_, n)| n.total()).sum();
+        if n_nonfinite > 0 {
+            self.nonfinite_counts.insert(key.to_string(), n_nonfinite);
+        }
+        let mut export_csv = false;
+        let mut export_png = false;
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(key).strong())
+                .on_hover_text(format!("metric {key}"));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                export_csv = ui
+                    .small_button("CSV")
+                    .on_hover_text("Save every value of this metric of the charted runs as CSV")
+                    .clicked();
+                export_png = ui
+                    .small_button("PNG")
+                    .on_hover_text("Save this chart as a PNG image")
+                    .clicked();
+                let loading = pending
+                    || runs.iter().any(|r| {
+                        r.data.metrics.contains_key(key)
+                            && ctx
+                                .histories()
+                                .get(&(r.info.run_id.clone(), key.to_string()))
+                                .is_none_or(Entry::is_loading)
+                    });
+                if loading {
+                    ui.spinner();
+                }
+                if n_nonfinite > 0 {
+                    ui.label(
+                        egui::RichText::new(nonfinite_summary(nonfinite.iter().map(|(_, n)| *n)))
+                            .small()
+                            .color(theme::warning_color(ctx.dark())),
+                    )
+                    .on_hover_text(nonfinite_help(&nonfinite));
+                }
+            });
+        });
+        let link = egui::Id::unique("mlscope_charts_link");
+        // Bars have no log axis (a bar's length is its value).
+        let log_y = options.log_y && !bars;
+        let x_axis = options.x_axis;
+        let smoothing = options.smoothing > 0.0;
+        let names: Vec<String> = lines.iter().map(|l| l.name.clone()).collect();
+        let mut plot = Plot::new(("chart", key))
+            .height(plot_height)
+            .allow_scroll(false)
+            .show_x(false)
+            .show_y(false)
+            .y_axis_formatter(move |mark, _| {
+                if log_y {
+                    log_tick_label(mark.value)
+                } else {
+                    number_sig(mark.value)
+                }
+            });
+        if log_y {
+            plot = plot.y_grid_spacer(scale::log_grid);
+        }
+        if bars {
+            // One bar per run, named under it; not linked to the other cards' x.
+            plot = plot
+                .x_grid_spacer(|input| {
+                    let (lo, hi) = input.bounds;
+                    (lo.ceil().max(0.0) as i64..=hi.floor() as i64)
+                        .map(|i| egui_plot::GridMark {
+                            value: i as f64,
+                            step_size: 1.0,
+                        })
+                        .collect()
+                })
+                .x_axis_formatter(move |mark, _| {
+                    let i = mark.value.round();
+                    if (mark.value - i).abs() > 1e-6 || i < 0.0 {
+                        return String::new();
+                    }
+                    names
+                        .get(i as usize)
+                        .map(|n| truncate_label(n, 14))
+                        .unwrap_or_default()
+                })
+                .include_y(0.0);
+        } else {
+            plot = plot
+                .link_axis(link, [true, false])
+                .link_cursor(link, [true, false])
+                .x_axis_formatter(move |mark, _| x_tick_label(mark.value, mark.step_size, x_axis));
+            // A chart whose values all sit at one x gets some room around it.
+            let xs = lines
+                .iter()
+                .flat_map(|l| l.raw.iter().flatten().map(|p| p.x));
+            let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(x), b.max(x))
+            });
+            if lo.is_finite() && lo == hi {
+                plot = plot.include_x(lo - 1.0).include_x(hi + 1.0);
+            }
+        }
+        let lines_for_plot = Arc::clone(&lines);
+        let highlight = self.highlight.clone();
+        let fit_y_now = (!options.lock_y && !bars).then_some(fit).flatten();
+        let response = plot.show(ui, |plot_ui| {
+            if let Some((lo, hi)) = fit_y_now {
+                plot_ui.set_plot_bounds_y(lo..=hi);
+            }
+            if bars {
+                let bars: Vec<egui_plot::Bar> = lines_for_plot
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| !l.hidden)
+                    .filter_map(|(i, l)| {
+                        let y = l.prepared.segments.first()?.ys.first().copied()?;
+                        let y = if options.log_y { 10f64.powf(y) } else { y };
+                        Some(
+                            egui_plot::Bar::new(i as f64, y)
+                                .width(0.7)
+                                .name(&l.name)
+                                .fill(l.color.gamma_multiply(0.85)),
+                        )
+                    })
+                    .collect();
+                plot_ui.bar_chart(egui_plot::BarChart::new("runs", bars).element_formatter(
+                    Box::new(|bar: &egui_plot::Bar, _: &egui_plot::BarChart| {
+                        format!("{}\n{}", bar.name, number_sig(bar.value))
+                    }),
+                ));
+                return plot_ui.pointer_coordinate();
+            }
+            // The highlighted run is drawn last, thicker, over the others faded.
+            let mut order: Vec<&RunLines> = lines_for_plot.iter().filter(|l| !l.hidden).collect();
+            order.sort_by_key(|l| highlight.as_deref() == Some(l.run_id.as_str()));
+            for l in order {
+                let emphasis = match highlight.as_deref() {
+                    None => 1.0,
+                    Some(h) if h == l.run_id => 1.8,
+                    Some(_) => 0.0,
+                };
+                let base = if emphasis == 0.0 {
+                    l.color.gamma_multiply(0.3)
+                } else {
+                    l.color
+                };
+                let width = |w: f32| if emphasis > 0.0 { w * emphasis } else { w };
+                let raw_color = if smoothing {
+                    base.gamma_multiply(theme::RAW_LINE_ALPHA)
+                } else {
+                    base
+                };
+                for (i, seg) in l.raw.iter().enumerate() {
+                    plot_ui.line(
+                        Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
+                            .color(raw_color)
+                            .width(width(1.2))
+                            .id((&l.run_id, "raw", i)),
+                    );
+                }
+                if l.raw.iter().map(Vec::len).sum::<usize>() <= 2 {
+                    // One or two values: a line would be invisible, show the points.
+                    for seg in &l.raw {
+                        plot_ui.points(
+                            egui_plot::Points::new(l.name.clone(), PlotPoints::Borrowed(seg))
+                                .color(base)
+                                .radius(3.5),
+                        );
+                    }
+                }
+                for (i, seg) in l.smooth.iter().enumerate() {
+                    plot_ui.line(
+                        Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
+                            .color(base)
+                            .width(width(1.6))
+                            .id((&l.run_id, "smooth", i)),
+                    );
+                }
+            }
+            plot_ui.pointer_coordinate()
+        });
+        let b = response.transform.bounds();
+        self.shown_y
+            .insert(key.to_string(), (b.min()[1], b.max()[1]));
+        let new_x = (b.min()[0], b.max()[0], response.transform.frame().width());
+        let old = self.last_x.insert(key.to_string(), new_x);
+        if old != Some(new_x) {
+            ui.ctx().request_repaint();
+        }
+        let marker_tip = if bars {
+            None
+        } else {
+            draw_nonfinite_marks(ui, &response.transform, &nonfinite, x_axis)
+        };
+        if let Some(pointer) = response.inner
+            && response.response.hovered()
+        {
+            response.response.on_hover_ui_at_pointer(|ui| {
+                if let Some(tip) = &marker_tip {
+                    ui.label(egui::RichText::new(tip).color(theme::warning_color(ctx.dark())));
+                }
+                if bars {
+                    bar_hover_ui(ui, &lines, pointer.x, options.log_y);
+                } else {
+                    hover_ui(ui, &lines, pointer.x, x_axis, log_y, smoothing);
+                }
+            });
+        }
+        if export_png {
+            ctx.send(Command::ExportPng {
+                file_name: format!("{}.png", sanitize(key)),
+                rect: card_rect,
+            });
+        }
+        if export_csv {
+            let csv = series_csv(ctx.histories(), runs, key);
+            ctx.send(Command::SaveAs {
+                file_name: format!("{}.csv", sanitize(key)),
+                bytes: csv.into_bytes(),
+            });
+        }
+    }
+
+    /// The lines of one card; false when some series wait for the next frame's preparation
+    /// budget.
+    pub(super) fn build_lines(
+        &mut self,
+        ctx: &ViewCtx,
+        runs: &[Arc<Run>],
+        key: &str,
+        options: &ChartOptions,
+        (x0, x1): (f64, f64),
+        px: f32,
+    ) -> (Vec<RunLines>, bool) {
+        let histories = ctx.histories();
+        let ohash = options_hash(options);
+        let buckets = (px.max(50.0)) as usize;
+        let frame = self.frame;
+        let mut complete = true;
+        let mut out = Vec::new();
+        for r in runs {
+            let id = &r.info.run_id;
+            let hkey = (id.clone(), key.to_string());
+            let Some(Entry::Ready(series)) = histories.get(&hkey) else {
+                continue;
+            };
+            let series = Arc::clone(series);
+            let cached = self.prepared.get_mut(&hkey).and_then(|e| {
+                if e.ohash != ohash {
+                    return None;
+                }
+                e.used = frame;
+                if e.prepared.is_current(&series) {
+                    return Some(Arc::clone(&e.prepared));
+                }
+                // Live refresh appended points: take in only those.
+                let p = Arc::make_mut(&mut e.prepared);
+                p.extend(&series, options).then(|| Arc::clone(&e.prepared))
+            });
+            let prepared = match cached {
+                Some(p) => p,
+                None => {
+                    let (started, done) = self.prepare_clock.get_or_insert((Instant::now(), 0));
+                    if *done > 0 && started.elapsed() > PREPARE_BUDGET {
+                        complete = false;
+                        continue;
+                    }
+                    *done += 1;
+                    let p = Arc::new(prepare(&series, options));
+                    self.prepared.insert(
+                        hkey.clone(),
+                        PreparedEntry {
+                            ohash,
+                            prepared: Arc::clone(&p),
+                            used: frame,
+                        },
+                    );
+                    p
+                }
+            };
+            let (lo, hi) = if x0.is_finite() && x1.is_finite() {
+                (x0, x1)
+            } else {
+                let lo = prepared
+                    .segments
+                    .iter()
+                    .filter_map(|s| s.xs.first())
+                    .copied()
+                    .fold(f64::INFINITY, f64::min);
+                let hi = prepared
+                    .segments
+                    .iter()
+                    .filter_map(|s| s.xs.last())
+                    .copied()
+                    .fold(f64::NEG_INFINITY, f64::max);
+                (lo, hi)
+            };
+            let raw = prepared
+                .segments
+                .iter()
+                .map(|s| {
+                    to_points(
+                        &s.xs,
+                        &s.ys,
+                        s.lod.reduce_subpixel(&s.xs, &s.ys, lo, hi, buckets),
+                    )
+                })
+                .collect();
+            let smooth = prepared
+                .segments
+                .iter()
+                .filter_map(|s| {
+                    let sm = s.smooth.as_ref()?;
+                    let lod = s.smooth_lod.as_ref()?;
+                    Some(to_points(
+                        &s.xs,
+                        sm,
+                        lod.reduce_subpixel(&s.xs, sm, lo, hi, buckets),
+                    ))
+                })
+                .collect();
+            out.push(RunLines {
+                run_id: id.clone(),
+                name: r.info.run_name.clone(),
+                color: theme::color_of(ctx.persisted(), id),
+                raw,
+                smooth,
+                prepared,
+                hidden: self.hidden_runs.contains(id),
+            });
+        }
+        (out, complete)
+    }
+}
+
+/// A legend entry: a big swatch and the run's name (struck through and faded when hidden).
+pub(super) fn legend_entry(
+    ui: &mut egui::Ui,
+    color: egui::Color32,
+    name: &str,
+    hidden: bool,
+) -> egui::Response {
+    let mut text = egui::RichText::new(name);
+    if hidden {
+        text = text.strikethrough().weak();
+    }
+    let color = if hidden {
+        color.gamma_multiply(0.3)
+    } else {
+        color
+    };
+    let r = ui
+        .horizontal(|ui| {
+            ui.spacing_mut().item_spacing.x = 4.0;
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(18.0, 12.0), egui::Sense::hover());
+            ui.painter()
+                .rect_filled(rect.shrink2(egui::vec2(0.0, 3.0)), 2.0, color);
+            ui.add(egui::Label::new(text).selectable(false));
+        })
+        .response;
+    ui.add_space(8.0);
+    r.interact(egui::Sense::click())
+}
+
+/// The header's count of points that cannot be drawn: `⚠ 2 NaN · 1 inf`.
+pub(super) fn nonfinite_summary<'a>(counts: impl Iterator<Item = &'a NonFinite>) -> String {
+    let (mut nan, mut inf) = (0, 0);
+    for c in counts {
+        nan += c.nan;
+        inf += c.pos_inf + c.neg_inf;
+    }
+    let mut parts = Vec::new();
+    if nan > 0 {
+        parts.push(format!("{nan} NaN"));
+    }
+    if inf > 0 {
+        parts.push(format!("{inf} inf"));
+    }
+    format!("⚠ {}", parts.join(" · "))
+}
+
+/// The header count's explanation, per run.
+pub(super) fn nonfinite_help(items: &[(&RunLines, &NonFinite)]) -> String {
+    let mut text = String::from(
+        "Values that cannot be drawn: they are left out of the lines and of the y range, and \
+         marked at the chart's edge (▲ +inf at the top; ▼ -inf and ◆ NaN at the bottom).\n",
+    );
+    for (l, n) in items.iter().take(20) {
+        text.push_str(&format!(
+            "\n{}: {} NaN, {} +inf, {} -inf",
+            l.name, n.nan, n.pos_inf, n.neg_inf
+        ));
+    }
+    if items.len() > 20 {
+        text.push_str(&format!(
+            "\nand {} more",
+            crate::format::count(items.len() - 20, "run")
+        ));
+    }
+    text
+}
+
+/// Draws a marker at the chart's edge for each non-finite point in view (one per run, kind and
+/// pixel column), and returns what the markers under the pointer are.
+pub(super) fn draw_nonfinite_marks(
+    ui: &egui::Ui,
+    transform: &egui_plot::PlotTransform,
+    items: &[(&RunLines, &NonFinite)],
+    axis: XAxis,
+) -> Option<String> {
+    if items.is_empty() {
+        return None;
+    }
+    let frame = *transform.frame();
+    let (x0, x1) = (transform.bounds().min()[0], transform.bounds().max()[0]);
+    let painter = ui.painter_at(frame.expand(1.0));
+    let pointer = ui.ctx().pointer_hover_pos();
+    let mut seen = HashSet::new();
+    let mut tips = Vec::new();
+    for (l, n) in items {
+        for &(x, kind) in &n.marks {
+            if x < x0 || x > x1 {
+                continue;
+            }
+            let sx = transform
+                .position_from_point(&PlotPoint::new(x, transform.bounds().min()[1]))
+                .x;
+            if !seen.insert((l.run_id.as_str(), kind, sx.round() as i32)) {
+                continue;
+            }
+            let (center, label) = match kind {
+                NonFiniteKind::PosInf => (egui::pos2(sx, frame.top() + 5.0), "+inf"),
+                NonFiniteKind::NegInf => (egui::pos2(sx, frame.bottom() - 5.0), "-inf"),
+                NonFiniteKind::Nan => (egui::pos2(sx, frame.bottom() - 14.0), "NaN"),
+            };
+            let r = 4.5;
+            let shape = match kind {
+                NonFiniteKind::PosInf => vec![
+                    center + egui::vec2(0.0, -r),
+                    center + egui::vec2(r, r),
+                    center + egui::vec2(-r, r),
+                ],
+                NonFiniteKind::NegInf => vec![
+                    center + egui::vec2(-r, -r),
+                    center + egui::vec2(r, -r),
+                    center + egui::vec2(0.0, r),
+                ],
+                NonFiniteKind::Nan => vec![
+                    center + egui::vec2(0.0, -r),
+                    center + egui::vec2(r, 0.0),
+                    center + egui::vec2(0.0, r),
+                    center + egui::vec2(-r, 0.0),
+                ],
+            };
+            painter.add(egui::Shape::convex_polygon(
+                shape,
+                l.color,
+                egui::Stroke::new(1.0, ui.visuals().strong_text_color()),
+            ));
+            if pointer.is_some_and(|p| p.distance(center) < 7.0) && tips.len() < 8 {
+                tips.push(format!(
+                    "{}: {label} at {} {}",
+                    l.name,
+                    axis.label(),
+                    hover::format_x(x, axis)
+                ));
+            }
+        }
+    }
+    (!tips.is_empty()).then(|| tips.join("\n"))
+}
+
+/// `text` cut to `max` characters, with an ellipsis.
+pub(super) fn truncate_label(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut t: String = text.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+pub(super) fn sanitize(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Every value of `key` of the charted runs as CSV: `run_id,run_name,step,timestamp,value`.
+pub(super) fn series_csv(histories: &Histories, runs: &[Arc<Run>], key: &str) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["run_id", "run_name", "key", "step", "timestamp", "value"]);
+    for r in runs {
+        if let Some(s) = histories
+            .get(&(r.info.run_id.clone(), key.to_string()))
+            .and_then(Entry::ready)
+        {
+            for i in 0..s.values.len() {
+                let _ = w.write_record([
+                    r.info.run_id.as_str(),
+                    r.info.run_name.as_str(),
+                    key,
+                    &s.steps[i].to_string(),
+                    &s.timestamps[i].to_string(),
+                    &s.values[i].to_string(),
+                ]);
+            }
+        }
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
