@@ -6,6 +6,7 @@
 //! choice in the tree, shown with a step slider: clicking a file always previews that file.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::model::Run;
 
@@ -277,29 +278,51 @@ impl ArtifactsPanel {
         self.series_index = idx;
         let path = images[idx].path.clone();
         let cache_key = (root.to_string(), path.clone());
-        match ctx.artifact_previews().get(&cache_key).cloned() {
+        let Some(preview) = self.ready_preview(ui, ctx, root, path) else {
+            return;
+        };
+        match preview.as_ref() {
+            Preview::Image {
+                image,
+                original_size,
+            } => self.image_ui(ui, &cache_key, image, *original_size),
+            _ => {
+                ui.weak("Not an image");
+            }
+        }
+    }
+
+    /// The preview of `path` when it is ready; until then it is asked of the worker (once) and
+    /// a spinner, or the error, is drawn instead.
+    fn ready_preview(
+        &self,
+        ui: &mut egui::Ui,
+        ctx: &ViewCtx,
+        root: &str,
+        path: String,
+    ) -> Option<Arc<Preview>> {
+        match ctx
+            .artifact_previews()
+            .get(&(root.to_string(), path.clone()))
+            .cloned()
+        {
             None => {
                 ctx.send(Command::PreviewArtifact {
                     root: self.target(root),
                     path,
                 });
                 ui.spinner();
+                None
             }
             Some(Entry::Loading) => {
                 ui.spinner();
+                None
             }
             Some(Entry::Failed(e)) => {
                 ui.colored_label(theme::error_color(ctx.dark()), e);
+                None
             }
-            Some(Entry::Ready(preview)) => match preview.as_ref() {
-                Preview::Image {
-                    image,
-                    original_size,
-                } => self.image_ui(ui, &cache_key, image, *original_size),
-                _ => {
-                    ui.weak("Not an image");
-                }
-            },
+            Some(Entry::Ready(preview)) => Some(preview),
         }
     }
 
@@ -460,82 +483,69 @@ impl ArtifactsPanel {
                 });
             }
         });
-        let entry = ctx.artifact_previews().get(&key).cloned();
-        match entry {
-            None => {
-                ctx.send(Command::PreviewArtifact {
-                    root: self.target(root),
-                    path,
-                });
-                ui.spinner();
+        let Some(preview) = self.ready_preview(ui, ctx, root, path.clone()) else {
+            return;
+        };
+        match preview.as_ref() {
+            Preview::Image {
+                image,
+                original_size,
+            } => self.image_ui(ui, &key, image, *original_size),
+            Preview::Text {
+                doc,
+                extent,
+                language,
+                problem,
+            } => {
+                let summary = if extent.is_whole() {
+                    format!("{language}, {}", human_bytes(extent.total))
+                } else {
+                    format!("{language}: showing the {}", extent.describe())
+                };
+                self.extent_ui(ui, ctx, root, &path, *extent, summary);
+                if let Some(problem) = problem {
+                    ui.colored_label(theme::error_color(ctx.dark()), problem);
+                }
+                if self.text_state.0.as_deref() != Some(path.as_str()) {
+                    self.text_state = (Some(path.clone()), TextViewState::default());
+                }
+                TextView::new(doc, &mut self.text_state.1)
+                    .id_salt(("artifact_text", &path))
+                    .show(ui);
             }
-            Some(Entry::Loading) => {
-                ui.spinner();
-            }
-            Some(Entry::Failed(e)) => {
-                ui.colored_label(theme::error_color(ctx.dark()), e);
-            }
-            Some(Entry::Ready(preview)) => match preview.as_ref() {
-                Preview::Image {
-                    image,
-                    original_size,
-                } => self.image_ui(ui, &key, image, *original_size),
-                Preview::Text {
-                    doc,
-                    extent,
-                    language,
-                    problem,
-                } => {
-                    let summary = if extent.is_whole() {
-                        format!("{language}, {}", human_bytes(extent.total))
+            Preview::Table {
+                table,
+                extent,
+                complete,
+                note,
+            } => {
+                let rows = table.row_count();
+                let columns = table.column_count();
+                let so_far = if *complete { "" } else { " so far" };
+                let summary = format!(
+                    "{rows} {}{so_far} × {columns} {} · {}",
+                    if rows == 1 { "row" } else { "rows" },
+                    if columns == 1 { "column" } else { "columns" },
+                    if extent.is_whole() {
+                        format!("all {}", human_bytes(extent.total))
                     } else {
-                        format!("{language}: showing the {}", extent.describe())
-                    };
-                    self.extent_ui(ui, ctx, root, &path, *extent, summary);
-                    if let Some(problem) = problem {
-                        ui.colored_label(theme::error_color(ctx.dark()), problem);
+                        format!("read the {}", extent.describe())
                     }
-                    if self.text_state.0.as_deref() != Some(path.as_str()) {
-                        self.text_state = (Some(path.clone()), TextViewState::default());
-                    }
-                    TextView::new(doc, &mut self.text_state.1)
-                        .id_salt(("artifact_text", &path))
-                        .show(ui);
+                );
+                self.extent_ui(ui, ctx, root, &path, *extent, summary);
+                if let Some(note) = note {
+                    ui.colored_label(theme::warning_color(ctx.dark()), note);
                 }
-                Preview::Table {
-                    table,
-                    extent,
-                    complete,
-                    note,
-                } => {
-                    let rows = table.row_count();
-                    let columns = table.column_count();
-                    let so_far = if *complete { "" } else { " so far" };
-                    let summary = format!(
-                        "{rows} {}{so_far} × {columns} {} · {}",
-                        if rows == 1 { "row" } else { "rows" },
-                        if columns == 1 { "column" } else { "columns" },
-                        if extent.is_whole() {
-                            format!("all {}", human_bytes(extent.total))
-                        } else {
-                            format!("read the {}", extent.describe())
-                        }
-                    );
-                    self.extent_ui(ui, ctx, root, &path, *extent, summary);
-                    if let Some(note) = note {
-                        ui.colored_label(theme::warning_color(ctx.dark()), note);
-                    }
-                    TableView::new(table)
-                        .id_salt(("artifact_table", &path))
-                        .show(ui);
-                }
-                Preview::Binary { total_bytes } => {
-                    ui.weak(format!(
-                        "Binary file ({}): no preview; open it externally",
-                        human_bytes(*total_bytes)
-                    ));
-                }
-            },
+                TableView::new(table)
+                    .id_salt(("artifact_table", &path))
+                    .show(ui);
+            }
+            Preview::Binary { total_bytes } => {
+                ui.weak(format!(
+                    "Binary file ({}): no preview; open it externally",
+                    human_bytes(*total_bytes)
+                ));
+            }
         }
     }
 }
