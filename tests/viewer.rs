@@ -6,10 +6,12 @@
 
 #![cfg(feature = "viewer")]
 
+mod support_viewer;
+
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -20,6 +22,7 @@ use mlscope::{
     CreateRun, DatasetInput, Error, Experiment, ExperimentQuery, Metric, Page, Param, Result, Run,
     RunData, RunInfo, RunInputs, RunQuery, RunStatus, RunTag, TrackingStore, ViewType,
 };
+use support_viewer::harness;
 
 // ----- an in-memory store ----------------------------------------------------------------------
 
@@ -405,31 +408,9 @@ fn populate(store: &dyn TrackingStore) -> Vec<String> {
     ids
 }
 
-fn harness(app: App) -> Harness<'static, App> {
-    Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .with_max_steps(10_000)
-        .build_ui_state(|ui, app: &mut App| app.ui(ui), app)
-}
-
-/// Steps frames until the worker has answered everything (and stays idle for a few frames,
-/// since answers can trigger new requests), like rerun's `step_until`.
+/// Steps frames until the viewer is idle (see `support_viewer::settle_within`).
 fn settle(h: &mut Harness<'static, App>) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut idle_frames = 0;
-    while Instant::now() < deadline {
-        h.step();
-        if h.state().is_idle() {
-            idle_frames += 1;
-            if idle_frames >= 4 {
-                return;
-            }
-        } else {
-            idle_frames = 0;
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-    panic!("the viewer did not become idle within 20 s");
+    support_viewer::settle_within(h, Duration::from_secs(20));
 }
 
 type Opened = (

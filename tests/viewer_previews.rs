@@ -3,6 +3,8 @@
 //! driven with egui_kittest (no display needed).
 #![cfg(feature = "viewer")]
 
+mod support_viewer;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use mlscope::artifacts::LocalArtifactRepository;
@@ -386,7 +388,7 @@ fn a_table_of_a_million_rows_lays_out_only_the_visible_ones() {
 mod app {
     use std::path::PathBuf;
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
@@ -407,22 +409,9 @@ mod app {
         h: Harness<'static, App>,
     }
 
+    /// Steps frames until the viewer is idle (see `support_viewer::settle_within`).
     fn settle(h: &mut Harness<'static, App>) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut idle = 0;
-        while Instant::now() < deadline {
-            h.step();
-            if h.state().is_idle() {
-                idle += 1;
-                if idle >= 4 {
-                    return;
-                }
-            } else {
-                idle = 0;
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        }
-        panic!("the viewer did not become idle within 30 s");
+        crate::support_viewer::settle_within(h, Duration::from_secs(30));
     }
 
     fn apply(h: &mut Harness<'static, App>, command: Command) {

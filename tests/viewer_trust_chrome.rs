@@ -7,40 +7,22 @@
 
 mod support;
 
+mod support_viewer;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use mlscope::viewer::testing::{ArtifactRoot, Command, Entry, Tab};
 use mlscope::viewer::{App, Persisted, ViewerOptions};
 use mlscope::{TrackingStore, ViewType};
+use support_viewer::harness;
 
-fn harness(app: App) -> Harness<'static, App> {
-    Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .with_max_steps(10_000)
-        .build_ui_state(|ui, app: &mut App| app.ui(ui), app)
-}
-
-/// Steps frames until the worker has answered everything (and stays idle for a few frames).
+/// Steps frames until the viewer is idle (see `support_viewer::settle_within`).
 fn settle(h: &mut Harness<'static, App>) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut idle_frames = 0;
-    while Instant::now() < deadline {
-        h.step();
-        if h.state().is_idle() {
-            idle_frames += 1;
-            if idle_frames >= 4 {
-                return;
-            }
-        } else {
-            idle_frames = 0;
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-    panic!("the viewer did not become idle within 30 s");
+    support_viewer::settle_within(h, Duration::from_secs(30));
 }
 
 fn apply(h: &mut Harness<'static, App>, command: Command) {
