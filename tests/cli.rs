@@ -368,3 +368,61 @@ fn sqlite_uris_work_like_folders_and_are_never_created() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("0.5"));
 }
+
+/// `mlscope runs ./project` opens the `mlruns/` or `mlflow.db` inside the project folder, as the
+/// viewer does, and says which on stderr; a folder holding no store is refused in words.
+#[test]
+fn a_project_folder_opens_the_store_inside_it_and_an_unrelated_folder_is_refused() {
+    let files = tempfile::tempdir().unwrap();
+    make_store(&files.path().join("mlruns"));
+    std::fs::write(files.path().join("train.py"), "print('hi')\n").unwrap();
+    let out = mlscope(&["runs", files.path().to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<&str> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["info"]["run_name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["alpha", "beta", "default-run"]);
+    let err = stderr(&out);
+    assert!(err.contains("mlruns/ found inside"), "{err}");
+    assert!(
+        err.contains(files.path().join("mlruns").to_str().unwrap()),
+        "{err}"
+    );
+
+    let database = tempfile::tempdir().unwrap();
+    let db = database.path().join("mlflow.db");
+    let client = TrackingClient::new(&format!("sqlite:///{}", db.display())).unwrap();
+    client
+        .create_run("0", Some("in-the-database"), &[], None)
+        .unwrap();
+    drop(client);
+    let out = mlscope(&["runs", database.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("in-the-database"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("mlflow.db found inside"),
+        "{}",
+        stderr(&out)
+    );
+
+    let unrelated = tempfile::tempdir().unwrap();
+    std::fs::write(unrelated.path().join("notes.txt"), "nothing to see\n").unwrap();
+    for command in ["runs", "experiments"] {
+        let out = mlscope(&[command, unrelated.path().to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains("not an MLflow store"), "{command}: {err}");
+        assert!(err.contains("no mlruns/ folder"), "{command}: {err}");
+        assert!(stdout(&out).is_empty());
+    }
+    let listed: Vec<_> = std::fs::read_dir(unrelated.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(listed, ["notes.txt"], "refusing writes nothing");
+}

@@ -659,3 +659,74 @@ fn opening_an_empty_database_file_writes_nothing() {
         "opening a zero-length mlflow.db wrote to it: {diff}"
     );
 }
+
+// ----- item 15: the delete toast offers Undo; counts are worded for one ---------------------------
+
+#[test]
+fn undo_on_the_delete_toast_restores_every_deleted_run_and_shows_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    copy_dir(&demo_mlruns(), &root);
+    let mut h = open_path(&root, false);
+    let shown = h.state().shown_run_names();
+    let ids: Vec<String> = h.state().run_set().unwrap().runs[..2]
+        .iter()
+        .map(|r| r.info.run_id.clone())
+        .collect();
+    let names: Vec<String> = h.state().run_set().unwrap().runs[..2]
+        .iter()
+        .map(|r| r.info.run_name.clone())
+        .collect();
+    apply(&mut h, Command::SelectRuns(ids.clone()));
+    apply(&mut h, Command::AskDeleteSelected);
+    h.get_by_label("Delete").click();
+    settle(&mut h);
+    let store = mlscope::FileStore::open(&root).unwrap();
+    for id in &ids {
+        assert_eq!(
+            store.get_run(id).unwrap().info.lifecycle_stage,
+            mlscope::LifecycleStage::Deleted
+        );
+    }
+    for name in &names {
+        assert!(
+            !h.state().shown_run_names().contains(name),
+            "{name} left the table"
+        );
+    }
+    h.get_by_label_contains("deleted 2 runs");
+    h.get_by_label("Undo").click();
+    settle(&mut h);
+    for id in &ids {
+        assert_eq!(
+            store.get_run(id).unwrap().info.lifecycle_stage,
+            mlscope::LifecycleStage::Active,
+            "Undo restored {id} in the store"
+        );
+    }
+    let mut again = h.state().shown_run_names();
+    let mut before = shown.clone();
+    again.sort();
+    before.sort();
+    assert_eq!(again, before, "the table shows the restored runs again");
+    assert!(
+        h.query_by_label("Undo").is_none(),
+        "the toast that was undone is gone"
+    );
+    h.get_by_label_contains("restored 2 runs");
+}
+
+#[test]
+fn the_experiment_tooltip_says_1_run_not_1_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, _, _) = one_run_store(dir.path(), "only");
+    let mut h = open_path(&root, true);
+    h.get_by_label("exp").hover();
+    // Past the tooltip delay.
+    for _ in 0..60 {
+        h.step();
+    }
+    h.get_by_label_contains("Click: show only this one");
+    h.get_by_label_contains("· 1 run\n");
+    assert!(h.query_by_label_contains("1 runs").is_none());
+}

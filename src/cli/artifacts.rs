@@ -32,7 +32,7 @@ pub struct ArtifactsArgs {
 /// Lists or downloads a run's artifacts. A note goes to `err` when the artifacts were found
 /// relative to the store rather than at the run's recorded location.
 pub fn run(args: ArtifactsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
-    let client = open(&args.common)?;
+    let client = open(&args.common, err)?;
     let arts = client.run_artifacts(&args.run_id)?;
     if let Some(note) = arts.note() {
         let _ = writeln!(err, "note: {note}");

@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::model::json::{experiment_to_json, metric_to_json, run_to_json};
 use crate::model::{Run, ViewType};
 use crate::store::{
-    ExperimentQuery, Page, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, SqliteStore, StoreLocation,
-    parse_tracking_uri,
+    ExperimentQuery, Located, Page, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, SqliteStore,
+    StoreLocation, locate_store, parse_tracking_uri,
 };
 use crate::tracking::TrackingClient;
 use crate::tracking::client::collect_pages;
@@ -59,7 +59,8 @@ pub enum Command {
 /// Options every command shares.
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Tracking URI or path: ./mlruns, file:///abs/mlruns, sqlite:///mlflow.db.
+    /// Tracking URI or path: ./mlruns, file:///abs/mlruns, sqlite:///mlflow.db, or a project
+    /// folder holding mlruns/ or mlflow.db.
     pub uri: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -142,13 +143,46 @@ pub fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result
     match command {
         Command::Experiments(args) => experiments(args, out, err),
         Command::Runs(args) => runs(args, out, err),
-        Command::Describe(args) => describe(args, out),
-        Command::History(args) => history(args, out),
+        Command::Describe(args) => describe(args, out, err),
+        Command::History(args) => history(args, out, err),
         Command::Artifacts(args) => artifacts::run(args, out, err),
     }
 }
 
-fn open(common: &Common) -> Result<TrackingClient> {
+/// The tracking URI the user meant by `uri`: a project folder holding `mlruns/` or `mlflow.db`
+/// opens that (said on `err`), like the viewer; a folder that is no store is an error saying why.
+fn located_uri(uri: &str, err: &mut dyn Write) -> Result<String> {
+    match locate_store(uri) {
+        Located::Store(uri) => Ok(uri),
+        Located::Inside { uri, folder, found } => {
+            let _ = writeln!(
+                err,
+                "note: opening the {found} found inside {}: {uri}",
+                folder.display()
+            );
+            Ok(uri)
+        }
+        Located::Both {
+            folder,
+            mlruns,
+            database,
+        } => Err(Error::InvalidParameter(format!(
+            "{} holds both an mlruns/ folder and an mlflow.db: name the one to read ({} or {database})",
+            folder.display(),
+            mlruns.display()
+        ))),
+        Located::NotAStore { path, reason } => Err(Error::InvalidParameter(
+            Located::not_a_store_message(&path, &reason),
+        )),
+    }
+}
+
+fn open(common: &Common, err: &mut dyn Write) -> Result<TrackingClient> {
+    let uri = located_uri(&common.uri, err)?;
+    let common = &Common {
+        uri,
+        format: common.format,
+    };
     // Opening a missing local store would create an empty one; listing must never do that.
     let missing = match parse_tracking_uri(&common.uri)? {
         StoreLocation::File(path) | StoreLocation::Sqlite(path) => (!path.exists()).then_some(path),
@@ -182,10 +216,12 @@ fn report_warnings(err: &mut dyn Write, warnings: &[crate::StoreWarning]) {
         let _ = writeln!(err, "warning: {w}");
     }
     if !warnings.is_empty() {
+        let n = warnings.len();
         let _ = writeln!(
             err,
-            "warning: {} item(s) could not be read and were skipped",
-            warnings.len()
+            "warning: {n} {} could not be read and {} skipped",
+            if n == 1 { "item" } else { "items" },
+            if n == 1 { "was" } else { "were" }
         );
     }
 }
@@ -201,7 +237,7 @@ fn page_size(limit: Option<usize>) -> Result<usize> {
 }
 
 fn experiments(args: ExperimentsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
-    let client = open(&args.common)?;
+    let client = open(&args.common, err)?;
     let query = ExperimentQuery {
         filter: args.filter,
         view_type: args.view,
@@ -289,7 +325,7 @@ fn resolve_experiments(client: &TrackingClient, args: &RunsArgs) -> Result<Vec<S
 }
 
 fn runs(args: RunsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
-    let client = open(&args.common)?;
+    let client = open(&args.common, err)?;
     let experiment_ids = resolve_experiments(&client, &args)?;
     let (runs, warnings) = if experiment_ids.is_empty() {
         (Vec::new(), Vec::new())
@@ -427,8 +463,8 @@ fn runs_table_grid(runs: &[Run], extra_columns: &[String]) -> Grid {
     Grid { header, rows }
 }
 
-fn describe(args: DescribeArgs, out: &mut dyn Write) -> Result<()> {
-    let client = open(&args.common)?;
+fn describe(args: DescribeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    let client = open(&args.common, err)?;
     let run = client.get_run(&args.run_id)?;
     if args.common.format == Format::Json {
         return write_json(out, &json!({"run": run_to_json(&run)}));
@@ -507,8 +543,8 @@ fn describe(args: DescribeArgs, out: &mut dyn Write) -> Result<()> {
     }
 }
 
-fn history(args: HistoryArgs, out: &mut dyn Write) -> Result<()> {
-    let client = open(&args.common)?;
+fn history(args: HistoryArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    let client = open(&args.common, err)?;
     let run = client.get_run(&args.run_id)?;
     if !run.data.metrics.contains_key(&args.key) {
         return Err(Error::NotFound(format!(
@@ -542,5 +578,36 @@ fn history(args: HistoryArgs, out: &mut dyn Write) -> Result<()> {
                 grid.write_table(out)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report_warnings;
+    use crate::StoreWarning;
+
+    fn summary(n: usize) -> String {
+        let warnings: Vec<StoreWarning> = (0..n)
+            .map(|i| StoreWarning {
+                location: format!("run-{i}/meta.yaml"),
+                message: "truncated".into(),
+            })
+            .collect();
+        let mut err = Vec::new();
+        report_warnings(&mut err, &warnings);
+        let text = String::from_utf8(err).unwrap_or_default();
+        text.lines().last().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn the_skipped_count_is_worded_for_one_and_for_many() {
+        assert_eq!(
+            summary(1),
+            "warning: 1 item could not be read and was skipped"
+        );
+        assert_eq!(
+            summary(3),
+            "warning: 3 items could not be read and were skipped"
+        );
     }
 }

@@ -119,7 +119,11 @@ impl Compare {
             });
         }
         if rows.is_empty() {
-            ui.weak(format!("All {total} values are the same in these runs"));
+            ui.weak(if total == 1 {
+                "The one value is the same in these runs".to_string()
+            } else {
+                format!("All {total} values are the same in these runs")
+            });
             return;
         }
         let baseline = state

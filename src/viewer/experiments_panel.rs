@@ -8,6 +8,7 @@ use crate::model::LifecycleStage;
 use super::cache::Entry;
 use super::commands::Command;
 use super::context::ViewCtx;
+use super::count_of;
 use super::theme;
 
 /// The experiments panel, with its search box.
@@ -88,7 +89,7 @@ impl ExperimentsPanel {
                     let count = ctx
                         .run_counts()
                         .get(id)
-                        .map_or_else(|| "…".to_string(), |n| n.to_string());
+                        .map_or_else(|| "… runs".to_string(), |&n| count_of(n, "run", "runs"));
                     let mut text = egui::RichText::new(&e.name);
                     if e.lifecycle_stage == LifecycleStage::Deleted {
                         text = text.strikethrough().weak();
@@ -96,7 +97,7 @@ impl ExperimentsPanel {
                     let r = ui
                         .add(egui::Button::selectable(selected, text).truncate())
                         .on_hover_text(format!(
-                            "id {id} · {count} runs\n{}\nClick: show only this one; Ctrl+click: add or remove",
+                            "id {id} · {count}\n{}\nClick: show only this one; Ctrl+click: add or remove",
                             e.artifact_location
                         ));
                     if r.clicked() {

@@ -112,7 +112,8 @@ impl RunsTable {
             }
             if constant_hidden > 0 {
                 ui.weak(format!(
-                    "{constant_hidden} params and metrics with a single value hidden"
+                    "{} with a single value hidden",
+                    super::count_of(constant_hidden, "column", "columns")
                 ));
             }
             if !ctx.sort().is_empty() {

@@ -417,10 +417,16 @@ impl App {
         match &op {
             WriteOp::DeleteRuns { run_ids } => {
                 let n = run_ids.len();
-                self.info(format!(
-                    "deleted {n} run{} (restore them from the Deleted view)",
-                    if n == 1 { "" } else { "s" }
-                ));
+                // Restoring is the undo of a soft delete.
+                self.info_with_undo(
+                    format!(
+                        "deleted {n} run{} (also restorable later from the Deleted view)",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                    WriteOp::RestoreRuns {
+                        run_ids: run_ids.clone(),
+                    },
+                );
                 self.data.run_counts.clear();
             }
             WriteOp::RestoreRuns { run_ids } => {

@@ -194,6 +194,7 @@ impl App {
         // Messages (dismissable).
         if !self.messages.is_empty() {
             let mut dismiss = None;
+            let mut undo = None;
             egui::Area::new(egui::Id::unique("messages"))
                 .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -36.0))
                 .show(ctx, |ui| {
@@ -213,10 +214,28 @@ impl App {
                                     egui::Label::new(egui::RichText::new(&m.text).color(color))
                                         .wrap(),
                                 );
+                                if let Some(op) = &m.undo
+                                    && ui
+                                        .add_enabled(
+                                            !self.data.read_only,
+                                            egui::Button::new("Undo"),
+                                        )
+                                        .on_hover_text("Restore them now")
+                                        .on_disabled_hover_text(
+                                            "The viewer is read-only: switch read-only off to undo",
+                                        )
+                                        .clicked()
+                                {
+                                    undo = Some((i, op.clone()));
+                                }
                             });
                         });
                     }
                 });
+            if let Some((i, op)) = undo {
+                self.commands.push(Command::Write(op));
+                dismiss = Some(i);
+            }
             if let Some(i) = dismiss {
                 self.messages.remove(i);
             }

@@ -53,6 +53,9 @@ pub struct Message {
     pub text: String,
     /// Whether it is an error.
     pub is_error: bool,
+    /// The write that undoes what the message reports (restoring deleted runs), offered as an
+    /// "Undo" button on the message.
+    pub undo: Option<WriteOp>,
 }
 
 /// A confirmation the user must give before a change.
@@ -294,6 +297,7 @@ impl App {
         self.messages.push(Message {
             text: text.into(),
             is_error: true,
+            undo: None,
         });
     }
 
@@ -302,6 +306,16 @@ impl App {
         self.messages.push(Message {
             text: text.into(),
             is_error: false,
+            undo: None,
+        });
+    }
+
+    /// Shows an information message with an "Undo" button that sends `undo` to the worker.
+    fn info_with_undo(&mut self, text: impl Into<String>, undo: WriteOp) {
+        self.messages.push(Message {
+            text: text.into(),
+            is_error: false,
+            undo: Some(undo),
         });
     }
 
