@@ -730,3 +730,193 @@ fn the_experiment_tooltip_says_1_run_not_1_runs() {
     h.get_by_label_contains("· 1 run\n");
     assert!(h.query_by_label_contains("1 runs").is_none());
 }
+
+// ----- item 11: compare cells and keys use the space, wrap, show all on hover; the Run tab's ----
+// ----- key/value split is dragged and remembered --------------------------------------------------
+
+/// A file store with one experiment and two runs whose params have a long key and long values;
+/// returns (mlruns path, experiment id, run ids).
+fn two_runs_with_long_params(
+    dir: &Path,
+    key: &str,
+    values: [&str; 2],
+) -> (PathBuf, String, Vec<String>) {
+    let root = dir.join("mlruns");
+    let store = mlscope::FileStore::open(&root).unwrap();
+    let exp = store.create_experiment("exp", None, &[]).unwrap();
+    let mut ids = Vec::new();
+    for (i, value) in values.iter().enumerate() {
+        let run = store
+            .create_run(mlscope::CreateRun {
+                experiment_id: exp.clone(),
+                run_name: Some(format!("run-{i}")),
+                ..Default::default()
+            })
+            .unwrap();
+        store
+            .log_batch(
+                &run.info.run_id,
+                &[],
+                &[
+                    mlscope::Param::new(key, *value),
+                    mlscope::Param::new("lr", format!("0.0{i}")),
+                ],
+                &[],
+            )
+            .unwrap();
+        ids.push(run.info.run_id);
+    }
+    (root, exp, ids)
+}
+
+/// The rect of the lowest node labelled `label` (the bottom pane's, below the runs table, which
+/// shows params too).
+fn lowest(h: &Harness<'static, App>, label: &str) -> egui::Rect {
+    h.query_all_by_label(label)
+        .map(|n| n.rect())
+        .max_by(|a, b| a.top().total_cmp(&b.top()))
+        .unwrap_or_else(|| panic!("no node labelled {label:?}"))
+}
+
+#[test]
+fn compare_cells_and_keys_use_the_space_wrap_and_show_everything_on_hover() {
+    let key = "data.preprocessing.tokenizer.vocabulary_file_path_on_the_cluster";
+    let wrapped = "/data/experiments/2026/sweep-17/tokenizers/byte-level-bpe/vocabulary-\
+                   with-32768-merges-trained-on-the-full-corpus-of-december.json";
+    let elided = "x".repeat(3000);
+    let dir = tempfile::tempdir().unwrap();
+    let (root, exp, ids) = two_runs_with_long_params(dir.path(), key, [wrapped, &elided]);
+    let mut h = open_path(&root, true);
+    apply(&mut h, Command::SelectExperiments([exp].into()));
+    apply(&mut h, Command::SelectRuns(ids));
+    apply(&mut h, Command::SetTab(Tab::Compare));
+    let key_label = format!("params.{key}");
+    let key_rect = lowest(&h, &key_label);
+    assert!(
+        key_rect.width() > 300.0,
+        "the key column fits the long key ({} px)",
+        key_rect.width()
+    );
+    let cell = lowest(&h, wrapped);
+    assert!(
+        cell.width() > 300.0,
+        "the run columns share the pane ({} px wide)",
+        cell.width()
+    );
+    assert!(
+        cell.height() > 1.5 * 18.0,
+        "the long value wraps onto more lines ({} px high)",
+        cell.height()
+    );
+    assert!(cell.right() <= 1400.0);
+    // The elided value and the key show in full on hover.
+    let full_before = h.query_all_by_label(&elided).count();
+    let cut = h
+        .query_all_by_label_contains("xxxxxxxx")
+        .map(|n| n.rect())
+        .max_by(|a, b| a.top().total_cmp(&b.top()))
+        .expect("the elided cell");
+    h.hover_at(cut.center());
+    for _ in 0..60 {
+        h.step();
+    }
+    assert!(
+        h.query_all_by_label(&elided).count() > full_before,
+        "hovering the elided cell shows the whole value"
+    );
+    let keys_before = h.query_all_by_label(&key_label).count();
+    h.hover_at(lowest(&h, &key_label).center());
+    for _ in 0..60 {
+        h.step();
+    }
+    assert!(
+        h.query_all_by_label(&key_label).count() > keys_before,
+        "hovering the key shows it whole"
+    );
+}
+
+/// Presses, moves and releases the primary button from `from` to `to` over a few frames.
+fn drag(h: &mut Harness<'static, App>, from: egui::Pos2, to: egui::Pos2) {
+    let button = |pos, pressed| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    h.event(egui::Event::PointerMoved(from));
+    h.step();
+    h.event(button(from, true));
+    h.step();
+    for i in 1..=5 {
+        h.event(egui::Event::PointerMoved(
+            from + (to - from) * (i as f32 / 5.0),
+        ));
+        h.step();
+    }
+    h.event(button(to, false));
+    h.step();
+    settle(h);
+}
+
+#[test]
+fn the_run_tab_key_value_split_is_dragged_and_remembered() {
+    let key = "a_param_key_long_enough_to_need_the_room";
+    let dir = tempfile::tempdir().unwrap();
+    let (root, exp, ids) = two_runs_with_long_params(dir.path(), key, ["v", "w"]);
+    let mut h = open_path(&root, true);
+    apply(&mut h, Command::SelectExperiments([exp.clone()].into()));
+    apply(
+        &mut h,
+        Command::SelectRun {
+            run_id: ids[0].clone(),
+            mode: mlscope::viewer::testing::SelectMode::Replace,
+        },
+    );
+    apply(&mut h, Command::SetTab(Tab::Run));
+    let value_before = lowest(&h, "v");
+    let handle = h
+        .get_by_label("Params: drag to resize keys and values")
+        .rect();
+    drag(
+        &mut h,
+        handle.center(),
+        handle.center() + egui::vec2(-60.0, 0.0),
+    );
+    let value_after = lowest(&h, "v");
+    assert!(
+        value_after.left() < value_before.left() - 40.0,
+        "dragging the split left moves the values left ({} → {})",
+        value_before.left(),
+        value_after.left()
+    );
+    let share = h.state_mut().persisted_mut().run_key_share;
+    assert!(share < 0.39, "the new split is kept ({share})");
+    // A restart with what was persisted keeps the split.
+    let persisted = h.state_mut().persisted_mut().clone();
+    drop(h);
+    let app = App::new(
+        ViewerOptions {
+            store: Some(root.display().to_string()),
+            read_only: true,
+        },
+        persisted,
+    );
+    let mut h = harness(app);
+    settle(&mut h);
+    apply(&mut h, Command::SelectExperiments([exp].into()));
+    apply(
+        &mut h,
+        Command::SelectRun {
+            run_id: ids[0].clone(),
+            mode: mlscope::viewer::testing::SelectMode::Replace,
+        },
+    );
+    apply(&mut h, Command::SetTab(Tab::Run));
+    let value_restarted = lowest(&h, "v");
+    assert!(
+        (value_restarted.left() - value_after.left()).abs() < 2.0,
+        "the split survives a restart ({} vs {})",
+        value_restarted.left(),
+        value_after.left()
+    );
+}

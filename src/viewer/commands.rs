@@ -196,4 +196,6 @@ pub enum Command {
     },
     /// The run under the pointer in the runs table (its lines are drawn over the others).
     HoverRun(Option<String>),
+    /// The share of the Run tab's key/value tables that keys take (0.1 to 0.9).
+    SetRunKeyShare(f32),
 }

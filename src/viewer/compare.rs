@@ -131,16 +131,63 @@ impl Compare {
             .as_ref()
             .and_then(|b| runs.iter().find(|r| r.info.run_id == *b))
             .cloned();
+        let prefix = |kind: &Kind| match kind {
+            Kind::Param => "params.",
+            Kind::Metric => "metrics.",
+            Kind::Tag => "tags.",
+        };
+        // Each row's key and cell texts, laid out once: their wrapped heights size the rows.
+        let cells: Vec<(String, Vec<Cell>)> = rows
+            .iter()
+            .map(|(kind, key)| {
+                let cells = runs
+                    .iter()
+                    .map(|r| {
+                        let v = value(r, *kind, key);
+                        let text = match (kind, &v) {
+                            (Kind::Metric, Some(v)) => {
+                                let x: f64 = v.parse().unwrap_or(f64::NAN);
+                                let mut t = number_sig(x);
+                                if let Some(b) = &baseline
+                                    && b.info.run_id != r.info.run_id
+                                    && let Some(bm) = b.data.metrics.get(key)
+                                    && let Some(d) = delta_text(x, bm.value)
+                                {
+                                    t = format!("{t} ({d})");
+                                }
+                                t
+                            }
+                            (_, Some(v)) => v.clone(),
+                            (_, None) => "—".into(),
+                        };
+                        Cell { text, full: v }
+                    })
+                    .collect();
+                (format!("{}{key}", prefix(kind)), cells)
+            })
+            .collect();
+        // Keys get the width of the longest (up to a third of the pane), runs share the rest;
+        // every column stays resizable, and egui remembers the widths.
+        let mono = egui::TextStyle::Monospace.resolve(ui.style());
+        let longest_key = cells
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
+        let char_w = ui.fonts_mut(|f| f.glyph_width(&mono, 'm'));
+        let available = ui.available_width();
+        let key_w = (longest_key as f32 * char_w + 16.0).clamp(120.0, (available / 3.0).max(120.0));
+        let run_w = ((available - key_w) / runs.len() as f32 - 8.0).max(140.0);
         egui::ScrollArea::horizontal().show(ui, |ui| {
             let mut table = TableBuilder::new(ui)
                 .id_salt("compare_table")
-                .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+                .cell_layout(egui::Layout::left_to_right(egui::Align::Min))
                 .striped(true)
                 .resizable(true)
                 .auto_shrink([false, false])
-                .column(Column::initial(180.0).at_least(80.0).clip(true));
+                .column(Column::initial(key_w).at_least(80.0).clip(true));
             for _ in &runs {
-                table = table.column(Column::initial(130.0).at_least(60.0).clip(true));
+                table = table.column(Column::initial(run_w).at_least(60.0).clip(true));
             }
             table
                 .header(22.0, |mut h| {
@@ -154,54 +201,65 @@ impl Compare {
                                 egui::Label::new(egui::RichText::new(&r.info.run_name).strong())
                                     .truncate(),
                             )
-                            .on_hover_text(&r.info.run_id);
+                            .on_hover_text(format!("{}\n{}", r.info.run_name, r.info.run_id));
                         });
                     }
                 })
-                .body(|body| {
-                    body.rows(theme::ROW_HEIGHT, rows.len(), |mut row| {
-                        let (kind, key) = &rows[row.index()];
+                .body(|mut body| {
+                    let widths = body.widths().to_vec();
+                    let text_color = body.ui_mut().visuals().text_color();
+                    let weak_color = body.ui_mut().visuals().weak_text_color();
+                    let body_font = egui::TextStyle::Body.resolve(body.ui_mut().style());
+                    // Galleys of every cell, wrapped in its column (at most MAX_CELL_LINES
+                    // lines, the rest elided and shown on hover).
+                    let painter = body.ui_mut().painter().clone();
+                    let layout = |text: &str, font: &egui::FontId, color, width: f32| {
+                        let mut job = egui::text::LayoutJob::simple(
+                            text.to_string(),
+                            font.clone(),
+                            color,
+                            (width - 6.0).max(20.0),
+                        );
+                        job.wrap.max_rows = MAX_CELL_LINES;
+                        job.wrap.break_anywhere = true;
+                        painter.layout_job(job)
+                    };
+                    let galleys: Vec<(Arc<egui::Galley>, Vec<Arc<egui::Galley>>)> = cells
+                        .iter()
+                        .map(|(key, row)| {
+                            let k = layout(key, &mono, text_color, widths[0]);
+                            let vs = row
+                                .iter()
+                                .zip(&widths[1..])
+                                .map(|(c, &w)| {
+                                    let color = if c.full.is_some() {
+                                        text_color
+                                    } else {
+                                        weak_color
+                                    };
+                                    layout(&c.text, &body_font, color, w)
+                                })
+                                .collect();
+                            (k, vs)
+                        })
+                        .collect();
+                    let heights = galleys.iter().map(|(k, vs)| {
+                        let tallest = vs.iter().map(|g| g.size().y).fold(k.size().y, f32::max);
+                        (tallest + 4.0).max(theme::ROW_HEIGHT)
+                    });
+                    body.heterogeneous_rows(heights, |mut row| {
+                        let i = row.index();
+                        let (key_galley, value_galleys) = &galleys[i];
+                        let (key, row_cells) = &cells[i];
                         row.col(|ui| {
-                            let prefix = match kind {
-                                Kind::Param => "params.",
-                                Kind::Metric => "metrics.",
-                                Kind::Tag => "tags.",
-                            };
-                            ui.add(
-                                egui::Label::new(
-                                    egui::RichText::new(format!("{prefix}{key}")).monospace(),
-                                )
-                                .truncate(),
-                            );
+                            ui.add(egui::Label::new(key_galley.clone()))
+                                .on_hover_text(egui::RichText::new(key).monospace());
                         });
-                        for r in &runs {
+                        for (c, g) in row_cells.iter().zip(value_galleys) {
                             row.col(|ui| {
-                                let v = value(r, *kind, key);
-                                let text = match (kind, &v) {
-                                    (Kind::Metric, Some(v)) => {
-                                        let x: f64 = v.parse().unwrap_or(f64::NAN);
-                                        let mut t = number_sig(x);
-                                        if let Some(b) = &baseline
-                                            && b.info.run_id != r.info.run_id
-                                            && let Some(bm) = b.data.metrics.get(key)
-                                            && let Some(d) = delta_text(x, bm.value)
-                                        {
-                                            t = format!("{t} ({d})");
-                                        }
-                                        t
-                                    }
-                                    (_, Some(v)) => v.clone(),
-                                    (_, None) => "—".into(),
-                                };
-                                let mut rt = egui::RichText::new(text);
-                                if v.is_none() {
-                                    rt = rt.weak();
-                                }
-                                let l = ui.add(egui::Label::new(rt).truncate());
-                                if let Some(v) = v
-                                    && v.len() > 16
-                                {
-                                    l.on_hover_text(v);
+                                let l = ui.add(egui::Label::new(g.clone()));
+                                if let Some(full) = &c.full {
+                                    l.on_hover_text(full);
                                 }
                             });
                         }
@@ -209,6 +267,15 @@ impl Compare {
                 });
         });
     }
+}
+
+/// Most lines a compare cell wraps to; the rest is elided and shown on hover.
+const MAX_CELL_LINES: usize = 4;
+
+/// A compare cell: the text shown, and the value it stands for (none when the run lacks the key).
+struct Cell {
+    text: String,
+    full: Option<String>,
 }
 
 /// The difference of a value to the baseline's, as shown after it: `+0.1`, `-2`, `+0` when they

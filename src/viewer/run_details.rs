@@ -72,7 +72,7 @@ impl RunDetails {
                     );
                 });
                 ui.columns(3, |cols| {
-                    self.params_ui(&mut cols[0], &run);
+                    self.params_ui(&mut cols[0], ctx, &run);
                     self.metrics_ui(&mut cols[1], ctx, &run);
                     self.tags_ui(&mut cols[2], ctx, &run, ro);
                 });
@@ -345,14 +345,54 @@ pub(crate) fn markdown_ui(ui: &mut egui::Ui, text: &str) {
 /// Width of a tag row's edit and delete buttons.
 const TAG_BUTTONS_WIDTH: f32 = 72.0;
 
+/// The smallest share of a key/value table that its keys, or its values, take when dragged.
+pub(crate) const MIN_RUN_KEY_SHARE: f32 = 0.1;
+
 /// Widths of the key and value columns of a key/value grid in `ui`'s width (less `extra` for
-/// buttons): keys get up to 40 %, values the rest, so that both use the pane and wrap in it
-/// instead of being cut to a few characters.
-fn key_value_widths(ui: &egui::Ui, extra: f32) -> (f32, f32) {
+/// buttons), and that width: keys get `key_share` of it (the user drags the split), values the
+/// rest, so that both use the pane and wrap in it instead of being cut to a few characters.
+fn key_value_widths(ui: &egui::Ui, extra: f32, key_share: f32) -> (f32, f32, f32) {
     let spacing = ui.spacing().item_spacing.x * 2.0;
     let width = (ui.available_width() - extra - spacing).max(80.0);
-    let key = (width * 0.4).clamp(40.0, 280.0);
-    (key, (width - key).max(40.0))
+    let key = (width * key_share).clamp(40.0, (width - 40.0).max(40.0));
+    (key, (width - key).max(40.0), width)
+}
+
+/// A handle on the line between the keys and the values of `grid` (drawn with keys `key_w` of
+/// `width` wide): dragging it sets the share of the keys for every key/value table of the tab.
+fn key_split_handle(
+    ui: &mut egui::Ui,
+    ctx: &ViewCtx,
+    grid: egui::Rect,
+    key_w: f32,
+    width: f32,
+    name: &str,
+) {
+    let x = grid.left() + key_w + ui.spacing().item_spacing.x / 2.0;
+    let rect = egui::Rect::from_x_y_ranges(x - 3.0..=x + 3.0, grid.y_range());
+    let response = ui
+        .interact(
+            rect,
+            egui::Id::unique(("run_key_split", name)),
+            egui::Sense::drag(),
+        )
+        .on_hover_cursor(egui::CursorIcon::ResizeColumn);
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(
+            egui::Role::Splitter,
+            true,
+            format!("{name}: drag to resize keys and values"),
+        )
+    });
+    if response.hovered() || response.dragged() {
+        ui.painter()
+            .vline(x, grid.y_range(), ui.visuals().widgets.active.fg_stroke);
+    }
+    if response.dragged() && response.drag_delta().x != 0.0 {
+        ctx.send(Command::SetRunKeyShare(
+            (key_w + response.drag_delta().x) / width,
+        ));
+    }
 }
 
 /// A grid cell `width` wide showing all of `text`, wrapped; the full text also shows on hover.
@@ -373,10 +413,10 @@ fn matches(filter: &str, key: &str, value: &str) -> bool {
 }
 
 impl RunDetails {
-    fn params_ui(&self, ui: &mut egui::Ui, run: &Run) {
+    fn params_ui(&self, ui: &mut egui::Ui, ctx: &ViewCtx, run: &Run) {
         ui.strong(format!("Params ({})", run.data.params.len()));
-        let (key_w, value_w) = key_value_widths(ui, 0.0);
-        egui::Grid::new("params")
+        let (key_w, value_w, width) = key_value_widths(ui, 0.0, ctx.persisted().run_key_share);
+        let grid = egui::Grid::new("params")
             .striped(true)
             .num_columns(2)
             .show(ui, |ui| {
@@ -389,6 +429,7 @@ impl RunDetails {
                     ui.end_row();
                 }
             });
+        key_split_handle(ui, ctx, grid.response.rect, key_w, width, "Params");
     }
 
     fn metrics_ui(&self, ui: &mut egui::Ui, ctx: &ViewCtx, run: &Run) {
@@ -455,8 +496,9 @@ impl RunDetails {
             .filter(|(k, _)| k.as_str() != tags::NOTE_CONTENT)
             .collect();
         ui.strong(format!("Tags ({})", user_tags.len()));
-        let (key_w, value_w) = key_value_widths(ui, TAG_BUTTONS_WIDTH);
-        egui::Grid::new("tags")
+        let (key_w, value_w, width) =
+            key_value_widths(ui, TAG_BUTTONS_WIDTH, ctx.persisted().run_key_share);
+        let grid = egui::Grid::new("tags")
             .striped(true)
             .num_columns(3)
             .show(ui, |ui| {
@@ -520,6 +562,7 @@ impl RunDetails {
                     ui.end_row();
                 }
             });
+        key_split_handle(ui, ctx, grid.response.rect, key_w, width, "Tags");
         if !ro {
             ui.horizontal(|ui| {
                 ui.add(

@@ -27,6 +27,8 @@ pub struct Persisted {
     pub live_refresh: bool,
     /// Colours given to runs (palette in table order, or the user's choice), by run id.
     pub run_colors: BTreeMap<String, [u8; 3]>,
+    /// The share of a Run-tab key/value table's width its keys take (dragged by the user).
+    pub run_key_share: f32,
 }
 
 impl Default for Persisted {
@@ -40,6 +42,7 @@ impl Default for Persisted {
             last_experiments: BTreeMap::new(),
             live_refresh: true,
             run_colors: BTreeMap::new(),
+            run_key_share: 0.4,
         }
     }
 }

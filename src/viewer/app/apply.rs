@@ -9,6 +9,7 @@ use super::super::artifact_preview::ReadLimit;
 use super::super::cache::Entry;
 use super::super::commands::{Command, SelectMode};
 use super::super::filter_bar;
+use super::super::run_details::MIN_RUN_KEY_SHARE;
 use super::super::runs_table::apply_sort_click;
 use super::super::worker::{Request, WriteOp};
 use super::{App, Confirm, DialogResult};
@@ -350,6 +351,10 @@ impl App {
                 self.data.persisted.run_colors.insert(run_id, rgb);
             }
             Command::HoverRun(run_id) => self.data.hovered_run = run_id,
+            Command::SetRunKeyShare(share) => {
+                self.data.persisted.run_key_share =
+                    share.clamp(MIN_RUN_KEY_SHARE, 1.0 - MIN_RUN_KEY_SHARE);
+            }
         }
     }
 
