@@ -920,3 +920,116 @@ fn the_run_tab_key_value_split_is_dragged_and_remembered() {
         value_after.left()
     );
 }
+
+// ----- item 8: the colour picker and colours kept across restarts -------------------------------
+
+/// eframe's storage kept in memory: what the viewer saves when it closes, read at the next start.
+#[derive(Default)]
+struct MemoryStorage(BTreeMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+/// Whether the last frame painted a line (a path or segment stroke) in `color`.
+fn painted_a_line_in(h: &Harness<'static, App>, color: egui::Color32) -> bool {
+    fn has(shape: &egui::Shape, color: egui::Color32) -> bool {
+        match shape {
+            egui::Shape::Vec(shapes) => shapes.iter().any(|s| has(s, color)),
+            egui::Shape::Path(p) => p.stroke.color == egui::epaint::ColorMode::Solid(color),
+            egui::Shape::LineSegment { stroke, .. } => stroke.color == color,
+            _ => false,
+        }
+    }
+    h.output().shapes.iter().any(|c| has(&c.shape, color))
+}
+
+fn rgb(c: [u8; 3]) -> egui::Color32 {
+    egui::Color32::from_rgb(c[0], c[1], c[2])
+}
+
+#[test]
+fn choosing_a_colour_redraws_the_runs_lines_in_it_and_colours_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    copy_dir(&demo_mlruns(), &root);
+    let mut h = open_path(&root, true);
+    apply(&mut h, Command::SetTab(Tab::Charts));
+    let run_id = h
+        .state()
+        .selection()
+        .iter()
+        .next()
+        .expect("the first view selects runs")
+        .clone();
+    let given = h.state_mut().persisted_mut().run_colors.clone();
+    let before = *given
+        .get(&run_id)
+        .expect("the shown runs were given colours");
+    // A palette colour no selected run has yet.
+    let used: Vec<[u8; 3]> = h
+        .state()
+        .selection()
+        .iter()
+        .filter_map(|id| given.get(id).copied())
+        .collect();
+    let chosen = [[0xa8, 0x32, 0x5e], [0x17, 0x8f, 0x6a], [0xc0, 0x4a, 0x1c]]
+        .into_iter()
+        .find(|c| !used.contains(c))
+        .expect("a colour not in use");
+    assert!(
+        painted_a_line_in(&h, rgb(before)),
+        "the run's lines are drawn"
+    );
+    assert!(!painted_a_line_in(&h, rgb(chosen)));
+
+    h.get_by_label(&format!("Colour of run {run_id}")).click();
+    settle(&mut h);
+    let hex = format!("#{:02x}{:02x}{:02x}", chosen[0], chosen[1], chosen[2]);
+    h.get_by_label(&hex).click();
+    settle(&mut h);
+    h.key_press(egui::Key::Escape);
+    settle(&mut h);
+    assert_eq!(
+        h.state_mut().persisted_mut().run_colors.get(&run_id),
+        Some(&chosen)
+    );
+    assert!(
+        painted_a_line_in(&h, rgb(chosen)),
+        "the run's lines are drawn in the chosen colour"
+    );
+
+    // Closing saves the colours; the next start reads them back and draws with them.
+    let colors = h.state_mut().persisted_mut().run_colors.clone();
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(h.state_mut(), &mut storage);
+    drop(h);
+    let app = App::new(
+        ViewerOptions {
+            store: Some(root.display().to_string()),
+            read_only: true,
+        },
+        App::load_persisted(Some(&storage)),
+    );
+    let mut h = harness(app);
+    settle(&mut h);
+    apply(&mut h, Command::SetTab(Tab::Charts));
+    assert_eq!(
+        h.state_mut().persisted_mut().run_colors,
+        colors,
+        "every run keeps its colour after a restart"
+    );
+    assert!(
+        painted_a_line_in(&h, rgb(chosen)),
+        "the chosen colour is drawn after a restart"
+    );
+}

@@ -108,6 +108,9 @@ pub fn run_swatch(ui: &mut egui::Ui, ctx: &ViewCtx, run_id: &str) -> egui::Respo
     let (rect, response) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::click());
     let radius = if response.hovered() { 5.5 } else { 4.5 };
     ui.painter().circle_filled(rect.center(), radius, color);
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Colour of run {run_id}"))
+    });
     let response = response.on_hover_text("Run colour: click to choose another");
     egui::Popup::from_toggle_button_response(&response)
         .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside)
@@ -131,6 +134,11 @@ pub fn run_swatch(ui: &mut egui::Ui, ctx: &ViewCtx, run_id: &str) -> egui::Respo
                     let (r, resp) =
                         ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::click());
                     ui.painter().rect_filled(r, 2.0, pc);
+                    let hex = format!("#{:02x}{:02x}{:02x}", p[0], p[1], p[2]);
+                    resp.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::Role::Button, true, hex.clone())
+                    });
+                    let resp = resp.on_hover_text(hex);
                     if resp.clicked() {
                         ctx.send(Command::SetRunColor {
                             run_id: run_id.to_string(),
