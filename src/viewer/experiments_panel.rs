@@ -8,7 +8,6 @@ use crate::model::LifecycleStage;
 use super::cache::Entry;
 use super::commands::Command;
 use super::context::ViewCtx;
-use super::count_of;
 use super::theme;
 
 /// The experiments panel, with its search box.
@@ -89,7 +88,7 @@ impl ExperimentsPanel {
                     let count = ctx
                         .run_counts()
                         .get(id)
-                        .map_or_else(|| "… runs".to_string(), |&n| count_of(n, "run", "runs"));
+                        .map_or_else(|| "… runs".to_string(), |&n| crate::format::count(n, "run"));
                     let mut text = egui::RichText::new(&e.name);
                     if e.lifecycle_stage == LifecycleStage::Deleted {
                         text = text.strikethrough().weak();

@@ -109,30 +109,9 @@ pub fn run_with(options: ViewerOptions) -> eframe::Result<()> {
     )
 }
 
-/// `n` followed by the noun in the number it takes: "1 run", "0 runs", "2 runs".
-pub(crate) fn count_of(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 fn window_title(store: Option<&str>) -> String {
     match store {
         Some(s) => format!("mlscope — {s}"),
         None => "mlscope".to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::count_of;
-
-    #[test]
-    fn counts_take_the_singular_only_for_one() {
-        assert_eq!(count_of(0, "run", "runs"), "0 runs");
-        assert_eq!(count_of(1, "run", "runs"), "1 run");
-        assert_eq!(count_of(2, "run", "runs"), "2 runs");
     }
 }

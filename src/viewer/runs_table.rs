@@ -113,7 +113,7 @@ impl RunsTable {
             if constant_hidden > 0 {
                 ui.weak(format!(
                     "{} with a single value hidden",
-                    super::count_of(constant_hidden, "column", "columns")
+                    crate::format::count(constant_hidden, "column")
                 ));
             }
             if !ctx.sort().is_empty() {
