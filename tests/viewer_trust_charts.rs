@@ -253,11 +253,134 @@ fn clicking_a_legend_entry_hides_and_shows_its_run() {
         ChartOptions::default(),
     );
     h.run_steps(3);
+    let shown = line_colors(&h);
     h.get_by_label("run-1").click();
     h.run_steps(3);
     let id = format!("{:032x}", 1);
     assert!(h.state().charts.hidden_runs().contains(&id));
+    // The pointer leaves the legend (hovering an entry highlights its run).
+    h.event(egui::Event::PointerGone);
+    h.run_steps(3);
+    let hidden = line_colors(&h);
+    assert!(
+        shown.difference(&hidden).count() == 1 && hidden.is_subset(&shown),
+        "hiding run-1 takes its line (one colour) off the chart: {shown:?} → {hidden:?}"
+    );
     h.get_by_label("run-1").click();
     h.run_steps(3);
     assert!(h.state().charts.hidden_runs().is_empty());
+    h.event(egui::Event::PointerGone);
+    h.run_steps(3);
+    assert_eq!(line_colors(&h), shown, "showing it draws its line again");
+}
+
+/// Every shape the last frame painted, flattened.
+fn painted(h: &Harness<'static, State>) -> Vec<egui::Shape> {
+    fn flat(shape: &egui::Shape, out: &mut Vec<egui::Shape>) {
+        match shape {
+            egui::Shape::Vec(shapes) => shapes.iter().for_each(|s| flat(s, out)),
+            s => out.push(s.clone()),
+        }
+    }
+    let mut out = Vec::new();
+    for c in &h.output().shapes {
+        flat(&c.shape, &mut out);
+    }
+    out
+}
+
+/// The colours of the lines (paths of more than two points) the last frame painted.
+fn line_colors(h: &Harness<'static, State>) -> std::collections::BTreeSet<[u8; 4]> {
+    painted(h)
+        .iter()
+        .filter_map(|s| match s {
+            egui::Shape::Path(p) if p.points.len() > 2 && !p.closed => match p.stroke.color {
+                egui::epaint::ColorMode::Solid(c) => Some(c.to_array()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// The texts the last frame painted, with where.
+fn painted_texts(h: &Harness<'static, State>) -> Vec<(egui::Pos2, String)> {
+    painted(h)
+        .iter()
+        .filter_map(|s| match s {
+            egui::Shape::Text(t) => Some((t.pos, t.galley.text().to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn log_y_axis_labels_are_round_numbers() {
+    // 1 down to 0.5 (the demo's loss): the old axis read 0.79433, 0.63096.
+    let values: Vec<f64> = (0..100).map(|i| 1.0 - i as f64 * 0.005).collect();
+    let mut h = harness(
+        vec![(vec![("loss", values)],)],
+        ChartOptions {
+            log_y: true,
+            ..ChartOptions::default()
+        },
+    );
+    h.run_steps(4);
+    let labels: Vec<f64> = painted_texts(&h)
+        .into_iter()
+        .filter_map(|(_, t)| t.parse::<f64>().ok())
+        .filter(|v| (0.3..=1.5).contains(v) && v.fract() != 0.0)
+        .collect();
+    assert!(labels.len() >= 2, "y labels between 0.5 and 1: {labels:?}");
+    for v in &labels {
+        let tenths = v * 10.0;
+        assert!(
+            (tenths - tenths.round()).abs() < 1e-9,
+            "{v} is not a round tick in {labels:?}"
+        );
+    }
+}
+
+#[test]
+fn x_labels_of_a_curve_spanning_a_millisecond_are_distinct() {
+    for x_axis in [
+        mlscope::viewer::testing::XAxis::Relative,
+        mlscope::viewer::testing::XAxis::WallTime,
+    ] {
+        let mut h = harness(
+            vec![(vec![("m", vec![1.0, 2.0])],)],
+            ChartOptions {
+                x_axis,
+                ..ChartOptions::default()
+            },
+        );
+        // Two points logged 1 ms apart.
+        let id = format!("{:032x}", 0);
+        h.state_mut().data.histories.set_ready(
+            (id, "m".to_string()),
+            Series {
+                steps: vec![0, 1],
+                timestamps: vec![1_700_000_000_000, 1_700_000_000_001],
+                values: vec![1.0, 2.0],
+                offset: None,
+            },
+        );
+        h.run_steps(6);
+        // The x axis: the row of texts with the most labels.
+        let mut rows: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+        for (pos, text) in painted_texts(&h) {
+            rows.entry(pos.y.round() as i64).or_default().push(text);
+        }
+        let axis = rows
+            .into_values()
+            .max_by_key(Vec::len)
+            .unwrap_or_default();
+        assert!(axis.len() >= 3, "{x_axis:?}: x labels {axis:?}");
+        let distinct: std::collections::BTreeSet<&String> = axis.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            axis.len(),
+            "{x_axis:?}: x labels repeat: {axis:?}"
+        );
+    }
 }
