@@ -365,17 +365,15 @@ fn x_labels_of_a_curve_spanning_a_millisecond_are_distinct() {
                 offset: None,
             },
         );
+        h.state_mut().data.histories_version += 1;
         h.run_steps(6);
-        // The x axis: the row of texts with the most labels.
+        // The x axis: the lowest row of texts.
         let mut rows: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
         for (pos, text) in painted_texts(&h) {
             rows.entry(pos.y.round() as i64).or_default().push(text);
         }
-        let axis = rows
-            .into_values()
-            .max_by_key(Vec::len)
-            .unwrap_or_default();
-        assert!(axis.len() >= 3, "{x_axis:?}: x labels {axis:?}");
+        let axis = rows.into_values().next_back().unwrap_or_default();
+        assert!(axis.len() >= 2, "{x_axis:?}: x labels {axis:?}");
         let distinct: std::collections::BTreeSet<&String> = axis.iter().collect();
         assert_eq!(
             distinct.len(),

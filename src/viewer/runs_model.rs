@@ -643,16 +643,18 @@ mod tests {
     #[test]
     fn nan_and_missing_count_as_values_and_nothing_is_hidden_wholesale() {
         // The last loss is NaN in every run: a NaN is not a constant to hide.
-        let runs: Vec<Arc<Run>> = ["a", "b", "c"]
+        // (lr differs, seed does not: the columns are chosen, not all shown for want of any.)
+        let runs: Vec<Arc<Run>> = [("a", "0.1"), ("b", "0.2"), ("c", "0.3")]
             .iter()
-            .map(|id| run(id, id, None, "0.1", f64::NAN))
+            .map(|(id, lr)| run(id, id, None, lr, f64::NAN))
             .collect();
         let s = RunSet::new(runs, 1);
         let (cols, _) = visible_columns(&s, &ColumnPrefs::default(), false);
         assert!(cols.contains(&ColumnId::Metric("loss".into())), "{cols:?}");
+        assert!(!cols.contains(&ColumnId::Param("seed".into())), "{cols:?}");
         // Two runs, each with its own keys: every key differs ("missing" is a value).
         let mut a = run("a", "a", None, "0.1", 1.0);
-        let mut b = run("b", "b", None, "0.1", 1.0);
+        let mut b = run("b", "b", None, "0.2", 1.0);
         Arc::make_mut(&mut a)
             .data
             .params
@@ -668,6 +670,7 @@ mod tests {
             cols.contains(&ColumnId::Metric("only_b".into())),
             "{cols:?}"
         );
+        assert!(!cols.contains(&ColumnId::Param("seed".into())), "{cols:?}");
         // Every value the same in every run: still not a table of names only.
         let same: Vec<Arc<Run>> = ["a", "b"]
             .iter()
