@@ -237,7 +237,8 @@ fn path_str(p: &Path) -> String {
 fn warned(ws: &[StoreWarning], dir: &Path, words: &[&str]) -> bool {
     let dir = path_str(dir);
     ws.iter().any(|w| {
-        let text = format!("{} {}", w.location, w.message);
+        // Locations are native paths: `metrics\train\loss` on Windows is the key `train/loss`.
+        let text = format!("{} {}", w.location, w.message).replace(std::path::MAIN_SEPARATOR, "/");
         w.location.contains(&dir) && words.iter().all(|x| text.contains(x))
     })
 }
