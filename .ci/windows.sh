@@ -7,7 +7,7 @@
 #   packages        gcc-mingw-w64-x86-64 and wine64 (Debian), installed if missing (root or
 #                   passwordless sudo, like .ci/run)
 #   target          rustup target add x86_64-pc-windows-gnu, if missing; the Windows target dir
-#                   is wiped when larger than MLSCOPE_CI_MAX_WINDOWS_TARGET_GB (default 8)
+#                   is wiped when larger than MLSCOPE_CI_MAX_WINDOWS_TARGET_GB (default 10)
 #   check lib       cargo check --lib --no-default-features (the library users' feature set;
 #                   the tests and examples are built with default features below)
 #   shim            .ci/wine/processprng.c -> bcryptprimitives.dll (Debian's Wine 8 lacks
@@ -168,7 +168,7 @@ rust_target() {
     fi
     echo "target dir $CARGO_TARGET_DIR"
     # Stale artifacts of old dependency versions pile up: a target dir past the cap is wiped.
-    local max_gb="${MLSCOPE_CI_MAX_WINDOWS_TARGET_GB:-8}"
+    local max_gb="${MLSCOPE_CI_MAX_WINDOWS_TARGET_GB:-10}"
     if [ -d "$CARGO_TARGET_DIR" ]; then
         local kb
         kb=$(du -sk "$CARGO_TARGET_DIR" | cut -f1)
