@@ -6,21 +6,27 @@
 # Steps (each timed; a summary prints at the end, also on failure):
 #   packages        gcc-mingw-w64-x86-64 and wine64 (Debian), installed if missing (root or
 #                   passwordless sudo, like .ci/run)
-#   target          rustup target add x86_64-pc-windows-gnu, if missing
-#   check viewer    cargo check --all-targets (default features: viewer)
-#   check lib       cargo check --all-targets --no-default-features
+#   target          rustup target add x86_64-pc-windows-gnu, if missing; the Windows target dir
+#                   is wiped when larger than MLSCOPE_CI_MAX_WINDOWS_TARGET_GB (default 10)
+#   check lib       cargo check --lib --no-default-features (the library users' feature set;
+#                   the tests and examples are built with default features below)
 #   shim            .ci/wine/processprng.c -> bcryptprimitives.dll (Debian's Wine 8 lacks
 #                   ProcessPrng, which Rust's std calls for randomness; real Windows has it)
-#   build tests     the Windows test binaries and mlscope.exe (dev profile, dependencies at
-#                   opt-level 1: the same build the tests use, so the exe costs no extra compile)
+#   build           default features (viewer, cli): the library's unit tests, the integration
+#                   tests in WINE_TESTS and mlscope.exe, in one build (the CLI tests run the exe),
+#                   which is also the viewer feature set's check
 #   exe zip         $MLSCOPE_CACHE/windows-dist/mlscope-windows-x86_64.zip (mlscope.exe,
-#                   README.md, the licence text); also copied to $MLSCOPE_WINDOWS_DIST if set
+#                   README.md, docs/PLATFORMS.md); also copied to $MLSCOPE_WINDOWS_DIST if set
 #   wine tests      the library's unit tests and the integration tests in WINE_TESTS under Wine
 #                   (CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER). Tests that need Python MLflow
 #                   skip there: MLSCOPE_REQUIRE_MLFLOW is unset and the venv paths point nowhere.
 #
+# Profile: the dev profile (dependencies at opt-level 1, line tables only), no incremental data
+# (CARGO_INCREMENTAL=0): the exe in the zip is that build, so it costs no extra compile.
+#
 # Caches: the Windows target dir is $MLSCOPE_CACHE/target-windows (MLSCOPE_WINDOWS_TARGET_DIR
 # overrides), the Wine prefix $MLSCOPE_CACHE/wineprefix (created by the first run, ~30 s).
+# MLSCOPE_WINDOWS_CHECK_ONLY=1: packages, target and the library check only.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -45,35 +51,39 @@ CHECK_ONLY="${MLSCOPE_WINDOWS_CHECK_ONLY:-0}"
 SYSTEM_PACKAGES=(gcc-mingw-w64-x86-64 wine64)
 [ "$CHECK_ONLY" = 1 ] && SYSTEM_PACKAGES=(gcc-mingw-w64-x86-64)
 
-# Integration tests (tests/*.rs) run under Wine: everything that needs no Python MLflow, no
-# X server and no `mlflow server`. Left out: mlflow_interop, examples_interop, rest_server,
-# viewer_server, system_metrics (Python reads what they write), autolog (feature burn),
-# viewer_perf (timings), concurrent_processes (see docs/PLATFORMS.md).
+# Integration tests (tests/*.rs) run under Wine: the ones that exercise the stores, paths,
+# files and the CLI and need no Python MLflow, no X server and no `mlflow server`. Left out:
+# mlflow_interop, examples_interop, rest_server, viewer_server, system_metrics (Python reads
+# what they write), autolog (feature burn), viewer_perf (timings), viewer_previews and
+# viewer_trust_* (viewer rendering, covered on Linux), concurrent_processes and concurrent_races
+# (see docs/PLATFORMS.md).
 WINE_TESTS=(
     store_contract search_corpus artifacts fixture_artifacts mlflow_fixtures cli tracking_api
-    async_logging sqlite_locked live_refresh viewer windows_paths
+    async_logging sqlite_locked store_hazards live_refresh viewer windows_paths
 )
 
-# Unit tests whose expectations are written for unix paths or that Wine cannot pass; each
-# one is left out of the Wine run only, for the reason given (they run on Linux).
+# Tests left out of the Wine run only (they run on Linux), each for the reason given.
 WINE_SKIPS=(
-    # expected URIs built as "file://" + path.display(), or unix paths as inputs/outputs
+    # src/artifacts (issue 17's area): expected paths written as unix paths ("/tmp/…" parsed
+    # from file:///tmp/…, a note naming "/cluster/home/bob"); Windows reads them as drive
+    # paths on the current drive. tests/artifacts.rs covers the same resolution under Wine.
     artifacts::tests::parses_artifact_uris
     artifacts::tests::resolves_copied_file_store
-    store::file::paths::tests::file_uris_are_percent_encoded_like_pathlib
-    store::file::paths::tests::local_artifact_locations_are_resolved
-    store::file::tests::create_run_writes_the_full_meta_key_set
-    store::file::tests::experiment_lifecycle
-    store::file::tests::open_creates_root_default_experiment_and_trash
-    store::file::tests::experiment_tags_and_artifact_locations
-    store::file::tests::damaged_store_lists_healthy_runs_and_names_each_problem
-    store::sqlite::tests::sqlite_default_artifact_root_is_a_plain_absolute_path
-    store::sqlite::tests::sqlite_rows_use_mlflow_encodings
-    store::sqlite::tests::sqlite_new_database_has_mlflow_schema_and_rows
-    viewer::worker::tests::db_files_become_sqlite_uris
     # Wine: appends through FILE_APPEND_DATA handles of several threads are not atomic there
     # (one line of 1,600 lost); Windows makes each such write an atomic append
     store::file::tests::concurrent_appends_never_interleave
+    # Wine: after the experiment folder is renamed into .trash and back, Wine's emulation of
+    # the recursive ReadDirectoryChangesW watch (inotify per folder) reports nothing more for
+    # it; on Windows the watch on the store root covers every folder below it
+    deleting_and_recreating_runs_under_the_watcher_does_not_panic
+    # Windows, not Wine: these compare with MLflow's Linux reading of fixtures that hold keys
+    # with ':' (eval:split, eval:auc), which Windows refuses (as MLflow there does) and NTFS
+    # cannot store; Wine shows them from the Linux file system. The damaged_* tests of the same
+    # file leave those keys out on Windows and run. search_corpus's file-store test searches the
+    # same fixture.
+    mlflow_2_22_5_file_store_reads_like_mlflow
+    mlflow_3_17_2_file_store_reads_like_mlflow
+    file_store_matches_mlflow_file_store
 )
 
 TIMINGS=()
@@ -157,6 +167,17 @@ rust_target() {
         "$WINE" --version
     fi
     echo "target dir $CARGO_TARGET_DIR"
+    # Stale artifacts of old dependency versions pile up: a target dir past the cap is wiped.
+    local max_gb="${MLSCOPE_CI_MAX_WINDOWS_TARGET_GB:-10}"
+    if [ -d "$CARGO_TARGET_DIR" ]; then
+        local kb
+        kb=$(du -sk "$CARGO_TARGET_DIR" | cut -f1)
+        echo "$((kb / 1024)) MB"
+        if [ "$kb" -gt $((max_gb * 1024 * 1024)) ]; then
+            echo "larger than ${max_gb} GB: wiping it"
+            rm -rf "$CARGO_TARGET_DIR"
+        fi
+    fi
 }
 
 build_shim() {
@@ -168,7 +189,7 @@ build_shim() {
 }
 
 test_args() {
-    local args=(--target "$TARGET" --lib --bins) t
+    local args=(--target "$TARGET" --lib) t
     for t in "${WINE_TESTS[@]}"; do args+=(--test "$t"); done
     echo "${args[@]}"
 }
@@ -216,6 +237,9 @@ wine_tests() {
     nowhere="$(mktemp -d)"
     export MLSCOPE_CACHE="$nowhere" MLSCOPE_MLFLOW_PYTHON_317="$nowhere/none" \
         MLSCOPE_MLFLOW_PYTHON_222="$nowhere/none"
+    # async_logging's main test logs 1,000,000 points by default (Linux runs that); a quarter
+    # of it exercises the same queue under Wine, whose file writes are several times slower.
+    export MLSCOPE_ASYNC_TEST_POINTS="${MLSCOPE_ASYNC_TEST_POINTS:-250000}"
     if [ ! -d "$WINEPREFIX" ]; then
         echo "creating the Wine prefix $WINEPREFIX"
         "$WINE" wineboot --init >/dev/null 2>&1 || true
@@ -231,10 +255,9 @@ wine_tests() {
 echo "mlscope Windows CI in $REPO; CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
 step "packages" install_system_packages
 step "target" rust_target
-step "check viewer" cargo check --all-targets --target "$TARGET"
-step "check lib" cargo check --all-targets --no-default-features --target "$TARGET"
+step "check lib" cargo check --lib --no-default-features --target "$TARGET"
 [ "$CHECK_ONLY" = 1 ] && exit 0
 step "shim" build_shim
-step "build tests" build_tests
+step "build" build_tests
 step "exe zip" zip_exe
 step "wine tests" wine_tests

@@ -222,7 +222,7 @@ fn file_uri_run(dir: &Path) -> (TrackingClient, String) {
         &root,
         "1",
         run_id,
-        &format!("file://{}", arts.display()),
+        &mlscope::store::path_to_file_uri(&arts),
         "active",
     );
     (mini_client(&root), run_id.to_string())
@@ -583,7 +583,13 @@ fn copied_stores_are_resolved_relative_to_the_run_folder() {
         arts.root.resolution,
         RootResolution::Relocated { .. }
     ));
-    assert!(arts.note().unwrap().contains("/cluster/home/alice"));
+    // The note names the recorded place as a local path (`\cluster\home\alice` on Windows).
+    let sep = std::path::MAIN_SEPARATOR;
+    let note = arts.note().unwrap();
+    assert!(
+        note.contains(&format!("{sep}cluster{sep}home{sep}alice")),
+        "{note}"
+    );
     let files = client.list_artifacts_recursive(run_id, None).unwrap();
     assert_eq!(files.len(), 2);
     assert_eq!(files[1].file_size, Some(3));

@@ -237,7 +237,8 @@ fn path_str(p: &Path) -> String {
 fn warned(ws: &[StoreWarning], dir: &Path, words: &[&str]) -> bool {
     let dir = path_str(dir);
     ws.iter().any(|w| {
-        let text = format!("{} {}", w.location, w.message);
+        // Locations are native paths: `metrics\train\loss` on Windows is the key `train/loss`.
+        let text = format!("{} {}", w.location, w.message).replace(std::path::MAIN_SEPARATOR, "/");
         w.location.contains(&dir) && words.iter().all(|x| text.contains(x))
     })
 }
@@ -254,11 +255,24 @@ fn assert_healthy_runs_listed(l: &Listing, expected: &Value, damaged: &[String],
             .get(run_id.as_str())
             .unwrap_or_else(|| panic!("{what}: healthy run {name} ({run_id}) is not listed"));
         let exp = run_named(expected, &name);
+        // Windows refuses keys with ':' (MLflow there too, and NTFS cannot store them): the
+        // Linux-made fixture's `eval:split` and `eval:auc` are skipped with a warning there.
+        let readable = |k: &&String| !(cfg!(windows) && k.contains(':'));
         let params: Vec<&String> = r.data.params.keys().collect();
-        let want: Vec<&String> = exp["params"].as_object().unwrap().keys().collect();
+        let want: Vec<&String> = exp["params"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(readable)
+            .collect();
         assert_eq!(params, want, "{what}: params of healthy run {name}");
         let metrics: Vec<&String> = r.data.metrics.keys().collect();
-        let want: Vec<&String> = exp["metrics"].as_object().unwrap().keys().collect();
+        let want: Vec<&String> = exp["metrics"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(readable)
+            .collect();
         assert_eq!(metrics, want, "{what}: metric keys of healthy run {name}");
     }
     assert_eq!(l.experiments.len(), 5, "{what}: every experiment is listed");

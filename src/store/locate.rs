@@ -149,10 +149,17 @@ fn is_database_file(path: &Path) -> bool {
         .is_ok_and(|()| &head == SQLITE_HEADER)
 }
 
-/// `sqlite:///` + the absolute path (`sqlite:////abs/x.db` on Unix).
+/// `sqlite:///` + the absolute path, as MLflow's `path_to_local_sqlite_uri` writes it and
+/// [`crate::store::SqliteStore`]'s tracking URI is: `sqlite:////abs/x.db` on Unix,
+/// `sqlite:///C:/abs/x.db` on Windows (`/` separators there).
 fn sqlite_uri(path: &Path) -> String {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    format!("sqlite:///{}", abs.display())
+    let text = abs.to_string_lossy();
+    if cfg!(windows) {
+        format!("sqlite:///{}", text.replace('\\', "/"))
+    } else {
+        format!("sqlite:///{text}")
+    }
 }
 
 #[cfg(test)]

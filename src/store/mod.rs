@@ -19,7 +19,9 @@ pub use file::FileStore;
 pub use locate::{Located, locate_store};
 pub use rest::RestStore;
 pub use sqlite::SqliteStore;
-pub use uri::{StoreLocation, default_tracking_uri, open_store, parse_tracking_uri};
+pub use uri::{
+    StoreLocation, default_tracking_uri, open_store, parse_tracking_uri, path_to_file_uri,
+};
 
 use std::collections::BTreeMap;
 

@@ -55,13 +55,27 @@ fn file_uri_to_path(uri: &str, usage: FileUriUse) -> Result<PathBuf> {
         None => ("", rest),
     };
     let path = percent_decode(path);
-    if path.is_empty() {
-        return Err(Error::InvalidParameter(format!(
-            "file URI {uri} names no path"
-        )));
-    }
     if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
         let host = percent_decode(host);
+        // `file://C:/x` and `file://C%3A%5Cx` (a Windows path pasted after `file://`, or
+        // encoded whole): the "host" is a drive, not a server.
+        if is_drive_start(&host) {
+            let drive_path = format!("{host}{path}");
+            if cfg!(windows) {
+                return Ok(absolute(Path::new(&drive_path)));
+            }
+            return match (usage, foreign_windows_path(&drive_path)) {
+                (FileUriUse::Artifact, Some(foreign)) => Ok(foreign),
+                _ => Err(Error::InvalidParameter(format!(
+                    "file URI {uri} names a Windows drive path ({drive_path}), which does not exist here"
+                ))),
+            };
+        }
+        if path.is_empty() {
+            return Err(Error::InvalidParameter(format!(
+                "file URI {uri} names no path"
+            )));
+        }
         if cfg!(windows) {
             return Ok(PathBuf::from(format!(
                 r"\\{host}{}",
@@ -75,9 +89,24 @@ fn file_uri_to_path(uri: &str, usage: FileUriUse) -> Result<PathBuf> {
             ))),
         };
     }
+    if path.is_empty() {
+        return Err(Error::InvalidParameter(format!(
+            "file URI {uri} names no path"
+        )));
+    }
     Ok(absolute(Path::new(
         without_slash_before_drive(&path).as_ref(),
     )))
+}
+
+/// Whether `text` is a drive letter and colon, alone or followed by a separator (`C:`, `C:\\x`,
+/// `C:/x`).
+fn is_drive_start(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 2
+        && b[0].is_ascii_alphabetic()
+        && b[1] == b':'
+        && (b.len() == 2 || matches!(b[2], b'\\' | b'/'))
 }
 
 /// On Windows, `/C:/x` (and the old `/C|/x`) is the drive path `C:/x`; elsewhere (and for any
@@ -136,7 +165,7 @@ pub(crate) fn foreign_windows_path(recorded: &str) -> Option<PathBuf> {
 /// plus the absolute path with every byte outside `A-Za-z0-9_.-~/` percent-encoded. On Windows
 /// a drive path is `file:///C:/Users/…` (the drive colon as it is, never `C%3A`), a UNC path
 /// `file://server/share/…`, and a long (`\\?\`) path is written as the path it names.
-pub(crate) fn path_to_file_uri(path: &Path) -> String {
+pub fn path_to_file_uri(path: &Path) -> String {
     let abs = absolute(path);
     let text = abs.to_string_lossy();
     if cfg!(windows) {
@@ -372,6 +401,16 @@ mod tests {
         ] {
             assert_eq!(drive(uri), want, "{uri}");
         }
+        // A drive in the host position: a path pasted after `file://`, or encoded whole
+        // (what the tests' support code once built).
+        for uri in [
+            "file://C:/Users/me/mlruns",
+            r"file://C:\Users\me\mlruns",
+            "file://C%3A%5CUsers%5Cme%5Cmlruns",
+            "file://C%3A/Users/me/mlruns",
+        ] {
+            assert_eq!(drive(uri), want, "{uri}");
+        }
         assert_eq!(
             drive("file://server/share/mlruns"),
             PathBuf::from(r"\\server\share\mlruns")
@@ -417,6 +456,19 @@ mod tests {
                 PathBuf::from("/C:/Users/me/mlruns/1/abc/artifacts"),
                 "{uri}"
             );
+        }
+        // A Windows path with its drive in the host position (`file://C:/…`, or encoded whole).
+        for uri in [
+            "file://C:/Users/me/mlruns/1/abc/artifacts",
+            "file://C%3A%5CUsers%5Cme%5Cmlruns%5C1%5Cabc%5Cartifacts",
+        ] {
+            assert_eq!(
+                artifact_file_uri_to_path(uri).unwrap(),
+                PathBuf::from("/C:/Users/me/mlruns/1/abc/artifacts"),
+                "{uri}"
+            );
+            let err = parse_tracking_uri(uri).unwrap_err().to_string();
+            assert!(err.contains("Windows drive path"), "{uri}: {err}");
         }
         assert_eq!(
             artifact_file_uri_to_path("file://nas/team/mlruns/1/abc/artifacts").unwrap(),

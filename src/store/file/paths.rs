@@ -137,6 +137,8 @@ pub(crate) fn resolve_artifact_location(location: &str) -> String {
 mod tests {
     use super::*;
 
+    // pathlib's PosixPath; the Windows form is store::uri's windows_paths_become_uris_like_pathlib.
+    #[cfg(not(windows))]
     #[test]
     fn file_uris_are_percent_encoded_like_pathlib() {
         assert_eq!(
@@ -162,6 +164,7 @@ mod tests {
         assert_eq!(append_to_uri_path("/plain/", &["r"]), "/plain/r");
     }
 
+    #[cfg(not(windows))]
     #[test]
     fn local_artifact_locations_are_resolved() {
         let cwd = std::env::current_dir().unwrap();
@@ -175,6 +178,33 @@ mod tests {
             format!("file://{}", cwd.join("rel").to_string_lossy())
         );
         assert_eq!(resolve_artifact_location("file:///abs"), "file:///abs");
+        assert_eq!(resolve_artifact_location("s3://bucket/x"), "s3://bucket/x");
+    }
+
+    /// On Windows MLflow's `resolve_uri_if_local` records local paths as `file:///C:/…` URIs,
+    /// and a path without a drive (`/abs`) is on the current drive.
+    #[cfg(windows)]
+    #[test]
+    fn local_artifact_locations_are_resolved() {
+        let uri_of = |p: &Path| format!("file:///{}", p.to_string_lossy().replace('\\', "/"));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            resolve_artifact_location("rel/dir"),
+            uri_of(&cwd.join("rel").join("dir"))
+        );
+        assert_eq!(
+            resolve_artifact_location("/abs/dir"),
+            uri_of(&absolute(Path::new("/abs/dir")))
+        );
+        assert_eq!(resolve_artifact_location(r"D:\abs\dir"), r"D:\abs\dir");
+        assert_eq!(
+            resolve_artifact_location("file:rel"),
+            uri_of(&cwd.join("rel"))
+        );
+        assert_eq!(
+            resolve_artifact_location("file:///C:/abs"),
+            "file:///C:/abs"
+        );
         assert_eq!(resolve_artifact_location("s3://bucket/x"), "s3://bucket/x");
     }
 

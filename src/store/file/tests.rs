@@ -24,6 +24,28 @@ fn run_in(store: &FileStore, experiment_id: &str) -> Run {
         .unwrap()
 }
 
+/// The `file:` URI MLflow records for the absolute path `path` (a temp folder, nothing to
+/// percent-encode): `file:///tmp/…` on unix, `file:///C:/Users/…` on Windows.
+fn file_uri_of(path: &Path) -> String {
+    let text = path.display().to_string();
+    if cfg!(windows) {
+        format!("file:///{}", text.replace('\\', "/"))
+    } else {
+        format!("file://{text}")
+    }
+}
+
+/// What the store records for the root-relative local path `posix` (`/abs`): the path itself
+/// on unix; on Windows, where it has no drive, the `file:` URI of it on the current drive, as
+/// MLflow's `resolve_uri_if_local` there.
+fn recorded_local(posix: &str) -> String {
+    if cfg!(windows) {
+        file_uri_of(&crate::store::uri::absolute(Path::new(posix)))
+    } else {
+        posix.to_string()
+    }
+}
+
 fn run_dir(store: &FileStore, run: &Run) -> PathBuf {
     store
         .root()
@@ -64,7 +86,7 @@ fn first_write_creates_root_default_experiment_and_trash() {
     let meta = yaml_map(&store.root().join("0/meta.yaml"));
     assert_eq!(meta["experiment_id"], serde_norway::Value::from("0"));
     assert_eq!(meta["name"], serde_norway::Value::from("Default"));
-    let expected = format!("file://{}/0", store.root().display());
+    let expected = format!("{}/0", file_uri_of(store.root()));
     assert_eq!(
         meta["artifact_location"],
         serde_norway::Value::from(expected.as_str())
@@ -109,7 +131,7 @@ fn experiment_lifecycle() {
     assert_eq!(exp.tags.get("nested/tag").map(String::as_str), Some("v"));
     assert_eq!(
         exp.artifact_location,
-        format!("file://{}/{id}", store.root().display())
+        format!("{}/{id}", file_uri_of(store.root()))
     );
     assert_eq!(
         store
@@ -181,14 +203,15 @@ fn experiment_tags_and_artifact_locations() {
     let id = store
         .create_experiment("e", Some("/abs/artifacts"), &[])
         .unwrap();
+    let location = recorded_local("/abs/artifacts");
     assert_eq!(
         store.get_experiment(&id).unwrap().artifact_location,
-        "/abs/artifacts"
+        location
     );
     let run = run_in(&store, &id);
     assert_eq!(
         run.info.artifact_uri,
-        format!("/abs/artifacts/{}/artifacts", run.info.run_id)
+        format!("{location}/{}/artifacts", run.info.run_id)
     );
 
     store.set_experiment_tag(&id, "a/b", "1").unwrap();
@@ -248,12 +271,12 @@ fn create_run_writes_the_full_meta_key_set() {
     let text = fs::read_to_string(dir.join("meta.yaml")).unwrap();
     let id = &run.info.run_id;
     let expected = format!(
-        "artifact_uri: file://{root}/0/{id}/artifacts\nend_time: null\nentry_point_name: ''\n\
+        "artifact_uri: {root}/0/{id}/artifacts\nend_time: null\nentry_point_name: ''\n\
          experiment_id: '0'\nlifecycle_stage: active\nrun_id: {q}{id}{q}\n\
          run_name: 'a run name with spaces: and colon'\nrun_uuid: {q}{id}{q}\nsource_name: ''\n\
          source_type: 4\nsource_version: ''\nstart_time: 1796041069655\nstatus: 1\ntags: []\n\
          user_id: unknown\n",
-        root = store.root().display(),
+        root = file_uri_of(store.root()),
         q = if text.contains(&format!("run_id: '{id}'")) {
             "'"
         } else {
@@ -879,12 +902,13 @@ fn damaged_store_lists_healthy_runs_and_names_each_problem() {
     assert!(warned("stray.txt"));
     assert!(warned("not-a-run"));
     assert!(warned(".DS_Store"));
-    assert!(warned("metrics/empty"));
+    let sep = std::path::MAIN_SEPARATOR;
+    assert!(warned(&format!("metrics{sep}empty")));
     assert!(!warned("datasets") && !warned("traces"));
     let line_warning = page
         .warnings
         .iter()
-        .find(|w| w.location.ends_with("metrics/loss"))
+        .find(|w| w.location.ends_with(&format!("metrics{sep}loss")))
         .unwrap();
     assert!(line_warning.message.contains("line 2"), "{line_warning}");
     assert!(

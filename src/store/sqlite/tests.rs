@@ -483,7 +483,31 @@ fn sqlite_store_is_send_sync_and_object_safe() {
     assert_send_sync::<SqliteStore>();
     let (_dir, store) = new_store();
     let shared: Arc<dyn TrackingStore> = Arc::new(store);
-    assert!(shared.tracking_uri().starts_with("sqlite:////"));
+    // sqlite:/// + the absolute path: sqlite:////tmp/… on unix, sqlite:///C:/… on Windows.
+    let uri = shared.tracking_uri();
+    let path = uri.strip_prefix("sqlite:///").unwrap_or_default();
+    assert!(Path::new(path).is_absolute(), "{uri}");
+}
+
+/// What a store records for the root-relative local path `posix` (`/art`): the path itself on
+/// unix; on Windows, where it has no drive, MLflow's `resolve_uri_if_local` there gives the
+/// `file:` URI of it on the current drive (`file:///C:/art`).
+fn recorded_local(posix: &str) -> String {
+    if cfg!(windows) {
+        crate::store::uri::path_to_file_uri(Path::new(posix))
+    } else {
+        posix.to_string()
+    }
+}
+
+/// The path of a `sqlite:///` URI as the store writes it: `/` separators on every platform.
+fn uri_path(path: &Path) -> String {
+    let text = path.display().to_string();
+    if cfg!(windows) {
+        text.replace('\\', "/")
+    } else {
+        text
+    }
 }
 
 #[test]
@@ -493,7 +517,7 @@ fn sqlite_new_database_has_mlflow_schema_and_rows() {
     assert!(store.is_writable());
     assert_eq!(
         store.tracking_uri(),
-        format!("sqlite:///{}", dir.path().join("mlflow.db").display())
+        format!("sqlite:///{}", uri_path(&dir.path().join("mlflow.db")))
     );
     let conn = raw(&store);
     let count = |kind: &str| -> i64 {
@@ -528,7 +552,12 @@ fn sqlite_new_database_has_mlflow_schema_and_rows() {
         .unwrap();
     assert_eq!(
         default,
-        (0, "Default".into(), "/art/0".into(), "default".into())
+        (
+            0,
+            "Default".into(),
+            format!("{}/0", recorded_local("/art")),
+            "default".into()
+        )
     );
     // The journal mode is left alone.
     let mode: String = conn
@@ -553,15 +582,24 @@ fn sqlite_rows_use_mlflow_encodings() {
         .unwrap();
     assert_eq!((e1.as_str(), e2.as_str()), ("1", "2"));
     let exp2 = store.get_experiment(&e2).unwrap();
-    assert!(Path::new(&exp2.artifact_location).is_absolute());
+    if cfg!(windows) {
+        assert!(
+            exp2.artifact_location.starts_with("file:///"),
+            "{}",
+            exp2.artifact_location
+        );
+    } else {
+        assert!(Path::new(&exp2.artifact_location).is_absolute());
+    }
     assert!(exp2.artifact_location.ends_with("/relative/place"));
+    let art = recorded_local("/art");
     assert_eq!(
         store.get_experiment(&e1).unwrap().artifact_location,
-        "/art/1"
+        format!("{art}/1")
     );
     let run = new_run(&store, &e1);
     let id = run.info.run_id.clone();
-    assert_eq!(run.info.artifact_uri, format!("/art/1/{id}/artifacts"));
+    assert_eq!(run.info.artifact_uri, format!("{art}/1/{id}/artifacts"));
     store
         .log_batch(
             &id,
@@ -794,7 +832,10 @@ fn sqlite_zero_byte_file_is_initialised_by_the_first_write_only() {
     // It reads as the new database the first write makes: Default, and no runs.
     let default = store.get_experiment_by_name("Default").unwrap().unwrap();
     assert_eq!(default.experiment_id, "0");
-    assert_eq!(default.artifact_location, "/a/0");
+    assert_eq!(
+        default.artifact_location,
+        format!("{}/0", recorded_local("/a"))
+    );
     let listed = store
         .search_experiments(&ExperimentQuery::default())
         .unwrap();
@@ -922,9 +963,14 @@ fn sqlite_delete_experiment_marks_every_run_deleted() {
 #[test]
 fn sqlite_default_artifact_root_is_a_plain_absolute_path() {
     let root = resolve_uri_if_local("./mlruns");
-    assert!(Path::new(&root).is_absolute());
+    // A plain path on unix; on Windows the file: URI MLflow's resolve_uri_if_local makes there.
+    if cfg!(windows) {
+        assert!(root.starts_with("file:///"), "{root}");
+    } else {
+        assert!(Path::new(&root).is_absolute());
+    }
     assert!(root.ends_with("/mlruns") && !root.contains("/./"));
-    assert_eq!(resolve_uri_if_local("/abs/x"), "/abs/x");
+    assert_eq!(resolve_uri_if_local("/abs/x"), recorded_local("/abs/x"));
     assert_eq!(resolve_uri_if_local("s3://b/x"), "s3://b/x");
     assert_eq!(
         resolve_uri_if_local("mlflow-artifacts:/"),
