@@ -415,11 +415,13 @@ fn check_mlscope_reads_mlflow_run(client: &TrackingClient, written: &Value, src:
     assert!(streamed == big, "streamed big.bin differs");
     // Downloads: everything, byte-identical to what MLflow downloaded.
     let ours = tempfile::tempdir().unwrap();
-    let got = client.download_artifacts(run_id, "", ours.path()).unwrap();
+    let got = client
+        .download_artifacts(run_id, "", Some(ours.path()))
+        .unwrap();
     assert_same_files(&got, Path::new(written["downloaded"].as_str().unwrap()));
     let one = tempfile::tempdir().unwrap();
     let file = client
-        .download_artifacts(run_id, "docs/a b#c.txt", one.path())
+        .download_artifacts(run_id, "docs/a b#c.txt", Some(one.path()))
         .unwrap();
     assert_eq!(
         std::fs::read(file).unwrap(),

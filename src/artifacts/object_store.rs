@@ -59,6 +59,18 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
         .map_err(|e| Error::InvalidState(format!("cannot start the object-store runtime: {e}")))
 }
 
+/// Runs a closure with the artifact layer's runtime as the current one (for calls that spawn).
+trait EnterAnd {
+    fn enter_and<T>(&self, f: impl FnOnce() -> T) -> T;
+}
+
+impl EnterAnd for tokio::runtime::Runtime {
+    fn enter_and<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _guard = self.enter();
+        f()
+    }
+}
+
 /// Runs `future` to completion on the artifact layer's runtime, blocking the calling thread.
 pub(crate) fn block_on<F>(future: F) -> Result<F::Output>
 where
@@ -268,8 +280,11 @@ impl ObjectStoreArtifactRepository {
         let upload = block_on(async move { store.put_multipart(&key).await })?
             .map_err(|e| self.err(&what, e))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        // `write` spawns each full part's upload onto the current runtime: ours (the tasks run
+        // while the next block_on waits).
+        let rt = runtime()?;
         let mut total = first.len() as u64;
-        writer.write(&first);
+        rt.enter_and(|| writer.write(&first));
         drop(first);
         let mut buf = vec![0u8; PART_SIZE];
         let outcome: Result<()> = loop {
@@ -285,7 +300,7 @@ impl ObjectStoreArtifactRepository {
                 Ok(Err(e)) => break Err(self.err(&what, e)),
                 Err(e) => break Err(e),
             }
-            writer.write(&buf[..n]);
+            rt.enter_and(|| writer.write(&buf[..n]));
             total += n as u64;
         };
         match outcome {
