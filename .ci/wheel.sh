@@ -30,7 +30,7 @@ check_binary() {
     version="$("$bin" --version)"
     echo "$bin --version: $version"
     grep -q "MLflow 3.17.2" <<<"$version" || { echo "ERROR: --version lacks the MLflow versions" >&2; return 1; }
-    runs="$("$bin" runs "$work/store/mlflow.db")"
+    runs="$("$bin" runs "sqlite:///$work/store/mlflow.db")"
     echo "$runs" | head -5
     [ "$(wc -l <<<"$runs")" -ge 2 ] || { echo "ERROR: '$bin runs' listed no runs" >&2; return 1; }
 }
