@@ -33,7 +33,7 @@ pub mod http;
 pub mod images;
 mod local;
 #[cfg(feature = "s3")]
-mod object_store;
+pub mod object_store;
 mod path;
 pub mod pyfmt;
 #[cfg(feature = "s3")]

@@ -1,5 +1,5 @@
 //! [`ObjectStoreArtifactRepository`]: run artifacts in an object store (S3 and S3-compatible
-//! services such as MinIO), through the [`object_store`](::object_store) crate.
+//! services such as MinIO), through the `object_store` crate.
 //!
 //! | operation | requests |
 //! |---|---|
@@ -13,7 +13,7 @@
 //! ## The async runtime stays here
 //!
 //! `object_store` is async. Its futures are driven by one process-wide current-thread tokio
-//! runtime owned by this module ([`block_on`]); every method of the repository blocks, like
+//! runtime owned by this module (`block_on`); every method of the repository blocks, like
 //! the local and HTTP repositories, and nothing async leaks into the public API. The HTTP
 //! connections of a store belong to that runtime, which is why stores are cached per
 //! configuration and never moved to another runtime. Called from inside someone else's tokio
