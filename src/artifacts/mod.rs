@@ -11,7 +11,8 @@
 //! | `/abs/mlruns/<exp>/<run>/artifacts` | SQLite store via the Python client | yes |
 //! | `mlflow-artifacts:/<exp>/<run>/artifacts` | tracking server | yes, through the server ([`HttpArtifactRepository`]) |
 //! | `http(s)://…/api/2.0/mlflow-artifacts/artifacts/…` | tracking server | yes, likewise |
-//! | `s3://…`, `gs://…`, … | remote artifact stores | no (clear error) |
+//! | `s3://bucket/…` | `--default-artifact-root s3://…`, `artifact_location` | yes, directly ([`ObjectStoreArtifactRepository`], feature `s3`; configured like MLflow: [`s3`]) |
+//! | `gs://…`, `wasbs://…`, `dbfs:/…`, … | other remote artifact stores | no (clear error) |
 //!
 //! ## Stores copied between machines
 //!
@@ -31,10 +32,16 @@ pub mod figure;
 pub mod http;
 pub mod images;
 mod local;
+#[cfg(feature = "s3")]
+pub mod object_store;
 mod path;
 pub mod pyfmt;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod table;
 
+#[cfg(feature = "s3")]
+pub use self::object_store::ObjectStoreArtifactRepository;
 pub use http::HttpArtifactRepository;
 pub use local::LocalArtifactRepository;
 pub use path::{ArtifactPath, TEMP_ARTIFACT_PREFIX};
@@ -175,11 +182,13 @@ pub enum ArtifactLocation {
     /// An MLflow tracking server's proxied artifact store (`mlflow-artifacts:` or an
     /// `http(s)://` URL of the proxy), read through [`HttpArtifactRepository`].
     MlflowArtifacts(String),
+    /// An object store read and written directly (`s3://bucket/prefix`; feature `s3`).
+    ObjectStore(String),
 }
 
 /// Parses an artifact URI: `file:` URIs and plain paths are local, `mlflow-artifacts:` and
-/// `http(s)://` are a tracking server's artifact proxy; anything else (`s3:`, `gs:`, `dbfs:` …)
-/// is an error.
+/// `http(s)://` are a tracking server's artifact proxy, `s3://` (also `s3a://`, `s3n://`) an
+/// object store; anything else (`gs:`, `dbfs:` …) is an error.
 pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
     let trimmed = uri.trim();
     if trimmed.is_empty() {
@@ -192,6 +201,12 @@ pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
         || trimmed.starts_with("https://")
     {
         return Ok(ArtifactLocation::MlflowArtifacts(trimmed.to_string()));
+    }
+    if ["s3://", "s3a://", "s3n://"]
+        .iter()
+        .any(|p| trimmed.starts_with(p))
+    {
+        return Ok(ArtifactLocation::ObjectStore(trimmed.to_string()));
     }
     if trimmed.starts_with("file:") {
         return crate::store::uri::artifact_file_uri_to_path(trimmed).map(ArtifactLocation::Local);
@@ -210,7 +225,8 @@ pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
         {
             return Err(Error::InvalidParameter(format!(
                 "artifact URIs with scheme '{scheme}:' are not supported by mlscope (only local \
-                 `file:` URIs and paths, and a tracking server's `mlflow-artifacts:`): {trimmed}"
+                 `file:` URIs and paths, a tracking server's `mlflow-artifacts:`, and `s3://`): \
+                 {trimmed}"
             )));
         }
     }
@@ -278,7 +294,22 @@ pub fn open_artifact_repository(uri: &str) -> Result<Arc<dyn ArtifactRepository>
             let tracking = std::env::var(crate::env::MLFLOW_TRACKING_URI).unwrap_or_default();
             Ok(Arc::new(HttpArtifactRepository::new(&u, &tracking)?))
         }
+        ArtifactLocation::ObjectStore(u) => open_object_store(&u),
     }
+}
+
+/// The repository of an object-store URI (`s3://…`).
+#[cfg(feature = "s3")]
+fn open_object_store(uri: &str) -> Result<Arc<dyn ArtifactRepository>> {
+    Ok(Arc::new(s3::open_s3_repository(uri)?))
+}
+
+/// Without the `s3` feature object-store URIs are an error that says how to get them.
+#[cfg(not(feature = "s3"))]
+fn open_object_store(uri: &str) -> Result<Arc<dyn ArtifactRepository>> {
+    Err(Error::InvalidParameter(format!(
+        "this build of mlscope has no object-store support (cargo feature `s3`): cannot open {uri}"
+    )))
 }
 
 /// A run's artifact repository and how its root was found: local roots through
@@ -296,6 +327,15 @@ pub fn open_run_artifacts(
             resolution: RootResolution::Remote,
         };
         return Ok((root, Arc::new(repo)));
+    }
+    if let ArtifactLocation::ObjectStore(u) = parse_artifact_uri(artifact_uri)? {
+        let repo = open_object_store(&u)?;
+        let root = ResolvedArtifactRoot {
+            recorded_uri: artifact_uri.to_string(),
+            local_root: PathBuf::new(),
+            resolution: RootResolution::Remote,
+        };
+        return Ok((root, repo));
     }
     let root = resolve_artifact_root(artifact_uri, run)?;
     let repo: Arc<dyn ArtifactRepository> = Arc::new(root.repository());
@@ -316,8 +356,9 @@ pub enum RootResolution {
     /// Neither the recorded location nor a store-relative one exists yet: the run has no
     /// artifacts so far. The recorded location is used (and created by the first write).
     NotCreatedYet,
-    /// The artifacts are on a tracking server (`mlflow-artifacts:`), not on this machine:
-    /// `local_root` is empty and [`open_run_artifacts`] gives the remote repository.
+    /// The artifacts are on a tracking server (`mlflow-artifacts:`) or in an object store
+    /// (`s3://`), not on this machine: `local_root` is empty and [`open_run_artifacts`] gives
+    /// the remote repository.
     Remote,
 }
 
@@ -379,6 +420,12 @@ pub fn resolve_artifact_root(
     let recorded = match parse_artifact_uri(artifact_uri)? {
         ArtifactLocation::Local(p) => p,
         ArtifactLocation::MlflowArtifacts(u) => return Err(server_uri_needs_tracking_server(&u)),
+        ArtifactLocation::ObjectStore(u) => {
+            return Err(Error::InvalidParameter(format!(
+                "{u} is in an object store, not on this machine: use open_run_artifacts or \
+                 open_artifact_repository"
+            )));
+        }
     };
     let done = |local_root: PathBuf, resolution| ResolvedArtifactRoot {
         recorded_uri: artifact_uri.to_string(),
@@ -518,8 +565,12 @@ mod tests {
         };
         let err = open_run_artifacts("mlflow-artifacts:/1/abc/artifacts", sqlite).unwrap_err();
         assert!(err.to_string().contains("MLFLOW_TRACKING_URI"), "{err}");
-        let err = parse_artifact_uri("s3://bucket/x").unwrap_err();
-        assert!(err.to_string().contains("'s3:'"), "{err}");
+        assert_eq!(
+            parse_artifact_uri("s3://bucket/x").unwrap(),
+            ArtifactLocation::ObjectStore("s3://bucket/x".into())
+        );
+        let err = parse_artifact_uri("gs://bucket/x").unwrap_err();
+        assert!(err.to_string().contains("'gs:'"), "{err}");
         assert!(parse_artifact_uri("").is_err());
     }
 

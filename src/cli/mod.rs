@@ -21,11 +21,18 @@ use crate::tracking::TrackingClient;
 use crate::tracking::client::collect_pages;
 use output::{Format, Grid, format_duration, format_float, format_time, write_json};
 
+/// What `mlscope --version` prints after the name: the version and the MLflow releases whose
+/// file, SQLite and REST formats the test suite checks against real MLflow.
+pub const VERSION_TEXT: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (formats checked against MLflow 3.17.2 and 2.22.5)"
+);
+
 /// Command-line arguments of `mlscope`.
 #[derive(Debug, Parser)]
 #[command(
     name = "mlscope",
-    version,
+    version = VERSION_TEXT,
     about = "Browse MLflow tracking data (mlruns folders and mlflow.db files) without a server",
     args_conflicts_with_subcommands = true
 )]
