@@ -7,6 +7,7 @@
 //! | `http://host:port`, `https://host/prefix` | [`RestStore`] (an MLflow tracking server) |
 
 pub mod file;
+pub mod index;
 pub mod locate;
 pub mod rest;
 pub mod sqlite;

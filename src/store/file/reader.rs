@@ -370,6 +370,7 @@ impl FileStore {
         view: ViewType,
         warnings: &mut Vec<StoreWarning>,
     ) -> Vec<Run> {
+        self.run_cache.load_index(&self.root);
         let mut candidates = Vec::new();
         for experiment in experiments {
             candidates.extend(self.run_dirs(experiment, warnings));
@@ -417,6 +418,7 @@ impl FileStore {
                 .collect();
             self.run_cache.retain_in(&experiment.path, &present);
         }
+        self.run_cache.save_index(&self.root);
         let mut runs = Vec::with_capacity(results.len());
         for (run, local) in results {
             warnings.extend(local);
