@@ -118,14 +118,47 @@ fn listing(store: &FileStore, experiment: &str, view: ViewType) -> (Vec<Run>, Ve
     (runs, warnings)
 }
 
-/// Lists with the index (a new store, as a new process) and without, asserts they agree and
-/// returns the indexed store (for `runs_reused`) and the runs.
+/// Every run of the experiment for `view` through `stream_runs` (the viewer's way), sorted by
+/// id, with the warnings; checks that no run comes twice.
+fn streamed(store: &FileStore, experiment: &str, view: ViewType) -> (Vec<Run>, Vec<String>) {
+    let mut query = RunQuery::new([experiment.to_string()]);
+    query.view_type = view;
+    let mut runs = Vec::new();
+    let mut warnings = Vec::new();
+    let mut last_progress = 0;
+    store
+        .stream_runs(&query, &mut |batch| {
+            runs.extend(batch.runs);
+            warnings.extend(batch.warnings.into_iter().map(|w| format!("{w:?}")));
+            if let Some((read, total)) = batch.progress {
+                assert!(read >= last_progress && read <= total);
+                last_progress = read;
+            }
+            true
+        })
+        .expect("stream");
+    runs.sort_by(|a, b| a.info.run_id.cmp(&b.info.run_id));
+    let before = runs.len();
+    runs.dedup_by(|a, b| a.info.run_id == b.info.run_id);
+    assert_eq!(runs.len(), before, "a run came twice");
+    (runs, warnings)
+}
+
+/// Lists with the index (a new store, as a new process) and without, by pages and streamed,
+/// asserts they all agree and returns the indexed store (for `runs_reused`) and the runs.
 fn same_both_ways(f: &Fixture) -> (FileStore, Vec<Run>) {
     let indexed = f.indexed();
     for view in [ViewType::ActiveOnly, ViewType::All, ViewType::DeletedOnly] {
         let with = listing(&indexed, &f.experiment, view);
         let without = listing(&f.plain(), &f.experiment, view);
         assert_eq!(with, without, "listing of {view:?} differs with the index");
+        let streamed_with = streamed(&f.indexed(), &f.experiment, view);
+        assert_eq!(
+            streamed_with, without,
+            "streamed {view:?} differs with the index"
+        );
+        let streamed_without = streamed(&f.plain(), &f.experiment, view);
+        assert_eq!(streamed_without, without, "streamed {view:?} differs");
     }
     let runs = listing(&indexed, &f.experiment, ViewType::All).0;
     (indexed, runs)
@@ -328,4 +361,36 @@ fn no_index_without_options() {
         }));
     let _ = listing(&small, &f.experiment, ViewType::All);
     assert!(f.index_files().is_empty());
+}
+
+#[test]
+fn streaming_hands_over_the_newest_runs_first_from_the_index() {
+    let f = Fixture::new(300);
+    std::thread::sleep(SETTLE);
+    let (_, all) = same_both_ways(&f);
+    let mut newest: Vec<(Option<i64>, String)> = all
+        .iter()
+        .map(|r| (r.info.start_time, r.info.run_id.clone()))
+        .collect();
+    newest.sort_by(|a, b| b.cmp(a));
+    let store = f.indexed();
+    let mut batches = Vec::new();
+    store
+        .stream_runs(&RunQuery::new([f.experiment.clone()]), &mut |batch| {
+            batches.push(batch);
+            true
+        })
+        .expect("stream");
+    assert!(batches.len() >= 2, "{} batches", batches.len());
+    let first: std::collections::BTreeSet<&str> = batches[0]
+        .runs
+        .iter()
+        .map(|r| r.info.run_id.as_str())
+        .collect();
+    let expected: std::collections::BTreeSet<&str> = newest[..batches[0].runs.len()]
+        .iter()
+        .map(|(_, id)| id.as_str())
+        .collect();
+    assert_eq!(first, expected, "the first batch holds the newest runs");
+    assert_eq!(batches.last().and_then(|b| b.progress), Some((300, 300)));
 }

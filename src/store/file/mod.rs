@@ -368,6 +368,14 @@ impl TrackingStore for FileStore {
         self.search_runs_impl(query)
     }
 
+    fn stream_runs(
+        &self,
+        query: &RunQuery,
+        sink: &mut dyn FnMut(crate::store::RunBatch) -> bool,
+    ) -> Result<()> {
+        self.stream_runs_impl(query, sink)
+    }
+
     fn log_batch(
         &self,
         run_id: &str,

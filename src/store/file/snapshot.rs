@@ -367,6 +367,16 @@ impl RunCache {
         same.then(|| run.clone())
     }
 
+    /// The start time of each kept run (`None`: not kept), without checking its files.
+    pub(crate) fn start_times(&self, dirs: &[&Path]) -> Vec<Option<Option<i64>>> {
+        let Ok(runs) = self.runs.lock() else {
+            return vec![None; dirs.len()];
+        };
+        dirs.iter()
+            .map(|d| runs.get(*d).map(|(_, r)| r.info.start_time))
+            .collect()
+    }
+
     /// Runs served from a kept copy (not read from the store) so far.
     pub(crate) fn reused(&self) -> u64 {
         self.reused.load(std::sync::atomic::Ordering::Relaxed)
