@@ -394,3 +394,60 @@ fn streaming_hands_over_the_newest_runs_first_from_the_index() {
     assert_eq!(first, expected, "the first batch holds the newest runs");
     assert_eq!(batches.last().and_then(|b| b.progress), Some((300, 300)));
 }
+
+#[test]
+fn sqlite_streams_the_same_runs_in_the_same_order_as_its_pages() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let db = tmp.path().join("mlflow.db");
+    let store = mlscope::store::SqliteStore::open(&db).expect("open");
+    let exp = store.create_experiment("s", None, &[]).expect("experiment");
+    for i in 0..600 {
+        let run = store
+            .create_run(CreateRun {
+                experiment_id: exp.clone(),
+                user_id: "u".into(),
+                // Ties on purpose: the order falls back to the run id.
+                start_time: Some(1_700_000_000_000 + (i / 3) as i64),
+                tags: vec![RunTag::new("i", i.to_string())],
+                run_name: None,
+            })
+            .expect("run");
+        store
+            .log_batch(
+                &run.info.run_id,
+                &[Metric::new("m", i as f64, 1, 0)],
+                &[Param::new("p", i.to_string())],
+                &[],
+            )
+            .expect("log");
+    }
+    for filter in ["", "metrics.m < 100", "params.p = '7'"] {
+        let mut query = RunQuery::new([exp.clone()]);
+        query.filter = filter.into();
+        query.max_results = 50;
+        let mut paged = Vec::new();
+        loop {
+            let page = store.search_runs(&query).expect("search");
+            paged.extend(page.items);
+            match page.next_page_token {
+                Some(t) => query.page_token = Some(t),
+                None => break,
+            }
+        }
+        let mut streamed = Vec::new();
+        let mut batches = 0;
+        query.page_token = None;
+        store
+            .stream_runs(&query, &mut |batch| {
+                assert!(batch.ordered);
+                batches += 1;
+                streamed.extend(batch.runs);
+                true
+            })
+            .expect("stream");
+        assert_eq!(streamed, paged, "filter {filter:?}");
+        if filter.is_empty() {
+            assert!(batches >= 2, "600 runs in {batches} batches");
+        }
+    }
+}

@@ -40,6 +40,30 @@ pub struct RunBatch {
     pub progress: Option<(usize, usize)>,
 }
 
+/// [`TrackingStore::stream_runs`] by paging through [`TrackingStore::search_runs`]: one batch
+/// per page, in the query's order.
+pub fn stream_by_pages(
+    store: &(impl TrackingStore + ?Sized),
+    query: &RunQuery,
+    sink: &mut dyn FnMut(RunBatch) -> bool,
+) -> Result<()> {
+    let mut query = query.clone();
+    loop {
+        let page = store.search_runs(&query)?;
+        let last = page.next_page_token.is_none();
+        let batch = RunBatch {
+            runs: page.items,
+            warnings: page.warnings,
+            ordered: true,
+            progress: None,
+        };
+        if !sink(batch) || last {
+            return Ok(());
+        }
+        query.page_token = page.next_page_token;
+    }
+}
+
 /// What to create in [`TrackingStore::create_run`].
 #[derive(Debug, Clone, Default)]
 pub struct CreateRun {
@@ -156,21 +180,7 @@ pub trait TrackingStore: Send + Sync {
     /// `false` to stop. By default: pages of [`Self::search_runs`], in order; a file store
     /// hands over its newest runs first, before reading the rest.
     fn stream_runs(&self, query: &RunQuery, sink: &mut dyn FnMut(RunBatch) -> bool) -> Result<()> {
-        let mut query = query.clone();
-        loop {
-            let page = self.search_runs(&query)?;
-            let last = page.next_page_token.is_none();
-            let batch = RunBatch {
-                runs: page.items,
-                warnings: page.warnings,
-                ordered: true,
-                progress: None,
-            };
-            if !sink(batch) || last {
-                return Ok(());
-            }
-            query.page_token = page.next_page_token;
-        }
+        stream_by_pages(self, query, sink)
     }
 
     // ----- metrics, params, tags -----------------------------------------------------------

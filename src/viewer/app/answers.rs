@@ -84,11 +84,7 @@ impl App {
                     return;
                 }
                 match result {
-                    Ok(RunsPage {
-                        runs,
-                        warnings,
-                        done,
-                    }) => self.add_runs_page(runs, warnings, done),
+                    Ok(page) => self.add_runs_page(page),
                     Err(f) => self.runs_failed(f),
                 }
             }
@@ -281,17 +277,35 @@ impl App {
         self.request_run_counts(others);
     }
 
-    fn add_runs_page(&mut self, runs: Vec<Run>, warnings: Vec<StoreWarning>, done: bool) {
+    fn add_runs_page(&mut self, page: RunsPage) {
+        let RunsPage {
+            runs,
+            warnings,
+            done,
+            ordered,
+            progress,
+        } = page;
         let d = &mut self.data;
         d.filter.error = None;
-        if std::mem::take(&mut d.runs.awaiting_first_page) {
+        let first_page = std::mem::take(&mut d.runs.awaiting_first_page);
+        if first_page {
             // The previous search's warnings stay shown until the new ones are known.
             d.runs.warnings.clear();
         }
         d.runs.warnings.extend(warnings);
+        d.runs.progress = progress.or(if done { None } else { d.runs.progress });
+        let arrived = runs.len();
         d.runs.partial.extend(runs.into_iter().map(Arc::new));
         let first = !matches!(d.runs.entry, Entry::Ready(_)) || done;
-        if first || d.runs.partial.len() % 5_000 < 50 || done {
+        let shown = d.runs.entry.ready().map_or(0, |s| s.runs.len());
+        // Streamed batches (unordered, growing): the first one, then each time the rows have
+        // doubled, so a 100,000-run store rebuilds the set ~10 times, not per batch.
+        let streamed = !ordered && arrived > 0 && (first_page || d.runs.partial.len() >= 2 * shown);
+        if first || d.runs.partial.len() % 5_000 < 50 || done || streamed {
+            if !ordered {
+                // The store's order (newest first), as paging would have given.
+                crate::search::order_by::sort_runs_by(&mut d.runs.partial, &[]);
+            }
             let set = RunSet::new(d.runs.partial.clone(), self.generation);
             let visible: HashSet<&String> = set.index.keys().collect();
             d.selection.retain(|id| visible.contains(id));
