@@ -285,6 +285,9 @@ impl App {
             ordered,
             progress,
         } = page;
+        // A new version for each set built from this search's pages, so that the rows (memoised
+        // on it) follow the set while pages arrive.
+        let version = self.next_generation();
         let d = &mut self.data;
         d.filter.error = None;
         let first_page = std::mem::take(&mut d.runs.awaiting_first_page);
@@ -306,7 +309,7 @@ impl App {
                 // The store's order (newest first), as paging would have given.
                 crate::search::order_by::sort_runs_by(&mut d.runs.partial, &[]);
             }
-            let set = RunSet::new(d.runs.partial.clone(), self.generation);
+            let set = RunSet::new(d.runs.partial.clone(), version);
             let visible: HashSet<&String> = set.index.keys().collect();
             d.selection.retain(|id| visible.contains(id));
             if d.focus.as_ref().is_some_and(|f| !visible.contains(f)) {
@@ -338,6 +341,16 @@ impl App {
         }
         if done {
             d.runs.loading = false;
+            if timings_enabled() {
+                eprintln!(
+                    "mlscope-viewer: all rows after {:.1} ms ({} runs; search took {:.1} ms)",
+                    self.perf
+                        .opened_at
+                        .map_or(f64::NAN, |t| t.elapsed().as_secs_f64() * 1e3),
+                    d.runs.partial.len(),
+                    d.runs.started.elapsed().as_secs_f64() * 1e3
+                );
+            }
             let applied = &d.filter.applied;
             if !applied.trim().is_empty() && d.filter.history.last() != Some(applied) {
                 d.filter.history.push(applied.clone());

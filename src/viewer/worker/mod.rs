@@ -198,12 +198,17 @@ impl WorkerThread {
         }
     }
 
-    /// The next request: interactive ones first, run counts (slow, background) last.
+    /// The next request: interactive ones first, then the search for the experiment active
+    /// last (it may read the whole store, and the first rows should not wait for it: the
+    /// runs search streams its newest runs first), run counts (slow, background) last.
     fn next(&mut self) -> Option<Envelope> {
-        let pos = self
-            .queue
-            .iter()
-            .position(|e| !matches!(e.request, Request::RunCounts { .. }))
+        let background = |e: &Envelope| match e.request {
+            Request::RunCounts { .. } => 2,
+            Request::LatestActive { .. } => 1,
+            _ => 0,
+        };
+        let pos = (0..=2)
+            .find_map(|rank| self.queue.iter().position(|e| background(e) == rank))
             .unwrap_or(0);
         self.queue.remove(pos)
     }
