@@ -522,7 +522,10 @@ fn main() {
                     eprintln!("no mlscope binary: `cargo build --release` (or set MLSCOPE_BIN)");
                     continue;
                 };
-                let uri = path.display().to_string();
+                let uri = match backend {
+                    Backend::File => path.display().to_string(),
+                    Backend::Sqlite => format!("sqlite:///{}", path.display()),
+                };
                 let mut cells = Vec::new();
                 for (what, index) in [("no index", None), ("index warm", Some(&index_dir))] {
                     if index.is_some() {
