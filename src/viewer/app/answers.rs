@@ -219,6 +219,7 @@ impl App {
             .collect();
         self.data.selected_experiments.retain(|id| ids.contains(id));
         let first_load = self.data.selected_experiments.is_empty();
+        let mut latest_active = None;
         if first_load {
             // The experiments shown last time in this store, else the newest active one other
             // than Default (search order is newest first), else Default.
@@ -258,13 +259,7 @@ impl App {
                     .filter(active)
                     .map(|e| e.experiment_id.clone())
                     .collect();
-                let g = self.next_generation();
-                self.worker.send(
-                    g,
-                    Request::LatestActive {
-                        experiment_ids: active,
-                    },
-                );
+                latest_active = Some(active);
             }
         }
         let others: Vec<String> = experiments
@@ -274,6 +269,13 @@ impl App {
             .collect();
         self.data.experiments = Entry::Ready(Arc::new(experiments));
         self.request_runs();
+        // After the runs search, so that the worker never starts it first: it may read the
+        // whole store, and the first rows should not wait for that.
+        if let Some(experiment_ids) = latest_active {
+            let g = self.next_generation();
+            self.worker
+                .send(g, Request::LatestActive { experiment_ids });
+        }
         self.request_run_counts(others);
     }
 
