@@ -26,7 +26,16 @@
 //!   same open store (what paging back and forth or a refresh costs);
 //! * `filter`: open, `metrics.m0 > 0.5 and params.p1 = 'x'` ordered by `metrics.m0 DESC`, all
 //!   pages of 1,000;
-//! * `history`: open, `get_metric_history` of the 1M-point metric.
+//! * `history`: open, `get_metric_history` of the 1M-point metric;
+//! * `index` (issue 18, file stores): the `list` measurement through the persistent run index
+//!   (`store::index`, kept in `$MLSCOPE_SCALE_DIR/index`): once with no index (it is written:
+//!   "cold"), then with it ("warm", the median of the repetitions);
+//! * `cli`: the `mlscope runs <store> --experiment-name scale --format csv` full listing (every
+//!   run with all its params, tags and latest metrics) written to `/dev/null`, with and without
+//!   the index (the binary of `$MLSCOPE_BIN`, default `target/release/mlscope`; skipped when
+//!   missing: `cargo build --release` first).
+//!
+//! `MLSCOPE_SCALE_KINDS` (comma-separated, default `list,filter,index,cli`) picks measurements.
 //!
 //! Prints one markdown table and writes `results.json` (store paths and timings, read by
 //! `scripts/scale_bench_mlflow.sh`). Without `--bench` (under `cargo test --all-targets`) it
@@ -40,6 +49,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use mlscope::store::SqliteStore;
+use mlscope::store::index::IndexOptions;
 use mlscope::{
     CreateRun, FileStore, Metric, Param, RunQuery, RunStatus, RunTag, TrackingStore, ViewType,
 };
@@ -92,9 +102,21 @@ fn history_path(dir: &Path, backend: Backend, points: usize) -> PathBuf {
     }
 }
 
+/// The bench's index folder (`$MLSCOPE_SCALE_DIR/index`), passed to children.
+fn index_options() -> Option<IndexOptions> {
+    std::env::var_os("MLSCOPE_SCALE_INDEX").map(|dir| IndexOptions {
+        dir: PathBuf::from(dir),
+        min_runs: mlscope::store::index::DEFAULT_MIN_RUNS,
+    })
+}
+
 fn open(backend: Backend, path: &Path) -> Box<dyn TrackingStore> {
     match backend {
-        Backend::File => Box::new(FileStore::open(path).expect("open file store")),
+        Backend::File => Box::new(
+            FileStore::open(path)
+                .expect("open file store")
+                .with_index(index_options()),
+        ),
         Backend::Sqlite => {
             let artifacts = path.with_file_name("artifacts");
             Box::new(
@@ -317,13 +339,27 @@ fn child(spec: &str) {
 
 /// Runs one measurement in a child process and returns its JSON answer.
 fn measure(kind: &str, backend: Backend, path: &Path) -> serde_json::Value {
+    measure_with_index(kind, backend, path, None)
+}
+
+/// [`measure`], the child keeping its run index in `index` (none when `None`).
+fn measure_with_index(
+    kind: &str,
+    backend: Backend,
+    path: &Path,
+    index: Option<&Path>,
+) -> serde_json::Value {
     let exe = std::env::current_exe().expect("own path");
     let spec = format!("{kind}:{}:{}", backend.name(), path.display());
-    let output = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg("--bench")
         .env("MLSCOPE_SCALE_CHILD", &spec)
-        .output()
-        .expect("run measurement");
+        .env_remove("MLSCOPE_SCALE_INDEX");
+    if let Some(index) = index {
+        command.env("MLSCOPE_SCALE_INDEX", index);
+    }
+    let output = command.output().expect("run measurement");
     assert!(
         output.status.success(),
         "measurement {spec} failed: {}",
@@ -332,6 +368,46 @@ fn measure(kind: &str, backend: Backend, path: &Path) -> serde_json::Value {
     let text = String::from_utf8_lossy(&output.stdout);
     let line = text.lines().last().unwrap_or_default();
     serde_json::from_str(line).unwrap_or_else(|e| panic!("bad answer {line:?}: {e}"))
+}
+
+/// The release `mlscope` binary (`$MLSCOPE_BIN`, else `target/release/mlscope` of the target
+/// folder), if it is there.
+fn mlscope_bin() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("MLSCOPE_BIN") {
+        return Some(PathBuf::from(bin));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let bin = target.join("release").join("mlscope");
+    bin.is_file().then_some(bin)
+}
+
+/// Seconds of one `mlscope runs` full listing (CSV of every run to `/dev/null`), with the run
+/// index in `index` or none.
+fn cli_listing(bin: &Path, uri: &str, index: Option<&PathBuf>) -> f64 {
+    let mut command = Command::new(bin);
+    command
+        .args([
+            "runs",
+            uri,
+            "--experiment-name",
+            EXPERIMENT,
+            "--format",
+            "csv",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    match index {
+        Some(dir) => command
+            .env("MLSCOPE_INDEX_DIR", dir)
+            .env_remove("MLSCOPE_NO_INDEX"),
+        None => command.env("MLSCOPE_NO_INDEX", "1"),
+    };
+    let started = Instant::now();
+    let status = command.status().expect("run mlscope");
+    assert!(status.success(), "mlscope runs failed on {uri}");
+    started.elapsed().as_secs_f64()
 }
 
 fn ms(v: &serde_json::Value) -> String {
@@ -368,6 +444,12 @@ fn main() {
     let steps = env_usize("MLSCOPE_SCALE_STEPS", 100);
     let points = env_usize("MLSCOPE_SCALE_POINTS", 1_000_000);
     let reps = env_usize("MLSCOPE_SCALE_REPS", 3).max(1);
+    let kinds: Vec<String> = std::env::var("MLSCOPE_SCALE_KINDS")
+        .unwrap_or_else(|_| "list,filter,index,cli".into())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect();
+    let index_dir = dir.join("index");
 
     let mut rows = Vec::new();
     let mut results = serde_json::Map::new();
@@ -379,6 +461,9 @@ fn main() {
                 "backend": backend.name(), "runs": runs, "path": path,
             }));
             for kind in ["list", "filter"] {
+                if !kinds.iter().any(|k| k == kind) {
+                    continue;
+                }
                 // Median of `reps` by all-pages time.
                 let mut all: Vec<serde_json::Value> =
                     (0..reps).map(|_| measure(kind, backend, &path)).collect();
@@ -404,6 +489,66 @@ fn main() {
                     mib(&m["peak_mib"]),
                 ));
                 results.insert(format!("{kind}-{}-{runs}", backend.name()), m);
+            }
+            if backend == Backend::File && kinds.iter().any(|k| k == "index") {
+                // Cold: no index yet (this listing writes it); then warm from it.
+                let _ = std::fs::remove_dir_all(&index_dir);
+                let cold = measure_with_index("list", backend, &path, Some(&index_dir));
+                let mut warm: Vec<serde_json::Value> = (0..reps)
+                    .map(|_| measure_with_index("list", backend, &path, Some(&index_dir)))
+                    .collect();
+                warm.sort_by(|a, b| {
+                    a["all_pages_s"]
+                        .as_f64()
+                        .partial_cmp(&b["all_pages_s"].as_f64())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                });
+                let warm = warm[warm.len() / 2].clone();
+                for (what, m) in [("index cold (writes it)", &cold), ("index warm", &warm)] {
+                    rows.push(format!(
+                        "| file | list all runs, {what} | {runs} | {} | {} | {} | {} | {} |",
+                        m["runs"],
+                        ms(&m["first_page_s"]),
+                        ms(&m["all_pages_s"]),
+                        ms(&m["again_s"]),
+                        mib(&m["peak_mib"]),
+                    ));
+                }
+                results.insert(format!("index-cold-file-{runs}"), cold);
+                results.insert(format!("index-warm-file-{runs}"), warm);
+            }
+            if kinds.iter().any(|k| k == "cli") {
+                let Some(bin) = mlscope_bin() else {
+                    eprintln!("no mlscope binary: `cargo build --release` (or set MLSCOPE_BIN)");
+                    continue;
+                };
+                let uri = match backend {
+                    Backend::File => path.display().to_string(),
+                    Backend::Sqlite => format!("sqlite:///{}", path.display()),
+                };
+                let mut cells = Vec::new();
+                for (what, index) in [("no index", None), ("index warm", Some(&index_dir))] {
+                    if index.is_some() {
+                        // Make sure the index exists (the first listing writes it).
+                        cli_listing(&bin, &uri, index);
+                    }
+                    let mut times: Vec<f64> =
+                        (0..reps).map(|_| cli_listing(&bin, &uri, index)).collect();
+                    times.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+                    let t = times[times.len() / 2];
+                    results.insert(
+                        format!("cli-{}-{}-{runs}", what.replace(' ', "-"), backend.name()),
+                        serde_json::json!({"all_pages_s": t}),
+                    );
+                    cells.push((what, t));
+                }
+                for (what, t) in cells {
+                    rows.push(format!(
+                        "| {} | CLI `mlscope runs --format csv`, {what} | {runs} | {runs} | – | {} | – | – |",
+                        backend.name(),
+                        ms(&serde_json::json!(t)),
+                    ));
+                }
             }
         }
     }

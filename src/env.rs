@@ -26,6 +26,7 @@
 //! | [`MLSCOPE_READ_ONLY`] | CLI binary | open the viewer read-only |
 //! | [`MLSCOPE_SERVER_POLL_SECS`] | viewer | polling interval for tracking servers |
 //! | [`MLSCOPE_VIEWER_TIMINGS`], [`MLSCOPE_VIEWER_TRACE`] | viewer | diagnostics on stderr |
+//! | [`MLSCOPE_NO_INDEX`], [`MLSCOPE_INDEX_DIR`] | file store (CLI, viewer) | the persistent run index |
 //!
 //! `HOME` (for `~/.mlflow/credentials`) and `LOGNAME`/`USER`/`LNAME`/`USERNAME` (the run's user,
 //! as Python's `getpass.getuser()`) are read too; they are not MLflow's.
@@ -97,6 +98,10 @@ pub const MLSCOPE_SERVER_POLL_SECS: &str = "MLSCOPE_SERVER_POLL_SECS";
 pub const MLSCOPE_VIEWER_TIMINGS: &str = "MLSCOPE_VIEWER_TIMINGS";
 /// Print the viewer worker's requests on stderr.
 pub const MLSCOPE_VIEWER_TRACE: &str = "MLSCOPE_VIEWER_TRACE";
+/// Turn off the persistent run index of file stores (any value but empty or `0`).
+pub const MLSCOPE_NO_INDEX: &str = "MLSCOPE_NO_INDEX";
+/// Folder of the persistent run indexes (default `$XDG_CACHE_HOME/mlscope/index`).
+pub const MLSCOPE_INDEX_DIR: &str = "MLSCOPE_INDEX_DIR";
 
 /// The value of `name`, `None` when unset, not Unicode, or blank.
 pub fn var(name: &str) -> Option<String> {

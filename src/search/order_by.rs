@@ -203,8 +203,13 @@ fn compare_runs_effective(a: &Run, b: &Run, effective: &[OrderBy<RunOrderKey>]) 
 
 /// Sorts runs as MLflow does for `order` (already parsed), including the implicit tail.
 pub fn sort_runs(runs: &mut [Run], order: &[OrderBy<RunOrderKey>]) {
+    sort_runs_by(runs, order);
+}
+
+/// [`sort_runs`] for anything holding a run (e.g. `Arc<Run>`).
+pub fn sort_runs_by<R: std::borrow::Borrow<Run>>(runs: &mut [R], order: &[OrderBy<RunOrderKey>]) {
     let effective = effective_run_order(order);
-    runs.sort_by(|a, b| compare_runs_effective(a, b, &effective));
+    runs.sort_by(|a, b| compare_runs_effective(a.borrow(), b.borrow(), &effective));
 }
 
 fn cmp_experiment_key(

@@ -7,6 +7,7 @@
 //! | `http://host:port`, `https://host/prefix` | [`RestStore`] (an MLflow tracking server) |
 
 pub mod file;
+pub mod index;
 pub mod locate;
 pub mod rest;
 pub mod sqlite;
@@ -27,6 +28,43 @@ use std::collections::BTreeMap;
 
 use crate::error::{Result, StoreWarning};
 use crate::model::{DatasetInput, Experiment, Metric, Param, Run, RunInfo, RunStatus, RunTag};
+
+/// Runs handed over by [`TrackingStore::stream_runs`].
+#[derive(Debug, Clone, Default)]
+pub struct RunBatch {
+    /// Runs of this batch.
+    pub runs: Vec<Run>,
+    /// Runs or experiments that could not be read.
+    pub warnings: Vec<StoreWarning>,
+    /// Whether the batches come in the query's order (else the caller orders them).
+    pub ordered: bool,
+    /// Runs looked at so far and in all, when the store knows (for a progress bar).
+    pub progress: Option<(usize, usize)>,
+}
+
+/// [`TrackingStore::stream_runs`] by paging through [`TrackingStore::search_runs`]: one batch
+/// per page, in the query's order.
+pub fn stream_by_pages(
+    store: &(impl TrackingStore + ?Sized),
+    query: &RunQuery,
+    sink: &mut dyn FnMut(RunBatch) -> bool,
+) -> Result<()> {
+    let mut query = query.clone();
+    loop {
+        let page = store.search_runs(&query)?;
+        let last = page.next_page_token.is_none();
+        let batch = RunBatch {
+            runs: page.items,
+            warnings: page.warnings,
+            ordered: true,
+            progress: None,
+        };
+        if !sink(batch) || last {
+            return Ok(());
+        }
+        query.page_token = page.next_page_token;
+    }
+}
 
 /// What to create in [`TrackingStore::create_run`].
 #[derive(Debug, Clone, Default)]
@@ -136,6 +174,16 @@ pub trait TrackingStore: Send + Sync {
     fn restore_run(&self, run_id: &str) -> Result<()>;
     /// Searches runs of the given experiments.
     fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>>;
+    /// Every run `query` matches (its filter and view; order, page size and token are
+    /// ignored), handed to `sink` in batches as they are read, so that a caller can show the
+    /// first ones before the last are read. Together the batches hold the runs and warnings
+    /// that paging through [`Self::search_runs`] would, each run once; each batch says
+    /// whether the batches come in the query's order ([`RunBatch::ordered`]). `sink` returns
+    /// `false` to stop. By default: pages of [`Self::search_runs`], in order; a file store
+    /// hands over its newest runs first, before reading the rest.
+    fn stream_runs(&self, query: &RunQuery, sink: &mut dyn FnMut(RunBatch) -> bool) -> Result<()> {
+        stream_by_pages(self, query, sink)
+    }
 
     // ----- metrics, params, tags -----------------------------------------------------------
 

@@ -306,10 +306,13 @@ fn mlruns_has_experiments(root: &Path) -> bool {
     })
 }
 
-/// Opens the store a tracking URI names.
+/// Opens the store a tracking URI names. A file store keeps its persistent run index in the
+/// cache folder (`store::index`; off with `MLSCOPE_NO_INDEX`).
 pub fn open_store(uri: &str) -> Result<Arc<dyn TrackingStore>> {
     match parse_tracking_uri(uri)? {
-        StoreLocation::File(root) => Ok(Arc::new(FileStore::open(&root)?)),
+        StoreLocation::File(root) => Ok(Arc::new(
+            FileStore::open(&root)?.with_index(crate::store::index::IndexOptions::from_env()),
+        )),
         StoreLocation::Sqlite(path) => Ok(Arc::new(crate::store::SqliteStore::open(&path)?)),
         StoreLocation::Http(url) => Ok(Arc::new(crate::store::RestStore::open(&url)?)),
     }

@@ -38,6 +38,8 @@ pub struct RunsState {
     pub loading: bool,
     /// Whether no page of the search in progress has arrived yet.
     pub awaiting_first_page: bool,
+    /// Runs read and in all of the search in progress, when the store says (progress bar).
+    pub progress: Option<(usize, usize)>,
     /// Runs that could not be read, with the reason.
     pub warnings: Vec<StoreWarning>,
     /// When the search in progress was sent.
@@ -54,6 +56,7 @@ impl Default for RunsState {
             partial: Vec::new(),
             loading: false,
             awaiting_first_page: false,
+            progress: None,
             warnings: Vec::new(),
             started: Instant::now(),
             time_to_first_rows: None,

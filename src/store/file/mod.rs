@@ -127,6 +127,22 @@ impl FileStore {
         Ok(store)
     }
 
+    /// Keeps a persistent index of this store's runs (issue 18) in `options.dir`, or none
+    /// (`None`, the default of [`FileStore::open`]): listings then only `stat` the files of runs
+    /// read before, by this process or an earlier one, and read what changed. Results are the
+    /// same with or without it (`store::index` says how changes are detected).
+    pub fn with_index(self, options: Option<crate::store::index::IndexOptions>) -> FileStore {
+        self.run_cache.set_index(options);
+        self
+    }
+
+    /// How many runs listings have taken from kept copies (the in-memory cache or the persistent
+    /// index) instead of reading them, so far. For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn runs_reused(&self) -> u64 {
+        self.run_cache.reused()
+    }
+
     /// Creates the store on its first write when its root does not exist yet: the root with the
     /// `Default` experiment `0` and `.trash/`, as MLflow creates a new store. The new store is
     /// built in a temporary sibling folder and renamed into place, so other processes see no
@@ -350,6 +366,14 @@ impl TrackingStore for FileStore {
 
     fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
         self.search_runs_impl(query)
+    }
+
+    fn stream_runs(
+        &self,
+        query: &RunQuery,
+        sink: &mut dyn FnMut(crate::store::RunBatch) -> bool,
+    ) -> Result<()> {
+        self.stream_runs_impl(query, sink)
     }
 
     fn log_batch(

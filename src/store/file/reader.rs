@@ -370,45 +370,101 @@ impl FileStore {
         view: ViewType,
         warnings: &mut Vec<StoreWarning>,
     ) -> Vec<Run> {
+        let candidates = self.listing_candidates(experiments, warnings);
+        let results = parallel_map(&candidates, |run_dir| self.read_listed_run(run_dir, view));
+        self.finish_listing(experiments, &candidates);
+        let mut runs = Vec::with_capacity(results.len());
+        for (run, local) in results {
+            warnings.extend(local);
+            runs.extend(run);
+        }
+        runs
+    }
+
+    /// The run folders of a listing (loading the persistent index first, once).
+    pub(crate) fn listing_candidates(
+        &self,
+        experiments: &[ExperimentDir],
+        warnings: &mut Vec<StoreWarning>,
+    ) -> Vec<RunDir> {
+        self.run_cache.load_index(&self.root);
         let mut candidates = Vec::new();
         for experiment in experiments {
             candidates.extend(self.run_dirs(experiment, warnings));
         }
-        let results = parallel_map(&candidates, |run_dir| {
-            // Stamped before reading, so that a change during the read shows next time.
-            let fingerprint = Fingerprint::of_run(&run_dir.path);
-            if let Some(fp) = &fingerprint
-                && let Some(run) = self.run_cache.get(&run_dir.path, fp)
-            {
-                let run = run
-                    .info
-                    .lifecycle_stage
-                    .matches(view)
-                    .then(|| (*run).clone());
-                return (run, Vec::new());
+        candidates
+    }
+
+    /// Orders run folders newest first as far as known without reading them: runs never read
+    /// (in this process or the index) first, by their folder's modification time, then kept
+    /// runs by start time.
+    pub(crate) fn newest_first(&self, candidates: &mut [RunDir]) {
+        let paths: Vec<&Path> = candidates.iter().map(|c| c.path.as_path()).collect();
+        let starts = self.run_cache.start_times(&paths);
+        let mut keyed: Vec<(bool, i128, usize)> = starts
+            .iter()
+            .enumerate()
+            .map(|(i, start)| match start {
+                Some(start) => (false, i128::from(start.unwrap_or(i64::MIN)), i),
+                None => {
+                    let modified = fs::metadata(&candidates[i].path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos() as i128);
+                    (true, modified, i)
+                }
+            })
+            .collect();
+        keyed.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        let ordered: Vec<RunDir> = keyed.iter().map(|k| candidates[k.2].clone()).collect();
+        candidates.clone_from_slice(&ordered);
+    }
+
+    /// Reads one run of a listing, or takes it from the run cache when its files look the
+    /// same; `None` when it does not match `view` or could not be read (then a warning).
+    pub(crate) fn read_listed_run(
+        &self,
+        run_dir: &RunDir,
+        view: ViewType,
+    ) -> (Option<Run>, Vec<StoreWarning>) {
+        // Stamped before reading, so that a change during the read shows next time.
+        let fingerprint = Fingerprint::of_run(&run_dir.path);
+        if let Some(fp) = &fingerprint
+            && let Some(run) = self.run_cache.get(&run_dir.path, fp)
+        {
+            let run = run
+                .info
+                .lifecycle_stage
+                .matches(view)
+                .then(|| (*run).clone());
+            return (run, Vec::new());
+        }
+        let mut local = Vec::new();
+        let run = match self.read_run_meta(run_dir) {
+            Ok(meta) if meta.lifecycle_stage.matches(view) => {
+                let run = self.read_run_data(run_dir, &meta, &mut local);
+                // Runs with problems are read again each time, so every listing reports them.
+                if local.is_empty()
+                    && let Some(fp) = fingerprint
+                {
+                    self.run_cache
+                        .put(run_dir.path.clone(), fp, Arc::new(run.clone()));
+                }
+                Some(run)
             }
-            let mut local = Vec::new();
-            let run = match self.read_run_meta(run_dir) {
-                Ok(meta) if meta.lifecycle_stage.matches(view) => {
-                    let run = self.read_run_data(run_dir, &meta, &mut local);
-                    // Runs with problems are read again each time, so every listing reports them.
-                    if local.is_empty()
-                        && let Some(fp) = fingerprint
-                    {
-                        self.run_cache
-                            .put(run_dir.path.clone(), fp, Arc::new(run.clone()));
-                    }
-                    Some(run)
-                }
-                Ok(_) => None,
-                Err(_) if being_created(&run_dir.path) => None,
-                Err(e) => {
-                    local.push(warning_from_error(e, "run skipped"));
-                    None
-                }
-            };
-            (run, local)
-        });
+            Ok(_) => None,
+            Err(_) if being_created(&run_dir.path) => None,
+            Err(e) => {
+                local.push(warning_from_error(e, "run skipped"));
+                None
+            }
+        };
+        (run, local)
+    }
+
+    /// After a complete listing: forgets kept runs that are gone and saves the index.
+    pub(crate) fn finish_listing(&self, experiments: &[ExperimentDir], candidates: &[RunDir]) {
         for experiment in experiments {
             let present: HashSet<&Path> = candidates
                 .iter()
@@ -417,12 +473,7 @@ impl FileStore {
                 .collect();
             self.run_cache.retain_in(&experiment.path, &present);
         }
-        let mut runs = Vec::with_capacity(results.len());
-        for (run, local) in results {
-            warnings.extend(local);
-            runs.extend(run);
-        }
-        runs
+        self.run_cache.save_index(&self.root);
     }
 }
 

@@ -20,8 +20,8 @@ use crate::store::file::meta::RunMeta;
 use crate::store::file::paths::{
     ARTIFACTS_DIR, METRICS_DIR, PARAMS_DIR, TAGS_DIR, append_to_uri_path,
 };
-use crate::store::file::reader::RunDir;
-use crate::store::{CreateRun, Page, RunQuery};
+use crate::store::file::reader::{RunDir, parallel_map};
+use crate::store::{CreateRun, Page, RunBatch, RunQuery};
 
 impl FileStore {
     /// Writes a run's `meta.yaml` atomically (temporary file in the run folder, then rename).
@@ -255,6 +255,62 @@ impl FileStore {
             next_page_token,
             warnings,
         })
+    }
+
+    /// [`TrackingStore::stream_runs`]: the newest runs first (see
+    /// [`FileStore::newest_first`]), in batches that grow from 256 runs, each filtered.
+    pub(crate) fn stream_runs_impl(
+        &self,
+        query: &RunQuery,
+        sink: &mut dyn FnMut(RunBatch) -> bool,
+    ) -> Result<()> {
+        let mut warnings = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut experiments = Vec::new();
+        for experiment_id in &query.experiment_ids {
+            if !seen.insert(experiment_id.as_str()) {
+                continue;
+            }
+            match self.locate_experiment(experiment_id)? {
+                Some(dir) => experiments.push(dir),
+                None => warnings.push(StoreWarning::new(
+                    self.root.join(experiment_id).display().to_string(),
+                    format!("experiment '{experiment_id}' does not exist; no runs read from it"),
+                )),
+            }
+        }
+        let filter = parse_run_filter(&query.filter, FilterSyntax::Extended)?;
+        let mut candidates = self.listing_candidates(&experiments, &mut warnings);
+        self.newest_first(&mut candidates);
+        let total = candidates.len();
+        let mut done = 0;
+        let mut size = 256;
+        loop {
+            let chunk = &candidates[done..(done + size).min(total)];
+            let results = parallel_map(chunk, |d| self.read_listed_run(d, query.view_type));
+            done += chunk.len();
+            let mut batch = RunBatch {
+                runs: Vec::with_capacity(results.len()),
+                warnings: std::mem::take(&mut warnings),
+                ordered: false,
+                progress: Some((done, total)),
+            };
+            for (run, local) in results {
+                batch.warnings.extend(local);
+                batch
+                    .runs
+                    .extend(run.filter(|r| eval::run_matches(&filter, r)));
+            }
+            if !sink(batch) {
+                return Ok(());
+            }
+            if done >= total {
+                break;
+            }
+            size = (size * 2).min(4096);
+        }
+        self.finish_listing(&experiments, &candidates);
+        Ok(())
     }
 
     /// Deletes a run tag (error when absent).

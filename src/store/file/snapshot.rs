@@ -16,16 +16,19 @@
 //!   the store again for every page, which costs a full read per page. A first page (no token)
 //!   always reads the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::StoreWarning;
 use crate::model::{Run, ViewType};
 use crate::store::file::paths::is_temp_name;
 use crate::store::file::paths::{INPUTS_DIR, META_FILE, METRICS_DIR, PARAMS_DIR, TAGS_DIR};
+use crate::store::index::{
+    IndexEntry, IndexOptions, Reader, RunIndex, Writer, decode_run, encode_run,
+};
 use crate::store::{Page, RunQuery};
 
 /// Files modified this recently are not trusted to show a later change in their stamp.
@@ -42,18 +45,37 @@ struct Stamp {
     len: u64,
     modified: Option<SystemTime>,
     inode: u64,
+    /// Status-change time (s, ns; Unix): changes on every write or `touch`, and cannot be set
+    /// back, so it catches a same-size rewrite whose modification time was restored.
+    changed: (i64, i64),
 }
 
 impl Stamp {
     fn of(meta: &fs::Metadata) -> Stamp {
         #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(meta);
+        let (inode, changed) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.ino(), (meta.ctime(), meta.ctime_nsec()))
+        };
         #[cfg(not(unix))]
-        let inode = 0;
+        let (inode, changed) = (0, (0, 0));
         Stamp {
             len: meta.len(),
             modified: meta.modified().ok(),
             inode,
+            changed,
+        }
+    }
+
+    /// The later of the modification and status-change times.
+    fn latest_change(&self) -> Option<SystemTime> {
+        let (secs, nanos) = self.changed;
+        let changed = u64::try_from(secs)
+            .ok()
+            .map(|s| UNIX_EPOCH + Duration::new(s, nanos.clamp(0, 999_999_999) as u32));
+        match (self.modified, changed) {
+            (Some(m), Some(c)) => Some(m.max(c)),
+            (m, c) => m.or(c),
         }
     }
 }
@@ -80,10 +102,12 @@ impl Fingerprint {
             stamp_tree(&dir.join(sub), sub, sub != PARAMS_DIR, &mut entries)?;
         }
         let horizon = now.checked_sub(Duration::from_secs(RACY_SECONDS));
-        let racy = entries.iter().any(|(_, s)| match (s.modified, horizon) {
-            (Some(m), Some(h)) => m >= h,
-            _ => true,
-        });
+        let racy = entries
+            .iter()
+            .any(|(_, s)| match (s.latest_change(), horizon) {
+                (Some(m), Some(h)) => m >= h,
+                _ => true,
+            });
         Some(Fingerprint { entries, racy })
     }
 }
@@ -155,48 +179,247 @@ impl Stamp {
             len: u64::MAX,
             modified: Some(SystemTime::UNIX_EPOCH),
             inode: 0,
+            changed: (0, 0),
         }
     }
 }
 
-/// Runs read for listings, by run folder, with the fingerprint taken before each was read.
+impl Fingerprint {
+    /// The stamps as bytes for the persistent index (a fingerprint is only kept when not racy).
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(self.entries.len() * 48));
+        w.len(self.entries.len());
+        for (name, stamp) in &self.entries {
+            w.str(name);
+            w.u64(stamp.len);
+            w.time(stamp.modified);
+            w.u64(stamp.inode);
+            w.i64(stamp.changed.0);
+            w.i64(stamp.changed.1);
+        }
+        w.0
+    }
+
+    /// [`Self::encode`]'s bytes back; `None` for anything else.
+    fn decode(bytes: &[u8]) -> Option<Fingerprint> {
+        let mut r = Reader(bytes);
+        let n = r.len()?;
+        let mut entries = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name: Box<str> = r.str()?.into();
+            let stamp = Stamp {
+                len: r.u64()?,
+                modified: r.time()?,
+                inode: r.u64()?,
+                changed: (r.i64()?, r.i64()?),
+            };
+            entries.push((name, stamp));
+        }
+        r.is_empty().then_some(Fingerprint {
+            entries,
+            racy: false,
+        })
+    }
+}
+
+/// Runs read for listings, by run folder, with the fingerprint taken before each was read;
+/// optionally backed by the persistent index of `store::index`.
 #[derive(Debug, Default)]
 pub(crate) struct RunCache {
     runs: Mutex<HashMap<PathBuf, (Fingerprint, Arc<Run>)>>,
+    persisted: Mutex<Persisted>,
+    /// Runs served from a kept copy so far (tests check that the index is really used).
+    reused: std::sync::atomic::AtomicU64,
+}
+
+/// The persistent side of a [`RunCache`].
+#[derive(Debug, Default)]
+struct Persisted {
+    options: Option<IndexOptions>,
+    /// Opened and loaded on first use; `None` after that when the index cannot be used.
+    index: Option<RunIndex>,
+    loaded: bool,
+    /// Run folders put or forgotten since the last save.
+    changed: HashSet<PathBuf>,
+    removed: HashSet<PathBuf>,
 }
 
 impl RunCache {
-    /// The run kept for `dir` if its files still look the same.
-    pub(crate) fn get(&self, dir: &Path, now: &Fingerprint) -> Option<Arc<Run>> {
-        let runs = self.runs.lock().ok()?;
-        let (kept, run) = runs.get(dir)?;
-        (kept == now).then(|| run.clone())
+    /// Backs this cache with the persistent index described by `options` (`None`: off).
+    pub(crate) fn set_index(&self, options: Option<IndexOptions>) {
+        if let Ok(mut p) = self.persisted.lock() {
+            *p = Persisted {
+                options,
+                ..Persisted::default()
+            };
+        }
     }
 
-    /// Keeps `run`, read after taking `fingerprint`, unless its files are too fresh to trust.
-    pub(crate) fn put(&self, dir: PathBuf, fingerprint: Fingerprint, run: Arc<Run>) {
+    /// Loads the persistent index of the store at `root` into this cache, once.
+    pub(crate) fn load_index(&self, root: &Path) {
+        let Ok(mut p) = self.persisted.lock() else {
+            return;
+        };
+        if p.loaded {
+            return;
+        }
+        p.loaded = true;
+        let Some(options) = p.options.clone() else {
+            return;
+        };
+        let Some(index) = RunIndex::open(&options, root, false) else {
+            return;
+        };
+        let entries = index.load();
+        p.index = Some(index);
+        let decoded: Vec<_> = crate::store::file::reader::parallel_map(&entries, |e| {
+            Some((
+                root.join(&e.dir),
+                Fingerprint::decode(&e.fingerprint)?,
+                Arc::new(decode_run(&e.run)?),
+            ))
+        });
         if let Ok(mut runs) = self.runs.lock() {
-            if fingerprint.racy {
-                runs.remove(&dir);
-            } else {
-                runs.insert(dir, (fingerprint, run));
+            for (dir, fp, run) in decoded.into_iter().flatten() {
+                // A run read by this process already is newer than the index's.
+                runs.entry(dir).or_insert((fp, run));
             }
         }
     }
 
+    /// Writes what changed since the last save to the persistent index, when the store has at
+    /// least the index's minimum number of runs.
+    pub(crate) fn save_index(&self, root: &Path) {
+        let Ok(mut p) = self.persisted.lock() else {
+            return;
+        };
+        if p.changed.is_empty() && p.removed.is_empty() {
+            return;
+        }
+        let Some(options) = p.options.clone() else {
+            return;
+        };
+        let Ok(runs) = self.runs.lock() else {
+            return;
+        };
+        if runs.len() < options.min_runs {
+            return;
+        }
+        if p.index.is_none() {
+            p.index = RunIndex::open(&options, root, true);
+        }
+        let relative = |dir: &Path| {
+            dir.strip_prefix(root)
+                .ok()
+                .map(|d| d.to_string_lossy().into_owned())
+        };
+        let changed: Vec<&PathBuf> = p.changed.iter().collect();
+        let entries: Vec<IndexEntry> = changed
+            .iter()
+            .filter_map(|dir| {
+                let (fp, run) = runs.get(*dir)?;
+                Some(IndexEntry {
+                    dir: relative(dir)?,
+                    fingerprint: fp.encode(),
+                    run: encode_run(run),
+                })
+            })
+            .collect();
+        let removed: Vec<String> = p
+            .removed
+            .iter()
+            .filter(|d| !runs.contains_key(*d))
+            .filter_map(|d| relative(d))
+            .collect();
+        drop(runs);
+        let Some(index) = p.index.as_mut() else {
+            return;
+        };
+        if index.save(&entries, &removed) {
+            p.changed.clear();
+            p.removed.clear();
+        }
+    }
+
+    fn note(&self, dir: &Path, kept: bool) {
+        if let Ok(mut p) = self.persisted.lock()
+            && p.options.is_some()
+        {
+            if kept {
+                p.removed.remove(dir);
+                p.changed.insert(dir.to_path_buf());
+            } else {
+                p.changed.remove(dir);
+                p.removed.insert(dir.to_path_buf());
+            }
+        }
+    }
+
+    /// The run kept for `dir` if its files still look the same.
+    pub(crate) fn get(&self, dir: &Path, now: &Fingerprint) -> Option<Arc<Run>> {
+        let runs = self.runs.lock().ok()?;
+        let (kept, run) = runs.get(dir)?;
+        let same = kept == now;
+        if same {
+            self.reused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        same.then(|| run.clone())
+    }
+
+    /// The start time of each kept run (`None`: not kept), without checking its files.
+    pub(crate) fn start_times(&self, dirs: &[&Path]) -> Vec<Option<Option<i64>>> {
+        let Ok(runs) = self.runs.lock() else {
+            return vec![None; dirs.len()];
+        };
+        dirs.iter()
+            .map(|d| runs.get(*d).map(|(_, r)| r.info.start_time))
+            .collect()
+    }
+
+    /// Runs served from a kept copy (not read from the store) so far.
+    pub(crate) fn reused(&self) -> u64 {
+        self.reused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Keeps `run`, read after taking `fingerprint`, unless its files are too fresh to trust.
+    pub(crate) fn put(&self, dir: PathBuf, fingerprint: Fingerprint, run: Arc<Run>) {
+        let kept = !fingerprint.racy;
+        if let Ok(mut runs) = self.runs.lock() {
+            if kept {
+                runs.insert(dir.clone(), (fingerprint, run));
+            } else {
+                runs.remove(&dir);
+            }
+        }
+        self.note(&dir, kept);
+    }
+
     /// Forgets the runs of `experiment` (a folder) that are not in `present`.
     pub(crate) fn retain_in(&self, experiment: &Path, present: &std::collections::HashSet<&Path>) {
+        let mut gone = Vec::new();
         if let Ok(mut runs) = self.runs.lock() {
             runs.retain(|dir, _| {
-                dir.parent() != Some(experiment) || present.contains(dir.as_path())
+                let keep = dir.parent() != Some(experiment) || present.contains(dir.as_path());
+                if !keep {
+                    gone.push(dir.clone());
+                }
+                keep
             });
+        }
+        for dir in gone {
+            self.note(&dir, false);
         }
     }
 
     /// Forgets everything (after an experiment folder moved).
     pub(crate) fn clear(&self) {
+        let mut gone = Vec::new();
         if let Ok(mut runs) = self.runs.lock() {
-            runs.clear();
+            gone.extend(runs.drain().map(|(dir, _)| dir));
+        }
+        for dir in gone {
+            self.note(&dir, false);
         }
     }
 }

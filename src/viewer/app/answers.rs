@@ -84,11 +84,7 @@ impl App {
                     return;
                 }
                 match result {
-                    Ok(RunsPage {
-                        runs,
-                        warnings,
-                        done,
-                    }) => self.add_runs_page(runs, warnings, done),
+                    Ok(page) => self.add_runs_page(page),
                     Err(f) => self.runs_failed(f),
                 }
             }
@@ -223,6 +219,7 @@ impl App {
             .collect();
         self.data.selected_experiments.retain(|id| ids.contains(id));
         let first_load = self.data.selected_experiments.is_empty();
+        let mut latest_active = None;
         if first_load {
             // The experiments shown last time in this store, else the newest active one other
             // than Default (search order is newest first), else Default.
@@ -262,13 +259,7 @@ impl App {
                     .filter(active)
                     .map(|e| e.experiment_id.clone())
                     .collect();
-                let g = self.next_generation();
-                self.worker.send(
-                    g,
-                    Request::LatestActive {
-                        experiment_ids: active,
-                    },
-                );
+                latest_active = Some(active);
             }
         }
         let others: Vec<String> = experiments
@@ -278,21 +269,49 @@ impl App {
             .collect();
         self.data.experiments = Entry::Ready(Arc::new(experiments));
         self.request_runs();
+        // After the runs search, so that the worker never starts it first: it may read the
+        // whole store, and the first rows should not wait for that.
+        if let Some(experiment_ids) = latest_active {
+            let g = self.next_generation();
+            self.worker
+                .send(g, Request::LatestActive { experiment_ids });
+        }
         self.request_run_counts(others);
     }
 
-    fn add_runs_page(&mut self, runs: Vec<Run>, warnings: Vec<StoreWarning>, done: bool) {
+    fn add_runs_page(&mut self, page: RunsPage) {
+        let RunsPage {
+            runs,
+            warnings,
+            done,
+            ordered,
+            progress,
+        } = page;
+        // A new version for each set built from this search's pages, so that the rows (memoised
+        // on it) follow the set while pages arrive.
+        let version = self.next_generation();
         let d = &mut self.data;
         d.filter.error = None;
-        if std::mem::take(&mut d.runs.awaiting_first_page) {
+        let first_page = std::mem::take(&mut d.runs.awaiting_first_page);
+        if first_page {
             // The previous search's warnings stay shown until the new ones are known.
             d.runs.warnings.clear();
         }
         d.runs.warnings.extend(warnings);
+        d.runs.progress = progress.or(if done { None } else { d.runs.progress });
+        let arrived = runs.len();
         d.runs.partial.extend(runs.into_iter().map(Arc::new));
         let first = !matches!(d.runs.entry, Entry::Ready(_)) || done;
-        if first || d.runs.partial.len() % 5_000 < 50 || done {
-            let set = RunSet::new(d.runs.partial.clone(), self.generation);
+        let shown = d.runs.entry.ready().map_or(0, |s| s.runs.len());
+        // Streamed batches (unordered, growing): the first one, then each time the rows have
+        // doubled, so a 100,000-run store rebuilds the set ~10 times, not per batch.
+        let streamed = !ordered && arrived > 0 && (first_page || d.runs.partial.len() >= 2 * shown);
+        if first || d.runs.partial.len() % 5_000 < 50 || done || streamed {
+            if !ordered {
+                // The store's order (newest first), as paging would have given.
+                crate::search::order_by::sort_runs_by(&mut d.runs.partial, &[]);
+            }
+            let set = RunSet::new(d.runs.partial.clone(), version);
             let visible: HashSet<&String> = set.index.keys().collect();
             d.selection.retain(|id| visible.contains(id));
             if d.focus.as_ref().is_some_and(|f| !visible.contains(f)) {
@@ -324,6 +343,16 @@ impl App {
         }
         if done {
             d.runs.loading = false;
+            if timings_enabled() {
+                eprintln!(
+                    "mlscope-viewer: all rows after {:.1} ms ({} runs; search took {:.1} ms)",
+                    self.perf
+                        .opened_at
+                        .map_or(f64::NAN, |t| t.elapsed().as_secs_f64() * 1e3),
+                    d.runs.partial.len(),
+                    d.runs.started.elapsed().as_secs_f64() * 1e3
+                );
+            }
             let applied = &d.filter.applied;
             if !applied.trim().is_empty() && d.filter.history.last() != Some(applied) {
                 d.filter.history.push(applied.clone());

@@ -60,6 +60,7 @@ impl App {
         self.data.runs.partial.clear();
         self.data.runs.loading = true;
         self.data.runs.awaiting_first_page = true;
+        self.data.runs.progress = None;
         self.data.runs.started = Instant::now();
         if !matches!(self.data.runs.entry, Entry::Ready(_)) {
             self.data.runs.entry = Entry::Loading;

@@ -127,7 +127,18 @@ impl App {
                 ui.separator();
                 let n = set.runs.len();
                 if self.data.runs.loading {
-                    ui.spinner();
+                    if let Some((read, total)) = self.data.runs.progress
+                        && total > 0
+                    {
+                        ui.add(
+                            egui::ProgressBar::new(read as f32 / total as f32)
+                                .desired_width(120.0)
+                                .text(format!("{read} / {total}")),
+                        )
+                        .on_hover_text("Run folders read so far; the rows show what has arrived");
+                    } else {
+                        ui.spinner();
+                    }
                     ui.label(format!(
                         "{} read…",
                         crate::format::count(n.max(self.data.runs.partial.len()), "run")

@@ -198,12 +198,17 @@ impl WorkerThread {
         }
     }
 
-    /// The next request: interactive ones first, run counts (slow, background) last.
+    /// The next request: interactive ones first, then the search for the experiment active
+    /// last (it may read the whole store, and the first rows should not wait for it: the
+    /// runs search streams its newest runs first), run counts (slow, background) last.
     fn next(&mut self) -> Option<Envelope> {
-        let pos = self
-            .queue
-            .iter()
-            .position(|e| !matches!(e.request, Request::RunCounts { .. }))
+        let background = |e: &Envelope| match e.request {
+            Request::RunCounts { .. } => 2,
+            Request::LatestActive { .. } => 1,
+            _ => 0,
+        };
+        let pos = (0..=2)
+            .find_map(|rank| self.queue.iter().position(|e| background(e) == rank))
             .unwrap_or(0);
         self.queue.remove(pos)
     }
@@ -293,7 +298,7 @@ impl WorkerThread {
         filter: &str,
         view: ViewType,
     ) {
-        let mut query = RunQuery {
+        let query = RunQuery {
             experiment_ids: experiment_ids.to_vec(),
             filter: filter.to_string(),
             view_type: view,
@@ -306,43 +311,53 @@ impl WorkerThread {
                 runs: Vec::new(),
                 warnings: Vec::new(),
                 done: true,
+                ordered: true,
+                progress: None,
             };
             self.answer(generation, Reply::Runs(Ok(empty)), true);
             return;
         }
-        loop {
-            let page = self.guarded(|this| Ok(this.store()?.search_runs(&query)?));
-            match page {
-                Ok(page) => {
-                    let done = page.next_page_token.is_none();
-                    let runs = RunsPage {
-                        runs: page.items,
-                        warnings: page.warnings,
-                        done,
-                    };
-                    self.answer(generation, Reply::Runs(Ok(runs)), done);
-                    if done {
-                        return;
-                    }
-                    query.page_token = page.next_page_token;
-                    // A newer search makes the rest of this one useless.
-                    while let Ok(env) = self.requests.try_recv() {
-                        self.queue.push_back(env);
-                    }
-                    if self
-                        .queue
-                        .iter()
-                        .any(|e| matches!(e.request, Request::Runs { .. }))
-                    {
-                        self.answer(generation, Reply::Skipped, true);
-                        return;
-                    }
+        // Batches as the store reads them (a file store: newest runs first), so the first rows
+        // show before the whole store is read; the last answer says it is done.
+        let mut superseded = false;
+        let mut ordered = true;
+        let result = self.guarded(|this| {
+            let store = this.store()?;
+            store.stream_runs(&query, &mut |batch| {
+                ordered = batch.ordered;
+                let page = RunsPage {
+                    runs: batch.runs,
+                    warnings: batch.warnings,
+                    done: false,
+                    ordered: batch.ordered,
+                    progress: batch.progress,
+                };
+                this.answer(generation, Reply::Runs(Ok(page)), false);
+                // A newer search makes the rest of this one useless.
+                while let Ok(env) = this.requests.try_recv() {
+                    this.queue.push_back(env);
                 }
-                Err(failure) => {
-                    self.answer(generation, Reply::Runs(Err(failure)), true);
-                    return;
-                }
+                superseded = this
+                    .queue
+                    .iter()
+                    .any(|e| matches!(e.request, Request::Runs { .. }));
+                !superseded
+            })?;
+            Ok(())
+        });
+        match result {
+            Ok(()) if superseded => self.answer(generation, Reply::Skipped, true),
+            Ok(()) => {
+                let last = RunsPage {
+                    runs: Vec::new(),
+                    warnings: Vec::new(),
+                    done: true,
+                    ordered,
+                    progress: None,
+                };
+                self.answer(generation, Reply::Runs(Ok(last)), true);
             }
+            Err(failure) => self.answer(generation, Reply::Runs(Err(failure)), true),
         }
     }
 

@@ -348,6 +348,10 @@ pub struct RunsPage {
     pub warnings: Vec<StoreWarning>,
     /// Whether this was the last page.
     pub done: bool,
+    /// Whether the pages come in the store's order (newest first); else the app orders them.
+    pub ordered: bool,
+    /// Runs looked at so far and in all, when the store knows (the progress bar).
+    pub progress: Option<(usize, usize)>,
 }
 
 /// Runs read again.
