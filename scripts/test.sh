@@ -17,6 +17,13 @@ if [ "${MLSCOPE_SKIP_MLFLOW_VENV:-0}" != 1 ]; then
         echo "WARNING: could not set up the MLflow venvs; the MLflow interop tests will be skipped" >&2
     fi
 fi
+# Run indexes (issue 18) of the stores tests create go to a temp folder removed at the end, not the
+# user's cache.
+if [ -z "${MLSCOPE_INDEX_DIR:-}" ]; then
+    MLSCOPE_INDEX_DIR="$(mktemp -d)"
+    export MLSCOPE_INDEX_DIR
+    trap 'rm -rf "$MLSCOPE_INDEX_DIR"' EXIT
+fi
 # The example interop tests run the example binaries; `--all-targets` alone builds examples as
 # test harnesses, not as the programs in target/<profile>/examples/.
 cargo build --examples "$@"
