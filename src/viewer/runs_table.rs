@@ -11,6 +11,8 @@ use super::cache::Entry;
 use super::commands::{Command, SelectMode, Tab};
 use super::context::ViewCtx;
 use super::runs_model::{ColumnId, MetricAgg, SortKey, duration_ms, visible_columns};
+use super::charts::group::group_color;
+use super::sweep::table_groups::{ShownRow, TableGroup, group_cell};
 use super::theme;
 
 /// The runs table and its column chooser, with the chooser's own state.
@@ -20,6 +22,8 @@ pub struct RunsTable {
     pub show_column_chooser: bool,
     /// The column chooser's search box.
     column_search: String,
+    /// Group rows (when charts are grouped).
+    pub groups: super::sweep::table_groups::TableGroups,
 }
 
 fn cell_text(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> (String, Option<String>) {
@@ -65,6 +69,42 @@ fn cell_text(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> (String, Option<String
             }
         }
     }
+}
+
+/// Draws a group's row; true when its arrow was clicked (collapse or expand).
+fn group_row_ui(
+    row: &mut egui_extras::TableRow<'_, '_>,
+    ctx: &ViewCtx,
+    group: &TableGroup,
+    columns: &[ColumnId],
+    collapsed: &std::collections::HashSet<String>,
+) -> bool {
+    let mut toggled = false;
+    let open = !collapsed.contains(&group.label);
+    for col in columns {
+        row.col(|ui| {
+            let (text, tip) = group_cell(ctx, group, col);
+            if *col == ColumnId::Name {
+                if ui
+                    .add(egui::Button::new(if open { "⏷" } else { "⏵" }).frame(false).small())
+                    .on_hover_text(if open { "Hide the group's runs" } else { "Show the group's runs" })
+                    .clicked()
+                {
+                    toggled = true;
+                }
+                theme::swatch(ui, group_color(&group.label));
+            }
+            let l = ui.add(
+                egui::Label::new(egui::RichText::new(text).strong())
+                    .truncate()
+                    .selectable(false),
+            );
+            if let Some(t) = tip {
+                l.on_hover_text(t);
+            }
+        });
+    }
+    toggled
 }
 
 fn is_numeric(col: &ColumnId) -> bool {
@@ -157,6 +197,7 @@ impl RunsTable {
         let mut hide: Option<String> = None;
         let mut missing_histories: Vec<(String, String)> = Vec::new();
         let modifiers = ui.input(|i| i.modifiers);
+        let mut toggled_group: Option<String> = None;
 
         egui::ScrollArea::horizontal()
         .id_salt("runs_hscroll")
@@ -185,6 +226,9 @@ impl RunsTable {
         }
         let sort = ctx.sort();
         let rows = ctx.rows();
+        // Grouped runs: a collapsible row per group above its runs.
+        let grouped = self.groups.layout(ctx, &set);
+        let n_shown = grouped.as_ref().map_or(rows.len(), |g| g.shown.len());
         theme::assign_shown_colors(ctx);
         let mut hovered: Option<String> = None;
         table
@@ -244,8 +288,24 @@ impl RunsTable {
                 }
             })
             .body(|body| {
-                body.rows(theme::ROW_HEIGHT, rows.len(), |mut row| {
-                    let r = rows[row.index()];
+                body.rows(theme::ROW_HEIGHT, n_shown, |mut row| {
+                    let r = match grouped.as_ref().map(|g| g.shown[row.index()]) {
+                        None => rows[row.index()],
+                        Some(ShownRow::Run(i)) => rows[i],
+                        Some(ShownRow::Group(gi)) => {
+                            if let Some(layout) = &grouped {
+                                let g = &layout.groups[gi];
+                                if group_row_ui(&mut row, ctx, g, &columns, &self.groups.collapsed) {
+                                    toggled_group = Some(g.label.clone());
+                                } else if row.response().clicked() {
+                                    cmds.push(Command::SelectRuns(
+                                        g.runs.iter().map(|r| r.info.run_id.clone()).collect(),
+                                    ));
+                                }
+                            }
+                            return;
+                        }
+                    };
                     let run = &set.runs[r.run];
                     let id = &run.info.run_id;
                     row.set_selected(ctx.selection().contains(id));
@@ -350,6 +410,9 @@ impl RunsTable {
             }
         });
 
+        if let Some(label) = toggled_group {
+            self.groups.toggle(&label);
+        }
         if let Some((column, add)) = sort_clicked {
             cmds.push(Command::SortBy { column, add });
         }

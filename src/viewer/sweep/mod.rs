@@ -1,0 +1,5 @@
+//! Views for comparing many runs of a sweep: group rows in the runs table
+//! ([`table_groups`]), a scatter plot of run summaries ([`scatter`]) and parallel coordinates
+//! ([`parcoords`]). Grouped chart lines live with the charts (`charts/group.rs`).
+
+pub mod table_groups;

@@ -1,0 +1,244 @@
+//! Comparing runs (issue 15): grouped charts (bands over every point, aligned by step), group rows
+//! in the runs table, the step cursor across charts, the scatter plot and parallel coordinates.
+//! Each test draws the real panel with egui_kittest on a hand-built view context (no worker).
+
+#![cfg(feature = "viewer")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use mlscope::model::{LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs, RunStatus};
+use mlscope::viewer::Persisted;
+use mlscope::viewer::testing::{
+    ChartOptions, Charts, Command, Entry, GroupKey, Row, RunSet, RunsTable, Series, ViewData,
+};
+
+const SIZE: egui::Vec2 = egui::vec2(1200.0, 800.0);
+
+fn run(k: usize, params: &[(&str, &str)], metrics: &[(&str, f64)]) -> Arc<Run> {
+    Arc::new(Run {
+        info: RunInfo {
+            run_id: format!("{k:032x}"),
+            run_name: format!("run-{k}"),
+            experiment_id: "0".into(),
+            user_id: "test".into(),
+            status: RunStatus::Finished,
+            start_time: Some(1_700_000_000_000),
+            end_time: None,
+            artifact_uri: String::new(),
+            lifecycle_stage: LifecycleStage::Active,
+        },
+        data: RunData {
+            metrics: metrics
+                .iter()
+                .map(|(key, v)| (key.to_string(), Metric::new(*key, *v, 0, 0)))
+                .collect(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            ..RunData::default()
+        },
+        inputs: RunInputs::default(),
+    })
+}
+
+fn series(points: &[(i64, f64)]) -> Series {
+    Series {
+        steps: points.iter().map(|p| p.0).collect(),
+        timestamps: points.iter().map(|p| 1_700_000_000_000 + p.0 * 1000).collect(),
+        values: points.iter().map(|p| p.1).collect(),
+        offset: None,
+    }
+}
+
+/// View data of `runs` (all selected, shown in this order) with histories of "loss".
+fn data_of(runs: Vec<(Arc<Run>, Vec<(i64, f64)>)>, options: ChartOptions) -> ViewData {
+    let mut data = ViewData::new(Persisted::default(), true);
+    let mut list = Vec::new();
+    for (r, points) in runs {
+        if !points.is_empty() {
+            data.histories
+                .set_ready((r.info.run_id.clone(), "loss".into()), series(&points));
+        }
+        data.selection.insert(r.info.run_id.clone());
+        list.push(r);
+    }
+    data.rows.rows = (0..list.len())
+        .map(|i| Row {
+            run: i,
+            depth: 0,
+            has_children: false,
+            context_only: false,
+        })
+        .collect();
+    data.selected_experiments.insert("0".into());
+    data.runs.entry = Entry::Ready(Arc::new(RunSet::new(list, 1)));
+    data.persisted.charts = options;
+    data
+}
+
+struct ChartsState {
+    data: ViewData,
+    charts: Charts,
+    commands: Vec<Command>,
+}
+
+fn charts_harness(data: ViewData) -> Harness<'static, ChartsState> {
+    Harness::builder().with_size(SIZE).build_ui_state(
+        |ui, s: &mut ChartsState| {
+            let ctx = s.data.ctx();
+            s.charts.show(ui, &ctx);
+            s.commands.extend(ctx.into_commands());
+        },
+        ChartsState {
+            data,
+            charts: Charts::default(),
+            commands: Vec::new(),
+        },
+    )
+}
+
+fn grouped_by_lr() -> ChartOptions {
+    ChartOptions {
+        group_by: vec![GroupKey::Param("lr".into())],
+        ..ChartOptions::default()
+    }
+}
+
+/// Three runs with lr=0.1 (one missing step 1, one logging NaN at step 2) and one with lr=0.01.
+fn sweep() -> Vec<(Arc<Run>, Vec<(i64, f64)>)> {
+    vec![
+        (
+            run(0, &[("lr", "0.1")], &[("loss", 3.0)]),
+            vec![(0, 1.0), (1, 2.0), (2, 3.0)],
+        ),
+        (
+            run(1, &[("lr", "0.1")], &[("loss", 9.0)]),
+            vec![(0, 4.0), (2, 9.0), (3, f64::NAN)],
+        ),
+        (
+            run(2, &[("lr", "0.1")], &[("loss", 2.0)]),
+            vec![(0, 7.0), (1, 8.0), (2, 2.0)],
+        ),
+        (
+            run(3, &[("lr", "0.01")], &[("loss", 5.0)]),
+            vec![(0, 10.0), (1, 5.0)],
+        ),
+    ]
+}
+
+/// Steps frames until `done` holds (the bands are computed on a thread of their own).
+fn step_until<S>(h: &mut Harness<'static, S>, what: &str, done: impl Fn(&S) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "{what} did not happen");
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn grouped_bands_equal_the_hand_computed_mean_min_and_max() {
+    let mut h = charts_harness(data_of(sweep(), grouped_by_lr()));
+    step_until(&mut h, "the bands", |s| {
+        s.charts.group_state().band("loss", "lr=0.1").is_some()
+            && s.charts.group_state().band("loss", "lr=0.01").is_some()
+    });
+    let groups = &h.state().charts.group_state().groups;
+    let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
+    // Sorted as numbers: 0.01 before 0.1.
+    assert_eq!(labels, ["lr=0.01", "lr=0.1"]);
+    assert_eq!(groups[1].runs.len(), 3);
+    let b = h.state().charts.group_state().band("loss", "lr=0.1").unwrap();
+    // Step 0: 1, 4, 7; step 1: 2, 8 (run 1 has no step 1); step 2: 3, 9, 2; step 3: NaN only.
+    assert_eq!(b.steps, vec![0.0, 1.0, 2.0]);
+    assert_eq!(b.mean, vec![4.0, 5.0, 14.0 / 3.0]);
+    assert_eq!(b.min, vec![1.0, 2.0, 2.0]);
+    assert_eq!(b.max, vec![7.0, 8.0, 9.0]);
+    assert_eq!(b.median, vec![4.0, 5.0, 3.0]);
+    let std0 = ((9.0 + 0.0 + 9.0) / 3.0f64).sqrt();
+    assert!((b.std[0] - std0).abs() < 1e-12);
+    assert_eq!(b.count, vec![3, 2, 3]);
+    let single = h.state().charts.group_state().band("loss", "lr=0.01").unwrap();
+    assert_eq!(single.mean, vec![10.0, 5.0]);
+    // The legend names each group with its run count.
+    h.get_by_label("lr=0.1 (3)");
+    h.get_by_label("lr=0.01 (1)");
+}
+
+#[test]
+fn a_group_band_follows_appended_points() {
+    let mut h = charts_harness(data_of(sweep(), grouped_by_lr()));
+    step_until(&mut h, "the first band", |s| {
+        s.charts.group_state().band("loss", "lr=0.01").is_some()
+    });
+    let id = format!("{:032x}", 3);
+    h.state_mut().data.histories.set_ready(
+        (id, "loss".into()),
+        series(&[(0, 10.0), (1, 5.0), (2, 1.0)]),
+    );
+    step_until(&mut h, "the band after the append", |s| {
+        s.charts
+            .group_state()
+            .band("loss", "lr=0.01")
+            .is_some_and(|b| b.steps.len() == 3)
+    });
+    let b = h.state().charts.group_state().band("loss", "lr=0.01").unwrap();
+    assert_eq!(b.mean, vec![10.0, 5.0, 1.0]);
+}
+
+struct TableState {
+    data: ViewData,
+    table: RunsTable,
+    commands: Vec<Command>,
+}
+
+fn table_harness(data: ViewData) -> Harness<'static, TableState> {
+    Harness::builder().with_size(SIZE).build_ui_state(
+        |ui, s: &mut TableState| {
+            let ctx = s.data.ctx();
+            s.table.show(ui, &ctx);
+            s.commands.extend(ctx.into_commands());
+        },
+        TableState {
+            data,
+            table: RunsTable::default(),
+            commands: Vec::new(),
+        },
+    )
+}
+
+#[test]
+fn the_runs_table_shows_collapsible_group_rows_with_counts() {
+    let mut h = table_harness(data_of(sweep(), grouped_by_lr()));
+    h.run_steps(3);
+    h.get_by_label("lr=0.1 (3 runs)");
+    h.get_by_label("lr=0.01 (1 runs)");
+    assert!(h.query_by_label("run-1").is_some());
+    // Collapsing the lr=0.1 group hides its runs, not the other group's.
+    h.get_all_by_label("⏷").next().map(|n| n.click());
+    h.run_steps(3);
+    // The first group is lr=0.01 (sorted as numbers).
+    assert!(h.query_by_label("run-3").is_none());
+    assert!(h.query_by_label("run-1").is_some());
+    // A click on a group row selects its runs.
+    h.get_by_label("lr=0.1 (3 runs)").click();
+    h.run_steps(2);
+    let selected: Vec<Vec<String>> = h
+        .state()
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::SelectRuns(ids) => Some(ids.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        selected.last().unwrap(),
+        &(0..3).map(|k| format!("{k:032x}")).collect::<Vec<_>>()
+    );
+}
