@@ -13,7 +13,8 @@ use egui_kittest::kittest::Queryable;
 use mlscope::model::{LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs, RunStatus};
 use mlscope::viewer::Persisted;
 use mlscope::viewer::testing::{
-    ChartOptions, Charts, Command, Entry, GroupKey, Row, RunSet, RunsTable, Series, ViewData,
+    ChartOptions, Charts, ChartsView, Command, Dim, Entry, GroupKey, MetricAgg, Row, RunSet,
+    RunsTable, SelectMode, Series, ViewData,
 };
 
 const SIZE: egui::Vec2 = egui::vec2(1200.0, 800.0);
@@ -49,7 +50,10 @@ fn run(k: usize, params: &[(&str, &str)], metrics: &[(&str, f64)]) -> Arc<Run> {
 fn series(points: &[(i64, f64)]) -> Series {
     Series {
         steps: points.iter().map(|p| p.0).collect(),
-        timestamps: points.iter().map(|p| 1_700_000_000_000 + p.0 * 1000).collect(),
+        timestamps: points
+            .iter()
+            .map(|p| 1_700_000_000_000 + p.0 * 1000)
+            .collect(),
         values: points.iter().map(|p| p.1).collect(),
         offset: None,
     }
@@ -153,7 +157,12 @@ fn grouped_bands_equal_the_hand_computed_mean_min_and_max() {
     // Sorted as numbers: 0.01 before 0.1.
     assert_eq!(labels, ["lr=0.01", "lr=0.1"]);
     assert_eq!(groups[1].runs.len(), 3);
-    let b = h.state().charts.group_state().band("loss", "lr=0.1").unwrap();
+    let b = h
+        .state()
+        .charts
+        .group_state()
+        .band("loss", "lr=0.1")
+        .unwrap();
     // Step 0: 1, 4, 7; step 1: 2, 8 (run 1 has no step 1); step 2: 3, 9, 2; step 3: NaN only.
     assert_eq!(b.steps, vec![0.0, 1.0, 2.0]);
     assert_eq!(b.mean, vec![4.0, 5.0, 14.0 / 3.0]);
@@ -163,7 +172,12 @@ fn grouped_bands_equal_the_hand_computed_mean_min_and_max() {
     let std0 = ((9.0 + 0.0 + 9.0) / 3.0f64).sqrt();
     assert!((b.std[0] - std0).abs() < 1e-12);
     assert_eq!(b.count, vec![3, 2, 3]);
-    let single = h.state().charts.group_state().band("loss", "lr=0.01").unwrap();
+    let single = h
+        .state()
+        .charts
+        .group_state()
+        .band("loss", "lr=0.01")
+        .unwrap();
     assert_eq!(single.mean, vec![10.0, 5.0]);
     // The legend names each group with its run count.
     h.get_by_label("lr=0.1 (3)");
@@ -187,7 +201,12 @@ fn a_group_band_follows_appended_points() {
             .band("loss", "lr=0.01")
             .is_some_and(|b| b.steps.len() == 3)
     });
-    let b = h.state().charts.group_state().band("loss", "lr=0.01").unwrap();
+    let b = h
+        .state()
+        .charts
+        .group_state()
+        .band("loss", "lr=0.01")
+        .unwrap();
     assert_eq!(b.mean, vec![10.0, 5.0, 1.0]);
 }
 
@@ -241,4 +260,168 @@ fn the_runs_table_shows_collapsible_group_rows_with_counts() {
         selected.last().unwrap(),
         &(0..3).map(|k| format!("{k:032x}")).collect::<Vec<_>>()
     );
+}
+
+/// Runs 0..n with `lr` and `loss` (last value `loss[k]`), histories of "loss" and "acc".
+fn sweep_of(lrs: &[&str], losses: &[f64]) -> ViewData {
+    let runs = lrs
+        .iter()
+        .zip(losses)
+        .enumerate()
+        .map(|(k, (lr, loss))| {
+            (
+                run(k, &[("lr", lr)], &[("loss", *loss)]),
+                (0..=100)
+                    .map(|i| (i, loss + (100 - i) as f64))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    data_of(runs, ChartOptions::default())
+}
+
+fn press(h: &mut Harness<'static, ChartsState>, pos: egui::Pos2, pressed: bool) {
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    });
+}
+
+#[test]
+fn the_step_cursor_shows_every_cards_values_at_the_hovered_step() {
+    let mut data = sweep_of(&["0.1", "0.2"], &[1.0, 2.0]);
+    // A second metric, "acc" = step × (run + 1), on its own card.
+    let ids: Vec<String> = (0..2).map(|k| format!("{k:032x}")).collect();
+    if let Entry::Ready(set) = &data.runs.entry {
+        let runs: Vec<Arc<Run>> = set
+            .runs
+            .iter()
+            .map(|r| {
+                let mut r = (**r).clone();
+                r.data
+                    .metrics
+                    .insert("acc".into(), Metric::new("acc", 0.0, 0, 0));
+                Arc::new(r)
+            })
+            .collect();
+        data.runs.entry = Entry::Ready(Arc::new(RunSet::new(runs, 2)));
+    }
+    for (k, id) in ids.iter().enumerate() {
+        data.histories.set_ready(
+            (id.clone(), "acc".into()),
+            series(
+                &(0..=100)
+                    .map(|i| (i, (i * (k as i64 + 1)) as f64))
+                    .collect::<Vec<_>>(),
+            ),
+        );
+    }
+    let mut h = charts_harness(data);
+    h.run_steps(6);
+    let (x0, x1) = h.state().charts.visible_x("acc").expect("acc drawn");
+    let w = h.state().charts.plot_width("acc").unwrap();
+    // "acc" is the first card (keys sorted), at the left: point at a third of its plot.
+    let _ = (x0, x1, w);
+    h.hover_at(egui::pos2(60.0 + w / 3.0, 250.0));
+    h.run_steps(4);
+    let (card, x) = h.state().charts.step_cursor().expect("a step cursor");
+    assert_eq!(card, "acc");
+    let step = x.round();
+    let values = h
+        .state()
+        .charts
+        .cursor_values()
+        .get("loss")
+        .expect("the other card shows values at the cursor")
+        .clone();
+    // loss of run k at step s is loss_k + 100 - s; highest first.
+    assert_eq!(
+        values,
+        vec![
+            ("run-1".to_string(), 2.0 + 100.0 - step),
+            ("run-0".to_string(), 1.0 + 100.0 - step)
+        ]
+    );
+    // The hovered card has its tooltip instead.
+    assert!(!h.state().charts.cursor_values().contains_key("acc"));
+}
+
+#[test]
+fn a_click_on_a_scatter_point_selects_its_run() {
+    let mut data = sweep_of(&["0.1", "0.2", "0.3", "0.4"], &[4.0, 1.0, 3.0, 2.0]);
+    data.selection.clear();
+    let mut h = charts_harness(data);
+    h.state_mut().charts.view = ChartsView::Scatter;
+    h.state_mut().charts.scatter.x = Some(Dim::Param("lr".into()));
+    h.state_mut().charts.scatter.y = Some(Dim::Metric("loss".into(), MetricAgg::Last));
+    h.run_steps(4);
+    let target = format!("{:032x}", 2);
+    let points = h.state().charts.scatter.screen_points.clone();
+    assert_eq!(points.len(), 4);
+    // lr grows with x: the points are in run order from left to right.
+    assert!(points.windows(2).all(|w| w[0].1.x < w[1].1.x));
+    let pos = points.iter().find(|(id, _)| *id == target).unwrap().1;
+    h.hover_at(pos);
+    h.run_steps(2);
+    // Pointing at the point names its run.
+    assert_eq!(
+        h.state().charts.scatter.hovered.as_deref(),
+        Some(target.as_str())
+    );
+    press(&mut h, pos, true);
+    h.run_steps(1);
+    press(&mut h, pos, false);
+    h.run_steps(2);
+    assert!(h.state().commands.iter().any(|c| matches!(
+        c,
+        Command::SelectRun { run_id, mode: SelectMode::Replace } if *run_id == target
+    )));
+}
+
+#[test]
+fn brushing_an_axis_of_parallel_coordinates_selects_the_runs_in_range() {
+    let losses = [4.0, 1.0, 3.0, 2.0, 5.0];
+    let mut h = charts_harness(sweep_of(&["0.1", "0.2", "0.3", "0.4", "0.5"], &losses));
+    h.state_mut().charts.view = ChartsView::Parallel;
+    h.run_steps(3);
+    h.state_mut().charts.parcoords.axes = vec![
+        Dim::Param("lr".into()),
+        Dim::Metric("loss".into(), MetricAgg::Last),
+    ];
+    h.run_steps(3);
+    assert_eq!(h.state().charts.parcoords.lines_drawn, 5);
+    let (x, top, bottom) = h.state().charts.parcoords.axis_screen[1];
+    // loss spans 1..5 from bottom to top: brush 1.9..3.1 (runs with loss 2 and 3).
+    let y_of = |v: f64| bottom - (bottom - top) * ((v - 1.0) / 4.0) as f32;
+    let (from, to) = (egui::pos2(x, y_of(3.1)), egui::pos2(x, y_of(1.9)));
+    h.hover_at(from);
+    h.run_steps(1);
+    press(&mut h, from, true);
+    h.run_steps(1);
+    for k in 1..=8 {
+        h.hover_at(from + (to - from) * (k as f32 / 8.0));
+        h.run_steps(1);
+    }
+    press(&mut h, to, false);
+    h.run_steps(3);
+    let last = h
+        .state()
+        .commands
+        .iter()
+        .rev()
+        .find_map(|c| match c {
+            Command::SelectRuns(ids) => Some(ids.clone()),
+            _ => None,
+        })
+        .expect("the brush selects runs");
+    let want: Vec<String> = losses
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| (1.9..=3.1).contains(*l))
+        .map(|(k, _)| format!("{k:032x}"))
+        .collect();
+    assert_eq!(last, want);
+    assert_eq!(want.len(), 2);
 }

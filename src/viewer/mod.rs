@@ -70,15 +70,16 @@ pub mod testing {
     pub use super::artifact_preview::{Extent, Preview, ReadLimit, read_preview, read_split_table};
     pub use super::cache::{Cache, Entry};
     pub use super::charts::{
-        Band, ChartOptions, Charts, GroupBand, GroupKey, GroupLine, Prepared, RunGroup, Segment,
-        XAxis, aggregate, group_runs, prepare,
+        Band, ChartOptions, Charts, ChartsView, GroupBand, GroupKey, GroupLine, Prepared, RunGroup,
+        Segment, XAxis, aggregate, group_runs, prepare,
     };
     pub use super::commands::{Command, SelectMode, Tab};
     pub use super::context::{FilterState, Histories, RowsMemo, RunsState, ViewCtx, ViewData};
     pub use super::filter_bar::FilterError;
     pub use super::lod::{Pyramid, reduce_brute};
-    pub use super::runs_table::RunsTable;
     pub use super::runs_model::{ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey};
+    pub use super::runs_table::RunsTable;
+    pub use super::sweep::dims::{Dim, DimColumn};
     pub use super::table_view::{TableData, TableView};
     pub use super::text_view::{TextDoc, TextView, TextViewState};
     pub use super::worker::{ArtifactRoot, Series, WriteOp};

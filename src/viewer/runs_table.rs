@@ -8,10 +8,10 @@ use crate::format::{duration_spaced, number_sig, time_local};
 use crate::model::{LifecycleStage, Run, tags};
 
 use super::cache::Entry;
+use super::charts::group::group_color;
 use super::commands::{Command, SelectMode, Tab};
 use super::context::ViewCtx;
 use super::runs_model::{ColumnId, MetricAgg, SortKey, duration_ms, visible_columns};
-use super::charts::group::group_color;
 use super::sweep::table_groups::{ShownRow, TableGroup, group_cell};
 use super::theme;
 
@@ -86,8 +86,16 @@ fn group_row_ui(
             let (text, tip) = group_cell(ctx, group, col);
             if *col == ColumnId::Name {
                 if ui
-                    .add(egui::Button::new(if open { "⏷" } else { "⏵" }).frame(false).small())
-                    .on_hover_text(if open { "Hide the group's runs" } else { "Show the group's runs" })
+                    .add(
+                        egui::Button::new(if open { "⏷" } else { "⏵" })
+                            .frame(false)
+                            .small(),
+                    )
+                    .on_hover_text(if open {
+                        "Hide the group's runs"
+                    } else {
+                        "Show the group's runs"
+                    })
                     .clicked()
                 {
                     toggled = true;

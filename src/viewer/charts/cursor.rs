@@ -120,7 +120,13 @@ pub(super) fn draw_cursor(
         .unwrap_or(0) as f32
         * 6.7
         + 18.0;
-    let height = lines.len() as f32 * 14.0 + 4.0 + if values.len() > READOUT_MAX { 14.0 } else { 0.0 };
+    let height = lines.len() as f32 * 14.0
+        + 4.0
+        + if values.len() > READOUT_MAX {
+            14.0
+        } else {
+            0.0
+        };
     painter.rect_filled(
         egui::Rect::from_min_size(egui::pos2(left - 3.0, y - 2.0), egui::vec2(width, height)),
         3.0,

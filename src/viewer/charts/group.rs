@@ -214,8 +214,11 @@ impl Band {
         }
         let i = self.steps.partition_point(|&s| s < x);
         let cand = [i.saturating_sub(1), i.min(self.steps.len() - 1)];
-        cand.into_iter()
-            .min_by(|&a, &b| (self.steps[a] - x).abs().total_cmp(&(self.steps[b] - x).abs()))
+        cand.into_iter().min_by(|&a, &b| {
+            (self.steps[a] - x)
+                .abs()
+                .total_cmp(&(self.steps[b] - x).abs())
+        })
     }
 }
 
@@ -283,7 +286,10 @@ pub fn aggregate(series: &[Arc<Series>]) -> Band {
         let median = if vals.len() % 2 == 1 {
             upper
         } else {
-            let lower = vals[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let lower = vals[..mid]
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
             (lower + upper) / 2.0
         };
         band.steps.push(step as f64);
@@ -494,9 +500,7 @@ fn reduce_band(
         // Line: first, min, max, last of the column, in x order.
         let (mut mn, mut mx) = (i, i);
         let (mut elo, mut ehi) = (f64::INFINITY, f64::NEG_INFINITY);
-        while i < hi
-            && (((band.steps[i] - fx0) / width) * buckets as f64).floor() as usize == col
-        {
+        while i < hi && (((band.steps[i] - fx0) / width) * buckets as f64).floor() as usize == col {
             if ys[i] < ys[mn] {
                 mn = i;
             }
@@ -555,8 +559,7 @@ impl Charts {
             let mut series: Vec<(&str, &Arc<Series>)> = Vec::new();
             let mut waiting = false;
             for r in &g.runs {
-                if self.hidden_runs.contains(&r.info.run_id) || !r.data.metrics.contains_key(key)
-                {
+                if self.hidden_runs.contains(&r.info.run_id) || !r.data.metrics.contains_key(key) {
                     continue;
                 }
                 match histories.get(&(r.info.run_id.clone(), key.to_string())) {
@@ -592,7 +595,8 @@ impl Charts {
                 drawn.push((gi, Arc::clone(b)));
             }
             // Compute once every history of the group is in (or again after live appends).
-            let stale = !matches!(self.groups.bands.get(&id), Some(BandEntry::Ready(f, _)) if *f == fp);
+            let stale =
+                !matches!(self.groups.bands.get(&id), Some(BandEntry::Ready(f, _)) if *f == fp);
             if stale && !waiting {
                 let job = Job {
                     id: id.clone(),
@@ -688,33 +692,91 @@ impl Charts {
             (fit.0 - pad, fit.1 + pad)
         });
         let link = egui::Id::unique("mlscope_charts_link");
+        // A metric logged once per run (a final score): a bar per group, its band as a whisker.
+        let bars = !drawn.is_empty() && drawn.iter().all(|(_, b)| b.steps.len() <= 1);
+        let bar_names: Vec<String> = drawn
+            .iter()
+            .map(|(gi, _)| self.groups.groups[*gi].label.clone())
+            .collect();
         let mut plot = Plot::new(("chart", key))
             .height(self.plot_height)
             .allow_scroll(false)
             .show_x(false)
-            .show_y(false)
-            .link_axis(link, [true, false])
-            .link_cursor(link, [true, false])
-            .x_axis_formatter(move |mark, _| {
-                x_tick_label(mark.value, mark.step_size, super::XAxis::Step)
-            })
-            .y_axis_formatter(move |mark, _| {
-                if log_y {
-                    log_tick_label(mark.value)
-                } else {
-                    number_sig(mark.value)
-                }
-            });
+            .show_y(false);
+        if bars {
+            plot = plot
+                .x_grid_spacer(|input| {
+                    let (lo, hi) = input.bounds;
+                    (lo.ceil().max(0.0) as i64..=hi.floor() as i64)
+                        .map(|i| egui_plot::GridMark {
+                            value: i as f64,
+                            step_size: 1.0,
+                        })
+                        .collect()
+                })
+                .x_axis_formatter(move |mark, _| {
+                    let i = mark.value.round();
+                    if (mark.value - i).abs() > 1e-6 || i < 0.0 {
+                        return String::new();
+                    }
+                    bar_names
+                        .get(i as usize)
+                        .map(|n| super::card::truncate_label(n, 16))
+                        .unwrap_or_default()
+                })
+                .include_y(0.0);
+        } else {
+            plot = plot
+                .link_axis(link, [true, false])
+                .link_cursor(link, [true, false])
+                .x_axis_formatter(move |mark, _| {
+                    x_tick_label(mark.value, mark.step_size, super::XAxis::Step)
+                });
+        }
+        let mut plot = plot.y_axis_formatter(move |mark, _| {
+            if log_y {
+                log_tick_label(mark.value)
+            } else {
+                number_sig(mark.value)
+            }
+        });
         if log_y {
             plot = plot.y_grid_spacer(super::scale::log_grid);
         }
         // Lent out for drawing (the cursor read-out below needs `self`).
         let groups_owned = std::mem::take(&mut self.groups.groups);
         let groups = &groups_owned;
-        let fit_now = (!options.lock_y).then_some(fit).flatten();
+        let fit_now = (!options.lock_y && !bars).then_some(fit).flatten();
+        let whisker = ui.visuals().strong_text_color();
         let response = plot.show(ui, |plot_ui| {
             if let Some((lo, hi)) = fit_now {
                 plot_ui.set_plot_bounds_y(lo..=hi);
+            }
+            if bars {
+                for (i, (gi, b)) in drawn.iter().enumerate() {
+                    let g = &groups[*gi];
+                    let v = b.line(options.group_line)[0];
+                    plot_ui.bar_chart(egui_plot::BarChart::new(
+                        g.label.clone(),
+                        vec![
+                            egui_plot::Bar::new(i as f64, v)
+                                .width(0.7)
+                                .name(&g.label)
+                                .fill(g.color().gamma_multiply(0.85)),
+                        ],
+                    ));
+                    if let Some((lo, hi)) = b.edges(kind, 0) {
+                        plot_ui.line(
+                            Line::new(
+                                format!("{} band", g.label),
+                                vec![[i as f64, lo], [i as f64, hi]],
+                            )
+                            .color(whisker)
+                            .width(2.0),
+                        );
+                    }
+                }
+                return plot_ui.pointer_coordinate();
             }
             for (gi, r) in &reduced {
                 let g = &groups[*gi];
@@ -758,6 +820,20 @@ impl Charts {
         if self.last_x.insert(key.to_string(), new_x) != Some(new_x) {
             ui.ctx().request_repaint();
         }
+        if bars {
+            if response.response.hovered()
+                && let Some(pointer) = response.inner
+                && pointer.x >= -0.5
+                && let Some(one) = drawn.get(pointer.x.round() as usize)
+            {
+                let one = std::slice::from_ref(one);
+                response.response.on_hover_ui_at_pointer(|ui| {
+                    group_hover_ui(ui, groups, one, 0.0, options.group_line, kind);
+                });
+            }
+            self.groups.groups = groups_owned;
+            return;
+        }
         if response.response.hovered()
             && let Some(pointer) = response.inner
         {
@@ -790,7 +866,11 @@ impl Charts {
             .iter()
             .filter_map(|(gi, b)| {
                 let i = b.nearest(x)?;
-                Some((groups[*gi].color(), groups[*gi].label.clone(), b.line(line)[i]))
+                Some((
+                    groups[*gi].color(),
+                    groups[*gi].label.clone(),
+                    b.line(line)[i],
+                ))
             })
             .collect();
         self.cursor_values.insert(
@@ -807,16 +887,29 @@ impl Charts {
     pub(super) fn group_legend_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
             for g in self.groups.groups.iter().take(super::LEGEND_MAX) {
-                let names: Vec<&str> = g.runs.iter().take(40).map(|r| r.info.run_name.as_str()).collect();
+                let names: Vec<&str> = g
+                    .runs
+                    .iter()
+                    .take(40)
+                    .map(|r| r.info.run_name.as_str())
+                    .collect();
                 let mut tip = format!("{} ({} runs)\n{}", g.label, g.runs.len(), names.join("\n"));
                 if g.runs.len() > 40 {
                     tip.push_str(&format!("\nand {} more", g.runs.len() - 40));
                 }
-                super::legend_entry(ui, g.color(), &format!("{} ({})", g.label, g.runs.len()), false)
-                    .on_hover_text(tip);
+                super::legend_entry(
+                    ui,
+                    g.color(),
+                    &format!("{} ({})", g.label, g.runs.len()),
+                    false,
+                )
+                .on_hover_text(tip);
             }
             if self.groups.groups.len() > super::LEGEND_MAX {
-                ui.weak(format!("and {} more groups", self.groups.groups.len() - super::LEGEND_MAX));
+                ui.weak(format!(
+                    "and {} more groups",
+                    self.groups.groups.len() - super::LEGEND_MAX
+                ));
             }
         });
     }
@@ -877,24 +970,26 @@ pub(super) fn group_by_ui(ui: &mut egui::Ui, ctx: &ViewCtx, options: &mut super:
                 }
             }
         };
-        egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
-            ui.label(egui::RichText::new("Attributes").strong());
-            for a in GROUP_ATTRIBUTES {
-                toggle(ui, GroupKey::Attribute(a.to_string()));
-            }
-            if !params.is_empty() {
-                ui.label(egui::RichText::new("Params").strong());
-                for p in params {
-                    toggle(ui, GroupKey::Param(p));
+        egui::ScrollArea::vertical()
+            .max_height(360.0)
+            .show(ui, |ui| {
+                ui.label(egui::RichText::new("Attributes").strong());
+                for a in GROUP_ATTRIBUTES {
+                    toggle(ui, GroupKey::Attribute(a.to_string()));
                 }
-            }
-            if !tag_keys.is_empty() {
-                ui.label(egui::RichText::new("Tags").strong());
-                for t in tag_keys {
-                    toggle(ui, GroupKey::Tag(t));
+                if !params.is_empty() {
+                    ui.label(egui::RichText::new("Params").strong());
+                    for p in params {
+                        toggle(ui, GroupKey::Param(p));
+                    }
                 }
-            }
-        });
+                if !tag_keys.is_empty() {
+                    ui.label(egui::RichText::new("Tags").strong());
+                    for t in tag_keys {
+                        toggle(ui, GroupKey::Tag(t));
+                    }
+                }
+            });
     })
     .response
     .on_hover_text("Draw one line per group of runs (mean or median) with a band");
@@ -941,7 +1036,12 @@ fn group_hover_ui(
             text.push_str(&format!("  n={}", b.count[i]));
             ui.monospace(text);
         });
-        let names: Vec<&str> = g.runs.iter().take(8).map(|r| r.info.run_name.as_str()).collect();
+        let names: Vec<&str> = g
+            .runs
+            .iter()
+            .take(8)
+            .map(|r| r.info.run_name.as_str())
+            .collect();
         let more = g.runs.len().saturating_sub(8);
         ui.weak(if more > 0 {
             format!("   {} and {more} more", names.join(", "))
@@ -977,7 +1077,11 @@ mod tests {
         assert_eq!(b.max, vec![3.0, 2.0, 10.0]);
         assert_eq!(b.median, vec![2.0, 2.0, 5.0]);
         assert_eq!(b.count, vec![3, 1, 3]);
-        let var0: f64 = [1.0f64, 3.0, 2.0].iter().map(|v| (v - 2.0).powi(2)).sum::<f64>() / 3.0;
+        let var0: f64 = [1.0f64, 3.0, 2.0]
+            .iter()
+            .map(|v| (v - 2.0).powi(2))
+            .sum::<f64>()
+            / 3.0;
         assert!((b.std[0] - var0.sqrt()).abs() < 1e-12);
     }
 

@@ -205,6 +205,34 @@ pub struct Charts {
     cursor_next: Option<(String, f64)>,
     /// Values at the step cursor per card in this frame.
     cursor_values: HashMap<String, Vec<(String, f64)>>,
+    /// Lines per metric, a scatter plot or parallel coordinates.
+    pub view: ChartsView,
+    /// The scatter plot.
+    pub scatter: super::sweep::scatter::Scatter,
+    /// Parallel coordinates.
+    pub parcoords: super::sweep::parcoords::ParCoords,
+}
+
+/// What the Charts tab shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChartsView {
+    /// A card of lines per metric key of the selected runs.
+    #[default]
+    Lines,
+    /// A param or metric summary against another, a point per shown run.
+    Scatter,
+    /// Params and metric summaries as parallel axes, a line per shown run.
+    Parallel,
+}
+
+impl ChartsView {
+    fn label(self) -> &'static str {
+        match self {
+            ChartsView::Lines => "Metrics",
+            ChartsView::Scatter => "Scatter",
+            ChartsView::Parallel => "Parallel coordinates",
+        }
+    }
 }
 
 impl Charts {
@@ -361,6 +389,16 @@ impl Charts {
         self.prepare_clock = Some((Instant::now(), 0));
         self.cursor = self.cursor_next.take();
         self.cursor_values.clear();
+        ui.horizontal(|ui| {
+            for v in [ChartsView::Lines, ChartsView::Scatter, ChartsView::Parallel] {
+                ui.selectable_value(&mut self.view, v, v.label());
+            }
+        });
+        match self.view {
+            ChartsView::Lines => {}
+            ChartsView::Scatter => return self.scatter.show(ui, ctx),
+            ChartsView::Parallel => return self.parcoords.show(ui, ctx),
+        }
         self.groups.receive();
         let group_keys = &ctx.persisted().charts.group_by;
         // Grouped charts draw a line per group: every selected run counts.
@@ -414,32 +452,32 @@ impl Charts {
         if !group_keys.is_empty() {
             self.group_legend_ui(ui);
         } else {
-        ui.horizontal_wrapped(|ui| {
-            for r in runs.iter().take(LEGEND_MAX) {
-                let id = &r.info.run_id;
-                let hidden = self.hidden_runs.contains(id);
-                let resp = legend_entry(
-                    ui,
-                    theme::color_of(ctx.persisted(), id),
-                    &r.info.run_name,
-                    hidden,
-                )
-                .on_hover_text(if hidden {
-                    "Hidden from the charts: click to show"
-                } else {
-                    "Click to hide this run from the charts"
-                });
-                if resp.hovered() && !hidden {
-                    highlight = Some(id.clone());
+            ui.horizontal_wrapped(|ui| {
+                for r in runs.iter().take(LEGEND_MAX) {
+                    let id = &r.info.run_id;
+                    let hidden = self.hidden_runs.contains(id);
+                    let resp = legend_entry(
+                        ui,
+                        theme::color_of(ctx.persisted(), id),
+                        &r.info.run_name,
+                        hidden,
+                    )
+                    .on_hover_text(if hidden {
+                        "Hidden from the charts: click to show"
+                    } else {
+                        "Click to hide this run from the charts"
+                    });
+                    if resp.hovered() && !hidden {
+                        highlight = Some(id.clone());
+                    }
+                    if resp.clicked() && !self.hidden_runs.remove(id) {
+                        self.hidden_runs.insert(id.clone());
+                    }
                 }
-                if resp.clicked() && !self.hidden_runs.remove(id) {
-                    self.hidden_runs.insert(id.clone());
+                if runs.len() > LEGEND_MAX {
+                    ui.weak(format!("and {} more", runs.len() - LEGEND_MAX));
                 }
-            }
-            if runs.len() > LEGEND_MAX {
-                ui.weak(format!("and {} more", runs.len() - LEGEND_MAX));
-            }
-        });
+            });
         }
         self.highlight = highlight;
         let (system, model): (Vec<String>, Vec<String>) =
