@@ -101,9 +101,11 @@ pub(super) fn draw_cursor(
     let mut y = frame.top() + 4.0;
     let left = frame.left() + 6.0;
     let bg = ui.visuals().extreme_bg_color.gamma_multiply(0.85);
+    // At most half the plot's height of values, so the lines stay visible.
+    let max = ((frame.height() * 0.5 / 14.0) as usize).clamp(2, READOUT_MAX);
     let lines: Vec<(egui::Color32, String)> = values
         .iter()
-        .take(READOUT_MAX)
+        .take(max)
         .map(|(c, n, v)| {
             let name: String = if n.chars().count() > 18 {
                 n.chars().take(17).chain(std::iter::once('…')).collect()
@@ -120,13 +122,7 @@ pub(super) fn draw_cursor(
         .unwrap_or(0) as f32
         * 6.7
         + 18.0;
-    let height = lines.len() as f32 * 14.0
-        + 4.0
-        + if values.len() > READOUT_MAX {
-            14.0
-        } else {
-            0.0
-        };
+    let height = lines.len() as f32 * 14.0 + 4.0 + if values.len() > max { 14.0 } else { 0.0 };
     painter.rect_filled(
         egui::Rect::from_min_size(egui::pos2(left - 3.0, y - 2.0), egui::vec2(width, height)),
         3.0,
@@ -147,11 +143,11 @@ pub(super) fn draw_cursor(
         );
         y += 14.0;
     }
-    if values.len() > READOUT_MAX {
+    if values.len() > max {
         painter.text(
             egui::pos2(left + 12.0, y),
             egui::Align2::LEFT_TOP,
-            format!("+{} more", values.len() - READOUT_MAX),
+            format!("+{} more", values.len() - max),
             font,
             ui.visuals().weak_text_color(),
         );

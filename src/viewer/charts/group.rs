@@ -555,6 +555,9 @@ impl Charts {
         let kind = self.groups.band_kind.get(key).copied().unwrap_or_default();
         let mut loading = false;
         let mut drawn: Vec<(usize, Arc<Band>)> = Vec::new();
+        // Whether every history of the card has at most one point (a final score): bars.
+        let mut single = true;
+        let mut any_ready = false;
         for (gi, g) in self.groups.groups.iter().enumerate() {
             let mut series: Vec<(&str, &Arc<Series>)> = Vec::new();
             let mut waiting = false;
@@ -563,7 +566,11 @@ impl Charts {
                     continue;
                 }
                 match histories.get(&(r.info.run_id.clone(), key.to_string())) {
-                    Some(Entry::Ready(s)) => series.push((r.info.run_id.as_str(), s)),
+                    Some(Entry::Ready(s)) => {
+                        any_ready = true;
+                        single &= s.values.len() <= 1;
+                        series.push((r.info.run_id.as_str(), s));
+                    }
                     Some(Entry::Failed(_)) => {}
                     _ => waiting = true,
                 }
@@ -657,6 +664,14 @@ impl Charts {
                 }
             });
         });
+        if drawn.is_empty() {
+            // Nothing to draw yet: an empty plot would give the linked x axis a made-up range.
+            ui.allocate_space(egui::vec2(ui.available_width(), self.plot_height));
+            if loading {
+                ui.ctx().request_repaint();
+            }
+            return;
+        }
         let (x0, x1, px) = self.last_x.get(key).copied().unwrap_or((
             f64::NEG_INFINITY,
             f64::INFINITY,
@@ -693,12 +708,14 @@ impl Charts {
         });
         let link = egui::Id::unique("mlscope_charts_link");
         // A metric logged once per run (a final score): a bar per group, its band as a whisker.
-        let bars = !drawn.is_empty() && drawn.iter().all(|(_, b)| b.steps.len() <= 1);
+        let bars = any_ready && single;
         let bar_names: Vec<String> = drawn
             .iter()
             .map(|(gi, _)| self.groups.groups[*gi].label.clone())
             .collect();
-        let mut plot = Plot::new(("chart", key))
+        // Its own plot memory: the bounds of a card of bars or of run lines never leak into the
+        // linked x axis of grouped lines.
+        let mut plot = Plot::new(("group_chart", key, bars))
             .height(self.plot_height)
             .allow_scroll(false)
             .show_x(false)

@@ -50,26 +50,49 @@ impl Dim {
         out
     }
 
-    /// Params whose values differ between the loaded runs, then metrics (last): good defaults.
+    /// Good defaults: params whose values differ between the loaded runs (numeric ones first),
+    /// and metrics (last; those most runs have first, system metrics left out).
     pub fn defaults(ctx: &ViewCtx) -> (Vec<Dim>, Vec<Dim>) {
         let Some(set) = ctx.run_set() else {
             return (Vec::new(), Vec::new());
         };
-        let params = set
+        let numeric = |key: &str| {
+            set.runs
+                .iter()
+                .filter_map(|r| r.data.params.get(key))
+                .all(|v| v.trim().parse::<f64>().is_ok())
+        };
+        let mut params: Vec<(bool, &str)> = set
             .catalog
             .params
             .iter()
-            .filter(|k| k.differs)
-            .map(|k| Dim::Param(k.key.clone()))
+            .filter(|k| {
+                // Two values at least among the runs that have it.
+                let mut values = set.runs.iter().filter_map(|r| r.data.params.get(&k.key));
+                let first = values.next();
+                values.any(|v| Some(v) != first)
+            })
+            .map(|k| (!numeric(&k.key), k.key.as_str()))
             .collect();
-        let metrics = set
+        params.sort_by_key(|p| p.0);
+        let mut metrics: Vec<(usize, &str)> = set
             .catalog
             .metrics
             .iter()
             .filter(|k| !k.key.starts_with("system/"))
-            .map(|k| Dim::Metric(k.key.clone(), MetricAgg::Last))
+            .map(|k| (usize::MAX - k.count, k.key.as_str()))
             .collect();
-        (params, metrics)
+        metrics.sort_by_key(|m| m.0);
+        (
+            params
+                .into_iter()
+                .map(|(_, k)| Dim::Param(k.to_string()))
+                .collect(),
+            metrics
+                .into_iter()
+                .map(|(_, k)| Dim::Metric(k.to_string(), MetricAgg::Last))
+                .collect(),
+        )
     }
 }
 

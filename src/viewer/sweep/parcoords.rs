@@ -109,15 +109,18 @@ impl ParCoords {
             .as_ref()
             .map(|d| DimColumn::read(ctx, &runs, d));
 
+        // No wider than what is visible (a wide row above can make the pane wider).
+        let visible_w = ui.clip_rect().right() - ui.cursor().left();
+        let size = egui::vec2(ui.available_width().min(visible_w), ui.available_height());
         let (rect, response) = ui.allocate_exact_size(
-            ui.available_size().max(egui::vec2(200.0, 150.0)),
+            size.max(egui::vec2(200.0, 150.0)),
             egui::Sense::click_and_drag(),
         );
         let painter = ui.painter_at(rect);
         let n = cols.len();
         let top = rect.top() + 28.0;
         let bottom = rect.bottom() - 22.0;
-        let margin = 70.0;
+        let margin = 80.0;
         let axis_x = |i: usize| {
             if n == 1 {
                 rect.center().x
@@ -231,13 +234,13 @@ impl ParCoords {
             for v in ticks {
                 let y = y_of(c, v);
                 painter.hline(x - 3.0..=x + 3.0, y, axis_stroke);
-                painter.text(
-                    egui::pos2(x + 5.0, y),
-                    egui::Align2::LEFT_CENTER,
-                    c.label(v),
-                    font.clone(),
-                    text,
-                );
+                // The last axis has its labels on its left, inside the view.
+                let (dx, align) = if i + 1 == n && n > 1 {
+                    (-5.0, egui::Align2::RIGHT_CENTER)
+                } else {
+                    (5.0, egui::Align2::LEFT_CENTER)
+                };
+                painter.text(egui::pos2(x + dx, y), align, c.label(v), font.clone(), text);
             }
             if let Some(&(lo, hi)) = self.brushes.get(&c.dim) {
                 let (ya, yb) = (y_of(c, hi), y_of(c, lo));

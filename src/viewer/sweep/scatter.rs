@@ -71,7 +71,11 @@ impl Scatter {
         ));
         let (xc, yc) = (xs.clone(), ys.clone());
         let pad = |(lo, hi): (f64, f64)| {
-            let p = ((hi - lo) * 0.05).max(0.5);
+            let p = if hi > lo {
+                (hi - lo) * 0.05
+            } else {
+                (lo.abs() * 0.05).max(0.5)
+            };
             (lo - p, hi + p)
         };
         let mut plot = Plot::new("scatter")
