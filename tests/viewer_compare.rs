@@ -425,3 +425,110 @@ fn brushing_an_axis_of_parallel_coordinates_selects_the_runs_in_range() {
     assert_eq!(last, want);
     assert_eq!(want.len(), 2);
 }
+
+/// The runs table over the charts, applying the eye's commands as the app does.
+struct TableAndCharts {
+    data: ViewData,
+    table: RunsTable,
+    charts: Charts,
+    commands: Vec<Command>,
+}
+
+#[test]
+fn the_eye_hides_a_run_from_the_charts_and_keeps_it_selected() {
+    let data = sweep_of(&["0.1", "0.2", "0.3"], &[1.0, 2.0, 3.0]);
+    let mut h = Harness::builder().with_size(SIZE).build_ui_state(
+        |ui, s: &mut TableAndCharts| {
+            let ctx = s.data.ctx();
+            ui.allocate_ui(egui::vec2(1200.0, 250.0), |ui| s.table.show(ui, &ctx));
+            s.charts.show(ui, &ctx);
+            let commands = ctx.into_commands();
+            for c in &commands {
+                if let Command::ToggleHiddenFromCharts(id) = c
+                    && !s.data.hidden_from_charts.remove(id)
+                {
+                    s.data.hidden_from_charts.insert(id.clone());
+                }
+            }
+            s.commands.extend(commands);
+        },
+        TableAndCharts {
+            data,
+            table: RunsTable::default(),
+            charts: Charts::default(),
+            commands: Vec::new(),
+        },
+    );
+    h.run_steps(3);
+    let id1 = format!("{:032x}", 1);
+    assert!(h.state().charts.hidden_runs().is_empty());
+    // The eyes in row order: run-1's is the second.
+    h.get_all_by_label("shown in charts")
+        .nth(1)
+        .unwrap()
+        .click();
+    h.run_steps(3);
+    assert!(h.state().charts.hidden_runs().contains(&id1));
+    assert_eq!(h.state().charts.hidden_runs().len(), 1);
+    assert!(h.state().data.selection.contains(&id1));
+    // Clicked again: shown again.
+    h.get_all_by_label("shown in charts")
+        .nth(1)
+        .unwrap()
+        .click();
+    h.run_steps(3);
+    assert!(h.state().charts.hidden_runs().is_empty());
+}
+
+#[test]
+fn the_csv_export_holds_the_shown_rows_and_columns() {
+    let mut data = sweep_of(&["0.1", "0.2", "0.3"], &[1.5, 2.25, 3.0]);
+    // The table shows runs 2 and 0 only, in this order.
+    data.rows.rows = vec![
+        Row {
+            run: 2,
+            depth: 0,
+            has_children: false,
+            context_only: false,
+        },
+        Row {
+            run: 0,
+            depth: 0,
+            has_children: false,
+            context_only: false,
+        },
+    ];
+    let mut h = table_harness(data);
+    h.run_steps(2);
+    h.get_by_label("Export CSV…").click();
+    h.run_steps(2);
+    let bytes = h
+        .state()
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::SaveAs { file_name, bytes } if file_name.ends_with(".csv") => {
+                Some(bytes.clone())
+            }
+            _ => None,
+        })
+        .expect("a CSV to save");
+    let text = String::from_utf8(bytes).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(header[0], "run_id");
+    let lr = header
+        .iter()
+        .position(|h| *h == "params.lr")
+        .expect("lr column");
+    let loss = header
+        .iter()
+        .position(|h| *h == "metrics.loss")
+        .expect("loss column");
+    let row = |i: usize| lines[i].split(',').collect::<Vec<&str>>();
+    assert_eq!(row(1)[0], format!("{:032x}", 2));
+    assert_eq!((row(1)[lr], row(1)[loss]), ("0.3", "3"));
+    assert_eq!(row(2)[0], format!("{:032x}", 0));
+    assert_eq!((row(2)[lr], row(2)[loss]), ("0.1", "1.5"));
+}

@@ -196,4 +196,6 @@ pub enum Command {
     },
     /// The run under the pointer in the runs table (its lines are drawn over the others).
     HoverRun(Option<String>),
+    /// Hide a run from the charts, or show it again, keeping it selected (the table's eye).
+    ToggleHiddenFromCharts(String),
 }

@@ -71,6 +71,47 @@ fn cell_text(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> (String, Option<String
     }
 }
 
+/// The eye of a run row: drawn open, or closed and struck through when the run is hidden from
+/// the charts (drawn, not a glyph a font may lack).
+fn eye_toggle(ui: &mut egui::Ui, hidden: bool) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(16.0, 12.0), egui::Sense::click());
+    let color = if response.hovered() {
+        ui.visuals().strong_text_color()
+    } else if hidden {
+        ui.visuals().weak_text_color()
+    } else {
+        ui.visuals().text_color().gamma_multiply(0.55)
+    };
+    let painter = ui.painter();
+    let c = rect.center();
+    let stroke = egui::Stroke::new(1.2, color);
+    // Two arcs meeting at the corners of the eye, and the pupil.
+    let arc = |dir: f32| -> Vec<egui::Pos2> {
+        (0..=8)
+            .map(|i| {
+                let t = i as f32 / 8.0;
+                let x = c.x - 6.0 + 12.0 * t;
+                let y = c.y + dir * 4.5 * (std::f32::consts::PI * t).sin();
+                egui::pos2(x, y)
+            })
+            .collect()
+    };
+    painter.add(egui::Shape::line(arc(-1.0), stroke));
+    painter.add(egui::Shape::line(arc(1.0), stroke));
+    if hidden {
+        painter.line_segment(
+            [c + egui::vec2(-6.0, 5.0), c + egui::vec2(6.0, -5.0)],
+            stroke,
+        );
+    } else {
+        painter.circle_filled(c, 2.0, color);
+    }
+    response.widget_info(|| {
+        egui::WidgetInfo::selected(egui::Role::CheckBox, true, !hidden, "shown in charts")
+    });
+    response
+}
+
 /// Draws a group's row; true when its arrow was clicked (collapse or expand).
 fn group_row_ui(
     row: &mut egui_extras::TableRow<'_, '_>,
@@ -157,6 +198,16 @@ impl RunsTable {
                 .clicked()
             {
                 self.show_column_chooser = true;
+            }
+            if ui
+                .button("Export CSV…")
+                .on_hover_text("Save the shown rows and columns as a CSV file")
+                .clicked()
+            {
+                ctx.send(Command::SaveAs {
+                    file_name: "runs.csv".into(),
+                    bytes: super::sweep::table_export::rows_csv(ctx, &set, &columns),
+                });
             }
             if constant_hidden > 0 {
                 ui.weak(format!(
@@ -343,6 +394,17 @@ impl RunsTable {
                                         }
                                     } else if r.depth > 0 || !ctx.collapsed().is_empty() || set.children.values().next().is_some() {
                                         ui.add_space(16.0);
+                                    }
+                                    let hidden = ctx.hidden_from_charts().contains(id);
+                                    if eye_toggle(ui, hidden)
+                                        .on_hover_text(if hidden {
+                                            "Hidden from the charts: click to show it again"
+                                        } else {
+                                            "Click to hide this run from the charts (it stays selected)"
+                                        })
+                                        .clicked()
+                                    {
+                                        cmds.push(Command::ToggleHiddenFromCharts(id.clone()));
                                     }
                                     theme::run_swatch(ui, ctx, id);
                                     let mut text = egui::RichText::new(&run.info.run_name);

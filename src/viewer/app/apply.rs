@@ -350,6 +350,11 @@ impl App {
                 self.data.persisted.run_colors.insert(run_id, rgb);
             }
             Command::HoverRun(run_id) => self.data.hovered_run = run_id,
+            Command::ToggleHiddenFromCharts(run_id) => {
+                if !self.data.hidden_from_charts.remove(&run_id) {
+                    self.data.hidden_from_charts.insert(run_id);
+                }
+            }
         }
     }
 

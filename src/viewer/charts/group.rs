@@ -113,9 +113,14 @@ impl RunGroup {
     }
 }
 
-/// The colour of a group label (stable: derived from the label only).
+/// The colour of a group label: a palette colour picked by a hash of the label, so a group
+/// keeps its colour in the table and every chart, whatever else is shown.
 pub fn group_color(label: &str) -> egui::Color32 {
-    theme::run_color(&format!("group\u{1f}{label}"))
+    let h = label.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let [r, g, b] = theme::PALETTE[(h % theme::PALETTE.len() as u64) as usize];
+    egui::Color32::from_rgb(r, g, b)
 }
 
 /// Groups `runs` by the values of `keys`, groups sorted by label (numbers as numbers), runs kept
@@ -979,7 +984,9 @@ pub(super) fn group_by_ui(ui: &mut egui::Ui, ctx: &ViewCtx, options: &mut super:
         }
         let mut toggle = |ui: &mut egui::Ui, key: GroupKey| {
             let mut on = options.group_by.contains(&key);
-            if ui.checkbox(&mut on, key.title()).changed() {
+            let title = key.title();
+            let short = super::card::truncate_label(&title, 48);
+            if ui.checkbox(&mut on, short).on_hover_text(title).changed() {
                 if on {
                     options.group_by.push(key);
                 } else {

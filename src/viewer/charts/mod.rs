@@ -205,6 +205,8 @@ pub struct Charts {
     cursor_next: Option<(String, f64)>,
     /// Values at the step cursor per card in this frame.
     cursor_values: HashMap<String, Vec<(String, f64)>>,
+    /// The runs the table's eye hid, as last seen.
+    table_hidden: HashSet<String>,
     /// Lines per metric, a scatter plot or parallel coordinates.
     pub view: ChartsView,
     /// The scatter plot.
@@ -449,6 +451,17 @@ impl Charts {
         // run over the others; a click hides or shows it.
         let mut highlight = ctx.hovered_run().cloned();
         self.hidden_runs.retain(|id| ctx.selection().contains(id));
+        // The table's eye hides runs too: take in its changes (the legend's own clicks stay).
+        let table_hidden = ctx.hidden_from_charts();
+        for id in self.table_hidden.difference(table_hidden) {
+            self.hidden_runs.remove(id);
+        }
+        for id in table_hidden {
+            if !self.table_hidden.contains(id) {
+                self.hidden_runs.insert(id.clone());
+            }
+        }
+        self.table_hidden = table_hidden.clone();
         if !group_keys.is_empty() {
             self.group_legend_ui(ui);
         } else {

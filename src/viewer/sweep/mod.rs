@@ -5,4 +5,5 @@
 pub mod dims;
 pub mod parcoords;
 pub mod scatter;
+pub mod table_export;
 pub mod table_groups;
