@@ -8,7 +8,6 @@ use crate::format::{duration_spaced, number_sig, time_local};
 use crate::model::{LifecycleStage, Run, tags};
 
 use super::cache::Entry;
-use super::charts::group::group_color;
 use super::commands::{Command, SelectMode, Tab};
 use super::context::ViewCtx;
 use super::runs_model::{ColumnId, MetricAgg, SortKey, duration_ms, visible_columns};
@@ -141,7 +140,7 @@ fn group_row_ui(
                 {
                     toggled = true;
                 }
-                theme::swatch(ui, group_color(&group.label));
+                theme::swatch(ui, group.color);
             }
             let l = ui.add(
                 egui::Label::new(egui::RichText::new(text).strong())

@@ -104,23 +104,41 @@ pub struct RunGroup {
     pub label: String,
     /// The runs, in the order given.
     pub runs: Vec<Arc<Run>>,
+    /// Palette colour (see [`group_runs`]).
+    pub color: egui::Color32,
 }
 
 impl RunGroup {
-    /// The group's colour: from its label, so a group keeps it whatever else is shown.
+    /// The group's colour.
     pub fn color(&self) -> egui::Color32 {
-        group_color(&self.label)
+        self.color
     }
 }
 
-/// The colour of a group label: a palette colour picked by a hash of the label, so a group
-/// keeps its colour in the table and every chart, whatever else is shown.
-pub fn group_color(label: &str) -> egui::Color32 {
-    let h = label.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let [r, g, b] = theme::PALETTE[(h % theme::PALETTE.len() as u64) as usize];
-    egui::Color32::from_rgb(r, g, b)
+/// Palette colours for group labels: each label's slot comes from a hash of the label (so a group
+/// keeps its colour whatever else is shown), moved on to the next free colour when an earlier
+/// group of the list holds it (so up to 20 groups have distinct colours).
+fn group_colors<'a>(labels: impl Iterator<Item = &'a str>) -> Vec<egui::Color32> {
+    let n = theme::PALETTE.len();
+    let mut taken = vec![false; n];
+    let mut used = 0;
+    labels
+        .map(|label| {
+            let h = label.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            let mut slot = (h % n as u64) as usize;
+            if used < n {
+                while taken[slot] {
+                    slot = (slot + 1) % n;
+                }
+                taken[slot] = true;
+                used += 1;
+            }
+            let [r, g, b] = theme::PALETTE[slot];
+            egui::Color32::from_rgb(r, g, b)
+        })
+        .collect()
 }
 
 /// Groups `runs` by the values of `keys`, groups sorted by label (numbers as numbers), runs kept
@@ -150,6 +168,7 @@ pub fn group_runs(runs: &[Arc<Run>], keys: &[GroupKey]) -> Vec<RunGroup> {
                     RunGroup {
                         label,
                         runs: vec![Arc::clone(r)],
+                        color: egui::Color32::GRAY,
                     },
                 ));
             }
@@ -172,7 +191,12 @@ pub fn group_runs(runs: &[Arc<Run>], keys: &[GroupKey]) -> Vec<RunGroup> {
         }
         std::cmp::Ordering::Equal
     });
-    groups.into_iter().map(|(_, g)| g).collect()
+    let mut groups: Vec<RunGroup> = groups.into_iter().map(|(_, g)| g).collect();
+    let colors = group_colors(groups.iter().map(|g| g.label.as_str()));
+    for (g, c) in groups.iter_mut().zip(colors) {
+        g.color = c;
+    }
+    groups
 }
 
 /// A group's aggregate of one metric, per step over every point of its runs.
@@ -1107,6 +1131,16 @@ mod tests {
             .sum::<f64>()
             / 3.0;
         assert!((b.std[0] - var0.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn up_to_twenty_groups_get_distinct_colours_that_follow_the_label() {
+        let labels: Vec<String> = (0..20).map(|i| format!("seed={i}")).collect();
+        let colors = group_colors(labels.iter().map(String::as_str));
+        let distinct: std::collections::HashSet<_> = colors.iter().collect();
+        assert_eq!(distinct.len(), 20);
+        // A group alone keeps the colour its label hashes to.
+        assert_eq!(group_colors(std::iter::once("seed=0"))[0], colors[0]);
     }
 
     #[test]

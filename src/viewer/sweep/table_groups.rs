@@ -28,6 +28,8 @@ pub struct TableGroup {
     pub label: String,
     /// Its runs.
     pub runs: Vec<Arc<Run>>,
+    /// Its colour.
+    pub color: egui::Color32,
 }
 
 /// The grouped table's lines.
@@ -90,6 +92,7 @@ impl TableGroups {
             layout.groups.push(TableGroup {
                 label: g.label,
                 runs: g.runs,
+                color: g.color,
             });
         }
         let layout = Arc::new(layout);
