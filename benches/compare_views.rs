@@ -73,9 +73,8 @@ fn series(k: usize, steps: usize) -> Series {
             .collect(),
         values: (0..steps)
             .map(|i| {
-                let noise = ((i.wrapping_mul(2_654_435_761) ^ k.wrapping_mul(40_503)) % 1000)
-                    as f64
-                    / 1e4;
+                let noise =
+                    ((i.wrapping_mul(2_654_435_761) ^ k.wrapping_mul(40_503)) % 1000) as f64 / 1e4;
                 (1.0 + (k % GROUPS) as f64 * 0.05) / (1.0 + i as f64 * 1e-3) + noise
             })
             .collect(),

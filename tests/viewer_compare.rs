@@ -60,7 +60,10 @@ fn series(points: &[(i64, f64)]) -> Series {
 }
 
 /// View data of `runs` (all selected, shown in this order) with histories of "loss".
-fn data_of(runs: Vec<(Arc<Run>, Vec<(i64, f64)>)>, options: ChartOptions) -> ViewData {
+/// A run with its "loss" history as (step, value) points.
+type RunPoints = (Arc<Run>, Vec<(i64, f64)>);
+
+fn data_of(runs: Vec<RunPoints>, options: ChartOptions) -> ViewData {
     let mut data = ViewData::new(Persisted::default(), true);
     let mut list = Vec::new();
     for (r, points) in runs {
@@ -114,7 +117,7 @@ fn grouped_by_lr() -> ChartOptions {
 }
 
 /// Three runs with lr=0.1 (one missing step 1, one logging NaN at step 2) and one with lr=0.01.
-fn sweep() -> Vec<(Arc<Run>, Vec<(i64, f64)>)> {
+fn sweep() -> Vec<RunPoints> {
     vec![
         (
             run(0, &[("lr", "0.1")], &[("loss", 3.0)]),
@@ -239,7 +242,7 @@ fn the_runs_table_shows_collapsible_group_rows_with_counts() {
     h.get_by_label("lr=0.01 (1 runs)");
     assert!(h.query_by_label("run-1").is_some());
     // Collapsing the lr=0.1 group hides its runs, not the other group's.
-    h.get_all_by_label("⏷").next().map(|n| n.click());
+    h.get_all_by_label("⏷").next().unwrap().click();
     h.run_steps(3);
     // The first group is lr=0.01 (sorted as numbers).
     assert!(h.query_by_label("run-3").is_none());

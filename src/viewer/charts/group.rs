@@ -506,12 +506,13 @@ fn reduce_band(
     let mut line_pts = Vec::new();
     let mut envelope = Vec::new();
     if hi - lo <= buckets * 2 {
-        for i in lo..hi {
-            if let Some(y) = tf(ys[i]) {
+        for (i, &v) in ys.iter().enumerate().take(hi).skip(lo) {
+            if let Some(y) = tf(v) {
                 line_pts.push(PlotPoint::new(band.steps[i], y));
             }
+            // On a log axis a lower edge at or below 0 is cut at the line.
             if let Some((a, b)) = band.edges(kind, i)
-                && let (Some(a), Some(b)) = (tf(a).or(tf(b)), tf(b))
+                && let (Some(a), Some(b)) = (tf(a).or(tf(v)), tf(b))
             {
                 envelope.push((band.steps[i], a, b));
             }
@@ -537,7 +538,7 @@ fn reduce_band(
                 mx = i;
             }
             if let Some((a, b)) = band.edges(kind, i) {
-                if let Some(a) = tf(a).or(tf(b)) {
+                if let Some(a) = tf(a).or(tf(ys[i])) {
                     elo = elo.min(a);
                 }
                 if let Some(b) = tf(b) {

@@ -174,7 +174,7 @@ impl ParCoords {
         let color_range = color_col.as_ref().map(|c| c.range);
         let mut faded = Vec::new();
         let mut strong = Vec::new();
-        for k in 0..runs.len() {
+        for (k, run) in runs.iter().enumerate() {
             let pts: Vec<egui::Pos2> = cols
                 .iter()
                 .enumerate()
@@ -188,7 +188,7 @@ impl ParCoords {
                     Some(v) => scale_color(c.normalized(v)),
                     None => egui::Color32::GRAY,
                 },
-                _ => theme::color_of(ctx.persisted(), &runs[k].info.run_id),
+                _ => theme::color_of(ctx.persisted(), &run.info.run_id),
             };
             if self.brushes.is_empty() || inside(k) {
                 strong.push((pts, color));
