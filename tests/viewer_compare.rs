@@ -13,8 +13,8 @@ use egui_kittest::kittest::Queryable;
 use mlscope::model::{LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs, RunStatus};
 use mlscope::viewer::Persisted;
 use mlscope::viewer::testing::{
-    ChartOptions, Charts, ChartsView, Command, Dim, Entry, GroupKey, MetricAgg, Row, RunSet,
-    RunsTable, SelectMode, Series, ViewData,
+    ChartOptions, Charts, ChartsView, Command, Dim, Entry, FilterBar, GroupKey, MetricAgg, Row,
+    RunSet, RunsTable, SelectMode, Series, ViewData,
 };
 
 const SIZE: egui::Vec2 = egui::vec2(1200.0, 800.0);
@@ -534,4 +534,61 @@ fn the_csv_export_holds_the_shown_rows_and_columns() {
     assert_eq!((row(1)[lr], row(1)[loss]), ("0.3", "3"));
     assert_eq!(row(2)[0], format!("{:032x}", 0));
     assert_eq!((row(2)[lr], row(2)[loss]), ("0.1", "1.5"));
+}
+
+struct FilterState {
+    data: ViewData,
+    bar: FilterBar,
+}
+
+#[test]
+fn the_filter_autocompletes_real_keys_and_values_with_tab() {
+    let data = sweep_of(&["0.1", "0.01"], &[1.0, 2.0]);
+    let mut h = Harness::builder().with_size(SIZE).build_ui_state(
+        |ui, s: &mut FilterState| {
+            let ctx = s.data.ctx();
+            s.bar.show(ui, &ctx);
+            // Apply the filter text as the app does.
+            for c in ctx.into_commands() {
+                if let Command::SetFilter(text) = c {
+                    s.data.filter.text = text;
+                }
+            }
+        },
+        FilterState {
+            data,
+            bar: FilterBar::default(),
+        },
+    );
+    h.state_mut().bar.focus = true;
+    h.run_steps(2);
+    h.get_all_by_role(egui::accesskit::Role::TextInput)
+        .next()
+        .unwrap()
+        .type_text("par");
+    h.run_steps(2);
+    h.key_press(egui::Key::Tab);
+    h.run_steps(2);
+    assert_eq!(h.state().data.filter.text, "params.");
+    let shown: Vec<String> = h
+        .state()
+        .bar
+        .autocomplete
+        .shown
+        .iter()
+        .map(|s| s.label.clone())
+        .collect();
+    assert_eq!(shown, ["params.lr"]);
+    h.key_press(egui::Key::Tab);
+    h.run_steps(2);
+    assert_eq!(h.state().data.filter.text, "params.lr ");
+    h.get_all_by_role(egui::accesskit::Role::TextInput)
+        .next()
+        .unwrap()
+        .type_text("= ");
+    h.run_steps(2);
+    h.key_press(egui::Key::Tab);
+    h.run_steps(2);
+    // Values seen in the runs, sorted: '0.01' first.
+    assert_eq!(h.state().data.filter.text, "params.lr = '0.01' ");
 }

@@ -75,7 +75,7 @@ pub mod testing {
     };
     pub use super::commands::{Command, SelectMode, Tab};
     pub use super::context::{FilterState, Histories, RowsMemo, RunsState, ViewCtx, ViewData};
-    pub use super::filter_bar::FilterError;
+    pub use super::filter_bar::{FilterBar, FilterError};
     pub use super::lod::{Pyramid, reduce_brute};
     pub use super::runs_model::{ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey};
     pub use super::runs_table::RunsTable;

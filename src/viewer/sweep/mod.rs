@@ -2,6 +2,7 @@
 //! ([`table_groups`]), a scatter plot of run summaries ([`scatter`]) and parallel coordinates
 //! ([`parcoords`]). Grouped chart lines live with the charts (`charts/group.rs`).
 
+pub mod autocomplete;
 pub mod dims;
 pub mod parcoords;
 pub mod scatter;
