@@ -233,3 +233,33 @@ pub fn scale_color(t: f64) -> egui::Color32 {
     let c = |k: usize| (STOPS[i][k] + (STOPS[i + 1][k] - STOPS[i][k]) * f).round() as u8;
     egui::Color32::from_rgb(c(0), c(1), c(2))
 }
+
+/// Columns read for the shown runs, kept while the runs, rows and histories stay the same (so a
+/// frame of 10,000 runs does not parse every param again).
+#[derive(Debug, Default)]
+pub struct ColumnCache {
+    key: (u64, usize, usize, u64),
+    columns: std::collections::HashMap<Dim, Arc<DimColumn>>,
+}
+
+impl ColumnCache {
+    /// `dim` read for the shown rows' runs (`runs`, in row order).
+    pub fn get(&mut self, ctx: &ViewCtx, runs: &[Arc<Run>], dim: &Dim) -> Arc<DimColumn> {
+        let rows = ctx.rows();
+        let key = (
+            ctx.run_set().map_or(0, |s| s.version),
+            rows.as_ptr() as usize,
+            rows.len(),
+            ctx.histories_version(),
+        );
+        if key != self.key {
+            self.columns.clear();
+            self.key = key;
+        }
+        Arc::clone(
+            self.columns
+                .entry(dim.clone())
+                .or_insert_with(|| Arc::new(DimColumn::read(ctx, runs, dim))),
+        )
+    }
+}

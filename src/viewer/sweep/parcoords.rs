@@ -38,6 +38,7 @@ pub struct ParCoords {
     pub lines_drawn: usize,
     /// Whether the defaults were picked.
     initialised: bool,
+    columns: super::dims::ColumnCache,
 }
 
 impl ParCoords {
@@ -99,15 +100,15 @@ impl ParCoords {
             .iter()
             .map(|r| Arc::clone(&set.runs[r.run]))
             .collect();
-        let cols: Vec<DimColumn> = self
-            .axes
+        let axes = self.axes.clone();
+        let cols: Vec<Arc<DimColumn>> = axes
             .iter()
-            .map(|d| DimColumn::read(ctx, &runs, d))
+            .map(|d| self.columns.get(ctx, &runs, d))
             .collect();
         let color_col = self
             .color_by
-            .as_ref()
-            .map(|d| DimColumn::read(ctx, &runs, d));
+            .clone()
+            .map(|d| self.columns.get(ctx, &runs, &d));
 
         // No wider than what is visible (a wide row above can make the pane wider).
         let visible_w = ui.clip_rect().right() - ui.cursor().left();

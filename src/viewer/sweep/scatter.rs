@@ -23,6 +23,7 @@ pub struct Scatter {
     pub screen_points: Vec<(String, egui::Pos2)>,
     /// The run named under the pointer in the last frame.
     pub hovered: Option<String>,
+    columns: super::dims::ColumnCache,
 }
 
 /// Radius of a point; selected runs are drawn larger.
@@ -59,8 +60,8 @@ impl Scatter {
             .iter()
             .map(|r| Arc::clone(&set.runs[r.run]))
             .collect();
-        let xs = DimColumn::read(ctx, &runs, &xd);
-        let ys = DimColumn::read(ctx, &runs, &yd);
+        let xs = self.columns.get(ctx, &runs, &xd);
+        let ys = self.columns.get(ctx, &runs, &yd);
         let points: Vec<(usize, f64, f64)> = (0..runs.len())
             .filter_map(|i| Some((i, xs.values[i]?, ys.values[i]?)))
             .collect();
@@ -69,7 +70,7 @@ impl Scatter {
             points.len(),
             runs.len()
         ));
-        let (xc, yc) = (xs.clone(), ys.clone());
+        let (xc, yc) = (Arc::clone(&xs), Arc::clone(&ys));
         let pad = |(lo, hi): (f64, f64)| {
             let p = if hi > lo {
                 (hi - lo) * 0.05
