@@ -198,4 +198,6 @@ pub enum Command {
     HoverRun(Option<String>),
     /// The share of the Run tab's key/value tables that keys take (0.1 to 0.9).
     SetRunKeyShare(f32),
+    /// Hide a run from the charts, or show it again, keeping it selected (the table's eye).
+    ToggleHiddenFromCharts(String),
 }

@@ -130,6 +130,8 @@ pub struct ViewData {
     pub(crate) artifact_previews: Cache<(String, String), Preview>,
     /// The run under the pointer in the runs table.
     pub hovered_run: Option<String>,
+    /// Runs hidden from the charts by the runs table's eye (still selected).
+    pub hidden_from_charts: HashSet<String>,
 }
 
 impl ViewData {
@@ -154,6 +156,7 @@ impl ViewData {
             artifact_lists: Cache::new(2_000),
             artifact_previews: Cache::new(64),
             hovered_run: None,
+            hidden_from_charts: HashSet::new(),
         }
     }
 
@@ -284,6 +287,11 @@ impl<'a> ViewCtx<'a> {
     /// The run under the pointer in the runs table.
     pub fn hovered_run(&self) -> Option<&'a String> {
         self.data.hovered_run.as_ref()
+    }
+
+    /// Runs hidden from the charts by the runs table's eye (still selected).
+    pub fn hidden_from_charts(&self) -> &'a HashSet<String> {
+        &self.data.hidden_from_charts
     }
 
     /// The experiment name of an id (the id until the experiments are read).

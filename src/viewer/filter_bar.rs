@@ -84,6 +84,8 @@ pub fn error_from_message(message: &str) -> FilterError {
 pub struct FilterBar {
     /// Take the keyboard focus in the next frame (`/`).
     pub focus: bool,
+    /// Suggestions for the filter being typed (keys, operators, values; Tab completes).
+    pub autocomplete: super::sweep::autocomplete::Autocomplete,
 }
 
 impl FilterBar {
@@ -95,8 +97,11 @@ impl FilterBar {
         let label = ui.label("Filter");
         let mut text = filter.text.clone();
         let width = (ui.available_width() - 420.0).max(160.0);
+        let filter_id = egui::Id::unique("filter_bar");
+        let keep_tab = self.autocomplete.before_edit(ui, filter_id, &mut text, ctx);
         let edit = egui::TextEdit::singleline(&mut text)
-            .id(egui::Id::unique("filter_bar"))
+            .id(filter_id)
+            .lock_focus(keep_tab)
             .hint_text("metrics.val_acc > 0.9 and params.lr = '0.01'")
             .font(egui::TextStyle::Monospace)
             .desired_width(width);
@@ -107,6 +112,7 @@ impl FilterBar {
             r.request_focus();
             self.focus = false;
         }
+        self.autocomplete.after_edit(ui, &r, &mut text, ctx);
         if r.has_focus() {
             let (up, down, esc) = ui.input(|i| {
                 (

@@ -54,6 +54,7 @@ pub(crate) mod run_details;
 pub(crate) mod runs_model;
 pub(crate) mod runs_table;
 mod settings;
+pub(crate) mod sweep;
 pub(crate) mod table_view;
 pub(crate) mod text_view;
 pub(crate) mod theme;
@@ -68,12 +69,17 @@ pub mod testing {
     pub use super::app::{Confirm, Message};
     pub use super::artifact_preview::{Extent, Preview, ReadLimit, read_preview, read_split_table};
     pub use super::cache::{Cache, Entry};
-    pub use super::charts::{ChartOptions, Charts, Prepared, Segment, XAxis, prepare};
+    pub use super::charts::{
+        Band, ChartOptions, Charts, ChartsView, GroupBand, GroupKey, GroupLine, Prepared, RunGroup,
+        Segment, XAxis, aggregate, group_runs, prepare,
+    };
     pub use super::commands::{Command, SelectMode, Tab};
     pub use super::context::{FilterState, Histories, RowsMemo, RunsState, ViewCtx, ViewData};
-    pub use super::filter_bar::FilterError;
+    pub use super::filter_bar::{FilterBar, FilterError};
     pub use super::lod::{Pyramid, reduce_brute};
     pub use super::runs_model::{ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey};
+    pub use super::runs_table::RunsTable;
+    pub use super::sweep::dims::{Dim, DimColumn};
     pub use super::table_view::{TableData, TableView};
     pub use super::text_view::{TextDoc, TextView, TextViewState};
     pub use super::worker::{ArtifactRoot, Series, WriteOp};

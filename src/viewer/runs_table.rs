@@ -11,6 +11,7 @@ use super::cache::Entry;
 use super::commands::{Command, SelectMode, Tab};
 use super::context::ViewCtx;
 use super::runs_model::{ColumnId, MetricAgg, SortKey, duration_ms, visible_columns};
+use super::sweep::table_groups::{ShownRow, TableGroup, group_cell};
 use super::theme;
 
 /// The runs table and its column chooser, with the chooser's own state.
@@ -20,6 +21,8 @@ pub struct RunsTable {
     pub show_column_chooser: bool,
     /// The column chooser's search box.
     column_search: String,
+    /// Group rows (when charts are grouped).
+    pub groups: super::sweep::table_groups::TableGroups,
 }
 
 fn cell_text(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> (String, Option<String>) {
@@ -67,6 +70,91 @@ fn cell_text(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> (String, Option<String
     }
 }
 
+/// The eye of a run row: drawn open, or closed and struck through when the run is hidden from
+/// the charts (drawn, not a glyph a font may lack).
+fn eye_toggle(ui: &mut egui::Ui, hidden: bool) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(16.0, 12.0), egui::Sense::click());
+    let color = if response.hovered() {
+        ui.visuals().strong_text_color()
+    } else if hidden {
+        ui.visuals().weak_text_color()
+    } else {
+        ui.visuals().text_color().gamma_multiply(0.55)
+    };
+    let painter = ui.painter();
+    let c = rect.center();
+    let stroke = egui::Stroke::new(1.2, color);
+    // Two arcs meeting at the corners of the eye, and the pupil.
+    let arc = |dir: f32| -> Vec<egui::Pos2> {
+        (0..=8)
+            .map(|i| {
+                let t = i as f32 / 8.0;
+                let x = c.x - 6.0 + 12.0 * t;
+                let y = c.y + dir * 4.5 * (std::f32::consts::PI * t).sin();
+                egui::pos2(x, y)
+            })
+            .collect()
+    };
+    painter.add(egui::Shape::line(arc(-1.0), stroke));
+    painter.add(egui::Shape::line(arc(1.0), stroke));
+    if hidden {
+        painter.line_segment(
+            [c + egui::vec2(-6.0, 5.0), c + egui::vec2(6.0, -5.0)],
+            stroke,
+        );
+    } else {
+        painter.circle_filled(c, 2.0, color);
+    }
+    response.widget_info(|| {
+        egui::WidgetInfo::selected(egui::Role::CheckBox, true, !hidden, "shown in charts")
+    });
+    response
+}
+
+/// Draws a group's row; true when its arrow was clicked (collapse or expand).
+fn group_row_ui(
+    row: &mut egui_extras::TableRow<'_, '_>,
+    ctx: &ViewCtx,
+    group: &TableGroup,
+    columns: &[ColumnId],
+    collapsed: &std::collections::HashSet<String>,
+) -> bool {
+    let mut toggled = false;
+    let open = !collapsed.contains(&group.label);
+    for col in columns {
+        row.col(|ui| {
+            let (text, tip) = group_cell(ctx, group, col);
+            if *col == ColumnId::Name {
+                if ui
+                    .add(
+                        egui::Button::new(if open { "⏷" } else { "⏵" })
+                            .frame(false)
+                            .small(),
+                    )
+                    .on_hover_text(if open {
+                        "Hide the group's runs"
+                    } else {
+                        "Show the group's runs"
+                    })
+                    .clicked()
+                {
+                    toggled = true;
+                }
+                theme::swatch(ui, group.color);
+            }
+            let l = ui.add(
+                egui::Label::new(egui::RichText::new(text).strong())
+                    .truncate()
+                    .selectable(false),
+            );
+            if let Some(t) = tip {
+                l.on_hover_text(t);
+            }
+        });
+    }
+    toggled
+}
+
 fn is_numeric(col: &ColumnId) -> bool {
     matches!(col, ColumnId::Metric(_) | ColumnId::Duration)
 }
@@ -109,6 +197,16 @@ impl RunsTable {
                 .clicked()
             {
                 self.show_column_chooser = true;
+            }
+            if ui
+                .button("Export CSV…")
+                .on_hover_text("Save the shown rows and columns as a CSV file")
+                .clicked()
+            {
+                ctx.send(Command::SaveAs {
+                    file_name: "runs.csv".into(),
+                    bytes: super::sweep::table_export::rows_csv(ctx, &set, &columns),
+                });
             }
             if constant_hidden > 0 {
                 ui.weak(format!(
@@ -158,6 +256,7 @@ impl RunsTable {
         let mut hide: Option<String> = None;
         let mut missing_histories: Vec<(String, String)> = Vec::new();
         let modifiers = ui.input(|i| i.modifiers);
+        let mut toggled_group: Option<String> = None;
 
         egui::ScrollArea::horizontal()
         .id_salt("runs_hscroll")
@@ -186,6 +285,9 @@ impl RunsTable {
         }
         let sort = ctx.sort();
         let rows = ctx.rows();
+        // Grouped runs: a collapsible row per group above its runs.
+        let grouped = self.groups.layout(ctx, &set);
+        let n_shown = grouped.as_ref().map_or(rows.len(), |g| g.shown.len());
         theme::assign_shown_colors(ctx);
         let mut hovered: Option<String> = None;
         table
@@ -245,8 +347,24 @@ impl RunsTable {
                 }
             })
             .body(|body| {
-                body.rows(theme::ROW_HEIGHT, rows.len(), |mut row| {
-                    let r = rows[row.index()];
+                body.rows(theme::ROW_HEIGHT, n_shown, |mut row| {
+                    let r = match grouped.as_ref().map(|g| g.shown[row.index()]) {
+                        None => rows[row.index()],
+                        Some(ShownRow::Run(i)) => rows[i],
+                        Some(ShownRow::Group(gi)) => {
+                            if let Some(layout) = &grouped {
+                                let g = &layout.groups[gi];
+                                if group_row_ui(&mut row, ctx, g, &columns, &self.groups.collapsed) {
+                                    toggled_group = Some(g.label.clone());
+                                } else if row.response().clicked() {
+                                    cmds.push(Command::SelectRuns(
+                                        g.runs.iter().map(|r| r.info.run_id.clone()).collect(),
+                                    ));
+                                }
+                            }
+                            return;
+                        }
+                    };
                     let run = &set.runs[r.run];
                     let id = &run.info.run_id;
                     row.set_selected(ctx.selection().contains(id));
@@ -276,6 +394,17 @@ impl RunsTable {
                                         }
                                     } else if r.depth > 0 || !ctx.collapsed().is_empty() || set.children.values().next().is_some() {
                                         ui.add_space(16.0);
+                                    }
+                                    let hidden = ctx.hidden_from_charts().contains(id);
+                                    if eye_toggle(ui, hidden)
+                                        .on_hover_text(if hidden {
+                                            "Hidden from the charts: click to show it again"
+                                        } else {
+                                            "Click to hide this run from the charts (it stays selected)"
+                                        })
+                                        .clicked()
+                                    {
+                                        cmds.push(Command::ToggleHiddenFromCharts(id.clone()));
                                     }
                                     theme::run_swatch(ui, ctx, id);
                                     let mut text = egui::RichText::new(&run.info.run_name);
@@ -351,6 +480,9 @@ impl RunsTable {
             }
         });
 
+        if let Some(label) = toggled_group {
+            self.groups.toggle(&label);
+        }
         if let Some((column, add)) = sort_clicked {
             cmds.push(Command::SortBy { column, add });
         }

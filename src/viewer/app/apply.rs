@@ -356,6 +356,11 @@ impl App {
                 self.data.persisted.run_key_share =
                     share.clamp(MIN_RUN_KEY_SHARE, 1.0 - MIN_RUN_KEY_SHARE);
             }
+            Command::ToggleHiddenFromCharts(run_id) => {
+                if !self.data.hidden_from_charts.remove(&run_id) {
+                    self.data.hidden_from_charts.insert(run_id);
+                }
+            }
         }
     }
 

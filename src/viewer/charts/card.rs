@@ -30,6 +30,9 @@ impl Charts {
                 self.wanted.entry(hkey.0).or_default().push(hkey.1);
             }
         }
+        if !self.groups.groups.is_empty() {
+            return self.group_card_ui(ui, ctx, key);
+        }
         let options = ctx.persisted().charts.clone();
         let ohash = options_hash(&options);
         let (x0, x1, px) = self.last_x.get(key).copied().unwrap_or((
@@ -298,11 +301,15 @@ impl Charts {
         let marker_tip = if bars {
             None
         } else {
+            self.cursor_readout_lines(ui, &response.transform, &lines, key, log_y);
             draw_nonfinite_marks(ui, &response.transform, &nonfinite, x_axis)
         };
         if let Some(pointer) = response.inner
             && response.response.hovered()
         {
+            if !bars {
+                self.cursor_next = Some((key.to_string(), pointer.x));
+            }
             response.response.on_hover_ui_at_pointer(|ui| {
                 if let Some(tip) = &marker_tip {
                     ui.label(egui::RichText::new(tip).color(theme::warning_color(ctx.dark())));

@@ -21,10 +21,13 @@ use egui_plot::{Line, Plot, PlotPoint, PlotPoints};
 use crate::model::Run;
 
 mod card;
+mod cursor;
+pub mod group;
 mod hover;
 mod prepare;
 mod scale;
 use card::legend_entry;
+pub use group::{Band, GroupBand, GroupKey, GroupLine, RunGroup, aggregate, group_runs};
 use hover::{bar_hover_ui, hover_ui};
 use prepare::to_points;
 pub use prepare::{NonFinite, NonFiniteKind, Prepared, Segment, prepare};
@@ -104,6 +107,10 @@ pub struct ChartOptions {
     pub ignore_outliers: bool,
     /// Chart cards per row (0: as many as fit).
     pub columns: u8,
+    /// Group runs by these keys: one line per group with a band (empty: one line per run).
+    pub group_by: Vec<group::GroupKey>,
+    /// The line of a group: mean or median.
+    pub group_line: group::GroupLine,
 }
 
 impl Default for ChartOptions {
@@ -115,6 +122,8 @@ impl Default for ChartOptions {
             lock_y: false,
             ignore_outliers: false,
             columns: 0,
+            group_by: Vec::new(),
+            group_line: group::GroupLine::Mean,
         }
     }
 }
@@ -187,6 +196,45 @@ pub struct Charts {
     pub nonfinite_counts: HashMap<String, usize>,
     /// Metric keys of the shown cards in the last frame (tests).
     pub shown_keys: Vec<String>,
+    /// Grouped charts: groups, bands and their computation.
+    groups: group::GroupState,
+    /// The step cursor drawn in this frame: the card under the pointer in the last frame, and
+    /// its x there.
+    cursor: Option<(String, f64)>,
+    /// The step cursor for the next frame.
+    cursor_next: Option<(String, f64)>,
+    /// Values at the step cursor per card in this frame.
+    cursor_values: HashMap<String, Vec<(String, f64)>>,
+    /// The runs the table's eye hid, as last seen.
+    table_hidden: HashSet<String>,
+    /// Lines per metric, a scatter plot or parallel coordinates.
+    pub view: ChartsView,
+    /// The scatter plot.
+    pub scatter: super::sweep::scatter::Scatter,
+    /// Parallel coordinates.
+    pub parcoords: super::sweep::parcoords::ParCoords,
+}
+
+/// What the Charts tab shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChartsView {
+    /// A card of lines per metric key of the selected runs.
+    #[default]
+    Lines,
+    /// A param or metric summary against another, a point per shown run.
+    Scatter,
+    /// Params and metric summaries as parallel axes, a line per shown run.
+    Parallel,
+}
+
+impl ChartsView {
+    fn label(self) -> &'static str {
+        match self {
+            ChartsView::Lines => "Metrics",
+            ChartsView::Scatter => "Scatter",
+            ChartsView::Parallel => "Parallel coordinates",
+        }
+    }
 }
 
 impl Charts {
@@ -316,6 +364,7 @@ impl Charts {
             })
             .response
             .on_hover_text("Chart cards per row");
+        group::group_by_ui(ui, ctx, o);
         if options != ctx.persisted().charts {
             ctx.send(Command::SetChartOptions(options));
         }
@@ -340,11 +389,35 @@ impl Charts {
         self.nonfinite_counts.clear();
         self.frame += 1;
         self.prepare_clock = Some((Instant::now(), 0));
+        self.cursor = self.cursor_next.take();
+        self.cursor_values.clear();
+        ui.horizontal(|ui| {
+            for v in [ChartsView::Lines, ChartsView::Scatter, ChartsView::Parallel] {
+                ui.selectable_value(&mut self.view, v, v.label());
+            }
+        });
+        match self.view {
+            ChartsView::Lines => {}
+            ChartsView::Scatter => return self.scatter.show(ui, ctx),
+            ChartsView::Parallel => return self.parcoords.show(ui, ctx),
+        }
+        self.groups.receive();
+        let group_keys = &ctx.persisted().charts.group_by;
+        // Grouped charts draw a line per group: every selected run counts.
         let runs: Vec<Arc<Run>> = ctx
             .selected_runs()
             .into_iter()
-            .take(MAX_CHART_RUNS)
+            .take(if group_keys.is_empty() {
+                MAX_CHART_RUNS
+            } else {
+                usize::MAX
+            })
             .collect();
+        self.groups.groups = if group_keys.is_empty() {
+            Vec::new()
+        } else {
+            group::group_runs(&runs, group_keys)
+        };
         if runs.is_empty() {
             ui.add_space(12.0);
             ui.weak("Select runs in the table to chart their metrics (Ctrl+click and Shift+click select several)");
@@ -368,7 +441,7 @@ impl Charts {
             });
             return;
         }
-        if ctx.selection().len() > MAX_CHART_RUNS {
+        if ctx.selection().len() > MAX_CHART_RUNS && group_keys.is_empty() {
             ui.weak(format!(
                 "Charting the first {MAX_CHART_RUNS} of {} selected runs",
                 ctx.selection().len()
@@ -378,32 +451,47 @@ impl Charts {
         // run over the others; a click hides or shows it.
         let mut highlight = ctx.hovered_run().cloned();
         self.hidden_runs.retain(|id| ctx.selection().contains(id));
-        ui.horizontal_wrapped(|ui| {
-            for r in runs.iter().take(LEGEND_MAX) {
-                let id = &r.info.run_id;
-                let hidden = self.hidden_runs.contains(id);
-                let resp = legend_entry(
-                    ui,
-                    theme::color_of(ctx.persisted(), id),
-                    &r.info.run_name,
-                    hidden,
-                )
-                .on_hover_text(if hidden {
-                    "Hidden from the charts: click to show"
-                } else {
-                    "Click to hide this run from the charts"
-                });
-                if resp.hovered() && !hidden {
-                    highlight = Some(id.clone());
-                }
-                if resp.clicked() && !self.hidden_runs.remove(id) {
-                    self.hidden_runs.insert(id.clone());
-                }
+        // The table's eye hides runs too: take in its changes (the legend's own clicks stay).
+        let table_hidden = ctx.hidden_from_charts();
+        for id in self.table_hidden.difference(table_hidden) {
+            self.hidden_runs.remove(id);
+        }
+        for id in table_hidden {
+            if !self.table_hidden.contains(id) {
+                self.hidden_runs.insert(id.clone());
             }
-            if runs.len() > LEGEND_MAX {
-                ui.weak(format!("and {} more", runs.len() - LEGEND_MAX));
-            }
-        });
+        }
+        self.table_hidden = table_hidden.clone();
+        if !group_keys.is_empty() {
+            self.group_legend_ui(ui);
+        } else {
+            ui.horizontal_wrapped(|ui| {
+                for r in runs.iter().take(LEGEND_MAX) {
+                    let id = &r.info.run_id;
+                    let hidden = self.hidden_runs.contains(id);
+                    let resp = legend_entry(
+                        ui,
+                        theme::color_of(ctx.persisted(), id),
+                        &r.info.run_name,
+                        hidden,
+                    )
+                    .on_hover_text(if hidden {
+                        "Hidden from the charts: click to show"
+                    } else {
+                        "Click to hide this run from the charts"
+                    });
+                    if resp.hovered() && !hidden {
+                        highlight = Some(id.clone());
+                    }
+                    if resp.clicked() && !self.hidden_runs.remove(id) {
+                        self.hidden_runs.insert(id.clone());
+                    }
+                }
+                if runs.len() > LEGEND_MAX {
+                    ui.weak(format!("and {} more", runs.len() - LEGEND_MAX));
+                }
+            });
+        }
         self.highlight = highlight;
         let (system, model): (Vec<String>, Vec<String>) =
             keys.into_iter().partition(|k| k.starts_with(SYSTEM_PREFIX));
