@@ -1033,3 +1033,58 @@ fn choosing_a_colour_redraws_the_runs_lines_in_it_and_colours_survive_a_restart(
         "the chosen colour is drawn after a restart"
     );
 }
+
+// ----- item 11: the Charts tab's options and cards stay in a 1400 px window ---------------------
+
+#[test]
+fn chart_options_and_cards_stay_in_the_window() {
+    // The MLflow-made store's first view selects runs with metrics, so the Charts tab shows its
+    // options row and cards.
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlflow-3.17.2-file"),
+        &project,
+    );
+    let mut h = open_path(&project.join("mlruns"), true);
+    apply(&mut h, Command::SetTab(Tab::Charts));
+    let window = 1400.0;
+    let group_by = h.get_by_label_contains("group by").rect();
+    assert!(
+        group_by.right() <= window,
+        "the last chart option wraps into the window (ends at {} px)",
+        group_by.right()
+    );
+    let exports: Vec<egui::Rect> = h.get_all_by_label("CSV").map(|n| n.rect()).collect();
+    assert!(!exports.is_empty(), "chart cards are shown");
+    for r in exports {
+        assert!(
+            r.right() <= window,
+            "every chart card is inside the window (a card's CSV button ends at {} px)",
+            r.right()
+        );
+    }
+}
+
+#[test]
+fn a_long_experiment_name_is_cut_before_its_run_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlflow-3.17.2-file"),
+        &project,
+    );
+    let h = open_path(&project.join("mlruns"), true);
+    let name = h.get_by_label("Regression exp ✓ (unicode, spaces)").rect();
+    let count = h
+        .get_all_by_label_contains(" run")
+        .map(|n| n.rect())
+        .find(|r| r.center().y > name.top() && r.center().y < name.bottom())
+        .expect("the experiment's run count is on its row");
+    assert!(
+        name.right() <= count.left(),
+        "the name ends at {} px, under its run count that starts at {} px",
+        name.right(),
+        count.left()
+    );
+}

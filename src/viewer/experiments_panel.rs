@@ -93,8 +93,17 @@ impl ExperimentsPanel {
                     if e.lifecycle_stage == LifecycleStage::Deleted {
                         text = text.strikethrough().weak();
                     }
+                    // The count is laid out first, at the right, so that a long name is cut
+                    // before it instead of running under it.
                     let r = ui
-                        .add(egui::Button::selectable(selected, text).truncate())
+                        .with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                            ui.weak(&count);
+                            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                                ui.add(egui::Button::selectable(selected, text).truncate())
+                            })
+                            .inner
+                        })
+                        .inner
                         .on_hover_text(format!(
                             "id {id} · {count}\n{}\nClick: show only this one; Ctrl+click: add or remove",
                             e.artifact_location
@@ -112,9 +121,6 @@ impl ExperimentsPanel {
                         }
                         ctx.send(Command::SelectExperiments(ids));
                     }
-                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                        ui.weak(count);
-                    });
                 });
             }
             if shown == 0 {

@@ -478,7 +478,9 @@ impl Panels {
     pub(super) fn bottom_pane_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx) {
         // Fill the panel, so that its size stays what the user made it.
         ui.set_min_height(ui.max_rect().height());
-        ui.horizontal(|ui| {
+        // Wrapped: in a narrow window the chart options go on a second line instead of widening
+        // the pane past the window's edge (which cut the chart cards).
+        ui.horizontal_wrapped(|ui| {
             for (i, tab) in Tab::ALL.into_iter().enumerate() {
                 let r = ui
                     .selectable_label(ctx.persisted().tab == tab, tab.title())
