@@ -85,10 +85,11 @@ impl ExperimentsPanel {
                         }
                         ctx.send(Command::SelectExperiments(ids));
                     }
-                    let count = ctx
-                        .run_counts()
-                        .get(id)
-                        .map_or_else(|| "… runs".to_string(), |&n| crate::format::count(n, "run"));
+                    // The row shows the bare number (the panel is narrow); the tooltip says it in words.
+                    let counted = ctx.run_counts().get(id).copied();
+                    let number = counted.map_or_else(|| "…".to_string(), |n| n.to_string());
+                    let count = counted
+                        .map_or_else(|| "… runs".to_string(), |n| crate::format::count(n, "run"));
                     let mut text = egui::RichText::new(&e.name);
                     if e.lifecycle_stage == LifecycleStage::Deleted {
                         text = text.strikethrough().weak();
@@ -97,7 +98,7 @@ impl ExperimentsPanel {
                     // before it instead of running under it.
                     let r = ui
                         .with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                            ui.weak(&count);
+                            ui.weak(&number).on_hover_text(&count);
                             ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
                                 ui.add(egui::Button::selectable(selected, text).truncate())
                             })
