@@ -1067,6 +1067,29 @@ fn chart_options_and_cards_stay_in_the_window() {
 }
 
 #[test]
+fn chart_cards_of_the_demo_stay_in_the_window() {
+    // The demo's first view charts ten runs with long names: the legend fills more than a row.
+    let mut h = open_path(&demo_mlruns(), true);
+    apply(&mut h, Command::SetTab(Tab::Charts));
+    let window = 1400.0;
+    let group_by = h.get_by_label_contains("group by").rect();
+    assert!(
+        group_by.right() <= window,
+        "the last chart option wraps into the window (ends at {} px)",
+        group_by.right()
+    );
+    let exports: Vec<egui::Rect> = h.get_all_by_label("CSV").map(|n| n.rect()).collect();
+    assert!(!exports.is_empty(), "chart cards are shown");
+    for r in exports {
+        assert!(
+            r.right() <= window,
+            "every chart card is inside the window (a card's CSV button ends at {} px)",
+            r.right()
+        );
+    }
+}
+
+#[test]
 fn a_long_experiment_name_is_cut_before_its_run_count() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("project");

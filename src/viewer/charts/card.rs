@@ -464,6 +464,23 @@ pub(super) fn legend_entry(
     } else {
         color
     };
+    // A wrapped row cannot know the size of a nested row before it is drawn, so a long entry at
+    // the end of a row would run past the pane (and widen it, and every chart card after it):
+    // start a new row when the entry will not fit.
+    let text_width = ui
+        .painter()
+        .layout_no_wrap(
+            name.to_owned(),
+            egui::TextStyle::Body.resolve(ui.style()),
+            egui::Color32::PLACEHOLDER,
+        )
+        .size()
+        .x;
+    if ui.available_size_before_wrap().x < 18.0 + 4.0 + text_width
+        && ui.cursor().min.x > ui.max_rect().left()
+    {
+        ui.end_row();
+    }
     let r = ui
         .horizontal(|ui| {
             ui.spacing_mut().item_spacing.x = 4.0;
