@@ -316,23 +316,7 @@ impl ArtifactRepository for HttpArtifactRepository {
     }
 
     fn log_dir(&self, local_dir: &Path, artifact_dir: Option<&str>) -> Result<()> {
-        let dir = ArtifactPath::parse_opt(artifact_dir)?;
-        let meta = fs::metadata(local_dir)
-            .map_err(|e| Error::io("cannot read directory to log", local_dir, e))?;
-        if !meta.is_dir() {
-            return Err(Error::InvalidParameter(format!(
-                "{} is not a directory",
-                local_dir.display()
-            )));
-        }
-        // Every file is checked readable before anything is sent. (Empty directories cannot
-        // be represented on the server, as with MLflow.)
-        let (files, _) = super::local::collect_source(local_dir)?;
-        for (parts, src) in files {
-            let mut dest = dir.clone();
-            for p in &parts {
-                dest = dest.join(p)?;
-            }
+        for (dest, src) in super::local::files_to_send(local_dir, artifact_dir)? {
             let dest = Self::file_path(&dest.to_string())?;
             self.put(&dest, Body::File(&src))?;
         }

@@ -529,6 +529,36 @@ fn copy_out(src: &Path, dst: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The files of `local_dir` to send to a remote artifact store, each with its destination under
+/// `artifact_dir`: `local_dir` must be a directory, and every file is checked readable before
+/// anything is sent. Empty directories are left out: a remote store cannot hold them (as with
+/// MLflow).
+pub(crate) fn files_to_send(
+    local_dir: &Path,
+    artifact_dir: Option<&str>,
+) -> Result<Vec<(ArtifactPath, PathBuf)>> {
+    let dir = ArtifactPath::parse_opt(artifact_dir)?;
+    let meta = fs::metadata(local_dir)
+        .map_err(|e| Error::io("cannot read directory to log", local_dir, e))?;
+    if !meta.is_dir() {
+        return Err(Error::InvalidParameter(format!(
+            "{} is not a directory",
+            local_dir.display()
+        )));
+    }
+    let (files, _) = collect_source(local_dir)?;
+    files
+        .into_iter()
+        .map(|(parts, src)| {
+            let mut dest = dir.clone();
+            for p in &parts {
+                dest = dest.join(p)?;
+            }
+            Ok((dest, src))
+        })
+        .collect()
+}
+
 /// Every regular file under a local source directory (following links, without cycles), as
 /// (relative parts, path), each checked readable and sorted by path. Empty directories are
 /// returned too.
