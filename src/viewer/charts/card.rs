@@ -174,27 +174,7 @@ impl Charts {
         }
         if bars {
             // One bar per run, named under it; not linked to the other cards' x.
-            plot = plot
-                .x_grid_spacer(|input| {
-                    let (lo, hi) = input.bounds;
-                    (lo.ceil().max(0.0) as i64..=hi.floor() as i64)
-                        .map(|i| egui_plot::GridMark {
-                            value: i as f64,
-                            step_size: 1.0,
-                        })
-                        .collect()
-                })
-                .x_axis_formatter(move |mark, _| {
-                    let i = mark.value.round();
-                    if (mark.value - i).abs() > 1e-6 || i < 0.0 {
-                        return String::new();
-                    }
-                    names
-                        .get(i as usize)
-                        .map(|n| truncate_label(n, 14))
-                        .unwrap_or_default()
-                })
-                .include_y(0.0);
+            plot = bar_axis(plot, names, 14);
         } else {
             plot = plot
                 .link_axis(link, [true, false])
@@ -446,6 +426,35 @@ impl Charts {
         }
         (out, complete)
     }
+}
+
+/// The x axis of a bar chart: a grid line per bar and each bar named under it (cut to `max_chars`),
+/// y from 0.
+pub(super) fn bar_axis<'a>(
+    plot: egui_plot::Plot<'a>,
+    names: Vec<String>,
+    max_chars: usize,
+) -> egui_plot::Plot<'a> {
+    plot.x_grid_spacer(|input| {
+        let (lo, hi) = input.bounds;
+        (lo.ceil().max(0.0) as i64..=hi.floor() as i64)
+            .map(|i| egui_plot::GridMark {
+                value: i as f64,
+                step_size: 1.0,
+            })
+            .collect()
+    })
+    .x_axis_formatter(move |mark, _| {
+        let i = mark.value.round();
+        if (mark.value - i).abs() > 1e-6 || i < 0.0 {
+            return String::new();
+        }
+        names
+            .get(i as usize)
+            .map(|n| truncate_label(n, max_chars))
+            .unwrap_or_default()
+    })
+    .include_y(0.0)
 }
 
 /// A legend entry: a big swatch and the run's name (struck through and faded when hidden).

@@ -751,27 +751,7 @@ impl Charts {
             .show_x(false)
             .show_y(false);
         if bars {
-            plot = plot
-                .x_grid_spacer(|input| {
-                    let (lo, hi) = input.bounds;
-                    (lo.ceil().max(0.0) as i64..=hi.floor() as i64)
-                        .map(|i| egui_plot::GridMark {
-                            value: i as f64,
-                            step_size: 1.0,
-                        })
-                        .collect()
-                })
-                .x_axis_formatter(move |mark, _| {
-                    let i = mark.value.round();
-                    if (mark.value - i).abs() > 1e-6 || i < 0.0 {
-                        return String::new();
-                    }
-                    bar_names
-                        .get(i as usize)
-                        .map(|n| super::card::truncate_label(n, 16))
-                        .unwrap_or_default()
-                })
-                .include_y(0.0);
+            plot = super::card::bar_axis(plot, bar_names, 16);
         } else {
             plot = plot
                 .link_axis(link, [true, false])
