@@ -69,9 +69,6 @@ WINE_SKIPS=(
     # paths on the current drive. tests/artifacts.rs covers the same resolution under Wine.
     artifacts::tests::parses_artifact_uris
     artifacts::tests::resolves_copied_file_store
-    # Wine: appends through FILE_APPEND_DATA handles of several threads are not atomic there
-    # (one line of 1,600 lost); Windows makes each such write an atomic append
-    store::file::tests::concurrent_appends_never_interleave
     # Wine: after the experiment folder is renamed into .trash and back, Wine's emulation of
     # the recursive ReadDirectoryChangesW watch (inotify per folder) reports nothing more for
     # it; on Windows the watch on the store root covers every folder below it

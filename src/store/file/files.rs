@@ -8,7 +8,7 @@
 //! * create-once files (params, dataset records) are hard-linked into place, which fails if the
 //!   name exists, so the first writer wins and readers never see a half-written file;
 //! * metric lines are appended with a single `write` on an `O_APPEND` file, so lines from
-//!   concurrent writers never interleave.
+//!   concurrent writers never interleave (on Windows under a lock, see `append_lock`).
 
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -109,13 +109,97 @@ fn create_exclusive(target: &Path, bytes: &[u8], what: &str) -> Result<CreateOnc
 
 /// Appends `bytes` to `path` (created if missing) with one `write` call in append mode.
 pub(crate) fn append(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
+        // Read access too: Windows only byte-range locks handles with read or write data access.
+        .read(cfg!(windows))
         .append(true)
         .create(true)
         .open(path)
         .map_err(|e| Error::io(format!("cannot open {what} for appending"), path, e))?;
-    file.write_all(bytes)
+    let _guard = append_lock::AppendLock::acquire(&file)
+        .map_err(|e| Error::io(format!("cannot lock {what} for appending"), path, e))?;
+    // Through `&File`: the lock guard borrows the file while it is written.
+    (&file)
+        .write_all(bytes)
         .map_err(|e| Error::io(format!("cannot append to {what}"), path, e))
+}
+
+/// Serialises appends to one file on Windows.
+///
+/// Windows makes each append-only write land whole at the end of the file, but Wine (which runs
+/// the Windows tests, and some users' tools) positions and writes in two steps, so two
+/// concurrent appends could overwrite each other and a metric line was lost. Appenders take an
+/// exclusive lock on one byte far past any real data: it orders our writers, in any process,
+/// without blocking other programs' reads or writes of the file's content (a lock on the data
+/// itself would make Python MLflow's concurrent appends fail). Elsewhere `O_APPEND` is atomic.
+mod append_lock {
+    /// Held while appending; released on drop (and by the system if the process dies).
+    pub(super) struct AppendLock<'a> {
+        #[cfg(windows)]
+        file: &'a std::fs::File,
+        #[cfg(not(windows))]
+        _file: std::marker::PhantomData<&'a std::fs::File>,
+    }
+
+    /// The locked byte's offset: far beyond any metric file, below every overflow limit.
+    #[cfg(windows)]
+    const LOCK_OFFSET: u64 = 1 << 62;
+
+    #[cfg(windows)]
+    fn overlapped_at_lock_offset() -> windows_sys::Win32::System::IO::OVERLAPPED {
+        let mut overlapped = windows_sys::Win32::System::IO::OVERLAPPED::default();
+        overlapped.Anonymous.Anonymous.Offset = LOCK_OFFSET as u32;
+        overlapped.Anonymous.Anonymous.OffsetHigh = (LOCK_OFFSET >> 32) as u32;
+        overlapped
+    }
+
+    impl<'a> AppendLock<'a> {
+        /// Waits for the append lock of `file`.
+        #[cfg(windows)]
+        pub(super) fn acquire(file: &'a std::fs::File) -> std::io::Result<Self> {
+            use std::os::windows::io::AsRawHandle;
+            use windows_sys::Win32::Storage::FileSystem::{LOCKFILE_EXCLUSIVE_LOCK, LockFileEx};
+            let mut overlapped = overlapped_at_lock_offset();
+            // SAFETY: the handle is open for the whole call and `overlapped` outlives it; the
+            // handle is synchronous, so LockFileEx returns once the lock is held.
+            let locked = unsafe {
+                LockFileEx(
+                    file.as_raw_handle(),
+                    LOCKFILE_EXCLUSIVE_LOCK,
+                    0,
+                    1,
+                    0,
+                    &mut overlapped,
+                )
+            };
+            if locked == 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(Self { file })
+        }
+
+        /// Nothing to wait for: `O_APPEND` writes are atomic here.
+        #[cfg(not(windows))]
+        pub(super) fn acquire(_file: &'a std::fs::File) -> std::io::Result<Self> {
+            Ok(Self {
+                _file: std::marker::PhantomData,
+            })
+        }
+    }
+
+    #[cfg(windows)]
+    impl Drop for AppendLock<'_> {
+        fn drop(&mut self) {
+            use std::os::windows::io::AsRawHandle;
+            use windows_sys::Win32::Storage::FileSystem::UnlockFileEx;
+            let mut overlapped = overlapped_at_lock_offset();
+            // SAFETY: as in `acquire`; unlocking a range this handle locked. A failure leaves
+            // the lock to be released when the handle closes, right after.
+            unsafe {
+                UnlockFileEx(self.file.as_raw_handle(), 0, 1, 0, &mut overlapped);
+            }
+        }
+    }
 }
 
 /// Creates a folder and its parents.
