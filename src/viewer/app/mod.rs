@@ -136,6 +136,7 @@ struct Panels {
     compare: Compare,
     details: RunDetails,
     artifacts: ArtifactsPanel,
+    images: super::image_grid::ImageGrid,
 }
 
 /// The viewer application.
@@ -438,6 +439,12 @@ impl App {
         }
         self.panels.charts.trim(&self.data.histories);
         self.data.histories.tick();
+        let previews = &mut self.data.artifact_previews;
+        previews.evict_unused(
+            super::image_grid::PREVIEW_BUDGET_BYTES,
+            super::image_grid::preview_bytes,
+        );
+        previews.tick();
     }
 
     // ----- what tests read and drive ---------------------------------------------------------
