@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use mlscope::TrackingClient;
 use mlscope::store::TrackingStore;
 use mlscope::viewer::App;
@@ -211,4 +211,128 @@ fn image_grid_on_a_file_store() {
 #[test]
 fn image_grid_on_a_sqlite_store() {
     check_image_grid("sqlite:///{dir}/mlflow.db");
+}
+
+// ----- pinned rows ----------------------------------------------------------------------------
+
+/// A file store in `dir` with an experiment "pins" of 5 runs `run-0`…`run-4` (newest last),
+/// run `k` logging `loss = k`. Returns the store, the experiment and the run ids.
+fn store_with_losses(dir: &std::path::Path) -> (Arc<dyn TrackingStore>, String, Vec<String>) {
+    let uri = dir.join("mlruns").display().to_string();
+    let client = TrackingClient::new(&uri).unwrap();
+    let exp = client.create_experiment("pins", None, &[]).unwrap();
+    let ids = (0..5)
+        .map(|k| {
+            let run = client
+                .create_run(
+                    &exp,
+                    Some(&format!("run-{k}")),
+                    &[],
+                    Some(1_700_000_000_000 + k * 1000),
+                )
+                .unwrap();
+            client
+                .log_metric(
+                    &run.info.run_id,
+                    "loss",
+                    k as f64,
+                    Some(1_700_000_000_000),
+                    Some(0),
+                )
+                .unwrap();
+            run.info.run_id
+        })
+        .collect();
+    (Arc::clone(client.store()), exp, ids)
+}
+
+/// The run's name in the table (the topmost label: charts below name runs too).
+fn table_label<'a>(h: &'a Harness<'static, App>, name: &'a str) -> egui_kittest::Node<'a> {
+    h.get_all_by_label(name)
+        .min_by(|a, b| a.rect().top().total_cmp(&b.rect().top()))
+        .unwrap()
+}
+
+fn shown(h: &Harness<'static, App>) -> Vec<String> {
+    h.state().shown_run_names()
+}
+
+#[test]
+fn pinned_runs_stay_on_top_whatever_the_sort_and_filter_and_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, exp, _ids) = store_with_losses(dir.path());
+    let mut h = harness(App::new_with_store(store, true));
+    settle(&mut h);
+    assert_eq!(shown(&h), ["run-4", "run-3", "run-2", "run-1", "run-0"]);
+
+    // Pinned from the row's menu (right-click), even on a read-only store: nothing is written.
+    table_label(&h, "run-1").click_secondary();
+    h.run_steps(3);
+    h.get_by_label("Pin to the top").click();
+    settle(&mut h);
+    h.run_steps(2);
+    assert_eq!(shown(&h), ["run-1", "run-4", "run-3", "run-2", "run-0"]);
+
+    // Sorting by loss, either way, sorts the others.
+    let loss = mlscope::viewer::testing::ColumnId::Metric("loss".into());
+    apply(
+        &mut h,
+        Command::SortBy {
+            column: loss.clone(),
+            add: false,
+        },
+    );
+    h.run_steps(2);
+    assert_eq!(shown(&h), ["run-1", "run-4", "run-3", "run-2", "run-0"]);
+    apply(
+        &mut h,
+        Command::SortBy {
+            column: loss,
+            add: false,
+        },
+    );
+    h.run_steps(2);
+    assert_eq!(shown(&h), ["run-1", "run-0", "run-2", "run-3", "run-4"]);
+    apply(&mut h, Command::ClearSort);
+
+    // The name filter and the store's filter leave it in place.
+    apply(&mut h, Command::SetNameQuery("run-3".into()));
+    h.run_steps(2);
+    assert_eq!(shown(&h), ["run-1", "run-3"]);
+    apply(&mut h, Command::SetNameQuery(String::new()));
+    apply(&mut h, Command::SetFilter("metrics.loss > 2".into()));
+    h.run_steps(2);
+    assert_eq!(shown(&h), ["run-1", "run-4", "run-3"]);
+    apply(&mut h, Command::SetFilter(String::new()));
+    h.run_steps(2);
+
+    // Kept per experiment, across a restart.
+    let persisted = h.state_mut().persisted_mut().clone();
+    assert_eq!(persisted.pinned_runs.get(&exp).map(|s| s.len()), Some(1));
+    drop(h);
+    let app = App::new(
+        mlscope::viewer::ViewerOptions {
+            store: Some(dir.path().join("mlruns").display().to_string()),
+            read_only: true,
+        },
+        persisted,
+    );
+    let mut h = harness(app);
+    settle(&mut h);
+    h.run_steps(2);
+    assert_eq!(shown(&h), ["run-1", "run-4", "run-3", "run-2", "run-0"]);
+
+    // Unpinned with its pin.
+    table_label(&h, "run-1").hover();
+    h.run_steps(2);
+    let pins: Vec<_> = h.get_all_by_label("pinned to the top").collect();
+    let pinned: Vec<_> = pins
+        .into_iter()
+        .filter(|n| n.accesskit_node().toggled() == Some(egui::accesskit::Toggled::True))
+        .collect();
+    assert_eq!(pinned.len(), 1);
+    pinned[0].click();
+    settle(&mut h);
+    h.run_steps(2);
+    assert_eq!(shown(&h), ["run-4", "run-3", "run-2", "run-1", "run-0"]);
 }

@@ -209,4 +209,6 @@ pub enum Command {
     SetRunKeyShare(f32),
     /// Hide a run from the charts, or show it again, keeping it selected (the table's eye).
     ToggleHiddenFromCharts(String),
+    /// Pin a run to the top of the runs table, or unpin it (kept per experiment).
+    TogglePinned(String),
 }

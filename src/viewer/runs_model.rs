@@ -423,17 +423,67 @@ pub fn duration_ms(run: &Run) -> Option<i64> {
     Some((end - start).max(0))
 }
 
-/// Builds the shown rows: runs whose name contains `name_query` (case-insensitive), with their
-/// ancestors kept (greyed) so that the tree never floats loose; siblings sorted by `sort`;
-/// children of collapsed runs left out.
+/// Runs pinned to the top of the runs table, per experiment: experiment id → run ids (kept
+/// between sessions).
+pub type PinnedRuns = BTreeMap<String, BTreeSet<String>>;
+
+/// Whether `run` is pinned.
+pub fn is_pinned(pinned: &PinnedRuns, run: &Run) -> bool {
+    pinned
+        .get(&run.info.experiment_id)
+        .is_some_and(|ids| ids.contains(&run.info.run_id))
+}
+
+/// The runs of a search, plus the pinned runs of the shown experiments that the previous set
+/// had and the search left out (its filter excludes them): pinned runs stay whatever the
+/// filter. They go last (the rows put them first anyway).
+pub fn keep_pinned(
+    mut runs: Vec<Arc<Run>>,
+    previous: Option<&RunSet>,
+    pinned: &PinnedRuns,
+    experiments: &BTreeSet<String>,
+) -> Vec<Arc<Run>> {
+    let Some(previous) = previous else {
+        return runs;
+    };
+    let wanted: Vec<&String> = experiments
+        .iter()
+        .filter_map(|e| pinned.get(e))
+        .flatten()
+        .filter(|id| previous.index.contains_key(*id))
+        .collect();
+    if wanted.is_empty() {
+        return runs;
+    }
+    let have: HashSet<String> = wanted
+        .iter()
+        .filter(|id| runs.iter().any(|r| &&r.info.run_id == *id))
+        .map(|id| id.to_string())
+        .collect();
+    for id in wanted {
+        if !have.contains(id)
+            && let Some(run) = previous.get(id)
+        {
+            runs.push(Arc::clone(run));
+        }
+    }
+    runs
+}
+
+/// Builds the shown rows: pinned runs first (whatever the name filter; sorted among
+/// themselves, each with its children), then runs whose name contains `name_query`
+/// (case-insensitive), with their ancestors kept (greyed) so that the tree never floats loose;
+/// siblings sorted by `sort`; children of collapsed runs left out.
 pub fn build_rows(
     set: &RunSet,
     name_query: &str,
     collapsed: &HashSet<String>,
     sort_value_of: &dyn Fn(&Run, &ColumnId) -> SortValue,
     sort: &[SortKey],
+    pinned: &dyn Fn(&Run) -> bool,
 ) -> Vec<Row> {
     let n = set.runs.len();
+    let is_pinned: Vec<bool> = set.runs.iter().map(|r| pinned(r)).collect();
     let query = name_query.trim().to_lowercase();
     let matches: Vec<bool> = set
         .runs
@@ -479,12 +529,22 @@ pub fn build_rows(
         a.cmp(b)
     };
     let mut roots: Vec<usize> = (0..n)
-        .filter(|&i| shown[i] && set.parent_of(&set.runs[i]).is_none_or(|p| p == i))
+        .filter(|&i| {
+            shown[i] && !is_pinned[i] && set.parent_of(&set.runs[i]).is_none_or(|p| p == i)
+        })
         .collect();
     roots.sort_by(order);
+    let mut pinned_roots: Vec<usize> = (0..n).filter(|&i| is_pinned[i]).collect();
+    pinned_roots.sort_by(order);
     let mut rows = Vec::with_capacity(n);
     let mut visited = vec![false; n];
-    let mut stack: Vec<(usize, u16)> = roots.into_iter().rev().map(|i| (i, 0)).collect();
+    // A stack: the pinned runs on top, so they come first.
+    let mut stack: Vec<(usize, u16)> = roots
+        .into_iter()
+        .rev()
+        .chain(pinned_roots.into_iter().rev())
+        .map(|i| (i, 0))
+        .collect();
     while let Some((i, depth)) = stack.pop() {
         if visited[i] {
             continue; // a parent cycle in damaged data
@@ -493,13 +553,18 @@ pub fn build_rows(
         let kids: Vec<usize> = set
             .children
             .get(&set.runs[i].info.run_id)
-            .map(|c| c.iter().copied().filter(|&c| shown[c]).collect())
+            .map(|c| {
+                c.iter()
+                    .copied()
+                    .filter(|&c| shown[c] && !is_pinned[c])
+                    .collect()
+            })
             .unwrap_or_default();
         rows.push(Row {
             run: i,
             depth,
             has_children: !kids.is_empty(),
-            context_only: !matches[i],
+            context_only: !matches[i] && !is_pinned[i],
         });
         if kids.is_empty() {
             continue;
@@ -511,7 +576,7 @@ pub fn build_rows(
                 if !std::mem::replace(&mut visited[k], true)
                     && let Some(c) = set.children.get(&set.runs[k].info.run_id)
                 {
-                    hidden.extend(c.iter().copied().filter(|&c| shown[c]));
+                    hidden.extend(c.iter().copied().filter(|&c| shown[c] && !is_pinned[c]));
                 }
             }
         } else {
@@ -581,12 +646,23 @@ mod tests {
     }
 
     fn by(set: &RunSet, sort: &[SortKey], q: &str, collapsed: &HashSet<String>) -> Vec<String> {
+        by_pinned(set, sort, q, collapsed, &[])
+    }
+
+    fn by_pinned(
+        set: &RunSet,
+        sort: &[SortKey],
+        q: &str,
+        collapsed: &HashSet<String>,
+        pinned: &[&str],
+    ) -> Vec<String> {
         let f = |r: &Run, c: &ColumnId| {
             sort_value(r, c, &|s| s.to_string(), &|r, k| {
                 r.data.metrics.get(k).map(|m| m.value)
             })
         };
-        build_rows(set, q, collapsed, &f, sort)
+        let is_pinned = |r: &Run| pinned.contains(&r.info.run_id.as_str());
+        build_rows(set, q, collapsed, &f, sort, &is_pinned)
             .into_iter()
             .map(|r| {
                 let run = &set.runs[r.run];
@@ -613,6 +689,70 @@ mod tests {
         );
         let collapsed: HashSet<String> = ["a".to_string()].into();
         assert_eq!(by(&s, &sort, "", &collapsed), ["sweep", "other"]);
+    }
+
+    #[test]
+    fn pinned_runs_come_first_whatever_the_sort_and_the_name_filter() {
+        let s = set();
+        let by_loss = |ascending| {
+            [SortKey {
+                column: ColumnId::Metric("loss".into()),
+                ascending,
+            }]
+        };
+        let none = HashSet::new();
+        // "other" has the highest loss: pinned, it stays first either way.
+        assert_eq!(
+            by_pinned(&s, &by_loss(true), "", &none, &["d"]),
+            ["other", "sweep", "  lr=0.01", "  lr=0.1"]
+        );
+        assert_eq!(
+            by_pinned(&s, &by_loss(false), "", &none, &["d"]),
+            ["other", "sweep", "  lr=0.1", "  lr=0.01"]
+        );
+        // A pinned child leaves its parent for the top; pinned runs sort among themselves.
+        assert_eq!(
+            by_pinned(&s, &by_loss(true), "", &none, &["b", "d"]),
+            ["lr=0.1", "other", "sweep", "  lr=0.01"]
+        );
+        // The name filter hides the others, never a pinned run (drawn normally, not greyed).
+        assert_eq!(
+            by_pinned(&s, &[], "0.01", &none, &["d"]),
+            ["other", "sweep (ctx)", "  lr=0.01"]
+        );
+    }
+
+    #[test]
+    fn a_search_that_filters_out_pinned_runs_keeps_them() {
+        let previous = set();
+        let pinned: PinnedRuns = [(
+            "1".to_string(),
+            ["d".to_string(), "gone".to_string()].into(),
+        )]
+        .into();
+        let shown: BTreeSet<String> = ["1".to_string()].into();
+        // The filter matched "b" only: "d" (pinned, loaded before) stays; an unknown pin does not
+        // appear from nowhere.
+        let found = vec![Arc::clone(&previous.runs[1])];
+        let ids = |runs: Vec<Arc<Run>>| -> Vec<String> {
+            runs.iter().map(|r| r.info.run_id.clone()).collect()
+        };
+        assert_eq!(
+            ids(keep_pinned(found.clone(), Some(&previous), &pinned, &shown)),
+            ["b", "d"]
+        );
+        // Found by the search: not twice.
+        let both = vec![Arc::clone(&previous.runs[3]), Arc::clone(&previous.runs[1])];
+        assert_eq!(
+            ids(keep_pinned(both, Some(&previous), &pinned, &shown)),
+            ["d", "b"]
+        );
+        // Another experiment shown: its pins only.
+        let other: BTreeSet<String> = ["2".to_string()].into();
+        assert_eq!(
+            ids(keep_pinned(found, Some(&previous), &pinned, &other)),
+            ["b"]
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::model::{LifecycleStage, Run, tags};
 use super::cache::Entry;
 use super::commands::{Command, SelectMode, Tab};
 use super::context::ViewCtx;
-use super::runs_model::{ColumnId, MetricAgg, SortKey, duration_ms, visible_columns};
+use super::runs_model::{
+    ColumnId, MetricAgg, PinnedRuns, SortKey, duration_ms, is_pinned, visible_columns,
+};
 use super::sweep::table_groups::{ShownRow, TableGroup, group_cell};
 use super::theme;
 
@@ -109,6 +111,59 @@ fn eye_toggle(ui: &mut egui::Ui, hidden: bool) -> egui::Response {
         egui::WidgetInfo::selected(egui::Role::CheckBox, true, !hidden, "shown in charts")
     });
     response
+}
+
+/// The pin of a run row: a drawn pushpin, filled when the run is pinned to the top, an outline
+/// (shown while the row is hovered) to pin it.
+fn pin_toggle(ui: &mut egui::Ui, pinned: bool, visible: bool) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(14.0, 12.0), egui::Sense::click());
+    response.widget_info(|| {
+        egui::WidgetInfo::selected(egui::Role::CheckBox, true, pinned, "pinned to the top")
+    });
+    if !(pinned || visible || response.hovered()) {
+        return response;
+    }
+    let color = if pinned || response.hovered() {
+        ui.visuals().strong_text_color()
+    } else {
+        ui.visuals().weak_text_color()
+    };
+    let painter = ui.painter();
+    let c = rect.center();
+    let head = c + egui::vec2(2.0, -2.0);
+    painter.line_segment(
+        [c + egui::vec2(-5.0, 5.0), c + egui::vec2(0.5, -0.5)],
+        egui::Stroke::new(1.4, color),
+    );
+    if pinned {
+        painter.circle_filled(head, 3.2, color);
+    } else {
+        painter.circle_stroke(head, 3.0, egui::Stroke::new(1.2, color));
+    }
+    response
+}
+
+/// The colour of the line under the pinned rows.
+fn ui_stroke_color(ctx: &egui::Context) -> egui::Color32 {
+    ctx.global_style()
+        .visuals
+        .widgets
+        .noninteractive
+        .fg_stroke
+        .color
+        .gamma_multiply(0.6)
+}
+
+/// Pins `run` to the top of its experiment's table, or unpins it.
+pub fn toggle_pin(pinned: &mut PinnedRuns, run: &Run) {
+    let exp = &run.info.experiment_id;
+    let ids = pinned.entry(exp.clone()).or_default();
+    if !ids.remove(&run.info.run_id) {
+        ids.insert(run.info.run_id.clone());
+    }
+    if ids.is_empty() {
+        pinned.remove(exp);
+    }
 }
 
 /// Draws a group's row; true when its arrow was clicked (collapse or expand).
@@ -369,6 +424,7 @@ impl RunsTable {
                     let id = &run.info.run_id;
                     row.set_selected(ctx.selection().contains(id));
                     let deleted = run.info.lifecycle_stage == LifecycleStage::Deleted;
+                    let pinned = is_pinned(&ctx.persisted().pinned_runs, run);
                     for col in &columns {
                         row.col(|ui| {
                             if let ColumnId::Metric(k) = col
@@ -405,6 +461,17 @@ impl RunsTable {
                                         .clicked()
                                     {
                                         cmds.push(Command::ToggleHiddenFromCharts(id.clone()));
+                                    }
+                                    let row_hovered = ctx.hovered_run() == Some(id);
+                                    if pin_toggle(ui, pinned, row_hovered)
+                                        .on_hover_text(if pinned {
+                                            "Pinned to the top whatever the sort and filter: click to unpin"
+                                        } else {
+                                            "Pin to the top of the table (kept whatever the sort and filter)"
+                                        })
+                                        .clicked()
+                                    {
+                                        cmds.push(Command::TogglePinned(id.clone()));
                                     }
                                     theme::run_swatch(ui, ctx, id);
                                     let mut text = egui::RichText::new(&run.info.run_name);
@@ -454,6 +521,21 @@ impl RunsTable {
                         });
                     }
                     let resp = row.response();
+                    // A line under the last pinned row sets the pinned ones apart.
+                    let next_pinned = match grouped.as_ref() {
+                        None => rows.get(row.index() + 1).is_some_and(|n| {
+                            is_pinned(&ctx.persisted().pinned_runs, &set.runs[n.run])
+                        }),
+                        Some(_) => true,
+                    };
+                    if pinned && !next_pinned {
+                        let y = resp.rect.bottom() - 0.5;
+                        resp.ctx.layer_painter(resp.layer_id).hline(
+                            resp.rect.x_range(),
+                            y,
+                            egui::Stroke::new(1.0, ui_stroke_color(&resp.ctx)),
+                        );
+                    }
                     if resp.hovered() {
                         hovered = Some(id.clone());
                     }
@@ -473,6 +555,15 @@ impl RunsTable {
                     if resp.double_clicked() {
                         cmds.push(Command::SetTab(Tab::Run));
                     }
+                    resp.context_menu(|ui| {
+                        if ui
+                            .button(if pinned { "Unpin" } else { "Pin to the top" })
+                            .clicked()
+                        {
+                            cmds.push(Command::TogglePinned(id.clone()));
+                            ui.close();
+                        }
+                    });
                 });
             });
             if hovered.as_ref() != ctx.hovered_run() {

@@ -361,6 +361,15 @@ impl App {
                     self.data.hidden_from_charts.insert(run_id);
                 }
             }
+            Command::TogglePinned(run_id) => {
+                if let Some(run) = self.run_set().and_then(|s| s.get(&run_id)).cloned() {
+                    super::super::runs_table::toggle_pin(
+                        &mut self.data.persisted.pinned_runs,
+                        &run,
+                    );
+                    self.data.rows.key = None; // the rows are built again
+                }
+            }
         }
     }
 

@@ -358,7 +358,15 @@ impl App {
         let metric = |r: &Run, k: &str| view.metric_value(r, k, view.metric_agg(k));
         let value_of =
             |r: &Run, c: &ColumnId| -> SortValue { sort_value(r, c, &exp_name, &metric) };
-        let rows = build_rows(&set, &d.filter.name_query, &d.collapsed, &value_of, &d.sort);
+        let pinned = |r: &Run| super::runs_model::is_pinned(&d.persisted.pinned_runs, r);
+        let rows = build_rows(
+            &set,
+            &d.filter.name_query,
+            &d.collapsed,
+            &value_of,
+            &d.sort,
+            &pinned,
+        );
         self.data.rows.rows = rows;
         self.data.rows.key = Some(key);
     }
