@@ -211,4 +211,6 @@ pub enum Command {
     ToggleHiddenFromCharts(String),
     /// Pin a run to the top of the runs table, or unpin it (kept per experiment).
     TogglePinned(String),
+    /// The runs table's columns in this order (id strings; a header was dragged).
+    SetColumnOrder(Vec<String>),
 }

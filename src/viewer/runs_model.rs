@@ -234,6 +234,56 @@ pub struct ColumnPrefs {
     pub hidden: BTreeSet<String>,
     /// How each metric column summarises (default: last).
     pub metric_agg: BTreeMap<String, MetricAgg>,
+    /// The order the user dragged the columns into (id strings); columns not in it keep their
+    /// place after the column they follow by default.
+    #[serde(default)]
+    pub order: Vec<String>,
+}
+
+/// Puts `cols` in the user's `order`: a column in it goes where the order says; a column not
+/// in it (a new key) stays right after the column it follows by default. The run name stays
+/// first (it holds the tree).
+pub fn apply_order(cols: Vec<ColumnId>, order: &[String]) -> Vec<ColumnId> {
+    if order.is_empty() {
+        return cols;
+    }
+    let place: HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i + 1))
+        .collect();
+    // (place in the order, then how far past the last placed column) for each column.
+    let mut last = (0usize, 0usize);
+    let mut keyed: Vec<((usize, usize), ColumnId)> = cols
+        .into_iter()
+        .map(|c| {
+            last = match (c == ColumnId::Name, place.get(c.id_string().as_str())) {
+                (true, _) => (0, 0),
+                (false, Some(&p)) => (p, 0),
+                (false, None) => (last.0, last.1 + 1),
+            };
+            (last, c)
+        })
+        .collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    keyed.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The ids of `cols` with the column `moved` put just before `before` (at the end when
+/// `None`): the new order to keep after a header is dragged.
+pub fn moved_column_order(cols: &[ColumnId], moved: &str, before: Option<&str>) -> Vec<String> {
+    let mut ids: Vec<String> = cols.iter().map(ColumnId::id_string).collect();
+    let Some(from) = ids.iter().position(|id| id == moved) else {
+        return ids;
+    };
+    let id = ids.remove(from);
+    let to = before
+        .and_then(|b| ids.iter().position(|id| id == b))
+        .unwrap_or(ids.len())
+        // Never before the run name.
+        .max(usize::from(cols.first() == Some(&ColumnId::Name)));
+    ids.insert(to, id);
+    ids
 }
 
 /// Most param and metric columns shown by default.
@@ -300,7 +350,7 @@ pub fn visible_columns(
             }
         }
     }
-    (cols, constant_hidden)
+    (apply_order(cols, &prefs.order), constant_hidden)
 }
 
 fn show(c: &ColumnId, default_on: bool, prefs: &ColumnPrefs) -> bool {
@@ -842,6 +892,72 @@ mod tests {
         let (cols, _) = visible_columns(&s, &prefs, false);
         let pos = |c: &ColumnId| cols.iter().position(|x| x == c).unwrap();
         assert!(pos(&sys) > pos(&ColumnId::Metric("zz_acc".into())));
+    }
+
+    #[test]
+    fn dragged_columns_keep_their_order_and_new_ones_their_neighbour() {
+        let ids =
+            |cols: &[ColumnId]| -> Vec<String> { cols.iter().map(ColumnId::id_string).collect() };
+        let cols = vec![
+            ColumnId::Name,
+            ColumnId::Status,
+            ColumnId::Metric("loss".into()),
+            ColumnId::Param("lr".into()),
+        ];
+        // Drag lr before status, then loss to the end.
+        let order = moved_column_order(&cols, "params.lr", Some("attributes.status"));
+        assert_eq!(
+            order,
+            [
+                "attributes.run",
+                "params.lr",
+                "attributes.status",
+                "metrics.loss"
+            ]
+        );
+        let cols = apply_order(cols, &order);
+        assert_eq!(ids(&cols), order);
+        let order = moved_column_order(&cols, "attributes.status", None);
+        assert_eq!(
+            order,
+            [
+                "attributes.run",
+                "params.lr",
+                "metrics.loss",
+                "attributes.status"
+            ]
+        );
+        let cols = apply_order(cols, &order);
+        // Nothing goes before the run name.
+        let order2 = moved_column_order(&cols, "params.lr", Some("attributes.run"));
+        assert_eq!(order2[0], "attributes.run");
+        // A new column (not in the order) stays after the one it followed by default.
+        let with_new = vec![
+            ColumnId::Name,
+            ColumnId::Status,
+            ColumnId::Metric("acc".into()),
+            ColumnId::Metric("loss".into()),
+            ColumnId::Param("lr".into()),
+        ];
+        assert_eq!(
+            ids(&apply_order(with_new, &order)),
+            [
+                "attributes.run",
+                "params.lr",
+                "metrics.loss",
+                "attributes.status",
+                "metrics.acc"
+            ]
+        );
+        // The prefs order is what visible_columns gives.
+        let s = set();
+        let mut prefs = ColumnPrefs::default();
+        let (default, _) = visible_columns(&s, &prefs, false);
+        let lr_first = moved_column_order(&default, "params.lr", Some("attributes.status"));
+        prefs.order = lr_first.clone();
+        let (cols, _) = visible_columns(&s, &prefs, false);
+        assert_eq!(ids(&cols), lr_first);
+        assert_ne!(ids(&default), lr_first);
     }
 
     #[test]

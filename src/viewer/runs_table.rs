@@ -11,7 +11,8 @@ use super::cache::Entry;
 use super::commands::{Command, SelectMode, Tab};
 use super::context::ViewCtx;
 use super::runs_model::{
-    ColumnId, MetricAgg, PinnedRuns, SortKey, duration_ms, is_pinned, visible_columns,
+    ColumnId, MetricAgg, PinnedRuns, SortKey, duration_ms, is_pinned, moved_column_order,
+    visible_columns,
 };
 use super::sweep::table_groups::{ShownRow, TableGroup, group_cell};
 use super::theme;
@@ -25,6 +26,8 @@ pub struct RunsTable {
     column_search: String,
     /// Group rows (when charts are grouped).
     pub groups: super::sweep::table_groups::TableGroups,
+    /// The column whose header is being dragged to another place.
+    dragging_column: Option<ColumnId>,
 }
 
 fn cell_text(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> (String, Option<String>) {
@@ -312,13 +315,25 @@ impl RunsTable {
         let mut missing_histories: Vec<(String, String)> = Vec::new();
         let modifiers = ui.input(|i| i.modifiers);
         let mut toggled_group: Option<String> = None;
+        let mut header_rects: Vec<(ColumnId, egui::Rect)> = Vec::new();
+        let mut drag_started: Option<ColumnId> = None;
+        let mut drag_stopped = false;
+        let egui_ctx = ui.ctx().clone();
 
         egui::ScrollArea::horizontal()
         .id_salt("runs_hscroll")
         .auto_shrink([false, false])
         .show(ui, |ui| {
+        // egui_extras keeps widths by position: after a reorder the table starts afresh, so
+        // each column gets its own kind's width instead of its old neighbour's.
+        let order_salt = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            ctx.persisted().columns.order.hash(&mut h);
+            h.finish()
+        };
         let mut table = TableBuilder::new(ui)
-            .id_salt("runs_table")
+            .id_salt(("runs_table", order_salt))
             .striped(true)
             .resizable(true)
             .sense(egui::Sense::click())
@@ -348,7 +363,7 @@ impl RunsTable {
         table
             .header(22.0, |mut header| {
                 for col in &columns {
-                    header.col(|ui| {
+                    let (rect, _) = header.col(|ui| {
                         // The sort direction is drawn (a triangle), not a glyph a font may lack;
                         // first, so that truncating the title never hides it.
                         let sorted = sort.iter().position(|s| s.column == *col);
@@ -366,18 +381,33 @@ impl RunsTable {
                                 title = format!("{title} ({})", agg.label());
                             }
                         }
+                        let movable = *col != ColumnId::Name;
                         let r = ui
                             .add(
                                 egui::Button::new(egui::RichText::new(format!("{title}{arrow}")).strong())
                                     .frame(false)
-                                    .truncate(),
+                                    .truncate()
+                                    .sense(if movable {
+                                        egui::Sense::click_and_drag()
+                                    } else {
+                                        egui::Sense::click()
+                                    }),
                             )
                             .on_hover_text(format!(
-                                "{}\nClick to sort, Shift+click to add a sort key; right-click for options",
+                                "{}\nClick to sort, Shift+click to add a sort key; drag to move the column; right-click for options",
                                 col.id_string()
                             ));
                         if r.clicked() {
                             sort_clicked = Some((col.clone(), modifiers.shift));
+                        }
+                        if r.drag_started() {
+                            drag_started = Some(col.clone());
+                        }
+                        if r.dragged() {
+                            ui.ctx().set_cursor_icon(egui::CursorIcon::Grabbing);
+                        }
+                        if r.drag_stopped() {
+                            drag_stopped = true;
                         }
                         r.context_menu(|ui| {
                             if let ColumnId::Metric(k) = col {
@@ -399,6 +429,37 @@ impl RunsTable {
                             }
                         });
                     });
+                    header_rects.push((col.clone(), rect));
+                }
+                // While a header is dragged: a line where it would go.
+                if (self.dragging_column.is_some() || drag_started.is_some())
+                    && let Some(pointer) = egui_ctx.pointer_latest_pos()
+                {
+                    let (_, x) = drop_place(&header_rects, pointer.x);
+                    if let Some((_, first)) = header_rects.first() {
+                        let painter = egui_ctx.layer_painter(egui::LayerId::new(
+                            egui::Order::Foreground,
+                            egui::Id::unique("column_drop_marker"),
+                        ));
+                        let style = egui_ctx.global_style();
+                        painter.vline(
+                            x,
+                            first.y_range(),
+                            egui::Stroke::new(2.0, style.visuals.selection.stroke.color),
+                        );
+                        // The dragged column's title follows the pointer.
+                        if let Some(moving) = self.dragging_column.as_ref().or(drag_started.as_ref()) {
+                            let galley = painter.layout_no_wrap(
+                                moving.title(),
+                                egui::TextStyle::Button.resolve(&style),
+                                style.visuals.strong_text_color(),
+                            );
+                            let at = pointer + egui::vec2(10.0, 6.0);
+                            let rect = egui::Rect::from_min_size(at, galley.size()).expand(4.0);
+                            painter.rect_filled(rect, 3.0, style.visuals.widgets.active.weak_bg_fill);
+                            painter.galley(at, galley, style.visuals.strong_text_color());
+                        }
+                    }
                 }
             })
             .body(|body| {
@@ -574,6 +635,18 @@ impl RunsTable {
         if let Some(label) = toggled_group {
             self.groups.toggle(&label);
         }
+        if let Some(col) = drag_started {
+            self.dragging_column = Some(col);
+        }
+        if drag_stopped && let Some(moving) = self.dragging_column.take() {
+            let pointer = egui_ctx.pointer_latest_pos().map_or(f32::NAN, |p| p.x);
+            let (before, _) = drop_place(&header_rects, pointer);
+            let order = moved_column_order(&columns, &moving.id_string(), before.as_deref());
+            let now: Vec<String> = columns.iter().map(ColumnId::id_string).collect();
+            if pointer.is_finite() && order != now {
+                cmds.push(Command::SetColumnOrder(order));
+            }
+        }
         if let Some((column, add)) = sort_clicked {
             cmds.push(Command::SortBy { column, add });
         }
@@ -600,6 +673,23 @@ impl RunsTable {
             ctx.send(c);
         }
     }
+}
+
+/// Where a dragged column header dropped at `x` goes: before which column (`None`: at the end),
+/// and the x of that place (for the marker). Never before the run name.
+fn drop_place(headers: &[(ColumnId, egui::Rect)], x: f32) -> (Option<String>, f32) {
+    let Some(last) = headers.last() else {
+        return (None, x);
+    };
+    for (col, rect) in headers {
+        if *col == ColumnId::Name {
+            continue;
+        }
+        if x < rect.center().x {
+            return (Some(col.id_string()), rect.left());
+        }
+    }
+    (None, last.1.right())
 }
 
 /// A header click: the first click sorts descending for numbers and ascending for text, the next

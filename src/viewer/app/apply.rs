@@ -343,6 +343,7 @@ impl App {
                 let prefs = &mut self.data.persisted.columns;
                 prefs.shown.clear();
                 prefs.hidden.clear();
+                prefs.order.clear();
             }
             Command::SetChartOptions(options) => self.data.persisted.charts = options,
             Command::SetReadOnly(ro) => self.data.read_only = ro,
@@ -361,6 +362,7 @@ impl App {
                     self.data.hidden_from_charts.insert(run_id);
                 }
             }
+            Command::SetColumnOrder(order) => self.data.persisted.columns.order = order,
             Command::TogglePinned(run_id) => {
                 if let Some(run) = self.run_set().and_then(|s| s.get(&run_id)).cloned() {
                     super::super::runs_table::toggle_pin(
