@@ -421,3 +421,142 @@ fn dragging_a_header_moves_its_column_and_the_order_is_kept() {
     h.run_steps(2);
     assert!(header_left(&h, "loss") < header_left(&h, "status"));
 }
+
+// ----- bulk tag ---------------------------------------------------------------------------------
+
+fn tag_of(store: &dyn TrackingStore, id: &str, key: &str) -> Option<String> {
+    store.get_run(id).unwrap().data.tags.get(key).cloned()
+}
+
+fn check_bulk_tag(uri: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = uri.replace("{dir}", &dir.path().display().to_string());
+    let client = TrackingClient::new(&uri).unwrap();
+    let location = dir.path().join("artifacts").display().to_string();
+    let exp = client
+        .create_experiment("tags", Some(&location), &[])
+        .unwrap();
+    let ids: Vec<String> = (0..4)
+        .map(|k| {
+            client
+                .create_run(
+                    &exp,
+                    Some(&format!("run-{k}")),
+                    &[],
+                    Some(1_700_000_000_000 + k * 1000),
+                )
+                .unwrap()
+                .info
+                .run_id
+        })
+        .collect();
+    client.set_tag(&ids[0], "stage", "old").unwrap();
+    let store = Arc::clone(client.store());
+    let mut h = harness(App::new_with_store(Arc::clone(&store), false));
+    settle(&mut h);
+    apply(&mut h, Command::SelectRuns(ids[..3].to_vec()));
+
+    h.get_by_label("Tag selected…").click();
+    h.run_steps(3);
+    h.get_by_label("Tag key").focus();
+    h.run_steps(2);
+    h.get_by_label("Tag key").type_text("stage");
+    h.run_steps(2);
+    h.get_by_label("Tag value (Enter sets it)").focus();
+    h.run_steps(2);
+    h.get_by_label("Tag value (Enter sets it)")
+        .type_text("best");
+    h.run_steps(2);
+    h.get_by_label("Set on 3 runs").click();
+    settle(&mut h);
+    h.run_steps(3);
+    for id in &ids[..3] {
+        assert_eq!(tag_of(store.as_ref(), id, "stage").as_deref(), Some("best"));
+    }
+    assert_eq!(
+        tag_of(store.as_ref(), &ids[3], "stage"),
+        None,
+        "not selected"
+    );
+    assert!(
+        h.state()
+            .messages()
+            .iter()
+            .any(|m| m.text == "tagged 3 runs stage=best"),
+        "{:?}",
+        h.state().messages()
+    );
+
+    // Undo puts back what each run had: run-0 its old value, the others none.
+    h.get_by_label("Undo").click();
+    settle(&mut h);
+    h.run_steps(3);
+    assert_eq!(
+        tag_of(store.as_ref(), &ids[0], "stage").as_deref(),
+        Some("old")
+    );
+    assert_eq!(tag_of(store.as_ref(), &ids[1], "stage"), None);
+    assert_eq!(tag_of(store.as_ref(), &ids[2], "stage"), None);
+    // The table shows the store's state again.
+    let set = h.state().run_set().unwrap().clone();
+    assert_eq!(set.get(&ids[1]).unwrap().data.tags.get("stage"), None);
+    assert_eq!(
+        set.get(&ids[0])
+            .unwrap()
+            .data
+            .tags
+            .get("stage")
+            .map(String::as_str),
+        Some("old")
+    );
+}
+
+#[test]
+fn bulk_tag_on_a_file_store_with_undo() {
+    check_bulk_tag("{dir}/mlruns");
+}
+
+#[test]
+fn bulk_tag_on_a_sqlite_store_with_undo() {
+    check_bulk_tag("sqlite:///{dir}/mlflow.db");
+}
+
+#[test]
+fn bulk_tag_is_refused_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _exp, ids) = store_with_losses(dir.path());
+    let mut h = harness(App::new_with_store(Arc::clone(&store), true));
+    settle(&mut h);
+    apply(&mut h, Command::SelectRuns(ids.clone()));
+    // The button is off...
+    assert!(
+        h.get_by_label("Tag selected…")
+            .accesskit_node()
+            .is_disabled()
+    );
+    // ...and the write itself is refused.
+    let changes = ids
+        .iter()
+        .map(|id| mlscope::viewer::testing::TagChange {
+            run_id: id.clone(),
+            new: Some("x".into()),
+            old: None,
+        })
+        .collect();
+    apply(
+        &mut h,
+        Command::Write(mlscope::viewer::testing::WriteOp::TagRuns {
+            key: "stage".into(),
+            changes,
+        }),
+    );
+    for id in &ids {
+        assert_eq!(tag_of(store.as_ref(), id, "stage"), None);
+    }
+    assert!(
+        h.state()
+            .messages()
+            .iter()
+            .any(|m| m.is_error && m.text.contains("read-only"))
+    );
+}

@@ -84,7 +84,7 @@ pub mod testing {
     pub use super::sweep::dims::{Dim, DimColumn};
     pub use super::table_view::{TableData, TableView};
     pub use super::text_view::{TextDoc, TextView, TextViewState};
-    pub use super::worker::{ArtifactRoot, Series, WriteOp};
+    pub use super::worker::{ArtifactRoot, Series, TagChange, WriteOp};
 }
 
 /// Opens the viewer window on `store` (a path or tracking URI; `MLFLOW_TRACKING_URI` when

@@ -16,6 +16,7 @@ use super::runs_model::{
 };
 use super::sweep::table_groups::{ShownRow, TableGroup, group_cell};
 use super::theme;
+use super::worker::{TagChange, WriteOp};
 
 /// The runs table and its column chooser, with the chooser's own state.
 #[derive(Debug, Default)]
@@ -28,6 +29,24 @@ pub struct RunsTable {
     pub groups: super::sweep::table_groups::TableGroups,
     /// The column whose header is being dragged to another place.
     dragging_column: Option<ColumnId>,
+    /// The "tag the selected runs" window, when open: its key and value.
+    bulk_tag: Option<(String, String)>,
+    /// The window was just opened (its key field takes the keyboard).
+    bulk_tag_fresh: bool,
+}
+
+/// What a [`WriteOp::TagRuns`] did, in words (the notice after it, with its Undo).
+pub fn describe_tag_runs(key: &str, changes: &[TagChange]) -> String {
+    let runs = crate::format::count(changes.len(), "run");
+    let first = changes.first().and_then(|c| c.new.clone());
+    if changes.iter().all(|c| c.new == first) {
+        match first {
+            Some(v) => format!("tagged {runs} {key}={v}"),
+            None => format!("removed tag '{key}' from {runs}"),
+        }
+    } else {
+        format!("put back tag '{key}' on {runs}")
+    }
 }
 
 fn cell_text(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> (String, Option<String>) {
@@ -266,6 +285,25 @@ impl RunsTable {
                     bytes: super::sweep::table_export::rows_csv(ctx, &set, &columns),
                 });
             }
+            let n_selected = ctx.selection().len();
+            if ui
+                .add_enabled(
+                    n_selected > 0 && !ctx.read_only(),
+                    egui::Button::new("Tag selected…"),
+                )
+                .on_hover_text(format!(
+                    "Set a tag on the {} (Undo on the notice)",
+                    crate::format::count(n_selected, "selected run")
+                ))
+                .on_disabled_hover_text(if ctx.read_only() {
+                    "The viewer is read-only: switch read-only off to tag runs"
+                } else {
+                    "Select runs to tag them"
+                })
+                .clicked()
+            {
+                self.open_bulk_tag();
+            }
             if constant_hidden > 0 {
                 ui.weak(format!(
                     "{} with a single value hidden",
@@ -308,6 +346,7 @@ impl RunsTable {
             return;
         }
 
+        self.bulk_tag_window(ui.ctx(), ctx);
         let mut cmds: Vec<Command> = Vec::new();
         let mut sort_clicked: Option<(ColumnId, bool)> = None;
         let mut agg_changed: Option<(String, MetricAgg)> = None;
@@ -318,6 +357,7 @@ impl RunsTable {
         let mut header_rects: Vec<(ColumnId, egui::Rect)> = Vec::new();
         let mut drag_started: Option<ColumnId> = None;
         let mut drag_stopped = false;
+        let mut open_bulk_tag = false;
         let egui_ctx = ui.ctx().clone();
 
         egui::ScrollArea::horizontal()
@@ -624,6 +664,18 @@ impl RunsTable {
                             cmds.push(Command::TogglePinned(id.clone()));
                             ui.close();
                         }
+                        let n = ctx.selection().len();
+                        if n > 0
+                            && ui
+                                .add_enabled(!ctx.read_only(), egui::Button::new(format!(
+                                    "Tag the {}…",
+                                    crate::format::count(n, "selected run")
+                                )))
+                                .clicked()
+                        {
+                            open_bulk_tag = true;
+                            ui.close();
+                        }
                     });
                 });
             });
@@ -634,6 +686,9 @@ impl RunsTable {
 
         if let Some(label) = toggled_group {
             self.groups.toggle(&label);
+        }
+        if open_bulk_tag {
+            self.open_bulk_tag();
         }
         if let Some(col) = drag_started {
             self.dragging_column = Some(col);
@@ -722,6 +777,104 @@ pub fn apply_sort_click(sort: &mut Vec<SortKey>, column: ColumnId, add: bool) {
 }
 
 impl RunsTable {
+    fn open_bulk_tag(&mut self) {
+        if self.bulk_tag.is_none() {
+            self.bulk_tag = Some(Default::default());
+            self.bulk_tag_fresh = true;
+        }
+    }
+
+    /// The "tag the selected runs" window, when open: a key and a value, set on every selected
+    /// run in one write through the worker (which the notice after it can undo).
+    fn bulk_tag_window(&mut self, egui_ctx: &egui::Context, ctx: &ViewCtx) {
+        let Some((key, value)) = self.bulk_tag.as_mut() else {
+            return;
+        };
+        let runs = ctx.selected_runs();
+        let mut open = true;
+        let mut done = false;
+        let fresh = std::mem::take(&mut self.bulk_tag_fresh);
+        let mut entered = false;
+        egui::Window::new("Tag the selected runs")
+            .pivot(egui::Align2::CENTER_TOP)
+            .default_pos(egui_ctx.content_rect().center_top() + egui::vec2(0.0, 120.0))
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .show(egui_ctx, |ui| {
+                egui::Grid::new("bulk_tag_grid")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        ui.label("Key");
+                        let r = ui
+                            .add(egui::TextEdit::singleline(key).hint_text("e.g. stage"))
+                            .on_hover_text("Tag key");
+                        if fresh {
+                            r.request_focus();
+                        }
+                        ui.end_row();
+                        ui.label("Value");
+                        let r = ui
+                            .add(egui::TextEdit::singleline(value).hint_text("e.g. best"))
+                            .on_hover_text("Tag value (Enter sets it)");
+                        entered = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        ui.end_row();
+                    });
+                let key_trimmed = key.trim();
+                let problem = if key_trimmed.is_empty() {
+                    Some("Give the tag a key".to_string())
+                } else {
+                    crate::model::validation::validate_key(
+                        crate::model::validation::KeyKind::Tag,
+                        key_trimmed,
+                    )
+                    .err()
+                    .map(|e| e.to_string())
+                };
+                if let Some(p) = &problem
+                    && !key_trimmed.is_empty()
+                {
+                    ui.colored_label(theme::error_color(ctx.dark()), p);
+                }
+                let already = runs
+                    .iter()
+                    .filter(|r| r.data.tags.get(key_trimmed) == Some(&*value))
+                    .count();
+                if already > 0 && problem.is_none() {
+                    ui.weak(format!(
+                        "{already} of them already {} {key_trimmed}={value}",
+                        if already == 1 { "has" } else { "have" }
+                    ));
+                }
+                ui.horizontal(|ui| {
+                    let label = format!("Set on {}", crate::format::count(runs.len(), "run"));
+                    let r = ui.add_enabled(
+                        problem.is_none() && !runs.is_empty() && !ctx.read_only(),
+                        egui::Button::new(label),
+                    );
+                    if r.clicked() || (entered && r.enabled()) {
+                        let key = key_trimmed.to_string();
+                        let changes = runs
+                            .iter()
+                            .map(|r| TagChange {
+                                run_id: r.info.run_id.clone(),
+                                new: Some(value.clone()),
+                                old: r.data.tags.get(&key).cloned(),
+                            })
+                            .collect();
+                        ctx.send(Command::Write(WriteOp::TagRuns { key, changes }));
+                        done = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        done = true;
+                    }
+                });
+            });
+        if !open || done {
+            self.bulk_tag = None;
+        }
+    }
+
     /// The column chooser, when open: every attribute, param, metric and tag, searchable, as
     /// checkboxes.
     pub fn column_chooser_window(&mut self, egui_ctx: &egui::Context, ctx: &ViewCtx) {

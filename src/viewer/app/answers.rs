@@ -470,6 +470,14 @@ impl App {
                 self.info(format!("restored {n} run{}", if n == 1 { "" } else { "s" }));
                 self.data.run_counts.clear();
             }
+            WriteOp::TagRuns { key, changes } => {
+                if let Some(undo) = op.undo_of_tags() {
+                    self.info_with_undo(
+                        super::super::runs_table::describe_tag_runs(key, changes),
+                        undo,
+                    );
+                }
+            }
             _ => {}
         }
         self.refresh_runs(op.run_ids());

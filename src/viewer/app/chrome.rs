@@ -231,7 +231,7 @@ impl App {
                                             !self.data.read_only,
                                             egui::Button::new("Undo"),
                                         )
-                                        .on_hover_text("Restore them now")
+                                        .on_hover_text("Put back what this changed")
                                         .on_disabled_hover_text(
                                             "The viewer is read-only: switch read-only off to undo",
                                         )
