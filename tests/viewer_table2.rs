@@ -4,6 +4,8 @@
 //! app (worker thread and all) on a store written in a temp dir, with egui_kittest.
 #![cfg(feature = "viewer")]
 
+mod support;
+mod support_server;
 mod support_viewer;
 
 use std::sync::Arc;
@@ -38,14 +40,15 @@ fn picture(run: usize, step: i64) -> image::RgbImage {
 /// in logging order.
 fn store_with_images(
     uri: &str,
-    artifacts: &std::path::Path,
+    artifacts: Option<&std::path::Path>,
     runs: usize,
 ) -> (Arc<dyn TrackingStore>, Vec<String>) {
     let client = TrackingClient::new(uri).unwrap();
-    // Artifacts in the temp dir (a database's default root is relative to the working dir).
-    let location = artifacts.display().to_string();
+    // Artifacts in the temp dir (a database's default root is relative to the working dir); a
+    // server keeps its own.
+    let location = artifacts.map(|a| a.display().to_string());
     let exp = client
-        .create_experiment("images", Some(&location), &[])
+        .create_experiment("images", location.as_deref(), &[])
         .unwrap();
     let mut ids = Vec::new();
     for r in 0..runs {
@@ -77,8 +80,10 @@ fn store_with_images(
 
 /// The app on `store`, its only experiment shown, every run selected, the Images tab open.
 fn images_tab(store: Arc<dyn TrackingStore>, ids: &[String]) -> Harness<'static, App> {
+    let exp = store.get_run(&ids[0]).unwrap().info.experiment_id;
     let mut h = harness(App::new_with_store(store, true));
     settle(&mut h);
+    apply(&mut h, Command::SelectExperiments([exp].into()));
     apply(&mut h, Command::SelectRuns(ids.to_vec()));
     apply(&mut h, Command::SetTab(Tab::Images));
     // Listings arrive, then the images of the visible cells.
@@ -111,9 +116,11 @@ fn artifact_uri(h: &Harness<'static, App>, id: &str) -> String {
 
 fn check_image_grid(uri: &str) {
     let dir = tempfile::tempdir().unwrap();
+    let local = uri.contains("{dir}");
     let uri = uri.replace("{dir}", &dir.path().display().to_string());
+    let artifacts = dir.path().join("artifacts");
     // More runs than fit on the screen, and more than MLflow's cap of 10.
-    let (store, ids) = store_with_images(&uri, &dir.path().join("artifacts"), 40);
+    let (store, ids) = store_with_images(&uri, local.then_some(artifacts.as_path()), 40);
     let mut h = images_tab(store, &ids);
 
     // The latest step of every run, side by side (newest run first, as in the table).
@@ -430,11 +437,12 @@ fn tag_of(store: &dyn TrackingStore, id: &str, key: &str) -> Option<String> {
 
 fn check_bulk_tag(uri: &str) {
     let dir = tempfile::tempdir().unwrap();
+    let local = uri.contains("{dir}");
     let uri = uri.replace("{dir}", &dir.path().display().to_string());
     let client = TrackingClient::new(&uri).unwrap();
     let location = dir.path().join("artifacts").display().to_string();
     let exp = client
-        .create_experiment("tags", Some(&location), &[])
+        .create_experiment("tags", local.then_some(location.as_str()), &[])
         .unwrap();
     let ids: Vec<String> = (0..4)
         .map(|k| {
@@ -454,6 +462,7 @@ fn check_bulk_tag(uri: &str) {
     let store = Arc::clone(client.store());
     let mut h = harness(App::new_with_store(Arc::clone(&store), false));
     settle(&mut h);
+    apply(&mut h, Command::SelectExperiments([exp.clone()].into()));
     apply(&mut h, Command::SelectRuns(ids[..3].to_vec()));
 
     h.get_by_label("Tag selected…").click();
@@ -559,4 +568,14 @@ fn bulk_tag_is_refused_read_only() {
             .iter()
             .any(|m| m.is_error && m.text.contains("read-only"))
     );
+}
+
+#[test]
+fn image_grid_and_bulk_tag_on_a_tracking_server() {
+    let Some(server) = support_server::MlflowServer::start("viewer_table2") else {
+        return;
+    };
+    // Artifacts through the server's proxy (mlflow-artifacts:), tags through its REST API.
+    check_image_grid(&server.uri());
+    check_bulk_tag(&server.uri());
 }
