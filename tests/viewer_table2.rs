@@ -579,3 +579,65 @@ fn image_grid_and_bulk_tag_on_a_tracking_server() {
     check_image_grid(&server.uri());
     check_bulk_tag(&server.uri());
 }
+
+#[test]
+fn a_grid_of_many_visible_cells_holds_every_visible_image_after_a_step_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = dir.path().join("mlruns").display().to_string();
+    let (store, ids) = store_with_images(&uri, None, 150);
+    let exp = store.get_run(&ids[0]).unwrap().info.experiment_id;
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(2400.0, 1600.0))
+        .with_max_steps(10_000)
+        .build_ui_state(
+            |ui, app: &mut App| app.ui(ui),
+            App::new_with_store(store, true),
+        );
+    settle(&mut h);
+    apply(&mut h, Command::SelectExperiments([exp].into()));
+    apply(&mut h, Command::SelectRuns(ids.clone()));
+    apply(&mut h, Command::SetTab(Tab::Images));
+    // The smallest cells.
+    h.get_by(|n| {
+        n.role() == egui::accesskit::Role::Slider && n.label().is_some_and(|l| l == "size")
+    })
+    .set_value_accesskit(96.0);
+    for _ in 0..4 {
+        h.run_steps(3);
+        settle(&mut h);
+    }
+    // Another step: new images are read while the cache is full of the previous ones.
+    step_slider(&h).focus();
+    h.run_steps(2);
+    h.key_press(egui::Key::ArrowLeft);
+    for _ in 0..4 {
+        h.run_steps(3);
+        settle(&mut h);
+    }
+    let visible: Vec<String> = h
+        .query_all_by_label_contains(" at step 5")
+        .filter_map(|n| n.accesskit_node().label())
+        .collect();
+    assert!(visible.len() > 64, "only {} cells visible", visible.len());
+    // Every visible cell's image is held at once (none dropped and read again).
+    let set = h.state().run_set().unwrap().clone();
+    for label in &visible {
+        let name = label.trim_end_matches(" at step 5");
+        let run = set.runs.iter().find(|r| r.info.run_name == name).unwrap();
+        let uri = &run.info.artifact_uri;
+        let Some(Entry::Ready(list)) = h.state().artifact_list(uri, "images") else {
+            panic!("{name} not listed");
+        };
+        let thumb = list
+            .iter()
+            .find(|e| e.path.contains("+step+5+") && e.path.ends_with("compressed.webp"))
+            .unwrap();
+        assert!(
+            matches!(
+                h.state().artifact_preview(uri, &thumb.path),
+                Some(Entry::Ready(_))
+            ),
+            "{name}'s image is not held"
+        );
+    }
+}
