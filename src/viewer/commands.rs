@@ -34,11 +34,19 @@ pub enum Tab {
     Run,
     /// The focused run's artifacts.
     Artifacts,
+    /// One image series across the selected runs, at one step.
+    Images,
 }
 
 impl Tab {
-    /// All tabs, in display order (Ctrl+1..4).
-    pub const ALL: [Tab; 4] = [Tab::Charts, Tab::Compare, Tab::Run, Tab::Artifacts];
+    /// All tabs, in display order (Ctrl+1..5).
+    pub const ALL: [Tab; 5] = [
+        Tab::Charts,
+        Tab::Compare,
+        Tab::Run,
+        Tab::Artifacts,
+        Tab::Images,
+    ];
 
     /// The tab's title.
     pub fn title(self) -> &'static str {
@@ -47,6 +55,7 @@ impl Tab {
             Tab::Compare => "Compare",
             Tab::Run => "Run",
             Tab::Artifacts => "Artifacts",
+            Tab::Images => "Images",
         }
     }
 }
@@ -200,4 +209,8 @@ pub enum Command {
     SetRunKeyShare(f32),
     /// Hide a run from the charts, or show it again, keeping it selected (the table's eye).
     ToggleHiddenFromCharts(String),
+    /// Pin a run to the top of the runs table, or unpin it (kept per experiment).
+    TogglePinned(String),
+    /// The runs table's columns in this order (id strings; a header was dragged).
+    SetColumnOrder(Vec<String>),
 }

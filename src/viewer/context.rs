@@ -154,7 +154,9 @@ impl ViewData {
             histories: Cache::new(200_000),
             histories_version: 0,
             artifact_lists: Cache::new(2_000),
-            artifact_previews: Cache::new(64),
+            // Many: the Images tab shows one per visible run (memory is bounded by weight, see
+            // `image_grid::PREVIEW_BUDGET_BYTES`).
+            artifact_previews: Cache::new(1024),
             hovered_run: None,
             hidden_from_charts: HashSet::new(),
         }

@@ -47,6 +47,7 @@ pub(crate) mod context;
 pub(crate) mod experiments_panel;
 pub(crate) mod filter_bar;
 mod fonts;
+pub(crate) mod image_grid;
 pub(crate) mod lod;
 #[cfg(test)]
 mod panel_tests;
@@ -76,13 +77,14 @@ pub mod testing {
     pub use super::commands::{Command, SelectMode, Tab};
     pub use super::context::{FilterState, Histories, RowsMemo, RunsState, ViewCtx, ViewData};
     pub use super::filter_bar::{FilterBar, FilterError};
+    pub use super::image_grid::ImageGrid;
     pub use super::lod::{Pyramid, reduce_brute};
     pub use super::runs_model::{ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey};
     pub use super::runs_table::RunsTable;
     pub use super::sweep::dims::{Dim, DimColumn};
     pub use super::table_view::{TableData, TableView};
     pub use super::text_view::{TextDoc, TextView, TextViewState};
-    pub use super::worker::{ArtifactRoot, Series, WriteOp};
+    pub use super::worker::{ArtifactRoot, Series, TagChange, WriteOp};
 }
 
 /// Opens the viewer window on `store` (a path or tracking URI; `MLFLOW_TRACKING_URI` when

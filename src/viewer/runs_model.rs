@@ -234,6 +234,56 @@ pub struct ColumnPrefs {
     pub hidden: BTreeSet<String>,
     /// How each metric column summarises (default: last).
     pub metric_agg: BTreeMap<String, MetricAgg>,
+    /// The order the user dragged the columns into (id strings); columns not in it keep their
+    /// place after the column they follow by default.
+    #[serde(default)]
+    pub order: Vec<String>,
+}
+
+/// Puts `cols` in the user's `order`: a column in it goes where the order says; a column not
+/// in it (a new key) stays right after the column it follows by default. The run name stays
+/// first (it holds the tree).
+pub fn apply_order(cols: Vec<ColumnId>, order: &[String]) -> Vec<ColumnId> {
+    if order.is_empty() {
+        return cols;
+    }
+    let place: HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i + 1))
+        .collect();
+    // (place in the order, then how far past the last placed column) for each column.
+    let mut last = (0usize, 0usize);
+    let mut keyed: Vec<((usize, usize), ColumnId)> = cols
+        .into_iter()
+        .map(|c| {
+            last = match (c == ColumnId::Name, place.get(c.id_string().as_str())) {
+                (true, _) => (0, 0),
+                (false, Some(&p)) => (p, 0),
+                (false, None) => (last.0, last.1 + 1),
+            };
+            (last, c)
+        })
+        .collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    keyed.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The ids of `cols` with the column `moved` put just before `before` (at the end when
+/// `None`): the new order to keep after a header is dragged.
+pub fn moved_column_order(cols: &[ColumnId], moved: &str, before: Option<&str>) -> Vec<String> {
+    let mut ids: Vec<String> = cols.iter().map(ColumnId::id_string).collect();
+    let Some(from) = ids.iter().position(|id| id == moved) else {
+        return ids;
+    };
+    let id = ids.remove(from);
+    let to = before
+        .and_then(|b| ids.iter().position(|id| id == b))
+        .unwrap_or(ids.len())
+        // Never before the run name.
+        .max(usize::from(cols.first() == Some(&ColumnId::Name)));
+    ids.insert(to, id);
+    ids
 }
 
 /// Most param and metric columns shown by default.
@@ -300,7 +350,7 @@ pub fn visible_columns(
             }
         }
     }
-    (cols, constant_hidden)
+    (apply_order(cols, &prefs.order), constant_hidden)
 }
 
 fn show(c: &ColumnId, default_on: bool, prefs: &ColumnPrefs) -> bool {
@@ -423,17 +473,67 @@ pub fn duration_ms(run: &Run) -> Option<i64> {
     Some((end - start).max(0))
 }
 
-/// Builds the shown rows: runs whose name contains `name_query` (case-insensitive), with their
-/// ancestors kept (greyed) so that the tree never floats loose; siblings sorted by `sort`;
-/// children of collapsed runs left out.
+/// Runs pinned to the top of the runs table, per experiment: experiment id → run ids (kept
+/// between sessions).
+pub type PinnedRuns = BTreeMap<String, BTreeSet<String>>;
+
+/// Whether `run` is pinned.
+pub fn is_pinned(pinned: &PinnedRuns, run: &Run) -> bool {
+    pinned
+        .get(&run.info.experiment_id)
+        .is_some_and(|ids| ids.contains(&run.info.run_id))
+}
+
+/// The runs of a search, plus the pinned runs of the shown experiments that the previous set
+/// had and the search left out (its filter excludes them): pinned runs stay whatever the
+/// filter. They go last (the rows put them first anyway).
+pub fn keep_pinned(
+    mut runs: Vec<Arc<Run>>,
+    previous: Option<&RunSet>,
+    pinned: &PinnedRuns,
+    experiments: &BTreeSet<String>,
+) -> Vec<Arc<Run>> {
+    let Some(previous) = previous else {
+        return runs;
+    };
+    let wanted: Vec<&String> = experiments
+        .iter()
+        .filter_map(|e| pinned.get(e))
+        .flatten()
+        .filter(|id| previous.index.contains_key(*id))
+        .collect();
+    if wanted.is_empty() {
+        return runs;
+    }
+    let have: HashSet<String> = wanted
+        .iter()
+        .filter(|id| runs.iter().any(|r| &&r.info.run_id == *id))
+        .map(|id| id.to_string())
+        .collect();
+    for id in wanted {
+        if !have.contains(id)
+            && let Some(run) = previous.get(id)
+        {
+            runs.push(Arc::clone(run));
+        }
+    }
+    runs
+}
+
+/// Builds the shown rows: pinned runs first (whatever the name filter; sorted among
+/// themselves, each with its children), then runs whose name contains `name_query`
+/// (case-insensitive), with their ancestors kept (greyed) so that the tree never floats loose;
+/// siblings sorted by `sort`; children of collapsed runs left out.
 pub fn build_rows(
     set: &RunSet,
     name_query: &str,
     collapsed: &HashSet<String>,
     sort_value_of: &dyn Fn(&Run, &ColumnId) -> SortValue,
     sort: &[SortKey],
+    pinned: &dyn Fn(&Run) -> bool,
 ) -> Vec<Row> {
     let n = set.runs.len();
+    let is_pinned: Vec<bool> = set.runs.iter().map(|r| pinned(r)).collect();
     let query = name_query.trim().to_lowercase();
     let matches: Vec<bool> = set
         .runs
@@ -479,12 +579,22 @@ pub fn build_rows(
         a.cmp(b)
     };
     let mut roots: Vec<usize> = (0..n)
-        .filter(|&i| shown[i] && set.parent_of(&set.runs[i]).is_none_or(|p| p == i))
+        .filter(|&i| {
+            shown[i] && !is_pinned[i] && set.parent_of(&set.runs[i]).is_none_or(|p| p == i)
+        })
         .collect();
     roots.sort_by(order);
+    let mut pinned_roots: Vec<usize> = (0..n).filter(|&i| is_pinned[i]).collect();
+    pinned_roots.sort_by(order);
     let mut rows = Vec::with_capacity(n);
     let mut visited = vec![false; n];
-    let mut stack: Vec<(usize, u16)> = roots.into_iter().rev().map(|i| (i, 0)).collect();
+    // A stack: the pinned runs on top, so they come first.
+    let mut stack: Vec<(usize, u16)> = roots
+        .into_iter()
+        .rev()
+        .chain(pinned_roots.into_iter().rev())
+        .map(|i| (i, 0))
+        .collect();
     while let Some((i, depth)) = stack.pop() {
         if visited[i] {
             continue; // a parent cycle in damaged data
@@ -493,13 +603,18 @@ pub fn build_rows(
         let kids: Vec<usize> = set
             .children
             .get(&set.runs[i].info.run_id)
-            .map(|c| c.iter().copied().filter(|&c| shown[c]).collect())
+            .map(|c| {
+                c.iter()
+                    .copied()
+                    .filter(|&c| shown[c] && !is_pinned[c])
+                    .collect()
+            })
             .unwrap_or_default();
         rows.push(Row {
             run: i,
             depth,
             has_children: !kids.is_empty(),
-            context_only: !matches[i],
+            context_only: !matches[i] && !is_pinned[i],
         });
         if kids.is_empty() {
             continue;
@@ -511,7 +626,7 @@ pub fn build_rows(
                 if !std::mem::replace(&mut visited[k], true)
                     && let Some(c) = set.children.get(&set.runs[k].info.run_id)
                 {
-                    hidden.extend(c.iter().copied().filter(|&c| shown[c]));
+                    hidden.extend(c.iter().copied().filter(|&c| shown[c] && !is_pinned[c]));
                 }
             }
         } else {
@@ -581,12 +696,23 @@ mod tests {
     }
 
     fn by(set: &RunSet, sort: &[SortKey], q: &str, collapsed: &HashSet<String>) -> Vec<String> {
+        by_pinned(set, sort, q, collapsed, &[])
+    }
+
+    fn by_pinned(
+        set: &RunSet,
+        sort: &[SortKey],
+        q: &str,
+        collapsed: &HashSet<String>,
+        pinned: &[&str],
+    ) -> Vec<String> {
         let f = |r: &Run, c: &ColumnId| {
             sort_value(r, c, &|s| s.to_string(), &|r, k| {
                 r.data.metrics.get(k).map(|m| m.value)
             })
         };
-        build_rows(set, q, collapsed, &f, sort)
+        let is_pinned = |r: &Run| pinned.contains(&r.info.run_id.as_str());
+        build_rows(set, q, collapsed, &f, sort, &is_pinned)
             .into_iter()
             .map(|r| {
                 let run = &set.runs[r.run];
@@ -613,6 +739,70 @@ mod tests {
         );
         let collapsed: HashSet<String> = ["a".to_string()].into();
         assert_eq!(by(&s, &sort, "", &collapsed), ["sweep", "other"]);
+    }
+
+    #[test]
+    fn pinned_runs_come_first_whatever_the_sort_and_the_name_filter() {
+        let s = set();
+        let by_loss = |ascending| {
+            [SortKey {
+                column: ColumnId::Metric("loss".into()),
+                ascending,
+            }]
+        };
+        let none = HashSet::new();
+        // "other" has the highest loss: pinned, it stays first either way.
+        assert_eq!(
+            by_pinned(&s, &by_loss(true), "", &none, &["d"]),
+            ["other", "sweep", "  lr=0.01", "  lr=0.1"]
+        );
+        assert_eq!(
+            by_pinned(&s, &by_loss(false), "", &none, &["d"]),
+            ["other", "sweep", "  lr=0.1", "  lr=0.01"]
+        );
+        // A pinned child leaves its parent for the top; pinned runs sort among themselves.
+        assert_eq!(
+            by_pinned(&s, &by_loss(true), "", &none, &["b", "d"]),
+            ["lr=0.1", "other", "sweep", "  lr=0.01"]
+        );
+        // The name filter hides the others, never a pinned run (drawn normally, not greyed).
+        assert_eq!(
+            by_pinned(&s, &[], "0.01", &none, &["d"]),
+            ["other", "sweep (ctx)", "  lr=0.01"]
+        );
+    }
+
+    #[test]
+    fn a_search_that_filters_out_pinned_runs_keeps_them() {
+        let previous = set();
+        let pinned: PinnedRuns = [(
+            "1".to_string(),
+            ["d".to_string(), "gone".to_string()].into(),
+        )]
+        .into();
+        let shown: BTreeSet<String> = ["1".to_string()].into();
+        // The filter matched "b" only: "d" (pinned, loaded before) stays; an unknown pin does not
+        // appear from nowhere.
+        let found = vec![Arc::clone(&previous.runs[1])];
+        let ids = |runs: Vec<Arc<Run>>| -> Vec<String> {
+            runs.iter().map(|r| r.info.run_id.clone()).collect()
+        };
+        assert_eq!(
+            ids(keep_pinned(found.clone(), Some(&previous), &pinned, &shown)),
+            ["b", "d"]
+        );
+        // Found by the search: not twice.
+        let both = vec![Arc::clone(&previous.runs[3]), Arc::clone(&previous.runs[1])];
+        assert_eq!(
+            ids(keep_pinned(both, Some(&previous), &pinned, &shown)),
+            ["d", "b"]
+        );
+        // Another experiment shown: its pins only.
+        let other: BTreeSet<String> = ["2".to_string()].into();
+        assert_eq!(
+            ids(keep_pinned(found, Some(&previous), &pinned, &other)),
+            ["b"]
+        );
     }
 
     #[test]
@@ -702,6 +892,72 @@ mod tests {
         let (cols, _) = visible_columns(&s, &prefs, false);
         let pos = |c: &ColumnId| cols.iter().position(|x| x == c).unwrap();
         assert!(pos(&sys) > pos(&ColumnId::Metric("zz_acc".into())));
+    }
+
+    #[test]
+    fn dragged_columns_keep_their_order_and_new_ones_their_neighbour() {
+        let ids =
+            |cols: &[ColumnId]| -> Vec<String> { cols.iter().map(ColumnId::id_string).collect() };
+        let cols = vec![
+            ColumnId::Name,
+            ColumnId::Status,
+            ColumnId::Metric("loss".into()),
+            ColumnId::Param("lr".into()),
+        ];
+        // Drag lr before status, then loss to the end.
+        let order = moved_column_order(&cols, "params.lr", Some("attributes.status"));
+        assert_eq!(
+            order,
+            [
+                "attributes.run",
+                "params.lr",
+                "attributes.status",
+                "metrics.loss"
+            ]
+        );
+        let cols = apply_order(cols, &order);
+        assert_eq!(ids(&cols), order);
+        let order = moved_column_order(&cols, "attributes.status", None);
+        assert_eq!(
+            order,
+            [
+                "attributes.run",
+                "params.lr",
+                "metrics.loss",
+                "attributes.status"
+            ]
+        );
+        let cols = apply_order(cols, &order);
+        // Nothing goes before the run name.
+        let order2 = moved_column_order(&cols, "params.lr", Some("attributes.run"));
+        assert_eq!(order2[0], "attributes.run");
+        // A new column (not in the order) stays after the one it followed by default.
+        let with_new = vec![
+            ColumnId::Name,
+            ColumnId::Status,
+            ColumnId::Metric("acc".into()),
+            ColumnId::Metric("loss".into()),
+            ColumnId::Param("lr".into()),
+        ];
+        assert_eq!(
+            ids(&apply_order(with_new, &order)),
+            [
+                "attributes.run",
+                "params.lr",
+                "metrics.loss",
+                "attributes.status",
+                "metrics.acc"
+            ]
+        );
+        // The prefs order is what visible_columns gives.
+        let s = set();
+        let mut prefs = ColumnPrefs::default();
+        let (default, _) = visible_columns(&s, &prefs, false);
+        let lr_first = moved_column_order(&default, "params.lr", Some("attributes.status"));
+        prefs.order = lr_first.clone();
+        let (cols, _) = visible_columns(&s, &prefs, false);
+        assert_eq!(ids(&cols), lr_first);
+        assert_ne!(ids(&default), lr_first);
     }
 
     #[test]

@@ -10,9 +10,13 @@ use crate::model::{LifecycleStage, Run, tags};
 use super::cache::Entry;
 use super::commands::{Command, SelectMode, Tab};
 use super::context::ViewCtx;
-use super::runs_model::{ColumnId, MetricAgg, SortKey, duration_ms, visible_columns};
+use super::runs_model::{
+    ColumnId, MetricAgg, PinnedRuns, SortKey, duration_ms, is_pinned, moved_column_order,
+    visible_columns,
+};
 use super::sweep::table_groups::{ShownRow, TableGroup, group_cell};
 use super::theme;
+use super::worker::{TagChange, WriteOp};
 
 /// The runs table and its column chooser, with the chooser's own state.
 #[derive(Debug, Default)]
@@ -23,6 +27,26 @@ pub struct RunsTable {
     column_search: String,
     /// Group rows (when charts are grouped).
     pub groups: super::sweep::table_groups::TableGroups,
+    /// The column whose header is being dragged to another place.
+    dragging_column: Option<ColumnId>,
+    /// The "tag the selected runs" window, when open: its key and value.
+    bulk_tag: Option<(String, String)>,
+    /// The window was just opened (its key field takes the keyboard).
+    bulk_tag_fresh: bool,
+}
+
+/// What a [`WriteOp::TagRuns`] did, in words (the notice after it, with its Undo).
+pub fn describe_tag_runs(key: &str, changes: &[TagChange]) -> String {
+    let runs = crate::format::count(changes.len(), "run");
+    let first = changes.first().and_then(|c| c.new.clone());
+    if changes.iter().all(|c| c.new == first) {
+        match first {
+            Some(v) => format!("tagged {runs} {key}={v}"),
+            None => format!("removed tag '{key}' from {runs}"),
+        }
+    } else {
+        format!("put back tag '{key}' on {runs}")
+    }
 }
 
 fn cell_text(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> (String, Option<String>) {
@@ -109,6 +133,59 @@ fn eye_toggle(ui: &mut egui::Ui, hidden: bool) -> egui::Response {
         egui::WidgetInfo::selected(egui::Role::CheckBox, true, !hidden, "shown in charts")
     });
     response
+}
+
+/// The pin of a run row: a drawn pushpin, filled when the run is pinned to the top, an outline
+/// (shown while the row is hovered) to pin it.
+fn pin_toggle(ui: &mut egui::Ui, pinned: bool, visible: bool) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(14.0, 12.0), egui::Sense::click());
+    response.widget_info(|| {
+        egui::WidgetInfo::selected(egui::Role::CheckBox, true, pinned, "pinned to the top")
+    });
+    if !(pinned || visible || response.hovered()) {
+        return response;
+    }
+    let color = if pinned || response.hovered() {
+        ui.visuals().strong_text_color()
+    } else {
+        ui.visuals().weak_text_color()
+    };
+    let painter = ui.painter();
+    let c = rect.center();
+    let head = c + egui::vec2(2.0, -2.0);
+    painter.line_segment(
+        [c + egui::vec2(-5.0, 5.0), c + egui::vec2(0.5, -0.5)],
+        egui::Stroke::new(1.4, color),
+    );
+    if pinned {
+        painter.circle_filled(head, 3.2, color);
+    } else {
+        painter.circle_stroke(head, 3.0, egui::Stroke::new(1.2, color));
+    }
+    response
+}
+
+/// The colour of the line under the pinned rows.
+fn ui_stroke_color(ctx: &egui::Context) -> egui::Color32 {
+    ctx.global_style()
+        .visuals
+        .widgets
+        .noninteractive
+        .fg_stroke
+        .color
+        .gamma_multiply(0.6)
+}
+
+/// Pins `run` to the top of its experiment's table, or unpins it.
+pub fn toggle_pin(pinned: &mut PinnedRuns, run: &Run) {
+    let exp = &run.info.experiment_id;
+    let ids = pinned.entry(exp.clone()).or_default();
+    if !ids.remove(&run.info.run_id) {
+        ids.insert(run.info.run_id.clone());
+    }
+    if ids.is_empty() {
+        pinned.remove(exp);
+    }
 }
 
 /// Draws a group's row; true when its arrow was clicked (collapse or expand).
@@ -208,6 +285,25 @@ impl RunsTable {
                     bytes: super::sweep::table_export::rows_csv(ctx, &set, &columns),
                 });
             }
+            let n_selected = ctx.selection().len();
+            if ui
+                .add_enabled(
+                    n_selected > 0 && !ctx.read_only(),
+                    egui::Button::new("Tag selected…"),
+                )
+                .on_hover_text(format!(
+                    "Set a tag on the {} (Undo on the notice)",
+                    crate::format::count(n_selected, "selected run")
+                ))
+                .on_disabled_hover_text(if ctx.read_only() {
+                    "The viewer is read-only: switch read-only off to tag runs"
+                } else {
+                    "Select runs to tag them"
+                })
+                .clicked()
+            {
+                self.open_bulk_tag();
+            }
             if constant_hidden > 0 {
                 ui.weak(format!(
                     "{} with a single value hidden",
@@ -250,6 +346,7 @@ impl RunsTable {
             return;
         }
 
+        self.bulk_tag_window(ui.ctx(), ctx);
         let mut cmds: Vec<Command> = Vec::new();
         let mut sort_clicked: Option<(ColumnId, bool)> = None;
         let mut agg_changed: Option<(String, MetricAgg)> = None;
@@ -257,13 +354,26 @@ impl RunsTable {
         let mut missing_histories: Vec<(String, String)> = Vec::new();
         let modifiers = ui.input(|i| i.modifiers);
         let mut toggled_group: Option<String> = None;
+        let mut header_rects: Vec<(ColumnId, egui::Rect)> = Vec::new();
+        let mut drag_started: Option<ColumnId> = None;
+        let mut drag_stopped = false;
+        let mut open_bulk_tag = false;
+        let egui_ctx = ui.ctx().clone();
 
         egui::ScrollArea::horizontal()
         .id_salt("runs_hscroll")
         .auto_shrink([false, false])
         .show(ui, |ui| {
+        // egui_extras keeps widths by position: after a reorder the table starts afresh, so
+        // each column gets its own kind's width instead of its old neighbour's.
+        let order_salt = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            ctx.persisted().columns.order.hash(&mut h);
+            h.finish()
+        };
         let mut table = TableBuilder::new(ui)
-            .id_salt("runs_table")
+            .id_salt(("runs_table", order_salt))
             .striped(true)
             .resizable(true)
             .sense(egui::Sense::click())
@@ -293,7 +403,7 @@ impl RunsTable {
         table
             .header(22.0, |mut header| {
                 for col in &columns {
-                    header.col(|ui| {
+                    let (rect, _) = header.col(|ui| {
                         // The sort direction is drawn (a triangle), not a glyph a font may lack;
                         // first, so that truncating the title never hides it.
                         let sorted = sort.iter().position(|s| s.column == *col);
@@ -311,18 +421,33 @@ impl RunsTable {
                                 title = format!("{title} ({})", agg.label());
                             }
                         }
+                        let movable = *col != ColumnId::Name;
                         let r = ui
                             .add(
                                 egui::Button::new(egui::RichText::new(format!("{title}{arrow}")).strong())
                                     .frame(false)
-                                    .truncate(),
+                                    .truncate()
+                                    .sense(if movable {
+                                        egui::Sense::click_and_drag()
+                                    } else {
+                                        egui::Sense::click()
+                                    }),
                             )
                             .on_hover_text(format!(
-                                "{}\nClick to sort, Shift+click to add a sort key; right-click for options",
+                                "{}\nClick to sort, Shift+click to add a sort key; drag to move the column; right-click for options",
                                 col.id_string()
                             ));
                         if r.clicked() {
                             sort_clicked = Some((col.clone(), modifiers.shift));
+                        }
+                        if r.drag_started() {
+                            drag_started = Some(col.clone());
+                        }
+                        if r.dragged() {
+                            ui.ctx().set_cursor_icon(egui::CursorIcon::Grabbing);
+                        }
+                        if r.drag_stopped() {
+                            drag_stopped = true;
                         }
                         r.context_menu(|ui| {
                             if let ColumnId::Metric(k) = col {
@@ -344,6 +469,37 @@ impl RunsTable {
                             }
                         });
                     });
+                    header_rects.push((col.clone(), rect));
+                }
+                // While a header is dragged: a line where it would go.
+                if (self.dragging_column.is_some() || drag_started.is_some())
+                    && let Some(pointer) = egui_ctx.pointer_latest_pos()
+                {
+                    let (_, x) = drop_place(&header_rects, pointer.x);
+                    if let Some((_, first)) = header_rects.first() {
+                        let painter = egui_ctx.layer_painter(egui::LayerId::new(
+                            egui::Order::Foreground,
+                            egui::Id::unique("column_drop_marker"),
+                        ));
+                        let style = egui_ctx.global_style();
+                        painter.vline(
+                            x,
+                            first.y_range(),
+                            egui::Stroke::new(2.0, style.visuals.selection.stroke.color),
+                        );
+                        // The dragged column's title follows the pointer.
+                        if let Some(moving) = self.dragging_column.as_ref().or(drag_started.as_ref()) {
+                            let galley = painter.layout_no_wrap(
+                                moving.title(),
+                                egui::TextStyle::Button.resolve(&style),
+                                style.visuals.strong_text_color(),
+                            );
+                            let at = pointer + egui::vec2(10.0, 6.0);
+                            let rect = egui::Rect::from_min_size(at, galley.size()).expand(4.0);
+                            painter.rect_filled(rect, 3.0, style.visuals.widgets.active.weak_bg_fill);
+                            painter.galley(at, galley, style.visuals.strong_text_color());
+                        }
+                    }
                 }
             })
             .body(|body| {
@@ -369,6 +525,7 @@ impl RunsTable {
                     let id = &run.info.run_id;
                     row.set_selected(ctx.selection().contains(id));
                     let deleted = run.info.lifecycle_stage == LifecycleStage::Deleted;
+                    let pinned = is_pinned(&ctx.persisted().pinned_runs, run);
                     for col in &columns {
                         row.col(|ui| {
                             if let ColumnId::Metric(k) = col
@@ -405,6 +562,17 @@ impl RunsTable {
                                         .clicked()
                                     {
                                         cmds.push(Command::ToggleHiddenFromCharts(id.clone()));
+                                    }
+                                    let row_hovered = ctx.hovered_run() == Some(id);
+                                    if pin_toggle(ui, pinned, row_hovered)
+                                        .on_hover_text(if pinned {
+                                            "Pinned to the top whatever the sort and filter: click to unpin"
+                                        } else {
+                                            "Pin to the top of the table (kept whatever the sort and filter)"
+                                        })
+                                        .clicked()
+                                    {
+                                        cmds.push(Command::TogglePinned(id.clone()));
                                     }
                                     theme::run_swatch(ui, ctx, id);
                                     let mut text = egui::RichText::new(&run.info.run_name);
@@ -454,6 +622,21 @@ impl RunsTable {
                         });
                     }
                     let resp = row.response();
+                    // A line under the last pinned row sets the pinned ones apart.
+                    let next_pinned = match grouped.as_ref() {
+                        None => rows.get(row.index() + 1).is_some_and(|n| {
+                            is_pinned(&ctx.persisted().pinned_runs, &set.runs[n.run])
+                        }),
+                        Some(_) => true,
+                    };
+                    if pinned && !next_pinned {
+                        let y = resp.rect.bottom() - 0.5;
+                        resp.ctx.layer_painter(resp.layer_id).hline(
+                            resp.rect.x_range(),
+                            y,
+                            egui::Stroke::new(1.0, ui_stroke_color(&resp.ctx)),
+                        );
+                    }
                     if resp.hovered() {
                         hovered = Some(id.clone());
                     }
@@ -473,6 +656,27 @@ impl RunsTable {
                     if resp.double_clicked() {
                         cmds.push(Command::SetTab(Tab::Run));
                     }
+                    resp.context_menu(|ui| {
+                        if ui
+                            .button(if pinned { "Unpin" } else { "Pin to the top" })
+                            .clicked()
+                        {
+                            cmds.push(Command::TogglePinned(id.clone()));
+                            ui.close();
+                        }
+                        let n = ctx.selection().len();
+                        if n > 0
+                            && ui
+                                .add_enabled(!ctx.read_only(), egui::Button::new(format!(
+                                    "Tag the {}…",
+                                    crate::format::count(n, "selected run")
+                                )))
+                                .clicked()
+                        {
+                            open_bulk_tag = true;
+                            ui.close();
+                        }
+                    });
                 });
             });
             if hovered.as_ref() != ctx.hovered_run() {
@@ -482,6 +686,21 @@ impl RunsTable {
 
         if let Some(label) = toggled_group {
             self.groups.toggle(&label);
+        }
+        if open_bulk_tag {
+            self.open_bulk_tag();
+        }
+        if let Some(col) = drag_started {
+            self.dragging_column = Some(col);
+        }
+        if drag_stopped && let Some(moving) = self.dragging_column.take() {
+            let pointer = egui_ctx.pointer_latest_pos().map_or(f32::NAN, |p| p.x);
+            let (before, _) = drop_place(&header_rects, pointer);
+            let order = moved_column_order(&columns, &moving.id_string(), before.as_deref());
+            let now: Vec<String> = columns.iter().map(ColumnId::id_string).collect();
+            if pointer.is_finite() && order != now {
+                cmds.push(Command::SetColumnOrder(order));
+            }
         }
         if let Some((column, add)) = sort_clicked {
             cmds.push(Command::SortBy { column, add });
@@ -509,6 +728,23 @@ impl RunsTable {
             ctx.send(c);
         }
     }
+}
+
+/// Where a dragged column header dropped at `x` goes: before which column (`None`: at the end),
+/// and the x of that place (for the marker). Never before the run name.
+fn drop_place(headers: &[(ColumnId, egui::Rect)], x: f32) -> (Option<String>, f32) {
+    let Some(last) = headers.last() else {
+        return (None, x);
+    };
+    for (col, rect) in headers {
+        if *col == ColumnId::Name {
+            continue;
+        }
+        if x < rect.center().x {
+            return (Some(col.id_string()), rect.left());
+        }
+    }
+    (None, last.1.right())
 }
 
 /// A header click: the first click sorts descending for numbers and ascending for text, the next
@@ -541,6 +777,104 @@ pub fn apply_sort_click(sort: &mut Vec<SortKey>, column: ColumnId, add: bool) {
 }
 
 impl RunsTable {
+    fn open_bulk_tag(&mut self) {
+        if self.bulk_tag.is_none() {
+            self.bulk_tag = Some(Default::default());
+            self.bulk_tag_fresh = true;
+        }
+    }
+
+    /// The "tag the selected runs" window, when open: a key and a value, set on every selected
+    /// run in one write through the worker (which the notice after it can undo).
+    fn bulk_tag_window(&mut self, egui_ctx: &egui::Context, ctx: &ViewCtx) {
+        let Some((key, value)) = self.bulk_tag.as_mut() else {
+            return;
+        };
+        let runs = ctx.selected_runs();
+        let mut open = true;
+        let mut done = false;
+        let fresh = std::mem::take(&mut self.bulk_tag_fresh);
+        let mut entered = false;
+        egui::Window::new("Tag the selected runs")
+            .pivot(egui::Align2::CENTER_TOP)
+            .default_pos(egui_ctx.content_rect().center_top() + egui::vec2(0.0, 120.0))
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .show(egui_ctx, |ui| {
+                egui::Grid::new("bulk_tag_grid")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        ui.label("Key");
+                        let r = ui
+                            .add(egui::TextEdit::singleline(key).hint_text("e.g. stage"))
+                            .on_hover_text("Tag key");
+                        if fresh {
+                            r.request_focus();
+                        }
+                        ui.end_row();
+                        ui.label("Value");
+                        let r = ui
+                            .add(egui::TextEdit::singleline(value).hint_text("e.g. best"))
+                            .on_hover_text("Tag value (Enter sets it)");
+                        entered = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        ui.end_row();
+                    });
+                let key_trimmed = key.trim();
+                let problem = if key_trimmed.is_empty() {
+                    Some("Give the tag a key".to_string())
+                } else {
+                    crate::model::validation::validate_key(
+                        crate::model::validation::KeyKind::Tag,
+                        key_trimmed,
+                    )
+                    .err()
+                    .map(|e| e.to_string())
+                };
+                if let Some(p) = &problem
+                    && !key_trimmed.is_empty()
+                {
+                    ui.colored_label(theme::error_color(ctx.dark()), p);
+                }
+                let already = runs
+                    .iter()
+                    .filter(|r| r.data.tags.get(key_trimmed) == Some(&*value))
+                    .count();
+                if already > 0 && problem.is_none() {
+                    ui.weak(format!(
+                        "{already} of them already {} {key_trimmed}={value}",
+                        if already == 1 { "has" } else { "have" }
+                    ));
+                }
+                ui.horizontal(|ui| {
+                    let label = format!("Set on {}", crate::format::count(runs.len(), "run"));
+                    let r = ui.add_enabled(
+                        problem.is_none() && !runs.is_empty() && !ctx.read_only(),
+                        egui::Button::new(label),
+                    );
+                    if r.clicked() || (entered && r.enabled()) {
+                        let key = key_trimmed.to_string();
+                        let changes = runs
+                            .iter()
+                            .map(|r| TagChange {
+                                run_id: r.info.run_id.clone(),
+                                new: Some(value.clone()),
+                                old: r.data.tags.get(&key).cloned(),
+                            })
+                            .collect();
+                        ctx.send(Command::Write(WriteOp::TagRuns { key, changes }));
+                        done = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        done = true;
+                    }
+                });
+            });
+        if !open || done {
+            self.bulk_tag = None;
+        }
+    }
+
     /// The column chooser, when open: every attribute, param, metric and tag, searchable, as
     /// checkboxes.
     pub fn column_chooser_window(&mut self, egui_ctx: &egui::Context, ctx: &ViewCtx) {

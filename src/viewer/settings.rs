@@ -29,6 +29,8 @@ pub struct Persisted {
     pub run_colors: BTreeMap<String, [u8; 3]>,
     /// The share of a Run-tab key/value table's width its keys take (dragged by the user).
     pub run_key_share: f32,
+    /// Runs pinned to the top of the runs table, per experiment.
+    pub pinned_runs: super::runs_model::PinnedRuns,
 }
 
 impl Default for Persisted {
@@ -43,6 +45,7 @@ impl Default for Persisted {
             live_refresh: true,
             run_colors: BTreeMap::new(),
             run_key_share: 0.4,
+            pinned_runs: BTreeMap::new(),
         }
     }
 }

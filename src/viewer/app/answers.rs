@@ -311,7 +311,14 @@ impl App {
                 // The store's order (newest first), as paging would have given.
                 crate::search::order_by::sort_runs_by(&mut d.runs.partial, &[]);
             }
-            let set = RunSet::new(d.runs.partial.clone(), version);
+            // Pinned runs the filter leaves out stay (they were loaded before).
+            let runs = super::super::runs_model::keep_pinned(
+                d.runs.partial.clone(),
+                d.runs.entry.ready().map(|s| s.as_ref()),
+                &d.persisted.pinned_runs,
+                &d.selected_experiments,
+            );
+            let set = RunSet::new(runs, version);
             let visible: HashSet<&String> = set.index.keys().collect();
             d.selection.retain(|id| visible.contains(id));
             if d.focus.as_ref().is_some_and(|f| !visible.contains(f)) {
@@ -462,6 +469,14 @@ impl App {
                 let n = run_ids.len();
                 self.info(format!("restored {n} run{}", if n == 1 { "" } else { "s" }));
                 self.data.run_counts.clear();
+            }
+            WriteOp::TagRuns { key, changes } => {
+                if let Some(undo) = op.undo_of_tags() {
+                    self.info_with_undo(
+                        super::super::runs_table::describe_tag_runs(key, changes),
+                        undo,
+                    );
+                }
             }
             _ => {}
         }

@@ -343,6 +343,7 @@ impl App {
                 let prefs = &mut self.data.persisted.columns;
                 prefs.shown.clear();
                 prefs.hidden.clear();
+                prefs.order.clear();
             }
             Command::SetChartOptions(options) => self.data.persisted.charts = options,
             Command::SetReadOnly(ro) => self.data.read_only = ro,
@@ -359,6 +360,16 @@ impl App {
             Command::ToggleHiddenFromCharts(run_id) => {
                 if !self.data.hidden_from_charts.remove(&run_id) {
                     self.data.hidden_from_charts.insert(run_id);
+                }
+            }
+            Command::SetColumnOrder(order) => self.data.persisted.columns.order = order,
+            Command::TogglePinned(run_id) => {
+                if let Some(run) = self.run_set().and_then(|s| s.get(&run_id)).cloned() {
+                    super::super::runs_table::toggle_pin(
+                        &mut self.data.persisted.pinned_runs,
+                        &run,
+                    );
+                    self.data.rows.key = None; // the rows are built again
                 }
             }
         }

@@ -231,7 +231,7 @@ impl App {
                                             !self.data.read_only,
                                             egui::Button::new("Undo"),
                                         )
-                                        .on_hover_text("Restore them now")
+                                        .on_hover_text("Put back what this changed")
                                         .on_disabled_hover_text(
                                             "The viewer is read-only: switch read-only off to undo",
                                         )
@@ -390,7 +390,7 @@ impl App {
             if i.consume_key(Modifiers::NONE, Key::F5) {
                 cmds.push(Command::Reload);
             }
-            for (n, key) in [Key::Num1, Key::Num2, Key::Num3, Key::Num4]
+            for (n, key) in [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5]
                 .into_iter()
                 .enumerate()
             {
@@ -506,6 +506,7 @@ impl Panels {
             Tab::Compare => self.compare.show(ui, ctx),
             Tab::Run => self.details.show(ui, ctx),
             Tab::Artifacts => self.artifacts.show(ui, ctx),
+            Tab::Images => self.images.show(ui, ctx),
         }
     }
 }

@@ -136,6 +136,7 @@ struct Panels {
     compare: Compare,
     details: RunDetails,
     artifacts: ArtifactsPanel,
+    images: super::image_grid::ImageGrid,
 }
 
 /// The viewer application.
@@ -357,7 +358,15 @@ impl App {
         let metric = |r: &Run, k: &str| view.metric_value(r, k, view.metric_agg(k));
         let value_of =
             |r: &Run, c: &ColumnId| -> SortValue { sort_value(r, c, &exp_name, &metric) };
-        let rows = build_rows(&set, &d.filter.name_query, &d.collapsed, &value_of, &d.sort);
+        let pinned = |r: &Run| super::runs_model::is_pinned(&d.persisted.pinned_runs, r);
+        let rows = build_rows(
+            &set,
+            &d.filter.name_query,
+            &d.collapsed,
+            &value_of,
+            &d.sort,
+            &pinned,
+        );
         self.data.rows.rows = rows;
         self.data.rows.key = Some(key);
     }
@@ -438,6 +447,12 @@ impl App {
         }
         self.panels.charts.trim(&self.data.histories);
         self.data.histories.tick();
+        let previews = &mut self.data.artifact_previews;
+        previews.evict_unused(
+            super::image_grid::PREVIEW_BUDGET_BYTES,
+            super::image_grid::preview_bytes,
+        );
+        previews.tick();
     }
 
     // ----- what tests read and drive ---------------------------------------------------------

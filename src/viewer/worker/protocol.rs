@@ -148,6 +148,25 @@ pub enum WriteOp {
         /// Runs.
         run_ids: Vec<String>,
     },
+    /// One tag on several runs at once (the runs table's bulk tag, and its undo).
+    TagRuns {
+        /// The tag's key.
+        key: String,
+        /// Each run's change: the value to set (`None`: delete the tag) and the value it had
+        /// (`None`: none), so that [`WriteOp::undo_of_tags`] can put it back.
+        changes: Vec<TagChange>,
+    },
+}
+
+/// One run's change of a [`WriteOp::TagRuns`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagChange {
+    /// The run.
+    pub run_id: String,
+    /// The value to set; `None` deletes the tag.
+    pub new: Option<String>,
+    /// The value before; `None` when the run had no such tag.
+    pub old: Option<String>,
 }
 
 impl WriteOp {
@@ -158,7 +177,26 @@ impl WriteOp {
             | WriteOp::DeleteTag { run_id, .. }
             | WriteOp::Rename { run_id, .. } => vec![run_id.clone()],
             WriteOp::DeleteRuns { run_ids } | WriteOp::RestoreRuns { run_ids } => run_ids.clone(),
+            WriteOp::TagRuns { changes, .. } => changes.iter().map(|c| c.run_id.clone()).collect(),
         }
+    }
+
+    /// The change that puts back what a [`WriteOp::TagRuns`] changed (`None` for other ops).
+    pub fn undo_of_tags(&self) -> Option<WriteOp> {
+        let WriteOp::TagRuns { key, changes } = self else {
+            return None;
+        };
+        Some(WriteOp::TagRuns {
+            key: key.clone(),
+            changes: changes
+                .iter()
+                .map(|c| TagChange {
+                    run_id: c.run_id.clone(),
+                    new: c.old.clone(),
+                    old: c.new.clone(),
+                })
+                .collect(),
+        })
     }
 }
 

@@ -185,6 +185,27 @@ pub(super) fn write(store: &dyn TrackingStore, op: &WriteOp) -> Result<Vec<Strin
             }
             return Ok(errors);
         }
+        WriteOp::TagRuns { key, changes } => {
+            let mut errors = Vec::new();
+            for c in changes {
+                let r = match &c.new {
+                    Some(v) => store.set_tag(&c.run_id, &crate::model::RunTag::new(key, v)),
+                    None if c.old.is_some() => store.delete_tag(&c.run_id, key),
+                    None => Ok(()),
+                };
+                if let Err(e) = r {
+                    errors.push(format!(
+                        "tag '{key}' of run {}: {}",
+                        c.run_id,
+                        Failure::from(e).message
+                    ));
+                }
+            }
+            if errors.len() == changes.len() && !errors.is_empty() {
+                return Err(Failure::internal(errors.join("; ")));
+            }
+            return Ok(errors);
+        }
     }
     Ok(Vec::new())
 }
