@@ -47,7 +47,7 @@ pub(crate) mod context;
 pub(crate) mod experiments_panel;
 pub(crate) mod filter_bar;
 mod fonts;
-pub(crate) mod lod;
+pub(crate) use crate::chart::lod;
 #[cfg(test)]
 mod panel_tests;
 pub(crate) mod run_details;
