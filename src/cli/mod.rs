@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod output;
+pub mod plot;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -61,6 +62,8 @@ pub enum Command {
     History(HistoryArgs),
     /// List a run's artifacts with sizes, or download them with --out DIR.
     Artifacts(artifacts::ArtifactsArgs),
+    /// Draw metrics of an experiment's runs to a PNG or SVG file, as the viewer's charts do.
+    Plot(plot::PlotArgs),
 }
 
 /// Options every command shares.
@@ -153,6 +156,7 @@ pub fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result
         Command::Describe(args) => describe(args, out, err),
         Command::History(args) => history(args, out, err),
         Command::Artifacts(args) => artifacts::run(args, out, err),
+        Command::Plot(args) => plot::run(args, out, err),
     }
 }
 

@@ -77,11 +77,14 @@ pub mod testing {
     pub use super::context::{FilterState, Histories, RowsMemo, RunsState, ViewCtx, ViewData};
     pub use super::filter_bar::{FilterBar, FilterError};
     pub use super::lod::{Pyramid, reduce_brute};
-    pub use super::runs_model::{ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey};
+    pub use super::runs_model::{
+        ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey, SortValue, build_rows,
+    };
     pub use super::runs_table::RunsTable;
     pub use super::sweep::dims::{Dim, DimColumn};
     pub use super::table_view::{TableData, TableView};
     pub use super::text_view::{TextDoc, TextView, TextViewState};
+    pub use super::theme::{PALETTE, assign_colors};
     pub use super::worker::{ArtifactRoot, Series, WriteOp};
 }
 

@@ -1,0 +1,312 @@
+//! `mlscope plot` end to end on MLflow-made stores: the picture has the asked size, shows every
+//! run with the colour the viewer gives it, and mistakes are reported clearly.
+
+use std::process::{Command, Output};
+
+mod support;
+
+fn mlscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlscope"))
+        .args(args)
+        .output()
+        .expect("the mlscope binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const EXPERIMENT: &str = "fixtures/classification";
+
+/// The runs of the fixture's grid search (they log `train/loss` and `val/acc`), by name.
+const GRID: [&str; 6] = [
+    "grid-lr0.1-bs64",
+    "grid-lr0.1-bs32",
+    "grid-lr0.01-bs64",
+    "grid-lr0.01-bs32",
+    "grid-lr0.001-bs64",
+    "grid-lr0.001-bs32",
+];
+
+#[cfg(feature = "viewer")] // the colours are checked against the viewer's own
+#[test]
+fn a_png_of_the_asked_size_with_each_run_drawn_in_its_colour() {
+    for fixture in support::FIXTURES {
+        let store = fixture.copy();
+        let uri = store.uri();
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("loss.png");
+        let out = mlscope(&[
+            "plot",
+            &uri,
+            "--experiment",
+            EXPERIMENT,
+            "--metric",
+            "train/loss,val/acc",
+            "--out",
+            png.to_str().unwrap(),
+            "--width",
+            "900",
+            "--height",
+            "540",
+        ]);
+        assert!(out.status.success(), "{}: {}", fixture.name, stderr(&out));
+        let img = image::open(&png).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (900, 540), "{}", fixture.name);
+        // Each grid run's line is there in its own colour (many pixels of it, not just the
+        // legend's swatch of 18×5).
+        for (name, rgb) in viewer_colours(&uri) {
+            if !GRID.contains(&name.as_str()) {
+                continue;
+            }
+            let n = img.pixels().filter(|p| p.0 == rgb).count();
+            assert!(n > 200, "{}: {name} {rgb:?}: {n} pixels", fixture.name);
+        }
+    }
+}
+
+#[cfg(feature = "viewer")] // the colours are checked against the viewer's own
+#[test]
+fn an_svg_names_each_run_with_the_viewers_colour() {
+    let fixture = support::Fixture::named("mlflow-3.17.2-file");
+    let store = fixture.copy();
+    let uri = store.uri();
+    let dir = tempfile::tempdir().unwrap();
+    let svg_path = dir.path().join("acc.svg");
+    let out = mlscope(&[
+        "plot",
+        &uri,
+        "--experiment",
+        EXPERIMENT,
+        "--metric",
+        "val/acc",
+        "--x",
+        "relative",
+        "--out",
+        svg_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.starts_with("<svg width=\"1200\" height=\"700\""));
+    let colours = viewer_colours(&uri);
+    for name in GRID {
+        let rgb = colours
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| *c)
+            .unwrap();
+        assert!(svg.contains(name), "{name} missing from the legend");
+        let hex = format!("#{:02X}{:02X}{:02X}", rgb[0], rgb[1], rgb[2]);
+        assert!(svg.contains(&format!("stroke=\"{hex}\"")), "{name}: {hex}");
+    }
+    // Runs without the metric are not in the legend.
+    assert!(!svg.contains("model-run") && !svg.contains("grid-search"));
+    assert!(svg.contains("val/acc") && svg.contains("time since the run"));
+}
+
+/// `--runs` and `--filter` narrow the runs drawn; colours stay those of the whole table.
+#[cfg(feature = "viewer")] // the colours are checked against the viewer's own
+#[test]
+fn runs_and_filter_choose_the_runs_drawn() {
+    let fixture = support::Fixture::named("mlflow-3.17.2-sqlite");
+    let store = fixture.copy();
+    let uri = store.uri();
+    let colours = viewer_colours(&uri);
+    let dir = tempfile::tempdir().unwrap();
+    let svg_path = dir.path().join("two.svg");
+    let ids = run_ids(&uri, &["grid-lr0.1-bs64", "grid-lr0.001-bs32"]);
+    let out = mlscope(&[
+        "plot",
+        &uri,
+        "--experiment",
+        EXPERIMENT,
+        "--runs",
+        &ids.join(","),
+        "--metric",
+        "train/loss",
+        "--out",
+        svg_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(2 runs, 1 metric)"));
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    for (name, rgb) in &colours {
+        let hex = format!("stroke=\"#{:02X}{:02X}{:02X}\"", rgb[0], rgb[1], rgb[2]);
+        let wanted = ["grid-lr0.1-bs64", "grid-lr0.001-bs32"].contains(&name.as_str());
+        assert_eq!(svg.contains(name.as_str()), wanted, "{name}");
+        assert_eq!(svg.contains(&hex), wanted, "{name} {hex}");
+    }
+
+    let out = mlscope(&[
+        "plot",
+        &uri,
+        "--experiment",
+        EXPERIMENT,
+        "--filter",
+        "params.lr = '0.01'",
+        "--metric",
+        "val/acc",
+        "--out",
+        svg_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    for name in GRID {
+        assert_eq!(svg.contains(name), name.contains("lr0.01-"), "{name}");
+    }
+}
+
+#[test]
+fn mistakes_are_reported_clearly_and_write_nothing() {
+    let fixture = support::Fixture::named("mlflow-2.22.5-file");
+    let store = fixture.copy();
+    let uri = store.uri();
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("x.png");
+    let png = png.to_str().unwrap();
+    let cases: [(Vec<&str>, &[&str]); 7] = [
+        (
+            vec![
+                "--experiment",
+                EXPERIMENT,
+                "--metric",
+                "no_such_metric",
+                "--out",
+                png,
+            ],
+            &["no_such_metric", "train/loss", "val/acc"],
+        ),
+        (
+            vec![
+                "--experiment",
+                "no-such-exp",
+                "--metric",
+                "val/acc",
+                "--out",
+                png,
+            ],
+            &["no-such-exp", EXPERIMENT],
+        ),
+        (
+            vec![
+                "--experiment",
+                EXPERIMENT,
+                "--metric",
+                "val/acc",
+                "--out",
+                "x.jpg",
+            ],
+            &[".png or .svg", "x.jpg"],
+        ),
+        (
+            vec![
+                "--experiment",
+                EXPERIMENT,
+                "--metric",
+                "val/acc",
+                "--out",
+                png,
+                "--width",
+                "10",
+            ],
+            &["--width", "10"],
+        ),
+        (
+            vec![
+                "--experiment",
+                EXPERIMENT,
+                "--metric",
+                "val/acc",
+                "--out",
+                png,
+                "--runs",
+                "feed",
+            ],
+            &["feed", EXPERIMENT],
+        ),
+        (
+            vec![
+                "--experiment",
+                EXPERIMENT,
+                "--metric",
+                "val/acc",
+                "--out",
+                png,
+                "--filter",
+                "params.lr = 'none'",
+            ],
+            &["no run", "params.lr = 'none'"],
+        ),
+        (
+            vec![
+                "--experiment",
+                EXPERIMENT,
+                "--metric",
+                "val/acc",
+                "--x",
+                "epoch",
+                "--out",
+                png,
+            ],
+            &["epoch", "step", "relative"],
+        ),
+    ];
+    for (args, words) in cases {
+        let mut all = vec!["plot", uri.as_str()];
+        all.extend(&args);
+        let out = mlscope(&all);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let e = stderr(&out);
+        for w in words {
+            assert!(e.contains(w), "{args:?}: {w:?} not in {e}");
+        }
+        assert!(!std::path::Path::new(png).exists(), "{args:?} wrote a file");
+    }
+}
+
+/// The run ids of the named runs of the experiment.
+fn run_ids(uri: &str, names: &[&str]) -> Vec<String> {
+    let client = mlscope::TrackingClient::new(uri).unwrap();
+    let exp = client.get_experiment_by_name(EXPERIMENT).unwrap().unwrap();
+    let runs = client
+        .search_runs(&mlscope::RunQuery::new([exp.experiment_id]))
+        .unwrap()
+        .items;
+    names
+        .iter()
+        .map(|n| {
+            runs.iter()
+                .find(|r| r.info.run_name == *n)
+                .map(|r| r.info.run_id.clone())
+                .unwrap()
+        })
+        .collect()
+}
+
+/// The colour a fresh viewer gives each run of the experiment: the viewer's own palette
+/// assignment over its own runs-table rows (same query as its worker, default order).
+#[cfg(feature = "viewer")]
+fn viewer_colours(uri: &str) -> Vec<(String, [u8; 3])> {
+    use mlscope::viewer::testing::{RunSet, SortValue, assign_colors, build_rows};
+    let client = mlscope::TrackingClient::new(uri).unwrap();
+    let exp = client.get_experiment_by_name(EXPERIMENT).unwrap().unwrap();
+    let mut query = mlscope::RunQuery::new([exp.experiment_id]);
+    query.max_results = 1000;
+    let runs: Vec<std::sync::Arc<mlscope::Run>> = client
+        .search_runs(&query)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect();
+    let set = RunSet::new(runs, 0);
+    let rows = build_rows(&set, "", &Default::default(), &|_, _| SortValue::None, &[]);
+    let order: Vec<&str> = rows
+        .iter()
+        .map(|r| set.runs[r.run].info.run_id.as_str())
+        .collect();
+    assign_colors(&order, &Default::default())
+        .into_iter()
+        .map(|(id, c)| (set.get(&id).unwrap().info.run_name.clone(), c))
+        .collect()
+}
