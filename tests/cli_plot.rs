@@ -310,3 +310,55 @@ fn viewer_colours(uri: &str) -> Vec<(String, [u8; 3])> {
         .map(|(id, c)| (set.get(&id).unwrap().info.run_name.clone(), c))
         .collect()
 }
+
+/// A spike of one point among 200,000 is drawn: curves are reduced to each pixel column's
+/// extremes, not sampled.
+#[test]
+fn a_single_spike_in_a_long_history_is_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let uri = root.to_string_lossy().into_owned();
+    let client = mlscope::TrackingClient::new(&uri).unwrap();
+    let exp = client.create_experiment("long", None, &[]).unwrap();
+    let run = client
+        .create_run(&exp, Some("spiky"), &[], Some(1_700_000_000_000))
+        .unwrap();
+    let metrics: Vec<mlscope::Metric> = (0..200_000i64)
+        .map(|i| {
+            let v = if i == 123_457 {
+                100.0
+            } else {
+                (i % 7) as f64 * 0.1
+            };
+            mlscope::Metric::new("loss", v, 1_700_000_000_000 + i, i)
+        })
+        .collect();
+    for chunk in metrics.chunks(1000) {
+        client.log_batch(&run.info.run_id, chunk, &[], &[]).unwrap();
+    }
+    let png = dir.path().join("spike.png");
+    let out = mlscope(&[
+        "plot",
+        &uri,
+        "--experiment",
+        "long",
+        "--metric",
+        "loss",
+        "--out",
+        png.to_str().unwrap(),
+        "--width",
+        "800",
+        "--height",
+        "500",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let img = image::open(&png).unwrap().to_rgb8();
+    // The only run takes the palette's first colour; the spike is the only thing it draws in
+    // the top quarter of the picture (the other values are below 1% of the range).
+    let first = [0x4e, 0x79, 0xa7];
+    let high = img
+        .enumerate_pixels()
+        .filter(|(_, y, p)| *y < 125 && p.0 == first)
+        .count();
+    assert!(high > 20, "{high} pixels of the spike");
+}
