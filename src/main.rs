@@ -10,9 +10,9 @@ fn main() -> ExitCode {
         return open_viewer(cli.store, cli.read_only);
     };
     let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut err = stderr.lock();
+    // Not locked for the whole command: progress bars draw on stderr from their own thread.
+    let mut err = std::io::stderr();
     let result = mlscope::cli::run(command, &mut out, &mut err);
     drop(out);
     match result {

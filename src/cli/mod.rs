@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod output;
 pub mod plot;
+pub mod progress;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -349,12 +350,16 @@ fn runs(args: RunsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> 
             order_by: args.order_by.clone(),
             page_token: None,
         };
+        let progress = progress::Progress::items("reading runs", 0);
         let page = collect_pages(args.max_results, |page_token| {
-            client.search_runs(&RunQuery {
+            let page = client.search_runs(&RunQuery {
                 page_token,
                 ..query.clone()
-            })
+            })?;
+            progress.inc(page.items.len() as u64);
+            Ok(page)
         })?;
+        drop(progress);
         (page.items, page.warnings)
     };
     report_warnings(err, &warnings);

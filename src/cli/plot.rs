@@ -25,6 +25,7 @@ use crate::store::RunQuery;
 use crate::tracking::TrackingClient;
 use crate::tracking::client::collect_pages;
 
+use super::progress::Progress;
 use super::{Common, open};
 
 /// Smallest picture side that leaves room for the axes, the title and the legend.
@@ -158,6 +159,18 @@ pub fn run(args: PlotArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
     let chosen = chosen_runs(&client, &experiment, &table, &args)?;
     let mut panels = Vec::new();
     let mut drawn: Vec<&Run> = Vec::new();
+    // Warnings wait for the progress bar to be gone (they would be drawn over).
+    let mut warnings = Vec::new();
+    let histories: usize = metrics
+        .iter()
+        .map(|k| {
+            chosen
+                .iter()
+                .filter(|r| r.data.metrics.contains_key(k))
+                .count()
+        })
+        .sum();
+    let progress = Progress::items("reading metric histories", histories as u64);
     for key in &metrics {
         let with_key: Vec<&Run> = chosen
             .iter()
@@ -169,16 +182,17 @@ pub fn run(args: PlotArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         }
         let mut curves = Vec::new();
         for run in with_key {
+            progress.set_message(format!("reading '{key}' of {}", display_name(run)));
             let history = client.get_metric_history(&run.info.run_id, key)?;
+            progress.inc(1);
             let (pieces, skipped) = pieces_of(&history, args.x);
             if skipped > 0 {
-                let _ = writeln!(
-                    err,
+                warnings.push(format!(
                     "warning: {skipped} NaN/inf {} of '{key}' in run {} ({}) not drawn",
                     if skipped == 1 { "value" } else { "values" },
                     display_name(run),
                     run.info.run_id
-                );
+                ));
             }
             if !drawn.iter().any(|d| d.info.run_id == run.info.run_id) {
                 drawn.push(run);
@@ -195,6 +209,10 @@ pub fn run(args: PlotArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
             metric: key.clone(),
             curves,
         });
+    }
+    drop(progress);
+    for w in warnings {
+        let _ = writeln!(err, "{w}");
     }
     // The legend lists the drawn runs in table order.
     let legend = chosen
