@@ -2,6 +2,7 @@
 //! history, offline, on any store (`mlruns` folder or `sqlite:` database).
 
 pub mod artifacts;
+pub mod desktop;
 pub mod output;
 pub mod plot;
 pub mod progress;
@@ -65,6 +66,9 @@ pub enum Command {
     Artifacts(artifacts::ArtifactsArgs),
     /// Draw metrics of an experiment's runs to a PNG or SVG file, as the viewer's charts do.
     Plot(plot::PlotArgs),
+    /// Add mlscope to the desktop's launcher and "Open with" for folders and .db files (per
+    /// user, no root; --uninstall removes it).
+    InstallDesktop(desktop::InstallDesktopArgs),
 }
 
 /// Options every command shares.
@@ -158,6 +162,7 @@ pub fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result
         Command::History(args) => history(args, out, err),
         Command::Artifacts(args) => artifacts::run(args, out, err),
         Command::Plot(args) => plot::run(args, out, err),
+        Command::InstallDesktop(args) => desktop::run(args, out, err),
     }
 }
 

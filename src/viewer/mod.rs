@@ -99,13 +99,17 @@ pub fn run(store: Option<String>) -> eframe::Result<()> {
 
 /// Opens the viewer window with options and returns when it is closed.
 pub fn run_with(options: ViewerOptions) -> eframe::Result<()> {
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title(window_title(options.store.as_deref()))
+        .with_inner_size([1400.0, 900.0])
+        .with_min_inner_size([640.0, 400.0])
+        .with_drag_and_drop(true)
+        .with_app_id("mlscope");
+    if let Some(icon) = window_icon() {
+        viewport = viewport.with_icon(std::sync::Arc::new(icon));
+    }
     let native = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title(window_title(options.store.as_deref()))
-            .with_inner_size([1400.0, 900.0])
-            .with_min_inner_size([640.0, 400.0])
-            .with_drag_and_drop(true)
-            .with_app_id("mlscope"),
+        viewport,
         ..Default::default()
     };
     eframe::run_native(
@@ -118,9 +122,39 @@ pub fn run_with(options: ViewerOptions) -> eframe::Result<()> {
     )
 }
 
+/// The window icon, `assets/icon/mlscope.png` (the launcher's icon too).
+const ICON_PNG: &[u8] = include_bytes!("../../assets/icon/mlscope.png");
+
+/// Side of the window icon in pixels. The bundled 256 px icon is scaled down: on X11 the icon
+/// is one property of `2 + side²` words, and a 256 px one (65,538 words) is over the 65,535
+/// words of a plain X request, so winit's request fails and the window shows no icon at all.
+const WINDOW_ICON_SIDE: u32 = 128;
+
+/// The decoded window icon (`None` only if the bundled PNG were broken: then the system's
+/// default icon is shown rather than failing to start).
+fn window_icon() -> Option<egui::IconData> {
+    let icon = image::load_from_memory(ICON_PNG).ok()?.to_rgba8();
+    let side = WINDOW_ICON_SIDE;
+    let icon = image::imageops::resize(&icon, side, side, image::imageops::FilterType::Triangle);
+    Some(egui::IconData {
+        width: icon.width(),
+        height: icon.height(),
+        rgba: icon.into_raw(),
+    })
+}
+
 fn window_title(store: Option<&str>) -> String {
     match store {
         Some(s) => format!("mlscope — {s}"),
         None => "mlscope".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_window_icon_decodes() {
+        let icon = super::window_icon().map(|i| (i.width, i.height, i.rgba.len()));
+        assert_eq!(icon, Some((128, 128, 128 * 128 * 4)));
     }
 }
