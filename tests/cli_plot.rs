@@ -5,9 +5,13 @@ use std::process::{Command, Output};
 
 mod support;
 
+/// Runs mlscope with an empty data folder: colours the viewer remembers on this machine (from
+/// someone opening the fixtures in it) must not change what the tests expect.
 fn mlscope(args: &[&str]) -> Output {
+    let no_viewer_state = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_mlscope"))
         .args(args)
+        .env("XDG_DATA_HOME", no_viewer_state.path())
         .output()
         .expect("the mlscope binary runs")
 }
@@ -361,4 +365,51 @@ fn a_single_spike_in_a_long_history_is_drawn() {
         .filter(|(_, y, p)| *y < 125 && p.0 == first)
         .count();
     assert!(high > 20, "{high} pixels of the spike");
+}
+
+/// A colour the viewer remembers for a run (chosen by the user, or given before newer runs
+/// came) is the run's colour in the plot too; the viewer's state file is only read.
+#[cfg(all(feature = "viewer", target_os = "linux"))]
+#[test]
+fn the_colours_the_viewer_remembers_are_used() {
+    let fixture = support::Fixture::named("mlflow-3.17.2-file");
+    let store = fixture.copy();
+    let uri = store.uri();
+    let ids = run_ids(&uri, &["grid-lr0.01-bs32"]);
+    // The viewer's state as eframe saves it: a RON map holding the viewer's RON settings.
+    let data_home = tempfile::tempdir().unwrap();
+    let mut persisted = mlscope::viewer::Persisted::default();
+    persisted.run_colors.insert(ids[0].clone(), [1, 2, 3]);
+    let kv = std::collections::HashMap::from([(
+        "mlscope-viewer".to_string(),
+        ron::to_string(&persisted).unwrap(),
+    )]);
+    let state = data_home.path().join("mlscope/app.ron");
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    std::fs::write(&state, ron::to_string(&kv).unwrap()).unwrap();
+    let before = std::fs::read(&state).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let svg_path = dir.path().join("c.svg");
+    let out = Command::new(env!("CARGO_BIN_EXE_mlscope"))
+        .args([
+            "plot",
+            &uri,
+            "--experiment",
+            EXPERIMENT,
+            "--metric",
+            "val/acc",
+        ])
+        .arg("--out")
+        .arg(&svg_path)
+        .env("XDG_DATA_HOME", data_home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(
+        svg.contains("stroke=\"#010203\""),
+        "the remembered colour is not used"
+    );
+    assert_eq!(std::fs::read(&state).unwrap(), before);
 }

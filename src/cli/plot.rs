@@ -1,14 +1,15 @@
 //! `mlscope plot`: the viewer's comparison chart of one experiment's runs, rendered without a
 //! window to a PNG or SVG file (for CI jobs, reports and papers).
 //!
-//! It draws what the viewer draws: each run in the colour a fresh viewer gives it (the palette
-//! in the runs table's order, [`crate::chart::palette`]), each curve reduced to the first, min,
+//! It draws what the viewer draws: each run in the colour the viewer shows it in (the one the
+//! viewer remembers on this machine, else the palette in the runs table's order,
+//! [`crate::chart::palette`]), each curve reduced to the first, min,
 //! max and last point of every pixel column by the viewer's pyramid ([`crate::chart::lod`]), so
 //! no spike is lost however many points were logged. Values that cannot be drawn (NaN, ±inf)
 //! are left out and counted on stderr; a curve whose x goes back (a restarted run) is drawn as
 //! separate pieces, as in the viewer.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -153,8 +154,15 @@ pub fn run(args: PlotArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
     let experiment = find_experiment(&client, &args.experiment)?;
     let table = table_runs(&client, &experiment.experiment_id, "")?;
     let order: Vec<&str> = table.iter().map(|r| r.info.run_id.as_str()).collect();
-    let colors: HashMap<String, [u8; 3]> = assign_colors(&order, &BTreeMap::new())
+    // The colours the viewer gave these runs on this machine stay theirs; the others get the
+    // palette as the viewer would give it (least used first, in table order).
+    #[cfg(feature = "viewer")]
+    let given = crate::viewer::remembered_run_colors();
+    #[cfg(not(feature = "viewer"))]
+    let given = std::collections::BTreeMap::new();
+    let colors: HashMap<String, [u8; 3]> = assign_colors(&order, &given)
         .into_iter()
+        .chain(given)
         .collect();
     let chosen = chosen_runs(&client, &experiment, &table, &args)?;
     let mut panels = Vec::new();

@@ -122,6 +122,36 @@ pub fn run_with(options: ViewerOptions) -> eframe::Result<()> {
     )
 }
 
+/// The application id: the window's (Wayland app id, X11 class) and the name of the folder
+/// eframe keeps the viewer's state in.
+const APP_ID: &str = "mlscope";
+
+/// The run colours the viewer remembers on this machine (given from the palette, or chosen by
+/// the user), read from eframe's storage file through the viewer's own loading without
+/// writing anything; empty when the viewer never ran here or its file cannot be read.
+pub(crate) fn remembered_run_colors() -> std::collections::BTreeMap<String, [u8; 3]> {
+    /// eframe's storage as saved: a RON map of keys to RON values (read-only here).
+    struct Saved(std::collections::HashMap<String, String>);
+    impl eframe::Storage for Saved {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, _: &str, _: String) {}
+        fn remove_string(&mut self, _: &str) {}
+        fn flush(&mut self) {}
+    }
+    let saved = eframe::storage_dir(APP_ID)
+        .and_then(|dir| std::fs::read_to_string(dir.join("app.ron")).ok())
+        .and_then(|text| ron::from_str(&text).ok())
+        .map(Saved);
+    match saved {
+        Some(saved) if saved.0.contains_key(app::STORAGE_KEY) => {
+            App::load_persisted(Some(&saved)).run_colors
+        }
+        _ => std::collections::BTreeMap::new(),
+    }
+}
+
 /// The window icon, `assets/icon/mlscope.png` (the launcher's icon too).
 const ICON_PNG: &[u8] = include_bytes!("../../assets/icon/mlscope.png");
 
