@@ -3,11 +3,11 @@
 //!
 //! It draws what the viewer draws: each run in the colour the viewer shows it in (the one the
 //! viewer remembers on this machine, else the palette in the runs table's order,
-//! [`crate::chart::palette`]), each curve reduced to the first, min,
-//! max and last point of every pixel column by the viewer's pyramid ([`crate::chart::lod`]), so
-//! no spike is lost however many points were logged. Values that cannot be drawn (NaN, ±inf)
-//! are left out and counted on stderr; a curve whose x goes back (a restarted run) is drawn as
-//! separate pieces, as in the viewer.
+//! `src/chart/palette.rs`), each curve reduced to the first, min, max and last point of every
+//! pixel column by the viewer's pyramid (`src/chart/lod.rs`), so no spike is lost however many
+//! points were logged. Values that cannot be drawn (NaN, ±inf) are left out and counted on
+//! stderr; a curve whose x goes back (a restarted run) is drawn as separate pieces, as in the
+//! viewer.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
