@@ -62,6 +62,10 @@ pub struct PlotArgs {
     /// Height in pixels.
     #[arg(long, default_value_t = 700)]
     pub height: u32,
+    /// Colours the viewer remembers for runs, by run id (not an option: the `mlscope` binary
+    /// fills it from the viewer's saved state when it has the viewer; empty otherwise).
+    #[arg(skip)]
+    pub remembered_colors: std::collections::BTreeMap<String, [u8; 3]>,
 }
 
 /// What the x axis shows.
@@ -156,13 +160,10 @@ pub fn run(args: PlotArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
     let order: Vec<&str> = table.iter().map(|r| r.info.run_id.as_str()).collect();
     // The colours the viewer gave these runs on this machine stay theirs; the others get the
     // palette as the viewer would give it (least used first, in table order).
-    #[cfg(feature = "viewer")]
-    let given = crate::viewer::remembered_run_colors();
-    #[cfg(not(feature = "viewer"))]
-    let given = std::collections::BTreeMap::new();
-    let colors: HashMap<String, [u8; 3]> = assign_colors(&order, &given)
+    let given = &args.remembered_colors;
+    let colors: HashMap<String, [u8; 3]> = assign_colors(&order, given)
         .into_iter()
-        .chain(given)
+        .chain(given.iter().map(|(id, c)| (id.clone(), *c)))
         .collect();
     let chosen = chosen_runs(&client, &experiment, &table, &args)?;
     let mut panels = Vec::new();

@@ -33,7 +33,8 @@
 //!   ([`crate::TrackingStore::metric_history_since`]), a run is read again, or the lists are
 //!   reloaded. F5 reloads all.
 //!
-//! Everything but [`run`], [`run_with`], [`App`], [`ViewerOptions`] and [`Persisted`] is
+//! Everything but [`run`], [`run_with`], [`remembered_run_colors`], [`App`], [`ViewerOptions`]
+//! and [`Persisted`] is
 //! private to the crate; tests and benches reach internals through [`testing`].
 
 mod app;
@@ -129,7 +130,7 @@ const APP_ID: &str = "mlscope";
 /// The run colours the viewer remembers on this machine (given from the palette, or chosen by
 /// the user), read from eframe's storage file through the viewer's own loading without
 /// writing anything; empty when the viewer never ran here or its file cannot be read.
-pub(crate) fn remembered_run_colors() -> std::collections::BTreeMap<String, [u8; 3]> {
+pub fn remembered_run_colors() -> std::collections::BTreeMap<String, [u8; 3]> {
     /// eframe's storage as saved: a RON map of keys to RON values (read-only here).
     struct Saved(std::collections::HashMap<String, String>);
     impl eframe::Storage for Saved {
