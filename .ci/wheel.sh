@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The ways in, checked end to end (called by .ci/run as the step "install"):
 #   1. pip wheel: maturin (bin mode, pyproject.toml) builds the wheel, which is installed into a
-#      fresh venv; the installed `mlscope --version` and `mlscope runs` on a fixture store work.
-#   2. cargo install --path . into a temporary root; the installed `mlscope --version` works.
+#      fresh venv; the installed `mlscope --version`, `mlscope runs` and `mlscope plot` on a
+#      fixture store work.
+#   2. cargo install --path . into a temporary root; the same checks on the installed binary.
 # Both build with the dev profile and the shared CARGO_TARGET_DIR, so a warm CI run only
 # relinks the binary. maturin lives in ${MLSCOPE_CACHE:-$HOME/.cache/mlscope}/venv-maturin.
 set -euo pipefail
@@ -33,6 +34,11 @@ check_binary() {
     runs="$("$bin" runs "sqlite:///$work/store/mlflow.db")"
     echo "$runs" | head -5
     [ "$(wc -l <<<"$runs")" -ge 2 ] || { echo "ERROR: '$bin runs' listed no runs" >&2; return 1; }
+    # The installed binary draws charts on its own (fonts compiled in, no checkout needed).
+    rm -f "$work/plot.png"
+    "$bin" plot "sqlite:///$work/store/mlflow.db" --experiment fixtures/classification \
+        --metric train/loss --out "$work/plot.png"
+    [ -s "$work/plot.png" ] || { echo "ERROR: '$bin plot' wrote no picture" >&2; return 1; }
 }
 
 echo "== pip wheel (maturin $MATURIN_VERSION, dev profile)"

@@ -2,7 +2,8 @@
 # Checks that the library's module graph is one-way (docs/ARCHITECTURE.md, "Layers"): a module
 # may name (`use crate::X`, `crate::X::…`) only modules of a lower layer, or itself.
 #
-#   layer 0  error, env, format      no imports of other modules (env may use error)
+#   layer 0  error, env, format,     no imports of other modules (env may use error)
+#            chart                   (run colours and the min/max pyramid, shared by viewer and CLI)
 #   layer 1  model, http             MLflow's entities and validation; the HTTP transport
 #   layer 2  search                  filter grammar, evaluation, SQL compilation, page tokens
 #   layer 3  store                   the TrackingStore trait and its backends
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 declare -A LAYER=(
-    [error]=0 [env]=0 [format]=0
+    [error]=0 [env]=0 [format]=0 [chart]=0
     [model]=1 [http]=1
     [search]=2
     [store]=3

@@ -20,6 +20,8 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+#[cfg(any(feature = "viewer", feature = "cli"))]
+pub(crate) mod chart;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod env;

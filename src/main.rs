@@ -9,10 +9,19 @@ fn main() -> ExitCode {
     let Some(command) = cli.command else {
         return open_viewer(cli.store, cli.read_only);
     };
+    // A plot shows runs in the colours the viewer shows them in on this machine.
+    #[cfg(feature = "viewer")]
+    let command = match command {
+        mlscope::cli::Command::Plot(mut args) => {
+            args.remembered_colors = mlscope::viewer::remembered_run_colors();
+            mlscope::cli::Command::Plot(args)
+        }
+        other => other,
+    };
     let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut err = stderr.lock();
+    // Not locked for the whole command: progress bars draw on stderr from their own thread.
+    let mut err = std::io::stderr();
     let result = mlscope::cli::run(command, &mut out, &mut err);
     drop(out);
     match result {

@@ -2,13 +2,15 @@
 //! with `--out DIR`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde_json::json;
 
 use super::output::{Format, Grid, write_json};
+use super::progress::Progress;
 use super::{Common, open};
+use crate::artifacts::{ArtifactPath, ArtifactRepository};
 use crate::error::{Error, Result};
 
 /// `mlscope artifacts`.
@@ -50,7 +52,7 @@ pub fn run(args: ArtifactsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
                 args.run_id
             )));
         }
-        let local = repo.download(path, dir)?;
+        let local = download(repo.as_ref(), path, dir)?;
         return writeln!(out, "{}", local.display()).map_err(io);
     }
 
@@ -113,6 +115,45 @@ fn print(
             }
         }
     }
+}
+
+/// Downloads `path` (a file, a folder, or `""`: everything) into `dir` as
+/// [`ArtifactRepository::download`] does, one file at a time through it so that a progress bar
+/// (on a terminal) counts the files and bytes done.
+fn download(repo: &dyn ArtifactRepository, path: &str, dir: &Path) -> Result<PathBuf> {
+    let target = ArtifactPath::parse(path)?.to_local(dir);
+    let entries = if path.is_empty() {
+        repo.list_recursive(path)?
+    } else {
+        let info = repo.stat(path)?;
+        if info.is_dir {
+            repo.list_recursive(path)?
+        } else {
+            vec![info]
+        }
+    };
+    let files = entries.iter().filter(|e| !e.is_dir).count();
+    if files <= 1 && entries.iter().all(|e| !e.is_dir) {
+        // One file (or none): the repository's own call, a spinner while it runs.
+        let _progress = (files == 1).then(|| Progress::bytes(&format!("downloading {path}"), 0));
+        return repo.download(path, dir);
+    }
+    let total: u64 = entries.iter().filter_map(|e| e.file_size).sum();
+    let progress = Progress::bytes(&format!("downloading {files} files"), total);
+    std::fs::create_dir_all(&target)
+        .map_err(|e| Error::io("cannot create download directory", &target, e))?;
+    for entry in &entries {
+        if entry.is_dir {
+            let local = ArtifactPath::parse(&entry.path)?.to_local(dir);
+            std::fs::create_dir_all(&local)
+                .map_err(|e| Error::io("cannot create download directory", local, e))?;
+        } else {
+            progress.set_message(format!("downloading {}", entry.path));
+            repo.download(&entry.path, dir)?;
+            progress.inc(entry.file_size.unwrap_or(0));
+        }
+    }
+    Ok(target)
 }
 
 /// Long paths lose their middle, not their end (image-step names differ only at the end).

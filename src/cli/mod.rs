@@ -2,7 +2,10 @@
 //! history, offline, on any store (`mlruns` folder or `sqlite:` database).
 
 pub mod artifacts;
+pub mod desktop;
 pub mod output;
+pub mod plot;
+pub mod progress;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -61,6 +64,11 @@ pub enum Command {
     History(HistoryArgs),
     /// List a run's artifacts with sizes, or download them with --out DIR.
     Artifacts(artifacts::ArtifactsArgs),
+    /// Draw metrics of an experiment's runs to a PNG or SVG file, as the viewer's charts do.
+    Plot(plot::PlotArgs),
+    /// Add mlscope to the desktop's launcher and "Open with" for folders and .db files (per
+    /// user, no root; --uninstall removes it).
+    InstallDesktop(desktop::InstallDesktopArgs),
 }
 
 /// Options every command shares.
@@ -153,6 +161,8 @@ pub fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result
         Command::Describe(args) => describe(args, out, err),
         Command::History(args) => history(args, out, err),
         Command::Artifacts(args) => artifacts::run(args, out, err),
+        Command::Plot(args) => plot::run(args, out, err),
+        Command::InstallDesktop(args) => desktop::run(args, out, err),
     }
 }
 
@@ -345,12 +355,16 @@ fn runs(args: RunsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> 
             order_by: args.order_by.clone(),
             page_token: None,
         };
+        let progress = progress::Progress::items("reading runs", 0);
         let page = collect_pages(args.max_results, |page_token| {
-            client.search_runs(&RunQuery {
+            let page = client.search_runs(&RunQuery {
                 page_token,
                 ..query.clone()
-            })
+            })?;
+            progress.inc(page.items.len() as u64);
+            Ok(page)
         })?;
+        drop(progress);
         (page.items, page.warnings)
     };
     report_warnings(err, &warnings);

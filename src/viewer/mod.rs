@@ -33,7 +33,8 @@
 //!   ([`crate::TrackingStore::metric_history_since`]), a run is read again, or the lists are
 //!   reloaded. F5 reloads all.
 //!
-//! Everything but [`run`], [`run_with`], [`App`], [`ViewerOptions`] and [`Persisted`] is
+//! Everything but [`run`], [`run_with`], [`remembered_run_colors`], [`App`], [`ViewerOptions`]
+//! and [`Persisted`] is
 //! private to the crate; tests and benches reach internals through [`testing`].
 
 mod app;
@@ -48,7 +49,7 @@ pub(crate) mod experiments_panel;
 pub(crate) mod filter_bar;
 mod fonts;
 pub(crate) mod image_grid;
-pub(crate) mod lod;
+pub(crate) use crate::chart::lod;
 #[cfg(test)]
 mod panel_tests;
 pub(crate) mod run_details;
@@ -79,11 +80,14 @@ pub mod testing {
     pub use super::filter_bar::{FilterBar, FilterError};
     pub use super::image_grid::ImageGrid;
     pub use super::lod::{Pyramid, reduce_brute};
-    pub use super::runs_model::{ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey};
+    pub use super::runs_model::{
+        ColumnId, ColumnPrefs, MetricAgg, Row, RunSet, SortKey, SortValue, build_rows,
+    };
     pub use super::runs_table::RunsTable;
     pub use super::sweep::dims::{Dim, DimColumn};
     pub use super::table_view::{TableData, TableView};
     pub use super::text_view::{TextDoc, TextView, TextViewState};
+    pub use super::theme::{PALETTE, assign_colors};
     pub use super::worker::{ArtifactRoot, Series, TagChange, WriteOp};
 }
 
@@ -98,13 +102,17 @@ pub fn run(store: Option<String>) -> eframe::Result<()> {
 
 /// Opens the viewer window with options and returns when it is closed.
 pub fn run_with(options: ViewerOptions) -> eframe::Result<()> {
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title(window_title(options.store.as_deref()))
+        .with_inner_size([1400.0, 900.0])
+        .with_min_inner_size([640.0, 400.0])
+        .with_drag_and_drop(true)
+        .with_app_id("mlscope");
+    if let Some(icon) = window_icon() {
+        viewport = viewport.with_icon(std::sync::Arc::new(icon));
+    }
     let native = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title(window_title(options.store.as_deref()))
-            .with_inner_size([1400.0, 900.0])
-            .with_min_inner_size([640.0, 400.0])
-            .with_drag_and_drop(true)
-            .with_app_id("mlscope"),
+        viewport,
         ..Default::default()
     };
     eframe::run_native(
@@ -117,9 +125,69 @@ pub fn run_with(options: ViewerOptions) -> eframe::Result<()> {
     )
 }
 
+/// The application id: the window's (Wayland app id, X11 class) and the name of the folder
+/// eframe keeps the viewer's state in.
+const APP_ID: &str = "mlscope";
+
+/// The run colours the viewer remembers on this machine (given from the palette, or chosen by
+/// the user), read from eframe's storage file through the viewer's own loading without
+/// writing anything; empty when the viewer never ran here or its file cannot be read.
+pub fn remembered_run_colors() -> std::collections::BTreeMap<String, [u8; 3]> {
+    /// eframe's storage as saved: a RON map of keys to RON values (read-only here).
+    struct Saved(std::collections::HashMap<String, String>);
+    impl eframe::Storage for Saved {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, _: &str, _: String) {}
+        fn remove_string(&mut self, _: &str) {}
+        fn flush(&mut self) {}
+    }
+    let saved = eframe::storage_dir(APP_ID)
+        .and_then(|dir| std::fs::read_to_string(dir.join("app.ron")).ok())
+        .and_then(|text| ron::from_str(&text).ok())
+        .map(Saved);
+    match saved {
+        Some(saved) if saved.0.contains_key(app::STORAGE_KEY) => {
+            App::load_persisted(Some(&saved)).run_colors
+        }
+        _ => std::collections::BTreeMap::new(),
+    }
+}
+
+/// The window icon, `assets/icon/mlscope.png` (the launcher's icon too).
+const ICON_PNG: &[u8] = include_bytes!("../../assets/icon/mlscope.png");
+
+/// Side of the window icon in pixels. The bundled 256 px icon is scaled down: on X11 the icon
+/// is one property of `2 + side²` words, and a 256 px one (65,538 words) is over the 65,535
+/// words of a plain X request, so winit's request fails and the window shows no icon at all.
+const WINDOW_ICON_SIDE: u32 = 128;
+
+/// The decoded window icon (`None` only if the bundled PNG were broken: then the system's
+/// default icon is shown rather than failing to start).
+fn window_icon() -> Option<egui::IconData> {
+    let icon = image::load_from_memory(ICON_PNG).ok()?.to_rgba8();
+    let side = WINDOW_ICON_SIDE;
+    let icon = image::imageops::resize(&icon, side, side, image::imageops::FilterType::Triangle);
+    Some(egui::IconData {
+        width: icon.width(),
+        height: icon.height(),
+        rgba: icon.into_raw(),
+    })
+}
+
 fn window_title(store: Option<&str>) -> String {
     match store {
         Some(s) => format!("mlscope — {s}"),
         None => "mlscope".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_window_icon_decodes() {
+        let icon = super::window_icon().map(|i| (i.width, i.height, i.rgba.len()));
+        assert_eq!(icon, Some((128, 128, 128 * 128 * 4)));
     }
 }

@@ -42,7 +42,7 @@ use super::theme;
 use super::worker::{Worker, WriteOp};
 
 /// Key under which the UI state is persisted.
-const STORAGE_KEY: &str = "mlscope-viewer";
+pub(crate) const STORAGE_KEY: &str = "mlscope-viewer";
 /// Time spent draining worker answers per frame before asking for another frame.
 const ANSWER_BUDGET: Duration = Duration::from_millis(8);
 
