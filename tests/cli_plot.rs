@@ -304,7 +304,14 @@ fn viewer_colours(uri: &str) -> Vec<(String, [u8; 3])> {
         .map(std::sync::Arc::new)
         .collect();
     let set = RunSet::new(runs, 0);
-    let rows = build_rows(&set, "", &Default::default(), &|_, _| SortValue::None, &[]);
+    let rows = build_rows(
+        &set,
+        "",
+        &Default::default(),
+        &|_, _| SortValue::None,
+        &[],
+        &|_| false,
+    );
     let order: Vec<&str> = rows
         .iter()
         .map(|r| set.runs[r.run].info.run_id.as_str())
