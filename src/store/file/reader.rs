@@ -371,6 +371,7 @@ impl FileStore {
         warnings: &mut Vec<StoreWarning>,
     ) -> Vec<Run> {
         let candidates = self.listing_candidates(experiments, warnings);
+        self.take_from_index(&candidates);
         let results = parallel_map(&candidates, |run_dir| self.read_listed_run(run_dir, view));
         self.finish_listing(experiments, &candidates);
         let mut runs = Vec::with_capacity(results.len());
@@ -393,6 +394,13 @@ impl FileStore {
             candidates.extend(self.run_dirs(experiment, warnings));
         }
         candidates
+    }
+
+    /// Takes the runs of `candidates` that the persistent index holds into the run cache
+    /// (each listing does this just before reading them, a batch at a time when streaming).
+    pub(crate) fn take_from_index(&self, candidates: &[RunDir]) {
+        let dirs: Vec<&Path> = candidates.iter().map(|c| c.path.as_path()).collect();
+        self.run_cache.take_from_index(&self.root, &dirs);
     }
 
     /// Orders run folders newest first as far as known without reading them: runs never read

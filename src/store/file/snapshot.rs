@@ -26,9 +26,7 @@ use crate::error::StoreWarning;
 use crate::model::{Run, ViewType};
 use crate::store::file::paths::is_temp_name;
 use crate::store::file::paths::{INPUTS_DIR, META_FILE, METRICS_DIR, PARAMS_DIR, TAGS_DIR};
-use crate::store::index::{
-    IndexEntry, IndexOptions, Reader, RunIndex, Writer, decode_run, encode_run,
-};
+use crate::store::index::{IndexEntry, IndexOptions, RunIndex, Writer, decode_run, encode_run};
 use crate::store::{Page, RunQuery};
 
 /// Files modified this recently are not trusted to show a later change in their stamp.
@@ -80,10 +78,12 @@ impl Stamp {
     }
 }
 
-/// The stamps of every file a run listing reads in one run folder, in a fixed order.
+/// The stamps of every file a run listing reads in one run folder, in a fixed order, kept as
+/// a 128-bit digest of their encoding (the stamps themselves take ~3 KB a run; two different
+/// sets of stamps giving the same digest is a 2^-128 chance, far below a disk's error rate).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fingerprint {
-    entries: Vec<(Box<str>, Stamp)>,
+    digest: [u8; 16],
     /// Whether a file was modified within [`RACY_SECONDS`] of taking the fingerprint.
     racy: bool,
 }
@@ -108,7 +108,10 @@ impl Fingerprint {
                 (Some(m), Some(h)) => m >= h,
                 _ => true,
             });
-        Some(Fingerprint { entries, racy })
+        Some(Fingerprint {
+            digest: digest_of(&entries),
+            racy,
+        })
     }
 }
 
@@ -184,39 +187,32 @@ impl Stamp {
     }
 }
 
+/// The MD5 digest of the stamps' encoding (names, sizes, times, inodes, in order).
+fn digest_of(entries: &[(Box<str>, Stamp)]) -> [u8; 16] {
+    use md5::{Digest, Md5};
+    let mut w = Writer(Vec::with_capacity(entries.len() * 72));
+    w.len(entries.len());
+    for (name, stamp) in entries {
+        w.str(name);
+        w.u64(stamp.len);
+        w.time(stamp.modified);
+        w.u64(stamp.inode);
+        w.i64(stamp.changed.0);
+        w.i64(stamp.changed.1);
+    }
+    Md5::digest(&w.0).into()
+}
+
 impl Fingerprint {
-    /// The stamps as bytes for the persistent index (a fingerprint is only kept when not racy).
+    /// The digest as bytes for the persistent index (a fingerprint is only kept when not racy).
     fn encode(&self) -> Vec<u8> {
-        let mut w = Writer(Vec::with_capacity(self.entries.len() * 48));
-        w.len(self.entries.len());
-        for (name, stamp) in &self.entries {
-            w.str(name);
-            w.u64(stamp.len);
-            w.time(stamp.modified);
-            w.u64(stamp.inode);
-            w.i64(stamp.changed.0);
-            w.i64(stamp.changed.1);
-        }
-        w.0
+        self.digest.to_vec()
     }
 
     /// [`Self::encode`]'s bytes back; `None` for anything else.
     fn decode(bytes: &[u8]) -> Option<Fingerprint> {
-        let mut r = Reader(bytes);
-        let n = r.len()?;
-        let mut entries = Vec::with_capacity(n);
-        for _ in 0..n {
-            let name: Box<str> = r.str()?.into();
-            let stamp = Stamp {
-                len: r.u64()?,
-                modified: r.time()?,
-                inode: r.u64()?,
-                changed: (r.i64()?, r.i64()?),
-            };
-            entries.push((name, stamp));
-        }
-        r.is_empty().then_some(Fingerprint {
-            entries,
+        Some(Fingerprint {
+            digest: bytes.try_into().ok()?,
             racy: false,
         })
     }
@@ -227,6 +223,11 @@ impl Fingerprint {
 #[derive(Debug, Default)]
 pub(crate) struct RunCache {
     runs: Mutex<HashMap<PathBuf, (Fingerprint, Arc<Run>)>>,
+    /// Runs the persistent index holds that were not taken from it yet, with their start times
+    /// (to order a listing newest first): a listing takes each batch of runs from the index
+    /// just before it needs them ([`RunCache::take_from_index`]), so its first batch does not
+    /// wait for the whole index to be read and decoded.
+    unloaded: Mutex<HashMap<PathBuf, Option<i64>>>,
     persisted: Mutex<Persisted>,
     /// Runs served from a kept copy so far (tests check that the index is really used).
     reused: std::sync::atomic::AtomicU64,
@@ -255,7 +256,8 @@ impl RunCache {
         }
     }
 
-    /// Loads the persistent index of the store at `root` into this cache, once.
+    /// Opens the persistent index of the store at `root`, once, and notes which runs it holds
+    /// (with their start times); the runs themselves are taken from it as listings need them.
     pub(crate) fn load_index(&self, root: &Path) {
         let Ok(mut p) = self.persisted.lock() else {
             return;
@@ -270,8 +272,50 @@ impl RunCache {
         let Some(index) = RunIndex::open(&options, root, false) else {
             return;
         };
-        let entries = index.load();
+        let Some(heads) = index.heads() else {
+            return;
+        };
         p.index = Some(index);
+        drop(p);
+        let read = self.runs.lock().map(|runs| {
+            heads
+                .into_iter()
+                .map(|(dir, start)| (root.join(dir), start))
+                .filter(|(dir, _)| !runs.contains_key(dir))
+                .collect::<Vec<_>>()
+        });
+        if let (Ok(heads), Ok(mut unloaded)) = (read, self.unloaded.lock()) {
+            // A run read by this process already is newer than the index's.
+            unloaded.extend(heads);
+        }
+    }
+
+    /// Decodes the runs of `dirs` that the persistent index holds and this cache does not
+    /// have yet (damaged entries are left out: those runs are read from the store).
+    pub(crate) fn take_from_index(&self, root: &Path, dirs: &[&Path]) {
+        let wanted: Vec<&Path> = match self.unloaded.lock() {
+            Ok(mut unloaded) if !unloaded.is_empty() => dirs
+                .iter()
+                .copied()
+                .filter(|d| unloaded.remove(*d).is_some())
+                .collect(),
+            _ => return,
+        };
+        if wanted.is_empty() {
+            return;
+        }
+        let relative: Vec<String> = wanted
+            .iter()
+            .filter_map(|d| d.strip_prefix(root).ok())
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect();
+        let entries = match self.persisted.lock() {
+            Ok(p) => match &p.index {
+                Some(index) => index.entries(&relative),
+                None => return,
+            },
+            Err(_) => return,
+        };
         let decoded: Vec<_> = crate::store::file::reader::parallel_map(&entries, |e| {
             Some((
                 root.join(&e.dir),
@@ -281,7 +325,6 @@ impl RunCache {
         });
         if let Ok(mut runs) = self.runs.lock() {
             for (dir, fp, run) in decoded.into_iter().flatten() {
-                // A run read by this process already is newer than the index's.
                 runs.entry(dir).or_insert((fp, run));
             }
         }
@@ -299,10 +342,11 @@ impl RunCache {
         let Some(options) = p.options.clone() else {
             return;
         };
+        let not_taken = self.unloaded.lock().map_or(0, |u| u.len());
         let Ok(runs) = self.runs.lock() else {
             return;
         };
-        if runs.len() < options.min_runs {
+        if runs.len() + not_taken < options.min_runs {
             return;
         }
         if p.index.is_none() {
@@ -322,6 +366,7 @@ impl RunCache {
                     dir: relative(dir)?,
                     fingerprint: fp.encode(),
                     run: encode_run(run),
+                    start_time: run.info.start_time,
                 })
             })
             .collect();
@@ -369,11 +414,15 @@ impl RunCache {
 
     /// The start time of each kept run (`None`: not kept), without checking its files.
     pub(crate) fn start_times(&self, dirs: &[&Path]) -> Vec<Option<Option<i64>>> {
-        let Ok(runs) = self.runs.lock() else {
+        let (Ok(runs), Ok(unloaded)) = (self.runs.lock(), self.unloaded.lock()) else {
             return vec![None; dirs.len()];
         };
         dirs.iter()
-            .map(|d| runs.get(*d).map(|(_, r)| r.info.start_time))
+            .map(|d| {
+                runs.get(*d)
+                    .map(|(_, r)| r.info.start_time)
+                    .or_else(|| unloaded.get(*d).copied())
+            })
             .collect()
     }
 
@@ -385,6 +434,9 @@ impl RunCache {
     /// Keeps `run`, read after taking `fingerprint`, unless its files are too fresh to trust.
     pub(crate) fn put(&self, dir: PathBuf, fingerprint: Fingerprint, run: Arc<Run>) {
         let kept = !fingerprint.racy;
+        if let Ok(mut unloaded) = self.unloaded.lock() {
+            unloaded.remove(&dir);
+        }
         if let Ok(mut runs) = self.runs.lock() {
             if kept {
                 runs.insert(dir.clone(), (fingerprint, run));
@@ -407,6 +459,15 @@ impl RunCache {
                 keep
             });
         }
+        if let Ok(mut unloaded) = self.unloaded.lock() {
+            unloaded.retain(|dir, _| {
+                let keep = dir.parent() != Some(experiment) || present.contains(dir.as_path());
+                if !keep {
+                    gone.push(dir.clone());
+                }
+                keep
+            });
+        }
         for dir in gone {
             self.note(&dir, false);
         }
@@ -417,6 +478,9 @@ impl RunCache {
         let mut gone = Vec::new();
         if let Ok(mut runs) = self.runs.lock() {
             gone.extend(runs.drain().map(|(dir, _)| dir));
+        }
+        if let Ok(mut unloaded) = self.unloaded.lock() {
+            gone.extend(unloaded.drain().map(|(dir, _)| dir));
         }
         for dir in gone {
             self.note(&dir, false);
