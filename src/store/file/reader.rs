@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::error::{Error, Result, StoreWarning};
 use crate::model::validation::{validate_experiment_id, validate_run_id};
@@ -441,11 +440,7 @@ impl FileStore {
         if let Some(fp) = &fingerprint
             && let Some(run) = self.run_cache.get(&run_dir.path, fp)
         {
-            let run = run
-                .info
-                .lifecycle_stage
-                .matches(view)
-                .then(|| (*run).clone());
+            let run = run.info.lifecycle_stage.matches(view).then_some(run);
             return (run, Vec::new());
         }
         let mut local = Vec::new();
@@ -456,8 +451,7 @@ impl FileStore {
                 if local.is_empty()
                     && let Some(fp) = fingerprint
                 {
-                    self.run_cache
-                        .put(run_dir.path.clone(), fp, Arc::new(run.clone()));
+                    self.run_cache.put(run_dir.path.clone(), fp, &run);
                 }
                 Some(run)
             }

@@ -1,9 +1,10 @@
-//! What makes listing a large store cheap: parsed runs kept in memory and checked against the
-//! disk before each use, and the result of a search kept for its next pages.
+//! What makes listing a large store cheap: runs kept in memory and checked against the disk
+//! before each use, and the result of a search kept for its next pages.
 //!
-//! * [`RunCache`]: each run read for a listing is kept with the stamps (size, modification
-//!   time, inode) of every file the read looked at (params: their names; MLflow never changes
-//!   a param file). The next listing lists the run's folders and
+//! * [`RunCache`]: each run read for a listing is kept, encoded as in the persistent index,
+//!   with a digest of the stamps (size, modification time, inode) of every file the read
+//!   looked at (params: their names; MLflow never changes a param file). The next listing lists
+//!   the run's folders and
 //!   compares stamps (a `stat` per file, no `open`/`read`); the run is read again when anything
 //!   differs. Runs whose files were modified in the last [`RACY_SECONDS`] are not kept (a
 //!   rewrite of the same size within the file system's timestamp granularity would look
@@ -218,11 +219,21 @@ impl Fingerprint {
     }
 }
 
+/// A run kept by a [`RunCache`]: encoded as in the persistent index (~1.5 KB for a run of
+/// 20 params, 10 metrics and 5 tags, against ~6 KB as a `Run`; the viewer holds its own `Run`s,
+/// so the cache should not hold a second full copy) and decoded for each listing that uses it.
+#[derive(Debug)]
+struct Kept {
+    fingerprint: Fingerprint,
+    start_time: Option<i64>,
+    run: Arc<[u8]>,
+}
+
 /// Runs read for listings, by run folder, with the fingerprint taken before each was read;
 /// optionally backed by the persistent index of `store::index`.
 #[derive(Debug, Default)]
 pub(crate) struct RunCache {
-    runs: Mutex<HashMap<PathBuf, (Fingerprint, Arc<Run>)>>,
+    runs: Mutex<HashMap<PathBuf, Kept>>,
     /// Runs the persistent index holds that were not taken from it yet, with their start times
     /// (to order a listing newest first): a listing takes each batch of runs from the index
     /// just before it needs them ([`RunCache::take_from_index`]), so its first batch does not
@@ -316,16 +327,17 @@ impl RunCache {
             },
             Err(_) => return,
         };
-        let decoded: Vec<_> = crate::store::file::reader::parallel_map(&entries, |e| {
-            Some((
-                root.join(&e.dir),
-                Fingerprint::decode(&e.fingerprint)?,
-                Arc::new(decode_run(&e.run)?),
-            ))
-        });
         if let Ok(mut runs) = self.runs.lock() {
-            for (dir, fp, run) in decoded.into_iter().flatten() {
-                runs.entry(dir).or_insert((fp, run));
+            for e in entries {
+                // Decoded when used: an entry that does not decode is then read again.
+                let Some(fingerprint) = Fingerprint::decode(&e.fingerprint) else {
+                    continue;
+                };
+                runs.entry(root.join(&e.dir)).or_insert(Kept {
+                    fingerprint,
+                    start_time: e.start_time,
+                    run: e.run.into(),
+                });
             }
         }
     }
@@ -361,12 +373,12 @@ impl RunCache {
         let entries: Vec<IndexEntry> = changed
             .iter()
             .filter_map(|dir| {
-                let (fp, run) = runs.get(*dir)?;
+                let kept = runs.get(*dir)?;
                 Some(IndexEntry {
                     dir: relative(dir)?,
-                    fingerprint: fp.encode(),
-                    run: encode_run(run),
-                    start_time: run.info.start_time,
+                    fingerprint: kept.fingerprint.encode(),
+                    run: kept.run.to_vec(),
+                    start_time: kept.start_time,
                 })
             })
             .collect();
@@ -401,15 +413,17 @@ impl RunCache {
     }
 
     /// The run kept for `dir` if its files still look the same.
-    pub(crate) fn get(&self, dir: &Path, now: &Fingerprint) -> Option<Arc<Run>> {
-        let runs = self.runs.lock().ok()?;
-        let (kept, run) = runs.get(dir)?;
-        let same = kept == now;
-        if same {
-            self.reused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        same.then(|| run.clone())
+    pub(crate) fn get(&self, dir: &Path, now: &Fingerprint) -> Option<Run> {
+        let bytes = {
+            let runs = self.runs.lock().ok()?;
+            let kept = runs.get(dir)?;
+            (kept.fingerprint == *now).then(|| Arc::clone(&kept.run))?
+        };
+        // Decoded outside the lock: listings decode on several threads.
+        let run = decode_run(&bytes)?;
+        self.reused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(run)
     }
 
     /// The start time of each kept run (`None`: not kept), without checking its files.
@@ -420,7 +434,7 @@ impl RunCache {
         dirs.iter()
             .map(|d| {
                 runs.get(*d)
-                    .map(|(_, r)| r.info.start_time)
+                    .map(|k| k.start_time)
                     .or_else(|| unloaded.get(*d).copied())
             })
             .collect()
@@ -432,14 +446,19 @@ impl RunCache {
     }
 
     /// Keeps `run`, read after taking `fingerprint`, unless its files are too fresh to trust.
-    pub(crate) fn put(&self, dir: PathBuf, fingerprint: Fingerprint, run: Arc<Run>) {
+    pub(crate) fn put(&self, dir: PathBuf, fingerprint: Fingerprint, run: &Run) {
         let kept = !fingerprint.racy;
         if let Ok(mut unloaded) = self.unloaded.lock() {
             unloaded.remove(&dir);
         }
         if let Ok(mut runs) = self.runs.lock() {
             if kept {
-                runs.insert(dir.clone(), (fingerprint, run));
+                let kept = Kept {
+                    fingerprint,
+                    start_time: run.info.start_time,
+                    run: encode_run(run).into(),
+                };
+                runs.insert(dir.clone(), kept);
             } else {
                 runs.remove(&dir);
             }
@@ -518,7 +537,14 @@ struct Listing {
     next_token: String,
     /// Offset that token stands for.
     next_offset: usize,
-    runs: Vec<Run>,
+    /// The runs from offset `first` on (those of pages not served yet), encoded as in the
+    /// persistent index: a search whose first page is small (the viewer's "newest runs" look)
+    /// does not keep a second full copy of the store in memory.
+    runs: Vec<Vec<u8>>,
+    /// Offset of `runs[0]`.
+    first: usize,
+    /// Offset past the last run.
+    len: usize,
     warnings: Vec<StoreWarning>,
     /// The store's write counter when the first page was read.
     writes: u64,
@@ -547,16 +573,17 @@ impl Listings {
         let i = listings
             .iter()
             .position(|l| l.key == key && l.next_token == token && l.next_offset == offset)?;
-        let end = offset
-            .saturating_add(query.max_results)
-            .min(listings[i].runs.len());
-        let items = listings[i]
+        let l = &listings[i];
+        let end = offset.saturating_add(query.max_results).min(l.len);
+        let items = l
             .runs
-            .get(offset..end)
+            .get(offset.checked_sub(l.first)?..end.checked_sub(l.first)?)
             .unwrap_or_default()
-            .to_vec();
-        let warnings = listings[i].warnings.clone();
-        let next_page_token = if end < listings[i].runs.len() {
+            .iter()
+            .map(|bytes| decode_run(bytes))
+            .collect::<Option<Vec<Run>>>()?;
+        let warnings = l.warnings.clone();
+        let next_page_token = if end < l.len {
             let t = crate::search::encode_page_token(end);
             listings[i].next_token = t.clone();
             listings[i].next_offset = end;
@@ -572,7 +599,8 @@ impl Listings {
         })
     }
 
-    /// Keeps a search's whole result after its page at `offset` was served with `token`.
+    /// Keeps a search's result after its page at `offset` was served with `token` (the runs
+    /// from `next_offset` on).
     pub(crate) fn keep(
         &self,
         query: &RunQuery,
@@ -582,6 +610,13 @@ impl Listings {
         next_offset: usize,
         writes: u64,
     ) {
+        let len = runs.len();
+        let runs: Vec<Vec<u8>> = runs
+            .get(next_offset..)
+            .unwrap_or_default()
+            .iter()
+            .map(encode_run)
+            .collect();
         let Ok(mut listings) = self.listings.lock() else {
             return;
         };
@@ -595,6 +630,8 @@ impl Listings {
             next_token: token.to_string(),
             next_offset,
             runs,
+            first: next_offset,
+            len,
             warnings,
             writes,
             created: Instant::now(),
