@@ -283,8 +283,12 @@ impl RunCache {
         let Some(index) = RunIndex::open(&options, root, false) else {
             return;
         };
-        let Some(heads) = index.heads() else {
-            return;
+        let heads = match index.heads() {
+            Ok(heads) => heads,
+            Err(e) => {
+                index.discard_if_damaged(&e);
+                return;
+            }
         };
         p.index = Some(index);
         drop(p);
