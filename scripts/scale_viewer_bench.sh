@@ -29,8 +29,8 @@ for rep in $(seq "$reps"); do
   hwm=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$pid/status" 2>/dev/null || echo "?")
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  first=$(grep -o "first rows after [0-9.]* ms ([0-9]* runs)" "$log" | head -1)
-  all=$(grep -o "all rows after [0-9.]* ms ([0-9]* runs[^)]*)" "$log" | head -1)
+  first=$(grep -o "first rows after [0-9.]* ms ([0-9]* runs)" "$log" | head -1 || true)
+  all=$(grep -o "all rows after [0-9.]* ms ([0-9]* runs[^)]*)" "$log" | head -1 || true)
   echo "rep $rep: $first; $all; peak RSS $hwm"
   rm -f "$log"
 done
