@@ -1,9 +1,10 @@
 //! A persistent index of a file store's runs, kept outside the store (issue 18).
 //!
 //! Listing an `mlruns` folder means reading ~40 small files per run; the index keeps what a
-//! listing read (each run with its params, tags, latest metrics and inputs) together with the
-//! stamps of the files it came from (size, modification time in ns, inode and status-change
-//! time). A later listing, in this process or another, `stat`s the files and uses a kept run
+//! listing read (each run with its params, tags, latest metrics and inputs) together with a
+//! digest of the stamps of the files it came from (size, modification time in ns, inode and
+//! status-change time) and the run's start time (to order a listing newest first before any run
+//! is decoded: listings take runs from the index a batch at a time). A later listing, in this process or another, `stat`s the files and uses a kept run
 //! only when every stamp is the same; anything else is read again from the store. So the index
 //! can make a listing faster, never different:
 //!
