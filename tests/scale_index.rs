@@ -451,3 +451,121 @@ fn sqlite_streams_the_same_runs_in_the_same_order_as_its_pages() {
         }
     }
 }
+
+/// Entries of the index file (`SELECT count(*) FROM runs`).
+fn index_entries(f: &Fixture) -> i64 {
+    let files = f.index_files();
+    assert_eq!(files.len(), 1, "one index file");
+    let conn = rusqlite::Connection::open(&files[0]).expect("open index");
+    conn.query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .expect("count")
+}
+
+#[test]
+fn a_stream_stopped_after_its_first_batch_leaves_the_rest_in_the_index() {
+    // The index hands runs over a batch at a time: a stream stopped early took only its first
+    // batch from it; a full listing on the same store afterwards still sees every run, from
+    // the index, and the same as without it.
+    let f = Fixture::new(300);
+    std::thread::sleep(SETTLE);
+    let (_, expected) = same_both_ways(&f);
+    let store = f.indexed();
+    let mut first = 0;
+    store
+        .stream_runs(&RunQuery::new([f.experiment.clone()]), &mut |batch| {
+            first = batch.runs.len();
+            false
+        })
+        .expect("stream");
+    assert!(first > 0 && first < 300, "first batch of {first} runs");
+    assert_eq!(store.runs_reused(), first as u64, "only the first batch");
+    assert_eq!(listing(&store, &f.experiment, ViewType::All).0, expected);
+    assert_eq!(store.runs_reused(), first as u64 + 300);
+    assert_eq!(index_entries(&f), 300);
+}
+
+#[test]
+fn runs_removed_before_they_were_taken_from_the_index_are_forgotten_by_it() {
+    let f = Fixture::new(12);
+    std::thread::sleep(SETTLE);
+    let (_, runs) = same_both_ways(&f);
+    assert_eq!(index_entries(&f), 12);
+    // Removed underneath while no store had them in memory.
+    for run in &runs[..3] {
+        fs::remove_dir_all(f.run_dir(&run.info.run_id)).expect("remove run folder");
+    }
+    let (store, now) = same_both_ways(&f);
+    assert_eq!(now.len(), 9);
+    assert!(store.runs_reused() >= 9);
+    assert_eq!(index_entries(&f), 9, "the removed runs left the index");
+}
+
+#[test]
+fn a_second_experiment_is_taken_from_the_index_only_when_listed() {
+    let f = Fixture::new(6);
+    let writer = f.plain();
+    let other = writer
+        .create_experiment("scale-index-other", None, &[])
+        .expect("experiment");
+    let g = Fixture {
+        _tmp: tempfile::tempdir().expect("unused temp dir"),
+        root: f.root.clone(),
+        index_dir: f.index_dir.clone(),
+        experiment: other.clone(),
+    };
+    let added: Vec<String> = (0..4).map(|i| g.add_run(&writer, 50 + i)).collect();
+    std::thread::sleep(SETTLE);
+    // One listing of both experiments writes every run into the index.
+    let both = f.indexed();
+    let mut query = RunQuery::new([f.experiment.clone(), other.clone()]);
+    query.max_results = 100;
+    assert_eq!(both.search_runs(&query).expect("search").items.len(), 10);
+    assert_eq!(index_entries(&f), 10);
+    // A new store lists the first experiment: the other's runs stay in the index untouched.
+    let store = f.indexed();
+    let _ = listing(&store, &f.experiment, ViewType::All);
+    assert_eq!(store.runs_reused(), 6);
+    assert_eq!(index_entries(&f), 10);
+    // The other experiment changes underneath, then the same store lists it.
+    writer
+        .set_tag(&added[0], &RunTag::new("late", "yes"))
+        .expect("tag");
+    fs::remove_dir_all(g.run_dir(&added[1])).expect("remove run folder");
+    let (with, _) = listing(&store, &other, ViewType::All);
+    let (without, _) = listing(&f.plain(), &other, ViewType::All);
+    assert_eq!(with, without);
+    assert_eq!(with.len(), 3);
+    assert_eq!(tag(&with, &added[0], "late"), Some("yes"));
+    assert_eq!(
+        store.runs_reused(),
+        6 + 2,
+        "the two unchanged runs of the other experiment"
+    );
+    // The removed run left the index, and so did the one just tagged (too fresh to keep).
+    assert_eq!(index_entries(&f), 8);
+}
+
+#[test]
+fn an_index_damaged_past_its_first_pages_is_rebuilt() {
+    // The index is not checked whole when opened (that would read all of it before the first
+    // batch): damage met by a later statement deletes it, and the next listing writes it anew.
+    let f = Fixture::new(60);
+    std::thread::sleep(SETTLE);
+    let (_, expected) = same_both_ways(&f);
+    let files = f.index_files();
+    assert_eq!(files.len(), 1);
+    let len = fs::metadata(&files[0]).expect("stat index").len();
+    assert!(len > 6 * 4096, "index of {len} bytes");
+    // Its schema and meta pages stay, the runs' pages are cut off.
+    let file = OpenOptions::new()
+        .write(true)
+        .open(&files[0])
+        .expect("open index");
+    file.set_len(6 * 4096).expect("truncate");
+    drop(file);
+    let (_, runs) = same_both_ways(&f);
+    assert_eq!(runs, expected);
+    let (store, runs) = same_both_ways(&f);
+    assert_eq!(runs, expected);
+    assert!(store.runs_reused() >= 60, "reused {}", store.runs_reused());
+}

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::error::{Error, Result, StoreWarning};
 use crate::model::validation::{validate_experiment_id, validate_run_id};
@@ -371,6 +370,7 @@ impl FileStore {
         warnings: &mut Vec<StoreWarning>,
     ) -> Vec<Run> {
         let candidates = self.listing_candidates(experiments, warnings);
+        self.take_from_index(&candidates);
         let results = parallel_map(&candidates, |run_dir| self.read_listed_run(run_dir, view));
         self.finish_listing(experiments, &candidates);
         let mut runs = Vec::with_capacity(results.len());
@@ -393,6 +393,13 @@ impl FileStore {
             candidates.extend(self.run_dirs(experiment, warnings));
         }
         candidates
+    }
+
+    /// Takes the runs of `candidates` that the persistent index holds into the run cache
+    /// (each listing does this just before reading them, a batch at a time when streaming).
+    pub(crate) fn take_from_index(&self, candidates: &[RunDir]) {
+        let dirs: Vec<&Path> = candidates.iter().map(|c| c.path.as_path()).collect();
+        self.run_cache.take_from_index(&self.root, &dirs);
     }
 
     /// Orders run folders newest first as far as known without reading them: runs never read
@@ -433,11 +440,7 @@ impl FileStore {
         if let Some(fp) = &fingerprint
             && let Some(run) = self.run_cache.get(&run_dir.path, fp)
         {
-            let run = run
-                .info
-                .lifecycle_stage
-                .matches(view)
-                .then(|| (*run).clone());
+            let run = run.info.lifecycle_stage.matches(view).then_some(run);
             return (run, Vec::new());
         }
         let mut local = Vec::new();
@@ -448,8 +451,7 @@ impl FileStore {
                 if local.is_empty()
                     && let Some(fp) = fingerprint
                 {
-                    self.run_cache
-                        .put(run_dir.path.clone(), fp, Arc::new(run.clone()));
+                    self.run_cache.put(run_dir.path.clone(), fp, &run);
                 }
                 Some(run)
             }

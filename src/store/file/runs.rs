@@ -287,6 +287,7 @@ impl FileStore {
         let mut size = 256;
         loop {
             let chunk = &candidates[done..(done + size).min(total)];
+            self.take_from_index(chunk);
             let results = parallel_map(chunk, |d| self.read_listed_run(d, query.view_type));
             done += chunk.len();
             let mut batch = RunBatch {

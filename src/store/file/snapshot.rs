@@ -1,9 +1,10 @@
-//! What makes listing a large store cheap: parsed runs kept in memory and checked against the
-//! disk before each use, and the result of a search kept for its next pages.
+//! What makes listing a large store cheap: runs kept in memory and checked against the disk
+//! before each use, and the result of a search kept for its next pages.
 //!
-//! * [`RunCache`]: each run read for a listing is kept with the stamps (size, modification
-//!   time, inode) of every file the read looked at (params: their names; MLflow never changes
-//!   a param file). The next listing lists the run's folders and
+//! * [`RunCache`]: each run read for a listing is kept, encoded as in the persistent index,
+//!   with a digest of the stamps (size, modification time, inode) of every file the read
+//!   looked at (params: their names; MLflow never changes a param file). The next listing lists
+//!   the run's folders and
 //!   compares stamps (a `stat` per file, no `open`/`read`); the run is read again when anything
 //!   differs. Runs whose files were modified in the last [`RACY_SECONDS`] are not kept (a
 //!   rewrite of the same size within the file system's timestamp granularity would look
@@ -26,9 +27,7 @@ use crate::error::StoreWarning;
 use crate::model::{Run, ViewType};
 use crate::store::file::paths::is_temp_name;
 use crate::store::file::paths::{INPUTS_DIR, META_FILE, METRICS_DIR, PARAMS_DIR, TAGS_DIR};
-use crate::store::index::{
-    IndexEntry, IndexOptions, Reader, RunIndex, Writer, decode_run, encode_run,
-};
+use crate::store::index::{IndexEntry, IndexOptions, RunIndex, Writer, decode_run, encode_run};
 use crate::store::{Page, RunQuery};
 
 /// Files modified this recently are not trusted to show a later change in their stamp.
@@ -80,10 +79,12 @@ impl Stamp {
     }
 }
 
-/// The stamps of every file a run listing reads in one run folder, in a fixed order.
+/// The stamps of every file a run listing reads in one run folder, in a fixed order, kept as
+/// a 128-bit digest of their encoding (the stamps themselves take ~3 KB a run; two different
+/// sets of stamps giving the same digest is a 2^-128 chance, far below a disk's error rate).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fingerprint {
-    entries: Vec<(Box<str>, Stamp)>,
+    digest: [u8; 16],
     /// Whether a file was modified within [`RACY_SECONDS`] of taking the fingerprint.
     racy: bool,
 }
@@ -108,7 +109,10 @@ impl Fingerprint {
                 (Some(m), Some(h)) => m >= h,
                 _ => true,
             });
-        Some(Fingerprint { entries, racy })
+        Some(Fingerprint {
+            digest: digest_of(&entries),
+            racy,
+        })
     }
 }
 
@@ -184,49 +188,57 @@ impl Stamp {
     }
 }
 
+/// The MD5 digest of the stamps' encoding (names, sizes, times, inodes, in order).
+fn digest_of(entries: &[(Box<str>, Stamp)]) -> [u8; 16] {
+    use md5::{Digest, Md5};
+    let mut w = Writer(Vec::with_capacity(entries.len() * 72));
+    w.len(entries.len());
+    for (name, stamp) in entries {
+        w.str(name);
+        w.u64(stamp.len);
+        w.time(stamp.modified);
+        w.u64(stamp.inode);
+        w.i64(stamp.changed.0);
+        w.i64(stamp.changed.1);
+    }
+    Md5::digest(&w.0).into()
+}
+
 impl Fingerprint {
-    /// The stamps as bytes for the persistent index (a fingerprint is only kept when not racy).
+    /// The digest as bytes for the persistent index (a fingerprint is only kept when not racy).
     fn encode(&self) -> Vec<u8> {
-        let mut w = Writer(Vec::with_capacity(self.entries.len() * 48));
-        w.len(self.entries.len());
-        for (name, stamp) in &self.entries {
-            w.str(name);
-            w.u64(stamp.len);
-            w.time(stamp.modified);
-            w.u64(stamp.inode);
-            w.i64(stamp.changed.0);
-            w.i64(stamp.changed.1);
-        }
-        w.0
+        self.digest.to_vec()
     }
 
     /// [`Self::encode`]'s bytes back; `None` for anything else.
     fn decode(bytes: &[u8]) -> Option<Fingerprint> {
-        let mut r = Reader(bytes);
-        let n = r.len()?;
-        let mut entries = Vec::with_capacity(n);
-        for _ in 0..n {
-            let name: Box<str> = r.str()?.into();
-            let stamp = Stamp {
-                len: r.u64()?,
-                modified: r.time()?,
-                inode: r.u64()?,
-                changed: (r.i64()?, r.i64()?),
-            };
-            entries.push((name, stamp));
-        }
-        r.is_empty().then_some(Fingerprint {
-            entries,
+        Some(Fingerprint {
+            digest: bytes.try_into().ok()?,
             racy: false,
         })
     }
+}
+
+/// A run kept by a [`RunCache`]: encoded as in the persistent index (~1.5 KB for a run of
+/// 20 params, 10 metrics and 5 tags, against ~6 KB as a `Run`; the viewer holds its own `Run`s,
+/// so the cache should not hold a second full copy) and decoded for each listing that uses it.
+#[derive(Debug)]
+struct Kept {
+    fingerprint: Fingerprint,
+    start_time: Option<i64>,
+    run: Arc<[u8]>,
 }
 
 /// Runs read for listings, by run folder, with the fingerprint taken before each was read;
 /// optionally backed by the persistent index of `store::index`.
 #[derive(Debug, Default)]
 pub(crate) struct RunCache {
-    runs: Mutex<HashMap<PathBuf, (Fingerprint, Arc<Run>)>>,
+    runs: Mutex<HashMap<PathBuf, Kept>>,
+    /// Runs the persistent index holds that were not taken from it yet, with their start times
+    /// (to order a listing newest first): a listing takes each batch of runs from the index
+    /// just before it needs them ([`RunCache::take_from_index`]), so its first batch does not
+    /// wait for the whole index to be read and decoded.
+    unloaded: Mutex<HashMap<PathBuf, Option<i64>>>,
     persisted: Mutex<Persisted>,
     /// Runs served from a kept copy so far (tests check that the index is really used).
     reused: std::sync::atomic::AtomicU64,
@@ -255,7 +267,8 @@ impl RunCache {
         }
     }
 
-    /// Loads the persistent index of the store at `root` into this cache, once.
+    /// Opens the persistent index of the store at `root`, once, and notes which runs it holds
+    /// (with their start times); the runs themselves are taken from it as listings need them.
     pub(crate) fn load_index(&self, root: &Path) {
         let Ok(mut p) = self.persisted.lock() else {
             return;
@@ -270,19 +283,65 @@ impl RunCache {
         let Some(index) = RunIndex::open(&options, root, false) else {
             return;
         };
-        let entries = index.load();
+        let heads = match index.heads() {
+            Ok(heads) => heads,
+            Err(e) => {
+                index.discard_if_damaged(&e);
+                return;
+            }
+        };
         p.index = Some(index);
-        let decoded: Vec<_> = crate::store::file::reader::parallel_map(&entries, |e| {
-            Some((
-                root.join(&e.dir),
-                Fingerprint::decode(&e.fingerprint)?,
-                Arc::new(decode_run(&e.run)?),
-            ))
+        drop(p);
+        let read = self.runs.lock().map(|runs| {
+            heads
+                .into_iter()
+                .map(|(dir, start)| (root.join(dir), start))
+                .filter(|(dir, _)| !runs.contains_key(dir))
+                .collect::<Vec<_>>()
         });
+        if let (Ok(heads), Ok(mut unloaded)) = (read, self.unloaded.lock()) {
+            // A run read by this process already is newer than the index's.
+            unloaded.extend(heads);
+        }
+    }
+
+    /// Decodes the runs of `dirs` that the persistent index holds and this cache does not
+    /// have yet (damaged entries are left out: those runs are read from the store).
+    pub(crate) fn take_from_index(&self, root: &Path, dirs: &[&Path]) {
+        let wanted: Vec<&Path> = match self.unloaded.lock() {
+            Ok(mut unloaded) if !unloaded.is_empty() => dirs
+                .iter()
+                .copied()
+                .filter(|d| unloaded.remove(*d).is_some())
+                .collect(),
+            _ => return,
+        };
+        if wanted.is_empty() {
+            return;
+        }
+        let relative: Vec<String> = wanted
+            .iter()
+            .filter_map(|d| d.strip_prefix(root).ok())
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect();
+        let entries = match self.persisted.lock() {
+            Ok(p) => match &p.index {
+                Some(index) => index.entries(&relative),
+                None => return,
+            },
+            Err(_) => return,
+        };
         if let Ok(mut runs) = self.runs.lock() {
-            for (dir, fp, run) in decoded.into_iter().flatten() {
-                // A run read by this process already is newer than the index's.
-                runs.entry(dir).or_insert((fp, run));
+            for e in entries {
+                // Decoded when used: an entry that does not decode is then read again.
+                let Some(fingerprint) = Fingerprint::decode(&e.fingerprint) else {
+                    continue;
+                };
+                runs.entry(root.join(&e.dir)).or_insert(Kept {
+                    fingerprint,
+                    start_time: e.start_time,
+                    run: e.run.into(),
+                });
             }
         }
     }
@@ -299,10 +358,11 @@ impl RunCache {
         let Some(options) = p.options.clone() else {
             return;
         };
+        let not_taken = self.unloaded.lock().map_or(0, |u| u.len());
         let Ok(runs) = self.runs.lock() else {
             return;
         };
-        if runs.len() < options.min_runs {
+        if runs.len() + not_taken < options.min_runs {
             return;
         }
         if p.index.is_none() {
@@ -317,11 +377,12 @@ impl RunCache {
         let entries: Vec<IndexEntry> = changed
             .iter()
             .filter_map(|dir| {
-                let (fp, run) = runs.get(*dir)?;
+                let kept = runs.get(*dir)?;
                 Some(IndexEntry {
                     dir: relative(dir)?,
-                    fingerprint: fp.encode(),
-                    run: encode_run(run),
+                    fingerprint: kept.fingerprint.encode(),
+                    run: kept.run.to_vec(),
+                    start_time: kept.start_time,
                 })
             })
             .collect();
@@ -356,24 +417,30 @@ impl RunCache {
     }
 
     /// The run kept for `dir` if its files still look the same.
-    pub(crate) fn get(&self, dir: &Path, now: &Fingerprint) -> Option<Arc<Run>> {
-        let runs = self.runs.lock().ok()?;
-        let (kept, run) = runs.get(dir)?;
-        let same = kept == now;
-        if same {
-            self.reused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        same.then(|| run.clone())
+    pub(crate) fn get(&self, dir: &Path, now: &Fingerprint) -> Option<Run> {
+        let bytes = {
+            let runs = self.runs.lock().ok()?;
+            let kept = runs.get(dir)?;
+            (kept.fingerprint == *now).then(|| Arc::clone(&kept.run))?
+        };
+        // Decoded outside the lock: listings decode on several threads.
+        let run = decode_run(&bytes)?;
+        self.reused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(run)
     }
 
     /// The start time of each kept run (`None`: not kept), without checking its files.
     pub(crate) fn start_times(&self, dirs: &[&Path]) -> Vec<Option<Option<i64>>> {
-        let Ok(runs) = self.runs.lock() else {
+        let (Ok(runs), Ok(unloaded)) = (self.runs.lock(), self.unloaded.lock()) else {
             return vec![None; dirs.len()];
         };
         dirs.iter()
-            .map(|d| runs.get(*d).map(|(_, r)| r.info.start_time))
+            .map(|d| {
+                runs.get(*d)
+                    .map(|k| k.start_time)
+                    .or_else(|| unloaded.get(*d).copied())
+            })
             .collect()
     }
 
@@ -383,11 +450,19 @@ impl RunCache {
     }
 
     /// Keeps `run`, read after taking `fingerprint`, unless its files are too fresh to trust.
-    pub(crate) fn put(&self, dir: PathBuf, fingerprint: Fingerprint, run: Arc<Run>) {
+    pub(crate) fn put(&self, dir: PathBuf, fingerprint: Fingerprint, run: &Run) {
         let kept = !fingerprint.racy;
+        if let Ok(mut unloaded) = self.unloaded.lock() {
+            unloaded.remove(&dir);
+        }
         if let Ok(mut runs) = self.runs.lock() {
             if kept {
-                runs.insert(dir.clone(), (fingerprint, run));
+                let kept = Kept {
+                    fingerprint,
+                    start_time: run.info.start_time,
+                    run: encode_run(run).into(),
+                };
+                runs.insert(dir.clone(), kept);
             } else {
                 runs.remove(&dir);
             }
@@ -407,6 +482,15 @@ impl RunCache {
                 keep
             });
         }
+        if let Ok(mut unloaded) = self.unloaded.lock() {
+            unloaded.retain(|dir, _| {
+                let keep = dir.parent() != Some(experiment) || present.contains(dir.as_path());
+                if !keep {
+                    gone.push(dir.clone());
+                }
+                keep
+            });
+        }
         for dir in gone {
             self.note(&dir, false);
         }
@@ -417,6 +501,9 @@ impl RunCache {
         let mut gone = Vec::new();
         if let Ok(mut runs) = self.runs.lock() {
             gone.extend(runs.drain().map(|(dir, _)| dir));
+        }
+        if let Ok(mut unloaded) = self.unloaded.lock() {
+            gone.extend(unloaded.drain().map(|(dir, _)| dir));
         }
         for dir in gone {
             self.note(&dir, false);
@@ -454,7 +541,14 @@ struct Listing {
     next_token: String,
     /// Offset that token stands for.
     next_offset: usize,
-    runs: Vec<Run>,
+    /// The runs from offset `first` on (those of pages not served yet), encoded as in the
+    /// persistent index: a search whose first page is small (the viewer's "newest runs" look)
+    /// does not keep a second full copy of the store in memory.
+    runs: Vec<Vec<u8>>,
+    /// Offset of `runs[0]`.
+    first: usize,
+    /// Offset past the last run.
+    len: usize,
     warnings: Vec<StoreWarning>,
     /// The store's write counter when the first page was read.
     writes: u64,
@@ -483,16 +577,17 @@ impl Listings {
         let i = listings
             .iter()
             .position(|l| l.key == key && l.next_token == token && l.next_offset == offset)?;
-        let end = offset
-            .saturating_add(query.max_results)
-            .min(listings[i].runs.len());
-        let items = listings[i]
+        let l = &listings[i];
+        let end = offset.saturating_add(query.max_results).min(l.len);
+        let items = l
             .runs
-            .get(offset..end)
+            .get(offset.checked_sub(l.first)?..end.checked_sub(l.first)?)
             .unwrap_or_default()
-            .to_vec();
-        let warnings = listings[i].warnings.clone();
-        let next_page_token = if end < listings[i].runs.len() {
+            .iter()
+            .map(|bytes| decode_run(bytes))
+            .collect::<Option<Vec<Run>>>()?;
+        let warnings = l.warnings.clone();
+        let next_page_token = if end < l.len {
             let t = crate::search::encode_page_token(end);
             listings[i].next_token = t.clone();
             listings[i].next_offset = end;
@@ -508,7 +603,8 @@ impl Listings {
         })
     }
 
-    /// Keeps a search's whole result after its page at `offset` was served with `token`.
+    /// Keeps a search's result after its page at `offset` was served with `token` (the runs
+    /// from `next_offset` on).
     pub(crate) fn keep(
         &self,
         query: &RunQuery,
@@ -518,6 +614,13 @@ impl Listings {
         next_offset: usize,
         writes: u64,
     ) {
+        let len = runs.len();
+        let runs: Vec<Vec<u8>> = runs
+            .get(next_offset..)
+            .unwrap_or_default()
+            .iter()
+            .map(encode_run)
+            .collect();
         let Ok(mut listings) = self.listings.lock() else {
             return;
         };
@@ -531,6 +634,8 @@ impl Listings {
             next_token: token.to_string(),
             next_offset,
             runs,
+            first: next_offset,
+            len,
             warnings,
             writes,
             created: Instant::now(),
