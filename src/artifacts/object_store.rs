@@ -283,6 +283,7 @@ impl ObjectStoreArtifactRepository {
     }
 
     /// Uploads through `uploader` instead of the store's `put`.
+    #[cfg_attr(not(feature = "gcs"), allow(dead_code))]
     pub(crate) fn with_uploader(mut self, uploader: Arc<dyn Uploader>) -> Self {
         self.uploader = Some(uploader);
         self
