@@ -981,3 +981,26 @@ fn cli_names_the_gcs_and_azure_variables_to_set() {
     assert!(text.contains("AZURE_STORAGE_CONNECTION_STRING"), "{text}");
     assert!(text.contains("AZURE_STORAGE_ACCESS_KEY"), "{text}");
 }
+
+#[test]
+fn abfss_uris_reach_the_same_blobs_as_wasbs() {
+    // Azurite has no Data Lake (dfs) endpoint, so MLflow's abfss:// client cannot be run here;
+    // mlscope reaches an abfss:// file system through the account's Blob endpoint, where a
+    // wasbs:// URI of the same container sees exactly what it wrote.
+    let Some(_server) = azure("abfss_uris_reach_the_same_blobs_as_wasbs") else {
+        return;
+    };
+    let abfss = format!("abfss://{BUCKET}@{AZURITE_ACCOUNT}.dfs.core.windows.net/abfss%20root");
+    let repo = mlscope::artifacts::open_artifact_repository(&abfss).unwrap();
+    repo.write_bytes("dir/a.txt", b"via abfss\n").unwrap();
+    let same = mlscope::artifacts::open_artifact_repository(&wasbs("abfss root")).unwrap();
+    let listed: Vec<String> = same
+        .list_recursive("")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(listed, ["dir", "dir/a.txt"]);
+    assert_eq!(same.read_all("dir/a.txt", 100).unwrap(), b"via abfss\n");
+    assert_eq!(repo.read_range("dir/a.txt", 4, 5).unwrap(), b"abfss");
+}
