@@ -80,8 +80,9 @@ pub struct GcsConfig {
     pub emulator_host: Option<String>,
     /// [`GOOGLE_APPLICATION_CREDENTIALS`]: the credentials file.
     pub credentials_file: Option<PathBuf>,
-    /// gcloud's application-default credentials file exists.
-    pub gcloud_credentials: bool,
+    /// gcloud's application-default credentials file, when it exists
+    /// (`$CLOUDSDK_CONFIG` or `~/.config/gcloud`, `application_default_credentials.json`).
+    pub gcloud_credentials: Option<PathBuf>,
     /// This machine runs on Google Cloud: the metadata server may be asked for a token.
     pub metadata_server: bool,
 }
@@ -107,7 +108,7 @@ impl GcsConfig {
         GcsConfig {
             emulator_host: env_var(STORAGE_EMULATOR_HOST),
             credentials_file: env_var(GOOGLE_APPLICATION_CREDENTIALS).map(PathBuf::from),
-            gcloud_credentials: gcloud.is_some_and(|p| p.is_file()),
+            gcloud_credentials: gcloud.filter(|p| p.is_file()),
             metadata_server: on_google_cloud(),
         }
     }
@@ -142,7 +143,11 @@ impl GcsConfig {
                     bearer: String::new(),
                 }),
             ));
-        } else if let Some(file) = &self.credentials_file {
+        } else if let Some(file) = self
+            .credentials_file
+            .as_ref()
+            .or(self.gcloud_credentials.as_ref())
+        {
             builder = builder.with_application_credentials(file.to_string_lossy());
         }
         let store = builder.build().map_err(|e| {
@@ -415,7 +420,7 @@ pub fn open_gcs_repository_with(
                 )));
             }
             Some(_) => {}
-            None if config.gcloud_credentials || config.metadata_server => {}
+            None if config.gcloud_credentials.is_some() || config.metadata_server => {}
             None => {
                 return Err(Error::InvalidParameter(format!(
                     "no Google Cloud credentials found for {uri}: {CREDENTIALS_HINT}; for a \
@@ -425,8 +430,8 @@ pub fn open_gcs_repository_with(
         }
     }
     let key = format!(
-        "{}\u{0}{:?}\u{0}{:?}",
-        loc.bucket, config.emulator_host, config.credentials_file
+        "{}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
+        loc.bucket, config.emulator_host, config.credentials_file, config.gcloud_credentials
     );
     let uploader = cached_uploader(key, || {
         let store = Arc::new(config.build(uri, &loc.bucket)?);
