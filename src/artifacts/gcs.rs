@@ -16,7 +16,8 @@
 //! go to the JSON API as `google-cloud-storage` sends them: one `uploadType=media` request up to
 //! 8 MiB, above that a resumable upload in 8 MiB chunks (the object appears only once the last
 //! chunk is in). Emulators (fake-gcs-server) serve the JSON API uploads but not the XML API's
-//! plain `PUT` and multipart uploads. Retries and timeouts of the reads are those of every
+//! plain `PUT` and multipart uploads; fake-gcs-server serves the XML API's reads only to its
+//! public host, so start it with `-public-host <host>:<port>` matching `STORAGE_EMULATOR_HOST`. Retries and timeouts of the reads are those of every
 //! object store ([`super::object_store`]).
 
 use std::collections::HashMap;
