@@ -12,7 +12,9 @@
 //! | `mlflow-artifacts:/<exp>/<run>/artifacts` | tracking server | yes, through the server ([`HttpArtifactRepository`]) |
 //! | `http(s)://…/api/2.0/mlflow-artifacts/artifacts/…` | tracking server | yes, likewise |
 //! | `s3://bucket/…` | `--default-artifact-root s3://…`, `artifact_location` | yes, directly ([`ObjectStoreArtifactRepository`], feature `s3`; configured like MLflow: [`s3`]) |
-//! | `gs://…`, `wasbs://…`, `dbfs:/…`, … | other remote artifact stores | no (clear error) |
+//! | `gs://bucket/…` | likewise | yes, directly (feature `gcs`; configured like MLflow: [`gcs`]) |
+//! | `wasbs://container@account.blob.core.windows.net/…`, `abfss://…` | likewise | yes, directly (feature `azure`; configured like MLflow: [`azure`]) |
+//! | `dbfs:/…`, `hdfs://…`, … | other remote artifact stores | no (clear error) |
 //!
 //! ## Stores copied between machines
 //!
@@ -28,7 +30,11 @@
 //! links that lead out of the root are rejected with `INVALID_PARAMETER_VALUE` and nothing
 //! outside the root is read or written ([`ArtifactPath`]).
 
+#[cfg(feature = "azure")]
+pub mod azure;
 pub mod figure;
+#[cfg(feature = "gcs")]
+pub mod gcs;
 pub mod http;
 pub mod images;
 mod local;
@@ -186,9 +192,14 @@ pub enum ArtifactLocation {
     ObjectStore(String),
 }
 
+/// URI prefixes of the object stores (each opened only when its feature is built).
+const OBJECT_STORE_SCHEMES: [&str; 8] = [
+    "s3://", "s3a://", "s3n://", "gs://", "wasbs://", "wasb://", "abfss://", "abfs://",
+];
+
 /// Parses an artifact URI: `file:` URIs and plain paths are local, `mlflow-artifacts:` and
-/// `http(s)://` are a tracking server's artifact proxy, `s3://` (also `s3a://`, `s3n://`) an
-/// object store; anything else (`gs:`, `dbfs:` …) is an error.
+/// `http(s)://` are a tracking server's artifact proxy, `s3://` (also `s3a://`, `s3n://`),
+/// `gs://`, `wasbs://` and `abfss://` an object store; anything else (`gs:`, `dbfs:` …) is an error.
 pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
     let trimmed = uri.trim();
     if trimmed.is_empty() {
@@ -202,10 +213,7 @@ pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
     {
         return Ok(ArtifactLocation::MlflowArtifacts(trimmed.to_string()));
     }
-    if ["s3://", "s3a://", "s3n://"]
-        .iter()
-        .any(|p| trimmed.starts_with(p))
-    {
+    if OBJECT_STORE_SCHEMES.iter().any(|p| trimmed.starts_with(p)) {
         return Ok(ArtifactLocation::ObjectStore(trimmed.to_string()));
     }
     if trimmed.starts_with("file:") {
@@ -225,7 +233,8 @@ pub fn parse_artifact_uri(uri: &str) -> Result<ArtifactLocation> {
         {
             return Err(Error::InvalidParameter(format!(
                 "artifact URIs with scheme '{scheme}:' are not supported by mlscope (only local \
-                 `file:` URIs and paths, a tracking server's `mlflow-artifacts:`, and `s3://`): \
+                 `file:` URIs and paths, a tracking server's `mlflow-artifacts:`, `s3://`, `gs://`, \
+                 `wasbs://` and `abfss://`): \
                  {trimmed}"
             )));
         }
@@ -298,17 +307,29 @@ pub fn open_artifact_repository(uri: &str) -> Result<Arc<dyn ArtifactRepository>
     }
 }
 
-/// The repository of an object-store URI (`s3://…`).
+/// The repository of an object-store URI (`s3://…`, `gs://…`, `wasbs://…`, `abfss://…`).
 #[cfg(feature = "s3")]
 fn open_object_store(uri: &str) -> Result<Arc<dyn ArtifactRepository>> {
-    Ok(Arc::new(s3::open_s3_repository(uri)?))
+    let scheme = uri.trim().split("://").next().unwrap_or_default();
+    match scheme {
+        #[cfg(feature = "gcs")]
+        "gs" => Ok(Arc::new(gcs::open_gcs_repository(uri)?)),
+        #[cfg(feature = "azure")]
+        "wasbs" | "wasb" | "abfss" | "abfs" => Ok(Arc::new(azure::open_azure_repository(uri)?)),
+        "s3" | "s3a" | "s3n" => Ok(Arc::new(s3::open_s3_repository(uri)?)),
+        _ => Err(Error::InvalidParameter(format!(
+            "this build of mlscope has no '{scheme}://' support (cargo features `gcs` for gs://, \
+             `azure` for wasbs:// and abfss://): cannot open {uri}"
+        ))),
+    }
 }
 
 /// Without the `s3` feature object-store URIs are an error that says how to get them.
 #[cfg(not(feature = "s3"))]
 fn open_object_store(uri: &str) -> Result<Arc<dyn ArtifactRepository>> {
     Err(Error::InvalidParameter(format!(
-        "this build of mlscope has no object-store support (cargo feature `s3`): cannot open {uri}"
+        "this build of mlscope has no object-store support (cargo features `s3`, `gcs`, \
+         `azure`): cannot open {uri}"
     )))
 }
 
@@ -569,8 +590,18 @@ mod tests {
             parse_artifact_uri("s3://bucket/x").unwrap(),
             ArtifactLocation::ObjectStore("s3://bucket/x".into())
         );
-        let err = parse_artifact_uri("gs://bucket/x").unwrap_err();
-        assert!(err.to_string().contains("'gs:'"), "{err}");
+        for uri in [
+            "gs://bucket/x",
+            "wasbs://c@a.blob.core.windows.net/x",
+            "abfss://f@a.dfs.core.windows.net/x",
+        ] {
+            assert_eq!(
+                parse_artifact_uri(uri).unwrap(),
+                ArtifactLocation::ObjectStore(uri.into())
+            );
+        }
+        let err = parse_artifact_uri("dbfs:/databricks/x").unwrap_err();
+        assert!(err.to_string().contains("'dbfs:'"), "{err}");
         assert!(parse_artifact_uri("").is_err());
     }
 

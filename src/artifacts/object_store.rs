@@ -22,14 +22,19 @@
 //! Keys are the artifact paths as given (no percent-encoding of `#`, `%`, spaces…), so what
 //! MLflow's boto3 client writes and what mlscope writes name the same objects.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::future::Future;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use ::object_store::path::Path as ObjectPath;
-use ::object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use ::object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    WriteMultipart,
+};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
@@ -38,7 +43,7 @@ use super::{ArtifactRepository, FileInfo, download_listed, require_download_dir}
 use crate::error::{Error, ErrorCode, Result};
 
 /// Uploads up to this size are one `PUT`; larger ones are multipart uploads of parts this size.
-const PART_SIZE: usize = 8 << 20;
+pub(crate) const PART_SIZE: usize = 8 << 20;
 
 /// Parts of a multipart upload in flight at once.
 const UPLOAD_CONCURRENCY: usize = 4;
@@ -89,6 +94,69 @@ where
     Ok(rt.block_on(future))
 }
 
+/// A trimmed, non-empty environment variable (through `crate::env`, like every setting).
+pub(crate) fn env_var(name: &str) -> Option<String> {
+    crate::env::var(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// HTTP settings of every store: a connection attempt gives up after 5 s (an unreachable
+/// endpoint is reported in seconds), a stalled read after 60 s, and no overall limit (large
+/// downloads stream for as long as they need).
+pub(crate) fn client_options(allow_invalid_certificates: bool) -> ClientOptions {
+    let options = ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout_disabled()
+        .with_read_timeout(Duration::from_secs(60));
+    if allow_invalid_certificates {
+        options.with_allow_invalid_certificates(true)
+    } else {
+        options
+    }
+}
+
+/// Retries of every store: twice at most, within 20 s.
+pub(crate) fn retry_config() -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            base: 2.0,
+        },
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(20),
+    }
+}
+
+/// The store built for configuration `key` (which names its kind, e.g. `s3\0…`), built by
+/// `build` the first time: a store's HTTP connections belong to the artifact layer's runtime
+/// and are reused by every run's repository.
+pub(crate) fn cached_store(
+    key: String,
+    build: impl FnOnce() -> Result<Arc<dyn ObjectStore>>,
+) -> Result<Arc<dyn ObjectStore>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let poisoned = || Error::InvalidState("the object-store cache is poisoned".into());
+    let cached = cache.lock().map_err(|_| poisoned())?.get(&key).cloned();
+    if let Some(store) = cached {
+        return Ok(store);
+    }
+    let store = build()?;
+    cache
+        .lock()
+        .map_err(|_| poisoned())?
+        .insert(key, store.clone());
+    Ok(store)
+}
+
+/// Installs ring as rustls' crypto provider: reqwest is built without one of its own (like
+/// ureq, the REST client).
+pub(crate) fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Describes a store for error messages: its URI scheme and where its settings come from.
 #[derive(Debug, Clone)]
 pub(crate) struct StoreContext {
@@ -105,7 +173,7 @@ pub(crate) struct StoreContext {
 impl StoreContext {
     /// Maps an `object_store` error on `what` (`'<path>'` or a listing) to mlscope's error with
     /// the variable to check.
-    fn error(&self, what: &str, uri: &str, e: ::object_store::Error) -> Error {
+    pub(crate) fn error(&self, what: &str, uri: &str, e: ::object_store::Error) -> Error {
         use ::object_store::Error as E;
         match e {
             E::NotFound { .. } => Error::NotFound(format!("No such artifact: {what} in {uri}")),
@@ -123,43 +191,46 @@ impl StoreContext {
                     self.kind, self.credentials_hint
                 ),
             },
-            other => {
-                let text = error_chain(&other);
-                let lower = text.to_ascii_lowercase();
-                let unreachable = [
-                    "error sending request",
-                    "connect",
-                    "dns error",
-                    "timed out",
-                    "connection refused",
-                ]
-                .iter()
-                .any(|s| lower.contains(s));
-                let message = if unreachable {
-                    let endpoint = if self.endpoint.is_empty() {
-                        format!("the default {} endpoint", self.kind)
-                    } else {
-                        self.endpoint.clone()
-                    };
-                    format!(
-                        "cannot reach {} at {endpoint} for {what} in {uri}: {text}. Check {} \
-                         (the service's URL) and the network",
-                        self.kind, self.endpoint_var
-                    )
-                } else {
-                    format!("{} request for {what} in {uri} failed: {text}", self.kind)
-                };
-                Error::Mlflow {
-                    code: ErrorCode::InternalError,
-                    message,
-                }
-            }
+            other => self.request_failed(what, uri, &error_chain(&other)),
+        }
+    }
+
+    /// A failed request on `what` whose error chain is `text`: an unreachable service names the
+    /// variable of its URL.
+    pub(crate) fn request_failed(&self, what: &str, uri: &str, text: &str) -> Error {
+        let lower = text.to_ascii_lowercase();
+        let unreachable = [
+            "error sending request",
+            "connect",
+            "dns error",
+            "timed out",
+            "connection refused",
+        ]
+        .iter()
+        .any(|s| lower.contains(s));
+        let message = if unreachable {
+            let endpoint = if self.endpoint.is_empty() {
+                format!("the default {} endpoint", self.kind)
+            } else {
+                self.endpoint.clone()
+            };
+            format!(
+                "cannot reach {} at {endpoint} for {what} in {uri}: {text}. Check {} \
+                 (the service's URL) and the network",
+                self.kind, self.endpoint_var
+            )
+        } else {
+            format!("{} request for {what} in {uri} failed: {text}", self.kind)
+        };
+        Error::Mlflow {
+            code: ErrorCode::InternalError,
+            message,
         }
     }
 }
 
 /// An error and all its sources, `: `-joined (reqwest's top-level message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -173,6 +244,14 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// Uploads done another way than through the store's own `put` (GCS: its JSON API, which
+/// emulators serve and MLflow's client uses, see `gcs.rs`).
+pub(crate) trait Uploader: Send + Sync + std::fmt::Debug {
+    /// Uploads everything `reader` yields to object `key` in streamed parts (nothing appears
+    /// unless complete); returns the bytes written. Errors name `what` and `uri`.
+    fn upload(&self, key: &str, reader: &mut dyn Read, what: &str, uri: &str) -> Result<u64>;
+}
+
 /// Run artifacts under a key prefix of an object store (see the [module docs](self)).
 #[derive(Debug, Clone)]
 pub struct ObjectStoreArtifactRepository {
@@ -181,6 +260,8 @@ pub struct ObjectStoreArtifactRepository {
     /// Key prefix of the root (no leading or trailing `/`; empty for a bucket's root).
     prefix: String,
     context: StoreContext,
+    /// Replaces the store's `put` for uploads when set.
+    uploader: Option<Arc<dyn Uploader>>,
 }
 
 impl ObjectStoreArtifactRepository {
@@ -197,7 +278,15 @@ impl ObjectStoreArtifactRepository {
             store,
             prefix: prefix.trim_matches('/').to_string(),
             context,
+            uploader: None,
         }
+    }
+
+    /// Uploads through `uploader` instead of the store's `put`.
+    #[cfg_attr(not(feature = "gcs"), allow(dead_code))]
+    pub(crate) fn with_uploader(mut self, uploader: Arc<dyn Uploader>) -> Self {
+        self.uploader = Some(uploader);
+        self
     }
 
     /// The object key of `path` (the root's prefix itself for the root).
@@ -262,6 +351,9 @@ impl ObjectStoreArtifactRepository {
     fn upload(&self, dest: &ArtifactPath, reader: &mut dyn Read) -> Result<u64> {
         let key = self.key(dest)?;
         let what = format!("'{dest}'");
+        if let Some(uploader) = &self.uploader {
+            return uploader.upload(key.as_ref(), reader, &what, &self.artifact_uri);
+        }
         let read_err =
             |e: io::Error| Error::io("cannot read the data to upload to", dest.to_string(), e);
         let mut first = Vec::new();

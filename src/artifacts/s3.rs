@@ -21,14 +21,15 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use ::object_store::ObjectStore;
 use ::object_store::aws::AmazonS3Builder;
-use ::object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
-use super::object_store::{ObjectStoreArtifactRepository, StoreContext};
+use super::object_store::{
+    ObjectStoreArtifactRepository, StoreContext, cached_store, client_options,
+    install_crypto_provider, retry_config,
+};
 use crate::error::{Error, Result};
 
 /// The S3-compatible service artifacts go to (MLflow's variable), e.g. `http://127.0.0.1:9000`.
@@ -78,7 +79,7 @@ struct AwsSettings {
 }
 
 fn env(name: &str) -> Option<String> {
-    crate::env::var(name).map(|v| v.trim().to_string())
+    super::object_store::env_var(name)
 }
 
 fn home_file(var: &str, default: &str) -> Option<PathBuf> {
@@ -181,13 +182,6 @@ fn on_ec2() -> bool {
     })
 }
 
-/// Stores already built, per configuration: a store's HTTP connections belong to the
-/// artifact layer's runtime and are reused by every run's repository.
-fn store_cache() -> &'static Mutex<HashMap<String, Arc<dyn ObjectStore>>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
 /// Everything that decides how `s3://` URIs are reached: MLflow's and AWS's settings, read
 /// once by [`S3Config::from_env`].
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -270,8 +264,7 @@ impl S3Config {
     }
 
     fn build(&self, uri: &str, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
-        // reqwest is built without a crypto provider of its own: use ring, like ureq.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto_provider();
         let mut builder = if self.static_credentials() {
             let mut b = AmazonS3Builder::new()
                 .with_access_key_id(self.access_key_id.clone().unwrap_or_default())
@@ -284,26 +277,11 @@ impl S3Config {
             // Role credentials: object_store reads the same AWS_* variables boto3 does.
             AmazonS3Builder::from_env()
         };
-        let mut options = ClientOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout_disabled()
-            .with_read_timeout(Duration::from_secs(60));
-        if self.ignore_tls {
-            options = options.with_allow_invalid_certificates(true);
-        }
         builder = builder
             .with_bucket_name(bucket)
             .with_region(self.region.clone().unwrap_or_else(|| "us-east-1".into()))
-            .with_client_options(options)
-            .with_retry(RetryConfig {
-                backoff: BackoffConfig {
-                    init_backoff: Duration::from_millis(100),
-                    max_backoff: Duration::from_secs(1),
-                    base: 2.0,
-                },
-                max_retries: 2,
-                retry_timeout: Duration::from_secs(20),
-            });
+            .with_client_options(client_options(self.ignore_tls))
+            .with_retry(retry_config());
         if let Some(e) = &self.endpoint {
             builder = builder
                 .with_endpoint(e.clone())
@@ -349,24 +327,9 @@ pub fn open_s3_repository_with(
         endpoint_var: MLFLOW_S3_ENDPOINT_URL,
         credentials_hint: CREDENTIALS_HINT,
     };
-    let key = config.cache_key(&loc.bucket);
-    let poisoned = || Error::InvalidState("the S3 store cache is poisoned".into());
-    let cached = store_cache()
-        .lock()
-        .map_err(|_| poisoned())?
-        .get(&key)
-        .cloned();
-    let store = match cached {
-        Some(store) => store,
-        None => {
-            let store = config.build(uri, &loc.bucket)?;
-            store_cache()
-                .lock()
-                .map_err(|_| poisoned())?
-                .insert(key, store.clone());
-            store
-        }
-    };
+    let store = cached_store(format!("s3\u{0}{}", config.cache_key(&loc.bucket)), || {
+        config.build(uri, &loc.bucket)
+    })?;
     Ok(ObjectStoreArtifactRepository::new(
         uri.trim(),
         store,
