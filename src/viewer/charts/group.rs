@@ -579,7 +579,19 @@ impl Charts {
     }
 
     /// A card drawn per group: each group's line and band, computed off the UI thread.
-    pub(super) fn group_card_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx, key: &str) {
+    pub(super) fn group_card_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        ctx: &ViewCtx,
+        card: &super::layout::Card,
+        plot_height: f32,
+    ) {
+        // A grouped card draws its first metric (state is kept by metric key).
+        let key = card
+            .spec
+            .metrics
+            .first()
+            .map_or(card.id.as_str(), String::as_str);
         let options = ctx.persisted().charts.clone();
         let histories = ctx.histories();
         let kind = self.groups.band_kind.get(key).copied().unwrap_or_default();
@@ -676,6 +688,7 @@ impl Charts {
                     }
                 ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                self.card_menu_ui(ui, card);
                 // One click goes to the next band: min–max, ±std, none.
                 if ui
                     .small_button(kind.label())
@@ -696,7 +709,7 @@ impl Charts {
         });
         if drawn.is_empty() {
             // Nothing to draw yet: an empty plot would give the linked x axis a made-up range.
-            ui.allocate_space(egui::vec2(ui.available_width(), self.plot_height));
+            ui.allocate_space(egui::vec2(ui.available_width(), plot_height));
             if loading {
                 ui.ctx().request_repaint();
             }
@@ -746,7 +759,7 @@ impl Charts {
         // Its own plot memory: the bounds of a card of bars or of run lines never leak into the
         // linked x axis of grouped lines.
         let mut plot = Plot::new(("group_chart", key, bars))
-            .height(self.plot_height)
+            .height(plot_height)
             .allow_scroll(false)
             .show_x(false)
             .show_y(false);
