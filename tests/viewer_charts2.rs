@@ -11,7 +11,7 @@ mod support_viewer;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -19,7 +19,7 @@ use egui_kittest::kittest::Queryable;
 use mlscope::model::{LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs, RunStatus};
 use mlscope::viewer::testing::{
     CardKind, CardSpec, ChartLayout, ChartOptions, Charts, Command, Entry, GroupKey, RunSet,
-    Series, Summary, Tab, ViewData, layout_key,
+    Series, Summary, TIME_BINS, Tab, ViewData, XAxis, aggregate_time, layout_key,
 };
 use mlscope::viewer::{App, Persisted, ViewerOptions};
 
@@ -575,4 +575,111 @@ fn the_chart_layout_of_the_demo_sweep_survives_a_restart() {
             .iter()
             .any(|n| n.ends_with(" · val/loss"))
     );
+}
+
+// ----- group bands over time bins on a time axis --------------------------------------------------
+
+/// Steps frames until `done` holds (bands are computed on a thread of their own).
+fn step_until<S>(h: &mut Harness<'static, S>, what: &str, done: impl Fn(&S) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "{what} did not happen");
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Two runs of one group logging at different steps but at the same times after their start:
+/// run 0 at steps 0, 1, 2 (0 s, 3 s, 6 s), run 1 at steps 10, 11, 12 (0 s, 3.001 s, 5.996 s).
+fn same_times_other_steps() -> Vec<RunHistories> {
+    let keys = ["loss"];
+    vec![
+        (
+            run(0, &[("opt", "adam")], &keys),
+            vec![("loss", vec![(0, 0, 1.0), (1, 3000, 4.0), (2, 6000, 2.0)])],
+        ),
+        (
+            run(1, &[("opt", "adam")], &keys),
+            vec![("loss", vec![(10, 0, 3.0), (11, 3001, 8.0), (12, 5996, 6.0)])],
+        ),
+    ]
+}
+
+#[test]
+fn on_relative_time_group_bands_are_computed_over_time_bins_of_every_point() {
+    let options = ChartOptions {
+        x_axis: XAxis::Relative,
+        group_by: vec![GroupKey::Param("opt".into())],
+        ..ChartOptions::default()
+    };
+    let mut h = charts_harness(data_of(same_times_other_steps(), options));
+    step_until(&mut h, "the band", |s| {
+        s.charts.group_state().band("loss", "opt=adam").is_some()
+    });
+    let b = h
+        .state()
+        .charts
+        .group_state()
+        .band("loss", "opt=adam")
+        .unwrap();
+    // The span is 0..6 s in TIME_BINS bins: the two starts share the first bin, 3 and 3.001 s
+    // the middle one, 5.996 and 6 s the last.
+    let width = 6.0 / TIME_BINS as f64;
+    let centre = |bin: usize| width * (bin as f64 + 0.5);
+    let middle = (3.0 / width) as usize;
+    assert_eq!(b.count, vec![2, 2, 2]);
+    for (got, want) in b
+        .steps
+        .iter()
+        .zip([centre(0), centre(middle), centre(TIME_BINS - 1)])
+    {
+        assert!((got - want).abs() < 1e-9, "{:?}", b.steps);
+    }
+    assert_eq!(b.mean, vec![2.0, 6.0, 4.0]);
+    assert_eq!(b.min, vec![1.0, 4.0, 2.0]);
+    assert_eq!(b.max, vec![3.0, 8.0, 6.0]);
+    assert_eq!(b.median, vec![2.0, 6.0, 4.0]);
+    assert!((b.std[1] - 2.0).abs() < 1e-12);
+    let options = h.state().data.persisted.charts.clone();
+    // On the step axis the same runs share no step: six points of one run each.
+    h.state_mut().data.persisted.charts = ChartOptions {
+        x_axis: XAxis::Step,
+        ..options
+    };
+    step_until(&mut h, "the band by step", |s| {
+        s.charts
+            .group_state()
+            .band("loss", "opt=adam")
+            .is_some_and(|b| b.steps.len() == 6)
+    });
+}
+
+#[test]
+fn time_bins_take_every_point_of_wall_time() {
+    let s = |points: &[(i64, f64)]| {
+        Arc::new(series(
+            &points.iter().map(|&(t, v)| (0, t, v)).collect::<Vec<_>>(),
+        ))
+    };
+    // Wall time 0..10 s in 2 bins: [0, 5) and [5, 10]; NaN left out.
+    let b = aggregate_time(
+        &[
+            s(&[(0, 1.0), (2_000, 5.0), (9_000, 2.0)]),
+            s(&[
+                (4_999, 3.0),
+                (5_000, f64::NAN),
+                (10_000, 10.0),
+                (7_000, 6.0),
+            ]),
+        ],
+        XAxis::WallTime,
+        2,
+    );
+    let t0 = 1_700_000_000.0;
+    assert_eq!(b.steps, vec![t0 + 2.5, t0 + 7.5]);
+    assert_eq!(b.count, vec![3, 3]);
+    assert_eq!(b.mean, vec![3.0, 6.0]);
+    assert_eq!(b.min, vec![1.0, 2.0]);
+    assert_eq!(b.max, vec![5.0, 10.0]);
+    assert_eq!(b.median, vec![3.0, 6.0]);
 }

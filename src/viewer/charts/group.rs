@@ -1,8 +1,8 @@
 //! Grouped charts: runs grouped by params, tags or attributes, one line per group (mean or
 //! median) with a band (min–max or ±std) around it.
 //!
-//! Aggregates are computed over every logged point of every run of a group, aligned by step,
-//! never on reduced data: a background thread ([`BandWorker`]) computes a [`Band`] per (metric,
+//! Aggregates are computed over every logged point of every run of a group, aligned by step (or,
+//! on a time x axis, over time bins: [`aggregate_time`]), never on reduced data: a background thread ([`BandWorker`]) computes a [`Band`] per (metric,
 //! group) from the full histories, and the card reduces the band to the visible range per pixel
 //! column for drawing (an envelope of the band, first/min/max/last of the line), so a spike in a
 //! single step of a single run is still in the band.
@@ -202,7 +202,8 @@ pub fn group_runs(runs: &[Arc<Run>], keys: &[GroupKey]) -> Vec<RunGroup> {
 /// A group's aggregate of one metric, per step over every point of its runs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Band {
-    /// Steps where at least one run has a finite value, ascending.
+    /// Steps where at least one run has a finite value, ascending (on a time axis: the centres
+    /// of the time bins holding a finite value).
     pub steps: Vec<f64>,
     /// Mean of the runs' values at each step.
     pub mean: Vec<f64>,
@@ -332,10 +333,98 @@ pub fn aggregate(series: &[Arc<Series>]) -> Band {
     band
 }
 
+/// Time bins of a band on a time x axis (over the group's time span).
+pub const TIME_BINS: usize = 600;
+
+/// Computes a group's band on a time x axis ([`XAxis::WallTime`](super::XAxis) in seconds,
+/// or [`XAxis::Relative`](super::XAxis): seconds since each run's first value of the metric)
+/// over `bins` equal bins of the group's time span: each bin's mean, median, min, max and standard
+/// deviation are over every finite point of the group's runs logged in it, placed at the bin's
+/// centre; empty bins are left out. On the step axis, [`aggregate`].
+pub fn aggregate_time(series: &[Arc<Series>], axis: super::XAxis, bins: usize) -> Band {
+    let bins = bins.max(1);
+    let per_run: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            let n = s.timestamps.len().min(s.values.len());
+            let t0 = s.timestamps[..n].iter().copied().min().unwrap_or(0);
+            (0..n)
+                .map(|i| {
+                    let t = match axis {
+                        super::XAxis::Relative => s.timestamps[i] - t0,
+                        _ => s.timestamps[i],
+                    };
+                    (t as f64 / 1000.0, crate::format::as_logged(s.values[i]))
+                })
+                .filter(|p| p.1.is_finite())
+                .collect()
+        })
+        .collect();
+    let (lo, hi) = per_run
+        .iter()
+        .flatten()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Band::default();
+    }
+    let width = (hi - lo) / bins as f64;
+    let bin_of = |x: f64| {
+        if width > 0.0 {
+            (((x - lo) / width) as usize).min(bins - 1)
+        } else {
+            0
+        }
+    };
+    // Every value, placed bin by bin (a counting sort: two passes, one array).
+    let mut start = vec![0usize; bins + 1];
+    for p in per_run.iter().flatten() {
+        start[bin_of(p.0) + 1] += 1;
+    }
+    for b in 0..bins {
+        start[b + 1] += start[b];
+    }
+    let mut fill = start.clone();
+    let mut values = vec![0.0; start[bins]];
+    for p in per_run.iter().flatten() {
+        let b = bin_of(p.0);
+        values[fill[b]] = p.1;
+        fill[b] += 1;
+    }
+    let mut band = Band::default();
+    for b in 0..bins {
+        let vals = &mut values[start[b]..start[b + 1]];
+        if vals.is_empty() {
+            continue;
+        }
+        let n = vals.len() as f64;
+        let mean = vals.iter().sum::<f64>() / n;
+        let var = vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        vals.sort_unstable_by(f64::total_cmp);
+        let k = vals.len();
+        let median = if k % 2 == 1 {
+            vals[k / 2]
+        } else {
+            (vals[k / 2 - 1] + vals[k / 2]) / 2.0
+        };
+        band.steps.push(lo + width * (b as f64 + 0.5));
+        band.mean.push(mean);
+        band.median.push(median);
+        band.min.push(vals[0]);
+        band.max.push(vals[k - 1]);
+        band.std.push(var.sqrt());
+        band.count.push(k as u32);
+    }
+    band
+}
+
 /// A band to compute.
 struct Job {
     id: (String, String),
     fingerprint: u64,
+    /// Aligned by step, or binned by time.
+    axis: super::XAxis,
     series: Vec<Arc<Series>>,
     repaint: egui::Context,
 }
@@ -363,7 +452,10 @@ impl BandWorker {
                 .name("mlscope-bands".into())
                 .spawn(move || {
                     while let Ok(job) = job_rx.recv() {
-                        let band = Arc::new(aggregate(&job.series));
+                        let band = Arc::new(match job.axis {
+                            super::XAxis::Step => aggregate(&job.series),
+                            axis => aggregate_time(&job.series, axis, TIME_BINS),
+                        });
                         let done = Done {
                             id: job.id,
                             fingerprint: job.fingerprint,
@@ -624,7 +716,9 @@ impl Charts {
                 continue;
             }
             let id = (key.to_string(), g.label.clone());
-            let fp = fingerprint(&series);
+            // The x axis is part of what a band is computed for.
+            let fp = fingerprint(&series)
+                ^ (options.x_axis as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let current = match self.groups.bands.get(&id) {
                 Some(BandEntry::Ready(f, b)) => {
                     if *f != fp && !waiting {
@@ -650,6 +744,7 @@ impl Charts {
                 let job = Job {
                     id: id.clone(),
                     fingerprint: fp,
+                    axis: options.x_axis,
                     series: series.iter().map(|(_, s)| Arc::clone(s)).collect(),
                     repaint: ui.ctx().clone(),
                 };
@@ -681,10 +776,15 @@ impl Charts {
             ui.label(egui::RichText::new(key).strong())
                 .on_hover_text(format!(
                     "metric {key}: one line per group ({}), computed over every logged point \
-                     of its runs, aligned by step",
+                     of its runs, {}",
                     match options.group_line {
                         GroupLine::Mean => "mean",
                         GroupLine::Median => "median",
+                    },
+                    if options.x_axis == super::XAxis::Step {
+                        "aligned by step".to_string()
+                    } else {
+                        format!("in {TIME_BINS} time bins of the group's time span")
                     }
                 ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -722,6 +822,7 @@ impl Charts {
         ));
         let buckets = px.max(50.0) as usize;
         let log_y = options.log_y;
+        let x_axis = options.x_axis;
         let reduced: Vec<(usize, Reduced)> = drawn
             .iter()
             .map(|(gi, b)| {
@@ -769,9 +870,7 @@ impl Charts {
             plot = plot
                 .link_axis(link, [true, false])
                 .link_cursor(link, [true, false])
-                .x_axis_formatter(move |mark, _| {
-                    x_tick_label(mark.value, mark.step_size, super::XAxis::Step)
-                });
+                .x_axis_formatter(move |mark, _| x_tick_label(mark.value, mark.step_size, x_axis));
         }
         let mut plot = plot.y_axis_formatter(move |mark, _| {
             if log_y {
@@ -868,7 +967,7 @@ impl Charts {
             {
                 let one = std::slice::from_ref(one);
                 response.response.on_hover_ui_at_pointer(|ui| {
-                    group_hover_ui(ui, groups, one, 0.0, options.group_line, kind);
+                    group_hover_ui(ui, groups, one, 0.0, options.group_line, kind, x_axis);
                 });
             }
             self.groups.groups = groups_owned;
@@ -879,7 +978,15 @@ impl Charts {
         {
             self.cursor_next = Some((key.to_string(), pointer.x));
             response.response.on_hover_ui_at_pointer(|ui| {
-                group_hover_ui(ui, groups, &drawn, pointer.x, options.group_line, kind);
+                group_hover_ui(
+                    ui,
+                    groups,
+                    &drawn,
+                    pointer.x,
+                    options.group_line,
+                    kind,
+                    x_axis,
+                );
             });
         }
         self.cursor_readout_groups(ui, &transform, groups, &drawn, options.group_line, key);
@@ -1046,6 +1153,7 @@ fn group_hover_ui(
     x: f64,
     line: GroupLine,
     kind: GroupBand,
+    axis: super::XAxis,
 ) {
     let mut shown = 0;
     for (gi, b) in drawn {
@@ -1054,7 +1162,16 @@ fn group_hover_ui(
         };
         let g = &groups[*gi];
         if shown == 0 {
-            ui.label(egui::RichText::new(format!("step {}", b.steps[i])).weak());
+            let at = if axis == super::XAxis::Step {
+                format!("step {}", b.steps[i])
+            } else {
+                format!(
+                    "{} {} (a time bin)",
+                    axis.label(),
+                    super::hover::format_x(b.steps[i], axis)
+                )
+            };
+            ui.label(egui::RichText::new(at).weak());
         }
         shown += 1;
         if shown > 12 {

@@ -31,7 +31,10 @@ pub mod paired;
 mod prepare;
 mod scale;
 use card::legend_entry;
-pub use group::{Band, GroupBand, GroupKey, GroupLine, RunGroup, aggregate, group_runs};
+pub use group::{
+    Band, GroupBand, GroupKey, GroupLine, RunGroup, TIME_BINS, aggregate, aggregate_time,
+    group_runs,
+};
 use hover::hover_ui;
 use prepare::to_points;
 pub use prepare::{NonFinite, NonFiniteKind, Prepared, Segment, prepare};
@@ -83,7 +86,7 @@ pub enum XAxis {
 }
 
 impl XAxis {
-    fn label(self) -> &'static str {
+    pub(super) fn label(self) -> &'static str {
         match self {
             XAxis::Step => "step",
             XAxis::WallTime => "wall time",
