@@ -234,6 +234,40 @@ fn ticking_a_second_metric_draws_a_line_per_run_and_metric_named_by_both() {
 }
 
 #[test]
+fn a_grouped_card_of_two_metrics_draws_a_band_per_group_and_metric() {
+    let mut options = with_layout(
+        ChartOptions::default(),
+        vec![CardSpec {
+            metrics: vec!["train/loss".into(), "val/loss".into()],
+            ..CardSpec::default()
+        }],
+    );
+    options.group_by = vec![GroupKey::Attribute("status".into())];
+    let mut h = charts_harness(data_of(two_runs(), options));
+    let id = "train/loss + val/loss";
+    step_until(&mut h, "both bands", |s| {
+        s.charts.shown_lines.get(id).is_some_and(|l| l.len() == 2)
+    });
+    let mut names = h.state().charts.shown_lines[id].clone();
+    names.sort();
+    assert_eq!(
+        names,
+        ["status=FINISHED · train/loss", "status=FINISHED · val/loss"]
+    );
+    // val/loss: step 0: 5 and 7; step 1: 6.5 only; step 2: 3.5 and 2.5.
+    let b = h
+        .state()
+        .charts
+        .group_state()
+        .band("val/loss", "status=FINISHED")
+        .unwrap();
+    assert_eq!(b.steps, vec![0.0, 1.0, 2.0]);
+    assert_eq!(b.mean, vec![6.0, 6.5, 3.0]);
+    assert_eq!(b.min, vec![5.0, 6.5, 2.5]);
+    assert_eq!(b.max, vec![7.0, 6.5, 3.5]);
+}
+
+#[test]
 fn another_metric_as_x_pairs_the_points_by_step() {
     let options = with_layout(
         ChartOptions::default(),
@@ -457,10 +491,7 @@ fn cards_are_added_removed_resized_and_reordered_from_their_menus() {
     // "+ chart" adds lr back, at the end.
     h.get_by_label("+ chart").click();
     h.run_steps(3);
-    h.get_all_by_label("lr")
-        .last()
-        .expect("lr in the list")
-        .click();
+    h.get_by_role_and_label(Role::Button, "lr").click();
     h.run_steps(4);
     assert_eq!(ids(&h), ["val/loss", "train/loss", "lr"]);
     // Reset: a card per key again.

@@ -143,7 +143,12 @@ impl Charts {
         let mut export_csv = false;
         let mut export_png = false;
         ui.horizontal(|ui| {
-            self.card_title_ui(ui, card);
+            self.card_title_ui(ui, card)
+                .on_hover_text(if metrics.len() > 1 {
+                    format!("{key}: a line per run and metric")
+                } else {
+                    format!("metric {key}")
+                });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 self.card_menu_ui(ui, card);
                 export_csv = ui
@@ -329,22 +334,23 @@ impl Charts {
         any
     }
 
-    /// A card's title: its metric, or its metrics each after a sample of its line style.
-    pub(super) fn card_title_ui(&self, ui: &mut egui::Ui, card: &layout::Card) {
+    /// A card's title: its metric, or its metrics each after a sample of its line style. Returns
+    /// the last label.
+    pub(super) fn card_title_ui(&self, ui: &mut egui::Ui, card: &layout::Card) -> egui::Response {
         let metrics = &card.spec.metrics;
         if metrics.len() <= 1 {
-            ui.label(egui::RichText::new(&card.id).strong())
-                .on_hover_text(format!("metric {}", card.id));
-            return;
+            return ui.label(egui::RichText::new(&card.id).strong());
         }
         ui.spacing_mut().item_spacing.x = 4.0;
+        let mut last = None;
         for (i, m) in metrics.iter().enumerate() {
             menu::style_sample(ui, i);
-            ui.label(egui::RichText::new(truncate_label(m, 28)).strong())
-                .on_hover_text(format!(
-                    "metric {m}: a line per run in its colour, in this style"
-                ));
+            last = Some(
+                ui.label(egui::RichText::new(truncate_label(m, 28)).strong())
+                    .on_hover_text(format!("metric {m}: its lines are drawn in this style")),
+            );
         }
+        last.unwrap_or_else(|| ui.label(""))
     }
 
     /// The header of a card without exports: its title, menu and a spinner while loading.

@@ -678,12 +678,25 @@ impl Charts {
         card: &super::layout::Card,
         plot_height: f32,
     ) {
-        // A grouped card draws its first metric (state is kept by metric key).
-        let key = card
-            .spec
-            .metrics
-            .first()
-            .map_or(card.id.as_str(), String::as_str);
+        // The card's state is kept by its id; bands by metric and group.
+        let key = card.id.as_str();
+        let metrics = &card.spec.metrics;
+        // A line per group and metric: with several metrics each group is listed once per
+        // metric, named by both, drawn in the metric's line style.
+        let groups: Vec<(RunGroup, usize)> = metrics
+            .iter()
+            .enumerate()
+            .flat_map(|(mi, m)| {
+                self.groups.groups.iter().map(move |g| {
+                    let mut g = g.clone();
+                    if metrics.len() > 1 {
+                        g.label = format!("{} · {m}", g.label);
+                    }
+                    (g, mi)
+                })
+            })
+            .collect();
+        let n_groups = self.groups.groups.len().max(1);
         let options = ctx.persisted().charts.clone();
         let histories = ctx.histories();
         let kind = self.groups.band_kind.get(key).copied().unwrap_or_default();
@@ -692,14 +705,16 @@ impl Charts {
         // Whether every history of the card has at most one point (a final score): bars.
         let mut single = true;
         let mut any_ready = false;
-        for (gi, g) in self.groups.groups.iter().enumerate() {
+        for (gi, (g, mi)) in groups.iter().enumerate() {
+            let metric = metrics[*mi].as_str();
             let mut series: Vec<(&str, &Arc<Series>)> = Vec::new();
             let mut waiting = false;
             for r in &g.runs {
-                if self.hidden_runs.contains(&r.info.run_id) || !r.data.metrics.contains_key(key) {
+                if self.hidden_runs.contains(&r.info.run_id) || !r.data.metrics.contains_key(metric)
+                {
                     continue;
                 }
-                match histories.get(&(r.info.run_id.clone(), key.to_string())) {
+                match histories.get(&(r.info.run_id.clone(), metric.to_string())) {
                     Some(Entry::Ready(s)) => {
                         any_ready = true;
                         single &= s.values.len() <= 1;
@@ -715,7 +730,10 @@ impl Charts {
             if series.is_empty() {
                 continue;
             }
-            let id = (key.to_string(), g.label.clone());
+            let id = (
+                metric.to_string(),
+                self.groups.groups[gi % n_groups].label.clone(),
+            );
             // The x axis is part of what a band is computed for.
             let fp = fingerprint(&series)
                 ^ (options.x_axis as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -763,8 +781,11 @@ impl Charts {
             }
         }
         // Bands being recomputed: the previous one stays on screen meanwhile.
-        for (gi, g) in self.groups.groups.iter().enumerate() {
-            let id = (key.to_string(), g.label.clone());
+        for (gi, (_, mi)) in groups.iter().enumerate() {
+            let id = (
+                metrics[*mi].clone(),
+                self.groups.groups[gi % n_groups].label.clone(),
+            );
             if matches!(self.groups.bands.get(&id), Some(BandEntry::Pending(_)))
                 && let Some(b) = self.groups.stale_shown.get(&id)
                 && !drawn.iter().any(|(i, _)| *i == gi)
@@ -773,20 +794,19 @@ impl Charts {
             }
         }
         ui.horizontal(|ui| {
-            ui.label(egui::RichText::new(key).strong())
-                .on_hover_text(format!(
-                    "metric {key}: one line per group ({}), computed over every logged point \
+            self.card_title_ui(ui, card).on_hover_text(format!(
+                "{key}: one line per group ({}), computed over every logged point \
                      of its runs, {}",
-                    match options.group_line {
-                        GroupLine::Mean => "mean",
-                        GroupLine::Median => "median",
-                    },
-                    if options.x_axis == super::XAxis::Step {
-                        "aligned by step".to_string()
-                    } else {
-                        format!("in {TIME_BINS} time bins of the group's time span")
-                    }
-                ));
+                match options.group_line {
+                    GroupLine::Mean => "mean",
+                    GroupLine::Median => "median",
+                },
+                if options.x_axis == super::XAxis::Step {
+                    "aligned by step".to_string()
+                } else {
+                    format!("in {TIME_BINS} time bins of the group's time span")
+                }
+            ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 self.card_menu_ui(ui, card);
                 // One click goes to the next band: min–max, ±std, none.
@@ -855,7 +875,7 @@ impl Charts {
         let bars = any_ready && single;
         let bar_names: Vec<String> = drawn
             .iter()
-            .map(|(gi, _)| self.groups.groups[*gi].label.clone())
+            .map(|(gi, _)| groups[*gi].0.label.clone())
             .collect();
         // Its own plot memory: the bounds of a card of bars or of run lines never leak into the
         // linked x axis of grouped lines.
@@ -882,9 +902,19 @@ impl Charts {
         if log_y {
             plot = plot.y_grid_spacer(super::scale::log_grid);
         }
-        // Lent out for drawing (the cursor read-out below needs `self`).
-        let groups_owned = std::mem::take(&mut self.groups.groups);
-        let groups = &groups_owned;
+        self.shown_lines.insert(
+            key.to_string(),
+            drawn
+                .iter()
+                .map(|(gi, _)| groups[*gi].0.label.clone())
+                .collect(),
+        );
+        let styles: Vec<egui_plot::LineStyle> = groups
+            .iter()
+            .map(|(_, mi)| super::menu::metric_style(*mi))
+            .collect();
+        let groups: Vec<RunGroup> = groups.into_iter().map(|(g, _)| g).collect();
+        let groups = &groups;
         let fit_now = (!options.lock_y && !bars).then_some(fit).flatten();
         let whisker = ui.visuals().strong_text_color();
         let response = plot.show(ui, |plot_ui| {
@@ -922,6 +952,7 @@ impl Charts {
                 plot_ui.line(
                     Line::new(g.label.clone(), PlotPoints::Borrowed(&r.line))
                         .color(g.color())
+                        .style(styles[*gi])
                         .width(1.8)
                         .id(("group", &g.label)),
                 );
@@ -970,7 +1001,6 @@ impl Charts {
                     group_hover_ui(ui, groups, one, 0.0, options.group_line, kind, x_axis);
                 });
             }
-            self.groups.groups = groups_owned;
             return;
         }
         if response.response.hovered()
@@ -990,7 +1020,6 @@ impl Charts {
             });
         }
         self.cursor_readout_groups(ui, &transform, groups, &drawn, options.group_line, key);
-        self.groups.groups = groups_owned;
         if loading {
             ui.ctx().request_repaint();
         }

@@ -466,9 +466,20 @@ impl Charts {
         self.cursor = self.cursor_next.take();
         self.cursor_values.clear();
         self.paired_hovered = None;
+        let layout_key =
+            layout::layout_key(ctx.store_key().unwrap_or(""), ctx.selected_experiments());
+        self.layout_edit = None;
         ui.horizontal(|ui| {
             for v in [ChartsView::Lines, ChartsView::Scatter, ChartsView::Parallel] {
                 ui.selectable_value(&mut self.view, v, v.label());
+            }
+            if self.view == ChartsView::Lines && !self.all_keys.is_empty() {
+                ui.separator();
+                // The keys of the last frame (read below): the same but for a frame.
+                let keys = std::mem::take(&mut self.all_keys);
+                let customised = ctx.persisted().charts.layouts.contains_key(&layout_key);
+                self.layout_bar_ui(ui, &keys, customised);
+                self.all_keys = keys;
             }
         });
         match self.view {
@@ -494,6 +505,7 @@ impl Charts {
             group::group_runs(&runs, group_keys)
         };
         if runs.is_empty() {
+            self.all_keys.clear();
             ui.add_space(12.0);
             ui.weak("Select runs in the table to chart their metrics (Ctrl+click and Shift+click select several)");
             return;
@@ -506,8 +518,7 @@ impl Charts {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let layout_key =
-            layout::layout_key(ctx.store_key().unwrap_or(""), ctx.selected_experiments());
+        self.all_keys.clone_from(&all_keys);
         let chart_layout = ctx
             .persisted()
             .charts
@@ -540,7 +551,6 @@ impl Charts {
                 "Every chart was removed: add one with \"+ chart\""
             });
             if !all_keys.is_empty() && q.is_empty() {
-                self.layout_bar_ui(ui, &all_keys, !chart_layout.cards.is_empty());
                 self.apply_layout_edit(ctx, &layout_key, chart_layout, &auto_order);
             }
             return;
@@ -692,8 +702,6 @@ impl Charts {
                 ui.add_space(6.0);
             }
         };
-        self.layout_bar_ui(ui, &all_keys, !chart_layout.cards.is_empty());
-        self.all_keys.clone_from(&all_keys);
         egui::ScrollArea::vertical()
             .id_salt("charts_scroll")
             .auto_shrink([false, false])
