@@ -210,7 +210,13 @@ impl Charts {
                 }
             });
         });
-        let names: Vec<String> = items.iter().map(|b| b.label.clone()).collect();
+        // Names under the bars need room; when bars are narrow, each name is written up its bar.
+        let crowded = (ui.available_width() - 60.0) / (items.len().max(1) as f32) < 90.0;
+        let names: Vec<String> = if crowded {
+            Vec::new()
+        } else {
+            items.iter().map(|b| b.label.clone()).collect()
+        };
         let plot = card::bar_axis(
             Plot::new(("bars", key))
                 .height(plot_height)
@@ -254,6 +260,25 @@ impl Charts {
                 }
                 plot_ui.pointer_coordinate()
             });
+        if crowded {
+            let t = &response.transform;
+            let painter = ui.painter_at(*t.frame());
+            let color = ui.visuals().strong_text_color();
+            let font = egui::FontId::proportional(11.0);
+            for (i, b) in items.iter().enumerate() {
+                let base = t.position_from_point(&PlotPoint::new(i as f64, 0.0));
+                let galley =
+                    painter.layout_no_wrap(card::truncate_label(&b.label, 40), font.clone(), color);
+                let pos = egui::pos2(
+                    base.x - galley.size().y / 2.0,
+                    base.y.min(t.frame().bottom()) - 4.0,
+                );
+                painter.add(
+                    egui::epaint::TextShape::new(pos, galley, color)
+                        .with_angle(-std::f32::consts::FRAC_PI_2),
+                );
+            }
+        }
         let bounds = response.transform.bounds();
         self.shown_y
             .insert(key.to_string(), (bounds.min()[1], bounds.max()[1]));

@@ -357,7 +357,8 @@ impl Charts {
     pub(super) fn card_header_ui(&mut self, ui: &mut egui::Ui, card: &layout::Card, loading: bool) {
         ui.horizontal(|ui| {
             self.card_title_ui(ui, card);
-            if let Some(x) = &card.spec.x_metric {
+            // One metric's title says "vs x" already.
+            if let Some(x) = card.spec.x_metric.as_ref().filter(|_| card.spec.metrics.len() > 1) {
                 ui.weak(format!("vs {}", truncate_label(x, 24)));
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {

@@ -118,33 +118,45 @@ impl Charts {
     pub(super) fn card_menu_ui(&mut self, ui: &mut egui::Ui, card: &Card) {
         let keys = &self.all_keys;
         let mut action = None;
-        ui.menu_button("…", |ui| {
-            ui.set_min_width(220.0);
-            let mut spec = card.spec.clone();
-            let r = card_ref(card);
-            ui.label(egui::RichText::new("Metrics").strong());
-            egui::ScrollArea::vertical()
-                .id_salt("card_metrics")
-                .max_height(220.0)
-                .show(ui, |ui| {
-                    for k in keys {
-                        let mut on = spec.metrics.contains(k);
-                        let label = card::truncate_label(k, 40);
-                        if ui.checkbox(&mut on, label).on_hover_text(k).changed() {
-                            if on {
-                                spec.metrics.push(k.clone());
-                            } else if spec.metrics.len() > 1 {
-                                spec.metrics.retain(|m| m != k);
+        let scope = match self.menu_slot {
+            Some(p) => egui::Id::unique(("chart_card_menu", p)),
+            None => egui::Id::unique(("chart_card_menu", &card.id)),
+        };
+        let mut builder = egui::UiBuilder::new().scope_id(scope);
+        builder.layout = Some(*ui.layout());
+        // Open until a click outside: several changes in a row (metrics ticked one by one).
+        let config = egui::containers::menu::MenuConfig::new()
+            .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+        ui.scope_builder(builder, |ui| {
+            egui::containers::menu::MenuButton::new("…")
+                .config(config)
+                .ui(ui, |ui| {
+                    ui.set_min_width(220.0);
+                    let mut spec = card.spec.clone();
+                    let r = card_ref(card);
+                    ui.label(egui::RichText::new("Metrics").strong());
+                    egui::ScrollArea::vertical()
+                        .id_salt("card_metrics")
+                        .max_height(220.0)
+                        .show(ui, |ui| {
+                            for k in keys {
+                                let mut on = spec.metrics.contains(k);
+                                let label = card::truncate_label(k, 40);
+                                if ui.checkbox(&mut on, label).on_hover_text(k).changed() {
+                                    if on {
+                                        spec.metrics.push(k.clone());
+                                    } else if spec.metrics.len() > 1 {
+                                        spec.metrics.retain(|m| m != k);
+                                    }
+                                }
                             }
-                        }
-                    }
-                });
-            ui.separator();
-            let x_text = match &spec.x_metric {
-                None => "x: the charts' axis".to_string(),
-                Some(k) => format!("x: {}", card::truncate_label(k, 28)),
-            };
-            ui.menu_button(x_text, |ui| {
+                        });
+                    ui.separator();
+                    let x_text = match &spec.x_metric {
+                        None => "x: the charts' axis".to_string(),
+                        Some(k) => format!("x: {}", card::truncate_label(k, 28)),
+                    };
+                    ui.menu_button(x_text, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("card_x")
                     .max_height(260.0)
@@ -163,53 +175,56 @@ impl Charts {
             .on_hover_text(
                 "Another metric as x: each point pairs the two metrics' values logged at one step",
             );
-            ui.horizontal(|ui| {
-                ui.label("chart:");
-                ui.selectable_value(&mut spec.kind, CardKind::Auto, "auto")
-                    .on_hover_text("Lines; bars when every run logged the metric once");
-                ui.selectable_value(&mut spec.kind, CardKind::Lines, "lines");
-                ui.selectable_value(&mut spec.kind, CardKind::Bars, "bars")
-                    .on_hover_text("A bar per run (or group) of a summary of every value, sorted");
-            });
-            ui.add_enabled_ui(spec.kind == CardKind::Bars, |ui| {
-                ui.horizontal(|ui| {
-                    ui.label("bar:");
-                    for s in Summary::ALL {
-                        ui.selectable_value(&mut spec.summary, s, s.label());
+                    ui.horizontal(|ui| {
+                        ui.label("chart:");
+                        ui.selectable_value(&mut spec.kind, CardKind::Auto, "auto")
+                            .on_hover_text("Lines; bars when every run logged the metric once");
+                        ui.selectable_value(&mut spec.kind, CardKind::Lines, "lines");
+                        ui.selectable_value(&mut spec.kind, CardKind::Bars, "bars")
+                            .on_hover_text(
+                                "A bar per run (or group) of a summary of every value, sorted",
+                            );
+                    });
+                    ui.add_enabled_ui(spec.kind == CardKind::Bars, |ui| {
+                        ui.horizontal(|ui| {
+                            ui.label("bar:");
+                            for s in Summary::ALL {
+                                ui.selectable_value(&mut spec.summary, s, s.label());
+                            }
+                        });
+                    });
+                    ui.horizontal(|ui| {
+                        ui.label("width:");
+                        for w in 1..=MAX_COLUMNS {
+                            ui.selectable_value(&mut spec.width, w, w.to_string())
+                                .on_hover_text(format!("{w} column(s) wide"));
+                        }
+                    });
+                    ui.horizontal(|ui| {
+                        ui.label("height:");
+                        for h in 1..=layout::MAX_CARD_HEIGHT {
+                            ui.selectable_value(&mut spec.height, h, format!("×{h}"));
+                        }
+                    });
+                    ui.horizontal(|ui| {
+                        if ui.button("◀ earlier").clicked() {
+                            action = Some(CardAction::Earlier(r.clone()));
+                        }
+                        if ui.button("later ▶").clicked() {
+                            action = Some(CardAction::Later(r.clone()));
+                        }
+                    });
+                    if ui.button("Remove chart").clicked() {
+                        action = Some(CardAction::Edit(LayoutEdit::Remove(r.clone())));
+                        ui.close();
                     }
-                });
-            });
-            ui.horizontal(|ui| {
-                ui.label("width:");
-                for w in 1..=MAX_COLUMNS {
-                    ui.selectable_value(&mut spec.width, w, w.to_string())
-                        .on_hover_text(format!("{w} column(s) wide"));
-                }
-            });
-            ui.horizontal(|ui| {
-                ui.label("height:");
-                for h in 1..=layout::MAX_CARD_HEIGHT {
-                    ui.selectable_value(&mut spec.height, h, format!("×{h}"));
-                }
-            });
-            ui.horizontal(|ui| {
-                if ui.button("◀ earlier").clicked() {
-                    action = Some(CardAction::Earlier(r.clone()));
-                }
-                if ui.button("later ▶").clicked() {
-                    action = Some(CardAction::Later(r.clone()));
-                }
-            });
-            if ui.button("Remove chart").clicked() {
-                action = Some(CardAction::Edit(LayoutEdit::Remove(r.clone())));
-                ui.close();
-            }
-            if spec != card.spec && action.is_none() {
-                action = Some(CardAction::Edit(LayoutEdit::Set(r, spec)));
-            }
-        })
-        .response
-        .on_hover_text("This chart: metrics, x axis, lines or bars, size, order");
+                    if spec != card.spec && action.is_none() {
+                        action = Some(CardAction::Edit(LayoutEdit::Set(r, spec)));
+                    }
+                })
+                .0
+                .on_hover_text("This chart: metrics, x axis, lines or bars, size, order");
+        });
         if action.is_some() {
             self.card_action = action;
         }

@@ -227,6 +227,9 @@ pub struct Charts {
     pub parcoords: super::sweep::parcoords::ParCoords,
     /// What a card's menu asked for in this frame.
     card_action: Option<CardAction>,
+    /// The place of the card being drawn among the layout's cards (its menu keeps its state by
+    /// it, so that it stays open while the card changes).
+    menu_slot: Option<usize>,
     /// The layout change to apply after the cards are drawn.
     layout_edit: Option<layout::LayoutEdit>,
     /// Every metric key of the charted runs (the cards' menus offer them).
@@ -684,6 +687,7 @@ impl Charts {
                             egui::Layout::top_down(egui::Align::LEFT),
                             |ui| {
                                 ui.set_width(w);
+                                charts.menu_slot = position(card);
                                 charts.card_ui(ui, ctx, &runs, card, plot_h);
                                 charts.layout_edit = match charts.card_action.take() {
                                     Some(CardAction::Edit(e)) => Some(e),
