@@ -19,7 +19,7 @@ use egui_kittest::kittest::Queryable;
 use mlscope::model::{LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs, RunStatus};
 use mlscope::viewer::testing::{
     CardKind, CardSpec, ChartLayout, ChartOptions, Charts, Command, Entry, GroupKey, RunSet,
-    Series, Summary, TIME_BINS, Tab, ViewData, XAxis, aggregate_time, layout_key,
+    Series, Summary, TIME_BINS, Tab, ViewData, XAxis, aggregate_time, layout_key, time_bins,
 };
 use mlscope::viewer::{App, Persisted, ViewerOptions};
 
@@ -620,18 +620,29 @@ fn step_until<S>(h: &mut Harness<'static, S>, what: &str, done: impl Fn(&S) -> b
     }
 }
 
-/// Two runs of one group logging at different steps but at the same times after their start:
-/// run 0 at steps 0, 1, 2 (0 s, 3 s, 6 s), run 1 at steps 10, 11, 12 (0 s, 3.001 s, 5.996 s).
-fn same_times_other_steps() -> Vec<RunHistories> {
+/// Two runs of one group logging at different steps and at different times after their start:
+/// run 0 at steps 0..3 at 0, 1, 2, 3 s; run 1 at steps 10..13 at 0, 1.2, 2.2, 3 s.
+fn other_times_other_steps() -> Vec<RunHistories> {
     let keys = ["loss"];
     vec![
         (
             run(0, &[("opt", "adam")], &keys),
-            vec![("loss", vec![(0, 0, 1.0), (1, 3000, 4.0), (2, 6000, 2.0)])],
+            vec![(
+                "loss",
+                vec![(0, 0, 1.0), (1, 1000, 2.0), (2, 2000, 3.0), (3, 3000, 4.0)],
+            )],
         ),
         (
             run(1, &[("opt", "adam")], &keys),
-            vec![("loss", vec![(10, 0, 3.0), (11, 3001, 8.0), (12, 5996, 6.0)])],
+            vec![(
+                "loss",
+                vec![
+                    (10, 0, 5.0),
+                    (11, 1200, 6.0),
+                    (12, 2200, 7.0),
+                    (13, 3000, 8.0),
+                ],
+            )],
         ),
     ]
 }
@@ -643,7 +654,7 @@ fn on_relative_time_group_bands_are_computed_over_time_bins_of_every_point() {
         group_by: vec![GroupKey::Param("opt".into())],
         ..ChartOptions::default()
     };
-    let mut h = charts_harness(data_of(same_times_other_steps(), options));
+    let mut h = charts_harness(data_of(other_times_other_steps(), options));
     step_until(&mut h, "the band", |s| {
         s.charts.group_state().band("loss", "opt=adam").is_some()
     });
@@ -653,26 +664,22 @@ fn on_relative_time_group_bands_are_computed_over_time_bins_of_every_point() {
         .group_state()
         .band("loss", "opt=adam")
         .unwrap();
-    // The span is 0..6 s in TIME_BINS bins: the two starts share the first bin, 3 and 3.001 s
-    // the middle one, 5.996 and 6 s the last.
-    let width = 6.0 / TIME_BINS as f64;
-    let centre = |bin: usize| width * (bin as f64 + 0.5);
-    let middle = (3.0 / width) as usize;
-    assert_eq!(b.count, vec![2, 2, 2]);
-    for (got, want) in b
-        .steps
+    // Four points a run: two bins of the 0..3 s span, [0, 1.5) and [1.5, 3]. The first holds
+    // 1, 2 (run 0 at 0 and 1 s) and 5, 6 (run 1 at 0 and 1.2 s); the second 3, 4, 7, 8.
+    assert_eq!(b.steps, vec![0.75, 2.25]);
+    assert_eq!(b.count, vec![4, 4]);
+    assert_eq!(b.mean, vec![3.5, 5.5]);
+    assert_eq!(b.min, vec![1.0, 3.0]);
+    assert_eq!(b.max, vec![6.0, 8.0]);
+    assert_eq!(b.median, vec![3.5, 5.5]);
+    let var: f64 = [1.0f64, 2.0, 5.0, 6.0]
         .iter()
-        .zip([centre(0), centre(middle), centre(TIME_BINS - 1)])
-    {
-        assert!((got - want).abs() < 1e-9, "{:?}", b.steps);
-    }
-    assert_eq!(b.mean, vec![2.0, 6.0, 4.0]);
-    assert_eq!(b.min, vec![1.0, 4.0, 2.0]);
-    assert_eq!(b.max, vec![3.0, 8.0, 6.0]);
-    assert_eq!(b.median, vec![2.0, 6.0, 4.0]);
-    assert!((b.std[1] - 2.0).abs() < 1e-12);
+        .map(|v| (v - 3.5).powi(2))
+        .sum::<f64>()
+        / 4.0;
+    assert!((b.std[0] - var.sqrt()).abs() < 1e-12);
+    // On the step axis the same runs share no step: eight steps of one run each.
     let options = h.state().data.persisted.charts.clone();
-    // On the step axis the same runs share no step: six points of one run each.
     h.state_mut().data.persisted.charts = ChartOptions {
         x_axis: XAxis::Step,
         ..options
@@ -681,8 +688,17 @@ fn on_relative_time_group_bands_are_computed_over_time_bins_of_every_point() {
         s.charts
             .group_state()
             .band("loss", "opt=adam")
-            .is_some_and(|b| b.steps.len() == 6)
+            .is_some_and(|b| b.steps.len() == 8)
     });
+}
+
+#[test]
+fn a_band_has_about_two_points_of_a_typical_run_per_time_bin() {
+    let of_len = |n: usize| Arc::new(series(&vec![(0, 0, 1.0); n]));
+    assert_eq!(time_bins(&[of_len(4), of_len(4)]), 2);
+    assert_eq!(time_bins(&[of_len(1)]), 1);
+    assert_eq!(time_bins(&[of_len(10), of_len(300), of_len(5000)]), 150);
+    assert_eq!(time_bins(&[of_len(100_000)]), TIME_BINS);
 }
 
 #[test]

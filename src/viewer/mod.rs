@@ -72,7 +72,7 @@ pub mod testing {
     pub use super::charts::layout::{CardKind, CardSpec, ChartLayout, Summary, layout_key};
     pub use super::charts::{
         Band, ChartOptions, Charts, ChartsView, GroupBand, GroupKey, GroupLine, Prepared, RunGroup,
-        Segment, TIME_BINS, XAxis, aggregate, aggregate_time, group_runs, prepare,
+        Segment, TIME_BINS, XAxis, aggregate, aggregate_time, group_runs, prepare, time_bins,
     };
     pub use super::commands::{Command, SelectMode, Tab};
     pub use super::context::{FilterState, Histories, RowsMemo, RunsState, ViewCtx, ViewData};

@@ -358,7 +358,12 @@ impl Charts {
         ui.horizontal(|ui| {
             self.card_title_ui(ui, card);
             // One metric's title says "vs x" already.
-            if let Some(x) = card.spec.x_metric.as_ref().filter(|_| card.spec.metrics.len() > 1) {
+            if let Some(x) = card
+                .spec
+                .x_metric
+                .as_ref()
+                .filter(|_| card.spec.metrics.len() > 1)
+            {
                 ui.weak(format!("vs {}", truncate_label(x, 24)));
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {

@@ -333,8 +333,21 @@ pub fn aggregate(series: &[Arc<Series>]) -> Band {
     band
 }
 
-/// Time bins of a band on a time x axis (over the group's time span).
+/// Most time bins of a band on a time x axis (over the group's time span).
 pub const TIME_BINS: usize = 600;
+
+/// The time bins of a group's band: half the points of its typical run (the median count), so
+/// that a bin holds about two points of each run and the line goes through every run's values
+/// rather than jumping between runs; at most [`TIME_BINS`].
+pub fn time_bins(series: &[Arc<Series>]) -> usize {
+    let mut counts: Vec<usize> = series.iter().map(|s| s.values.len()).collect();
+    if counts.is_empty() {
+        return 1;
+    }
+    let mid = counts.len() / 2;
+    let (_, &mut median, _) = counts.select_nth_unstable(mid);
+    (median / 2).clamp(1, TIME_BINS)
+}
 
 /// Computes a group's band on a time x axis ([`XAxis::WallTime`](super::XAxis) in seconds,
 /// or [`XAxis::Relative`](super::XAxis): seconds since each run's first value of the metric)
@@ -454,7 +467,7 @@ impl BandWorker {
                     while let Ok(job) = job_rx.recv() {
                         let band = Arc::new(match job.axis {
                             super::XAxis::Step => aggregate(&job.series),
-                            axis => aggregate_time(&job.series, axis, TIME_BINS),
+                            axis => aggregate_time(&job.series, axis, time_bins(&job.series)),
                         });
                         let done = Done {
                             id: job.id,

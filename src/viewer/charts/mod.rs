@@ -33,7 +33,7 @@ mod scale;
 use card::legend_entry;
 pub use group::{
     Band, GroupBand, GroupKey, GroupLine, RunGroup, TIME_BINS, aggregate, aggregate_time,
-    group_runs,
+    group_runs, time_bins,
 };
 use hover::hover_ui;
 use prepare::to_points;
