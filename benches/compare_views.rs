@@ -490,9 +490,15 @@ fn chart_cards(runs_n: usize, steps: usize) {
     loop {
         first.push(d.frame(&mut app, Vec::new()));
         let c = &app.charts;
-        if c.shown_lines.get(&two_id).is_some_and(|l| l.len() == 2 * runs_n)
-            && c.shown_lines.get(&paired_id).is_some_and(|l| l.len() == runs_n)
-            && c.shown_bars.get(&bars_id).is_some_and(|b| b.len() == runs_n)
+        if c.shown_lines
+            .get(&two_id)
+            .is_some_and(|l| l.len() == 2 * runs_n)
+            && c.shown_lines
+                .get(&paired_id)
+                .is_some_and(|l| l.len() == runs_n)
+            && c.shown_bars
+                .get(&bars_id)
+                .is_some_and(|b| b.len() == runs_n)
         {
             break;
         }

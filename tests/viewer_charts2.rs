@@ -501,6 +501,43 @@ fn cards_are_added_removed_resized_and_reordered_from_their_menus() {
     assert!(h.state().data.persisted.charts.layouts.is_empty());
 }
 
+fn press(h: &mut Harness<'static, ChartsState>, pos: egui::Pos2, pressed: bool) {
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    });
+}
+
+/// Drags the card titled `from` by its title and drops it on the card titled `onto`.
+fn drag_card(h: &mut Harness<'static, ChartsState>, from: &str, onto: &str) {
+    let start = h.get_by_label(from).rect().center();
+    let target = h.get_by_label(onto).rect().center() + egui::vec2(40.0, 120.0);
+    h.hover_at(start);
+    h.run_steps(1);
+    press(h, start, true);
+    h.run_steps(1);
+    for k in 1..=10 {
+        h.hover_at(start + (target - start) * (k as f32 / 10.0));
+        h.run_steps(1);
+    }
+    press(h, target, false);
+    h.run_steps(4);
+}
+
+#[test]
+fn a_card_dragged_by_its_title_onto_another_takes_its_place() {
+    let mut h = charts_harness(data_of(two_runs(), ChartOptions::default()));
+    h.run_steps(4);
+    assert_eq!(ids(&h), ["lr", "train/loss", "val/loss"]);
+    drag_card(&mut h, "val/loss", "lr");
+    assert_eq!(ids(&h), ["val/loss", "lr", "train/loss"]);
+    drag_card(&mut h, "val/loss", "train/loss");
+    assert_eq!(ids(&h), ["lr", "train/loss", "val/loss"]);
+    assert_eq!(this_layout(&h).cards.len(), 3);
+}
+
 #[test]
 fn each_store_and_experiment_has_its_own_layout() {
     let options = with_layout(ChartOptions::default(), vec![CardSpec::of_key("val/loss")]);

@@ -338,19 +338,39 @@ impl Charts {
     /// the last label.
     pub(super) fn card_title_ui(&self, ui: &mut egui::Ui, card: &layout::Card) -> egui::Response {
         let metrics = &card.spec.metrics;
-        if metrics.len() <= 1 {
-            return ui.label(egui::RichText::new(&card.id).strong());
+        let title = |ui: &mut egui::Ui| {
+            if metrics.len() <= 1 {
+                return ui.label(egui::RichText::new(&card.id).strong());
+            }
+            ui.spacing_mut().item_spacing.x = 4.0;
+            let mut last = None;
+            for (i, m) in metrics.iter().enumerate() {
+                menu::style_sample(ui, i);
+                last = Some(
+                    ui.label(egui::RichText::new(truncate_label(m, 28)).strong())
+                        .on_hover_text(format!("metric {m}: its lines are drawn in this style")),
+                );
+            }
+            last.unwrap_or_else(|| ui.label(""))
+        };
+        // The title is the handle to drag the card onto another one (cards in the layout's
+        // order only: not the system metrics' section).
+        match self.menu_slot {
+            Some(slot) => {
+                let drag = CardDrag {
+                    card: match card.index {
+                        Some(i) => layout::CardRef::Layout(i),
+                        None => layout::CardRef::Auto(card.id.clone()),
+                    },
+                    slot,
+                };
+                ui.dnd_drag_source(egui::Id::unique(("chart_card_drag", slot)), drag, |ui| {
+                    ui.horizontal(title).inner
+                })
+                .inner
+            }
+            None => title(ui),
         }
-        ui.spacing_mut().item_spacing.x = 4.0;
-        let mut last = None;
-        for (i, m) in metrics.iter().enumerate() {
-            menu::style_sample(ui, i);
-            last = Some(
-                ui.label(egui::RichText::new(truncate_label(m, 28)).strong())
-                    .on_hover_text(format!("metric {m}: its lines are drawn in this style")),
-            );
-        }
-        last.unwrap_or_else(|| ui.label(""))
     }
 
     /// The header of a card without exports: its title, menu and a spinner while loading.

@@ -249,6 +249,13 @@ pub struct Charts {
     paired_transforms: HashMap<String, egui_plot::PlotTransform>,
 }
 
+/// A card being dragged by its title: which, and its place among the layout's cards.
+#[derive(Debug, Clone)]
+struct CardDrag {
+    card: layout::CardRef,
+    slot: usize,
+}
+
 /// What a card's menu asks for.
 #[derive(Debug, Clone, PartialEq)]
 enum CardAction {
@@ -682,7 +689,7 @@ impl Charts {
                             .and_then(|a| a.checked_sub(1))
                             .and_then(|b| positions.get(b).copied());
                         let after = at.and_then(|a| positions.get(a + 1).copied());
-                        ui.allocate_ui_with_layout(
+                        let drop_target = ui.allocate_ui_with_layout(
                             egui::vec2(w, plot_h + CARD_CHROME),
                             egui::Layout::top_down(egui::Align::LEFT),
                             |ui| {
@@ -701,6 +708,28 @@ impl Charts {
                                 };
                             },
                         );
+                        // A card's title dragged onto another card puts it there.
+                        if let Some(slot) = position(card) {
+                            let target = drop_target.response;
+                            if target
+                                .dnd_hover_payload::<CardDrag>()
+                                .is_some_and(|d| d.slot != slot)
+                            {
+                                ui.painter().rect_stroke(
+                                    target.rect,
+                                    4.0,
+                                    egui::Stroke::new(2.0, ui.visuals().selection.stroke.color),
+                                    egui::StrokeKind::Inside,
+                                );
+                            }
+                            if let Some(d) = target.dnd_release_payload::<CardDrag>()
+                                && d.slot != slot
+                            {
+                                let to = if d.slot < slot { slot + 1 } else { slot };
+                                charts.layout_edit =
+                                    Some(layout::LayoutEdit::Move(d.card.clone(), to));
+                            }
+                        }
                     }
                 });
                 ui.add_space(6.0);
