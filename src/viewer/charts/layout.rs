@@ -67,9 +67,9 @@ pub struct CardSpec {
     pub kind: CardKind,
     /// The value of a bar.
     pub summary: Summary,
-    /// Columns spanned (1 to [`super::MAX_COLUMNS`], cut to the columns there are).
+    /// Columns spanned (1 to 4, cut to the columns there are).
     pub width: u8,
-    /// Height in plot heights (1 to [`MAX_CARD_HEIGHT`]).
+    /// Height in plot heights (1 to 3).
     pub height: u8,
 }
 
