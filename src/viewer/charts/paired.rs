@@ -5,9 +5,9 @@
 use super::layout::Card;
 use super::*;
 
-/// Most points kept per line and pixel column: consecutive points falling in one cell of a
-/// grid this fine over the card's range are drawn as one.
-const CELLS_PER_PIXEL: f64 = 2.0;
+/// Cells per pixel of the grid over a card's range in which consecutive points of a line are
+/// drawn as one (a path keeps its shape, a frame draws what the card's pixels can show).
+const CELLS_PER_PIXEL: f64 = 1.0;
 
 /// `(step, x, y)` for each step at which both series have a finite value, in step order; a
 /// step logged several times counts with its last value.
@@ -108,12 +108,19 @@ impl Charts {
         let options = &ctx.persisted().charts;
         let log_y = options.log_y;
         let runs = &runs[..runs.len().min(MAX_CHART_RUNS)];
+        // The card's plot width in its last frame (the grid of thinning follows it).
+        let px = self
+            .last_x
+            .get(key)
+            .map_or(ui.available_width(), |&(_, _, w)| w)
+            .max(100.0);
         let fingerprint = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
             ctx.histories_version().hash(&mut h);
             card.spec.hash(&mut h);
             log_y.hash(&mut h);
+            (px as u32).hash(&mut h);
             for r in runs {
                 r.info.run_id.hash(&mut h);
                 r.info.run_name.hash(&mut h);
@@ -125,7 +132,8 @@ impl Charts {
         let lines = match self.paired_memo.get(key) {
             Some((f, l)) if *f == fingerprint => Arc::clone(l),
             _ => {
-                let lines = Arc::new(self.paired_lines(ctx, runs, card, x_key, log_y));
+                let cells = f64::from(px) * CELLS_PER_PIXEL;
+                let lines = Arc::new(self.paired_lines(ctx, runs, card, x_key, log_y, cells));
                 self.paired_memo
                     .insert(key.to_string(), (fingerprint, Arc::clone(&lines)));
                 lines
@@ -199,9 +207,17 @@ impl Charts {
             && let Some(pointer) = response.response.hover_pos()
         {
             let t = &response.transform;
+            // Points within 30 px of the pointer, found in plot units first (a comparison per
+            // point), measured on screen then.
+            let at = t.value_from_position(pointer);
+            let (rx, ry) = (
+                30.0 * t.dvalue_dpos()[0].abs(),
+                30.0 * t.dvalue_dpos()[1].abs(),
+            );
             let nearest = lines
                 .iter()
                 .flat_map(|l| l.points.iter().zip(&l.steps).map(move |(p, s)| (l, *p, *s)))
+                .filter(|(_, p, _)| (p.x - at.x).abs() <= rx && (p.y - at.y).abs() <= ry)
                 .map(|(l, p, s)| (t.position_from_point(&p).distance(pointer), l, p, s))
                 .min_by(|a, b| a.0.total_cmp(&b.0));
             if let Some((d, l, p, step)) = nearest
@@ -243,6 +259,7 @@ impl Charts {
         card: &Card,
         x_key: &str,
         log_y: bool,
+        cells: f64,
     ) -> Vec<PairedLine> {
         let histories = ctx.histories();
         let several = card.spec.metrics.len() > 1;
@@ -281,7 +298,7 @@ impl Charts {
                 raw.push((name, theme::color_of(ctx.persisted(), id), mi, pts));
             }
         }
-        // One grid over every line: a cell is about half a pixel of a wide card.
+        // One grid over every line, a cell about a pixel of the card.
         let mut range = [(f64::INFINITY, f64::NEG_INFINITY); 2];
         for (_, _, _, pts) in &raw {
             for &(_, x, y) in pts {
@@ -289,7 +306,6 @@ impl Charts {
                 range[1] = (range[1].0.min(y), range[1].1.max(y));
             }
         }
-        let cells = 1000.0 * CELLS_PER_PIXEL;
         raw.into_iter()
             .map(|(name, color, metric, pts)| {
                 let (points, steps) = thin(&pts, range, cells);
