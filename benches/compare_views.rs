@@ -502,7 +502,13 @@ fn chart_cards(runs_n: usize, steps: usize) {
         {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(300), "cards never drawn");
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "cards never drawn: lines {:?}, paired {:?}, bars {:?}",
+            c.shown_lines.get(&two_id).map(Vec::len),
+            c.shown_lines.get(&paired_id).map(Vec::len),
+            c.shown_bars.get(&bars_id).map(Vec::len)
+        );
     }
     println!(
         "chart cards, {runs_n} runs × {steps} points × 2 metrics: a card of both, val against \
@@ -532,8 +538,16 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    grouped(1_000, 10_000);
-    sweep_views(10_000);
-    time_binned(1_000, 10_000);
-    chart_cards(500, 10_000);
+    if std::env::var_os("COMPARE_VIEWS_CARDS_ONLY").is_none() {
+        grouped(1_000, 10_000);
+        sweep_views(10_000);
+    }
+    if std::env::var_os("COMPARE_VIEWS_CARDS_ONLY").is_none() {
+        time_binned(1_000, 10_000);
+    }
+    let cards_runs = std::env::var("COMPARE_VIEWS_CARDS_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(500);
+    chart_cards(cards_runs, 10_000);
 }
