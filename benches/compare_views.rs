@@ -5,7 +5,12 @@
 //!    through the Charts panel (bands computed on its background thread while frames go on), and
 //!    frame times while zooming and panning the grouped chart;
 //! 2. 10,000 runs in the scatter plot and in parallel coordinates: frame times while the pointer
-//!    moves over them (hover look-up on every frame) and while brushing an axis.
+//!    moves over them (hover look-up on every frame) and while brushing an axis;
+//! 3. the same 1,000 grouped runs on relative time: the time-binned bands on one thread and
+//!    through the panel, then zoom and pan frames;
+//! 4. chart cards of 500 runs × 10,000 steps: a card of two metrics, a card of one metric
+//!    against another (paired by step) and a bar card (max of every value), frames while zooming,
+//!    panning and pointing.
 //!
 //! Frames are the CPU side (the panel's UI pass and egui's tessellation; no GPU), on a hand-built
 //! view context (no worker thread), like `chart_scale`.
@@ -19,8 +24,9 @@ use std::time::{Duration, Instant};
 use mlscope::model::{LifecycleStage, Metric, Run, RunData, RunInfo, RunInputs, RunStatus};
 use mlscope::viewer::Persisted;
 use mlscope::viewer::testing::{
-    ChartOptions, Charts, ChartsView, Dim, Entry, GroupKey, MetricAgg, Row, RunSet, Series,
-    ViewData, aggregate,
+    CardKind, CardSpec, ChartLayout, ChartOptions, Charts, ChartsView, Dim, Entry, GroupKey,
+    MetricAgg, Row, RunSet, Series, Summary, ViewData, XAxis, aggregate, aggregate_time,
+    layout_key, time_bins,
 };
 
 const KEY: &str = "loss";
@@ -343,10 +349,205 @@ fn sweep_views(runs_n: usize) {
     );
 }
 
+/// Zooms x in step by step on the card at `pos`, pans, zooms out, pans; frame times and the
+/// frames whose x range of `key` changed.
+fn zoom_and_pan(d: &mut Driver, app: &mut App, mut pos: egui::Pos2, key: &str) -> String {
+    let shift = egui::Modifiers::SHIFT;
+    let none = egui::Modifiers::NONE;
+    let mut script: Vec<(Vec<egui::Event>, egui::Modifiers)> =
+        vec![(vec![egui::Event::PointerMoved(pos)], none)];
+    for _ in 0..40 {
+        script.push((vec![egui::Event::Zoom(1.08)], shift));
+    }
+    script.push((vec![button(pos, true)], none));
+    for i in 0..120 {
+        pos += egui::vec2(if i < 60 { -3.0 } else { 3.0 }, 0.0);
+        script.push((vec![egui::Event::PointerMoved(pos)], none));
+    }
+    script.push((vec![button(pos, false)], none));
+    for _ in 0..40 {
+        script.push((vec![egui::Event::Zoom(1.0 / 1.08)], shift));
+    }
+    let mut frames = Vec::new();
+    let mut ranges = Vec::new();
+    for (events, modifiers) in script {
+        d.modifiers = modifiers;
+        frames.push(d.frame(app, events));
+        ranges.push(app.charts.visible_x(key));
+    }
+    d.modifiers = none;
+    let changed = ranges.windows(2).filter(|w| w[0] != w[1]).count();
+    format!("({changed} frames with a new x range): {}", summary(frames))
+}
+
+fn time_binned(runs_n: usize, steps: usize) {
+    let runs: Vec<Arc<Run>> = (0..runs_n).map(run).collect();
+    let histories: Vec<Series> = (0..runs_n).map(|k| series(k, steps)).collect();
+    let arcs: Vec<Arc<Series>> = histories.iter().cloned().map(Arc::new).collect();
+    let t = Instant::now();
+    let mut bins = 0;
+    for g in 0..GROUPS {
+        let members: Vec<Arc<Series>> = (g..runs_n)
+            .step_by(GROUPS)
+            .map(|k| Arc::clone(&arcs[k]))
+            .collect();
+        bins = time_bins(&members);
+        std::hint::black_box(aggregate_time(&members, XAxis::Relative, bins));
+    }
+    let bands = t.elapsed();
+    drop(arcs);
+    println!(
+        "time-binned bands: {runs_n} runs × {steps} points in {GROUPS} groups, {bins} bins each, \
+         relative time: {:.0} ms on one thread",
+        ms(bands)
+    );
+    let options = ChartOptions {
+        x_axis: XAxis::Relative,
+        group_by: vec![GroupKey::Param("group".into())],
+        ..ChartOptions::default()
+    };
+    let mut app = app_with(runs, histories, options);
+    let mut d = Driver::new();
+    let t = Instant::now();
+    let mut waiting = Vec::new();
+    loop {
+        waiting.push(d.frame(&mut app, Vec::new()));
+        let state = app.charts.group_state();
+        if state.groups.len() == GROUPS
+            && state
+                .groups
+                .iter()
+                .all(|g| state.band(KEY, &g.label).is_some())
+        {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "bands never came");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "  through the Charts panel: all {GROUPS} bands drawn {:.0} ms after the first frame; \
+         frames meanwhile {}",
+        ms(t.elapsed()),
+        summary(waiting)
+    );
+    for _ in 0..3 {
+        d.frame(&mut app, Vec::new());
+    }
+    println!(
+        "  zoom and pan the time-binned chart {}",
+        zoom_and_pan(&mut d, &mut app, egui::pos2(300.0, 250.0), KEY)
+    );
+}
+
+fn chart_cards(runs_n: usize, steps: usize) {
+    const VAL: &str = "val_loss";
+    let runs: Vec<Arc<Run>> = (0..runs_n)
+        .map(|k| {
+            let mut r = (*run(k)).clone();
+            r.data
+                .metrics
+                .insert(VAL.into(), Metric::new(VAL, 1.0, 0, 0));
+            Arc::new(r)
+        })
+        .collect();
+    let mut app = app_with(
+        runs.clone(),
+        (0..runs_n).map(|k| series(k, steps)).collect(),
+        ChartOptions::default(),
+    );
+    for (k, r) in runs.iter().enumerate() {
+        app.data.histories.set_ready(
+            (r.info.run_id.clone(), VAL.to_string()),
+            series(k + 7, steps),
+        );
+    }
+    let two = CardSpec {
+        metrics: vec![KEY.into(), VAL.into()],
+        ..CardSpec::default()
+    };
+    let paired = CardSpec {
+        metrics: vec![VAL.into()],
+        x_metric: Some(KEY.into()),
+        ..CardSpec::default()
+    };
+    let bars = CardSpec {
+        metrics: vec![KEY.into()],
+        kind: CardKind::Bars,
+        summary: Summary::Max,
+        ..CardSpec::default()
+    };
+    let (two_id, paired_id, bars_id) = (two.title(), paired.title(), bars.title());
+    app.data.persisted.charts.layouts.insert(
+        layout_key("", &app.data.selected_experiments),
+        ChartLayout {
+            cards: vec![two, paired, bars],
+            ..ChartLayout::default()
+        },
+    );
+    let mut d = Driver::new();
+    let t = Instant::now();
+    let mut first = Vec::new();
+    loop {
+        first.push(d.frame(&mut app, Vec::new()));
+        let c = &app.charts;
+        if c.shown_lines
+            .get(&two_id)
+            .is_some_and(|l| l.len() == 2 * runs_n)
+            && c.shown_lines
+                .get(&paired_id)
+                .is_some_and(|l| l.len() == runs_n)
+            && c.shown_bars
+                .get(&bars_id)
+                .is_some_and(|b| b.len() == runs_n)
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "cards never drawn: lines {:?}, paired {:?}, bars {:?}",
+            c.shown_lines.get(&two_id).map(Vec::len),
+            c.shown_lines.get(&paired_id).map(Vec::len),
+            c.shown_bars.get(&bars_id).map(Vec::len)
+        );
+    }
+    println!(
+        "chart cards, {runs_n} runs × {steps} points × 2 metrics: a card of both, val against \
+         loss (paired by step), bars of max: every line prepared after {:.0} ms, {}",
+        ms(t.elapsed()),
+        summary(first)
+    );
+    for _ in 0..3 {
+        d.frame(&mut app, Vec::new());
+    }
+    println!(
+        "  zoom and pan the card of two metrics {}",
+        zoom_and_pan(&mut d, &mut app, egui::pos2(200.0, 300.0), &two_id)
+    );
+    let mut frames = Vec::new();
+    for i in 0..60 {
+        let pos = egui::pos2(500.0 + i as f32 * 6.0, 300.0);
+        frames.push(d.frame(&mut app, vec![egui::Event::PointerMoved(pos)]));
+    }
+    println!(
+        "  pointer over the paired card (nearest point on every frame): {}",
+        summary(frames)
+    );
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    grouped(1_000, 10_000);
-    sweep_views(10_000);
+    if std::env::var_os("COMPARE_VIEWS_CARDS_ONLY").is_none() {
+        grouped(1_000, 10_000);
+        sweep_views(10_000);
+    }
+    if std::env::var_os("COMPARE_VIEWS_CARDS_ONLY").is_none() {
+        time_binned(1_000, 10_000);
+    }
+    let cards_runs = std::env::var("COMPARE_VIEWS_CARDS_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(500);
+    chart_cards(cards_runs, 10_000);
 }

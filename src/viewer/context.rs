@@ -132,6 +132,8 @@ pub struct ViewData {
     pub hovered_run: Option<String>,
     /// Runs hidden from the charts by the runs table's eye (still selected).
     pub hidden_from_charts: HashSet<String>,
+    /// The open store as the user asked for it (path or URI; the chart layouts' key).
+    pub store_key: Option<String>,
 }
 
 impl ViewData {
@@ -159,6 +161,7 @@ impl ViewData {
             artifact_previews: Cache::new(1024),
             hovered_run: None,
             hidden_from_charts: HashSet::new(),
+            store_key: None,
         }
     }
 
@@ -294,6 +297,11 @@ impl<'a> ViewCtx<'a> {
     /// Runs hidden from the charts by the runs table's eye (still selected).
     pub fn hidden_from_charts(&self) -> &'a HashSet<String> {
         &self.data.hidden_from_charts
+    }
+
+    /// The open store as the user asked for it (path or URI), if any.
+    pub fn store_key(&self) -> Option<&'a str> {
+        self.data.store_key.as_deref()
     }
 
     /// The experiment name of an id (the id until the experiments are read).

@@ -71,9 +71,10 @@ pub mod testing {
     pub use super::app::{Confirm, Message};
     pub use super::artifact_preview::{Extent, Preview, ReadLimit, read_preview, read_split_table};
     pub use super::cache::{Cache, Entry};
+    pub use super::charts::layout::{CardKind, CardSpec, ChartLayout, Summary, layout_key};
     pub use super::charts::{
         Band, ChartOptions, Charts, ChartsView, GroupBand, GroupKey, GroupLine, Prepared, RunGroup,
-        Segment, XAxis, aggregate, group_runs, prepare,
+        Segment, TIME_BINS, XAxis, aggregate, aggregate_time, group_runs, prepare, time_bins,
     };
     pub use super::commands::{Command, SelectMode, Tab};
     pub use super::context::{FilterState, Histories, RowsMemo, RunsState, ViewCtx, ViewData};

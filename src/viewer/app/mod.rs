@@ -396,6 +396,9 @@ impl App {
         self.receive_dialogs();
         self.handle_window_input(&ctx);
         self.update_rows();
+        if self.data.store_key != self.store_request {
+            self.data.store_key.clone_from(&self.store_request);
+        }
 
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_bar_ui(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui));

@@ -9,11 +9,12 @@ impl Charts {
         ui: &mut egui::Ui,
         ctx: &ViewCtx,
         runs: &[Arc<Run>],
-        key: &str,
+        card: &layout::Card,
+        plot_height: f32,
     ) {
+        let key = card.id.as_str();
         self.shown_keys.push(key.to_string());
         let top = ui.cursor().min;
-        let plot_height = self.plot_height;
         let card_rect = egui::Rect::from_min_size(
             top,
             egui::vec2(ui.available_width(), plot_height + CARD_CHROME - 4.0),
@@ -25,14 +26,31 @@ impl Charts {
         self.cards_drawn += 1;
         // Histories are read for visible cards only.
         for r in runs {
-            let hkey = (r.info.run_id.clone(), key.to_string());
-            if r.data.metrics.contains_key(key) && !ctx.histories().contains(&hkey) {
-                self.wanted.entry(hkey.0).or_default().push(hkey.1);
+            for m in card.spec.keys() {
+                let hkey = (r.info.run_id.clone(), m.clone());
+                if r.data.metrics.contains_key(m) && !ctx.histories().contains(&hkey) {
+                    self.wanted.entry(hkey.0).or_default().push(hkey.1);
+                }
             }
         }
-        if !self.groups.groups.is_empty() {
-            return self.group_card_ui(ui, ctx, key);
+        let grouped = !self.groups.groups.is_empty();
+        if let Some(x_key) = &card.spec.x_metric {
+            return self.paired_card_ui(ui, ctx, runs, card, x_key, plot_height);
         }
+        match card.spec.kind {
+            layout::CardKind::Bars => {
+                return self.bars_card_ui(ui, ctx, runs, card, card.spec.summary, plot_height);
+            }
+            // A metric logged once per run (a final test score) reads better as a bar per run.
+            layout::CardKind::Auto if !grouped && self.single_valued(ctx, runs, &card.spec) => {
+                return self.bars_card_ui(ui, ctx, runs, card, layout::Summary::Last, plot_height);
+            }
+            _ => {}
+        }
+        if grouped {
+            return self.group_card_ui(ui, ctx, card, plot_height);
+        }
+        let metrics = &card.spec.metrics;
         let options = ctx.persisted().charts.clone();
         let ohash = options_hash(&options);
         let (x0, x1, px) = self.last_x.get(key).copied().unwrap_or((
@@ -66,7 +84,10 @@ impl Charts {
                 // Still drawn: the prepared series stay (the memory budget drops unused ones).
                 let frame = self.frame;
                 for l in lines.iter() {
-                    if let Some(e) = self.prepared.get_mut(&(l.run_id.clone(), key.to_string())) {
+                    if let Some(e) = self
+                        .prepared
+                        .get_mut(&(l.run_id.clone(), metrics[l.metric].clone()))
+                    {
                         e.used = frame;
                     }
                 }
@@ -75,7 +96,20 @@ impl Charts {
             _ => {
                 // The old lines share the prepared series: let them go so appends extend in place.
                 self.memo.remove(key);
-                let (lines, complete) = self.build_lines(ctx, runs, key, &options, (x0, x1), px);
+                let mut lines = Vec::new();
+                let mut complete = true;
+                for (mi, m) in metrics.iter().enumerate() {
+                    let (mut more, done) = self.build_lines(ctx, runs, m, &options, (x0, x1), px);
+                    for l in &mut more {
+                        l.metric = mi;
+                        if metrics.len() > 1 {
+                            // The legend and read-outs say both: the run and the metric.
+                            l.name = format!("{} · {m}", l.name);
+                        }
+                    }
+                    lines.extend(more);
+                    complete &= done;
+                }
                 let fit = fit_y(
                     lines.iter().filter(|l| !l.hidden),
                     (x0, x1),
@@ -93,20 +127,10 @@ impl Charts {
                 (lines, fit)
             }
         };
-        // A metric logged once per run (a final test score) reads better as a bar per run.
-        let bars = !lines.is_empty()
-            && lines.iter().all(|l| {
-                l.prepared
-                    .segments
-                    .iter()
-                    .map(|s| s.xs.len())
-                    .sum::<usize>()
-                    + l.prepared.nonfinite.total()
-                    <= 1
-            });
-        if bars {
-            self.bar_cards.push(key.to_string());
-        }
+        self.shown_lines.insert(
+            key.to_string(),
+            lines.iter().map(|l| l.name.clone()).collect(),
+        );
         let nonfinite: Vec<(&RunLines, &NonFinite)> = lines
             .iter()
             .filter(|l| !l.hidden && l.prepared.nonfinite.total() > 0)
@@ -119,9 +143,14 @@ impl Charts {
         let mut export_csv = false;
         let mut export_png = false;
         ui.horizontal(|ui| {
-            ui.label(egui::RichText::new(key).strong())
-                .on_hover_text(format!("metric {key}"));
+            self.card_title_ui(ui, card)
+                .on_hover_text(if metrics.len() > 1 {
+                    format!("{key}: a line per run and metric")
+                } else {
+                    format!("metric {key}")
+                });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                self.card_menu_ui(ui, card);
                 export_csv = ui
                     .small_button("CSV")
                     .on_hover_text("Save every value of this metric of the charted runs as CSV")
@@ -132,11 +161,13 @@ impl Charts {
                     .clicked();
                 let loading = pending
                     || runs.iter().any(|r| {
-                        r.data.metrics.contains_key(key)
-                            && ctx
-                                .histories()
-                                .get(&(r.info.run_id.clone(), key.to_string()))
-                                .is_none_or(Entry::is_loading)
+                        metrics.iter().any(|m| {
+                            r.data.metrics.contains_key(m)
+                                && ctx
+                                    .histories()
+                                    .get(&(r.info.run_id.clone(), m.clone()))
+                                    .is_none_or(Entry::is_loading)
+                        })
                     });
                 if loading {
                     ui.spinner();
@@ -152,11 +183,9 @@ impl Charts {
             });
         });
         let link = egui::Id::unique("mlscope_charts_link");
-        // Bars have no log axis (a bar's length is its value).
-        let log_y = options.log_y && !bars;
+        let log_y = options.log_y;
         let x_axis = options.x_axis;
         let smoothing = options.smoothing > 0.0;
-        let names: Vec<String> = lines.iter().map(|l| l.name.clone()).collect();
         let mut plot = Plot::new(("chart", key))
             .height(plot_height)
             .allow_scroll(false)
@@ -172,54 +201,26 @@ impl Charts {
         if log_y {
             plot = plot.y_grid_spacer(scale::log_grid);
         }
-        if bars {
-            // One bar per run, named under it; not linked to the other cards' x.
-            plot = bar_axis(plot, names, 14);
-        } else {
-            plot = plot
-                .link_axis(link, [true, false])
-                .link_cursor(link, [true, false])
-                .x_axis_formatter(move |mark, _| x_tick_label(mark.value, mark.step_size, x_axis));
-            // A chart whose values all sit at one x gets some room around it.
-            let xs = lines
-                .iter()
-                .flat_map(|l| l.raw.iter().flatten().map(|p| p.x));
-            let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-                (a.min(x), b.max(x))
-            });
-            if lo.is_finite() && lo == hi {
-                plot = plot.include_x(lo - 1.0).include_x(hi + 1.0);
-            }
+        plot = plot
+            .link_axis(link, [true, false])
+            .link_cursor(link, [true, false])
+            .x_axis_formatter(move |mark, _| x_tick_label(mark.value, mark.step_size, x_axis));
+        // A chart whose values all sit at one x gets some room around it.
+        let xs = lines
+            .iter()
+            .flat_map(|l| l.raw.iter().flatten().map(|p| p.x));
+        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+        if lo.is_finite() && lo == hi {
+            plot = plot.include_x(lo - 1.0).include_x(hi + 1.0);
         }
         let lines_for_plot = Arc::clone(&lines);
         let highlight = self.highlight.clone();
-        let fit_y_now = (!options.lock_y && !bars).then_some(fit).flatten();
+        let fit_y_now = (!options.lock_y).then_some(fit).flatten();
         let response = plot.show(ui, |plot_ui| {
             if let Some((lo, hi)) = fit_y_now {
                 plot_ui.set_plot_bounds_y(lo..=hi);
-            }
-            if bars {
-                let bars: Vec<egui_plot::Bar> = lines_for_plot
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, l)| !l.hidden)
-                    .filter_map(|(i, l)| {
-                        let y = l.prepared.segments.first()?.ys.first().copied()?;
-                        let y = if options.log_y { 10f64.powf(y) } else { y };
-                        Some(
-                            egui_plot::Bar::new(i as f64, y)
-                                .width(0.7)
-                                .name(&l.name)
-                                .fill(l.color.gamma_multiply(0.85)),
-                        )
-                    })
-                    .collect();
-                plot_ui.bar_chart(egui_plot::BarChart::new("runs", bars).element_formatter(
-                    Box::new(|bar: &egui_plot::Bar, _: &egui_plot::BarChart| {
-                        format!("{}\n{}", bar.name, number_sig(bar.value))
-                    }),
-                ));
-                return plot_ui.pointer_coordinate();
             }
             // The highlighted run is drawn last, thicker, over the others faded.
             let mut order: Vec<&RunLines> = lines_for_plot.iter().filter(|l| !l.hidden).collect();
@@ -241,12 +242,14 @@ impl Charts {
                 } else {
                     base
                 };
+                let style = menu::metric_style(l.metric);
                 for (i, seg) in l.raw.iter().enumerate() {
                     plot_ui.line(
                         Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
                             .color(raw_color)
+                            .style(style)
                             .width(width(1.2))
-                            .id((&l.run_id, "raw", i)),
+                            .id((&l.run_id, l.metric, "raw", i)),
                     );
                 }
                 if l.raw.iter().map(Vec::len).sum::<usize>() <= 2 {
@@ -263,8 +266,9 @@ impl Charts {
                     plot_ui.line(
                         Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
                             .color(base)
+                            .style(style)
                             .width(width(1.6))
-                            .id((&l.run_id, "smooth", i)),
+                            .id((&l.run_id, l.metric, "smooth", i)),
                     );
                 }
             }
@@ -278,27 +282,17 @@ impl Charts {
         if old != Some(new_x) {
             ui.ctx().request_repaint();
         }
-        let marker_tip = if bars {
-            None
-        } else {
-            self.cursor_readout_lines(ui, &response.transform, &lines, key, log_y);
-            draw_nonfinite_marks(ui, &response.transform, &nonfinite, x_axis)
-        };
+        self.cursor_readout_lines(ui, &response.transform, &lines, key, log_y);
+        let marker_tip = draw_nonfinite_marks(ui, &response.transform, &nonfinite, x_axis);
         if let Some(pointer) = response.inner
             && response.response.hovered()
         {
-            if !bars {
-                self.cursor_next = Some((key.to_string(), pointer.x));
-            }
+            self.cursor_next = Some((key.to_string(), pointer.x));
             response.response.on_hover_ui_at_pointer(|ui| {
                 if let Some(tip) = &marker_tip {
                     ui.label(egui::RichText::new(tip).color(theme::warning_color(ctx.dark())));
                 }
-                if bars {
-                    bar_hover_ui(ui, &lines, pointer.x, options.log_y);
-                } else {
-                    hover_ui(ui, &lines, pointer.x, x_axis, log_y, smoothing);
-                }
+                hover_ui(ui, &lines, pointer.x, x_axis, log_y, smoothing);
             });
         }
         if export_png {
@@ -308,12 +302,97 @@ impl Charts {
             });
         }
         if export_csv {
-            let csv = series_csv(ctx.histories(), runs, key);
+            let csv = series_csv(ctx.histories(), runs, metrics);
             ctx.send(Command::SaveAs {
                 file_name: format!("{}.csv", sanitize(key)),
                 bytes: csv.into_bytes(),
             });
         }
+    }
+
+    /// Whether every run logged the card's metrics at most once (and some did): a final score,
+    /// drawn as bars.
+    pub(super) fn single_valued(
+        &self,
+        ctx: &ViewCtx,
+        runs: &[Arc<Run>],
+        spec: &layout::CardSpec,
+    ) -> bool {
+        let mut any = false;
+        for r in runs {
+            for m in &spec.metrics {
+                if let Some(Entry::Ready(s)) =
+                    ctx.histories().get(&(r.info.run_id.clone(), m.clone()))
+                {
+                    if s.values.len() > 1 {
+                        return false;
+                    }
+                    any |= !s.values.is_empty();
+                }
+            }
+        }
+        any
+    }
+
+    /// A card's title: its metric, or its metrics each after a sample of its line style. Returns
+    /// the last label.
+    pub(super) fn card_title_ui(&self, ui: &mut egui::Ui, card: &layout::Card) -> egui::Response {
+        let metrics = &card.spec.metrics;
+        let title = |ui: &mut egui::Ui| {
+            if metrics.len() <= 1 {
+                return ui.label(egui::RichText::new(&card.id).strong());
+            }
+            ui.spacing_mut().item_spacing.x = 4.0;
+            let mut last = None;
+            for (i, m) in metrics.iter().enumerate() {
+                menu::style_sample(ui, i);
+                last = Some(
+                    ui.label(egui::RichText::new(truncate_label(m, 28)).strong())
+                        .on_hover_text(format!("metric {m}: its lines are drawn in this style")),
+                );
+            }
+            last.unwrap_or_else(|| ui.label(""))
+        };
+        // The title is the handle to drag the card onto another one (cards in the layout's
+        // order only: not the system metrics' section).
+        match self.menu_slot {
+            Some(slot) => {
+                let drag = CardDrag {
+                    card: match card.index {
+                        Some(i) => layout::CardRef::Layout(i),
+                        None => layout::CardRef::Auto(card.id.clone()),
+                    },
+                    slot,
+                };
+                ui.dnd_drag_source(egui::Id::unique(("chart_card_drag", slot)), drag, |ui| {
+                    ui.horizontal(title).inner
+                })
+                .inner
+            }
+            None => title(ui),
+        }
+    }
+
+    /// The header of a card without exports: its title, menu and a spinner while loading.
+    pub(super) fn card_header_ui(&mut self, ui: &mut egui::Ui, card: &layout::Card, loading: bool) {
+        ui.horizontal(|ui| {
+            self.card_title_ui(ui, card);
+            // One metric's title says "vs x" already.
+            if let Some(x) = card
+                .spec
+                .x_metric
+                .as_ref()
+                .filter(|_| card.spec.metrics.len() > 1)
+            {
+                ui.weak(format!("vs {}", truncate_label(x, 24)));
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                self.card_menu_ui(ui, card);
+                if loading {
+                    ui.spinner();
+                }
+            });
+        });
     }
 
     /// The lines of one card; false when some series wait for the next frame's preparation
@@ -422,6 +501,7 @@ impl Charts {
                 smooth,
                 prepared,
                 hidden: self.hidden_runs.contains(id),
+                metric: 0,
             });
         }
         (out, complete)
@@ -634,11 +714,14 @@ pub(super) fn sanitize(key: &str) -> String {
         .collect()
 }
 
-/// Every value of `key` of the charted runs as CSV: `run_id,run_name,step,timestamp,value`.
-pub(super) fn series_csv(histories: &Histories, runs: &[Arc<Run>], key: &str) -> String {
+/// Every value of `keys` of the charted runs as CSV: `run_id,run_name,key,step,timestamp,value`.
+pub(super) fn series_csv(histories: &Histories, runs: &[Arc<Run>], keys: &[String]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(["run_id", "run_name", "key", "step", "timestamp", "value"]);
-    for r in runs {
+    for (r, key) in keys
+        .iter()
+        .flat_map(|k| runs.iter().map(move |r| (r, k.as_str())))
+    {
         if let Some(s) = histories
             .get(&(r.info.run_id.clone(), key.to_string()))
             .and_then(Entry::ready)

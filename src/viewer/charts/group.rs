@@ -1,8 +1,8 @@
 //! Grouped charts: runs grouped by params, tags or attributes, one line per group (mean or
 //! median) with a band (min–max or ±std) around it.
 //!
-//! Aggregates are computed over every logged point of every run of a group, aligned by step,
-//! never on reduced data: a background thread ([`BandWorker`]) computes a [`Band`] per (metric,
+//! Aggregates are computed over every logged point of every run of a group, aligned by step (or,
+//! on a time x axis, over time bins: [`aggregate_time`]), never on reduced data: a background thread ([`BandWorker`]) computes a [`Band`] per (metric,
 //! group) from the full histories, and the card reduces the band to the visible range per pixel
 //! column for drawing (an envelope of the band, first/min/max/last of the line), so a spike in a
 //! single step of a single run is still in the band.
@@ -202,7 +202,8 @@ pub fn group_runs(runs: &[Arc<Run>], keys: &[GroupKey]) -> Vec<RunGroup> {
 /// A group's aggregate of one metric, per step over every point of its runs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Band {
-    /// Steps where at least one run has a finite value, ascending.
+    /// Steps where at least one run has a finite value, ascending (on a time axis: the centres
+    /// of the time bins holding a finite value).
     pub steps: Vec<f64>,
     /// Mean of the runs' values at each step.
     pub mean: Vec<f64>,
@@ -332,10 +333,111 @@ pub fn aggregate(series: &[Arc<Series>]) -> Band {
     band
 }
 
+/// Most time bins of a band on a time x axis (over the group's time span).
+pub const TIME_BINS: usize = 600;
+
+/// The time bins of a group's band: half the points of its typical run (the median count), so
+/// that a bin holds about two points of each run and the line goes through every run's values
+/// rather than jumping between runs; at most [`TIME_BINS`].
+pub fn time_bins(series: &[Arc<Series>]) -> usize {
+    let mut counts: Vec<usize> = series.iter().map(|s| s.values.len()).collect();
+    if counts.is_empty() {
+        return 1;
+    }
+    let mid = counts.len() / 2;
+    let (_, &mut median, _) = counts.select_nth_unstable(mid);
+    (median / 2).clamp(1, TIME_BINS)
+}
+
+/// Computes a group's band on a time x axis ([`XAxis::WallTime`](super::XAxis) in seconds,
+/// or [`XAxis::Relative`](super::XAxis): seconds since each run's first value of the metric)
+/// over `bins` equal bins of the group's time span: each bin's mean, median, min, max and standard
+/// deviation are over every finite point of the group's runs logged in it, placed at the bin's
+/// centre; empty bins are left out. On the step axis, [`aggregate`].
+pub fn aggregate_time(series: &[Arc<Series>], axis: super::XAxis, bins: usize) -> Band {
+    let bins = bins.max(1);
+    let per_run: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            let n = s.timestamps.len().min(s.values.len());
+            let t0 = s.timestamps[..n].iter().copied().min().unwrap_or(0);
+            (0..n)
+                .map(|i| {
+                    let t = match axis {
+                        super::XAxis::Relative => s.timestamps[i] - t0,
+                        _ => s.timestamps[i],
+                    };
+                    (t as f64 / 1000.0, crate::format::as_logged(s.values[i]))
+                })
+                .filter(|p| p.1.is_finite())
+                .collect()
+        })
+        .collect();
+    let (lo, hi) = per_run
+        .iter()
+        .flatten()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Band::default();
+    }
+    let width = (hi - lo) / bins as f64;
+    let bin_of = |x: f64| {
+        if width > 0.0 {
+            (((x - lo) / width) as usize).min(bins - 1)
+        } else {
+            0
+        }
+    };
+    // Every value, placed bin by bin (a counting sort: two passes, one array).
+    let mut start = vec![0usize; bins + 1];
+    for p in per_run.iter().flatten() {
+        start[bin_of(p.0) + 1] += 1;
+    }
+    for b in 0..bins {
+        start[b + 1] += start[b];
+    }
+    let mut fill = start.clone();
+    let mut values = vec![0.0; start[bins]];
+    for p in per_run.iter().flatten() {
+        let b = bin_of(p.0);
+        values[fill[b]] = p.1;
+        fill[b] += 1;
+    }
+    let mut band = Band::default();
+    for b in 0..bins {
+        let vals = &mut values[start[b]..start[b + 1]];
+        if vals.is_empty() {
+            continue;
+        }
+        let n = vals.len() as f64;
+        let mean = vals.iter().sum::<f64>() / n;
+        let var = vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        vals.sort_unstable_by(f64::total_cmp);
+        let k = vals.len();
+        let median = if k % 2 == 1 {
+            vals[k / 2]
+        } else {
+            (vals[k / 2 - 1] + vals[k / 2]) / 2.0
+        };
+        band.steps.push(lo + width * (b as f64 + 0.5));
+        band.mean.push(mean);
+        band.median.push(median);
+        band.min.push(vals[0]);
+        band.max.push(vals[k - 1]);
+        band.std.push(var.sqrt());
+        band.count.push(k as u32);
+    }
+    band
+}
+
 /// A band to compute.
 struct Job {
     id: (String, String),
     fingerprint: u64,
+    /// Aligned by step, or binned by time.
+    axis: super::XAxis,
     series: Vec<Arc<Series>>,
     repaint: egui::Context,
 }
@@ -363,7 +465,10 @@ impl BandWorker {
                 .name("mlscope-bands".into())
                 .spawn(move || {
                     while let Ok(job) = job_rx.recv() {
-                        let band = Arc::new(aggregate(&job.series));
+                        let band = Arc::new(match job.axis {
+                            super::XAxis::Step => aggregate(&job.series),
+                            axis => aggregate_time(&job.series, axis, time_bins(&job.series)),
+                        });
                         let done = Done {
                             id: job.id,
                             fingerprint: job.fingerprint,
@@ -579,7 +684,32 @@ impl Charts {
     }
 
     /// A card drawn per group: each group's line and band, computed off the UI thread.
-    pub(super) fn group_card_ui(&mut self, ui: &mut egui::Ui, ctx: &ViewCtx, key: &str) {
+    pub(super) fn group_card_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        ctx: &ViewCtx,
+        card: &super::layout::Card,
+        plot_height: f32,
+    ) {
+        // The card's state is kept by its id; bands by metric and group.
+        let key = card.id.as_str();
+        let metrics = &card.spec.metrics;
+        // A line per group and metric: with several metrics each group is listed once per
+        // metric, named by both, drawn in the metric's line style.
+        let groups: Vec<(RunGroup, usize)> = metrics
+            .iter()
+            .enumerate()
+            .flat_map(|(mi, m)| {
+                self.groups.groups.iter().map(move |g| {
+                    let mut g = g.clone();
+                    if metrics.len() > 1 {
+                        g.label = format!("{} · {m}", g.label);
+                    }
+                    (g, mi)
+                })
+            })
+            .collect();
+        let n_groups = self.groups.groups.len().max(1);
         let options = ctx.persisted().charts.clone();
         let histories = ctx.histories();
         let kind = self.groups.band_kind.get(key).copied().unwrap_or_default();
@@ -588,14 +718,16 @@ impl Charts {
         // Whether every history of the card has at most one point (a final score): bars.
         let mut single = true;
         let mut any_ready = false;
-        for (gi, g) in self.groups.groups.iter().enumerate() {
+        for (gi, (g, mi)) in groups.iter().enumerate() {
+            let metric = metrics[*mi].as_str();
             let mut series: Vec<(&str, &Arc<Series>)> = Vec::new();
             let mut waiting = false;
             for r in &g.runs {
-                if self.hidden_runs.contains(&r.info.run_id) || !r.data.metrics.contains_key(key) {
+                if self.hidden_runs.contains(&r.info.run_id) || !r.data.metrics.contains_key(metric)
+                {
                     continue;
                 }
-                match histories.get(&(r.info.run_id.clone(), key.to_string())) {
+                match histories.get(&(r.info.run_id.clone(), metric.to_string())) {
                     Some(Entry::Ready(s)) => {
                         any_ready = true;
                         single &= s.values.len() <= 1;
@@ -611,8 +743,13 @@ impl Charts {
             if series.is_empty() {
                 continue;
             }
-            let id = (key.to_string(), g.label.clone());
-            let fp = fingerprint(&series);
+            let id = (
+                metric.to_string(),
+                self.groups.groups[gi % n_groups].label.clone(),
+            );
+            // The x axis is part of what a band is computed for.
+            let fp = fingerprint(&series)
+                ^ (options.x_axis as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let current = match self.groups.bands.get(&id) {
                 Some(BandEntry::Ready(f, b)) => {
                     if *f != fp && !waiting {
@@ -638,6 +775,7 @@ impl Charts {
                 let job = Job {
                     id: id.clone(),
                     fingerprint: fp,
+                    axis: options.x_axis,
                     series: series.iter().map(|(_, s)| Arc::clone(s)).collect(),
                     repaint: ui.ctx().clone(),
                 };
@@ -656,8 +794,11 @@ impl Charts {
             }
         }
         // Bands being recomputed: the previous one stays on screen meanwhile.
-        for (gi, g) in self.groups.groups.iter().enumerate() {
-            let id = (key.to_string(), g.label.clone());
+        for (gi, (_, mi)) in groups.iter().enumerate() {
+            let id = (
+                metrics[*mi].clone(),
+                self.groups.groups[gi % n_groups].label.clone(),
+            );
             if matches!(self.groups.bands.get(&id), Some(BandEntry::Pending(_)))
                 && let Some(b) = self.groups.stale_shown.get(&id)
                 && !drawn.iter().any(|(i, _)| *i == gi)
@@ -666,16 +807,21 @@ impl Charts {
             }
         }
         ui.horizontal(|ui| {
-            ui.label(egui::RichText::new(key).strong())
-                .on_hover_text(format!(
-                    "metric {key}: one line per group ({}), computed over every logged point \
-                     of its runs, aligned by step",
-                    match options.group_line {
-                        GroupLine::Mean => "mean",
-                        GroupLine::Median => "median",
-                    }
-                ));
+            self.card_title_ui(ui, card).on_hover_text(format!(
+                "{key}: one line per group ({}), computed over every logged point \
+                     of its runs, {}",
+                match options.group_line {
+                    GroupLine::Mean => "mean",
+                    GroupLine::Median => "median",
+                },
+                if options.x_axis == super::XAxis::Step {
+                    "aligned by step".to_string()
+                } else {
+                    format!("in {TIME_BINS} time bins of the group's time span")
+                }
+            ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                self.card_menu_ui(ui, card);
                 // One click goes to the next band: min–max, ±std, none.
                 if ui
                     .small_button(kind.label())
@@ -696,7 +842,7 @@ impl Charts {
         });
         if drawn.is_empty() {
             // Nothing to draw yet: an empty plot would give the linked x axis a made-up range.
-            ui.allocate_space(egui::vec2(ui.available_width(), self.plot_height));
+            ui.allocate_space(egui::vec2(ui.available_width(), plot_height));
             if loading {
                 ui.ctx().request_repaint();
             }
@@ -709,6 +855,7 @@ impl Charts {
         ));
         let buckets = px.max(50.0) as usize;
         let log_y = options.log_y;
+        let x_axis = options.x_axis;
         let reduced: Vec<(usize, Reduced)> = drawn
             .iter()
             .map(|(gi, b)| {
@@ -741,12 +888,12 @@ impl Charts {
         let bars = any_ready && single;
         let bar_names: Vec<String> = drawn
             .iter()
-            .map(|(gi, _)| self.groups.groups[*gi].label.clone())
+            .map(|(gi, _)| groups[*gi].0.label.clone())
             .collect();
         // Its own plot memory: the bounds of a card of bars or of run lines never leak into the
         // linked x axis of grouped lines.
         let mut plot = Plot::new(("group_chart", key, bars))
-            .height(self.plot_height)
+            .height(plot_height)
             .allow_scroll(false)
             .show_x(false)
             .show_y(false);
@@ -756,9 +903,7 @@ impl Charts {
             plot = plot
                 .link_axis(link, [true, false])
                 .link_cursor(link, [true, false])
-                .x_axis_formatter(move |mark, _| {
-                    x_tick_label(mark.value, mark.step_size, super::XAxis::Step)
-                });
+                .x_axis_formatter(move |mark, _| x_tick_label(mark.value, mark.step_size, x_axis));
         }
         let mut plot = plot.y_axis_formatter(move |mark, _| {
             if log_y {
@@ -770,9 +915,19 @@ impl Charts {
         if log_y {
             plot = plot.y_grid_spacer(super::scale::log_grid);
         }
-        // Lent out for drawing (the cursor read-out below needs `self`).
-        let groups_owned = std::mem::take(&mut self.groups.groups);
-        let groups = &groups_owned;
+        self.shown_lines.insert(
+            key.to_string(),
+            drawn
+                .iter()
+                .map(|(gi, _)| groups[*gi].0.label.clone())
+                .collect(),
+        );
+        let styles: Vec<egui_plot::LineStyle> = groups
+            .iter()
+            .map(|(_, mi)| super::menu::metric_style(*mi))
+            .collect();
+        let groups: Vec<RunGroup> = groups.into_iter().map(|(g, _)| g).collect();
+        let groups = &groups;
         let fit_now = (!options.lock_y && !bars).then_some(fit).flatten();
         let whisker = ui.visuals().strong_text_color();
         let response = plot.show(ui, |plot_ui| {
@@ -810,6 +965,7 @@ impl Charts {
                 plot_ui.line(
                     Line::new(g.label.clone(), PlotPoints::Borrowed(&r.line))
                         .color(g.color())
+                        .style(styles[*gi])
                         .width(1.8)
                         .id(("group", &g.label)),
                 );
@@ -855,10 +1011,9 @@ impl Charts {
             {
                 let one = std::slice::from_ref(one);
                 response.response.on_hover_ui_at_pointer(|ui| {
-                    group_hover_ui(ui, groups, one, 0.0, options.group_line, kind);
+                    group_hover_ui(ui, groups, one, 0.0, options.group_line, kind, x_axis);
                 });
             }
-            self.groups.groups = groups_owned;
             return;
         }
         if response.response.hovered()
@@ -866,11 +1021,18 @@ impl Charts {
         {
             self.cursor_next = Some((key.to_string(), pointer.x));
             response.response.on_hover_ui_at_pointer(|ui| {
-                group_hover_ui(ui, groups, &drawn, pointer.x, options.group_line, kind);
+                group_hover_ui(
+                    ui,
+                    groups,
+                    &drawn,
+                    pointer.x,
+                    options.group_line,
+                    kind,
+                    x_axis,
+                );
             });
         }
         self.cursor_readout_groups(ui, &transform, groups, &drawn, options.group_line, key);
-        self.groups.groups = groups_owned;
         if loading {
             ui.ctx().request_repaint();
         }
@@ -1033,6 +1195,7 @@ fn group_hover_ui(
     x: f64,
     line: GroupLine,
     kind: GroupBand,
+    axis: super::XAxis,
 ) {
     let mut shown = 0;
     for (gi, b) in drawn {
@@ -1041,7 +1204,16 @@ fn group_hover_ui(
         };
         let g = &groups[*gi];
         if shown == 0 {
-            ui.label(egui::RichText::new(format!("step {}", b.steps[i])).weak());
+            let at = if axis == super::XAxis::Step {
+                format!("step {}", b.steps[i])
+            } else {
+                format!(
+                    "{} {} (a time bin)",
+                    axis.label(),
+                    super::hover::format_x(b.steps[i], axis)
+                )
+            };
+            ui.label(egui::RichText::new(at).weak());
         }
         shown += 1;
         if shown > 12 {

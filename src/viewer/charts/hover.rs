@@ -69,32 +69,6 @@ pub(super) fn hover_ui(
     }
 }
 
-/// The read-out of a bar chart (one value per run): the bar under the pointer.
-pub(super) fn bar_hover_ui(ui: &mut egui::Ui, lines: &[RunLines], x: f64, log_y: bool) {
-    let i = x.round();
-    let Some(l) = (i >= 0.0)
-        .then(|| lines.get(i as usize))
-        .flatten()
-        .filter(|l| !l.hidden)
-    else {
-        return;
-    };
-    let value = l
-        .prepared
-        .segments
-        .first()
-        .and_then(|s| s.ys.first().copied())
-        .map(|v| if log_y { 10f64.powf(v) } else { v });
-    ui.horizontal(|ui| {
-        theme::swatch(ui, l.color);
-        ui.label(&l.name);
-        ui.monospace(match value {
-            Some(v) => number_sig(v),
-            None => "no value".into(),
-        });
-    });
-}
-
 pub(super) fn format_x(v: f64, axis: XAxis) -> String {
     match axis {
         XAxis::Step => {

@@ -20,15 +20,22 @@ use egui_plot::{Line, Plot, PlotPoint, PlotPoints};
 
 use crate::model::Run;
 
+mod bars;
 mod card;
 mod cursor;
 pub mod group;
 mod hover;
+pub mod layout;
+mod menu;
+pub mod paired;
 mod prepare;
 mod scale;
 use card::legend_entry;
-pub use group::{Band, GroupBand, GroupKey, GroupLine, RunGroup, aggregate, group_runs};
-use hover::{bar_hover_ui, hover_ui};
+pub use group::{
+    Band, GroupBand, GroupKey, GroupLine, RunGroup, TIME_BINS, aggregate, aggregate_time,
+    group_runs, time_bins,
+};
+use hover::hover_ui;
 use prepare::to_points;
 pub use prepare::{NonFinite, NonFiniteKind, Prepared, Segment, prepare};
 pub use scale::{fit_y, log_tick_label, x_tick_label};
@@ -79,7 +86,7 @@ pub enum XAxis {
 }
 
 impl XAxis {
-    fn label(self) -> &'static str {
+    pub(super) fn label(self) -> &'static str {
         match self {
             XAxis::Step => "step",
             XAxis::WallTime => "wall time",
@@ -111,6 +118,8 @@ pub struct ChartOptions {
     pub group_by: Vec<group::GroupKey>,
     /// The line of a group: mean or median.
     pub group_line: group::GroupLine,
+    /// The chart cards of each store and experiments (see [`layout::layout_key`]).
+    pub layouts: BTreeMap<String, layout::ChartLayout>,
 }
 
 impl Default for ChartOptions {
@@ -124,6 +133,7 @@ impl Default for ChartOptions {
             columns: 0,
             group_by: Vec::new(),
             group_line: group::GroupLine::Mean,
+            layouts: BTreeMap::new(),
         }
     }
 }
@@ -150,6 +160,8 @@ pub struct RunLines {
     pub prepared: Arc<Prepared>,
     /// Hidden from the chart (its legend entry was clicked).
     pub hidden: bool,
+    /// Index of its metric among the card's metrics (its line style).
+    pub metric: usize,
 }
 
 type MemoKey = (u64, u64, u64, u64, u32, u64, bool);
@@ -213,6 +225,72 @@ pub struct Charts {
     pub scatter: super::sweep::scatter::Scatter,
     /// Parallel coordinates.
     pub parcoords: super::sweep::parcoords::ParCoords,
+    /// What a card's menu asked for in this frame.
+    card_action: Option<CardAction>,
+    /// The place of the card being drawn among the layout's cards (its menu keeps its state by
+    /// it, so that it stays open while the card changes).
+    menu_slot: Option<usize>,
+    /// The layout change to apply after the cards are drawn.
+    layout_edit: Option<layout::LayoutEdit>,
+    /// Every metric key of the charted runs (the cards' menus offer them).
+    all_keys: Vec<String>,
+    /// Bars of bar cards, with what they were computed for.
+    bars_memo: HashMap<String, (u64, Arc<Vec<bars::BarItem>>)>,
+    /// Lines of cards with another metric as x, with what they were built for.
+    paired_memo: HashMap<String, (u64, Arc<Vec<paired::PairedLine>>)>,
+    /// The bars of each bar card in the last frame, in their order: (name, value) (tests).
+    pub shown_bars: HashMap<String, Vec<(String, f64)>>,
+    /// The lines of each card in the last frame: names of the runs' lines (tests).
+    pub shown_lines: HashMap<String, Vec<String>>,
+    /// The point under the pointer on a card with another metric as x: run (and metric), step,
+    /// x and y (tests).
+    pub paired_hovered: Option<(String, i64, f64, f64)>,
+    /// Where each card with another metric as x was drawn in the last frame (tests).
+    paired_transforms: HashMap<String, egui_plot::PlotTransform>,
+}
+
+/// A card being dragged by its title: which, and its place among the layout's cards.
+#[derive(Debug, Clone)]
+struct CardDrag {
+    card: layout::CardRef,
+    slot: usize,
+}
+
+/// What a card's menu asks for.
+#[derive(Debug, Clone, PartialEq)]
+enum CardAction {
+    /// A change of the layout.
+    Edit(layout::LayoutEdit),
+    /// Move the card before the card shown before it.
+    Earlier(layout::CardRef),
+    /// Move the card after the card shown after it.
+    Later(layout::CardRef),
+}
+
+/// The part of a metric key before its first `/` (its section).
+fn key_prefix(key: &str) -> String {
+    key.split_once('/')
+        .map(|(p, _)| p.to_string())
+        .unwrap_or_default()
+}
+
+/// The cards of each row of a grid of `ncols` columns, each card spanning its width.
+fn pack_rows(cards: &[layout::Card], ncols: usize) -> Vec<std::ops::Range<usize>> {
+    let mut rows = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (i, c) in cards.iter().enumerate() {
+        let span = usize::from(c.spec.width.max(1)).min(ncols.max(1));
+        if used + span > ncols && i > start {
+            rows.push(start..i);
+            start = i;
+            used = 0;
+        }
+        used += span;
+    }
+    if start < cards.len() {
+        rows.push(start..cards.len());
+    }
+    rows
 }
 
 /// What the Charts tab shows.
@@ -292,6 +370,10 @@ impl Charts {
         }
         if self.memo.len() > 4096 {
             self.memo.clear();
+        }
+        if self.bars_memo.len() + self.paired_memo.len() > 1024 {
+            self.bars_memo.clear();
+            self.paired_memo.clear();
         }
     }
 }
@@ -387,13 +469,27 @@ impl Charts {
         self.shown_y.clear();
         self.bar_cards.clear();
         self.nonfinite_counts.clear();
+        self.shown_bars.clear();
+        self.shown_lines.clear();
         self.frame += 1;
         self.prepare_clock = Some((Instant::now(), 0));
         self.cursor = self.cursor_next.take();
         self.cursor_values.clear();
+        self.paired_hovered = None;
+        let layout_key =
+            layout::layout_key(ctx.store_key().unwrap_or(""), ctx.selected_experiments());
+        self.layout_edit = None;
         ui.horizontal(|ui| {
             for v in [ChartsView::Lines, ChartsView::Scatter, ChartsView::Parallel] {
                 ui.selectable_value(&mut self.view, v, v.label());
+            }
+            if self.view == ChartsView::Lines && !self.all_keys.is_empty() {
+                ui.separator();
+                // The keys of the last frame (read below): the same but for a frame.
+                let keys = std::mem::take(&mut self.all_keys);
+                let customised = ctx.persisted().charts.layouts.contains_key(&layout_key);
+                self.layout_bar_ui(ui, &keys, customised);
+                self.all_keys = keys;
             }
         });
         match self.view {
@@ -419,26 +515,54 @@ impl Charts {
             group::group_runs(&runs, group_keys)
         };
         if runs.is_empty() {
+            self.all_keys.clear();
             ui.add_space(12.0);
             ui.weak("Select runs in the table to chart their metrics (Ctrl+click and Shift+click select several)");
             return;
         }
-        // Every metric key of the selected runs, filtered.
-        let q = self.key_filter.to_lowercase();
-        let mut keys: Vec<String> = runs
+        // Every metric key of the selected runs; the experiment's cards, then a card per key in
+        // none of them; filtered.
+        let all_keys: Vec<String> = runs
             .iter()
             .flat_map(|r| r.data.metrics.keys().cloned())
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
-            .filter(|k| q.is_empty() || k.to_lowercase().contains(&q))
             .collect();
-        keys.sort();
-        if keys.is_empty() {
-            ui.weak(if q.is_empty() {
+        self.all_keys.clone_from(&all_keys);
+        let chart_layout = ctx
+            .persisted()
+            .charts
+            .layouts
+            .get(&layout_key)
+            .cloned()
+            .unwrap_or_default();
+        let (explicit, auto) = chart_layout.resolve(&all_keys);
+        let q = self.key_filter.to_lowercase();
+        let matches = |k: &String| q.is_empty() || k.to_lowercase().contains(&q);
+        let explicit: Vec<layout::Card> = explicit
+            .into_iter()
+            .filter(|c| c.spec.keys().any(matches))
+            .collect();
+        // The automatic cards in the order they are drawn (sections by prefix): an edit writes
+        // them into the layout in this order.
+        let mut auto_order: Vec<String> = auto
+            .iter()
+            .filter(|k| !k.starts_with(SYSTEM_PREFIX))
+            .cloned()
+            .collect();
+        auto_order.sort_by_cached_key(|k| (key_prefix(k), k.clone()));
+        let keys: Vec<String> = auto.into_iter().filter(matches).collect();
+        if keys.is_empty() && explicit.is_empty() {
+            ui.weak(if all_keys.is_empty() {
                 "The selected runs have no metrics"
-            } else {
+            } else if !q.is_empty() {
                 "No metric key matches the filter"
+            } else {
+                "Every chart was removed: add one with \"+ chart\""
             });
+            if !all_keys.is_empty() && q.is_empty() {
+                self.apply_layout_edit(ctx, &layout_key, chart_layout, &auto_order);
+            }
             return;
         }
         if ctx.selection().len() > MAX_CHART_RUNS && group_keys.is_empty() {
@@ -498,11 +622,7 @@ impl Charts {
         // Group by prefix before the first '/'.
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for k in model {
-            let prefix = k
-                .split_once('/')
-                .map(|(p, _)| p.to_string())
-                .unwrap_or_default();
-            groups.entry(prefix).or_default().push(k);
+            groups.entry(key_prefix(&k)).or_default().push(k);
         }
         let width = ui.available_width();
         let options = &ctx.persisted().charts;
@@ -510,14 +630,20 @@ impl Charts {
             0 => ((width / MIN_CARD_WIDTH).floor() as usize).clamp(1, MAX_COLUMNS as usize),
             n => usize::from(n.min(MAX_COLUMNS)),
         };
+        let auto_card = |k: &String| layout::Card {
+            id: k.clone(),
+            spec: layout::CardSpec::of_key(k),
+            index: None,
+        };
         // Cards fill the pane: one row of cards takes it all, more rows share it two by two.
-        let card_rows: usize = groups
-            .values()
-            .map(|k| k.len().div_ceil(ncols))
-            .sum::<usize>()
-            .max(1);
+        let card_rows: usize = (pack_rows(&explicit, ncols).len()
+            + groups
+                .values()
+                .map(|k| k.len().div_ceil(ncols))
+                .sum::<usize>())
+        .max(1);
         let per_pane = card_rows.min(2) as f32;
-        self.plot_height = ((ui.available_height() - 12.0) / per_pane - CARD_CHROME)
+        self.plot_height = ((ui.available_height() - 40.0) / per_pane - CARD_CHROME)
             .clamp(PLOT_HEIGHT_RANGE.0, PLOT_HEIGHT_RANGE.1);
         let spacing = ui.spacing().item_spacing.x;
         let card_w = ((width - spacing * (ncols as f32 - 1.0)) / ncols as f32 - 2.0).max(120.0);
@@ -527,18 +653,83 @@ impl Charts {
             let all: Vec<String> = groups.into_values().flatten().collect();
             groups = BTreeMap::from([(String::new(), all)]);
         }
-        let grid = |ui: &mut egui::Ui, charts: &mut Charts, keys: &[String]| {
-            for chunk in keys.chunks(ncols) {
+        // Where a card sits among the cards of the layout once the automatic ones are written
+        // into it (the position a move is counted in).
+        let n_layout = chart_layout.cards.len();
+        let position = |c: &layout::Card| match c.index {
+            Some(i) => Some(i),
+            None => auto_order
+                .iter()
+                .position(|k| *k == c.id)
+                .map(|p| n_layout + p),
+        };
+        let positions: Vec<usize> = explicit
+            .iter()
+            .filter_map(position)
+            .chain(
+                groups
+                    .values()
+                    .flatten()
+                    .filter_map(|k| auto_order.iter().position(|a| a == k))
+                    .map(|p| n_layout + p),
+            )
+            .collect();
+        let grid = |ui: &mut egui::Ui, charts: &mut Charts, cards: &[layout::Card]| {
+            for row in pack_rows(cards, ncols) {
                 ui.horizontal(|ui| {
-                    for key in chunk {
-                        ui.allocate_ui_with_layout(
-                            egui::vec2(card_w, charts.plot_height + CARD_CHROME),
+                    for card in &cards[row] {
+                        let span = usize::from(card.spec.width.max(1)).min(ncols);
+                        let w = card_w * span as f32 + (spacing + 2.0) * (span as f32 - 1.0);
+                        let tall = f32::from(card.spec.height.clamp(1, layout::MAX_CARD_HEIGHT));
+                        let plot_h = charts.plot_height * tall + (CARD_CHROME + 6.0) * (tall - 1.0);
+                        // The cards before and after this one among those shown, for moves.
+                        let at =
+                            position(card).and_then(|p| positions.iter().position(|&q| q == p));
+                        let before = at
+                            .and_then(|a| a.checked_sub(1))
+                            .and_then(|b| positions.get(b).copied());
+                        let after = at.and_then(|a| positions.get(a + 1).copied());
+                        let drop_target = ui.allocate_ui_with_layout(
+                            egui::vec2(w, plot_h + CARD_CHROME),
                             egui::Layout::top_down(egui::Align::LEFT),
                             |ui| {
-                                ui.set_width(card_w);
-                                charts.card_ui(ui, ctx, &runs, key);
+                                ui.set_width(w);
+                                charts.menu_slot = position(card);
+                                charts.card_ui(ui, ctx, &runs, card, plot_h);
+                                charts.layout_edit = match charts.card_action.take() {
+                                    Some(CardAction::Edit(e)) => Some(e),
+                                    Some(CardAction::Earlier(r)) => {
+                                        before.map(|p| layout::LayoutEdit::Move(r, p))
+                                    }
+                                    Some(CardAction::Later(r)) => {
+                                        after.map(|n| layout::LayoutEdit::Move(r, n + 1))
+                                    }
+                                    None => charts.layout_edit.take(),
+                                };
                             },
                         );
+                        // A card's title dragged onto another card puts it there.
+                        if let Some(slot) = position(card) {
+                            let target = drop_target.response;
+                            if target
+                                .dnd_hover_payload::<CardDrag>()
+                                .is_some_and(|d| d.slot != slot)
+                            {
+                                ui.painter().rect_stroke(
+                                    target.rect,
+                                    4.0,
+                                    egui::Stroke::new(2.0, ui.visuals().selection.stroke.color),
+                                    egui::StrokeKind::Inside,
+                                );
+                            }
+                            if let Some(d) = target.dnd_release_payload::<CardDrag>()
+                                && d.slot != slot
+                            {
+                                let to = if d.slot < slot { slot + 1 } else { slot };
+                                charts.layout_edit =
+                                    Some(layout::LayoutEdit::Move(d.card.clone(), to));
+                            }
+                        }
                     }
                 });
                 ui.add_space(6.0);
@@ -548,7 +739,9 @@ impl Charts {
             .id_salt("charts_scroll")
             .auto_shrink([false, false])
             .show(ui, |ui| {
+                grid(ui, self, &explicit);
                 for (prefix, keys) in &groups {
+                    let cards: Vec<layout::Card> = keys.iter().map(auto_card).collect();
                     if multi_group {
                         let title = if prefix.is_empty() {
                             "other".to_string()
@@ -558,23 +751,25 @@ impl Charts {
                         egui::CollapsingHeader::new(format!("{title} ({})", keys.len()))
                             .id_salt(("chart_group", prefix))
                             .default_open(true)
-                            .show(ui, |ui| grid(ui, self, keys));
+                            .show(ui, |ui| grid(ui, self, &cards));
                     } else {
-                        grid(ui, self, keys);
+                        grid(ui, self, &cards);
                     }
                 }
                 // System metrics (CPU, memory, GPU…) after the model's, closed until asked for:
                 // their histories are read only then.
                 if !system.is_empty() {
-                    if !groups.is_empty() {
+                    if !groups.is_empty() || !explicit.is_empty() {
                         ui.separator();
                     }
+                    let cards: Vec<layout::Card> = system.iter().map(auto_card).collect();
                     egui::CollapsingHeader::new(format!("{SYSTEM_SECTION} ({})", system.len()))
                         .id_salt("chart_group_system")
                         .default_open(false)
-                        .show(ui, |ui| grid(ui, self, &system));
+                        .show(ui, |ui| grid(ui, self, &cards));
                 }
             });
+        self.apply_layout_edit(ctx, &layout_key, chart_layout, &auto_order);
         // Ask for the histories the visible cards lack (all keys of a run in one request).
         for (run_id, keys) in std::mem::take(&mut self.wanted) {
             ctx.send(Command::LoadHistories {

@@ -1,0 +1,355 @@
+//! Cards with another metric as x: each run's y metric against its x metric, the two paired by
+//! step (the value logged last at a step, as MLflow keeps it), drawn in step order (a path: loss
+//! against learning rate, validation against training loss).
+
+use super::layout::Card;
+use super::*;
+
+/// Cells per pixel of the grid over a card's range in which consecutive points of a line are
+/// drawn as one (a path keeps its shape, a frame draws what the card's pixels can show).
+const CELLS_PER_PIXEL: f64 = 1.0;
+
+/// `(step, x, y)` for each step at which both series have a finite value, in step order; a
+/// step logged several times counts with its last value.
+pub fn pair_by_step(x: &Series, y: &Series) -> Vec<(i64, f64, f64)> {
+    let last_per_step = |s: &Series| -> Vec<(i64, f64)> {
+        let n = s.steps.len().min(s.values.len());
+        let mut pts: Vec<(i64, f64)> = (0..n)
+            .map(|i| (s.steps[i], crate::format::as_logged(s.values[i])))
+            .collect();
+        if !pts.is_sorted_by_key(|p| p.0) {
+            pts.sort_by_key(|p| p.0); // stable: the last logged stays last
+        }
+        let mut out: Vec<(i64, f64)> = Vec::with_capacity(pts.len());
+        for p in pts {
+            match out.last_mut() {
+                Some(last) if last.0 == p.0 => *last = p,
+                _ => out.push(p),
+            }
+        }
+        out
+    };
+    let (xs, ys) = (last_per_step(x), last_per_step(y));
+    let mut out = Vec::with_capacity(xs.len().min(ys.len()));
+    let mut j = 0;
+    for (step, xv) in xs {
+        while j < ys.len() && ys[j].0 < step {
+            j += 1;
+        }
+        if let Some(&(s, yv)) = ys.get(j)
+            && s == step
+            && xv.is_finite()
+            && yv.is_finite()
+        {
+            out.push((step, xv, yv));
+        }
+    }
+    out
+}
+
+/// A line before thinning: name, colour, metric index, paired `(step, x, y)` points.
+type RawLine = (String, egui::Color32, usize, Vec<(i64, f64, f64)>);
+
+/// One run's y metric against the x metric.
+#[derive(Debug, Clone)]
+pub struct PairedLine {
+    /// Run name (and metric, when the card has several).
+    pub name: String,
+    /// Colour.
+    pub color: egui::Color32,
+    /// Index of the metric among the card's (its line style).
+    pub metric: usize,
+    /// Points to draw, in step order (consecutive points within one cell merged).
+    pub points: Vec<PlotPoint>,
+    /// The step of each point.
+    pub steps: Vec<i64>,
+}
+
+/// Drops the points that fall in the same cell of a `cells × cells` grid over `range` as the
+/// point kept before them (a path keeps its shape at any zoom of the whole range).
+fn thin(
+    points: &[(i64, f64, f64)],
+    range: [(f64, f64); 2],
+    cells: f64,
+) -> (Vec<PlotPoint>, Vec<i64>) {
+    let cell = |v: f64, (lo, hi): (f64, f64)| {
+        if hi > lo {
+            ((v - lo) / (hi - lo) * cells).floor() as i64
+        } else {
+            0
+        }
+    };
+    let mut pts = Vec::new();
+    let mut steps = Vec::new();
+    let mut last = None;
+    for (k, &(step, x, y)) in points.iter().enumerate() {
+        let c = (cell(x, range[0]), cell(y, range[1]));
+        if last != Some(c) || k + 1 == points.len() {
+            pts.push(PlotPoint::new(x, y));
+            steps.push(step);
+            last = Some(c);
+        }
+    }
+    (pts, steps)
+}
+
+impl Charts {
+    /// A card of the card's metrics against another metric, a line per run and metric.
+    pub(super) fn paired_card_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        ctx: &ViewCtx,
+        runs: &[Arc<Run>],
+        card: &Card,
+        x_key: &str,
+        plot_height: f32,
+    ) {
+        let key = card.id.as_str();
+        let options = &ctx.persisted().charts;
+        let log_y = options.log_y;
+        let runs = &runs[..runs.len().min(MAX_CHART_RUNS)];
+        // The card's plot width in its last frame (the grid of thinning follows it).
+        let px = self
+            .last_x
+            .get(key)
+            .map_or(ui.available_width(), |&(_, _, w)| w)
+            .max(100.0);
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            ctx.histories_version().hash(&mut h);
+            card.spec.hash(&mut h);
+            log_y.hash(&mut h);
+            (px as u32).hash(&mut h);
+            for r in runs {
+                r.info.run_id.hash(&mut h);
+                r.info.run_name.hash(&mut h);
+                self.hidden_runs.contains(&r.info.run_id).hash(&mut h);
+                theme::color_of(ctx.persisted(), &r.info.run_id).hash(&mut h);
+            }
+            h.finish()
+        };
+        let lines = match self.paired_memo.get(key) {
+            Some((f, l)) if *f == fingerprint => Arc::clone(l),
+            _ => {
+                let cells = f64::from(px) * CELLS_PER_PIXEL;
+                let lines = Arc::new(self.paired_lines(ctx, runs, card, x_key, log_y, cells));
+                self.paired_memo
+                    .insert(key.to_string(), (fingerprint, Arc::clone(&lines)));
+                lines
+            }
+        };
+        self.shown_lines.insert(
+            key.to_string(),
+            lines.iter().map(|l| l.name.clone()).collect(),
+        );
+        let loading = runs.iter().any(|r| {
+            card.spec.keys().any(|m| {
+                r.data.metrics.contains_key(m)
+                    && ctx
+                        .histories()
+                        .get(&(r.info.run_id.clone(), m.clone()))
+                        .is_none_or(Entry::is_loading)
+            })
+        });
+        self.card_header_ui(ui, card, loading);
+        let x_name = x_key.to_string();
+        let plot = Plot::new(("paired", key))
+            .height(plot_height)
+            .allow_scroll(false)
+            .show_x(false)
+            .show_y(false)
+            .x_axis_label(card::truncate_label(&x_name, 40))
+            .x_axis_formatter(|mark, _| number_sig(mark.value))
+            .y_axis_formatter(move |mark, _| {
+                if log_y {
+                    log_tick_label(mark.value)
+                } else {
+                    number_sig(mark.value)
+                }
+            });
+        let plot = if log_y {
+            plot.y_grid_spacer(scale::log_grid)
+        } else {
+            plot
+        };
+        let drawn = Arc::clone(&lines);
+        let response = plot.show(ui, |plot_ui| {
+            for (i, l) in drawn.iter().enumerate() {
+                plot_ui.line(
+                    Line::new(l.name.clone(), PlotPoints::Borrowed(&l.points))
+                        .color(l.color)
+                        .style(menu::metric_style(l.metric))
+                        .width(1.4)
+                        .id(("paired", i)),
+                );
+                if l.points.len() <= 2 {
+                    plot_ui.points(
+                        egui_plot::Points::new(l.name.clone(), PlotPoints::Borrowed(&l.points))
+                            .color(l.color)
+                            .radius(3.5),
+                    );
+                }
+            }
+            plot_ui.pointer_coordinate()
+        });
+        let b = response.transform.bounds();
+        self.shown_y
+            .insert(key.to_string(), (b.min()[1], b.max()[1]));
+        self.last_x.insert(
+            key.to_string(),
+            (b.min()[0], b.max()[0], response.transform.frame().width()),
+        );
+        self.paired_transforms
+            .insert(key.to_string(), response.transform);
+        // The point nearest to the pointer on screen: its run, step and both values.
+        if response.response.hovered()
+            && let Some(pointer) = response.response.hover_pos()
+        {
+            let t = &response.transform;
+            // Points within 30 px of the pointer, found in plot units first (a comparison per
+            // point), measured on screen then.
+            let at = t.value_from_position(pointer);
+            let (rx, ry) = (
+                30.0 * t.dvalue_dpos()[0].abs(),
+                30.0 * t.dvalue_dpos()[1].abs(),
+            );
+            let nearest = lines
+                .iter()
+                .flat_map(|l| l.points.iter().zip(&l.steps).map(move |(p, s)| (l, *p, *s)))
+                .filter(|(_, p, _)| (p.x - at.x).abs() <= rx && (p.y - at.y).abs() <= ry)
+                .map(|(l, p, s)| (t.position_from_point(&p).distance(pointer), l, p, s))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((d, l, p, step)) = nearest
+                && d < 30.0
+            {
+                let y = if log_y { 10f64.powf(p.y) } else { p.y };
+                self.paired_hovered = Some((l.name.clone(), step, p.x, y));
+                response.response.on_hover_ui_at_pointer(|ui| {
+                    ui.horizontal(|ui| {
+                        theme::swatch(ui, l.color);
+                        ui.label(egui::RichText::new(&l.name).strong());
+                    });
+                    ui.monospace(format!(
+                        "step {step}\n{x_name} {}\n{} {}",
+                        number_sig(p.x),
+                        card.spec.metrics[l.metric],
+                        number_sig(y)
+                    ));
+                });
+            }
+        }
+    }
+
+    /// Where the point of `run_name`'s line at `step` was drawn on card `id` in the last frame
+    /// (tests).
+    pub fn paired_screen(&self, id: &str, run_name: &str, step: i64) -> Option<(f32, f32)> {
+        let t = self.paired_transforms.get(id)?;
+        let (_, lines) = self.paired_memo.get(id)?;
+        let l = lines.iter().find(|l| l.name == run_name)?;
+        let i = l.steps.iter().position(|&s| s == step)?;
+        let p = t.position_from_point(&l.points[i]);
+        Some((p.x, p.y))
+    }
+
+    fn paired_lines(
+        &self,
+        ctx: &ViewCtx,
+        runs: &[Arc<Run>],
+        card: &Card,
+        x_key: &str,
+        log_y: bool,
+        cells: f64,
+    ) -> Vec<PairedLine> {
+        let histories = ctx.histories();
+        let several = card.spec.metrics.len() > 1;
+        // (name, colour, metric index, paired points) per run and metric.
+        let mut raw: Vec<RawLine> = Vec::new();
+        for r in runs {
+            if self.hidden_runs.contains(&r.info.run_id) {
+                continue;
+            }
+            let id = &r.info.run_id;
+            let Some(xs) = histories
+                .get(&(id.clone(), x_key.to_string()))
+                .and_then(Entry::ready)
+            else {
+                continue;
+            };
+            for (mi, m) in card.spec.metrics.iter().enumerate() {
+                let Some(ys) = histories
+                    .get(&(id.clone(), m.clone()))
+                    .and_then(Entry::ready)
+                else {
+                    continue;
+                };
+                let mut pts = pair_by_step(xs, ys);
+                if log_y {
+                    pts.retain(|p| p.2 > 0.0);
+                    for p in &mut pts {
+                        p.2 = p.2.log10();
+                    }
+                }
+                let name = if several {
+                    format!("{} · {m}", r.info.run_name)
+                } else {
+                    r.info.run_name.clone()
+                };
+                raw.push((name, theme::color_of(ctx.persisted(), id), mi, pts));
+            }
+        }
+        // One grid over every line, a cell about a pixel of the card.
+        let mut range = [(f64::INFINITY, f64::NEG_INFINITY); 2];
+        for (_, _, _, pts) in &raw {
+            for &(_, x, y) in pts {
+                range[0] = (range[0].0.min(x), range[0].1.max(x));
+                range[1] = (range[1].0.min(y), range[1].1.max(y));
+            }
+        }
+        raw.into_iter()
+            .map(|(name, color, metric, pts)| {
+                let (points, steps) = thin(&pts, range, cells);
+                PairedLine {
+                    name,
+                    color,
+                    metric,
+                    points,
+                    steps,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(points: &[(i64, f64)]) -> Series {
+        Series {
+            steps: points.iter().map(|p| p.0).collect(),
+            timestamps: (0..points.len() as i64).collect(),
+            values: points.iter().map(|p| p.1).collect(),
+            offset: None,
+        }
+    }
+
+    #[test]
+    fn points_pair_by_step_with_the_last_value_of_a_step() {
+        let x = s(&[(0, 0.1), (1, 0.2), (2, 0.3), (2, 0.35), (4, 0.5)]);
+        let y = s(&[(4, 9.0), (0, 1.0), (2, 3.0), (3, 7.0), (1, f64::NAN)]);
+        assert_eq!(
+            pair_by_step(&x, &y),
+            vec![(0, 0.1, 1.0), (2, 0.35, 3.0), (4, 0.5, 9.0)]
+        );
+    }
+
+    #[test]
+    fn thinning_keeps_the_ends_and_every_move_to_another_cell() {
+        let pts: Vec<(i64, f64, f64)> = (0..1000).map(|i| (i, (i / 100) as f64, 0.0)).collect();
+        let (kept, steps) = thin(&pts, [(0.0, 9.0), (0.0, 1.0)], 9.0);
+        assert_eq!(kept.len(), 11);
+        assert_eq!(steps.first(), Some(&0));
+        assert_eq!(steps.last(), Some(&999));
+    }
+}
