@@ -9,6 +9,15 @@ use super::*;
 /// drawn as one (a path keeps its shape, a frame draws what the card's pixels can show).
 const CELLS_PER_PIXEL: f64 = 1.0;
 
+/// Most points one line keeps, per pixel of the card's width. A noisy path moves to another
+/// cell at nearly every point, so the pixel grid alone kept all 10,000 points of each run and
+/// a card of 50 runs took ~370 ms a frame; past this the grid coarsens instead.
+const MAX_POINTS_PER_PIXEL: f64 = 4.0;
+
+/// Most points a whole card draws; with many runs each line gets its share (never less than
+/// half a point per pixel), so the frame's cost stops growing with the number of runs.
+const MAX_CARD_POINTS: f64 = 200_000.0;
+
 /// `(step, x, y)` for each step at which both series have a finite value, in step order; a
 /// step logged several times counts with its last value.
 pub fn pair_by_step(x: &Series, y: &Series) -> Vec<(i64, f64, f64)> {
@@ -91,6 +100,27 @@ fn thin(
         }
     }
     (pts, steps)
+}
+
+/// [`thin`] on the finest grid (`cells` a side) that keeps at most `budget` points: each step
+/// halves the cells, so a dense path is drawn at 2, 4 or 8 pixels' precision instead of point
+/// by point; never coarser than that (a path that jumps across the whole card at every point
+/// keeps more than its budget rather than collapse to a few lines); the ends are always kept.
+fn thin_within(
+    points: &[(i64, f64, f64)],
+    range: [(f64, f64); 2],
+    cells: f64,
+    budget: usize,
+) -> (Vec<PlotPoint>, Vec<i64>) {
+    let coarsest = (cells / 8.0).max(1.0);
+    let mut grid = cells;
+    loop {
+        let thinned = thin(points, range, grid);
+        if thinned.0.len() <= budget || grid / 2.0 < coarsest {
+            return thinned;
+        }
+        grid /= 2.0;
+    }
 }
 
 impl Charts {
@@ -306,9 +336,12 @@ impl Charts {
                 range[1] = (range[1].0.min(y), range[1].1.max(y));
             }
         }
+        let per_line = (cells * MAX_POINTS_PER_PIXEL)
+            .min(MAX_CARD_POINTS / raw.len().max(1) as f64)
+            .max(cells / 2.0) as usize;
         raw.into_iter()
             .map(|(name, color, metric, pts)| {
-                let (points, steps) = thin(&pts, range, cells);
+                let (points, steps) = thin_within(&pts, range, cells, per_line);
                 PairedLine {
                     name,
                     color,
@@ -351,5 +384,39 @@ mod tests {
         assert_eq!(kept.len(), 11);
         assert_eq!(steps.first(), Some(&0));
         assert_eq!(steps.last(), Some(&999));
+    }
+
+    #[test]
+    fn a_noisy_path_is_thinned_on_a_coarser_grid_to_stay_within_its_budget() {
+        // A trend with noise of about two cells in both axes (training curves against each other):
+        // on a 400-cell grid nearly every point is in a new cell.
+        let mut state = 12345u64;
+        let mut noise = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let pts: Vec<(i64, f64, f64)> = (0..10_000)
+            .map(|i| {
+                let t = i as f64 / 10_000.0;
+                (i, t + 0.005 * noise(), (1.0 - t).powi(2) + 0.005 * noise())
+            })
+            .collect();
+        let range = [(-0.01, 1.01), (-0.01, 1.01)];
+        assert!(thin(&pts, range, 400.0).0.len() > 8_000);
+        let (kept, steps) = thin_within(&pts, range, 400.0, 1_600);
+        assert!(kept.len() <= 1_600, "{} points kept", kept.len());
+        assert!(kept.len() > 400, "thinned too far: {}", kept.len());
+        assert_eq!(steps.first(), Some(&0));
+        assert_eq!(steps.last(), Some(&9_999));
+        // A path that already fits keeps every cell move, as before.
+        let smooth: Vec<(i64, f64, f64)> = (0..1000).map(|i| (i, (i / 100) as f64, 0.0)).collect();
+        assert_eq!(
+            thin_within(&smooth, [(0.0, 9.0), (0.0, 1.0)], 9.0, 1_000)
+                .0
+                .len(),
+            11
+        );
     }
 }
