@@ -149,12 +149,7 @@ impl Charts {
                 g.label.hash(&mut h);
                 g.runs.len().hash(&mut h);
             }
-            for r in runs {
-                r.info.run_id.hash(&mut h);
-                r.info.run_name.hash(&mut h);
-                self.hidden_runs.contains(&r.info.run_id).hash(&mut h);
-                theme::color_of(ctx.persisted(), &r.info.run_id).hash(&mut h);
-            }
+            self.drawn_runs_hash(ctx, runs).hash(&mut h);
             h.finish()
         };
         let items = match self.bars_memo.get(key) {

@@ -4,6 +4,20 @@
 use super::*;
 
 impl Charts {
+    /// A hash of what a card draws of `runs`: their ids, names, colours and whether they are
+    /// hidden from charts (a card's memo is rebuilt when it changes).
+    pub(super) fn drawn_runs_hash(&self, ctx: &ViewCtx, runs: &[Arc<Run>]) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for r in runs {
+            r.info.run_id.hash(&mut h);
+            r.info.run_name.hash(&mut h);
+            self.hidden_runs.contains(&r.info.run_id).hash(&mut h);
+            theme::color_of(ctx.persisted(), &r.info.run_id).hash(&mut h);
+        }
+        h.finish()
+    }
+
     pub(super) fn card_ui(
         &mut self,
         ui: &mut egui::Ui,
@@ -58,17 +72,7 @@ impl Charts {
             f64::INFINITY,
             ui.available_width(),
         ));
-        let sel_hash = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            for r in runs {
-                r.info.run_id.hash(&mut h);
-                r.info.run_name.hash(&mut h);
-                self.hidden_runs.contains(&r.info.run_id).hash(&mut h);
-                theme::color_of(ctx.persisted(), &r.info.run_id).hash(&mut h);
-            }
-            h.finish()
-        };
+        let sel_hash = self.drawn_runs_hash(ctx, runs);
         let memo_key: MemoKey = (
             ohash,
             ctx.histories_version(),

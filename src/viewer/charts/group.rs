@@ -252,6 +252,22 @@ impl Band {
     }
 }
 
+/// `(step, value)` points in step order with one point per step, the one logged last there
+/// (the sort is stable, so a restarted run's rewrite wins).
+pub(super) fn last_per_step(mut pts: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    if !pts.is_sorted_by_key(|p| p.0) {
+        pts.sort_by_key(|p| p.0);
+    }
+    let mut out: Vec<(i64, f64)> = Vec::with_capacity(pts.len());
+    for p in pts {
+        match out.last_mut() {
+            Some(last) if last.0 == p.0 => *last = p,
+            _ => out.push(p),
+        }
+    }
+    out
+}
+
 /// Computes a group's band from its runs' full histories: at each step, over the runs with a
 /// finite value there, the mean, median, min, max and standard deviation. A run that logged a
 /// step several times counts with the value logged last (a restarted run's rewrite); NaN and
@@ -261,22 +277,11 @@ pub fn aggregate(series: &[Arc<Series>]) -> Band {
         .iter()
         .map(|s| {
             let n = s.steps.len().min(s.values.len());
-            let mut pts: Vec<(i64, f64)> = (0..n)
+            let pts: Vec<(i64, f64)> = (0..n)
                 .map(|i| (s.steps[i], crate::format::as_logged(s.values[i])))
                 .filter(|p| p.1.is_finite())
                 .collect();
-            if !pts.is_sorted_by_key(|p| p.0) {
-                pts.sort_by_key(|p| p.0); // stable: the last logged stays last
-            }
-            // Last value per step.
-            let mut out: Vec<(i64, f64)> = Vec::with_capacity(pts.len());
-            for p in pts {
-                match out.last_mut() {
-                    Some(last) if last.0 == p.0 => *last = p,
-                    _ => out.push(p),
-                }
-            }
-            out
+            last_per_step(pts)
         })
         .collect();
     let mut steps: Vec<i64> = per_run.iter().flatten().map(|p| p.0).collect();

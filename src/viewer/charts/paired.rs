@@ -21,22 +21,14 @@ const MAX_CARD_POINTS: f64 = 200_000.0;
 /// `(step, x, y)` for each step at which both series have a finite value, in step order; a
 /// step logged several times counts with its last value.
 pub fn pair_by_step(x: &Series, y: &Series) -> Vec<(i64, f64, f64)> {
-    let last_per_step = |s: &Series| -> Vec<(i64, f64)> {
+    // Non-finite values stay until paired: a step whose last value is NaN is left out.
+    let last_per_step = |s: &Series| {
         let n = s.steps.len().min(s.values.len());
-        let mut pts: Vec<(i64, f64)> = (0..n)
-            .map(|i| (s.steps[i], crate::format::as_logged(s.values[i])))
-            .collect();
-        if !pts.is_sorted_by_key(|p| p.0) {
-            pts.sort_by_key(|p| p.0); // stable: the last logged stays last
-        }
-        let mut out: Vec<(i64, f64)> = Vec::with_capacity(pts.len());
-        for p in pts {
-            match out.last_mut() {
-                Some(last) if last.0 == p.0 => *last = p,
-                _ => out.push(p),
-            }
-        }
-        out
+        super::group::last_per_step(
+            (0..n)
+                .map(|i| (s.steps[i], crate::format::as_logged(s.values[i])))
+                .collect(),
+        )
     };
     let (xs, ys) = (last_per_step(x), last_per_step(y));
     let mut out = Vec::with_capacity(xs.len().min(ys.len()));
@@ -151,12 +143,7 @@ impl Charts {
             card.spec.hash(&mut h);
             log_y.hash(&mut h);
             (px as u32).hash(&mut h);
-            for r in runs {
-                r.info.run_id.hash(&mut h);
-                r.info.run_name.hash(&mut h);
-                self.hidden_runs.contains(&r.info.run_id).hash(&mut h);
-                theme::color_of(ctx.persisted(), &r.info.run_id).hash(&mut h);
-            }
+            self.drawn_runs_hash(ctx, runs).hash(&mut h);
             h.finish()
         };
         let lines = match self.paired_memo.get(key) {
