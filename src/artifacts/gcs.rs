@@ -30,8 +30,8 @@ use ::object_store::StaticCredentialProvider;
 use ::object_store::gcp::{GcpCredential, GoogleCloudStorage, GoogleCloudStorageBuilder};
 
 use super::object_store::{
-    ObjectStoreArtifactRepository, PART_SIZE, StoreContext, Uploader, block_on, client_options,
-    env_var, error_chain, install_crypto_provider, retry_config,
+    ObjectStoreArtifactRepository, PART_SIZE, StoreContext, Uploader, block_on, cached_in,
+    client_options, env_var, error_chain, install_crypto_provider, retry_config, split_bucket_uri,
 };
 use crate::error::{Error, ErrorCode, Result};
 
@@ -57,21 +57,8 @@ pub struct GcsLocation {
 
 /// Parses `gs://bucket[/prefix]` as MLflow's `GCSArtifactRepository.parse_gcs_uri` does.
 pub fn parse_gcs_uri(uri: &str) -> Result<GcsLocation> {
-    let rest = uri
-        .trim()
-        .strip_prefix("gs://")
-        .ok_or_else(|| Error::InvalidParameter(format!("not a gs:// URI: {uri}")))?;
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return Err(Error::InvalidParameter(format!(
-            "the GCS URI {uri} names no bucket (expected gs://bucket/path)"
-        )));
-    }
-    Ok(GcsLocation {
-        bucket: bucket.to_string(),
-        prefix: prefix.trim_matches('/').to_string(),
-    })
+    let (bucket, prefix) = split_bucket_uri(uri, &["gs://"], "a gs://", "GCS")?;
+    Ok(GcsLocation { bucket, prefix })
 }
 
 /// Where requests go and how they are authorised, read once by [`GcsConfig::from_env`].
@@ -385,17 +372,7 @@ fn cached_uploader(
     build: impl FnOnce() -> Result<Arc<JsonApiUploader>>,
 ) -> Result<Arc<JsonApiUploader>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<JsonApiUploader>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let poisoned = || Error::InvalidState("the GCS store cache is poisoned".into());
-    if let Some(found) = cache.lock().map_err(|_| poisoned())?.get(&key).cloned() {
-        return Ok(found);
-    }
-    let built = build()?;
-    cache
-        .lock()
-        .map_err(|_| poisoned())?
-        .insert(key, built.clone());
-    Ok(built)
+    cached_in(&CACHE, key, build, "GCS store")
 }
 
 /// The repository of a `gs://` artifact URI, configured from the variables Google's client

@@ -137,18 +137,52 @@ pub(crate) fn cached_store(
     build: impl FnOnce() -> Result<Arc<dyn ObjectStore>>,
 ) -> Result<Arc<dyn ObjectStore>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let poisoned = || Error::InvalidState("the object-store cache is poisoned".into());
+    cached_in(&CACHE, key, build, "object-store")
+}
+
+/// The value of `key` in `cache`, built by `build` the first time (outside the lock: building
+/// may connect). `what` names the cache in the error if a panic poisoned it.
+pub(crate) fn cached_in<T: Clone>(
+    cache: &OnceLock<Mutex<HashMap<String, T>>>,
+    key: String,
+    build: impl FnOnce() -> Result<T>,
+    what: &str,
+) -> Result<T> {
+    let cache = cache.get_or_init(|| Mutex::new(HashMap::new()));
+    let poisoned = || Error::InvalidState(format!("the {what} cache is poisoned"));
     let cached = cache.lock().map_err(|_| poisoned())?.get(&key).cloned();
-    if let Some(store) = cached {
-        return Ok(store);
+    if let Some(value) = cached {
+        return Ok(value);
     }
-    let store = build()?;
+    let value = build()?;
     cache
         .lock()
         .map_err(|_| poisoned())?
-        .insert(key, store.clone());
-    Ok(store)
+        .insert(key, value.clone());
+    Ok(value)
+}
+
+/// Splits `<scheme>bucket/prefix` (any of `schemes`) into the bucket and the prefix without
+/// its slashes; `uri_kind` (e.g. "an s3://") and `store` (e.g. "S3") word the errors.
+pub(crate) fn split_bucket_uri(
+    uri: &str,
+    schemes: &[&str],
+    uri_kind: &str,
+    store: &str,
+) -> Result<(String, String)> {
+    let rest = schemes
+        .iter()
+        .find_map(|s| uri.trim().strip_prefix(s))
+        .ok_or_else(|| Error::InvalidParameter(format!("not {uri_kind} URI: {uri}")))?;
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(Error::InvalidParameter(format!(
+            "the {store} URI {uri} names no bucket (expected {}bucket/path)",
+            schemes[0]
+        )));
+    }
+    Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
 }
 
 /// Installs ring as rustls' crypto provider: reqwest is built without one of its own (like

@@ -28,7 +28,7 @@ use ::object_store::aws::AmazonS3Builder;
 
 use super::object_store::{
     ObjectStoreArtifactRepository, StoreContext, cached_store, client_options,
-    install_crypto_provider, retry_config,
+    install_crypto_provider, retry_config, split_bucket_uri,
 };
 use crate::error::{Error, Result};
 
@@ -52,21 +52,8 @@ pub struct S3Location {
 
 /// Parses `s3://bucket[/prefix]` (also `s3a://`, `s3n://`, which some Hadoop-era stores record).
 pub fn parse_s3_uri(uri: &str) -> Result<S3Location> {
-    let rest = ["s3://", "s3a://", "s3n://"]
-        .iter()
-        .find_map(|s| uri.trim().strip_prefix(s))
-        .ok_or_else(|| Error::InvalidParameter(format!("not an s3:// URI: {uri}")))?;
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return Err(Error::InvalidParameter(format!(
-            "the S3 URI {uri} names no bucket (expected s3://bucket/path)"
-        )));
-    }
-    Ok(S3Location {
-        bucket: bucket.to_string(),
-        prefix: prefix.trim_matches('/').to_string(),
-    })
+    let (bucket, prefix) = split_bucket_uri(uri, &["s3://", "s3a://", "s3n://"], "an s3://", "S3")?;
+    Ok(S3Location { bucket, prefix })
 }
 
 /// Static credentials and a region, from the environment or a profile.
