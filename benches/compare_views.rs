@@ -180,6 +180,36 @@ fn button(pos: egui::Pos2, pressed: bool) -> egui::Event {
     }
 }
 
+/// Steps frames until the Charts panel has drawn every group's band of `KEY`, prints how long
+/// that took and the frame times meanwhile, then settles for three frames.
+fn frames_until_every_band_is_drawn(d: &mut Driver, app: &mut App) {
+    let t = Instant::now();
+    let mut waiting = Vec::new();
+    loop {
+        waiting.push(d.frame(app, Vec::new()));
+        let state = app.charts.group_state();
+        if state.groups.len() == GROUPS
+            && state
+                .groups
+                .iter()
+                .all(|g| state.band(KEY, &g.label).is_some())
+        {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "bands never came");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "  through the Charts panel: all {GROUPS} bands drawn {:.0} ms after the first frame; \
+         frames meanwhile {}",
+        ms(t.elapsed()),
+        summary(waiting)
+    );
+    for _ in 0..3 {
+        d.frame(app, Vec::new());
+    }
+}
+
 fn grouped(runs_n: usize, steps: usize) {
     let runs: Vec<Arc<Run>> = (0..runs_n).map(run).collect();
     let histories: Vec<Series> = (0..runs_n).map(|k| series(k, steps)).collect();
@@ -221,31 +251,7 @@ fn grouped(runs_n: usize, steps: usize) {
     };
     let mut app = app_with(runs, histories, options);
     let mut d = Driver::new();
-    let t = Instant::now();
-    let mut waiting = Vec::new();
-    loop {
-        waiting.push(d.frame(&mut app, Vec::new()));
-        let state = app.charts.group_state();
-        let done = state.groups.len() == GROUPS
-            && state
-                .groups
-                .iter()
-                .all(|g| state.band(KEY, &g.label).is_some());
-        if done {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(120), "bands never came");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    println!(
-        "  through the Charts panel: all {GROUPS} bands drawn {:.0} ms after the first frame; \
-         frames meanwhile {}",
-        ms(t.elapsed()),
-        summary(waiting)
-    );
-    for _ in 0..3 {
-        d.frame(&mut app, Vec::new());
-    }
+    frames_until_every_band_is_drawn(&mut d, &mut app);
     // Zoom x in step by step, pan, zoom out, pan (as chart_scale).
     let shift = egui::Modifiers::SHIFT;
     let none = egui::Modifiers::NONE;
@@ -408,31 +414,7 @@ fn time_binned(runs_n: usize, steps: usize) {
     };
     let mut app = app_with(runs, histories, options);
     let mut d = Driver::new();
-    let t = Instant::now();
-    let mut waiting = Vec::new();
-    loop {
-        waiting.push(d.frame(&mut app, Vec::new()));
-        let state = app.charts.group_state();
-        if state.groups.len() == GROUPS
-            && state
-                .groups
-                .iter()
-                .all(|g| state.band(KEY, &g.label).is_some())
-        {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(120), "bands never came");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    println!(
-        "  through the Charts panel: all {GROUPS} bands drawn {:.0} ms after the first frame; \
-         frames meanwhile {}",
-        ms(t.elapsed()),
-        summary(waiting)
-    );
-    for _ in 0..3 {
-        d.frame(&mut app, Vec::new());
-    }
+    frames_until_every_band_is_drawn(&mut d, &mut app);
     println!(
         "  zoom and pan the time-binned chart {}",
         zoom_and_pan(&mut d, &mut app, egui::pos2(300.0, 250.0), KEY)
@@ -541,8 +523,6 @@ fn main() {
     if std::env::var_os("COMPARE_VIEWS_CARDS_ONLY").is_none() {
         grouped(1_000, 10_000);
         sweep_views(10_000);
-    }
-    if std::env::var_os("COMPARE_VIEWS_CARDS_ONLY").is_none() {
         time_binned(1_000, 10_000);
     }
     let cards_runs = std::env::var("COMPARE_VIEWS_CARDS_RUNS")
