@@ -1090,6 +1090,24 @@ fn chart_cards_of_the_demo_stay_in_the_window() {
 }
 
 #[test]
+fn every_chart_card_offers_png_and_csv_export_bars_too() {
+    // The MLflow-made store's first view: three metrics logged once per run (bar cards) and
+    // one with history (a line card).
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlflow-3.17.2-file"),
+        &project,
+    );
+    let mut h = open_path(&project.join("mlruns"), true);
+    apply(&mut h, Command::SetTab(Tab::Charts));
+    let cards = h.get_all_by_label("…").count();
+    assert_eq!(cards, 4, "four chart cards, each with its menu");
+    assert_eq!(h.get_all_by_label("PNG").count(), cards);
+    assert_eq!(h.get_all_by_label("CSV").count(), cards);
+}
+
+#[test]
 fn a_long_experiment_name_is_cut_before_its_run_count() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("project");

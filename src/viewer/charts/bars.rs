@@ -134,7 +134,7 @@ impl Charts {
         runs: &[Arc<Run>],
         card: &Card,
         summary: Summary,
-        plot_height: f32,
+        (plot_height, card_rect): (f32, egui::Rect),
     ) {
         let key = card.id.as_str();
         let options = &ctx.persisted().charts;
@@ -187,6 +187,7 @@ impl Charts {
                         .is_none_or(Entry::is_loading)
             })
         });
+        let mut export = card::ExportClicks::default();
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new(key).strong())
                 .on_hover_text(format!(
@@ -200,6 +201,7 @@ impl Charts {
                 ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 self.card_menu_ui(ui, card);
+                export = card::export_buttons_ui(ui);
                 if loading {
                     ui.spinner();
                 }
@@ -298,6 +300,7 @@ impl Charts {
                 }
             });
         }
+        card::send_exports(ctx, key, card_rect, runs, &card.spec.metrics, export);
     }
 }
 

@@ -49,15 +49,29 @@ impl Charts {
         }
         let grouped = !self.groups.groups.is_empty();
         if let Some(x_key) = &card.spec.x_metric {
-            return self.paired_card_ui(ui, ctx, runs, card, x_key, plot_height);
+            return self.paired_card_ui(ui, ctx, runs, card, x_key, (plot_height, card_rect));
         }
         match card.spec.kind {
             layout::CardKind::Bars => {
-                return self.bars_card_ui(ui, ctx, runs, card, card.spec.summary, plot_height);
+                return self.bars_card_ui(
+                    ui,
+                    ctx,
+                    runs,
+                    card,
+                    card.spec.summary,
+                    (plot_height, card_rect),
+                );
             }
             // A metric logged once per run (a final test score) reads better as a bar per run.
             layout::CardKind::Auto if !grouped && self.single_valued(ctx, runs, &card.spec) => {
-                return self.bars_card_ui(ui, ctx, runs, card, layout::Summary::Last, plot_height);
+                return self.bars_card_ui(
+                    ui,
+                    ctx,
+                    runs,
+                    card,
+                    layout::Summary::Last,
+                    (plot_height, card_rect),
+                );
             }
             _ => {}
         }
@@ -144,8 +158,7 @@ impl Charts {
         if n_nonfinite > 0 {
             self.nonfinite_counts.insert(key.to_string(), n_nonfinite);
         }
-        let mut export_csv = false;
-        let mut export_png = false;
+        let mut export = ExportClicks::default();
         ui.horizontal(|ui| {
             self.card_title_ui(ui, card)
                 .on_hover_text(if metrics.len() > 1 {
@@ -155,14 +168,7 @@ impl Charts {
                 });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 self.card_menu_ui(ui, card);
-                export_csv = ui
-                    .small_button("CSV")
-                    .on_hover_text("Save every value of this metric of the charted runs as CSV")
-                    .clicked();
-                export_png = ui
-                    .small_button("PNG")
-                    .on_hover_text("Save this chart as a PNG image")
-                    .clicked();
+                export = export_buttons_ui(ui);
                 let loading = pending
                     || runs.iter().any(|r| {
                         metrics.iter().any(|m| {
@@ -299,19 +305,7 @@ impl Charts {
                 hover_ui(ui, &lines, pointer.x, x_axis, log_y, smoothing);
             });
         }
-        if export_png {
-            ctx.send(Command::ExportPng {
-                file_name: format!("{}.png", sanitize(key)),
-                rect: card_rect,
-            });
-        }
-        if export_csv {
-            let csv = series_csv(ctx.histories(), runs, metrics);
-            ctx.send(Command::SaveAs {
-                file_name: format!("{}.csv", sanitize(key)),
-                bytes: csv.into_bytes(),
-            });
-        }
+        send_exports(ctx, key, card_rect, runs, metrics, export);
     }
 
     /// Whether every run logged the card's metrics at most once (and some did): a final score,
@@ -378,7 +372,13 @@ impl Charts {
     }
 
     /// The header of a card without exports: its title, menu and a spinner while loading.
-    pub(super) fn card_header_ui(&mut self, ui: &mut egui::Ui, card: &layout::Card, loading: bool) {
+    pub(super) fn card_header_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        card: &layout::Card,
+        loading: bool,
+    ) -> ExportClicks {
+        let mut export = ExportClicks::default();
         ui.horizontal(|ui| {
             self.card_title_ui(ui, card);
             // One metric's title says "vs x" already.
@@ -392,11 +392,13 @@ impl Charts {
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 self.card_menu_ui(ui, card);
+                export = export_buttons_ui(ui);
                 if loading {
                     ui.spinner();
                 }
             });
         });
+        export
     }
 
     /// The lines of one card; false when some series wait for the next frame's preparation
@@ -719,6 +721,51 @@ pub(super) fn sanitize(key: &str) -> String {
 }
 
 /// Every value of `keys` of the charted runs as CSV: `run_id,run_name,key,step,timestamp,value`.
+/// Which of a card's export buttons were clicked this frame.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct ExportClicks {
+    png: bool,
+    csv: bool,
+}
+
+/// A card header's CSV and PNG buttons (laid out right to left, after the card's menu).
+pub(super) fn export_buttons_ui(ui: &mut egui::Ui) -> ExportClicks {
+    let csv = ui
+        .small_button("CSV")
+        .on_hover_text("Save every value of this metric of the charted runs as CSV")
+        .clicked();
+    let png = ui
+        .small_button("PNG")
+        .on_hover_text("Save this chart as a PNG image")
+        .clicked();
+    ExportClicks { png, csv }
+}
+
+/// Sends what `export` asked for: the picture of the card in `card_rect`, and every value of
+/// `keys` of `runs` as CSV.
+pub(super) fn send_exports(
+    ctx: &ViewCtx,
+    key: &str,
+    card_rect: egui::Rect,
+    runs: &[Arc<Run>],
+    keys: &[String],
+    export: ExportClicks,
+) {
+    if export.png {
+        ctx.send(Command::ExportPng {
+            file_name: format!("{}.png", sanitize(key)),
+            rect: card_rect,
+        });
+    }
+    if export.csv {
+        let csv = series_csv(ctx.histories(), runs, keys);
+        ctx.send(Command::SaveAs {
+            file_name: format!("{}.csv", sanitize(key)),
+            bytes: csv.into_bytes(),
+        });
+    }
+}
+
 pub(super) fn series_csv(histories: &Histories, runs: &[Arc<Run>], keys: &[String]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(["run_id", "run_name", "key", "step", "timestamp", "value"]);

@@ -124,7 +124,7 @@ impl Charts {
         runs: &[Arc<Run>],
         card: &Card,
         x_key: &str,
-        plot_height: f32,
+        (plot_height, card_rect): (f32, egui::Rect),
     ) {
         let key = card.id.as_str();
         let options = &ctx.persisted().charts;
@@ -169,7 +169,7 @@ impl Charts {
                         .is_none_or(Entry::is_loading)
             })
         });
-        self.card_header_ui(ui, card, loading);
+        let export = self.card_header_ui(ui, card, loading);
         let x_name = x_key.to_string();
         let plot = Plot::new(("paired", key))
             .height(plot_height)
@@ -256,6 +256,8 @@ impl Charts {
                 });
             }
         }
+        let keys: Vec<String> = card.spec.keys().cloned().collect();
+        card::send_exports(ctx, key, card_rect, runs, &keys, export);
     }
 
     /// Where the point of `run_name`'s line at `step` was drawn on card `id` in the last frame
