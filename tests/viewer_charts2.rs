@@ -170,15 +170,24 @@ fn two_runs() -> Vec<RunHistories> {
 
 /// The menu button (…) of the card titled `title`: the one on its title's row, right of it.
 fn menu_button_of<'a, S>(h: &'a Harness<'static, S>, title: &str) -> egui_kittest::Node<'a> {
+    button_of(h, title, "…")
+}
+
+/// The button labelled `label` on the title row of the card titled `title`, right of the title.
+fn button_of<'a, S>(
+    h: &'a Harness<'static, S>,
+    title: &str,
+    label: &'a str,
+) -> egui_kittest::Node<'a> {
     let t = h
         .get_all_by_label(title)
         .next()
         .unwrap_or_else(|| panic!("no card titled {title}"))
         .rect();
-    h.get_all_by_label("…")
+    h.get_all_by_label(label)
         .filter(|n| (n.rect().center().y - t.center().y).abs() < 8.0 && n.rect().left() > t.left())
         .min_by(|a, b| a.rect().left().total_cmp(&b.rect().left()))
-        .unwrap_or_else(|| panic!("no menu on the row of {title}"))
+        .unwrap_or_else(|| panic!("no {label} on the row of {title}"))
 }
 
 fn open_menu_of(h: &mut Harness<'static, ChartsState>, title: &str) {
@@ -265,6 +274,54 @@ fn a_grouped_card_of_two_metrics_draws_a_band_per_group_and_metric() {
     assert_eq!(b.mean, vec![6.0, 6.5, 3.0]);
     assert_eq!(b.min, vec![5.0, 6.5, 2.5]);
     assert_eq!(b.max, vec![7.0, 6.5, 3.5]);
+}
+
+#[test]
+fn a_grouped_card_exports_its_bands_as_csv_and_itself_as_png() {
+    let mut options = with_layout(
+        ChartOptions::default(),
+        vec![CardSpec {
+            metrics: vec!["val/loss".into()],
+            ..CardSpec::default()
+        }],
+    );
+    options.group_by = vec![GroupKey::Attribute("status".into())];
+    let mut h = charts_harness(data_of(two_runs(), options));
+    step_until(&mut h, "the band", |s| {
+        s.charts
+            .shown_lines
+            .get("val/loss")
+            .is_some_and(|l| l.len() == 1)
+    });
+    button_of(&h, "val/loss", "CSV").click();
+    h.run_steps(2);
+    let csv = h
+        .state()
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::SaveAs { file_name, bytes } => Some((file_name.clone(), bytes.clone())),
+            _ => None,
+        })
+        .expect("the CSV button saves a file");
+    assert_eq!(csv.0, "val_loss-groups.csv");
+    // val/loss: step 0: 5 and 7; step 1: 6.5 only; step 2: 3.5 and 2.5.
+    assert_eq!(
+        String::from_utf8(csv.1).unwrap(),
+        "group,metric,step,runs,mean,median,min,max,std\n\
+         status=FINISHED,val/loss,0,2,6,6,5,7,1\n\
+         status=FINISHED,val/loss,1,1,6.5,6.5,6.5,6.5,0\n\
+         status=FINISHED,val/loss,2,2,3,3,2.5,3.5,0.5\n"
+    );
+    button_of(&h, "val/loss", "PNG").click();
+    h.run_steps(2);
+    assert!(
+        h.state().commands.iter().any(|c| matches!(
+            c,
+            Command::ExportPng { file_name, .. } if file_name == "val_loss.png"
+        )),
+        "the PNG button exports the card"
+    );
 }
 
 #[test]

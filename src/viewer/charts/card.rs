@@ -76,7 +76,7 @@ impl Charts {
             _ => {}
         }
         if grouped {
-            return self.group_card_ui(ui, ctx, card, plot_height);
+            return self.group_card_ui(ui, ctx, card, (plot_height, card_rect));
         }
         let metrics = &card.spec.metrics;
         let options = ctx.persisted().charts.clone();
@@ -720,12 +720,11 @@ pub(super) fn sanitize(key: &str) -> String {
         .collect()
 }
 
-/// Every value of `keys` of the charted runs as CSV: `run_id,run_name,key,step,timestamp,value`.
 /// Which of a card's export buttons were clicked this frame.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct ExportClicks {
-    png: bool,
-    csv: bool,
+    pub(super) png: bool,
+    pub(super) csv: bool,
 }
 
 /// A card header's CSV and PNG buttons (laid out right to left, after the card's menu).
@@ -766,6 +765,7 @@ pub(super) fn send_exports(
     }
 }
 
+/// Every value of `keys` of the charted runs as CSV: `run_id,run_name,key,step,timestamp,value`.
 pub(super) fn series_csv(histories: &Histories, runs: &[Arc<Run>], keys: &[String]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(["run_id", "run_name", "key", "step", "timestamp", "value"]);

@@ -18,6 +18,7 @@ use crate::format::number_sig;
 use crate::model::{Run, tags};
 
 use super::super::cache::Entry;
+use super::super::commands::Command;
 use super::super::context::ViewCtx;
 use super::super::theme;
 use super::super::worker::Series;
@@ -250,6 +251,50 @@ impl Band {
                 .total_cmp(&(self.steps[b] - x).abs())
         })
     }
+}
+
+/// A grouped card's CSV and PNG buttons (the CSV holds what the card draws: the bands).
+fn group_export_buttons_ui(ui: &mut egui::Ui) -> super::card::ExportClicks {
+    let csv = ui
+        .small_button("CSV")
+        .on_hover_text("Save each group's mean, median, min, max, std and run count as CSV")
+        .clicked();
+    let png = ui
+        .small_button("PNG")
+        .on_hover_text("Save this chart as a PNG image")
+        .clicked();
+    super::card::ExportClicks { png, csv }
+}
+
+/// The bands of a grouped card as CSV, one row per group, metric and x:
+/// `group,metric,<x>,runs,mean,median,min,max,std`, where `<x>` is `step`, `time_s` (Unix
+/// seconds of the time bin's centre) or `relative_time_s`, as the card's x axis is.
+pub(super) fn bands_csv(bands: &[(&str, &str, &Band)], axis: super::XAxis) -> String {
+    let x = match axis {
+        super::XAxis::Step => "step",
+        super::XAxis::WallTime => "time_s",
+        super::XAxis::Relative => "relative_time_s",
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "group", "metric", x, "runs", "mean", "median", "min", "max", "std",
+    ]);
+    for (group, metric, b) in bands {
+        for i in 0..b.steps.len() {
+            let _ = w.write_record([
+                group.to_string(),
+                metric.to_string(),
+                b.steps[i].to_string(),
+                b.count[i].to_string(),
+                b.mean[i].to_string(),
+                b.median[i].to_string(),
+                b.min[i].to_string(),
+                b.max[i].to_string(),
+                b.std[i].to_string(),
+            ]);
+        }
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// `(step, value)` points in step order with one point per step, the one logged last there
@@ -694,7 +739,7 @@ impl Charts {
         ui: &mut egui::Ui,
         ctx: &ViewCtx,
         card: &super::layout::Card,
-        plot_height: f32,
+        (plot_height, card_rect): (f32, egui::Rect),
     ) {
         // The card's state is kept by its id; bands by metric and group.
         let key = card.id.as_str();
@@ -811,6 +856,7 @@ impl Charts {
                 drawn.push((gi, Arc::clone(b)));
             }
         }
+        let mut export = super::card::ExportClicks::default();
         ui.horizontal(|ui| {
             self.card_title_ui(ui, card).on_hover_text(format!(
                 "{key}: one line per group ({}), computed over every logged point \
@@ -827,6 +873,7 @@ impl Charts {
             ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 self.card_menu_ui(ui, card);
+                export = group_export_buttons_ui(ui);
                 // One click goes to the next band: min–max, ±std, none.
                 if ui
                     .small_button(kind.label())
@@ -845,6 +892,29 @@ impl Charts {
                 }
             });
         });
+        if export.png {
+            ctx.send(Command::ExportPng {
+                file_name: format!("{}.png", super::card::sanitize(key)),
+                rect: card_rect,
+            });
+        }
+        if export.csv {
+            let rows: Vec<(&str, &str, &Band)> = drawn
+                .iter()
+                .map(|(gi, b)| {
+                    let (_, mi) = &groups[*gi];
+                    (
+                        self.groups.groups[*gi % n_groups].label.as_str(),
+                        metrics[*mi].as_str(),
+                        b.as_ref(),
+                    )
+                })
+                .collect();
+            ctx.send(Command::SaveAs {
+                file_name: format!("{}-groups.csv", super::card::sanitize(key)),
+                bytes: bands_csv(&rows, options.x_axis).into_bytes(),
+            });
+        }
         if drawn.is_empty() {
             // Nothing to draw yet: an empty plot would give the linked x axis a made-up range.
             ui.allocate_space(egui::vec2(ui.available_width(), plot_height));
