@@ -33,6 +33,7 @@ impl App {
                 break;
             }
         }
+        self.handle_store_events();
     }
 
     fn apply_answer(&mut self, answer: Answer) {
@@ -267,6 +268,7 @@ impl App {
             .filter(|e| !self.data.run_counts.contains_key(&e.experiment_id))
             .map(|e| e.experiment_id.clone())
             .collect();
+        self.select_in_second_store(&experiments);
         self.data.experiments = Entry::Ready(Arc::new(experiments));
         self.request_runs();
         // After the runs search, so that the worker never starts it first: it may read the
@@ -348,6 +350,10 @@ impl App {
             d.focus = latest.first().cloned();
             d.selection = latest.into_iter().collect();
         }
+        if done {
+            self.preselect_second_runs();
+        }
+        let d = &mut self.data;
         if done {
             d.runs.loading = false;
             if timings_enabled() {

@@ -31,6 +31,16 @@ impl App {
                         }
                     }
                 });
+                if ui
+                    .button("Open second store…")
+                    .on_hover_text("Open another mlruns, mlflow.db or tracking server next to this one, to compare their runs")
+                    .clicked()
+                {
+                    self.commands.push(Command::ShowOpenSecondStore);
+                }
+                if self.worker.second().is_some() && ui.button("Close second store").clicked() {
+                    self.commands.push(Command::CloseSecondStore);
+                }
                 ui.separator();
                 if ui.button("Reload (F5)").clicked() {
                     self.commands.push(Command::Reload);
