@@ -429,10 +429,7 @@ pub fn short_store_name(uri: &str) -> String {
         .strip_prefix("sqlite:///")
         .or_else(|| uri.strip_prefix("file://"))
         .unwrap_or(uri);
-    let parts: Vec<&str> = path
-        .split(['/', '\\'])
-        .filter(|p| !p.is_empty())
-        .collect();
+    let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {
         [] => uri.to_string(),
         [one] => (*one).to_string(),

@@ -59,7 +59,8 @@ impl ExperimentsPanel {
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                let matching = |e: &&Experiment| query.is_empty() || e.name.to_lowercase().contains(&query);
+                let matching =
+                    |e: &&Experiment| query.is_empty() || e.name.to_lowercase().contains(&query);
                 let Some(second) = ctx.second_store() else {
                     let shown: Vec<&Experiment> = experiments.iter().filter(matching).collect();
                     for e in &shown {
@@ -122,7 +123,8 @@ impl ExperimentsPanel {
                             ui.colored_label(theme::error_color(ctx.dark()), why.as_str());
                         }
                     }
-                    let shown: Vec<&Experiment> = of_store.iter().copied().filter(matching).collect();
+                    let shown: Vec<&Experiment> =
+                        of_store.iter().copied().filter(matching).collect();
                     for e in &shown {
                         experiment_row(ui, ctx, e, modifiers);
                     }

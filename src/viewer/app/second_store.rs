@@ -165,7 +165,8 @@ impl App {
             .cloned()
             .collect();
         let only_second = RunSet::new(second, 0);
-        let latest = super::answers::latest_leaf_runs(&only_second, super::answers::FIRST_VIEW_RUNS);
+        let latest =
+            super::answers::latest_leaf_runs(&only_second, super::answers::FIRST_VIEW_RUNS);
         self.data.selection.extend(latest);
     }
 

@@ -276,9 +276,12 @@ impl Router {
             };
             let refusal = match (slot, self.second.as_ref().map(|s| &s.view.state)) {
                 (Slot::Primary, _) => None,
-                (Slot::Second, Some(SecondState::Ready { writable: false, .. }))
-                    if matches!(request, Request::Write(_)) =>
-                {
+                (
+                    Slot::Second,
+                    Some(SecondState::Ready {
+                        writable: false, ..
+                    }),
+                ) if matches!(request, Request::Write(_)) => {
                     Some("the second store cannot be written here (it was opened read-only)")
                 }
                 (Slot::Second, Some(SecondState::Ready { .. })) => None,
@@ -368,7 +371,10 @@ impl Router {
                         "{folder} holds both an mlruns/ folder and an mlflow.db: open one of them as the second store ({})",
                         candidates.join(" or ")
                     );
-                    (SecondState::Failed(why.clone()), StoreEvent::SecondFailed(why))
+                    (
+                        SecondState::Failed(why.clone()),
+                        StoreEvent::SecondFailed(why),
+                    )
                 }
                 Reply::Opened(Err(f)) => (
                     SecondState::Failed(f.message.clone()),
@@ -560,14 +566,18 @@ fn finish(j: Join) -> (Reply, Vec<StoreEvent>) {
             Reply::Refreshed(Ok(r)) => r
                 .errors
                 .extend(f.run_ids.into_iter().map(|id| (id, message.clone()))),
-            Reply::Tails(Ok(t)) => t.extend(f.tail_items.into_iter().map(|(run_id, key, from)| {
-                TailAnswer {
-                    run_id,
-                    key,
-                    from,
-                    result: Err(message.clone()),
-                }
-            })),
+            Reply::Tails(Ok(t)) => {
+                t.extend(
+                    f.tail_items
+                        .into_iter()
+                        .map(|(run_id, key, from)| TailAnswer {
+                            run_id,
+                            key,
+                            from,
+                            result: Err(message.clone()),
+                        }),
+                )
+            }
             Reply::Written(Ok(w)) => w.errors.push(format!(
                 "the change was not saved in the {} store: {message}",
                 slot_name(slot),
@@ -711,16 +721,12 @@ fn split(request: Request, second_open: bool) -> Vec<(Slot, Request)> {
             filter: filter.clone(),
             view,
         }),
-        Request::LatestActive { experiment_ids } => {
-            per_slot(experiment_ids, &|experiment_ids| Request::LatestActive {
-                experiment_ids,
-            })
-        }
-        Request::RunCounts { experiment_ids } => {
-            per_slot(experiment_ids, &|experiment_ids| Request::RunCounts {
-                experiment_ids,
-            })
-        }
+        Request::LatestActive { experiment_ids } => per_slot(experiment_ids, &|experiment_ids| {
+            Request::LatestActive { experiment_ids }
+        }),
+        Request::RunCounts { experiment_ids } => per_slot(experiment_ids, &|experiment_ids| {
+            Request::RunCounts { experiment_ids }
+        }),
         Request::GetRuns { run_ids } => per_slot(run_ids, &|run_ids| Request::GetRuns { run_ids }),
         Request::LiveRuns { run_ids } => {
             per_slot(run_ids, &|run_ids| Request::LiveRuns { run_ids })
@@ -933,5 +939,332 @@ fn qualify_reply(reply: Reply) -> Reply {
             })
             .collect())),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Metric, ViewType};
+    use crate::store::{CreateRun, FileStore, TrackingStore};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// A file store in `dir/mlruns` with one experiment and one run (with a parent tag and a
+    /// metric); returns its run and experiment ids.
+    fn store_with_a_run(dir: &std::path::Path) -> (String, String) {
+        let store = FileStore::open(&dir.join("mlruns")).unwrap();
+        let exp = store.create_experiment("sweep", None, &[]).unwrap();
+        let run = store
+            .create_run(CreateRun {
+                experiment_id: exp.clone(),
+                run_name: Some("trial".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        let id = run.info.run_id;
+        store
+            .log_batch(&id, &[Metric::new("loss", 0.5, 1, 0)], &[], &[])
+            .unwrap();
+        (id, exp)
+    }
+
+    fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_tree(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), target).unwrap();
+            }
+        }
+    }
+
+    fn open(dir: &std::path::Path) -> Arc<dyn TrackingStore> {
+        Arc::new(FileStore::open(&dir.join("mlruns")).unwrap())
+    }
+
+    /// The next answer for the app, waiting for it.
+    fn answer(router: &mut Router) -> Answer {
+        let started = Instant::now();
+        loop {
+            if let Some(a) = router.try_recv() {
+                return a;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no answer");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// A router on the store in `first` with the store in `second` open as the second store.
+    fn two_stores(first: &std::path::Path, second: &std::path::Path) -> Router {
+        let mut router = Router::new(Worker::spawn(Some(open(first))));
+        router.open_second_store(open(second));
+        let started = Instant::now();
+        while !matches!(
+            router.second().map(|s| &s.state),
+            Some(SecondState::Ready { .. })
+        ) {
+            assert!(router.try_recv().is_none(), "no answer was asked for");
+            assert!(started.elapsed() < Duration::from_secs(30), "not opened");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(matches!(
+            router.take_events().as_slice(),
+            [StoreEvent::SecondOpened(_)]
+        ));
+        router
+    }
+
+    #[test]
+    fn ids_are_qualified_and_split_back_without_loss() {
+        for id in ["0", "12", "a1b2c3d4e5f60718293a4b5c6d7e8f90", "", "x@1"] {
+            assert_eq!(split_id(id), (Slot::Primary, id));
+            assert_eq!(split_id(&qualify(id)), (Slot::Second, id));
+        }
+        let mut data = crate::model::RunData::default();
+        data.tags.insert(PARENT_RUN_ID.into(), "p".into());
+        let run = qualify_run(Run {
+            info: crate::model::RunInfo {
+                run_id: "r".into(),
+                run_name: "trial".into(),
+                experiment_id: "1".into(),
+                user_id: "u".into(),
+                status: crate::model::RunStatus::Finished,
+                start_time: Some(1),
+                end_time: Some(2),
+                artifact_uri: String::new(),
+                lifecycle_stage: crate::model::LifecycleStage::Active,
+            },
+            data,
+            inputs: crate::model::RunInputs::default(),
+        });
+        assert_eq!(run.info.run_id, qualify("r"));
+        assert_eq!(run.info.experiment_id, qualify("1"));
+        assert_eq!(run.data.tags[PARENT_RUN_ID], qualify("p"));
+    }
+
+    #[test]
+    fn requests_are_split_by_the_store_their_ids_name() {
+        let parts = split(
+            Request::GetRuns {
+                run_ids: vec!["a".into(), qualify("b"), "c".into()],
+            },
+            true,
+        );
+        let ids: Vec<(Slot, Vec<String>)> = parts
+            .into_iter()
+            .map(|(slot, r)| match r {
+                Request::GetRuns { run_ids } => (slot, run_ids),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                (Slot::Primary, vec!["a".to_string(), "c".to_string()]),
+                (Slot::Second, vec!["b".to_string()])
+            ]
+        );
+        // Experiment lists go to every open store; nothing goes to a store not open.
+        assert_eq!(
+            split(
+                Request::Experiments {
+                    view: ViewType::All
+                },
+                true
+            )
+            .len(),
+            2
+        );
+        assert_eq!(
+            split(
+                Request::Experiments {
+                    view: ViewType::All
+                },
+                false
+            )
+            .len(),
+            1
+        );
+        let parts = split(
+            Request::Histories {
+                run_id: qualify("b"),
+                keys: vec![],
+            },
+            true,
+        );
+        let [(slot, Request::Histories { run_id, .. })] = parts.as_slice() else {
+            panic!("one part: {parts:?}")
+        };
+        let (slot, run_id) = (*slot, run_id.clone());
+        assert_eq!((slot, run_id.as_str()), (Slot::Second, "b"));
+    }
+
+    #[test]
+    fn the_same_run_in_two_stores_is_read_from_each_and_kept_apart() {
+        let first = tempfile::tempdir().unwrap();
+        let (id, exp) = store_with_a_run(first.path());
+        // The second store is a copy: the very same ids.
+        let second = tempfile::tempdir().unwrap();
+        copy_tree(&first.path().join("mlruns"), &second.path().join("mlruns"));
+        let mut router = two_stores(first.path(), second.path());
+
+        router.send(
+            7,
+            Request::Experiments {
+                view: ViewType::ActiveOnly,
+            },
+        );
+        let a = answer(&mut router);
+        assert_eq!(a.generation, 7);
+        let Reply::Experiments(Ok(list)) = a.reply else {
+            panic!("{:?}", a.reply)
+        };
+        let ids: Vec<&str> = list
+            .experiments
+            .iter()
+            .map(|e| e.experiment_id.as_str())
+            .collect();
+        assert!(
+            ids.contains(&exp.as_str()) && ids.contains(&qualify(&exp).as_str()),
+            "{ids:?}"
+        );
+
+        // One search over an experiment of each store: pages of both, then one end.
+        router.send(
+            8,
+            Request::Runs {
+                experiment_ids: vec![exp.clone(), qualify(&exp)],
+                filter: String::new(),
+                view: ViewType::ActiveOnly,
+            },
+        );
+        let mut runs = Vec::new();
+        loop {
+            let a = answer(&mut router);
+            assert_eq!(a.generation, 8);
+            let Reply::Runs(Ok(page)) = a.reply else {
+                panic!("{:?}", a.reply)
+            };
+            runs.extend(page.runs.into_iter().map(|r| r.info.run_id));
+            if page.done {
+                break;
+            }
+        }
+        runs.sort();
+        let mut expected = vec![id.clone(), qualify(&id)];
+        expected.sort();
+        assert_eq!(runs, expected);
+        assert!(router.is_idle());
+
+        router.send(
+            9,
+            Request::Histories {
+                run_id: qualify(&id),
+                keys: vec!["loss".into()],
+            },
+        );
+        let Reply::Histories { run_id, result } = answer(&mut router).reply else {
+            panic!("histories")
+        };
+        assert_eq!(run_id, qualify(&id));
+        assert_eq!(result.unwrap().series["loss"].values, [0.5]);
+    }
+
+    #[test]
+    fn a_write_to_a_second_store_run_reaches_that_store_only() {
+        let first = tempfile::tempdir().unwrap();
+        let (id, _) = store_with_a_run(first.path());
+        let second = tempfile::tempdir().unwrap();
+        copy_tree(&first.path().join("mlruns"), &second.path().join("mlruns"));
+        let mut router = two_stores(first.path(), second.path());
+        router.send(
+            3,
+            Request::Write(WriteOp::Rename {
+                run_id: qualify(&id),
+                name: "renamed".into(),
+            }),
+        );
+        let Reply::Written(Ok(written)) = answer(&mut router).reply else {
+            panic!("not written")
+        };
+        assert!(written.errors.is_empty(), "{:?}", written.errors);
+        // The app sees the run it changed, by its id.
+        assert_eq!(written.op.run_ids(), [qualify(&id)]);
+        assert_eq!(
+            open(second.path()).get_run(&id).unwrap().info.run_name,
+            "renamed"
+        );
+        assert_eq!(
+            open(first.path()).get_run(&id).unwrap().info.run_name,
+            "trial"
+        );
+
+        // A delete of runs of both stores is one answer naming both.
+        router.send(
+            4,
+            Request::Write(WriteOp::DeleteRuns {
+                run_ids: vec![id.clone(), qualify(&id)],
+            }),
+        );
+        let Reply::Written(Ok(written)) = answer(&mut router).reply else {
+            panic!("not written")
+        };
+        assert_eq!(written.op.run_ids(), [id.clone(), qualify(&id)]);
+        for dir in [first.path(), second.path()] {
+            let run = open(dir).get_run(&id).unwrap();
+            assert_eq!(
+                run.info.lifecycle_stage,
+                crate::model::LifecycleStage::Deleted
+            );
+        }
+    }
+
+    #[test]
+    fn a_second_store_that_fails_leaves_the_first_one_answering() {
+        let first = tempfile::tempdir().unwrap();
+        let (id, exp) = store_with_a_run(first.path());
+        let second = tempfile::tempdir().unwrap();
+        store_with_a_run(second.path());
+        let mut router = two_stores(first.path(), second.path());
+        // The second store is damaged after opening.
+        std::fs::remove_dir_all(second.path().join("mlruns")).unwrap();
+        router.send(
+            5,
+            Request::GetRuns {
+                run_ids: vec![id.clone(), qualify("gone")],
+            },
+        );
+        let Reply::Refreshed(Ok(r)) = answer(&mut router).reply else {
+            panic!("no runs")
+        };
+        assert_eq!(r.runs.len(), 1);
+        assert_eq!(r.runs[0].info.run_id, id);
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.errors[0].0, qualify("gone"));
+
+        router.send(
+            6,
+            Request::Runs {
+                experiment_ids: vec![exp.clone(), qualify("0")],
+                filter: String::new(),
+                view: ViewType::ActiveOnly,
+            },
+        );
+        let mut runs = Vec::new();
+        loop {
+            let a = answer(&mut router);
+            let Reply::Runs(Ok(page)) = a.reply else {
+                panic!("{:?}", a.reply)
+            };
+            runs.extend(page.runs.into_iter().map(|r| r.info.run_id));
+            if page.done {
+                break;
+            }
+        }
+        assert_eq!(runs, [id]);
     }
 }
