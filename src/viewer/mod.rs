@@ -89,6 +89,9 @@ pub mod testing {
     pub use super::table_view::{TableData, TableView};
     pub use super::text_view::{TextDoc, TextView, TextViewState};
     pub use super::theme::{PALETTE, assign_colors};
+    pub use super::worker::router::{
+        SECOND_STORE_SUFFIX, SecondState, SecondStore, Slot, qualify, slot_of,
+    };
     pub use super::worker::{ArtifactRoot, Series, TagChange, WriteOp};
 }
 

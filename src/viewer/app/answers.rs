@@ -89,6 +89,9 @@ impl App {
                     Err(f) => self.runs_failed(f),
                 }
             }
+            Reply::LatestActive(result) if self.second_latest == Some(generation) => {
+                self.show_second_experiment(result.ok().flatten())
+            }
             Reply::LatestActive(Ok(Some(id))) => {
                 if self.auto_selected && !self.data.selected_experiments.contains(&id) {
                     self.data.selected_experiments = [id].into();

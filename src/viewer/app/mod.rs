@@ -197,6 +197,8 @@ pub struct App {
     second_live: Option<ChangeFeed>,
     /// The second store just opened: show one of its experiments when they arrive.
     select_in_second: bool,
+    /// The request for the second store's experiment logged to last, while it is asked.
+    second_latest: Option<u64>,
     /// Select the second store's latest runs when its runs arrive.
     preselect_second: bool,
     /// The "Open second store" window.
@@ -265,6 +267,7 @@ impl App {
             tails_again: HashSet::new(),
             second_live: None,
             select_in_second: false,
+            second_latest: None,
             preselect_second: false,
             open_second_window: second_store::OpenSecondWindow::default(),
             live_waker: Arc::new(std::sync::Mutex::new(None)),

@@ -43,6 +43,12 @@ impl App {
         self.data.second_store = self.worker.second().cloned();
     }
 
+    /// The second store, if one was opened (tests).
+    #[doc(hidden)]
+    pub fn second_store(&self) -> Option<&super::super::worker::router::SecondStore> {
+        self.worker.second()
+    }
+
     /// Closes the second store: its experiments, runs, histories and selection leave the views.
     pub fn close_second_store(&mut self) {
         if self.worker.second().is_none() {
@@ -75,6 +81,7 @@ impl App {
         self.tails_in_flight.retain(|(run, _)| !second(run));
         self.tails_again.retain(|(run, _)| !second(run));
         self.select_in_second = false;
+        self.second_latest = None;
         self.preselect_second = false;
         self.request_experiments();
     }
@@ -103,9 +110,10 @@ impl App {
     }
 
     /// When the second store's experiments first arrive, shows one of them next to the shown
-    /// ones: the one named like a shown experiment of the first store, else its newest active
-    /// one other than Default, else Default. Its latest runs are then selected too, so that
-    /// the charts compare the two stores at once.
+    /// ones: the one named like a shown experiment of the first store (Default aside: it is
+    /// often empty where runs go to named experiments), else the one it logged to last (asked
+    /// of its worker, see [`Self::show_second_experiment`]). Its latest runs are then selected
+    /// too, so that the charts compare the two stores at once.
     pub(super) fn select_in_second_store(&mut self, experiments: &[Experiment]) {
         if !self.select_in_second {
             return;
@@ -127,26 +135,48 @@ impl App {
         {
             return;
         }
+        let default_id = qualify(crate::model::DEFAULT_EXPERIMENT_ID);
         let shown_names: BTreeSet<&str> = experiments
             .iter()
             .filter(|e| self.data.selected_experiments.contains(&e.experiment_id))
             .map(|e| e.name.as_str())
             .collect();
-        let pick = second
+        let same_name = second
             .iter()
-            .find(|e| shown_names.contains(e.name.as_str()))
-            .or_else(|| {
-                second
-                    .iter()
-                    .find(|e| e.experiment_id != qualify(crate::model::DEFAULT_EXPERIMENT_ID))
-            })
-            .or_else(|| second.first());
-        if let Some(e) = pick {
+            .find(|e| e.experiment_id != default_id && shown_names.contains(e.name.as_str()));
+        if let Some(e) = same_name {
             self.data
                 .selected_experiments
                 .insert(e.experiment_id.clone());
             self.preselect_second = true;
+            return;
         }
+        let g = self.next_generation();
+        self.second_latest = Some(g);
+        let experiment_ids = second.iter().map(|e| e.experiment_id.clone()).collect();
+        self.worker.send(
+            g,
+            super::super::worker::Request::LatestActive { experiment_ids },
+        );
+    }
+
+    /// The second store's experiment logged to last, asked for by
+    /// [`Self::select_in_second_store`]: shown next to the others (unless the user chose
+    /// meanwhile).
+    pub(super) fn show_second_experiment(&mut self, id: Option<String>) {
+        self.second_latest = None;
+        let Some(id) = id else { return };
+        if self
+            .data
+            .selected_experiments
+            .iter()
+            .any(|id| slot_of(id) == Slot::Second)
+        {
+            return;
+        }
+        self.data.selected_experiments.insert(id);
+        self.preselect_second = true;
+        self.request_runs();
     }
 
     /// Once a search with the second store's runs is done: selects its latest leaf runs
