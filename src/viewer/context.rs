@@ -322,12 +322,15 @@ impl<'a> ViewCtx<'a> {
         match slot_of(id) {
             Slot::Primary => first,
             Slot::Second => {
-                let second = short_store_name(
-                    self.data
-                        .second_store
-                        .as_ref()
-                        .map_or("second store", |s| s.request.as_str()),
-                );
+                use super::worker::router::SecondState;
+                // The store found inside a chosen folder names it better than the folder.
+                let second =
+                    short_store_name(self.data.second_store.as_ref().map_or("second store", |s| {
+                        match &s.state {
+                            SecondState::Ready { uri, .. } => uri.as_str(),
+                            _ => s.request.as_str(),
+                        }
+                    }));
                 if second == first {
                     format!("{second} (2)")
                 } else {

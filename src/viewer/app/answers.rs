@@ -324,10 +324,14 @@ impl App {
                 &d.selected_experiments,
             );
             let set = RunSet::new(runs, version);
-            let visible: HashSet<&String> = set.index.keys().collect();
-            d.selection.retain(|id| visible.contains(id));
-            if d.focus.as_ref().is_some_and(|f| !visible.contains(f)) {
-                d.focus = None;
+            // Selected runs not read yet may come in a later page (of another store, when
+            // two are open): the selection keeps them until the search is done.
+            if done {
+                let visible: HashSet<&String> = set.index.keys().collect();
+                d.selection.retain(|id| visible.contains(id));
+                if d.focus.as_ref().is_some_and(|f| !visible.contains(f)) {
+                    d.focus = None;
+                }
             }
             d.runs.entry = Entry::Ready(Arc::new(set));
             if d.runs.time_to_first_rows.is_none()

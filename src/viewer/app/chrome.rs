@@ -131,6 +131,10 @@ impl App {
                             "The folder you chose holds this store; it was opened instead",
                         );
                     }
+                    if let Some(second) = self.worker.second() {
+                        ui.label(format!("· compared with {}", second.request))
+                            .on_hover_text("The second store (File → Close second store)");
+                    }
                 }
             }
             if let Some(set) = self.run_set() {

@@ -229,6 +229,7 @@ impl App {
         let mut open = true;
         let mut chosen = None;
         egui::Window::new("Open a second store")
+            .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 120.0))
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
