@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use mlscope::viewer::testing::{
-    Command, SecondState, SelectMode, Slot, Tab, WriteOp, qualify, slot_of,
+    ArtifactRoot, Command, Entry, SecondState, SelectMode, Slot, Tab, WriteOp, qualify, slot_of,
 };
 use mlscope::viewer::{App, Persisted, ViewerOptions};
 use mlscope::{CreateRun, Metric, Param, TrackingStore};
@@ -212,6 +212,50 @@ fn the_two_store_view_shows_runs_from_both_with_their_store() {
         count_labels(&h, &name) >= 2,
         "both runs named {name} in the table and the comparison"
     );
+
+    // The second store's artifacts are read through its own store (the copied fixture's
+    // artifact root, found next to its database), for the runs of all its experiments.
+    let both_stores_experiments: BTreeSet<String> = h
+        .state()
+        .experiments()
+        .ready()
+        .expect("experiments")
+        .iter()
+        .map(|e| e.experiment_id.clone())
+        .filter(|id| slot_of(id) == Slot::Second)
+        .chain(first_exps.iter().cloned())
+        .collect();
+    h.state_mut()
+        .send(Command::SelectExperiments(both_stores_experiments));
+    settle(&mut h);
+    let set = h.state().run_set().unwrap().clone();
+    let second_runs: Vec<_> = set
+        .runs
+        .iter()
+        .filter(|r| slot_of(&r.info.run_id) == Slot::Second)
+        .cloned()
+        .collect();
+    for r in &second_runs {
+        h.state_mut().send(Command::ListArtifacts {
+            root: ArtifactRoot {
+                run_id: r.info.run_id.clone(),
+                experiment_id: r.info.experiment_id.clone(),
+                artifact_uri: r.info.artifact_uri.clone(),
+            },
+            path: String::new(),
+        });
+    }
+    settle(&mut h);
+    let listed: usize = second_runs
+        .iter()
+        .map(
+            |r| match h.state().artifact_list(&r.info.artifact_uri, "") {
+                Some(Entry::Ready(list)) => list.len(),
+                other => panic!("artifacts of {}: {other:?}", r.info.run_name),
+            },
+        )
+        .sum();
+    assert!(listed > 0, "the fixture's runs have artifacts");
 
     // Closing the second store leaves the first one as it was.
     h.state_mut().send(Command::CloseSecondStore);
@@ -408,4 +452,42 @@ fn a_tracking_server_as_the_second_store_next_to_a_sqlite_store() {
             .and_then(|e| e.ready())
             .is_some_and(|s| s.values.len() == 50)
     });
+}
+
+#[test]
+fn a_run_logged_to_the_second_store_while_it_is_open_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first/mlruns");
+    mlscope_store(&first);
+    let second = dir.path().join("second/mlruns");
+    mlscope_store(&second);
+    let mut h = open(&first);
+    open_second(&mut h, &second.display().to_string());
+    let (_, before) = shown_by_store(&h);
+    assert_eq!(before.len(), 3);
+    // Another process logs a run to the second store's shown experiment.
+    let writer = mlscope::FileStore::open(&second).unwrap();
+    let exp = writer
+        .get_experiment_by_name("sweep")
+        .unwrap()
+        .expect("sweep")
+        .experiment_id;
+    let id = writer
+        .create_run(CreateRun {
+            experiment_id: exp,
+            user_id: "tester".into(),
+            start_time: Some(1_800_000_000_000),
+            tags: vec![],
+            run_name: Some("late".into()),
+        })
+        .unwrap()
+        .info
+        .run_id;
+    step_until(&mut h, Duration::from_secs(60), "the new run", |h| {
+        h.state()
+            .run_set()
+            .is_some_and(|s| s.index.contains_key(&qualify(&id)))
+    });
+    // It belongs to the second store only.
+    assert!(!h.state().run_set().unwrap().index.contains_key(&id));
 }

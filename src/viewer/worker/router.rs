@@ -412,14 +412,14 @@ impl Router {
                 if !done || remaining > 1 {
                     // Pages stream through; only the last store's end ends the search.
                     page.done = false;
-                    if !page.runs.is_empty() || !page.warnings.is_empty() || !done {
-                        if let Some(j) = self.joins.get(&join) {
-                            self.ready.push_back(Answer {
-                                generation: j.generation,
-                                reply: Reply::Runs(Ok(page)),
-                                last: false,
-                            });
-                        }
+                    if (!page.runs.is_empty() || !page.warnings.is_empty() || !done)
+                        && let Some(j) = self.joins.get(&join)
+                    {
+                        self.ready.push_back(Answer {
+                            generation: j.generation,
+                            reply: Reply::Runs(Ok(page)),
+                            last: false,
+                        });
                     }
                     if !done {
                         return;
@@ -627,11 +627,7 @@ fn merge_into(merged: &mut Reply, reply: Reply) {
             m.runs.extend(r.runs);
             m.warnings.extend(r.warnings);
         }
-        (Reply::LatestActive(Ok(m)), Reply::LatestActive(Ok(r))) => {
-            if m.is_none() {
-                *m = r;
-            }
-        }
+        (Reply::LatestActive(Ok(m)), Reply::LatestActive(Ok(r))) if m.is_none() => *m = r,
         (Reply::RunCounts(Ok(m)), Reply::RunCounts(Ok(r))) => m.extend(r),
         (Reply::Refreshed(Ok(m)), Reply::Refreshed(Ok(r)))
         | (Reply::LiveRefreshed(Ok(m)), Reply::LiveRefreshed(Ok(r))) => {
