@@ -36,7 +36,7 @@ impl App {
         self.handle_store_events();
     }
 
-    fn apply_answer(&mut self, answer: Answer) {
+    pub(super) fn apply_answer(&mut self, answer: Answer) {
         let Answer {
             generation, reply, ..
         } = answer;

@@ -295,3 +295,68 @@ fn qualify_change(change: Change) -> Change {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Run, RunData, RunInfo, RunInputs, RunStatus};
+    use crate::store::FileStore;
+
+    use super::super::super::worker::router::answer_for_tests;
+    use super::super::super::worker::{Reply, RunsPage};
+
+    fn run(id: &str, experiment_id: &str) -> Run {
+        Run {
+            info: RunInfo {
+                run_id: id.into(),
+                run_name: id.into(),
+                experiment_id: experiment_id.into(),
+                user_id: "u".into(),
+                status: RunStatus::Finished,
+                start_time: Some(1),
+                end_time: Some(2),
+                artifact_uri: String::new(),
+                lifecycle_stage: LifecycleStage::Active,
+            },
+            data: RunData::default(),
+            inputs: RunInputs::default(),
+        }
+    }
+
+    fn page(runs: Vec<Run>, done: bool) -> Reply {
+        Reply::Runs(Ok(RunsPage {
+            runs,
+            warnings: Vec::new(),
+            done,
+            ordered: false,
+            progress: None,
+        }))
+    }
+
+    #[test]
+    fn a_second_store_page_arriving_first_keeps_the_first_stores_selection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(FileStore::open(&dir.path().join("mlruns")).unwrap());
+        let mut app = App::new_with_store(store, true);
+        app.data.selected_experiments = ["1".to_string(), qualify("1")].into();
+        app.request_runs();
+        let g = app.data.runs.generation;
+        app.data.selection = ["a".to_string()].into();
+        // The second store answers first: the first store's selected run is not read yet.
+        app.apply_answer(answer_for_tests(
+            g,
+            page(vec![run(&qualify("x"), &qualify("1"))], false),
+        ));
+        assert!(app.data.selection.contains("a"), "{:?}", app.data.selection);
+        app.apply_answer(answer_for_tests(
+            g,
+            page(vec![run("a", "1"), run("b", "1")], true),
+        ));
+        assert_eq!(app.data.selection, ["a".to_string()].into());
+        // A search that is done without the run drops it from the selection.
+        app.request_runs();
+        let g = app.data.runs.generation;
+        app.apply_answer(answer_for_tests(g, page(vec![run("b", "1")], true)));
+        assert!(app.data.selection.is_empty());
+    }
+}

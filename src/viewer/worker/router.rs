@@ -480,6 +480,16 @@ impl Router {
     }
 }
 
+/// An answer as a worker gives it (tests of how the app applies answers).
+#[cfg(test)]
+pub(crate) fn answer_for_tests(generation: u64, reply: Reply) -> Answer {
+    Answer {
+        generation,
+        reply,
+        last: true,
+    }
+}
+
 /// How one part of a request ended.
 enum PartOutcome {
     /// Its answer (`Reply::Skipped` for a runs search whose pages were already passed on).
