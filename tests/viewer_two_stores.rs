@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use mlscope::viewer::testing::{
-    ArtifactRoot, Command, Entry, SecondState, SelectMode, Slot, Tab, WriteOp, qualify, slot_of,
+    ArtifactRoot, Command, Entry, GroupKey, SecondState, SelectMode, Slot, Tab, WriteOp, qualify,
+    slot_of,
 };
 use mlscope::viewer::{App, Persisted, ViewerOptions};
 use mlscope::{CreateRun, Metric, Param, TrackingStore};
@@ -341,6 +342,37 @@ fn the_same_mlscope_store_opened_twice_keeps_its_ids_apart_and_writes_go_to_thei
     assert_eq!(read(&first), "trial-0");
     let set = h.state().run_set().unwrap().clone();
     assert_eq!(set.runs[set.index[&ids[0]]].info.run_name, "trial-0");
+
+    // Grouped across the stores: one group per lr, each with a run of each store, and a band
+    // over both (the copies logged the same values, so the mean is each one's series).
+    let all: Vec<String> = a.iter().chain(&b).cloned().collect();
+    h.state_mut().send(Command::SelectRuns(all));
+    let mut options = h.state_mut().persisted_mut().charts.clone();
+    options.group_by = vec![GroupKey::Param("lr".into())];
+    h.state_mut().send(Command::SetChartOptions(options));
+    h.state_mut().send(Command::SetTab(Tab::Charts));
+    step_until(&mut h, Duration::from_secs(60), "the bands", |h| {
+        h.state()
+            .charts()
+            .group_state()
+            .band("loss", "lr=0.0")
+            .is_some()
+    });
+    let groups = &h.state().charts().group_state().groups;
+    assert_eq!(groups.len(), 3);
+    for g in groups {
+        let stores: BTreeSet<Slot> = g.runs.iter().map(|r| slot_of(&r.info.run_id)).collect();
+        assert_eq!(stores, [Slot::Primary, Slot::Second].into(), "{}", g.label);
+    }
+    let band = h
+        .state()
+        .charts()
+        .group_state()
+        .band("loss", "lr=0.0")
+        .unwrap();
+    let expected: Vec<f64> = (0..20).map(|s| 1.0 / (s + 1) as f64).collect();
+    assert_eq!(band.mean, expected);
+    assert_eq!(band.min, band.max);
 
     // The same store twice: its label says which copy is which.
     h.state_mut().send(Command::CloseSecondStore);
