@@ -211,7 +211,7 @@ impl Router {
             .collect();
         for seq in lost {
             if let Some(part) = self.parts.remove(&seq) {
-                self.part_done(part.join, Slot::Second, PartOutcome::Skipped);
+                self.part_done(part.join, Slot::Second, PartOutcome::Dropped);
             }
         }
     }
@@ -460,6 +460,7 @@ impl Router {
             PartOutcome::Ok(Reply::Skipped) => j.runs_passed_on = true,
             PartOutcome::Ok(reply) => j.oks.push((slot, reply)),
             PartOutcome::Skipped => j.skipped = true,
+            PartOutcome::Dropped => {}
             PartOutcome::Failed(f) => j.failures.push((slot, f)),
         }
         j.remaining = j.remaining.saturating_sub(1);
@@ -496,6 +497,8 @@ enum PartOutcome {
     Ok(Reply),
     /// A newer request made it useless.
     Skipped,
+    /// Its store was closed: the answer is the other store's alone.
+    Dropped,
     /// It failed.
     Failed(Failed),
 }
@@ -528,7 +531,8 @@ fn finish(j: Join) -> (Reply, Vec<StoreEvent>) {
     oks.sort_by_key(|(slot, _)| *slot);
     failures.sort_by_key(|(slot, _)| *slot);
     if oks.is_empty() && !runs_passed_on {
-        // Every part failed: the first failure, saying which store when it is the second.
+        // Every part failed (the first failure, saying which store when it is the second), or
+        // was dropped with its store.
         return match failures.into_iter().next() {
             Some((slot, mut f)) => {
                 if slot == Slot::Second
@@ -538,7 +542,7 @@ fn finish(j: Join) -> (Reply, Vec<StoreEvent>) {
                 }
                 (f.reply, Vec::new())
             }
-            None => (end_of_runs(), Vec::new()),
+            None => (Reply::Skipped, Vec::new()),
         };
     }
     if !multi && let Some((_, reply)) = oks.pop() {
@@ -1227,6 +1231,32 @@ mod tests {
                 crate::model::LifecycleStage::Deleted
             );
         }
+    }
+
+    #[test]
+    fn closing_the_second_store_answers_with_the_first_ones_part() {
+        let first = tempfile::tempdir().unwrap();
+        let (id, _) = store_with_a_run(first.path());
+        let second = tempfile::tempdir().unwrap();
+        copy_tree(&first.path().join("mlruns"), &second.path().join("mlruns"));
+        let mut router = two_stores(first.path(), second.path());
+        router.send(
+            2,
+            Request::GetRuns {
+                run_ids: vec![id.clone(), qualify(&id)],
+            },
+        );
+        // Closed before its part is taken in.
+        router.close_second();
+        let a = answer(&mut router);
+        assert_eq!(a.generation, 2);
+        let Reply::Refreshed(Ok(r)) = a.reply else {
+            panic!("{:?}", a.reply)
+        };
+        let ids: Vec<&str> = r.runs.iter().map(|r| r.info.run_id.as_str()).collect();
+        assert_eq!(ids, [id.as_str()]);
+        assert!(r.errors.is_empty());
+        assert!(router.is_idle());
     }
 
     #[test]
