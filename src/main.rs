@@ -7,7 +7,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = mlscope::cli::Cli::parse();
     let Some(command) = cli.command else {
-        return open_viewer(cli.store, cli.read_only);
+        return open_viewer(cli.store, cli.read_only, cli.compare);
     };
     // A plot shows runs in the colours the viewer shows them in on this machine.
     #[cfg(feature = "viewer")]
@@ -36,9 +36,10 @@ fn main() -> ExitCode {
 /// Opens the desktop viewer on `store` (or `MLFLOW_TRACKING_URI`); errors of the window system
 /// are printed (store errors are shown inside the window).
 #[cfg(feature = "viewer")]
-fn open_viewer(store: Option<String>, read_only_flag: bool) -> ExitCode {
+fn open_viewer(store: Option<String>, read_only_flag: bool, compare: Option<String>) -> ExitCode {
     let read_only = read_only_flag || mlscope::env::flag(mlscope::env::MLSCOPE_READ_ONLY);
-    match mlscope::viewer::run_with(mlscope::viewer::ViewerOptions { store, read_only }) {
+    let options = mlscope::viewer::ViewerOptions { store, read_only };
+    match mlscope::viewer::run_comparing(options, compare) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: cannot open the viewer window: {e}");
@@ -49,7 +50,7 @@ fn open_viewer(store: Option<String>, read_only_flag: bool) -> ExitCode {
 
 /// Without the `viewer` feature there is no window to open: say so and show the commands.
 #[cfg(not(feature = "viewer"))]
-fn open_viewer(_store: Option<String>, _read_only: bool) -> ExitCode {
+fn open_viewer(_store: Option<String>, _read_only: bool, _compare: Option<String>) -> ExitCode {
     eprintln!(
         "error: this build of mlscope has no viewer (built without the `viewer` feature).\n\
          Use a command instead, e.g. `mlscope runs ./mlruns`; see `mlscope --help`."

@@ -49,6 +49,10 @@ pub struct Cli {
     /// Open the store in the viewer without allowing changes (also: MLSCOPE_READ_ONLY=1).
     #[arg(long)]
     pub read_only: bool,
+    /// A second store to open next to the first in the viewer, to compare their runs (a path
+    /// or tracking URI, like STORE).
+    #[arg(long, value_name = "STORE")]
+    pub compare: Option<String>,
 }
 
 /// A CLI command.

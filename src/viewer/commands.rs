@@ -69,6 +69,12 @@ pub enum Command {
     OpenFolderDialog,
     /// Show the native "open file" dialog (an mlflow.db).
     OpenDatabaseDialog,
+    /// Open a second store (path or tracking URI) next to the first, to compare their runs.
+    OpenSecondStore(String),
+    /// Show the window that asks which second store to open.
+    ShowOpenSecondStore,
+    /// Close the second store (its experiments and runs leave the views).
+    CloseSecondStore,
     /// Read experiments and runs again (F5).
     Reload,
     /// Show the runs of these experiments.

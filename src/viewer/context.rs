@@ -134,6 +134,9 @@ pub struct ViewData {
     pub hidden_from_charts: HashSet<String>,
     /// The open store as the user asked for it (path or URI; the chart layouts' key).
     pub store_key: Option<String>,
+    /// The second store opened to compare with, if any (its ids carry
+    /// [`super::worker::router::SECOND_STORE_SUFFIX`]).
+    pub second_store: Option<super::worker::router::SecondStore>,
 }
 
 impl ViewData {
@@ -162,6 +165,7 @@ impl ViewData {
             hovered_run: None,
             hidden_from_charts: HashSet::new(),
             store_key: None,
+            second_store: None,
         }
     }
 
@@ -304,6 +308,38 @@ impl<'a> ViewCtx<'a> {
         self.data.store_key.as_deref()
     }
 
+    /// The second store opened to compare with, if any.
+    pub fn second_store(&self) -> Option<&'a super::worker::router::SecondStore> {
+        self.data.second_store.as_ref()
+    }
+
+    /// A short name of the store a run or experiment id belongs to (the Store column, the
+    /// experiments panel's headers): the end of its path or its server's address; the same
+    /// store opened twice is told apart by "(2)".
+    pub fn store_label(&self, id: &str) -> String {
+        use super::worker::router::{Slot, slot_of};
+        let first = short_store_name(self.data.store_key.as_deref().unwrap_or("store"));
+        match slot_of(id) {
+            Slot::Primary => first,
+            Slot::Second => {
+                use super::worker::router::SecondState;
+                // The store found inside a chosen folder names it better than the folder.
+                let second =
+                    short_store_name(self.data.second_store.as_ref().map_or("second store", |s| {
+                        match &s.state {
+                            SecondState::Ready { uri, .. } => uri.as_str(),
+                            _ => s.request.as_str(),
+                        }
+                    }));
+                if second == first {
+                    format!("{second} (2)")
+                } else {
+                    second
+                }
+            }
+        }
+    }
+
     /// The experiment name of an id (the id until the experiments are read).
     pub fn experiment_name(&self, id: &str) -> String {
         self.data
@@ -379,5 +415,27 @@ impl<'a> ViewCtx<'a> {
             .filter(|f| self.data.selection.contains(*f))
             .or_else(|| self.data.selection.iter().next())?;
         set.get(id).cloned()
+    }
+}
+
+/// The last two parts of a store's path (`project/mlruns`, `runs/mlflow.db`), or its
+/// server's address (`localhost:5000`): enough to tell two stores apart in a narrow column.
+pub fn short_store_name(uri: &str) -> String {
+    let uri = uri.trim().trim_end_matches(['/', '\\']);
+    if let Some(rest) = uri
+        .strip_prefix("http://")
+        .or_else(|| uri.strip_prefix("https://"))
+    {
+        return rest.to_string();
+    }
+    let path = uri
+        .strip_prefix("sqlite:///")
+        .or_else(|| uri.strip_prefix("file://"))
+        .unwrap_or(uri);
+    let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        [] => uri.to_string(),
+        [one] => (*one).to_string(),
+        [.., parent, last] => format!("{parent}/{last}"),
     }
 }

@@ -89,6 +89,9 @@ pub mod testing {
     pub use super::table_view::{TableData, TableView};
     pub use super::text_view::{TextDoc, TextView, TextViewState};
     pub use super::theme::{PALETTE, assign_colors};
+    pub use super::worker::router::{
+        SECOND_STORE_SUFFIX, SecondState, SecondStore, Slot, qualify, slot_of,
+    };
     pub use super::worker::{ArtifactRoot, Series, TagChange, WriteOp};
 }
 
@@ -103,6 +106,12 @@ pub fn run(store: Option<String>) -> eframe::Result<()> {
 
 /// Opens the viewer window with options and returns when it is closed.
 pub fn run_with(options: ViewerOptions) -> eframe::Result<()> {
+    run_comparing(options, None)
+}
+
+/// Opens the viewer window with options and, when `second` names one (a path or tracking
+/// URI), a second store next to the first to compare their runs; returns when it is closed.
+pub fn run_comparing(options: ViewerOptions, second: Option<String>) -> eframe::Result<()> {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title(window_title(options.store.as_deref()))
         .with_inner_size([1400.0, 900.0])
@@ -121,7 +130,11 @@ pub fn run_with(options: ViewerOptions) -> eframe::Result<()> {
         native,
         Box::new(move |cc| {
             let persisted = App::load_persisted(cc.storage);
-            Ok(Box::new(App::new(options, persisted)))
+            let mut app = App::new(options, persisted);
+            if let Some(second) = second.filter(|s| !s.trim().is_empty()) {
+                app.open_second_store(second);
+            }
+            Ok(Box::new(app))
         }),
     )
 }

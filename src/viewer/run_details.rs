@@ -174,13 +174,19 @@ impl RunDetails {
             .show(ui, |ui| {
                 ui.weak("run id");
                 ui.horizontal(|ui| {
-                    ui.monospace(&id);
+                    // The id as its store knows it (a second store's runs are told apart by a
+                    // suffix inside the viewer only).
+                    let (slot, store_id) = super::worker::router::split_id(&id);
+                    ui.monospace(store_id);
                     if ui
                         .small_button("📋")
                         .on_hover_text("Copy the run id")
                         .clicked()
                     {
-                        ctx.send(Command::Copy(id.clone()));
+                        ctx.send(Command::Copy(store_id.to_string()));
+                    }
+                    if slot == super::worker::router::Slot::Second {
+                        ui.weak(format!("in {}", ctx.store_label(&id)));
                     }
                 });
                 ui.weak("user");

@@ -155,6 +155,8 @@ pub enum ColumnId {
     Source,
     /// Experiment (shown when several are).
     Experiment,
+    /// The store the run comes from (shown when a second store is open and its runs are).
+    Store,
     /// A param.
     Param(String),
     /// A metric.
@@ -165,7 +167,7 @@ pub enum ColumnId {
 
 impl ColumnId {
     /// The attribute columns, in display order.
-    pub const ATTRIBUTES: [ColumnId; 7] = [
+    pub const ATTRIBUTES: [ColumnId; 8] = [
         ColumnId::Name,
         ColumnId::Status,
         ColumnId::Start,
@@ -173,6 +175,7 @@ impl ColumnId {
         ColumnId::User,
         ColumnId::Source,
         ColumnId::Experiment,
+        ColumnId::Store,
     ];
 
     /// A stable string for settings, MLflow-like: `params.lr`, `attributes.status`.
@@ -195,6 +198,7 @@ impl ColumnId {
             ColumnId::User => "user".into(),
             ColumnId::Source => "source".into(),
             ColumnId::Experiment => "experiment".into(),
+            ColumnId::Store => "store".into(),
             ColumnId::Param(k) | ColumnId::Metric(k) | ColumnId::Tag(k) => k.clone(),
         }
     }
@@ -298,8 +302,16 @@ pub fn visible_columns(
     several_experiments: bool,
 ) -> (Vec<ColumnId>, usize) {
     let mut cols = Vec::new();
+    // Runs of a second store are there: every row says which store it comes from.
+    let two_stores = set.runs.iter().any(|r| {
+        super::worker::router::slot_of(&r.info.run_id) == super::worker::router::Slot::Second
+    });
     for c in ColumnId::ATTRIBUTES {
-        let default_on = c != ColumnId::Experiment || several_experiments;
+        let default_on = match c {
+            ColumnId::Experiment => several_experiments,
+            ColumnId::Store => two_stores,
+            _ => true,
+        };
         if show(&c, default_on, prefs) {
             cols.push(c);
         }
@@ -445,6 +457,10 @@ pub fn sort_value(
             .get(tags::SOURCE_NAME)
             .map_or(SortValue::None, |s| SortValue::Text(s.to_lowercase())),
         ColumnId::Experiment => SortValue::Text(experiment_name(&run.info.experiment_id)),
+        ColumnId::Store => SortValue::Text(
+            super::worker::router::slot_name(super::worker::router::slot_of(&run.info.run_id))
+                .into(),
+        ),
         ColumnId::Param(k) => run
             .data
             .params

@@ -73,6 +73,7 @@ fn cell_text(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> (String, Option<String
             (short, Some(s))
         }
         ColumnId::Experiment => (ctx.experiment_name(&run.info.experiment_id), None),
+        ColumnId::Store => (ctx.store_label(&run.info.run_id), None),
         ColumnId::Param(k) => {
             let v = run.data.params.get(k).cloned().unwrap_or_default();
             (v.clone(), (v.len() > 24).then_some(v))

@@ -33,9 +33,10 @@ impl App {
                 break;
             }
         }
+        self.handle_store_events();
     }
 
-    fn apply_answer(&mut self, answer: Answer) {
+    pub(super) fn apply_answer(&mut self, answer: Answer) {
         let Answer {
             generation, reply, ..
         } = answer;
@@ -87,6 +88,9 @@ impl App {
                     Ok(page) => self.add_runs_page(page),
                     Err(f) => self.runs_failed(f),
                 }
+            }
+            Reply::LatestActive(result) if self.second_latest == Some(generation) => {
+                self.show_second_experiment(result.ok().flatten())
             }
             Reply::LatestActive(Ok(Some(id))) => {
                 if self.auto_selected && !self.data.selected_experiments.contains(&id) {
@@ -267,6 +271,7 @@ impl App {
             .filter(|e| !self.data.run_counts.contains_key(&e.experiment_id))
             .map(|e| e.experiment_id.clone())
             .collect();
+        self.select_in_second_store(&experiments);
         self.data.experiments = Entry::Ready(Arc::new(experiments));
         self.request_runs();
         // After the runs search, so that the worker never starts it first: it may read the
@@ -319,10 +324,14 @@ impl App {
                 &d.selected_experiments,
             );
             let set = RunSet::new(runs, version);
-            let visible: HashSet<&String> = set.index.keys().collect();
-            d.selection.retain(|id| visible.contains(id));
-            if d.focus.as_ref().is_some_and(|f| !visible.contains(f)) {
-                d.focus = None;
+            // Selected runs not read yet may come in a later page (of another store, when
+            // two are open): the selection keeps them until the search is done.
+            if done {
+                let visible: HashSet<&String> = set.index.keys().collect();
+                d.selection.retain(|id| visible.contains(id));
+                if d.focus.as_ref().is_some_and(|f| !visible.contains(f)) {
+                    d.focus = None;
+                }
             }
             d.runs.entry = Entry::Ready(Arc::new(set));
             if d.runs.time_to_first_rows.is_none()
@@ -348,6 +357,10 @@ impl App {
             d.focus = latest.first().cloned();
             d.selection = latest.into_iter().collect();
         }
+        if done {
+            self.preselect_second_runs();
+        }
+        let d = &mut self.data;
         if done {
             d.runs.loading = false;
             if timings_enabled() {

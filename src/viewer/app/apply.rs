@@ -152,6 +152,9 @@ impl App {
             Command::OpenStore(uri) => self.open_store(uri),
             Command::OpenFolderDialog => self.spawn_dialog(ctx, false),
             Command::OpenDatabaseDialog => self.spawn_dialog(ctx, true),
+            Command::OpenSecondStore(uri) => self.open_second_store(uri),
+            Command::ShowOpenSecondStore => self.open_second_window.open = true,
+            Command::CloseSecondStore => self.close_second_store(),
             Command::Reload => {
                 if let Some(Entry::Failed(_)) = &self.store
                     && let Some(uri) = self.store_request.clone()
@@ -431,6 +434,20 @@ impl App {
     }
 
     fn spawn_dialog(&mut self, ctx: &egui::Context, database: bool) {
+        self.spawn_open_dialog(ctx, database, DialogResult::Open);
+    }
+
+    /// The native dialog picking a second store.
+    pub(super) fn spawn_second_dialog(&mut self, ctx: &egui::Context, database: bool) {
+        self.spawn_open_dialog(ctx, database, DialogResult::OpenSecond);
+    }
+
+    fn spawn_open_dialog(
+        &mut self,
+        ctx: &egui::Context,
+        database: bool,
+        result: fn(std::path::PathBuf) -> DialogResult,
+    ) {
         let tx = self.dialogs.0.clone();
         let ctx = ctx.clone();
         let spawned = std::thread::Builder::new()
@@ -447,7 +464,7 @@ impl App {
                         .pick_folder()
                 };
                 if let Some(p) = picked {
-                    let _ = tx.send(DialogResult::Open(p));
+                    let _ = tx.send(result(p));
                     ctx.request_repaint();
                 }
             });
@@ -460,6 +477,7 @@ impl App {
         while let Ok(result) = self.dialogs.1.try_recv() {
             match result {
                 DialogResult::Open(p) => self.open_store(p.display().to_string()),
+                DialogResult::OpenSecond(p) => self.open_second_store(p.display().to_string()),
                 DialogResult::Save { path, bytes } => {
                     let g = self.next_generation();
                     self.worker.send(g, Request::SaveFile { path, bytes });

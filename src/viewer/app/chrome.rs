@@ -31,6 +31,16 @@ impl App {
                         }
                     }
                 });
+                if ui
+                    .button("Open second store…")
+                    .on_hover_text("Open another mlruns, mlflow.db or tracking server next to this one, to compare their runs")
+                    .clicked()
+                {
+                    self.commands.push(Command::ShowOpenSecondStore);
+                }
+                if self.worker.second().is_some() && ui.button("Close second store").clicked() {
+                    self.commands.push(Command::CloseSecondStore);
+                }
                 ui.separator();
                 if ui.button("Reload (F5)").clicked() {
                     self.commands.push(Command::Reload);
@@ -120,6 +130,10 @@ impl App {
                         ui.weak(format!("(found {found})")).on_hover_text(
                             "The folder you chose holds this store; it was opened instead",
                         );
+                    }
+                    if let Some(second) = self.worker.second() {
+                        ui.label(format!("· compared with {}", second.request))
+                            .on_hover_text("The second store (File → Close second store)");
                     }
                 }
             }

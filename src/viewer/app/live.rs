@@ -15,28 +15,38 @@ use super::super::runs_model::RunSet;
 use super::super::worker::{Request, Series, TailAnswer};
 use super::App;
 
+/// The change feed following the store at `uri` (file events, SQLite's data version, or
+/// polling a server).
+pub(super) fn feed_for(uri: &str, wake: crate::watch::Waker) -> Option<ChangeFeed> {
+    use crate::store::{StoreLocation, parse_tracking_uri};
+    match parse_tracking_uri(uri) {
+        Ok(StoreLocation::File(root)) => Some(ChangeFeed::file_store(&root, wake)),
+        Ok(StoreLocation::Sqlite(path)) => Some(ChangeFeed::sqlite(&path, wake)),
+        Ok(StoreLocation::Http(_)) => Some(ChangeFeed::polling(server_poll_interval(), wake)),
+        Err(_) => None,
+    }
+}
+
 /// Most live changes applied per frame (the rest wait for the next frame).
 const MAX_LIVE_EVENTS_PER_FRAME: usize = 256;
 
 impl App {
     /// Starts following the store at `uri` (its change feed runs on its own thread).
     pub(super) fn start_live(&mut self, uri: &str) {
-        use crate::store::{StoreLocation, parse_tracking_uri};
         self.stop_live();
+        self.live = feed_for(uri, self.live_wake());
+    }
+
+    /// What a change feed calls to wake the UI.
+    pub(super) fn live_wake(&self) -> crate::watch::Waker {
         let slot = Arc::clone(&self.live_waker);
-        let wake: crate::watch::Waker = Arc::new(move || {
+        Arc::new(move || {
             if let Ok(slot) = slot.lock()
                 && let Some(ctx) = slot.as_ref()
             {
                 ctx.request_repaint();
             }
-        });
-        self.live = match parse_tracking_uri(uri) {
-            Ok(StoreLocation::File(root)) => Some(ChangeFeed::file_store(&root, wake)),
-            Ok(StoreLocation::Sqlite(path)) => Some(ChangeFeed::sqlite(&path, wake)),
-            Ok(StoreLocation::Http(_)) => Some(ChangeFeed::polling(server_poll_interval(), wake)),
-            Err(_) => None,
-        };
+        })
     }
 
     pub(super) fn stop_live(&mut self) {
@@ -49,10 +59,10 @@ impl App {
     /// Applies what the change feed reported since the last frame (never touches the disk: the
     /// reads are the worker's).
     pub(super) fn poll_live(&mut self) {
-        let Some(feed) = &self.live else { return };
-        let mut changes = BTreeSet::new();
+        let mut changes = self.poll_second_live();
         let mut failed = None;
         for _ in 0..MAX_LIVE_EVENTS_PER_FRAME {
+            let Some(feed) = &self.live else { break };
             match feed.try_next() {
                 Some(FeedEvent::Mode(mode)) => self.live_mode = Some(mode),
                 Some(FeedEvent::Changes(c)) => changes.extend(c),

@@ -14,6 +14,7 @@ mod answers;
 mod apply;
 mod chrome;
 mod live;
+mod second_store;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ use super::runs_model::{ColumnId, MetricAgg, RunSet, SortValue, build_rows, sort
 use super::runs_table::RunsTable;
 use super::settings::{Persisted, ViewerOptions};
 use super::theme;
+use super::worker::router::Router;
 use super::worker::{Worker, WriteOp};
 
 /// Key under which the UI state is persisted.
@@ -116,6 +118,8 @@ impl Perf {
 #[derive(Debug)]
 enum DialogResult {
     Open(PathBuf),
+    /// A store picked to open as the second store.
+    OpenSecond(PathBuf),
     Save {
         path: PathBuf,
         bytes: Vec<u8>,
@@ -144,7 +148,8 @@ pub struct App {
     /// What views read (through a [`ViewCtx`]).
     data: ViewData,
     panels: Panels,
-    worker: Worker,
+    /// The stores' workers (the first store's, and a second one's when one is open).
+    worker: Router,
     generation: u64,
     /// The store: loading (opening), ready (its URI) or failed (why).
     store: Option<Entry<String>>,
@@ -188,6 +193,16 @@ pub struct App {
     /// Metric histories being read incrementally, and those changed again meanwhile.
     tails_in_flight: HashSet<(String, String)>,
     tails_again: HashSet<(String, String)>,
+    /// The second store's change feed, while one is open.
+    second_live: Option<ChangeFeed>,
+    /// The second store just opened: show one of its experiments when they arrive.
+    select_in_second: bool,
+    /// The request for the second store's experiment logged to last, while it is asked.
+    second_latest: Option<u64>,
+    /// Select the second store's latest runs when its runs arrive.
+    preselect_second: bool,
+    /// The "Open second store" window.
+    open_second_window: second_store::OpenSecondWindow,
     /// Wakes the UI when the feed has news.
     live_waker: Arc<std::sync::Mutex<Option<egui::Context>>>,
     dialogs: (Sender<DialogResult>, Receiver<DialogResult>),
@@ -227,7 +242,7 @@ impl App {
         App {
             data: ViewData::new(persisted, read_only),
             panels: Panels::default(),
-            worker,
+            worker: Router::new(worker),
             generation: 0,
             store: None,
             store_request: None,
@@ -250,6 +265,11 @@ impl App {
             live_mode: None,
             tails_in_flight: HashSet::new(),
             tails_again: HashSet::new(),
+            second_live: None,
+            select_in_second: false,
+            second_latest: None,
+            preselect_second: false,
+            open_second_window: second_store::OpenSecondWindow::default(),
             live_waker: Arc::new(std::sync::Mutex::new(None)),
             dialogs: std::sync::mpsc::channel(),
             theme_applied: None,
@@ -429,6 +449,7 @@ impl App {
         panels.runs_table.column_chooser_window(&ctx, &view);
         self.commands.extend(view.into_commands());
         self.windows_ui(&ctx);
+        self.open_second_window_ui(&ctx);
         self.apply_commands(&ctx);
         self.trim_memory();
         self.poll_live();

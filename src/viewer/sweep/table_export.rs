@@ -23,6 +23,7 @@ fn value(ctx: &ViewCtx, run: &Run, col: &ColumnId) -> String {
             .cloned()
             .unwrap_or_default(),
         ColumnId::Experiment => ctx.experiment_name(&run.info.experiment_id),
+        ColumnId::Store => ctx.store_label(&run.info.run_id),
         ColumnId::Param(k) => run.data.params.get(k).cloned().unwrap_or_default(),
         ColumnId::Tag(k) => run.data.tags.get(k).cloned().unwrap_or_default(),
         ColumnId::Metric(k) => ctx

@@ -13,6 +13,7 @@
 
 mod protocol;
 mod reads;
+pub mod router;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, TrySendError};
