@@ -374,6 +374,27 @@ fn the_same_mlscope_store_opened_twice_keeps_its_ids_apart_and_writes_go_to_thei
     assert_eq!(band.mean, expected);
     assert_eq!(band.min, band.max);
 
+    // Grouped by store: two groups, each holding exactly its store's runs.
+    let mut options = h.state_mut().persisted_mut().charts.clone();
+    options.group_by = vec![GroupKey::Attribute("store".into())];
+    h.state_mut().send(Command::SetChartOptions(options));
+    step_until(&mut h, Duration::from_secs(60), "the store bands", |h| {
+        let g = h.state().charts().group_state();
+        g.band("loss", "store=first").is_some() && g.band("loss", "store=second").is_some()
+    });
+    let groups = &h.state().charts().group_state().groups;
+    assert_eq!(groups.len(), 2);
+    for g in groups {
+        let stores: BTreeSet<Slot> = g.runs.iter().map(|r| slot_of(&r.info.run_id)).collect();
+        let slot = if g.label == "store=first" {
+            Slot::Primary
+        } else {
+            Slot::Second
+        };
+        assert_eq!(stores, [slot].into(), "{}", g.label);
+        assert_eq!(g.runs.len(), a.len(), "{}", g.label);
+    }
+
     // The same store twice: its label says which copy is which.
     h.state_mut().send(Command::CloseSecondStore);
     settle(&mut h);

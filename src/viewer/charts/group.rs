@@ -36,7 +36,7 @@ pub enum GroupKey {
 }
 
 /// The run attributes runs can be grouped by.
-pub const GROUP_ATTRIBUTES: [&str; 4] = ["status", "user", "experiment_id", "source"];
+pub const GROUP_ATTRIBUTES: [&str; 5] = ["status", "user", "experiment_id", "source", "store"];
 
 impl GroupKey {
     /// `params.lr`, `tags.model`, `attributes.status`.
@@ -58,6 +58,11 @@ impl GroupKey {
                 "user" => Some(run.info.user_id.clone()),
                 "experiment_id" => Some(run.info.experiment_id.clone()),
                 "source" => run.data.tags.get(tags::SOURCE_NAME).cloned(),
+                // Which open store the run comes from (first or second), for runs of two stores.
+                "store" => {
+                    use super::super::worker::router::{slot_name, slot_of};
+                    Some(slot_name(slot_of(&run.info.run_id)).to_string())
+                }
                 _ => None,
             },
         }
