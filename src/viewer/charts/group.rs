@@ -1229,6 +1229,9 @@ pub(super) fn group_by_ui(ui: &mut egui::Ui, ctx: &ViewCtx, options: &mut super:
                 );
             }
         }
+        let store_chosen = options
+            .group_by
+            .contains(&GroupKey::Attribute("store".into()));
         let mut toggle = |ui: &mut egui::Ui, key: GroupKey| {
             let mut on = options.group_by.contains(&key);
             let title = key.title();
@@ -1246,7 +1249,12 @@ pub(super) fn group_by_ui(ui: &mut egui::Ui, ctx: &ViewCtx, options: &mut super:
             .show(ui, |ui| {
                 ui.label(egui::RichText::new("Attributes").strong());
                 for a in GROUP_ATTRIBUTES {
-                    toggle(ui, GroupKey::Attribute(a.to_string()));
+                    // The store is a choice only while a second store is open (or still chosen).
+                    let key = GroupKey::Attribute(a.to_string());
+                    if a == "store" && ctx.second_store().is_none() && !store_chosen {
+                        continue;
+                    }
+                    toggle(ui, key);
                 }
                 if !params.is_empty() {
                     ui.label(egui::RichText::new("Params").strong());
