@@ -729,10 +729,15 @@ pub(super) struct ExportClicks {
 
 /// A card header's CSV and PNG buttons (laid out right to left, after the card's menu).
 pub(super) fn export_buttons_ui(ui: &mut egui::Ui) -> ExportClicks {
-    let csv = ui
-        .small_button("CSV")
-        .on_hover_text("Save every value of this metric of the charted runs as CSV")
-        .clicked();
+    export_buttons_saying(
+        ui,
+        "Save every value of this metric of the charted runs as CSV",
+    )
+}
+
+/// [`export_buttons_ui`] with the CSV button saying what its file holds.
+pub(super) fn export_buttons_saying(ui: &mut egui::Ui, csv_holds: &str) -> ExportClicks {
+    let csv = ui.small_button("CSV").on_hover_text(csv_holds).clicked();
     let png = ui
         .small_button("PNG")
         .on_hover_text("Save this chart as a PNG image")

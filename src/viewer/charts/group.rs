@@ -258,19 +258,6 @@ impl Band {
     }
 }
 
-/// A grouped card's CSV and PNG buttons (the CSV holds what the card draws: the bands).
-fn group_export_buttons_ui(ui: &mut egui::Ui) -> super::card::ExportClicks {
-    let csv = ui
-        .small_button("CSV")
-        .on_hover_text("Save each group's mean, median, min, max, std and run count as CSV")
-        .clicked();
-    let png = ui
-        .small_button("PNG")
-        .on_hover_text("Save this chart as a PNG image")
-        .clicked();
-    super::card::ExportClicks { png, csv }
-}
-
 /// The bands of a grouped card as CSV, one row per group, metric and x:
 /// `group,metric,<x>,runs,mean,median,min,max,std`, where `<x>` is `step`, `time_s` (Unix
 /// seconds of the time bin's centre) or `relative_time_s`, as the card's x axis is.
@@ -878,7 +865,10 @@ impl Charts {
             ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 self.card_menu_ui(ui, card);
-                export = group_export_buttons_ui(ui);
+                export = super::card::export_buttons_saying(
+                    ui,
+                    "Save each group's mean, median, min, max, std and run count as CSV",
+                );
                 // One click goes to the next band: min–max, ±std, none.
                 if ui
                     .small_button(kind.label())
