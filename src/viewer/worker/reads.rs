@@ -74,13 +74,11 @@ pub(super) fn latest_active(
     if experiment_ids.is_empty() {
         return Ok(None);
     }
-    let mut query = RunQuery::new(experiment_ids);
-    query.max_results = LATEST_ACTIVE_RUNS;
-    query.order_by = vec!["attributes.start_time DESC".to_string()];
-    let page = store.search_runs(&query)?;
-    let with_metrics = page.items.iter().find(|r| !r.data.metrics.is_empty());
+    // Only the newest runs are read (a file store does not decode every run to sort them).
+    let newest = store.newest_runs(&experiment_ids, LATEST_ACTIVE_RUNS)?;
+    let with_metrics = newest.iter().find(|r| !r.data.metrics.is_empty());
     Ok(with_metrics
-        .or(page.items.first())
+        .or(newest.first())
         .map(|r| r.info.experiment_id.clone()))
 }
 
