@@ -390,6 +390,10 @@ impl TrackingStore for FileStore {
         self.newest_runs_impl(experiment_ids, n)
     }
 
+    fn count_runs(&self, experiment_id: &str, view: crate::model::ViewType) -> Result<usize> {
+        self.count_runs_impl(experiment_id, view)
+    }
+
     fn log_batch(
         &self,
         run_id: &str,

@@ -391,6 +391,24 @@ impl FileStore {
         Ok(runs)
     }
 
+    /// [`TrackingStore::count_runs`]: the run folders whose `meta.yaml` reads and matches
+    /// `view`, as a listing keeps them (a run whose params, tags or metrics cannot be read is
+    /// still listed, with a warning), without reading anything else of the runs.
+    ///
+    /// [`TrackingStore::count_runs`]: crate::store::TrackingStore::count_runs
+    pub(crate) fn count_runs_impl(&self, experiment_id: &str, view: ViewType) -> Result<usize> {
+        let Some(experiment) = self.locate_experiment(experiment_id)? else {
+            return Ok(0);
+        };
+        let mut warnings = Vec::new();
+        let candidates = self.listing_candidates(&[experiment], &mut warnings);
+        let matching = parallel_map(&candidates, |dir| {
+            self.read_run_meta(dir)
+                .is_ok_and(|meta| meta.lifecycle_stage.matches(view))
+        });
+        Ok(matching.into_iter().filter(|&m| m).count())
+    }
+
     /// Deletes a run tag (error when absent).
     pub(crate) fn delete_tag_impl(&self, run_id: &str, key: &str) -> Result<()> {
         validate_key(KeyKind::Tag, key)?;
