@@ -24,6 +24,11 @@ use crate::store::file::paths::{
 use crate::store::file::reader::{RunDir, parallel_map};
 use crate::store::{CreateRun, Page, RunBatch, RunQuery};
 
+/// Most runs in one batch of [`FileStore::stream_runs_impl`]: a batch is decoded whole before
+/// it is handed over, while the caller holds every run before it (the viewer's peak memory at
+/// 10,000 runs was ~18 MB higher with batches of 4,096, for no faster listing).
+pub(crate) const MAX_STREAM_BATCH: usize = 1024;
+
 impl FileStore {
     /// Writes a run's `meta.yaml` atomically (temporary file in the run folder, then rename).
     pub(crate) fn write_run_meta(&self, run: &RunDir, meta: &RunMeta) -> Result<()> {
@@ -259,7 +264,8 @@ impl FileStore {
     }
 
     /// [`TrackingStore::stream_runs`]: the newest runs first (see
-    /// [`FileStore::newest_first`]), in batches that grow from 256 runs, each filtered.
+    /// [`FileStore::newest_first`]), in batches that grow from 256 runs to
+    /// [`MAX_STREAM_BATCH`], each filtered.
     pub(crate) fn stream_runs_impl(
         &self,
         query: &RunQuery,
@@ -309,7 +315,7 @@ impl FileStore {
             if done >= total {
                 break;
             }
-            size = (size * 2).min(4096);
+            size = (size * 2).min(MAX_STREAM_BATCH);
         }
         self.finish_listing(&experiments, &candidates);
         Ok(())
