@@ -7,6 +7,8 @@
 #
 # The environment passes through (MLSCOPE_NO_INDEX=1 for a cold file store, MLSCOPE_INDEX_DIR
 # for the bench's index folder). MLSCOPE_BIN picks the binary (default target/release/mlscope).
+# VmHWM is read MLSCOPE_BENCH_SETTLE seconds (default 5) after all rows are in, so that the work
+# the viewer does right after them (the search for the experiment active last) counts.
 set -euo pipefail
 store=${1:?usage: scale_viewer_bench.sh STORE [REPS]}
 reps=${2:-1}
@@ -25,7 +27,7 @@ for rep in $(seq "$reps"); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  sleep 1
+  sleep "${MLSCOPE_BENCH_SETTLE:-5}"
   hwm=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$pid/status" 2>/dev/null || echo "?")
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true

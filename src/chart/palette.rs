@@ -42,12 +42,11 @@ pub fn assign_colors(order: &[&str], given: &BTreeMap<String, [u8; 3]>) -> Vec<(
         }
     }
     let mut out = Vec::new();
+    // Ids already coloured here, looked up in a set: a search of `out` for each id took
+    // 50 million comparisons for the 10,000 rows of a large store, on the UI thread.
+    let mut assigned: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for id in order {
-        if given.contains_key(*id)
-            || out
-                .iter()
-                .any(|(o, _): &(String, [u8; 3])| o.as_str() == *id)
-        {
+        if given.contains_key(*id) || !assigned.insert(*id) {
             continue;
         }
         let (i, _) = uses
@@ -112,6 +111,19 @@ mod tests {
         assert!(distinct.len() > 35);
         assert_eq!(hsl(0.0, 1.0, 0.5), [255, 0, 0]);
         assert_eq!(hsl(1.0 / 3.0, 1.0, 0.5), [0, 255, 0]);
+    }
+
+    #[test]
+    fn a_run_listed_twice_gets_one_colour() {
+        let new = assign_colors(&["a", "b", "a", "c", "b"], &BTreeMap::new());
+        assert_eq!(
+            new,
+            vec![
+                ("a".to_string(), PALETTE[0]),
+                ("b".to_string(), PALETTE[1]),
+                ("c".to_string(), PALETTE[2])
+            ]
+        );
     }
 
     #[test]

@@ -184,6 +184,35 @@ pub trait TrackingStore: Send + Sync {
     fn stream_runs(&self, query: &RunQuery, sink: &mut dyn FnMut(RunBatch) -> bool) -> Result<()> {
         stream_by_pages(self, query, sink)
     }
+    /// How many runs of `experiment_id` match `view`: as many as paging through
+    /// [`Self::search_runs`] (no filter) lists. By default the runs are streamed
+    /// ([`Self::stream_runs`]) and counted batch by batch; a file store reads only each run's
+    /// `meta.yaml`, SQLite counts in SQL.
+    fn count_runs(&self, experiment_id: &str, view: crate::model::ViewType) -> Result<usize> {
+        let mut query = RunQuery::new([experiment_id]);
+        query.view_type = view;
+        let mut n = 0;
+        self.stream_runs(&query, &mut |batch| {
+            n += batch.runs.len();
+            true
+        })?;
+        Ok(n)
+    }
+    /// The `n` newest active runs of `experiment_ids`: the first page of [`Self::search_runs`]
+    /// ordered by `attributes.start_time DESC` with `max_results` `n` (the same runs, in the same
+    /// order; at most [`SEARCH_MAX_RESULTS_THRESHOLD`]), without keeping its next pages. What a viewer looks at to find the experiment
+    /// active last. By default that page; a file store reads only the newest runs' files
+    /// instead of every run of the experiments (it orders them by the start times it kept, or
+    /// by their `meta.yaml` alone).
+    fn newest_runs(&self, experiment_ids: &[String], n: usize) -> Result<Vec<Run>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut query = RunQuery::new(experiment_ids.iter().cloned());
+        query.max_results = n.min(SEARCH_MAX_RESULTS_THRESHOLD);
+        query.order_by = vec!["attributes.start_time DESC".to_string()];
+        Ok(self.search_runs(&query)?.items)
+    }
 
     // ----- metrics, params, tags -----------------------------------------------------------
 

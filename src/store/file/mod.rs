@@ -102,6 +102,8 @@ pub struct FileStore {
     listings: snapshot::Listings,
     /// Writes through this store so far (a search's next pages are read again after one).
     writes: AtomicU64,
+    /// Runs whose files listings read (not taken from a kept copy) so far.
+    runs_read: AtomicU64,
 }
 
 impl FileStore {
@@ -117,6 +119,7 @@ impl FileStore {
             run_cache: snapshot::RunCache::default(),
             listings: snapshot::Listings::default(),
             writes: AtomicU64::new(0),
+            runs_read: AtomicU64::new(0),
         };
         if root.exists() && !root.is_dir() {
             return Err(Error::InvalidParameter(format!(
@@ -141,6 +144,13 @@ impl FileStore {
     #[doc(hidden)]
     pub fn runs_reused(&self) -> u64 {
         self.run_cache.reused()
+    }
+
+    /// How many runs listings (and [`TrackingStore::newest_runs`]) have read from their files
+    /// so far, params, tags and metrics included. For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn runs_read(&self) -> u64 {
+        self.runs_read.load(Ordering::Relaxed)
     }
 
     /// Creates the store on its first write when its root does not exist yet: the root with the
@@ -374,6 +384,14 @@ impl TrackingStore for FileStore {
         sink: &mut dyn FnMut(crate::store::RunBatch) -> bool,
     ) -> Result<()> {
         self.stream_runs_impl(query, sink)
+    }
+
+    fn newest_runs(&self, experiment_ids: &[String], n: usize) -> Result<Vec<Run>> {
+        self.newest_runs_impl(experiment_ids, n)
+    }
+
+    fn count_runs(&self, experiment_id: &str, view: crate::model::ViewType) -> Result<usize> {
+        self.count_runs_impl(experiment_id, view)
     }
 
     fn log_batch(

@@ -446,6 +446,8 @@ impl FileStore {
         let mut local = Vec::new();
         let run = match self.read_run_meta(run_dir) {
             Ok(meta) if meta.lifecycle_stage.matches(view) => {
+                self.runs_read
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let run = self.read_run_data(run_dir, &meta, &mut local);
                 // Runs with problems are read again each time, so every listing reports them.
                 if local.is_empty()

@@ -5,6 +5,7 @@ use std::fs;
 use std::io::ErrorKind;
 
 use crate::error::{Error, Result, StoreWarning};
+use crate::model::ViewType;
 use crate::model::validation::{KeyKind, MAX_TAG_VAL_LENGTH, limit_value, validate_key};
 use crate::model::{
     DEFAULT_EXPERIMENT_ID, LifecycleStage, Run, RunData, RunInfo, RunInputs, RunStatus, RunTag,
@@ -22,6 +23,11 @@ use crate::store::file::paths::{
 };
 use crate::store::file::reader::{RunDir, parallel_map};
 use crate::store::{CreateRun, Page, RunBatch, RunQuery};
+
+/// Most runs in one batch of [`FileStore::stream_runs_impl`]: a batch is decoded whole before
+/// it is handed over, while the caller holds every run before it, so this bounds the decoded
+/// runs in flight (~6 MB of runs of 20 params, 10 metrics and 5 tags).
+pub(crate) const MAX_STREAM_BATCH: usize = 1024;
 
 impl FileStore {
     /// Writes a run's `meta.yaml` atomically (temporary file in the run folder, then rename).
@@ -258,7 +264,8 @@ impl FileStore {
     }
 
     /// [`TrackingStore::stream_runs`]: the newest runs first (see
-    /// [`FileStore::newest_first`]), in batches that grow from 256 runs, each filtered.
+    /// [`FileStore::newest_first`]), in batches that grow from 256 runs to
+    /// [`MAX_STREAM_BATCH`], each filtered.
     pub(crate) fn stream_runs_impl(
         &self,
         query: &RunQuery,
@@ -308,10 +315,104 @@ impl FileStore {
             if done >= total {
                 break;
             }
-            size = (size * 2).min(4096);
+            size = (size * 2).min(MAX_STREAM_BATCH);
         }
         self.finish_listing(&experiments, &candidates);
         Ok(())
+    }
+
+    /// [`TrackingStore::newest_runs`]: orders the run folders by the start times kept for them
+    /// (the run cache or the persistent index) or, for runs never read, by their `meta.yaml`
+    /// alone, then reads runs in that order until it has `n` active ones (and every run whose
+    /// start time ties with the last of them): a few hundred runs read instead of every run
+    /// of the experiments, and none kept for a next page.
+    ///
+    /// [`TrackingStore::newest_runs`]: crate::store::TrackingStore::newest_runs
+    pub(crate) fn newest_runs_impl(&self, experiment_ids: &[String], n: usize) -> Result<Vec<Run>> {
+        let n = n.min(crate::store::SEARCH_MAX_RESULTS_THRESHOLD);
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut warnings = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut experiments = Vec::new();
+        for experiment_id in experiment_ids {
+            if seen.insert(experiment_id.as_str())
+                && let Some(dir) = self.locate_experiment(experiment_id)?
+            {
+                experiments.push(dir);
+            }
+        }
+        let candidates = self.listing_candidates(&experiments, &mut warnings);
+        let paths: Vec<&std::path::Path> = candidates.iter().map(|c| c.path.as_path()).collect();
+        let kept = self.run_cache.start_times(&paths);
+        // Runs never read: their `meta.yaml` only (a run that cannot be read is left out, as a
+        // search leaves it out with a warning; one not active is skipped when read below).
+        let unknown: Vec<usize> = (0..candidates.len())
+            .filter(|&i| kept[i].is_none())
+            .collect();
+        let read = parallel_map(&unknown, |&i| {
+            self.read_run_meta(&candidates[i])
+                .ok()
+                .map(|m| m.start_time)
+        });
+        let mut starts: Vec<Option<Option<i64>>> = kept;
+        for (&i, start) in unknown.iter().zip(read) {
+            starts[i] = start;
+        }
+        // Newest first; runs without a start time last (as `sort_runs` puts them).
+        let mut order: Vec<(Option<i64>, usize)> = starts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.map(|start| (start, i)))
+            .collect();
+        order.sort_by(|a, b| match (a.0, b.0) {
+            (Some(x), Some(y)) => y.cmp(&x).then(a.1.cmp(&b.1)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.1.cmp(&b.1),
+        });
+        let mut runs = Vec::new();
+        let mut at = 0;
+        'read: while at < order.len() {
+            let chunk: Vec<RunDir> = order[at..(at + n.max(64)).min(order.len())]
+                .iter()
+                .map(|&(_, i)| candidates[i].clone())
+                .collect();
+            self.take_from_index(&chunk);
+            for dir in &chunk {
+                // Enough runs, and this one does not tie with the last one read: done.
+                if runs.len() >= n && order[at].0 != order[at - 1].0 {
+                    break 'read;
+                }
+                if let (Some(run), _) = self.read_listed_run(dir, ViewType::ActiveOnly) {
+                    runs.push(run);
+                }
+                at += 1;
+            }
+        }
+        let order_by = parse_run_order_by(&["attributes.start_time DESC".to_string()])?;
+        order_by::sort_runs(&mut runs, &order_by);
+        runs.truncate(n);
+        Ok(runs)
+    }
+
+    /// [`TrackingStore::count_runs`]: the run folders whose `meta.yaml` reads and matches
+    /// `view`, as a listing keeps them (a run whose params, tags or metrics cannot be read is
+    /// still listed, with a warning), without reading anything else of the runs.
+    ///
+    /// [`TrackingStore::count_runs`]: crate::store::TrackingStore::count_runs
+    pub(crate) fn count_runs_impl(&self, experiment_id: &str, view: ViewType) -> Result<usize> {
+        let Some(experiment) = self.locate_experiment(experiment_id)? else {
+            return Ok(0);
+        };
+        let mut warnings = Vec::new();
+        let candidates = self.listing_candidates(&[experiment], &mut warnings);
+        let matching = parallel_map(&candidates, |dir| {
+            self.read_run_meta(dir)
+                .is_ok_and(|meta| meta.lifecycle_stage.matches(view))
+        });
+        Ok(matching.into_iter().filter(|&m| m).count())
     }
 
     /// Deletes a run tag (error when absent).

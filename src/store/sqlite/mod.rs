@@ -929,6 +929,28 @@ impl TrackingStore for SqliteStore {
             .read(|tx| search_runs_page(&self.reader(), tx, &ids, query))
     }
 
+    /// One `COUNT(*)` (rows without a run id, which a search skips, left out).
+    fn count_runs(&self, experiment_id: &str, view: crate::model::ViewType) -> Result<usize> {
+        let id = parse_experiment_id(experiment_id)?;
+        if !self.is_initialised()? {
+            return Ok(0);
+        }
+        let stages = self::read::stages(view);
+        let sql = format!(
+            "SELECT COUNT(*) FROM runs WHERE experiment_id = ? AND run_uuid IS NOT NULL \
+             AND lifecycle_stage IN ({})",
+            self::read::placeholders(stages.len())
+        );
+        let mut params = vec![Value::Integer(id)];
+        params.extend(stages.iter().map(|s| Value::Text(s.to_string())));
+        self.db.read(|tx| {
+            let n: i64 = tx.query_row(&sql, rusqlite::params_from_iter(params.iter()), |row| {
+                row.get(0)
+            })?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
     /// The ids of up to 50,000 matching runs in the query's order in one statement (no
     /// params, tags or metrics), then the runs loaded by id in batches that grow from 256: the
     /// first rows arrive after a few milliseconds, and no page re-reads what an `OFFSET`

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::artifacts::ArtifactRepository;
 use crate::error::ErrorCode;
 use crate::model::ViewType;
-use crate::store::{ExperimentQuery, RunQuery, SEARCH_MAX_RESULTS_THRESHOLD, TrackingStore};
+use crate::store::{ExperimentQuery, SEARCH_MAX_RESULTS_THRESHOLD, TrackingStore};
 
 use super::protocol::{
     ArtifactRoot, ExperimentList, Failure, Histories, Refreshed, Series, TailAnswer, WriteOp,
@@ -48,17 +48,9 @@ pub(super) fn run_counts(
 ) -> Result<BTreeMap<String, usize>, Failure> {
     let mut counts = BTreeMap::new();
     for id in experiment_ids {
-        let mut query = RunQuery::new([id.clone()]);
-        query.max_results = SEARCH_MAX_RESULTS_THRESHOLD;
-        let mut n = 0;
-        loop {
-            let page = store.search_runs(&query)?;
-            n += page.items.len();
-            match page.next_page_token {
-                Some(t) => query.page_token = Some(t),
-                None => break,
-            }
-        }
+        // Counted, not listed: a file store reads only each run's `meta.yaml` (listing the
+        // 10,000 runs of an experiment decoded them all, ~60 MB, to count them).
+        let n = store.count_runs(&id, ViewType::ActiveOnly)?;
         counts.insert(id, n);
     }
     Ok(counts)
@@ -74,13 +66,11 @@ pub(super) fn latest_active(
     if experiment_ids.is_empty() {
         return Ok(None);
     }
-    let mut query = RunQuery::new(experiment_ids);
-    query.max_results = LATEST_ACTIVE_RUNS;
-    query.order_by = vec!["attributes.start_time DESC".to_string()];
-    let page = store.search_runs(&query)?;
-    let with_metrics = page.items.iter().find(|r| !r.data.metrics.is_empty());
+    // Only the newest runs are read (a file store does not decode every run to sort them).
+    let newest = store.newest_runs(&experiment_ids, LATEST_ACTIVE_RUNS)?;
+    let with_metrics = newest.iter().find(|r| !r.data.metrics.is_empty());
     Ok(with_metrics
-        .or(page.items.first())
+        .or(newest.first())
         .map(|r| r.info.experiment_id.clone()))
 }
 
