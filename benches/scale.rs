@@ -35,7 +35,9 @@
 //!   the index (the binary of `$MLSCOPE_BIN`, default `target/release/mlscope`; skipped when
 //!   missing: `cargo build --release` first).
 //!
-//! `MLSCOPE_SCALE_KINDS` (comma-separated, default `list,filter,index,cli`) picks measurements.
+//! `MLSCOPE_SCALE_KINDS` (comma-separated, default `list,filter,index,cli`) picks measurements;
+//! `MLSCOPE_SCALE_BACKENDS` (comma-separated, default `file,sqlite`) picks the stores (a
+//! 100,000-run file store and its SQLite twin do not fit on a small disk at once).
 //!
 //! Prints one markdown table and writes `results.json` (store paths and timings, read by
 //! `scripts/scale_bench_mlflow.sh`). Without `--bench` (under `cargo test --all-targets`) it
@@ -203,6 +205,13 @@ fn ensure_store(dir: &Path, backend: Backend, runs: usize, steps: usize) -> Path
         store
             .update_run_info(id, Some(status), Some(start + 50_000), None)
             .expect("end run");
+        if (i + 1) % 10_000 == 0 {
+            eprintln!(
+                "  {} runs written in {:.0} s",
+                i + 1,
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     std::fs::write(&done, b"").expect("write marker");
     eprintln!(
@@ -449,13 +458,18 @@ fn main() {
         .split(',')
         .map(|s| s.trim().to_string())
         .collect();
+    let backends: Vec<Backend> = std::env::var("MLSCOPE_SCALE_BACKENDS")
+        .unwrap_or_else(|_| "file,sqlite".into())
+        .split(',')
+        .map(|s| Backend::parse(s.trim()))
+        .collect();
     let index_dir = dir.join("index");
 
     let mut rows = Vec::new();
     let mut results = serde_json::Map::new();
     let mut stores = Vec::new();
     for &runs in &sizes {
-        for backend in [Backend::File, Backend::Sqlite] {
+        for &backend in &backends {
             let path = ensure_store(&dir, backend, runs, steps);
             stores.push(serde_json::json!({
                 "backend": backend.name(), "runs": runs, "path": path,
