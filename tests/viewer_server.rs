@@ -10,6 +10,7 @@
 
 mod support;
 mod support_server;
+mod support_viewer;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -22,12 +23,7 @@ use mlscope::viewer::{App, Persisted, ViewerOptions};
 use mlscope::{CreateRun, Metric, Param, RunStatus, TrackingClient, TrackingStore};
 use support_server::MlflowServer;
 
-fn harness(app: App) -> Harness<'static, App> {
-    Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .with_max_steps(10_000)
-        .build_ui_state(|ui, app: &mut App| app.ui(ui), app)
-}
+use support_viewer::harness;
 
 /// Steps frames until `done` holds, at most `limit`.
 fn step_until(
@@ -36,13 +32,8 @@ fn step_until(
     what: &str,
     done: impl Fn(&Harness<'static, App>) -> bool,
 ) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        h.step();
-        if done(h) && h.state().is_idle() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    if support_viewer::step_until_done(h, limit, done) {
+        return;
     }
     panic!("{what}: not within {limit:?}");
 }

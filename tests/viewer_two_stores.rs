@@ -15,7 +15,7 @@ mod support_viewer;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -33,13 +33,8 @@ fn step_until(
     what: &str,
     done: impl Fn(&Harness<'static, App>) -> bool,
 ) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        h.step();
-        if done(h) && h.state().is_idle() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    if support_viewer::step_until_done(h, limit, done) {
+        return;
     }
     let app = h.state();
     panic!(

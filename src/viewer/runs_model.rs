@@ -108,6 +108,8 @@ pub struct RunSet {
     pub catalog: Catalog,
     /// Changes each time the set changes (memoisation key of derived data).
     pub version: u64,
+    /// Whether some runs come from a second store (the table then says each row's store).
+    pub has_second_store_runs: bool,
 }
 
 impl RunSet {
@@ -128,12 +130,16 @@ impl RunSet {
             }
         }
         let catalog = Catalog::of(&runs);
+        let has_second_store_runs = runs
+            .iter()
+            .any(|r| super::worker::router::is_second(&r.info.run_id));
         RunSet {
             runs,
             index,
             children,
             catalog,
             version,
+            has_second_store_runs,
         }
     }
 
@@ -317,14 +323,11 @@ pub fn visible_columns(
     several_experiments: bool,
 ) -> (Vec<ColumnId>, usize) {
     let mut cols = Vec::new();
-    // Runs of a second store are there: every row says which store it comes from.
-    let two_stores = set.runs.iter().any(|r| {
-        super::worker::router::slot_of(&r.info.run_id) == super::worker::router::Slot::Second
-    });
     for c in ColumnId::ATTRIBUTES {
         let default_on = match c {
             ColumnId::Experiment => several_experiments,
-            ColumnId::Store => two_stores,
+            // Runs of a second store are there: every row says which store it comes from.
+            ColumnId::Store => set.has_second_store_runs,
             _ => true,
         };
         if show(&c, default_on, prefs) {

@@ -37,3 +37,20 @@ pub fn settle_within(h: &mut Harness<'static, App>, limit: Duration) {
         limit.as_secs()
     );
 }
+
+/// Steps frames until `done` holds and the app is idle; false when that takes over `limit`.
+pub fn step_until_done(
+    h: &mut Harness<'static, App>,
+    limit: Duration,
+    done: impl Fn(&Harness<'static, App>) -> bool,
+) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        h.step();
+        if done(h) && h.state().is_idle() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}

@@ -12,7 +12,7 @@ use crate::model::{Experiment, LifecycleStage};
 use crate::watch::{Change, FeedEvent};
 
 use super::super::runs_model::RunSet;
-use super::super::worker::router::{Slot, StoreEvent, qualify, slot_name, slot_of};
+use super::super::worker::router::{StoreEvent, is_second, qualify, slot_name};
 use super::App;
 
 /// Most change events of the second store applied per frame.
@@ -43,6 +43,14 @@ impl App {
         self.data.second_store = self.worker.second().cloned();
     }
 
+    /// Whether an experiment of the second store is shown.
+    fn second_experiment_shown(&self) -> bool {
+        self.data
+            .selected_experiments
+            .iter()
+            .any(|id| is_second(id))
+    }
+
     /// The second store, if one was opened (tests).
     #[doc(hidden)]
     pub fn second_store(&self) -> Option<&super::super::worker::router::SecondStore> {
@@ -57,7 +65,7 @@ impl App {
         self.worker.close_second();
         self.second_live = None;
         self.data.second_store = None;
-        let second = |id: &str| slot_of(id) == Slot::Second;
+        let second = is_second;
         let d = &mut self.data;
         d.selected_experiments.retain(|id| !second(id));
         d.selection.retain(|id| !second(id));
@@ -120,19 +128,14 @@ impl App {
         }
         let second: Vec<&Experiment> = experiments
             .iter()
-            .filter(|e| slot_of(&e.experiment_id) == Slot::Second)
+            .filter(|e| is_second(&e.experiment_id))
             .filter(|e| e.lifecycle_stage == LifecycleStage::Active)
             .collect();
         if second.is_empty() {
             return;
         }
         self.select_in_second = false;
-        if self
-            .data
-            .selected_experiments
-            .iter()
-            .any(|id| slot_of(id) == Slot::Second)
-        {
+        if self.second_experiment_shown() {
             return;
         }
         let default_id = qualify(crate::model::DEFAULT_EXPERIMENT_ID);
@@ -166,12 +169,7 @@ impl App {
     pub(super) fn show_second_experiment(&mut self, id: Option<String>) {
         self.second_latest = None;
         let Some(id) = id else { return };
-        if self
-            .data
-            .selected_experiments
-            .iter()
-            .any(|id| slot_of(id) == Slot::Second)
-        {
+        if self.second_experiment_shown() {
             return;
         }
         self.data.selected_experiments.insert(id);
@@ -191,7 +189,7 @@ impl App {
         let second: Vec<_> = set
             .runs
             .iter()
-            .filter(|r| slot_of(&r.info.run_id) == Slot::Second)
+            .filter(|r| is_second(&r.info.run_id))
             .cloned()
             .collect();
         let only_second = RunSet::new(second, 0);

@@ -50,6 +50,11 @@ pub fn slot_of(id: &str) -> Slot {
     split_id(id).0
 }
 
+/// Whether an id (as the app holds it) is the second store's.
+pub fn is_second(id: &str) -> bool {
+    slot_of(id) == Slot::Second
+}
+
 /// A second store's id as the app holds it.
 pub fn qualify(id: &str) -> String {
     format!("{id}{SECOND_STORE_SUFFIX}")
@@ -1009,6 +1014,15 @@ mod tests {
     }
 
     /// A router on the store in `first` with the store in `second` open as the second store.
+    /// A store with a run and a copy of it (the very same ids): (first, second, run, experiment).
+    fn a_store_and_its_copy() -> (tempfile::TempDir, tempfile::TempDir, String, String) {
+        let first = tempfile::tempdir().unwrap();
+        let (id, exp) = store_with_a_run(first.path());
+        let second = tempfile::tempdir().unwrap();
+        copy_tree(&first.path().join("mlruns"), &second.path().join("mlruns"));
+        (first, second, id, exp)
+    }
+
     fn two_stores(first: &std::path::Path, second: &std::path::Path) -> Router {
         let mut router = Router::new(Worker::spawn(Some(open(first))));
         router.open_second_store(open(second));
@@ -1115,11 +1129,8 @@ mod tests {
 
     #[test]
     fn the_same_run_in_two_stores_is_read_from_each_and_kept_apart() {
-        let first = tempfile::tempdir().unwrap();
-        let (id, exp) = store_with_a_run(first.path());
+        let (first, second, id, exp) = a_store_and_its_copy();
         // The second store is a copy: the very same ids.
-        let second = tempfile::tempdir().unwrap();
-        copy_tree(&first.path().join("mlruns"), &second.path().join("mlruns"));
         let mut router = two_stores(first.path(), second.path());
 
         router.send(
@@ -1186,10 +1197,7 @@ mod tests {
 
     #[test]
     fn a_write_to_a_second_store_run_reaches_that_store_only() {
-        let first = tempfile::tempdir().unwrap();
-        let (id, _) = store_with_a_run(first.path());
-        let second = tempfile::tempdir().unwrap();
-        copy_tree(&first.path().join("mlruns"), &second.path().join("mlruns"));
+        let (first, second, id, _) = a_store_and_its_copy();
         let mut router = two_stores(first.path(), second.path());
         router.send(
             3,
@@ -1235,10 +1243,7 @@ mod tests {
 
     #[test]
     fn closing_the_second_store_answers_with_the_first_ones_part() {
-        let first = tempfile::tempdir().unwrap();
-        let (id, _) = store_with_a_run(first.path());
-        let second = tempfile::tempdir().unwrap();
-        copy_tree(&first.path().join("mlruns"), &second.path().join("mlruns"));
+        let (first, second, id, _) = a_store_and_its_copy();
         let mut router = two_stores(first.path(), second.path());
         router.send(
             2,
