@@ -277,6 +277,29 @@ fn a_grouped_card_of_two_metrics_draws_a_band_per_group_and_metric() {
 }
 
 #[test]
+fn a_run_left_without_a_bar_by_infinite_values_is_said_in_the_header() {
+    let runs = vec![
+        (
+            run(0, &[], &["score"]),
+            vec![("score", by_step(&[(0, 0.5)]))],
+        ),
+        (
+            run(1, &[], &["score"]),
+            vec![("score", by_step(&[(0, f64::NEG_INFINITY)]))],
+        ),
+    ];
+    let mut h = charts_harness(data_of(runs, ChartOptions::default()));
+    step_until(&mut h, "the bar", |s| {
+        s.charts.shown_bars.contains_key("score")
+    });
+    assert_eq!(
+        h.state().charts.shown_bars["score"],
+        [("run-0".to_string(), 0.5)]
+    );
+    h.get_by_label("⚠ 1 inf");
+}
+
+#[test]
 fn a_grouped_card_exports_its_bands_as_csv_and_itself_as_png() {
     let mut options = with_layout(
         ChartOptions::default(),

@@ -51,6 +51,49 @@ pub struct BarItem {
     pub runs: usize,
 }
 
+/// What a bar card draws: its bars, and the runs left without one because their values (or the
+/// last, for [`Summary::Last`]) are NaN or ±inf, with their counts (said in the card's header).
+#[derive(Debug, Clone, Default)]
+pub struct BarCard {
+    /// The bars, sorted from the highest.
+    pub items: Vec<BarItem>,
+    /// Runs (and metric, when the card has several) with a history but no bar.
+    pub left_out: Vec<(String, super::prepare::NonFinite)>,
+}
+
+/// The runs of `runs` (not hidden) that have a history of one of `metrics` but no summary.
+pub fn left_out_runs(
+    histories: &Histories,
+    runs: &[(&Run, egui::Color32)],
+    hidden: &HashSet<String>,
+    metrics: &[String],
+    summary: Summary,
+) -> Vec<(String, super::prepare::NonFinite)> {
+    let mut out = Vec::new();
+    for key in metrics {
+        for (r, _) in runs {
+            if hidden.contains(&r.info.run_id) {
+                continue;
+            }
+            let Some(s) = histories
+                .get(&(r.info.run_id.clone(), key.clone()))
+                .and_then(Entry::ready)
+            else {
+                continue;
+            };
+            if !s.values.is_empty() && summarize(s, summary).is_none() {
+                let name = if metrics.len() > 1 {
+                    format!("{} · {key}", r.info.run_name)
+                } else {
+                    r.info.run_name.clone()
+                };
+                out.push((name, super::prepare::NonFinite::of(s)));
+            }
+        }
+    }
+    out
+}
+
 /// The bars of a card, sorted from the highest: per run and metric, or per group and metric
 /// (the group's line over its runs' summaries, whisker from the lowest to the highest).
 pub fn bar_items(
@@ -152,27 +195,37 @@ impl Charts {
             self.drawn_runs_hash(ctx, runs).hash(&mut h);
             h.finish()
         };
-        let items = match self.bars_memo.get(key) {
-            Some((f, items)) if *f == fingerprint => Arc::clone(items),
+        let drawn_card = match self.bars_memo.get(key) {
+            Some((f, drawn)) if *f == fingerprint => Arc::clone(drawn),
             _ => {
                 let colored: Vec<(&Run, egui::Color32)> = runs
                     .iter()
                     .map(|r| (r.as_ref(), theme::color_of(ctx.persisted(), &r.info.run_id)))
                     .collect();
-                let items = Arc::new(bar_items(
-                    ctx.histories(),
-                    &colored,
-                    &self.groups.groups,
-                    &self.hidden_runs,
-                    &card.spec.metrics,
-                    summary,
-                    options.group_line,
-                ));
+                let drawn = Arc::new(BarCard {
+                    items: bar_items(
+                        ctx.histories(),
+                        &colored,
+                        &self.groups.groups,
+                        &self.hidden_runs,
+                        &card.spec.metrics,
+                        summary,
+                        options.group_line,
+                    ),
+                    left_out: left_out_runs(
+                        ctx.histories(),
+                        &colored,
+                        &self.hidden_runs,
+                        &card.spec.metrics,
+                        summary,
+                    ),
+                });
                 self.bars_memo
-                    .insert(key.to_string(), (fingerprint, Arc::clone(&items)));
-                items
+                    .insert(key.to_string(), (fingerprint, Arc::clone(&drawn)));
+                drawn
             }
         };
+        let items = &drawn_card.items;
         self.bar_cards.push(key.to_string());
         self.shown_bars.insert(
             key.to_string(),
@@ -205,6 +258,15 @@ impl Charts {
                 if loading {
                     ui.spinner();
                 }
+                let left_out = &drawn_card.left_out;
+                if !left_out.is_empty() {
+                    ui.label(
+                        egui::RichText::new(card::nonfinite_summary(left_out.iter().map(|(_, n)| n)))
+                            .small()
+                            .color(theme::warning_color(ctx.dark())),
+                    )
+                    .on_hover_text(no_bar_help(left_out, summary));
+                }
             });
         });
         // Names under the bars need room; when bars are narrow, each name is written up its bar.
@@ -225,10 +287,11 @@ impl Charts {
             14,
         );
         let whisker = ui.visuals().strong_text_color();
-        let drawn = Arc::clone(&items);
+        let drawn = Arc::clone(&drawn_card);
         let response =
             plot.show(ui, |plot_ui| {
                 let bars: Vec<egui_plot::Bar> = drawn
+                    .items
                     .iter()
                     .enumerate()
                     .map(|(i, b)| {
@@ -243,7 +306,7 @@ impl Charts {
                         format!("{}\n{}", bar.name, number_sig(bar.value))
                     }),
                 ));
-                for (i, b) in drawn.iter().enumerate() {
+                for (i, b) in drawn.items.iter().enumerate() {
                     if let Some((lo, hi)) = b.whisker {
                         plot_ui.line(
                             Line::new(
@@ -302,6 +365,27 @@ impl Charts {
         }
         card::send_exports(ctx, key, card_rect, runs, &card.spec.metrics, export);
     }
+}
+
+/// The header warning's explanation: which runs have no bar, and what their values are.
+fn no_bar_help(left_out: &[(String, super::prepare::NonFinite)], summary: Summary) -> String {
+    let mut text = String::from(match summary {
+        Summary::Last => "No bar for these runs: their last value is NaN or ±inf.\n",
+        _ => "No bar for these runs: none of their values is a finite number.\n",
+    });
+    for (name, n) in left_out.iter().take(20) {
+        text.push_str(&format!(
+            "\n{name}: {} NaN, {} +inf, {} -inf",
+            n.nan, n.pos_inf, n.neg_inf
+        ));
+    }
+    if left_out.len() > 20 {
+        text.push_str(&format!(
+            "\nand {} more",
+            crate::format::count(left_out.len() - 20, "run")
+        ));
+    }
+    text
 }
 
 #[cfg(test)]

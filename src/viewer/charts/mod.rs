@@ -235,7 +235,7 @@ pub struct Charts {
     /// Every metric key of the charted runs (the cards' menus offer them).
     all_keys: Vec<String>,
     /// Bars of bar cards, with what they were computed for.
-    bars_memo: HashMap<String, (u64, Arc<Vec<bars::BarItem>>)>,
+    bars_memo: HashMap<String, (u64, Arc<bars::BarCard>)>,
     /// Lines of cards with another metric as x, with what they were built for.
     paired_memo: HashMap<String, (u64, Arc<Vec<paired::PairedLine>>)>,
     /// The bars of each bar card in the last frame, in their order: (name, value) (tests).

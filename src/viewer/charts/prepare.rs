@@ -66,6 +66,18 @@ impl NonFinite {
         self.nan + self.pos_inf + self.neg_inf
     }
 
+    /// The non-finite values of a series, by step.
+    pub fn of(series: &Series) -> NonFinite {
+        let mut counts = NonFinite::default();
+        for (&step, &v) in series.steps.iter().zip(&series.values) {
+            let v = crate::format::as_logged(v);
+            if !v.is_finite() {
+                counts.add(step as f64, v);
+            }
+        }
+        counts
+    }
+
     fn add(&mut self, x: f64, v: f64) {
         let kind = if v.is_nan() {
             self.nan += 1;
