@@ -200,10 +200,10 @@ pub trait TrackingStore: Send + Sync {
     }
     /// The `n` newest active runs of `experiment_ids`: the first page of [`Self::search_runs`]
     /// ordered by `attributes.start_time DESC` with `max_results` `n` (the same runs, in the same
-    /// order; at most [`SEARCH_MAX_RESULTS_THRESHOLD`]), without keeping its next pages. What a viewer looks at to find the experiment
-    /// active last. By default that page; a file store reads only the newest runs' files
-    /// instead of every run of the experiments (it orders them by the start times it kept, or
-    /// by their `meta.yaml` alone).
+    /// order; at most [`SEARCH_MAX_RESULTS_THRESHOLD`]), without keeping its next pages. What a
+    /// viewer looks at to find the experiment active last. By default that page; a file store
+    /// reads only the newest runs' files instead of every run of the experiments (it orders
+    /// them by the start times it kept, or by their `meta.yaml` alone).
     fn newest_runs(&self, experiment_ids: &[String], n: usize) -> Result<Vec<Run>> {
         if n == 0 {
             return Ok(Vec::new());
