@@ -235,6 +235,9 @@ impl Charts {
             // The highlighted run is drawn last, thicker, over the others faded.
             let mut order: Vec<&RunLines> = lines_for_plot.iter().filter(|l| !l.hidden).collect();
             order.sort_by_key(|l| highlight.as_deref() == Some(l.run_id.as_str()));
+            // Every line in one item: dense stretches as a mesh, the rest as lines.
+            let mut drawn = Vec::new();
+            let mut few_points = Vec::new();
             for l in order {
                 let emphasis = match highlight.as_deref() {
                     None => 1.0,
@@ -253,32 +256,34 @@ impl Charts {
                     base
                 };
                 let style = menu::metric_style(l.metric);
-                for (i, seg) in l.raw.iter().enumerate() {
-                    plot_ui.line(
-                        Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
-                            .color(raw_color)
-                            .style(style)
-                            .width(width(1.2))
-                            .id((&l.run_id, l.metric, "raw", i)),
-                    );
+                for seg in &l.raw {
+                    drawn.push(dense::LineDraw {
+                        points: seg,
+                        color: raw_color,
+                        style,
+                        width: width(1.2),
+                    });
                 }
                 if l.raw.iter().map(Vec::len).sum::<usize>() <= 2 {
                     // One or two values: a line would be invisible, show the points.
-                    for seg in &l.raw {
-                        plot_ui.points(
-                            egui_plot::Points::new(l.name.clone(), PlotPoints::Borrowed(seg))
-                                .color(base)
-                                .radius(3.5),
-                        );
-                    }
+                    few_points.push((l, base));
                 }
-                for (i, seg) in l.smooth.iter().enumerate() {
-                    plot_ui.line(
-                        Line::new(l.name.clone(), PlotPoints::Borrowed(seg))
-                            .color(base)
-                            .style(style)
-                            .width(width(1.6))
-                            .id((&l.run_id, l.metric, "smooth", i)),
+                for seg in &l.smooth {
+                    drawn.push(dense::LineDraw {
+                        points: seg,
+                        color: base,
+                        style,
+                        width: width(1.6),
+                    });
+                }
+            }
+            plot_ui.add(dense::DenseLines::new("lines", drawn));
+            for (l, color) in few_points {
+                for seg in &l.raw {
+                    plot_ui.points(
+                        egui_plot::Points::new(l.name.clone(), PlotPoints::Borrowed(seg))
+                            .color(color)
+                            .radius(3.5),
                     );
                 }
             }

@@ -23,6 +23,7 @@ use crate::model::Run;
 mod bars;
 mod card;
 mod cursor;
+pub mod dense;
 pub mod group;
 mod hover;
 pub mod layout;
@@ -238,6 +239,9 @@ pub struct Charts {
     bars_memo: HashMap<String, (u64, Arc<bars::BarCard>)>,
     /// Lines of cards with another metric as x, with what they were built for.
     paired_memo: HashMap<String, (u64, Arc<Vec<paired::PairedLine>>)>,
+    /// The rasterised dense paths of cards with another metric as x, with what they were
+    /// drawn for.
+    paired_raster: HashMap<String, Arc<std::sync::Mutex<dense::RasterMemo>>>,
     /// The bars of each bar card in the last frame, in their order: (name, value) (tests).
     pub shown_bars: HashMap<String, Vec<(String, f64)>>,
     /// The lines of each card in the last frame: names of the runs' lines (tests).
@@ -374,6 +378,7 @@ impl Charts {
         if self.bars_memo.len() + self.paired_memo.len() > 1024 {
             self.bars_memo.clear();
             self.paired_memo.clear();
+            self.paired_raster.clear();
         }
     }
 }

@@ -18,6 +18,11 @@ const MAX_POINTS_PER_PIXEL: f64 = 4.0;
 /// half a point per pixel), so the frame's cost stops growing with the number of runs.
 const MAX_CARD_POINTS: f64 = 200_000.0;
 
+/// Most points a card draws as paths, all lines together; a line past its share (or past four
+/// points per pixel of the card's width and height) is dense and is rasterised instead
+/// ([`dense::PairedRaster`]), so that a frame's vertices are bounded by the card's area.
+const MAX_PATH_POINTS: usize = 20_000;
+
 /// `(step, x, y)` for each step at which both series have a finite value, in step order; a
 /// step logged several times counts with its last value.
 pub fn pair_by_step(x: &Series, y: &Series) -> Vec<(i64, f64, f64)> {
@@ -64,6 +69,9 @@ pub struct PairedLine {
     pub points: Vec<PlotPoint>,
     /// The step of each point.
     pub steps: Vec<i64>,
+    /// A path too dense to draw as a line: its points thinned to a cell per pixel only, drawn
+    /// rasterised with the other dense paths of the card (`points` are then for the read-out).
+    pub dense: Option<Vec<PlotPoint>>,
 }
 
 /// Drops the points that fall in the same cell of a `cells × cells` grid over `range` as the
@@ -143,6 +151,7 @@ impl Charts {
             card.spec.hash(&mut h);
             log_y.hash(&mut h);
             (px as u32).hash(&mut h);
+            (plot_height as u32).hash(&mut h);
             self.drawn_runs_hash(ctx, runs).hash(&mut h);
             h.finish()
         };
@@ -150,7 +159,10 @@ impl Charts {
             Some((f, l)) if *f == fingerprint => Arc::clone(l),
             _ => {
                 let cells = f64::from(px) * CELLS_PER_PIXEL;
-                let lines = Arc::new(self.paired_lines(ctx, runs, card, x_key, log_y, cells));
+                // Four points per pixel of the card's sides, or the line's share of the card's.
+                let path_max = (4.0 * (px + plot_height)) as usize;
+                let lines =
+                    Arc::new(self.paired_lines(ctx, runs, card, x_key, log_y, (cells, path_max)));
                 self.paired_memo
                     .insert(key.to_string(), (fingerprint, Arc::clone(&lines)));
                 lines
@@ -191,8 +203,16 @@ impl Charts {
             plot
         };
         let drawn = Arc::clone(&lines);
+        let raster_memo = Arc::clone(self.paired_raster.entry(key.to_string()).or_default());
         let response = plot.show(ui, |plot_ui| {
-            for (i, l) in drawn.iter().enumerate() {
+            if drawn.iter().any(|l| l.dense.is_some()) {
+                plot_ui.add(dense::PairedRaster::new(
+                    Arc::clone(&drawn),
+                    fingerprint,
+                    raster_memo,
+                ));
+            }
+            for (i, l) in drawn.iter().enumerate().filter(|(_, l)| l.dense.is_none()) {
                 plot_ui.line(
                     Line::new(l.name.clone(), PlotPoints::Borrowed(&l.points))
                         .color(l.color)
@@ -278,7 +298,7 @@ impl Charts {
         card: &Card,
         x_key: &str,
         log_y: bool,
-        cells: f64,
+        (cells, path_max): (f64, usize),
     ) -> Vec<PairedLine> {
         let histories = ctx.histories();
         let several = card.spec.metrics.len() > 1;
@@ -328,15 +348,18 @@ impl Charts {
         let per_line = (cells * MAX_POINTS_PER_PIXEL)
             .min(MAX_CARD_POINTS / raw.len().max(1) as f64)
             .max(cells / 2.0) as usize;
+        let path_max = path_max.min(MAX_PATH_POINTS / raw.len().max(1)).max(64);
         raw.into_iter()
             .map(|(name, color, metric, pts)| {
                 let (points, steps) = thin_within(&pts, range, cells, per_line);
+                let dense = (points.len() > path_max).then(|| thin(&pts, range, cells).0);
                 PairedLine {
                     name,
                     color,
                     metric,
                     points,
                     steps,
+                    dense,
                 }
             })
             .collect()

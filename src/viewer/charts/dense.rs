@@ -1,0 +1,672 @@
+//! Lines too dense to draw as paths, drawn as what they are on screen.
+//!
+//! Where a run's reduced line has several points in one pixel column spread over more than a few
+//! pixels (noise), a path zig-zags up and down through every column, and egui tessellates it on
+//! the CPU into a feathered strip: with tens of noisy runs that was most of a frame (millions of
+//! vertices). Such a stretch is drawn instead as what the screen shows of it: per pixel column
+//! one quad from its lowest to its highest point, the step in from the column before included,
+//! all of a line's columns in one [`egui::Mesh`] ([`DenseLines`]). The rest of the line (smooth
+//! or sparse parts) stays an `egui_plot` line drawn as before, so a smooth curve looks exactly
+//! as it did. A dashed or dotted line's dense columns are drawn in stripes of its dash length, so
+//! the metrics of a card stay apart.
+//!
+//! The card of one metric against another draws a path in two dimensions: its dense paths are
+//! rasterised into one grid of cells a point wide for the whole card ([`PairedRaster`]), each
+//! cell owned by the last line drawn over it, and drawn as one mesh of a quad per row run of
+//! cells, so that what a frame draws is bounded by the card's area, not by the points.
+
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use super::paired::PairedLine;
+use egui::{Color32, Mesh, Pos2, Rect, Shape, pos2};
+use egui_plot::{
+    Line, LineStyle, PlotBounds, PlotGeometry, PlotItem, PlotItemBase, PlotPoint, PlotPoints,
+    PlotTransform,
+};
+
+/// Least vertical extent, in points, of a pixel column's points (the step in from the column
+/// before included) for the column to be drawn as a span: below it the line reads as a line and
+/// stays a path.
+pub const DENSE_SPAN_PX: f32 = 3.0;
+
+/// Dashes of a dense stretch are this fraction of the style's dash length apart (as
+/// `egui_plot`'s dashed lines: the golden ratio).
+const DASH_GAP: f32 = 0.618;
+
+/// A pixel column of a dense stretch of a line, in screen points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColumnSpan {
+    /// Left edge of the column (a whole number of points).
+    pub left: f32,
+    /// Top (smallest y) of its points and of the step into it from the column before.
+    pub top: f32,
+    /// Bottom (largest y).
+    pub bottom: f32,
+    /// Index of the column's first point.
+    pub first: usize,
+}
+
+/// A line split for drawing: the pixel columns drawn as spans, and the pieces drawn as paths.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Split {
+    /// Dense columns, left to right.
+    pub columns: Vec<ColumnSpan>,
+    /// Index ranges of the points drawn as paths (each piece shares its end points with the
+    /// columns around it, so the line stays connected).
+    pub pieces: Vec<Range<usize>>,
+}
+
+/// Splits a line's points (screen positions, x non-decreasing) into dense pixel columns and path
+/// pieces. A column is dense when it holds two points or more whose extent, with the step in
+/// from the column just before, is at least [`DENSE_SPAN_PX`]; every segment between two points
+/// lies in a dense column's span or in a path piece.
+pub fn split(screen: &[Pos2]) -> Split {
+    let n = screen.len();
+    let mut out = Split::default();
+    // Where the path piece being collected starts, while segments are not in a column's span.
+    let mut piece: Option<usize> = None;
+    let mut segment = |k: usize, covered: bool, out: &mut Split| {
+        if covered {
+            if let Some(a) = piece.take() {
+                out.pieces.push(a..k + 1);
+            }
+        } else if piece.is_none() {
+            piece = Some(k);
+        }
+    };
+    // The previous column and the y of its last point.
+    let mut prev: Option<(f32, f32)> = None;
+    let mut i = 0;
+    while i < n {
+        let column = screen[i].x.floor();
+        let (mut top, mut bottom) = (screen[i].y, screen[i].y);
+        let mut j = i + 1;
+        // A non-finite position is a column of its own (never dense).
+        while j < n && column.is_finite() && screen[j].x.floor() == column {
+            top = top.min(screen[j].y);
+            bottom = bottom.max(screen[j].y);
+            j += 1;
+        }
+        let adjacent = prev.filter(|&(c, _)| c + 1.0 == column);
+        if let Some((_, y)) = adjacent {
+            top = top.min(y);
+            bottom = bottom.max(y);
+        }
+        let dense = j - i >= 2 && bottom - top >= DENSE_SPAN_PX;
+        if i > 0 {
+            // The step in from the previous column.
+            segment(i - 1, dense && adjacent.is_some(), &mut out);
+        }
+        for k in i..j - 1 {
+            segment(k, dense, &mut out);
+        }
+        if dense {
+            out.columns.push(ColumnSpan {
+                left: column,
+                top,
+                bottom,
+                first: i,
+            });
+        }
+        prev = Some((column, screen[j - 1].y));
+        i = j;
+    }
+    if let Some(a) = piece {
+        out.pieces.push(a..n);
+    } else if n == 1 {
+        out.pieces.push(0..1);
+    }
+    out
+}
+
+/// The stripes a line style draws a dense stretch in: (period, drawn part), in points.
+fn stripes(style: LineStyle, width: f32) -> Option<(f32, f32)> {
+    match style {
+        LineStyle::Solid => None,
+        LineStyle::Dashed { length } => Some((length * (1.0 + DASH_GAP), length)),
+        LineStyle::Dotted { spacing } => Some((spacing.max(2.0), (2.0 * width).min(spacing - 1.0))),
+    }
+}
+
+/// Whether the pixel column at data x `x` is drawn in stripes of `(period, on)`: the stripes are
+/// anchored to the data (they move with it when panning).
+fn striped_on(x: f64, px_per_unit: f64, (period, on): (f32, f32)) -> bool {
+    let column = (x * px_per_unit).floor();
+    (column.rem_euclid(f64::from(period)) as f32) < on
+}
+
+/// Adds the quads of `columns` (a line `width` points wide) to `mesh`, inside `clip` only.
+pub fn add_columns(
+    mesh: &mut Mesh,
+    columns: &[ColumnSpan],
+    color: Color32,
+    width: f32,
+    clip: Rect,
+    mut drawn: impl FnMut(&ColumnSpan) -> bool,
+) {
+    let half = (width * 0.5).max(0.5);
+    mesh.reserve_vertices(columns.len() * 4);
+    mesh.reserve_triangles(columns.len() * 2);
+    for c in columns {
+        if c.left + 1.0 < clip.left() || c.left > clip.right() || !drawn(c) {
+            continue;
+        }
+        mesh.add_colored_rect(
+            Rect::from_min_max(
+                pos2(c.left, c.top - half),
+                pos2(c.left + 1.0, c.bottom + half),
+            ),
+            color,
+        );
+    }
+}
+
+/// One line of a [`DenseLines`] item.
+#[derive(Debug, Clone, Copy)]
+pub struct LineDraw<'a> {
+    /// Its points, x non-decreasing.
+    pub points: &'a [PlotPoint],
+    /// Colour.
+    pub color: Color32,
+    /// Style (a dashed line's dense stretches are drawn in stripes).
+    pub style: LineStyle,
+    /// Width in points.
+    pub width: f32,
+}
+
+/// The lines of a card as one plot item: each line's dense columns as one mesh, its other
+/// parts as `egui_plot` lines, in the given order (the last one on top).
+pub struct DenseLines<'a> {
+    base: PlotItemBase,
+    lines: Vec<LineDraw<'a>>,
+    bounds: PlotBounds,
+}
+
+impl<'a> DenseLines<'a> {
+    /// The item of `lines`, drawn in order.
+    pub fn new(name: &str, lines: Vec<LineDraw<'a>>) -> DenseLines<'a> {
+        let mut bounds = PlotBounds::NOTHING;
+        for l in &lines {
+            for p in l.points {
+                bounds.extend_with(p);
+            }
+        }
+        DenseLines {
+            base: PlotItemBase::new(name.to_string()),
+            lines,
+            bounds,
+        }
+    }
+}
+
+impl PlotItem for DenseLines<'_> {
+    fn shapes(&self, ui: &egui::Ui, transform: &PlotTransform, shapes: &mut Vec<Shape>) {
+        let px_per_unit = transform.dpos_dvalue_x();
+        let clip = *transform.frame();
+        let mut screen = Vec::new();
+        for l in &self.lines {
+            screen.clear();
+            screen.extend(l.points.iter().map(|p| transform.position_from_point(p)));
+            let split = split(&screen);
+            if !split.columns.is_empty() {
+                let mut mesh = Mesh::default();
+                let stripes = stripes(l.style, l.width);
+                add_columns(&mut mesh, &split.columns, l.color, l.width, clip, |c| {
+                    stripes.is_none_or(|s| striped_on(l.points[c.first].x, px_per_unit, s))
+                });
+                if !mesh.is_empty() {
+                    shapes.push(Shape::mesh(mesh));
+                }
+            }
+            for piece in split.pieces {
+                Line::new("", PlotPoints::Borrowed(&l.points[piece]))
+                    .color(l.color)
+                    .style(l.style)
+                    .width(l.width)
+                    .shapes(ui, transform, shapes);
+            }
+        }
+    }
+
+    fn initialize(&mut self, _x_range: std::ops::RangeInclusive<f64>) {}
+
+    fn color(&self) -> Color32 {
+        self.lines.first().map_or(Color32::TRANSPARENT, |l| l.color)
+    }
+
+    fn allow_hover(&self) -> bool {
+        false
+    }
+
+    fn geometry(&self) -> PlotGeometry<'_> {
+        PlotGeometry::None
+    }
+
+    fn bounds(&self) -> PlotBounds {
+        self.bounds
+    }
+
+    fn base(&self) -> &PlotItemBase {
+        &self.base
+    }
+
+    fn base_mut(&mut self) -> &mut PlotItemBase {
+        &mut self.base
+    }
+}
+
+/// A rasterised card: what it was made for, and its mesh.
+pub type RasterMemo = Option<(u64, Arc<Mesh>)>;
+
+/// Paths rasterised into one grid of cells a point wide over the plot, as one mesh: a quad per
+/// row run of cells owned by the same path (the last path over a cell owns it). Rebuilt when
+/// the view or the paths change; the same mesh is drawn again otherwise.
+pub struct PairedRaster {
+    base: PlotItemBase,
+    lines: Arc<Vec<PairedLine>>,
+    /// What the paths were built from (the card's lines memo).
+    fingerprint: u64,
+    bounds: PlotBounds,
+    memo: Arc<Mutex<RasterMemo>>,
+}
+
+impl PairedRaster {
+    /// The item of the dense paths of `lines` (those with [`PairedLine::dense`]), built for
+    /// `fingerprint`, remembering its mesh in `memo`.
+    pub fn new(
+        lines: Arc<Vec<PairedLine>>,
+        fingerprint: u64,
+        memo: Arc<Mutex<RasterMemo>>,
+    ) -> PairedRaster {
+        let mut bounds = PlotBounds::NOTHING;
+        for p in lines.iter().filter_map(|l| l.dense.as_ref()).flatten() {
+            bounds.extend_with(p);
+        }
+        PairedRaster {
+            base: PlotItemBase::new("dense paths".to_string()),
+            lines,
+            fingerprint,
+            bounds,
+            memo,
+        }
+    }
+}
+
+/// The cells of `paths` (points joined by straight segments, and their style: dashes and dots
+/// follow the path's length) on a `size` grid of cells a point wide over `transform`'s frame:
+/// per cell the index + 1 of the last path over it (0: none).
+pub fn rasterise(
+    paths: &[(&[PlotPoint], LineStyle)],
+    transform: &PlotTransform,
+    size: [usize; 2],
+) -> Vec<u32> {
+    let [w, h] = size;
+    let mut cells = vec![0u32; w * h];
+    let origin = transform.frame().min;
+    for (index, &(points, style)) in paths.iter().enumerate() {
+        let owner = index as u32 + 1;
+        let stripes = stripes(style, 1.0);
+        // Length of the path so far (dashes follow it).
+        let mut travelled = 0.0f32;
+        let mut last: Option<Pos2> = None;
+        for p in points {
+            let s = transform.position_from_point(p) - origin.to_vec2();
+            let s = pos2(s.x, s.y);
+            let Some(a) = last.replace(s) else {
+                mark(&mut cells, size, s, owner);
+                continue;
+            };
+            let d = s - a;
+            let length = d.length();
+            if !length.is_finite() {
+                continue;
+            }
+            // A step at most a cell long; segments wholly off the grid are skipped.
+            let off = (a.x < 0.0 && s.x < 0.0)
+                || (a.y < 0.0 && s.y < 0.0)
+                || (a.x >= w as f32 && s.x >= w as f32)
+                || (a.y >= h as f32 && s.y >= h as f32);
+            if !off {
+                let steps = d.x.abs().max(d.y.abs()).ceil().max(1.0) as usize;
+                for k in 1..=steps {
+                    let t = k as f32 / steps as f32;
+                    let on = stripes.is_none_or(|(period, on)| {
+                        (travelled + t * length).rem_euclid(period) < on
+                    });
+                    if on {
+                        mark(&mut cells, size, a + d * t, owner);
+                    }
+                }
+            }
+            travelled += length;
+        }
+    }
+    cells
+}
+
+fn mark(cells: &mut [u32], [w, h]: [usize; 2], p: Pos2, owner: u32) {
+    if p.x >= 0.0 && p.y >= 0.0 {
+        let (x, y) = (p.x as usize, p.y as usize);
+        if x < w && y < h {
+            cells[y * w + x] = owner;
+        }
+    }
+}
+
+/// The mesh of rasterised cells (see [`rasterise`]) at `origin`: a quad per row run of cells
+/// with one owner, in its path's colour.
+pub fn cells_mesh(cells: &[u32], w: usize, origin: Pos2, colors: &[Color32]) -> Mesh {
+    let mut mesh = Mesh::default();
+    if w == 0 {
+        return mesh;
+    }
+    for (y, row) in cells.chunks(w).enumerate() {
+        let mut x = 0;
+        while x < w {
+            let owner = row[x];
+            let start = x;
+            while x < w && row[x] == owner {
+                x += 1;
+            }
+            if owner == 0 {
+                continue;
+            }
+            let Some(&color) = colors.get(owner as usize - 1) else {
+                continue;
+            };
+            mesh.add_colored_rect(
+                Rect::from_min_max(
+                    origin + egui::vec2(start as f32, y as f32),
+                    origin + egui::vec2(x as f32, y as f32 + 1.0),
+                ),
+                color,
+            );
+        }
+    }
+    mesh
+}
+
+impl PlotItem for PairedRaster {
+    fn shapes(&self, _ui: &egui::Ui, transform: &PlotTransform, shapes: &mut Vec<Shape>) {
+        use std::hash::{Hash, Hasher};
+        let frame = *transform.frame();
+        let b = transform.bounds();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.fingerprint.hash(&mut h);
+        for v in [b.min()[0], b.min()[1], b.max()[0], b.max()[1]] {
+            v.to_bits().hash(&mut h);
+        }
+        for v in [frame.min.x, frame.min.y, frame.max.x, frame.max.y] {
+            v.to_bits().hash(&mut h);
+        }
+        let key = h.finish();
+        // A poisoned lock only means a panic elsewhere: the memo is rebuilt.
+        let mut memo = self
+            .memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mesh = match memo.as_ref() {
+            Some((k, mesh)) if *k == key => Arc::clone(mesh),
+            _ => {
+                let size = [
+                    frame.width().ceil().max(0.0) as usize,
+                    frame.height().ceil().max(0.0) as usize,
+                ];
+                let dense: Vec<&PairedLine> =
+                    self.lines.iter().filter(|l| l.dense.is_some()).collect();
+                let paths: Vec<(&[PlotPoint], LineStyle)> = dense
+                    .iter()
+                    .filter_map(|l| {
+                        Some((l.dense.as_deref()?, super::menu::metric_style(l.metric)))
+                    })
+                    .collect();
+                let cells = rasterise(&paths, transform, size);
+                let colors: Vec<Color32> = dense.iter().map(|l| l.color).collect();
+                let mesh = Arc::new(cells_mesh(&cells, size[0], frame.min, &colors));
+                *memo = Some((key, Arc::clone(&mesh)));
+                mesh
+            }
+        };
+        if !mesh.is_empty() {
+            shapes.push(Shape::Mesh(mesh));
+        }
+    }
+
+    fn initialize(&mut self, _x_range: std::ops::RangeInclusive<f64>) {}
+
+    fn color(&self) -> Color32 {
+        self.lines.first().map_or(Color32::TRANSPARENT, |l| l.color)
+    }
+
+    fn allow_hover(&self) -> bool {
+        false
+    }
+
+    fn geometry(&self) -> PlotGeometry<'_> {
+        PlotGeometry::None
+    }
+
+    fn bounds(&self) -> PlotBounds {
+        self.bounds
+    }
+
+    fn base(&self) -> &PlotItemBase {
+        &self.base
+    }
+
+    fn base_mut(&mut self) -> &mut PlotItemBase {
+        &mut self.base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pseudo-random number in `0..1` (a fixed sequence).
+    fn noise(state: &mut u64) -> f32 {
+        *state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*state >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    /// `n` noisy points over `width` points of screen, about `amplitude` tall around y = 100.
+    fn noisy(n: usize, width: f32, amplitude: f32) -> Vec<Pos2> {
+        let mut state = 7;
+        (0..n)
+            .map(|i| {
+                pos2(
+                    10.0 + width * i as f32 / n as f32,
+                    100.0 + amplitude * noise(&mut state),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether the segment from point `k` to `k + 1` is drawn: in a path piece, or within the
+    /// span of a dense column (both its ends, in the column of `k + 1` or of `k`).
+    fn drawn(screen: &[Pos2], split: &Split, k: usize) -> bool {
+        let in_piece = split.pieces.iter().any(|r| r.start <= k && k + 1 < r.end);
+        let in_column = split.columns.iter().any(|c| {
+            let (a, b) = (screen[k], screen[k + 1]);
+            b.x.floor() == c.left
+                && (a.x.floor() == c.left || a.x.floor() + 1.0 == c.left)
+                && (c.top..=c.bottom).contains(&a.y)
+                && (c.top..=c.bottom).contains(&b.y)
+        });
+        in_piece || in_column
+    }
+
+    #[test]
+    fn a_dense_columns_span_covers_the_lowest_and_highest_of_its_points() {
+        let screen = noisy(20_000, 400.0, 40.0);
+        let split = split(&screen);
+        assert!(
+            split.columns.len() >= 395,
+            "{} columns",
+            split.columns.len()
+        );
+        for c in &split.columns {
+            let ys: Vec<f32> = screen
+                .iter()
+                .filter(|p| p.x.floor() == c.left)
+                .map(|p| p.y)
+                .collect();
+            let lo = ys.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = ys.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            assert!(c.top <= lo && hi <= c.bottom, "{c:?}: {lo}..{hi}");
+        }
+        for k in 0..screen.len() - 1 {
+            assert!(drawn(&screen, &split, k), "segment {k} not drawn");
+        }
+    }
+
+    #[test]
+    fn a_dense_lines_vertices_are_bounded_by_its_width_in_pixels() {
+        for n in [2_000, 20_000, 200_000] {
+            let screen = noisy(n, 400.0, 40.0);
+            let split = split(&screen);
+            let mut mesh = Mesh::default();
+            let clip = Rect::from_min_max(pos2(0.0, 0.0), pos2(1000.0, 1000.0));
+            add_columns(&mut mesh, &split.columns, Color32::RED, 1.2, clip, |_| true);
+            assert!(
+                mesh.vertices.len() <= 4 * 401,
+                "{n} points: {}",
+                mesh.vertices.len()
+            );
+            // Nothing is left to paths but the edges.
+            let in_pieces: usize = split.pieces.iter().map(ExactSizeIterator::len).sum();
+            assert!(in_pieces <= 4, "{n} points: {in_pieces} in paths");
+        }
+    }
+
+    #[test]
+    fn a_smooth_line_is_left_whole_to_the_line_drawing() {
+        // Four points per pixel column of a gentle curve: less than a pixel tall per column.
+        let screen: Vec<Pos2> = (0..1600)
+            .map(|i| {
+                let t = i as f32 / 4.0;
+                pos2(10.0 + t, 200.0 - 100.0 / (1.0 + t / 40.0))
+            })
+            .collect();
+        assert_eq!(
+            split(&screen),
+            Split {
+                columns: Vec::new(),
+                pieces: vec![0..1600],
+            }
+        );
+        // One point, and one point per column: paths too.
+        assert_eq!(split(&screen[..1]).pieces, vec![0..1]);
+        let sparse = noisy(100, 400.0, 40.0);
+        assert_eq!(split(&sparse).pieces, vec![0..100]);
+        assert!(split(&[]).pieces.is_empty());
+    }
+
+    #[test]
+    fn a_line_smooth_then_noisy_is_a_path_then_columns_joined() {
+        let mut screen: Vec<Pos2> = (0..400)
+            .map(|i| pos2(10.0 + i as f32 / 4.0, 100.0))
+            .collect();
+        screen.extend(
+            noisy(4000, 100.0, 30.0)
+                .into_iter()
+                .map(|p| pos2(p.x + 100.0, p.y)),
+        );
+        let split = split(&screen);
+        assert_eq!(split.pieces.len(), 1);
+        assert_eq!(split.pieces[0].start, 0);
+        assert!(
+            (400..420).contains(&split.pieces[0].end),
+            "{:?}",
+            split.pieces
+        );
+        assert!(split.columns.len() >= 99);
+        for k in 0..screen.len() - 1 {
+            assert!(drawn(&screen, &split, k), "segment {k} not drawn");
+        }
+    }
+
+    #[test]
+    fn dashed_dense_stretches_are_drawn_in_stripes() {
+        let on = |x: f64| striped_on(x, 1.0, (13.0, 8.0));
+        let drawn = (0..130).filter(|&x| on(f64::from(x))).count();
+        assert_eq!(drawn, 80);
+        assert!(on(0.0) && on(7.9) && !on(8.0) && !on(12.9) && on(13.0));
+        // Anchored to the data: the same x is on at any pan.
+        assert_eq!(on(-5.0), on(8.0));
+        assert_eq!(stripes(LineStyle::Solid, 1.0), None);
+    }
+
+    fn transform(size: f32, range: f64) -> PlotTransform {
+        PlotTransform::new(
+            Rect::from_min_size(pos2(50.0, 20.0), egui::vec2(size, size)),
+            PlotBounds::from_min_max([0.0, 0.0], [range, range]),
+            egui::Vec2b::new(false, false),
+        )
+    }
+
+    #[test]
+    fn a_rasterised_scribble_is_bounded_by_the_cards_area() {
+        let t = transform(200.0, 1.0);
+        let mut state = 3;
+        let mut points = Vec::new();
+        for i in 0..100_000 {
+            let c = i as f64 / 100_000.0;
+            points.push(PlotPoint::new(
+                c + 0.05 * f64::from(noise(&mut state)),
+                c + 0.05 * f64::from(noise(&mut state)),
+            ));
+        }
+        let cells = rasterise(&[(&points, LineStyle::Solid)], &t, [200, 200]);
+        let marked = cells.iter().filter(|&&c| c == 1).count();
+        // A band along the diagonal about 10 cells wide, every cell of it crossed.
+        assert!(marked > 1_500 && marked < 4_000, "{marked} cells");
+        let mesh = cells_mesh(&cells, 200, t.frame().min, &[Color32::RED]);
+        assert!(mesh.vertices.len() <= 4 * marked);
+        assert!(
+            mesh.vertices.len() <= 4 * 200 * 20,
+            "{}",
+            mesh.vertices.len()
+        );
+        // Every point's cell is marked.
+        for p in points.iter().step_by(997) {
+            let s = t.position_from_point(p) - t.frame().min;
+            let (x, y) = (s.x as usize, s.y as usize);
+            assert_eq!(cells[y.min(199) * 200 + x.min(199)], 1, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn rasterised_paths_are_continuous_and_later_paths_own_their_cells() {
+        let t = transform(100.0, 100.0);
+        let across = [PlotPoint::new(0.5, 50.5), PlotPoint::new(99.5, 50.5)];
+        let down = [PlotPoint::new(30.5, 0.5), PlotPoint::new(30.5, 99.5)];
+        let cells = rasterise(
+            &[(&across, LineStyle::Solid), (&down, LineStyle::Solid)],
+            &t,
+            [100, 100],
+        );
+        // y up on screen: plot y 50.5 is row 49.
+        let row: Vec<u32> = cells[49 * 100..50 * 100].to_vec();
+        assert!(
+            row.iter()
+                .enumerate()
+                .all(|(x, &c)| c == if x == 30 { 2 } else { 1 })
+        );
+        assert_eq!((0..100).filter(|y| cells[y * 100 + 30] == 2).count(), 100);
+        // Two runs of one path around the cell of the other: three quads in that row.
+        let mesh = cells_mesh(&cells, 100, t.frame().min, &[Color32::RED, Color32::BLUE]);
+        assert_eq!(mesh.vertices.len(), 4 * (3 + 99));
+        // A dashed path marks part of its length.
+        let dashed = rasterise(
+            &[(&across, LineStyle::Dashed { length: 8.0 })],
+            &t,
+            [100, 100],
+        );
+        let marked = dashed.iter().filter(|&&c| c == 1).count();
+        assert!((55..70).contains(&marked), "{marked}");
+    }
+}
