@@ -445,13 +445,11 @@ impl Charts {
             let prepared = match cached {
                 Some(p) => p,
                 None => {
-                    let (started, done) = self.prepare_clock.get_or_insert((Instant::now(), 0));
-                    if *done > 0 && started.elapsed() > PREPARE_BUDGET {
+                    if !self.prepare_budget.allows_more() {
                         complete = false;
                         continue;
                     }
-                    *done += 1;
-                    let p = Arc::new(prepare(&series, options));
+                    let p = Arc::new(self.prepare_budget.spend(|| prepare(&series, options)));
                     self.prepared.insert(
                         hkey.clone(),
                         PreparedEntry {

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_plot::{Line, Plot, PlotPoint, PlotPoints};
 
@@ -59,7 +59,8 @@ const CARD_CHROME: f32 = 36.0;
 const LEGEND_MAX: usize = 60;
 /// UI time per frame for preparing series from scratch (x, log, segments, smoothing, pyramid:
 /// a few ms per million points); the rest wait for the next frames, so a hundred big histories
-/// arriving at once do not freeze the window. At least one series is prepared per frame.
+/// arriving at once do not freeze the window. At least one series is prepared per frame. Only
+/// the time spent preparing counts (see [`prepare::Budget`]).
 const PREPARE_BUDGET: Duration = Duration::from_millis(8);
 /// Memory for prepared series (16–24 bytes per point) of charts no longer drawn; above it the
 /// longest unused ones are dropped (never those drawn in the current frame).
@@ -189,8 +190,8 @@ pub struct Charts {
     last_x: HashMap<String, (f64, f64, f32)>,
     /// Frames drawn (last use of prepared series).
     frame: u64,
-    /// When this frame's chart drawing started, and how many series it prepared from scratch.
-    prepare_clock: Option<(Instant, usize)>,
+    /// The time this frame spent preparing series from scratch, and how many it prepared.
+    prepare_budget: prepare::Budget,
     /// Histories the visible cards lack, by run.
     wanted: BTreeMap<String, Vec<String>>,
     /// Runs hidden from the charts (a click on their legend entry).
@@ -477,7 +478,7 @@ impl Charts {
         self.shown_bars.clear();
         self.shown_lines.clear();
         self.frame += 1;
-        self.prepare_clock = Some((Instant::now(), 0));
+        self.prepare_budget = prepare::Budget::default();
         self.cursor = self.cursor_next.take();
         self.cursor_values.clear();
         self.paired_hovered = None;

@@ -2,6 +2,8 @@
 //! restarted run), EMA smoothing, and a min/max pyramid per segment; extended in place as live
 //! refresh appends points.
 
+use std::time::{Duration, Instant};
+
 use egui_plot::PlotPoint;
 
 use super::super::lod::Pyramid;
@@ -255,6 +257,35 @@ impl Prepared {
     }
 }
 
+/// What one frame spent on preparing series from scratch, against [`super::PREPARE_BUDGET`].
+///
+/// Only the preparing itself is timed: the frame's other work (reducing and drawing the series
+/// prepared before, other cards) does not count. When the budget was a clock started with the
+/// frame, a card of 500 runs reduced and drew the lines it had before reaching the next
+/// unprepared series, found the budget gone and prepared one series a frame: preparing 1,000
+/// series took over 120 s.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Budget {
+    spent: Duration,
+    prepared: usize,
+}
+
+impl Budget {
+    /// Whether another series may be prepared in this frame (always the first one).
+    pub fn allows_more(&self) -> bool {
+        self.prepared == 0 || self.spent <= super::PREPARE_BUDGET
+    }
+
+    /// Runs `work` (preparing one series), counting its time.
+    pub fn spend<T>(&mut self, work: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = work();
+        self.spent += started.elapsed();
+        self.prepared += 1;
+        out
+    }
+}
+
 /// Debiased exponential moving average (TensorBoard's smoothing), in one pass (the tests'
 /// reference for [`ema_from`]).
 #[cfg(test)]
@@ -301,6 +332,20 @@ pub(super) fn to_points(xs: &[f64], ys: &[f64], idx: Vec<usize>) -> Vec<PlotPoin
 mod tests {
     use super::*;
     use crate::viewer::charts::{ChartOptions, XAxis};
+
+    #[test]
+    fn the_frames_other_work_does_not_use_up_the_preparation_budget() {
+        let mut budget = Budget::default();
+        assert!(budget.allows_more());
+        budget.spend(|| ());
+        // The frame reduces and draws the lines it has for longer than the budget...
+        std::thread::sleep(super::super::PREPARE_BUDGET * 2);
+        // ...and may still prepare the next series.
+        assert!(budget.allows_more());
+        // Preparing past the budget stops it (the first series is always prepared).
+        budget.spend(|| std::thread::sleep(super::super::PREPARE_BUDGET * 2));
+        assert!(!budget.allows_more());
+    }
 
     #[test]
     fn a_single_spike_survives_reduction() {
