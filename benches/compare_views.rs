@@ -121,6 +121,8 @@ struct Driver {
     ctx: egui::Context,
     time: f64,
     modifiers: egui::Modifiers,
+    /// Vertices of each frame's tessellated meshes, in order.
+    vertices: Vec<usize>,
 }
 
 impl Driver {
@@ -129,6 +131,7 @@ impl Driver {
             ctx: egui::Context::default(),
             time: 0.0,
             modifiers: egui::Modifiers::NONE,
+            vertices: Vec::new(),
         }
     }
 
@@ -149,9 +152,19 @@ impl Driver {
         });
         let shapes = std::mem::take(&mut out.shapes);
         let prims = self.ctx.tessellate(shapes, out.pixels_per_point);
+        let elapsed = started.elapsed();
         out.textures_delta.clear();
+        self.vertices.push(
+            prims
+                .iter()
+                .map(|p| match &p.primitive {
+                    egui::epaint::Primitive::Mesh(m) => m.vertices.len(),
+                    egui::epaint::Primitive::Callback(_) => 0,
+                })
+                .sum(),
+        );
         std::hint::black_box(prims);
-        started.elapsed()
+        elapsed
     }
 }
 
@@ -501,10 +514,12 @@ fn chart_cards(runs_n: usize, steps: usize) {
     for _ in 0..3 {
         d.frame(&mut app, Vec::new());
     }
+    d.vertices.clear();
     println!(
         "  zoom and pan the card of two metrics {}",
         zoom_and_pan(&mut d, &mut app, egui::pos2(200.0, 300.0), &two_id)
     );
+    println!("  {}", vertex_summary(&mut d.vertices));
     let mut frames = Vec::new();
     for i in 0..60 {
         let pos = egui::pos2(500.0 + i as f32 * 6.0, 300.0);
@@ -514,6 +529,18 @@ fn chart_cards(runs_n: usize, steps: usize) {
         "  pointer over the paired card (nearest point on every frame): {}",
         summary(frames)
     );
+}
+
+/// The median and largest vertex counts of the frames in `vertices` (then cleared).
+fn vertex_summary(vertices: &mut Vec<usize>) -> String {
+    vertices.sort_unstable();
+    let out = format!(
+        "vertices a frame (all three cards, tessellated): p50 {}, max {}",
+        vertices.get(vertices.len() / 2).copied().unwrap_or(0),
+        vertices.last().copied().unwrap_or(0)
+    );
+    vertices.clear();
+    out
 }
 
 fn main() {
