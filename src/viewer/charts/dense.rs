@@ -136,7 +136,14 @@ fn striped_on(x: f64, px_per_unit: f64, (period, on): (f32, f32)) -> bool {
     (column.rem_euclid(f64::from(period)) as f32) < on
 }
 
-/// Adds the quads of `columns` (a line `width` points wide) to `mesh`, inside `clip` only.
+/// Width of the transparent fringe along a band's top and bottom edges, in points (egui's
+/// feathering: edges are anti-aliased as the line's are).
+const FEATHER: f32 = 1.0;
+
+/// Adds `columns` (of a line `width` points wide) to `mesh` as bands: each run of adjacent
+/// columns one strip through their spans at the columns' centres, from the left edge of its
+/// first column to the right edge of its last, with feathered top and bottom edges (four
+/// vertices a column). Only columns inside `clip` and for which `drawn` says so are drawn.
 pub fn add_columns(
     mesh: &mut Mesh,
     columns: &[ColumnSpan],
@@ -146,19 +153,45 @@ pub fn add_columns(
     mut drawn: impl FnMut(&ColumnSpan) -> bool,
 ) {
     let half = (width * 0.5).max(0.5);
-    mesh.reserve_vertices(columns.len() * 4);
-    mesh.reserve_triangles(columns.len() * 2);
-    for c in columns {
-        if c.left + 1.0 < clip.left() || c.left > clip.right() || !drawn(c) {
-            continue;
+    mesh.reserve_vertices(columns.len() * 4 + 8);
+    mesh.reserve_triangles(columns.len() * 6 + 12);
+    // A column of the strip's vertices at `x`, joined to the one before when `join`.
+    let mut add = |mesh: &mut Mesh, x: f32, c: &ColumnSpan, join: bool| {
+        let base = mesh.vertices.len() as u32;
+        let (top, bottom) = (c.top - half, c.bottom + half);
+        mesh.colored_vertex(pos2(x, top - FEATHER), Color32::TRANSPARENT);
+        mesh.colored_vertex(pos2(x, top), color);
+        mesh.colored_vertex(pos2(x, bottom), color);
+        mesh.colored_vertex(pos2(x, bottom + FEATHER), Color32::TRANSPARENT);
+        if join {
+            let prev = base - 4;
+            for k in 0..3 {
+                mesh.add_triangle(prev + k, prev + k + 1, base + k);
+                mesh.add_triangle(prev + k + 1, base + k, base + k + 1);
+            }
         }
-        mesh.add_colored_rect(
-            Rect::from_min_max(
-                pos2(c.left, c.top - half),
-                pos2(c.left + 1.0, c.bottom + half),
-            ),
-            color,
-        );
+    };
+    // The last column of the strip being drawn.
+    let mut open: Option<ColumnSpan> = None;
+    for c in columns {
+        let shown = c.left + 1.0 >= clip.left() && c.left <= clip.right() && drawn(c);
+        match open {
+            Some(last) if shown && c.left == last.left + 1.0 => {}
+            _ => {
+                if let Some(last) = open.take() {
+                    add(mesh, last.left + 1.0, &last, true);
+                }
+                if !shown {
+                    continue;
+                }
+                add(mesh, c.left, c, false);
+            }
+        }
+        add(mesh, c.left + 0.5, c, true);
+        open = Some(*c);
+    }
+    if let Some(last) = open {
+        add(mesh, last.left + 1.0, &last, true);
     }
 }
 
@@ -531,8 +564,9 @@ mod tests {
             let mut mesh = Mesh::default();
             let clip = Rect::from_min_max(pos2(0.0, 0.0), pos2(1000.0, 1000.0));
             add_columns(&mut mesh, &split.columns, Color32::RED, 1.2, clip, |_| true);
+            // Four vertices a column, and four at each end of a strip.
             assert!(
-                mesh.vertices.len() <= 4 * 401,
+                mesh.vertices.len() <= 4 * 403,
                 "{n} points: {}",
                 mesh.vertices.len()
             );
@@ -540,6 +574,50 @@ mod tests {
             let in_pieces: usize = split.pieces.iter().map(ExactSizeIterator::len).sum();
             assert!(in_pieces <= 4, "{n} points: {in_pieces} in paths");
         }
+    }
+
+    #[test]
+    fn adjacent_columns_are_one_feathered_strip_from_edge_to_edge() {
+        let column = |left: f32, top: f32| ColumnSpan {
+            left,
+            top,
+            bottom: top + 10.0,
+            first: 0,
+        };
+        let columns = [
+            column(10.0, 0.0),
+            column(11.0, 5.0),
+            column(12.0, 2.0),
+            column(20.0, 0.0),
+        ];
+        let clip = Rect::from_min_max(pos2(0.0, -50.0), pos2(100.0, 50.0));
+        let mut mesh = Mesh::default();
+        add_columns(&mut mesh, &columns, Color32::RED, 2.0, clip, |_| true);
+        // Three columns and two ends, then one column and two ends; four vertices each.
+        assert_eq!(mesh.vertices.len(), 4 * (5 + 3));
+        assert_eq!(mesh.indices.len(), 3 * 6 * (4 + 2));
+        let xs: Vec<f32> = mesh.vertices.iter().step_by(4).map(|v| v.pos.x).collect();
+        assert_eq!(xs, [10.0, 10.5, 11.5, 12.5, 13.0, 20.0, 20.5, 21.0]);
+        // The core covers the span and half the width; the fringe fades out beyond it.
+        let first: Vec<(f32, Color32)> = mesh.vertices[4..8]
+            .iter()
+            .map(|v| (v.pos.y, v.color))
+            .collect();
+        assert_eq!(
+            first,
+            [
+                (-2.0, Color32::TRANSPARENT),
+                (-1.0, Color32::RED),
+                (11.0, Color32::RED),
+                (12.0, Color32::TRANSPARENT)
+            ]
+        );
+        // Columns not drawn (a dash's gap, outside the clip) break the strip.
+        let mut mesh = Mesh::default();
+        add_columns(&mut mesh, &columns, Color32::RED, 2.0, clip, |c| {
+            c.left != 11.0
+        });
+        assert_eq!(mesh.vertices.len(), 4 * (3 + 3 + 3));
     }
 
     #[test]
