@@ -39,7 +39,7 @@ const DASH_GAP: f32 = 0.618;
 pub struct ColumnSpan {
     /// Left edge of the column (a whole number of points).
     pub left: f32,
-    /// Top (smallest y) of its points and of the step into it from the column before.
+    /// Top (smallest y) of its points.
     pub top: f32,
     /// Bottom (largest y).
     pub bottom: f32,
@@ -58,9 +58,9 @@ pub struct Split {
 }
 
 /// Splits a line's points (screen positions, x non-decreasing) into dense pixel columns and path
-/// pieces. A column is dense when it holds two points or more whose extent, with the step in
-/// from the column just before, is at least [`DENSE_SPAN_PX`]; every segment between two points
-/// lies in a dense column's span or in a path piece.
+/// pieces. A column is dense when it holds two points or more whose extent is at least
+/// [`DENSE_SPAN_PX`]; every segment between two points lies in a dense column's span, in the
+/// strip between two adjacent dense columns ([`add_columns`]), or in a path piece.
 pub fn split(screen: &[Pos2]) -> Split {
     let n = screen.len();
     let mut out = Split::default();
@@ -75,8 +75,8 @@ pub fn split(screen: &[Pos2]) -> Split {
             piece = Some(k);
         }
     };
-    // The previous column and the y of its last point.
-    let mut prev: Option<(f32, f32)> = None;
+    // The previous column and whether it is dense.
+    let mut prev: Option<(f32, bool)> = None;
     let mut i = 0;
     while i < n {
         let column = screen[i].x.floor();
@@ -88,15 +88,11 @@ pub fn split(screen: &[Pos2]) -> Split {
             bottom = bottom.max(screen[j].y);
             j += 1;
         }
-        let adjacent = prev.filter(|&(c, _)| c + 1.0 == column);
-        if let Some((_, y)) = adjacent {
-            top = top.min(y);
-            bottom = bottom.max(y);
-        }
         let dense = j - i >= 2 && bottom - top >= DENSE_SPAN_PX;
         if i > 0 {
-            // The step in from the previous column.
-            segment(i - 1, dense && adjacent.is_some(), &mut out);
+            // The step in from a dense column just before is in the strip joining the two.
+            let joined = prev.is_some_and(|(c, d)| d && c + 1.0 == column);
+            segment(i - 1, dense && joined, &mut out);
         }
         for k in i..j - 1 {
             segment(k, dense, &mut out);
@@ -109,7 +105,7 @@ pub fn split(screen: &[Pos2]) -> Split {
                 first: i,
             });
         }
-        prev = Some((column, screen[j - 1].y));
+        prev = Some((column, dense));
         i = j;
     }
     if let Some(a) = piece {
@@ -518,18 +514,22 @@ mod tests {
             .collect()
     }
 
-    /// Whether the segment from point `k` to `k + 1` is drawn: in a path piece, or within the
-    /// span of a dense column (both its ends, in the column of `k + 1` or of `k`).
+    /// Whether the segment from point `k` to `k + 1` is drawn: in a path piece, or each end
+    /// within the span of its dense column, the two columns the same or adjacent (joined by the
+    /// strip).
     fn drawn(screen: &[Pos2], split: &Split, k: usize) -> bool {
         let in_piece = split.pieces.iter().any(|r| r.start <= k && k + 1 < r.end);
-        let in_column = split.columns.iter().any(|c| {
-            let (a, b) = (screen[k], screen[k + 1]);
-            b.x.floor() == c.left
-                && (a.x.floor() == c.left || a.x.floor() + 1.0 == c.left)
-                && (c.top..=c.bottom).contains(&a.y)
-                && (c.top..=c.bottom).contains(&b.y)
-        });
-        in_piece || in_column
+        let column_of = |p: Pos2| {
+            split
+                .columns
+                .iter()
+                .find(|c| c.left == p.x.floor() && (c.top..=c.bottom).contains(&p.y))
+        };
+        let in_strip = match (column_of(screen[k]), column_of(screen[k + 1])) {
+            (Some(a), Some(b)) => b.left - a.left <= 1.0,
+            _ => false,
+        };
+        in_piece || in_strip
     }
 
     #[test]
@@ -552,7 +552,22 @@ mod tests {
             assert!(c.top <= lo && hi <= c.bottom, "{c:?}: {lo}..{hi}");
         }
         for k in 0..screen.len() - 1 {
-            assert!(drawn(&screen, &split, k), "segment {k} not drawn");
+            assert!(
+                drawn(&screen, &split, k),
+                "segment {k} not drawn: {:.6?} {:.6?} {:?} {:?}",
+                screen[k],
+                screen[k + 1],
+                split
+                    .columns
+                    .iter()
+                    .filter(|c| (c.left - screen[k].x).abs() < 2.0)
+                    .collect::<Vec<_>>(),
+                split
+                    .pieces
+                    .iter()
+                    .filter(|r| r.start <= k + 1 && k <= r.end)
+                    .collect::<Vec<_>>()
+            );
         }
     }
 
