@@ -10,7 +10,8 @@
 //!    through the panel, then zoom and pan frames;
 //! 4. chart cards of 500 runs × 10,000 steps: a card of two metrics, a card of one metric
 //!    against another (paired by step) and a bar card (max of every value), frames while zooming,
-//!    panning and pointing.
+//!    panning and pointing, and the vertices those frames tessellate to
+//!    (`COMPARE_VIEWS_CARDS_ONLY=1` runs only these, `COMPARE_VIEWS_CARDS_RUNS=n` with n runs).
 //!
 //! Frames are the CPU side (the panel's UI pass and egui's tessellation; no GPU), on a hand-built
 //! view context (no worker thread), like `chart_scale`.
@@ -529,6 +530,13 @@ fn chart_cards(runs_n: usize, steps: usize) {
         "  pointer over the paired card (nearest point on every frame): {}",
         summary(frames)
     );
+    // Zooming the paired card itself draws its dense paths again at every new view.
+    d.vertices.clear();
+    println!(
+        "  zoom and pan the paired card {}",
+        zoom_and_pan(&mut d, &mut app, egui::pos2(700.0, 300.0), &paired_id)
+    );
+    println!("  {}", vertex_summary(&mut d.vertices));
 }
 
 /// The median and largest vertex counts of the frames in `vertices` (then cleared).

@@ -152,7 +152,7 @@ pub fn add_columns(
     mesh.reserve_vertices(columns.len() * 4 + 8);
     mesh.reserve_triangles(columns.len() * 6 + 12);
     // A column of the strip's vertices at `x`, joined to the one before when `join`.
-    let mut add = |mesh: &mut Mesh, x: f32, c: &ColumnSpan, join: bool| {
+    let add = |mesh: &mut Mesh, x: f32, c: &ColumnSpan, join: bool| {
         let base = mesh.vertices.len() as u32;
         let (top, bottom) = (c.top - half, c.bottom + half);
         mesh.colored_vertex(pos2(x, top - FEATHER), Color32::TRANSPARENT);
@@ -189,6 +189,76 @@ pub fn add_columns(
     if let Some(last) = open {
         add(mesh, last.left + 1.0, &last, true);
     }
+}
+
+/// Draws the polyline `screen` (x non-decreasing) in dashes along x: where `x + phase` is in the
+/// drawn part of a `(period, on)` stripe, as solid paths cut at the stripes' edges.
+pub fn dash_by_x(
+    screen: &[Pos2],
+    phase: f64,
+    (period, on): (f32, f32),
+    stroke: egui::Stroke,
+    shapes: &mut Vec<Shape>,
+) {
+    let (period, on) = (f64::from(period), f64::from(on));
+    let drawn = |u: f64| u.rem_euclid(period) < on;
+    let mut dash: Vec<Pos2> = Vec::new();
+    let flush = |dash: &mut Vec<Pos2>, shapes: &mut Vec<Shape>| {
+        if dash.len() >= 2 {
+            shapes.push(Shape::line(std::mem::take(dash), stroke));
+        }
+        dash.clear();
+    };
+    for pair in screen.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let (ua, ub) = (f64::from(a.x) + phase, f64::from(b.x) + phase);
+        if !(ua.is_finite() && ub.is_finite()) {
+            flush(&mut dash, shapes);
+            continue;
+        }
+        if ub <= ua {
+            // A vertical step: drawn whole or not at all, by its stripe.
+            if drawn(ua) {
+                if dash.last() != Some(&a) {
+                    dash.push(a);
+                }
+                dash.push(b);
+            } else {
+                flush(&mut dash, shapes);
+            }
+            continue;
+        }
+        let at = |u: f64| a + (b - a) * ((u - ua) / (ub - ua)) as f32;
+        // The segment cut at the stripes' edges.
+        let mut from = ua;
+        while from < ub {
+            let start = (from / period).floor() * period;
+            let (on_part, edge) = if from - start < on {
+                (true, start + on)
+            } else {
+                (false, start + period)
+            };
+            let to = edge.min(ub);
+            if to <= from {
+                // Rounding at an edge: no progress to make.
+                break;
+            }
+            if on_part {
+                let p = at(from);
+                if dash.last() != Some(&p) {
+                    dash.push(p);
+                }
+                dash.push(at(to));
+                if to < ub {
+                    flush(&mut dash, shapes);
+                }
+            } else {
+                flush(&mut dash, shapes);
+            }
+            from = to;
+        }
+    }
+    flush(&mut dash, shapes);
 }
 
 /// One line of a [`DenseLines`] item.
@@ -248,12 +318,29 @@ impl PlotItem for DenseLines<'_> {
                     shapes.push(Shape::mesh(mesh));
                 }
             }
+            let stripes = stripes(l.style, l.width);
             for piece in split.pieces {
-                Line::new("", PlotPoints::Borrowed(&l.points[piece]))
-                    .color(l.color)
-                    .style(l.style)
-                    .width(l.width)
-                    .shapes(ui, transform, shapes);
+                match stripes {
+                    // Dashes along x, as the dense columns' stripes: a noisy stretch is not cut
+                    // into a dash every few pixels of its zig-zag (thousands of little paths).
+                    Some(s) if piece.len() > 1 => {
+                        // The screen x of data x = 0, so that the stripes stay on the data.
+                        let phase =
+                            f64::from(clip.left()) - transform.bounds().min()[0] * px_per_unit;
+                        dash_by_x(
+                            &screen[piece],
+                            -phase,
+                            s,
+                            egui::Stroke::new(l.width, l.color),
+                            shapes,
+                        );
+                    }
+                    _ => Line::new("", PlotPoints::Borrowed(&l.points[piece]))
+                        .color(l.color)
+                        .style(l.style)
+                        .width(l.width)
+                        .shapes(ui, transform, shapes),
+                }
             }
         }
     }
@@ -285,8 +372,13 @@ impl PlotItem for DenseLines<'_> {
     }
 }
 
-/// A rasterised card: what it was made for, and its mesh.
-pub type RasterMemo = Option<(u64, Arc<Mesh>)>;
+/// A rasterised card: the lines it was made from and their bounds, and the view it was drawn
+/// for and its mesh.
+#[derive(Default)]
+pub struct RasterMemo {
+    lines: Option<(u64, PlotBounds)>,
+    mesh: Option<(u64, Arc<Mesh>)>,
+}
 
 /// Paths rasterised into one grid of cells a point wide over the plot, as one mesh: a quad per
 /// row run of cells owned by the same path (the last path over a cell owns it). Rebuilt when
@@ -308,10 +400,23 @@ impl PairedRaster {
         fingerprint: u64,
         memo: Arc<Mutex<RasterMemo>>,
     ) -> PairedRaster {
-        let mut bounds = PlotBounds::NOTHING;
-        for p in lines.iter().filter_map(|l| l.dense.as_ref()).flatten() {
-            bounds.extend_with(p);
-        }
+        // The bounds of every point, once per lines (not every frame).
+        let bounds = {
+            let mut m = memo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match m.lines {
+                Some((f, bounds)) if f == fingerprint => bounds,
+                _ => {
+                    let mut bounds = PlotBounds::NOTHING;
+                    for p in lines.iter().filter_map(|l| l.dense.as_ref()).flatten() {
+                        bounds.extend_with(p);
+                    }
+                    m.lines = Some((fingerprint, bounds));
+                    bounds
+                }
+            }
+        };
         PairedRaster {
             base: PlotItemBase::new("dense paths".to_string()),
             lines,
@@ -347,8 +452,9 @@ pub fn rasterise(
                 continue;
             };
             let d = s - a;
-            let length = d.length();
-            if !length.is_finite() {
+            // The length only matters to dashes (a square root a segment otherwise).
+            let length = if stripes.is_some() { d.length() } else { 0.0 };
+            if !(d.x.is_finite() && d.y.is_finite() && length.is_finite()) {
                 continue;
             }
             // A step at most a cell long; segments wholly off the grid are skipped.
@@ -435,7 +541,7 @@ impl PlotItem for PairedRaster {
             .memo
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mesh = match memo.as_ref() {
+        let mesh = match memo.mesh.as_ref() {
             Some((k, mesh)) if *k == key => Arc::clone(mesh),
             _ => {
                 let size = [
@@ -453,7 +559,7 @@ impl PlotItem for PairedRaster {
                 let cells = rasterise(&paths, transform, size);
                 let colors: Vec<Color32> = dense.iter().map(|l| l.color).collect();
                 let mesh = Arc::new(cells_mesh(&cells, size[0], frame.min, &colors));
-                *memo = Some((key, Arc::clone(&mesh)));
+                memo.mesh = Some((key, Arc::clone(&mesh)));
                 mesh
             }
         };
@@ -687,6 +793,54 @@ mod tests {
         // Anchored to the data: the same x is on at any pan.
         assert_eq!(on(-5.0), on(8.0));
         assert_eq!(stripes(LineStyle::Solid, 1.0), None);
+    }
+
+    #[test]
+    fn dashes_along_x_cut_a_zig_zag_at_the_stripes_only() {
+        // One point a pixel, jumping 40 px each time: dashes along its length would be
+        // thousands of little paths.
+        let screen: Vec<Pos2> = (0..1000)
+            .map(|i| pos2(i as f32, if i % 2 == 0 { 0.0 } else { 40.0 }))
+            .collect();
+        let mut shapes = Vec::new();
+        let stroke = egui::Stroke::new(1.2, Color32::RED);
+        dash_by_x(&screen, 0.0, (13.0, 8.0), stroke, &mut shapes);
+        // A dash per stripe (1000 / 13), each the zig-zag within its 8 px.
+        assert!((76..=78).contains(&shapes.len()), "{} dashes", shapes.len());
+        let mut points = 0;
+        for shape in &shapes {
+            let Shape::Path(path) = shape else {
+                panic!("not a path: {shape:?}");
+            };
+            points += path.points.len();
+            for p in &path.points {
+                let u = f64::from(p.x).rem_euclid(13.0);
+                assert!(u <= 8.0 + 1e-3 || u >= 13.0 - 1e-3, "{p:?} in a gap");
+            }
+        }
+        // About the points of the drawn part, and the stripes' edges.
+        assert!(
+            points <= 1000 * 8 / 13 + 2 * shapes.len() + 2,
+            "{points} points"
+        );
+        // A smooth line keeps its shape within the dashes.
+        let line = [pos2(0.0, 0.0), pos2(26.0, 26.0)];
+        let mut shapes = Vec::new();
+        dash_by_x(&line, 0.0, (13.0, 8.0), stroke, &mut shapes);
+        let ends: Vec<Vec<Pos2>> = shapes
+            .iter()
+            .map(|s| match s {
+                Shape::Path(p) => p.points.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                vec![pos2(0.0, 0.0), pos2(8.0, 8.0)],
+                vec![pos2(13.0, 13.0), pos2(21.0, 21.0)]
+            ]
+        );
     }
 
     fn transform(size: f32, range: f64) -> PlotTransform {
