@@ -97,8 +97,8 @@ impl Charts {
             options.ignore_outliers,
         );
         let mut pending = false;
-        let (lines, fit) = match self.memo.get(key) {
-            Some((k, lines, fit)) if *k == memo_key => {
+        let (lines, fit, extent) = match self.memo.get(key) {
+            Some((k, lines, fit, extent)) if *k == memo_key => {
                 // Still drawn: the prepared series stay (the memory budget drops unused ones).
                 let frame = self.frame;
                 for l in lines.iter() {
@@ -109,7 +109,7 @@ impl Charts {
                         e.used = frame;
                     }
                 }
-                (Arc::clone(lines), *fit)
+                (Arc::clone(lines), *fit, *extent)
             }
             _ => {
                 // The old lines share the prepared series: let them go so appends extend in place.
@@ -133,16 +133,17 @@ impl Charts {
                     (x0, x1),
                     options.ignore_outliers,
                 );
+                let extent = dense::Extent::of(&lines);
                 let lines = Arc::new(lines);
                 if complete {
                     self.memo
-                        .insert(key.to_string(), (memo_key, Arc::clone(&lines), fit));
+                        .insert(key.to_string(), (memo_key, Arc::clone(&lines), fit, extent));
                 } else {
                     // Some series wait for the next frame's preparation budget.
                     pending = true;
                     ui.ctx().request_repaint();
                 }
-                (lines, fit)
+                (lines, fit, extent)
             }
         };
         self.shown_lines.insert(
@@ -216,12 +217,7 @@ impl Charts {
             .link_cursor(link, [true, false])
             .x_axis_formatter(move |mark, _| x_tick_label(mark.value, mark.step_size, x_axis));
         // A chart whose values all sit at one x gets some room around it.
-        let xs = lines
-            .iter()
-            .flat_map(|l| l.raw.iter().flatten().map(|p| p.x));
-        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-            (a.min(x), b.max(x))
-        });
+        let (lo, hi) = extent.x_all;
         if lo.is_finite() && lo == hi {
             plot = plot.include_x(lo - 1.0).include_x(hi + 1.0);
         }
@@ -277,7 +273,7 @@ impl Charts {
                     });
                 }
             }
-            plot_ui.add(dense::DenseLines::new("lines", drawn));
+            plot_ui.add(dense::DenseLines::new("lines", drawn, extent.drawn));
             for (l, color) in few_points {
                 for seg in &l.raw {
                     plot_ui.points(

@@ -282,15 +282,37 @@ pub struct DenseLines<'a> {
     bounds: PlotBounds,
 }
 
-impl<'a> DenseLines<'a> {
-    /// The item of `lines`, drawn in order.
-    pub fn new(name: &str, lines: Vec<LineDraw<'a>>) -> DenseLines<'a> {
-        let mut bounds = PlotBounds::NOTHING;
-        for l in &lines {
-            for p in l.points {
-                bounds.extend_with(p);
+/// Where a card's lines lie, computed once per lines (not every frame).
+#[derive(Debug, Clone, Copy)]
+pub struct Extent {
+    /// The bounds of the lines drawn (not hidden), raw and smoothed.
+    pub drawn: PlotBounds,
+    /// The lowest and highest x of every line's raw points, hidden ones included.
+    pub x_all: (f64, f64),
+}
+
+impl Extent {
+    /// The extent of `lines`.
+    pub fn of(lines: &[super::RunLines]) -> Extent {
+        let mut drawn = PlotBounds::NOTHING;
+        let mut x_all = (f64::INFINITY, f64::NEG_INFINITY);
+        for l in lines {
+            for p in l.raw.iter().flatten() {
+                x_all = (x_all.0.min(p.x), x_all.1.max(p.x));
+            }
+            if !l.hidden {
+                for p in l.raw.iter().chain(&l.smooth).flatten() {
+                    drawn.extend_with(p);
+                }
             }
         }
+        Extent { drawn, x_all }
+    }
+}
+
+impl<'a> DenseLines<'a> {
+    /// The item of `lines`, drawn in order, within `bounds` (for the plot's automatic bounds).
+    pub fn new(name: &str, lines: Vec<LineDraw<'a>>, bounds: PlotBounds) -> DenseLines<'a> {
         DenseLines {
             base: PlotItemBase::new(name.to_string()),
             lines,
@@ -299,14 +321,31 @@ impl<'a> DenseLines<'a> {
     }
 }
 
+/// `transform`'s mapping of plot points to the screen as one multiplication and addition a
+/// coordinate (what `position_from_point` computes, without its per-point range set-up).
+fn affine(transform: &PlotTransform) -> impl Fn(&PlotPoint) -> Pos2 {
+    let b = transform.bounds();
+    let origin = PlotPoint::new(b.min()[0], b.min()[1]);
+    let at = transform.position_from_point(&origin);
+    let (sx, sy) = (transform.dpos_dvalue_x(), transform.dpos_dvalue_y());
+    let (ox, oy) = (f64::from(at.x), f64::from(at.y));
+    move |p: &PlotPoint| {
+        pos2(
+            (ox + (p.x - origin.x) * sx) as f32,
+            (oy + (p.y - origin.y) * sy) as f32,
+        )
+    }
+}
+
 impl PlotItem for DenseLines<'_> {
     fn shapes(&self, ui: &egui::Ui, transform: &PlotTransform, shapes: &mut Vec<Shape>) {
         let px_per_unit = transform.dpos_dvalue_x();
         let clip = *transform.frame();
+        let to_screen = affine(transform);
         let mut screen = Vec::new();
         for l in &self.lines {
             screen.clear();
-            screen.extend(l.points.iter().map(|p| transform.position_from_point(p)));
+            screen.extend(l.points.iter().map(&to_screen));
             let split = split(&screen);
             if !split.columns.is_empty() {
                 let mut mesh = Mesh::default();
@@ -438,6 +477,7 @@ pub fn rasterise(
     let [w, h] = size;
     let mut cells = vec![0u32; w * h];
     let origin = transform.frame().min;
+    let to_screen = affine(transform);
     for (index, &(points, style)) in paths.iter().enumerate() {
         let owner = index as u32 + 1;
         let stripes = stripes(style, 1.0);
@@ -445,7 +485,7 @@ pub fn rasterise(
         let mut travelled = 0.0f32;
         let mut last: Option<Pos2> = None;
         for p in points {
-            let s = transform.position_from_point(p) - origin.to_vec2();
+            let s = to_screen(p) - origin.to_vec2();
             let s = pos2(s.x, s.y);
             let Some(a) = last.replace(s) else {
                 mark(&mut cells, size, s, owner);
@@ -464,13 +504,25 @@ pub fn rasterise(
                 || (a.y >= h as f32 && s.y >= h as f32);
             if !off {
                 let steps = d.x.abs().max(d.y.abs()).ceil().max(1.0) as usize;
-                for k in 1..=steps {
-                    let t = k as f32 / steps as f32;
-                    let on = stripes.is_none_or(|(period, on)| {
-                        (travelled + t * length).rem_euclid(period) < on
-                    });
-                    if on {
-                        mark(&mut cells, size, a + d * t, owner);
+                let step = d / steps as f32;
+                let mut at = a;
+                match stripes {
+                    None => {
+                        for _ in 0..steps {
+                            at += step;
+                            mark(&mut cells, size, at, owner);
+                        }
+                    }
+                    Some((period, on)) => {
+                        let step_length = length / steps as f32;
+                        let mut along = travelled;
+                        for _ in 0..steps {
+                            at += step;
+                            along += step_length;
+                            if along.rem_euclid(period) < on {
+                                mark(&mut cells, size, at, owner);
+                            }
+                        }
                     }
                 }
             }
@@ -849,6 +901,21 @@ mod tests {
             PlotBounds::from_min_max([0.0, 0.0], [range, range]),
             egui::Vec2b::new(false, false),
         )
+    }
+
+    #[test]
+    fn the_affine_mapping_places_points_where_the_plot_does() {
+        let t = PlotTransform::new(
+            Rect::from_min_size(pos2(50.0, 20.0), egui::vec2(400.0, 300.0)),
+            PlotBounds::from_min_max([1.7e9, -3.0], [1.7e9 + 3600.0, 5.0]),
+            egui::Vec2b::new(false, false),
+        );
+        let to_screen = affine(&t);
+        for (x, y) in [(1.7e9, -3.0), (1.7e9 + 1234.5, 0.25), (1.7e9 + 3600.0, 5.0)] {
+            let p = PlotPoint::new(x, y);
+            let (a, b) = (to_screen(&p), t.position_from_point(&p));
+            assert!((a - b).length() < 1e-3, "{p:?}: {a:?} against {b:?}");
+        }
     }
 
     #[test]

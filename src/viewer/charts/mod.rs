@@ -167,8 +167,13 @@ pub struct RunLines {
 }
 
 type MemoKey = (u64, u64, u64, u64, u32, u64, bool);
-/// A card's lines and fitted y range, with what they were built for.
-type MemoEntry = (MemoKey, Arc<Vec<RunLines>>, Option<(f64, f64)>);
+/// A card's lines, fitted y range and extent, with what they were built for.
+type MemoEntry = (
+    MemoKey,
+    Arc<Vec<RunLines>>,
+    Option<(f64, f64)>,
+    dense::Extent,
+);
 
 /// A prepared series with the options it was prepared for and when it was last drawn.
 struct PreparedEntry {
