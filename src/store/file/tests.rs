@@ -1148,3 +1148,54 @@ fn next_pages_come_from_the_first_pages_read_until_a_write() {
         .collect();
     assert_eq!(got, [0.0, 1.0]);
 }
+
+#[test]
+fn a_store_never_seen_streams_a_first_batch_before_ordering_every_run() {
+    use crate::store::TrackingStore;
+    // More never-read runs than the sample ordered before the first batch.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let writer = FileStore::open(&root).unwrap().with_index(None);
+    let exp = writer.create_experiment("many", None, &[]).unwrap();
+    let runs = super::reader::COLD_SAMPLE + 150;
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..runs {
+        ids.insert(run_in(&writer, &exp).info.run_id);
+    }
+    let store = FileStore::open(&root).unwrap().with_index(None);
+    let mut batches: Vec<Vec<String>> = Vec::new();
+    let mut progress = Vec::new();
+    store
+        .stream_runs(&RunQuery::new([exp.as_str()]), &mut |b| {
+            progress.push(b.progress);
+            batches.push(b.runs.iter().map(|r| r.info.run_id.clone()).collect());
+            true
+        })
+        .unwrap();
+    // Every run exactly once.
+    let all: Vec<&String> = batches.iter().flatten().collect();
+    assert_eq!(all.len(), runs);
+    let streamed: std::collections::BTreeSet<String> = all.into_iter().cloned().collect();
+    assert_eq!(streamed, ids);
+    assert_eq!(batches[0].len(), 256);
+    assert_eq!(progress.last(), Some(&Some((runs, runs))));
+    // After the first batch, the rest comes newest folder first.
+    let mtime = |id: &String| {
+        fs::metadata(root.join(&exp).join(id))
+            .and_then(|m| m.modified())
+            .unwrap()
+    };
+    let rest: Vec<std::time::SystemTime> = batches[1..].iter().flatten().map(mtime).collect();
+    assert!(
+        rest.windows(2).all(|w| w[0] >= w[1]),
+        "the rest is newest first"
+    );
+    // The first batch comes from the sample (the first run folders by name) without stat'ing
+    // the others: not the newest of the whole store.
+    let sample: std::collections::BTreeSet<&String> =
+        ids.iter().take(super::reader::COLD_SAMPLE).collect();
+    assert!(batches[0].iter().all(|id| sample.contains(id)));
+    // It is the newest of the sample: newest first too.
+    let first: Vec<std::time::SystemTime> = batches[0].iter().map(mtime).collect();
+    assert!(first.windows(2).all(|w| w[0] >= w[1]));
+}
