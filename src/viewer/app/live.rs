@@ -180,6 +180,9 @@ impl App {
             .iter()
             .filter(|r| r.info.status == crate::model::RunStatus::Running)
             .filter(|r| !super::super::worker::router::is_second(&r.info.run_id))
+            // The ones watched deep (running runs come first): a store where thousands of
+            // crashed runs stay "running" is not read again whole.
+            .take(crate::watch::DEEP_RUNS)
             .map(|r| r.info.run_id.clone())
             .collect();
         if !running.is_empty() {
