@@ -4,9 +4,12 @@
 //! as it can:
 //!
 //! * an `mlruns` folder is watched with `notify` (inotify, FSEvents, ReadDirectoryChangesW);
-//!   events are debounced ([`DEBOUNCE`]) and mapped to the experiment, run or metric file they
+//!   events are gathered for [`DEBOUNCE`] and mapped to the experiment, run or metric file they
 //!   touch ([`Change`]); metric files are then read incrementally with
-//!   [`FileStore::read_metric_since`](crate::store::FileStore::read_metric_since);
+//!   [`FileStore::read_metric_since`](crate::store::FileStore::read_metric_since). On Linux the
+//!   folders watched are chosen (one inotify watch per folder: see [`FileFeedOptions`]), within a
+//!   budget, and a feed can start with the experiments only and follow runs when told
+//!   ([`ChangeFeed::follow_runs`]);
 //! * a SQLite database is checked with `PRAGMA data_version` every [`SQLITE_POLL`];
 //! * a tracking server (`http(s)://`) has no change notification in MLflow's REST API: it is
 //!   polled ([`ChangeFeed::polling`], every [`SERVER_POLL`] in the viewer);
@@ -16,14 +19,14 @@
 //!
 //! Dropping the feed stops its thread (within one poll interval).
 
-use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
-use std::time::Duration;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
 
-use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+mod files;
+
+pub use files::{DEEP_RUNS, FileFeedOptions};
 
 /// How long file events are gathered before they are reported.
 pub const DEBOUNCE: Duration = Duration::from_millis(120);
@@ -82,6 +85,30 @@ pub enum FeedEvent {
     Changes(Vec<Change>),
     /// The feed stopped working (the reason); the store is no longer followed.
     Failed(String),
+    /// Which runs a file store's feed watches (sent once runs are watched: at the start, and
+    /// after each [`ChangeFeed::follow_runs`]).
+    Following(Coverage),
+}
+
+/// Which runs a file store's feed watches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Coverage {
+    /// Runs whose folder is watched (status, end time, name, deletion, new metrics or tags
+    /// folders).
+    pub runs_watched: usize,
+    /// Of those, runs whose `metrics`, `params` and `tags` folders are watched too (every value
+    /// logged is reported).
+    pub runs_deep: usize,
+    /// Runs asked for that are not watched: the watch budget or the system's limit was reached.
+    pub runs_unwatched: usize,
+    /// Why some folders are not watched (a limit), if any.
+    pub note: Option<String>,
+}
+
+/// What the owner of a feed tells its thread.
+enum Control {
+    /// Watch these runs (experiment id, run id), the first ones deep (see [`FileFeedOptions`]).
+    Follow(Vec<(String, String)>),
 }
 
 /// Called on the feed's thread after each message (a UI asks for a repaint here).
@@ -106,16 +133,30 @@ impl Outbox {
 #[derive(Debug)]
 pub struct ChangeFeed {
     events: Receiver<FeedEvent>,
-    stop: Sender<()>,
+    /// Dropped with the feed, which stops its thread.
+    control: Sender<Control>,
 }
 
 impl ChangeFeed {
-    /// Follows the `mlruns` folder at `root` (the watch is set up on the feed's thread).
+    /// Follows the `mlruns` folder at `root` and every run in it (the watches are set up on the
+    /// feed's thread, before it sends [`FeedEvent::Mode`]).
     pub fn file_store(root: &Path, wake: Waker) -> ChangeFeed {
+        Self::file_store_with(root, wake, FileFeedOptions::default())
+    }
+
+    /// Follows the `mlruns` folder at `root` as `options` say.
+    pub fn file_store_with(root: &Path, wake: Waker, options: FileFeedOptions) -> ChangeFeed {
         let root = root.to_path_buf();
-        Self::spawn("mlscope-watch-files", wake, move |tx, stop| {
-            run_file_feed(&root, &tx, &stop)
+        Self::spawn("mlscope-watch-files", wake, move |tx, control| {
+            files::run_file_feed(&root, &options, &tx, &control)
         })
+    }
+
+    /// Asks a file store's feed to watch these runs (experiment id, run id), most wanted first:
+    /// running runs, then the newest. Runs already watched stay; other feeds ignore it. The
+    /// feed answers with [`FeedEvent::Following`] once the watches are in place.
+    pub fn follow_runs(&self, runs: Vec<(String, String)>) {
+        let _ = self.control.send(Control::Follow(runs));
     }
 
     /// Follows the SQLite database at `path`.
@@ -137,10 +178,10 @@ impl ChangeFeed {
     fn spawn(
         name: &str,
         wake: Waker,
-        body: impl FnOnce(Outbox, Receiver<()>) + Send + 'static,
+        body: impl FnOnce(Outbox, Receiver<Control>) + Send + 'static,
     ) -> ChangeFeed {
         let (tx, events) = std::sync::mpsc::channel();
-        let (stop, stop_rx) = std::sync::mpsc::channel();
+        let (control, stop_rx) = std::sync::mpsc::channel();
         let failed = tx.clone();
         let outbox = Outbox { tx, wake };
         if let Err(e) = std::thread::Builder::new()
@@ -151,7 +192,7 @@ impl ChangeFeed {
                 "cannot start the watch thread: {e}"
             )));
         }
-        ChangeFeed { events, stop }
+        ChangeFeed { events, control }
     }
 
     /// The next message, if one is waiting (never blocks).
@@ -165,18 +206,20 @@ impl ChangeFeed {
     }
 }
 
-impl Drop for ChangeFeed {
-    fn drop(&mut self) {
-        let _ = self.stop.send(());
+/// Whether the feed was dropped during `wait` (a polling feed has no runs to follow: it ignores
+/// what it is told).
+fn stopped(control: &Receiver<Control>, wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        match control.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(_) => continue,
+            Err(RecvTimeoutError::Timeout) => return false,
+            Err(RecvTimeoutError::Disconnected) => return true,
+        }
     }
 }
 
-/// Whether the stop signal came (or the feed was dropped) during `wait`.
-fn stopped(stop: &Receiver<()>, wait: Duration) -> bool {
-    !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout))
-}
-
-fn poll_forever(tx: &Outbox, stop: &Receiver<()>, interval: Duration) {
+fn poll_forever(tx: &Outbox, stop: &Receiver<Control>, interval: Duration) {
     tx.send(FeedEvent::Mode(FeedMode::Polling(interval)));
     while !stopped(stop, interval) {
         if !tx.send(FeedEvent::Changes(vec![Change::Everything])) {
@@ -185,77 +228,7 @@ fn poll_forever(tx: &Outbox, stop: &Receiver<()>, interval: Duration) {
     }
 }
 
-fn run_file_feed(root: &Path, tx: &Outbox, stop: &Receiver<()>) {
-    if is_network_mount(root) {
-        poll_forever(tx, stop, FALLBACK_POLL);
-        return;
-    }
-    let (raw_tx, raw_rx) = std::sync::mpsc::channel::<DebounceEventResult>();
-    let debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        let _ = raw_tx.send(result);
-    });
-    let mut debouncer = match debouncer {
-        Ok(d) => d,
-        Err(_) => {
-            poll_forever(tx, stop, FALLBACK_POLL);
-            return;
-        }
-    };
-    if debouncer.watch(root, RecursiveMode::Recursive).is_err() {
-        drop(debouncer);
-        poll_forever(tx, stop, FALLBACK_POLL);
-        return;
-    }
-    tx.send(FeedEvent::Mode(FeedMode::Events));
-    // macOS's FSEvents reports canonical paths (`/private/var/…` for a root under `/var/…`),
-    // Windows may report `\\?\` forms: events are matched against both spellings of the root.
-    let canonical_root = std::fs::canonicalize(root).ok().filter(|c| c != root);
-    loop {
-        match raw_rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(result) => {
-                let mut changes = BTreeSet::new();
-                match result {
-                    Ok(events) => {
-                        for event in events {
-                            if !changes_content(&event.kind) {
-                                continue;
-                            }
-                            if event.need_rescan() {
-                                changes.insert(Change::Everything);
-                            }
-                            for path in &event.paths {
-                                let canonical = canonical_root.as_deref();
-                                if let Some(change) = classify_event(root, canonical, path) {
-                                    changes.insert(change);
-                                }
-                            }
-                        }
-                    }
-                    // Lost events (queue overflow, a watch removed): re-read everything.
-                    Err(_) => {
-                        changes.insert(Change::Everything);
-                    }
-                }
-                if !changes.is_empty()
-                    && !tx.send(FeedEvent::Changes(changes.into_iter().collect()))
-                {
-                    return;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                tx.send(FeedEvent::Failed("the file watch stopped".into()));
-                poll_forever(tx, stop, FALLBACK_POLL);
-                return;
-            }
-        }
-        if !matches!(stop.try_recv(), Err(TryRecvError::Empty)) {
-            return;
-        }
-    }
-}
-
-fn run_sqlite_feed(path: &Path, tx: &Outbox, stop: &Receiver<()>) {
+fn run_sqlite_feed(path: &Path, tx: &Outbox, stop: &Receiver<Control>) {
     let mut check = match crate::store::sqlite::SqliteChangeCheck::open(path) {
         Ok(c) => c,
         Err(_) => {

@@ -288,10 +288,10 @@ impl FileStore {
         }
         let filter = parse_run_filter(&query.filter, FilterSyntax::Extended)?;
         let mut candidates = self.listing_candidates(&experiments, &mut warnings);
-        self.newest_first(&mut candidates);
+        let mut size = 256;
+        let mut rest_unordered = self.newest_first_progressive(&mut candidates, size);
         let total = candidates.len();
         let mut done = 0;
-        let mut size = 256;
         loop {
             let chunk = &candidates[done..(done + size).min(total)];
             self.take_from_index(chunk);
@@ -314,6 +314,9 @@ impl FileStore {
             }
             if done >= total {
                 break;
+            }
+            if std::mem::take(&mut rest_unordered) {
+                self.newest_first(&mut candidates[done..]);
             }
             size = (size * 2).min(MAX_STREAM_BATCH);
         }

@@ -1148,3 +1148,103 @@ fn next_pages_come_from_the_first_pages_read_until_a_write() {
         .collect();
     assert_eq!(got, [0.0, 1.0]);
 }
+
+#[test]
+fn a_store_never_seen_streams_a_first_batch_before_ordering_every_run() {
+    use crate::store::TrackingStore;
+    // More never-read runs than the sample ordered before the first batch.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let writer = FileStore::open(&root).unwrap().with_index(None);
+    let exp = writer.create_experiment("many", None, &[]).unwrap();
+    let runs = super::reader::COLD_SAMPLE + 150;
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..runs {
+        ids.insert(run_in(&writer, &exp).info.run_id);
+    }
+    let store = FileStore::open(&root).unwrap().with_index(None);
+    let mut batches: Vec<Vec<String>> = Vec::new();
+    let mut progress = Vec::new();
+    store
+        .stream_runs(&RunQuery::new([exp.as_str()]), &mut |b| {
+            progress.push(b.progress);
+            batches.push(b.runs.iter().map(|r| r.info.run_id.clone()).collect());
+            true
+        })
+        .unwrap();
+    // Every run exactly once.
+    let all: Vec<&String> = batches.iter().flatten().collect();
+    assert_eq!(all.len(), runs);
+    let streamed: std::collections::BTreeSet<String> = all.into_iter().cloned().collect();
+    assert_eq!(streamed, ids);
+    assert_eq!(batches[0].len(), 256);
+    assert_eq!(progress.last(), Some(&Some((runs, runs))));
+    // After the first batch, the rest comes newest folder first.
+    let mtime = |id: &String| {
+        fs::metadata(root.join(&exp).join(id))
+            .and_then(|m| m.modified())
+            .unwrap()
+    };
+    let rest: Vec<std::time::SystemTime> = batches[1..].iter().flatten().map(mtime).collect();
+    assert!(
+        rest.windows(2).all(|w| w[0] >= w[1]),
+        "the rest is newest first"
+    );
+    // The first batch comes from the sample (the first run folders by name) without stat'ing
+    // the others: not the newest of the whole store.
+    let sample: std::collections::BTreeSet<&String> =
+        ids.iter().take(super::reader::COLD_SAMPLE).collect();
+    assert!(batches[0].iter().all(|id| sample.contains(id)));
+    // It is the newest of the sample: newest first too.
+    let first: Vec<std::time::SystemTime> = batches[0].iter().map(mtime).collect();
+    assert!(first.windows(2).all(|w| w[0] >= w[1]));
+}
+
+#[test]
+fn after_saving_the_index_a_store_keeps_no_copy_of_the_runs_in_memory() {
+    use crate::store::TrackingStore;
+    use crate::store::index::IndexOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let options = || {
+        Some(IndexOptions {
+            dir: dir.path().join("index"),
+            min_runs: 5,
+        })
+    };
+    let writer = FileStore::open(&root).unwrap().with_index(None);
+    let exp = writer.create_experiment("kept", None, &[]).unwrap();
+    for i in 0..8 {
+        let run = run_in(&writer, &exp);
+        writer
+            .log_metric(&run.info.run_id, &Metric::new("m", f64::from(i), 1, 0))
+            .unwrap();
+    }
+    // Past the "too fresh to trust" window (status-change times cannot be set back), so that
+    // the runs are kept.
+    std::thread::sleep(std::time::Duration::from_millis(
+        super::snapshot::RACY_SECONDS * 1000 + 200,
+    ));
+    let store = FileStore::open(&root).unwrap().with_index(options());
+    let query = RunQuery::new([exp.as_str()]);
+    let first = store.search_runs(&query).unwrap();
+    assert_eq!(first.items.len(), 8);
+    assert_eq!(store.run_cache.kept_in_memory(), 0, "the index holds them");
+    // The next listing takes them from the index (not read from the store) and is the same.
+    let read_before = store.runs_read();
+    let again = store.search_runs(&query).unwrap();
+    assert_eq!(again.items, first.items);
+    assert_eq!(store.runs_read(), read_before, "nothing read again");
+    assert_eq!(store.runs_reused(), 8);
+    // While a listing streams runs taken from the index, it keeps none of them either.
+    let mut streamed = 0;
+    store
+        .stream_runs(&query, &mut |b| {
+            streamed += b.runs.len();
+            assert_eq!(store.run_cache.kept_in_memory(), 0);
+            true
+        })
+        .unwrap();
+    assert_eq!(streamed, 8);
+    assert_eq!(store.runs_reused(), 16);
+}

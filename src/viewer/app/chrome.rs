@@ -196,6 +196,7 @@ impl App {
                         "No file events here (a database, or a network file system): the store is checked at this interval; View → Live refresh turns it off",
                     ),
                 };
+                let (text, hover) = super::live::with_coverage(text, hover, self.live_coverage.as_ref());
                 ui.label(text).on_hover_text(hover);
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {

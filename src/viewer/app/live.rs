@@ -2,6 +2,14 @@
 //! events debounced, or polling) and turns each change into the narrowest worker request: a
 //! metric history is extended from the cursor it holds ([`Request::Tail`]), a run is read again
 //! ([`Request::LiveRuns`]), or the lists are reloaded.
+//!
+//! Opening a file store, the feed watches the root and the experiment folders only (new runs
+//! and experiments are seen); the runs' folders are watched once the rows are in
+//! ([`ChangeFeed::follow_runs`], running runs first), so that setting up thousands of watches
+//! does not compete with reading the rows. Nothing is lost meanwhile: changes reported while
+//! rows load are kept and applied once they are in, and when the feed says the runs are
+//! watched, the running runs are read again and followed histories extended (what they logged
+//! before their folders were watched).
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -27,6 +35,23 @@ pub(super) fn feed_for(uri: &str, wake: crate::watch::Waker) -> Option<ChangeFee
     }
 }
 
+/// The main store's change feed: like [`feed_for`], but a file store's runs are watched only
+/// when the app names them ([`ChangeFeed::follow_runs`]).
+fn staged_feed_for(uri: &str, wake: crate::watch::Waker) -> Option<ChangeFeed> {
+    use crate::store::{StoreLocation, parse_tracking_uri};
+    match parse_tracking_uri(uri) {
+        Ok(StoreLocation::File(root)) => Some(ChangeFeed::file_store_with(
+            &root,
+            wake,
+            crate::watch::FileFeedOptions {
+                staged: true,
+                ..Default::default()
+            },
+        )),
+        _ => feed_for(uri, wake),
+    }
+}
+
 /// Most live changes applied per frame (the rest wait for the next frame).
 const MAX_LIVE_EVENTS_PER_FRAME: usize = 256;
 
@@ -34,7 +59,7 @@ impl App {
     /// Starts following the store at `uri` (its change feed runs on its own thread).
     pub(super) fn start_live(&mut self, uri: &str) {
         self.stop_live();
-        self.live = feed_for(uri, self.live_wake());
+        self.live = staged_feed_for(uri, self.live_wake());
     }
 
     /// What a change feed calls to wake the UI.
@@ -52,6 +77,9 @@ impl App {
     pub(super) fn stop_live(&mut self) {
         self.live = None;
         self.live_mode = None;
+        self.live_coverage = None;
+        self.live_pending.clear();
+        self.live_followed_search = None;
         self.tails_in_flight.clear();
         self.tails_again.clear();
     }
@@ -61,24 +89,116 @@ impl App {
     pub(super) fn poll_live(&mut self) {
         let mut changes = self.poll_second_live();
         let mut failed = None;
+        let mut now_following = false;
         for _ in 0..MAX_LIVE_EVENTS_PER_FRAME {
             let Some(feed) = &self.live else { break };
             match feed.try_next() {
                 Some(FeedEvent::Mode(mode)) => self.live_mode = Some(mode),
                 Some(FeedEvent::Changes(c)) => changes.extend(c),
                 Some(FeedEvent::Failed(why)) => failed = Some(why),
+                Some(FeedEvent::Following(coverage)) => {
+                    if let Some(note) = &coverage.note
+                        && self.live_coverage.as_ref().and_then(|c| c.note.as_ref()) != Some(note)
+                    {
+                        self.info(format!("live refresh: {note}"));
+                    }
+                    self.live_coverage = Some(coverage);
+                    now_following = true;
+                }
                 None => break,
             }
         }
         if let Some(why) = failed {
             self.error(format!("live refresh: {why}"));
         }
-        if self.data.persisted.live_refresh
-            && !changes.is_empty()
-            && matches!(self.store, Some(Entry::Ready(_)))
-        {
+        if !self.data.persisted.live_refresh || !matches!(self.store, Some(Entry::Ready(_))) {
+            return;
+        }
+        if self.data.runs.loading {
+            // Applied once the rows are in: a run read again now would be lost when the
+            // search's rows replace the set.
+            self.live_pending.extend(changes);
+            return;
+        }
+        changes.append(&mut self.live_pending);
+        if now_following {
+            self.catch_up_after_following();
+        }
+        if !changes.is_empty() {
             self.apply_changes(changes);
         }
+        self.follow_shown_runs();
+    }
+
+    /// Once a search's rows are in, asks the feed to watch their folders (running runs first,
+    /// then the store's order: newest first). Runs of a second store are its own feed's.
+    fn follow_shown_runs(&mut self) {
+        let search = self.data.runs.generation;
+        if self.live.is_none() || self.live_followed_search == Some(search) {
+            return;
+        }
+        let Some(set) = self.run_set().cloned() else {
+            return;
+        };
+        self.live_followed_search = Some(search);
+        // Only a file store's feed watches runs (the others poll).
+        let file_store = match &self.store {
+            Some(Entry::Ready(uri)) => matches!(
+                crate::store::parse_tracking_uri(uri),
+                Ok(crate::store::StoreLocation::File(_))
+            ),
+            _ => false,
+        };
+        if !file_store {
+            return;
+        }
+        let own = set
+            .runs
+            .iter()
+            .filter(|r| !super::super::worker::router::is_second(&r.info.run_id));
+        let running = crate::model::RunStatus::Running;
+        let mut runs: Vec<(String, String)> = own
+            .clone()
+            .filter(|r| r.info.status == running)
+            .chain(own.filter(|r| r.info.status != running))
+            .map(|r| (r.info.experiment_id.clone(), r.info.run_id.clone()))
+            .collect();
+        runs.dedup();
+        if let Some(feed) = &self.live {
+            feed.follow_runs(runs);
+        }
+    }
+
+    /// The feed now watches the runs' folders: what running runs logged before that (while the
+    /// rows loaded) is read now; followed histories are extended.
+    fn catch_up_after_following(&mut self) {
+        let Some(set) = self.run_set().cloned() else {
+            return;
+        };
+        let running: Vec<String> = set
+            .runs
+            .iter()
+            .filter(|r| r.info.status == crate::model::RunStatus::Running)
+            .filter(|r| !super::super::worker::router::is_second(&r.info.run_id))
+            // The ones watched deep (running runs come first): a store where thousands of
+            // crashed runs stay "running" is not read again whole.
+            .take(crate::watch::DEEP_RUNS)
+            .map(|r| r.info.run_id.clone())
+            .collect();
+        if !running.is_empty() {
+            let g = self.next_generation();
+            self.worker.send(g, Request::LiveRuns { run_ids: running });
+        }
+        let tails: Vec<(String, String)> = self
+            .data
+            .histories
+            .iter()
+            .filter_map(|(k, entry)| match entry {
+                Entry::Ready(s) if s.offset.is_some() => Some(k.clone()),
+                _ => None,
+            })
+            .collect();
+        self.request_tails(tails);
     }
 
     /// Turns changes into the narrowest reads: a metric's new lines, a run read again, the
@@ -276,6 +396,35 @@ impl App {
         }
         self.data.runs.entry = Entry::Ready(Arc::new(new));
     }
+}
+
+/// The status bar's live-refresh label and hover, saying which runs are not watched (a limit was
+/// reached) or that the feed polls because of one.
+pub(super) fn with_coverage(
+    text: String,
+    hover: &str,
+    coverage: Option<&crate::watch::Coverage>,
+) -> (String, String) {
+    let Some(c) = coverage else {
+        return (text, hover.to_string());
+    };
+    let mut hover = hover.to_string();
+    let mut text = text;
+    if c.runs_unwatched > 0 {
+        text = format!(
+            "{text} ({} runs followed, {} not)",
+            c.runs_watched, c.runs_unwatched
+        );
+    }
+    if let Some(note) = &c.note {
+        hover = format!("{hover}\n\n{note}");
+        if c.runs_unwatched > 0 {
+            hover.push_str(
+                ": the runs not followed (the oldest) change in the table when the runs are listed again",
+            );
+        }
+    }
+    (text, hover)
 }
 
 /// How often a tracking server is polled: `MLSCOPE_SERVER_POLL_SECS` (at least 1 s), else

@@ -190,6 +190,12 @@ pub struct App {
     live: Option<ChangeFeed>,
     /// How the feed learns of changes (shown in the status bar).
     live_mode: Option<FeedMode>,
+    /// Which runs the store's file feed watches (live refresh), once it said.
+    live_coverage: Option<crate::watch::Coverage>,
+    /// Changes reported while the rows were being read, applied once they are in.
+    live_pending: std::collections::BTreeSet<crate::watch::Change>,
+    /// The runs search whose rows the change feed was asked to follow.
+    live_followed_search: Option<u64>,
     /// Metric histories being read incrementally, and those changed again meanwhile.
     tails_in_flight: HashSet<(String, String)>,
     tails_again: HashSet<(String, String)>,
@@ -263,6 +269,9 @@ impl App {
             perf: Perf::default(),
             live: None,
             live_mode: None,
+            live_coverage: None,
+            live_pending: Default::default(),
+            live_followed_search: None,
             tails_in_flight: HashSet::new(),
             tails_again: HashSet::new(),
             second_live: None,

@@ -209,7 +209,7 @@ impl App {
             match feed.try_next() {
                 Some(FeedEvent::Changes(c)) => changes.extend(c.into_iter().map(qualify_change)),
                 Some(FeedEvent::Failed(why)) => failed = Some(why),
-                Some(FeedEvent::Mode(_)) => {}
+                Some(FeedEvent::Mode(_) | FeedEvent::Following(_)) => {}
                 None => break,
             }
         }
