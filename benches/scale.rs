@@ -38,6 +38,9 @@
 //! `MLSCOPE_SCALE_KINDS` (comma-separated, default `list,filter,index,cli`) picks measurements;
 //! `MLSCOPE_SCALE_BACKENDS` (comma-separated, default `file,sqlite`) picks the stores (a
 //! 100,000-run file store and its SQLite twin do not fit on a small disk at once).
+//! `MLSCOPE_SCALE_SQLITE_WRITER=bulk` writes SQLite stores with bulk INSERTs into MLflow's schema
+//! (100,000 runs: 100 million metric rows) instead of mlscope's writer, after checking on a
+//! 40-run store written both ways that the rows are the same (kept in `bulk-check/`).
 //!
 //! Prints one markdown table and writes `results.json` (store paths and timings, read by
 //! `scripts/scale_bench_mlflow.sh`). Without `--bench` (under `cargo test --all-targets`) it
@@ -137,6 +140,72 @@ fn experiment_id(store: &dyn TrackingStore, name: &str) -> String {
         .experiment_id
 }
 
+/// One run of a scale store: the same content whichever writer writes it.
+struct RunContent {
+    name: String,
+    start: i64,
+    tags: Vec<RunTag>,
+    params: Vec<Param>,
+    metrics: Vec<Metric>,
+    status: RunStatus,
+    end: i64,
+}
+
+/// The content of run `i` (`rng` is shared by the runs of a store, in order).
+fn run_content(i: usize, steps: usize, rng: &mut Rng) -> RunContent {
+    let p1 = ["x", "y", "z", "w"];
+    let start = T0 + 60_000 * i as i64;
+    let tags = vec![
+        RunTag::new("scale.index", i.to_string()),
+        RunTag::new("scale.group", format!("g{}", i % 10)),
+        RunTag::new("mlflow.source.name", "train.py"),
+        RunTag::new("mlflow.source.type", "LOCAL"),
+    ];
+    let mut params = vec![Param::new("p0", i.to_string()), Param::new("p1", p1[i % 4])];
+    for j in 2..PARAMS {
+        params.push(Param::new(
+            format!("p{j}"),
+            format!("v{j}_{}", rng.next() % 1000),
+        ));
+    }
+    let m0_final = rng.unit();
+    let mut metrics = Vec::with_capacity(METRICS * steps);
+    for s in 0..steps {
+        for k in 0..METRICS {
+            let value = if k == 0 {
+                let left = (steps - 1 - s) as f64 / (steps.max(2) - 1) as f64;
+                m0_final + 0.5 * left
+            } else {
+                (-(s as f64) / (10.0 + k as f64)).exp() + 0.01 * rng.unit()
+            };
+            let ts = start + 1000 + (s * METRICS + k) as i64;
+            metrics.push(Metric::new(format!("m{k}"), value, ts, s as i64));
+        }
+    }
+    let status = if i % 17 == 0 {
+        RunStatus::Failed
+    } else {
+        RunStatus::Finished
+    };
+    RunContent {
+        name: format!("scale-{i:05}"),
+        start,
+        tags,
+        params,
+        metrics,
+        status,
+        end: start + 50_000,
+    }
+}
+
+/// Which writer makes SQLite stores: mlscope's own (`TrackingStore` calls, one transaction per
+/// call, as a training script would) or, with `MLSCOPE_SCALE_SQLITE_WRITER=bulk`, bulk INSERTs
+/// into MLflow's schema in transactions of 1,000 runs (for 100,000-run stores: the library
+/// writes ~1,000 metric rows a run in its own durable transaction).
+fn sqlite_bulk_writer() -> bool {
+    std::env::var("MLSCOPE_SCALE_SQLITE_WRITER").is_ok_and(|w| w == "bulk")
+}
+
 /// Writes a `runs`-run store unless a complete one is there (a `.done` marker beside it).
 fn ensure_store(dir: &Path, backend: Backend, runs: usize, steps: usize) -> PathBuf {
     let path = store_path(dir, backend, runs, steps);
@@ -149,69 +218,11 @@ fn ensure_store(dir: &Path, backend: Backend, runs: usize, steps: usize) -> Path
     let _ = std::fs::remove_file(&path);
     std::fs::create_dir_all(parent).expect("create bench folder");
     let started = Instant::now();
-    let store = open(backend, &path);
-    let exp = store
-        .create_experiment(EXPERIMENT, None, &[])
-        .expect("create experiment");
-    let mut rng = Rng(0x5CA1_E000_0000_0001);
-    let p1 = ["x", "y", "z", "w"];
-    for i in 0..runs {
-        let start = T0 + 60_000 * i as i64;
-        let run = store
-            .create_run(CreateRun {
-                experiment_id: exp.clone(),
-                user_id: "bench".into(),
-                start_time: Some(start),
-                tags: vec![
-                    RunTag::new("scale.index", i.to_string()),
-                    RunTag::new("scale.group", format!("g{}", i % 10)),
-                    RunTag::new("mlflow.source.name", "train.py"),
-                    RunTag::new("mlflow.source.type", "LOCAL"),
-                ],
-                run_name: Some(format!("scale-{i:05}")),
-            })
-            .expect("create run");
-        let id = &run.info.run_id;
-        let mut params = vec![Param::new("p0", i.to_string()), Param::new("p1", p1[i % 4])];
-        for j in 2..PARAMS {
-            params.push(Param::new(
-                format!("p{j}"),
-                format!("v{j}_{}", rng.next() % 1000),
-            ));
-        }
-        store.log_batch(id, &[], &params, &[]).expect("log params");
-        let m0_final = rng.unit();
-        let mut metrics = Vec::with_capacity(METRICS * steps);
-        for s in 0..steps {
-            for k in 0..METRICS {
-                let value = if k == 0 {
-                    let left = (steps - 1 - s) as f64 / (steps.max(2) - 1) as f64;
-                    m0_final + 0.5 * left
-                } else {
-                    (-(s as f64) / (10.0 + k as f64)).exp() + 0.01 * rng.unit()
-                };
-                let ts = start + 1000 + (s * METRICS + k) as i64;
-                metrics.push(Metric::new(format!("m{k}"), value, ts, s as i64));
-            }
-        }
-        for chunk in metrics.chunks(1000) {
-            store.log_batch(id, chunk, &[], &[]).expect("log metrics");
-        }
-        let status = if i % 17 == 0 {
-            RunStatus::Failed
-        } else {
-            RunStatus::Finished
-        };
-        store
-            .update_run_info(id, Some(status), Some(start + 50_000), None)
-            .expect("end run");
-        if (i + 1) % 10_000 == 0 {
-            eprintln!(
-                "  {} runs written in {:.0} s",
-                i + 1,
-                started.elapsed().as_secs_f64()
-            );
-        }
+    if backend == Backend::Sqlite && sqlite_bulk_writer() {
+        check_bulk_writer(dir);
+        write_sqlite_bulk(&path, runs, steps);
+    } else {
+        write_with_library(backend, &path, runs, steps);
     }
     std::fs::write(&done, b"").expect("write marker");
     eprintln!(
@@ -221,6 +232,282 @@ fn ensure_store(dir: &Path, backend: Backend, runs: usize, steps: usize) -> Path
         path.display()
     );
     path
+}
+
+fn progress(written: usize, started: Instant) {
+    if written % 10_000 == 0 {
+        eprintln!(
+            "  {written} runs written in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// Writes the store at `path` with mlscope's own writer (`TrackingStore` calls).
+fn write_with_library(backend: Backend, path: &Path, runs: usize, steps: usize) {
+    let started = Instant::now();
+    let store = open(backend, path);
+    let exp = store
+        .create_experiment(EXPERIMENT, None, &[])
+        .expect("create experiment");
+    let mut rng = Rng(0x5CA1_E000_0000_0001);
+    for i in 0..runs {
+        let content = run_content(i, steps, &mut rng);
+        let run = store
+            .create_run(CreateRun {
+                experiment_id: exp.clone(),
+                user_id: "bench".into(),
+                start_time: Some(content.start),
+                tags: content.tags,
+                run_name: Some(content.name),
+            })
+            .expect("create run");
+        let id = &run.info.run_id;
+        store
+            .log_batch(id, &[], &content.params, &[])
+            .expect("log params");
+        for chunk in content.metrics.chunks(1000) {
+            store.log_batch(id, chunk, &[], &[]).expect("log metrics");
+        }
+        store
+            .update_run_info(id, Some(content.status), Some(content.end), None)
+            .expect("end run");
+        progress(i + 1, started);
+    }
+}
+
+/// Writes the SQLite store at `path` with bulk INSERTs: the schema and the experiment through
+/// mlscope's writer, then every run's rows as mlscope's (and MLflow's) `create_run`,
+/// `log_batch` and `update_run_info` leave them (`check_bulk_writer` compares the two), in
+/// transactions of 1,000 runs with `synchronous = OFF` (a crash leaves no `.done` marker).
+fn write_sqlite_bulk(path: &Path, runs: usize, steps: usize) {
+    let started = Instant::now();
+    let exp = open(Backend::Sqlite, path)
+        .create_experiment(EXPERIMENT, None, &[])
+        .expect("create experiment");
+    let exp: i64 = exp.parse().expect("SQLite experiment ids are numbers");
+    let mut conn = rusqlite::Connection::open(path).expect("open SQLite store");
+    conn.execute_batch(
+        "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY; PRAGMA cache_size = -512000;",
+    )
+    .expect("bulk pragmas");
+    let location: String = conn
+        .query_row(
+            "SELECT artifact_location FROM experiments WHERE experiment_id = ?1",
+            [exp],
+            |r| r.get(0),
+        )
+        .expect("experiment's artifact location");
+    // The metrics table's secondary indexes (by run) are made after the rows: built by sorting
+    // they take less time and less space (full pages) than grown by 100 million inserts.
+    let secondary: Vec<(String, String)> = {
+        let mut statement = conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name = 'metrics' AND sql IS NOT NULL",
+            )
+            .expect("list metric indexes");
+        statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("list metric indexes")
+            .collect::<Result<_, _>>()
+            .expect("read metric indexes")
+    };
+    for (name, _) in &secondary {
+        conn.execute_batch(&format!("DROP INDEX \"{name}\""))
+            .expect("drop metric index");
+    }
+    let mut rng = Rng(0x5CA1_E000_0000_0001);
+    let mut i = 0;
+    while i < runs {
+        let tx = conn.transaction().expect("begin");
+        {
+            let mut run_row = tx
+                .prepare_cached(
+                    "INSERT INTO runs (run_uuid, name, source_type, source_name, \
+                     entry_point_name, user_id, status, start_time, end_time, source_version, \
+                     lifecycle_stage, artifact_uri, experiment_id, deleted_time) VALUES \
+                     (?1, ?2, 'UNKNOWN', '', '', 'bench', ?3, ?4, ?5, '', 'active', ?6, ?7, NULL)",
+                )
+                .expect("prepare runs");
+            let mut tag_row = tx
+                .prepare_cached("INSERT INTO tags (\"key\", value, run_uuid) VALUES (?1, ?2, ?3)")
+                .expect("prepare tags");
+            let mut param_row = tx
+                .prepare_cached("INSERT INTO params (\"key\", value, run_uuid) VALUES (?1, ?2, ?3)")
+                .expect("prepare params");
+            let mut metric_row = tx
+                .prepare_cached(
+                    "INSERT INTO metrics (\"key\", value, timestamp, run_uuid, step, is_nan) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                )
+                .expect("prepare metrics");
+            let mut latest_row = tx
+                .prepare_cached(
+                    "INSERT INTO latest_metrics (\"key\", value, timestamp, step, is_nan, \
+                     run_uuid) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                )
+                .expect("prepare latest metrics");
+            let end = (i + 1000).min(runs);
+            for n in i..end {
+                let content = run_content(n, steps, &mut rng);
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                let artifact_uri = format!("{}/{id}/artifacts", location.trim_end_matches('/'));
+                run_row
+                    .execute(rusqlite::params![
+                        id,
+                        content.name,
+                        content.status.as_str(),
+                        content.start,
+                        content.end,
+                        artifact_uri,
+                        exp
+                    ])
+                    .expect("insert run");
+                for tag in content
+                    .tags
+                    .iter()
+                    .chain([&RunTag::new("mlflow.runName", content.name.clone())])
+                {
+                    tag_row
+                        .execute(rusqlite::params![tag.key, tag.value, id])
+                        .expect("insert tag");
+                }
+                for p in &content.params {
+                    param_row
+                        .execute(rusqlite::params![p.key, p.value, id])
+                        .expect("insert param");
+                }
+                // MLflow's latest value: greatest (step, timestamp, value); the values here
+                // are finite (no NaN/inf rewriting needed).
+                let mut latest: std::collections::BTreeMap<&str, &Metric> = Default::default();
+                for m in &content.metrics {
+                    metric_row
+                        .execute(rusqlite::params![m.key, m.value, m.timestamp, id, m.step])
+                        .expect("insert metric");
+                    let newer = latest.get(m.key.as_str()).is_none_or(|l| {
+                        (m.step, m.timestamp) > (l.step, l.timestamp)
+                            || ((m.step, m.timestamp) == (l.step, l.timestamp) && m.value > l.value)
+                    });
+                    if newer {
+                        latest.insert(&m.key, m);
+                    }
+                }
+                for (key, m) in latest {
+                    latest_row
+                        .execute(rusqlite::params![key, m.value, m.timestamp, m.step, id])
+                        .expect("insert latest metric");
+                }
+                progress(n + 1, started);
+            }
+            i = end;
+        }
+        tx.commit().expect("commit");
+    }
+    for (name, sql) in &secondary {
+        let indexing = Instant::now();
+        conn.execute_batch(sql).expect("recreate metric index");
+        eprintln!(
+            "  index {name} made in {:.0} s",
+            indexing.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// Writes a small store with both SQLite writers (`$MLSCOPE_SCALE_DIR/bulk-check/`) and panics
+/// unless their rows are the same (run ids aside): the bulk writer's stores are what mlscope's
+/// writer would have written. The two stores are kept for a check with real MLflow.
+fn check_bulk_writer(dir: &Path) {
+    let check = dir.join("bulk-check");
+    let _ = std::fs::remove_dir_all(&check);
+    std::fs::create_dir_all(&check).expect("create bulk-check folder");
+    let (runs, steps) = (40, 5);
+    let library = check.join("library.db");
+    let bulk = check.join("bulk.db");
+    write_with_library(Backend::Sqlite, &library, runs, steps);
+    write_sqlite_bulk(&bulk, runs, steps);
+    // Every row of the run tables, the run id replaced by the run's name.
+    let dump = |path: &Path| -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).expect("open check store");
+        let mut rows = Vec::new();
+        for (table, sql) in [
+            (
+                "runs",
+                "SELECT name, source_type, source_name, entry_point_name, user_id, status, \
+                 start_time, end_time, source_version, lifecycle_stage, \
+                 replace(artifact_uri, run_uuid, '<id>'), experiment_id, deleted_time FROM runs",
+            ),
+            (
+                "tags",
+                "SELECT r.name, t.\"key\", t.value FROM tags t JOIN runs r USING (run_uuid)",
+            ),
+            (
+                "params",
+                "SELECT r.name, p.\"key\", p.value FROM params p JOIN runs r USING (run_uuid)",
+            ),
+            (
+                "metrics",
+                "SELECT r.name, m.\"key\", m.value, m.timestamp, m.step, m.is_nan \
+                 FROM metrics m JOIN runs r USING (run_uuid)",
+            ),
+            (
+                "latest_metrics",
+                "SELECT r.name, m.\"key\", m.value, m.timestamp, m.step, m.is_nan \
+                 FROM latest_metrics m JOIN runs r USING (run_uuid)",
+            ),
+        ] {
+            let mut statement = conn.prepare(sql).expect("prepare dump");
+            let columns = statement.column_count();
+            let mut found = statement.query([]).expect("dump");
+            while let Some(row) = found.next().expect("dump row") {
+                let values: Vec<rusqlite::types::Value> =
+                    (0..columns).map(|c| row.get(c).expect("column")).collect();
+                rows.push(format!("{table} {values:?}"));
+            }
+        }
+        let mut schema = conn
+            .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master")
+            .expect("prepare schema");
+        let mut found = schema.query([]).expect("schema");
+        while let Some(row) = found.next().expect("schema row") {
+            let values: Vec<rusqlite::types::Value> =
+                (0..4).map(|c| row.get(c).expect("column")).collect();
+            rows.push(format!("schema {values:?}"));
+        }
+        drop(found);
+        drop(schema);
+        let runs_with_no_row = conn
+            .query_row(
+                "SELECT count(*) FROM (SELECT run_uuid FROM tags UNION SELECT run_uuid FROM \
+                 params UNION SELECT run_uuid FROM metrics UNION SELECT run_uuid FROM \
+                 latest_metrics) WHERE run_uuid NOT IN (SELECT run_uuid FROM runs)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .expect("orphan rows");
+        assert_eq!(runs_with_no_row, 0, "rows of no run in {}", path.display());
+        rows.sort();
+        rows
+    };
+    let (a, b) = (dump(&library), dump(&bulk));
+    let run_rows = a.iter().filter(|r| !r.starts_with("schema ")).count();
+    assert_eq!(
+        run_rows,
+        runs * (1 + 5 + PARAMS + METRICS * steps + METRICS)
+    );
+    if let Some((x, y)) = a.iter().zip(&b).find(|(x, y)| x != y) {
+        panic!("the bulk writer differs from mlscope's: {x} (library) vs {y} (bulk)");
+    }
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "the bulk writer wrote another number of rows"
+    );
+    eprintln!(
+        "bulk SQLite writer checked against mlscope's: {} rows identical ({})",
+        a.len(),
+        check.display()
+    );
 }
 
 fn ensure_history(dir: &Path, backend: Backend, points: usize) -> PathBuf {
