@@ -200,7 +200,7 @@ pub enum Command {
     SetReadOnly(bool),
     /// Show a message in the window.
     Notify(String),
-    /// Keep these palette colours for these runs (runs shown without one, in table order).
+    /// Keep these palette colours for these runs (top rows and selected runs without one).
     AssignRunColors(Vec<(String, [u8; 3])>),
     /// The user's colour for a run.
     SetRunColor {

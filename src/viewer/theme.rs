@@ -1,5 +1,6 @@
 //! Every colour and spacing of the viewer, and the colour of each run: from a palette of
-//! distinct colours, given in table order and kept (persisted) once given, or chosen by the user.
+//! distinct colours, given to the top rows and the selected runs in table order and kept (persisted)
+//! once given, or chosen by the user.
 
 use egui::Color32;
 
@@ -20,25 +21,43 @@ pub fn color_of(persisted: &Persisted, run_id: &str) -> Color32 {
     }
 }
 
-/// Gives palette colours to the shown runs that have none, in table order (sent as a command;
-/// kept between sessions).
+/// Rows at the top of the table given palette colours (besides the selected runs).
+///
+/// Colours matter where runs are drawn side by side; giving one to every row of a
+/// 100,000-run store kept 100,000 entries in the settings file for ever (rewritten at every
+/// save, on the UI thread) and looked each row up every frame.
+pub const COLOURED_TOP_ROWS: usize = 200;
+
+/// Selected runs given palette colours, at most; more selected runs than this share the
+/// palette's 20 colours many times over, and keep the colour their id gives them.
+pub const COLOURED_SELECTED_RUNS: usize = 2_000;
+
+/// Gives palette colours to the runs that have none among the top rows of the table (in table
+/// order) and the selected runs (the ones charted), sent as a command and kept between
+/// sessions. Bounded work a frame: at most [`COLOURED_TOP_ROWS`] + [`COLOURED_SELECTED_RUNS`]
+/// look-ups, whatever the size of the store.
 pub fn assign_shown_colors(ctx: &ViewCtx) {
     let Some(set) = ctx.run_set() else {
         return;
     };
     let given = &ctx.persisted().run_colors;
-    if ctx
+    let top = ctx
         .rows()
         .iter()
-        .all(|r| given.contains_key(&set.runs[r.run].info.run_id))
-    {
+        .take(COLOURED_TOP_ROWS)
+        .map(|r| set.runs[r.run].info.run_id.as_str());
+    // Selected runs of the run set, in the store's order (newest first), after the top rows.
+    let mut selected: Vec<(usize, &str)> = ctx
+        .selection()
+        .iter()
+        .filter_map(|id| set.index.get(id).map(|&i| (i, id.as_str())))
+        .take(COLOURED_SELECTED_RUNS)
+        .collect();
+    selected.sort_unstable();
+    let order: Vec<&str> = top.chain(selected.into_iter().map(|(_, id)| id)).collect();
+    if order.iter().all(|id| given.contains_key(*id)) {
         return;
     }
-    let order: Vec<&str> = ctx
-        .rows()
-        .iter()
-        .map(|r| set.runs[r.run].info.run_id.as_str())
-        .collect();
     let new = assign_colors(&order, given);
     if !new.is_empty() {
         ctx.send(Command::AssignRunColors(new));
@@ -166,4 +185,99 @@ pub fn apply(ctx: &egui::Context, dark: bool) {
     } else {
         egui::Theme::Light
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{LifecycleStage, Run, RunData, RunInfo, RunInputs};
+    use crate::viewer::cache::Entry;
+    use crate::viewer::context::ViewData;
+    use crate::viewer::runs_model::{Row, RunSet};
+
+    /// A loaded run set of `n` runs shown in store order, with `selected` selected.
+    fn data_with(n: usize, selected: &[usize]) -> ViewData {
+        let runs: Vec<Arc<Run>> = (0..n)
+            .map(|i| {
+                Arc::new(Run {
+                    info: RunInfo {
+                        run_id: format!("run{i:05}"),
+                        run_name: format!("run {i}"),
+                        experiment_id: "1".into(),
+                        user_id: "tester".into(),
+                        status: RunStatus::Finished,
+                        start_time: Some(1_700_000_000_000 - i as i64),
+                        end_time: None,
+                        artifact_uri: String::new(),
+                        lifecycle_stage: LifecycleStage::Active,
+                    },
+                    data: RunData::default(),
+                    inputs: RunInputs::default(),
+                })
+            })
+            .collect();
+        let mut data = ViewData::new(Persisted::default(), false);
+        data.rows.rows = (0..n)
+            .map(|run| Row {
+                run,
+                depth: 0,
+                has_children: false,
+                context_only: false,
+            })
+            .collect();
+        data.selection = selected.iter().map(|i| format!("run{i:05}")).collect();
+        data.runs.entry = Entry::Ready(Arc::new(RunSet::new(runs, 1)));
+        data
+    }
+
+    fn assigned(data: &ViewData) -> Vec<(String, [u8; 3])> {
+        let ctx = data.ctx();
+        assign_shown_colors(&ctx);
+        ctx.into_commands()
+            .into_iter()
+            .flat_map(|c| match c {
+                Command::AssignRunColors(colors) => colors,
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_top_rows_and_the_selected_runs_get_colours_not_every_row() {
+        let data = data_with(10_000, &[5, 7_000, 9_999]);
+        let colors = assigned(&data);
+        let ids: std::collections::BTreeSet<&str> =
+            colors.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(colors.len(), COLOURED_TOP_ROWS + 2);
+        for i in 0..COLOURED_TOP_ROWS {
+            assert!(ids.contains(format!("run{i:05}").as_str()), "row {i}");
+        }
+        assert!(ids.contains("run07000") && ids.contains("run09999"));
+        assert!(!ids.contains("run00200") && !ids.contains("run05000"));
+        // The first rows get the palette's colours in table order, all distinct.
+        assert_eq!(colors[0].1, PALETTE[0]);
+        let first: std::collections::BTreeSet<[u8; 3]> =
+            colors.iter().take(PALETTE.len()).map(|(_, c)| *c).collect();
+        assert_eq!(first.len(), PALETTE.len());
+    }
+
+    #[test]
+    fn runs_already_coloured_are_not_given_again() {
+        let mut data = data_with(300, &[250]);
+        let colors = assigned(&data);
+        data.persisted.run_colors.extend(colors);
+        assert!(assigned(&data).is_empty());
+    }
+
+    #[test]
+    fn a_huge_selection_gives_at_most_its_cap() {
+        let all: Vec<usize> = (0..10_000).collect();
+        let data = data_with(10_000, &all);
+        assert_eq!(
+            assigned(&data).len(),
+            COLOURED_TOP_ROWS.max(COLOURED_SELECTED_RUNS)
+        );
+    }
 }
