@@ -551,12 +551,13 @@ pub(crate) fn read_value_files(
     dir: &Path,
     warnings: &mut Vec<StoreWarning>,
 ) -> BTreeMap<String, String> {
-    let mut values = BTreeMap::new();
+    // Collected at once: full B-tree nodes (see `index::decode_run`).
+    let mut values = Vec::new();
     for file in list_key_files(dir, warnings) {
         match files::read_file(&file.path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => {
-                    values.insert(file.key, text);
+                    values.push((file.key, text));
                 }
                 Err(_) => warnings.push(StoreWarning::new(
                     file.path.display().to_string(),
@@ -569,7 +570,7 @@ pub(crate) fn read_value_files(
             )),
         }
     }
-    values
+    values.into_iter().collect()
 }
 
 /// Maps `items` with `f` on up to 4 scoped threads (fewer for small inputs), keeping order.

@@ -337,14 +337,21 @@ impl Reader<'_> {
             );
             let mut stmt = tx.prepare_cached(&sql)?;
             let mut rows = stmt.query(p())?;
+            // Gathered per run, then each map built at once: full B-tree nodes (see
+            // `index::decode_run`).
+            let mut params: Vec<Vec<(String, String)>> = vec![Vec::new(); runs.len()];
             while let Some(row) = rows.next()? {
                 let Some(i) = run_position(&index, row.get_ref(0)?) else {
                     continue;
                 };
                 if let Some(key) = as_string(row.get_ref(1)?) {
                     let value = as_string(row.get_ref(2)?).unwrap_or_default();
-                    runs[i].data.params.insert(key, value);
+                    params[i].push((key, value));
                 }
+            }
+            // (Each run's maps are still empty here: built from the `runs` row alone.)
+            for (run, params) in runs.iter_mut().zip(params) {
+                run.data.params = params.into_iter().collect();
             }
         }
         // Tags.
@@ -353,14 +360,18 @@ impl Reader<'_> {
                 format!("SELECT run_uuid, \"key\", value FROM tags WHERE run_uuid IN ({subquery})");
             let mut stmt = tx.prepare_cached(&sql)?;
             let mut rows = stmt.query(p())?;
+            let mut tags: Vec<Vec<(String, String)>> = vec![Vec::new(); runs.len()];
             while let Some(row) = rows.next()? {
                 let Some(i) = run_position(&index, row.get_ref(0)?) else {
                     continue;
                 };
                 if let Some(key) = as_string(row.get_ref(1)?) {
                     let value = as_string(row.get_ref(2)?).unwrap_or_default();
-                    runs[i].data.tags.insert(key, value);
+                    tags[i].push((key, value));
                 }
+            }
+            for (run, tags) in runs.iter_mut().zip(tags) {
+                run.data.tags = tags.into_iter().collect();
             }
         }
         // Latest metrics.
