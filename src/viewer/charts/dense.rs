@@ -30,6 +30,10 @@ use egui_plot::{
 /// stays a path.
 pub const DENSE_SPAN_PX: f32 = 3.0;
 
+/// Most pixel columns of dense stretches a card of lines draws, all lines together (4 vertices
+/// each): past it, columns are several pixels wide.
+const MAX_CARD_COLUMNS: f32 = 100_000.0;
+
 /// Dashes of a dense stretch are this fraction of the style's dash length apart (as
 /// `egui_plot`'s dashed lines: the golden ratio).
 const DASH_GAP: f32 = 0.618;
@@ -37,8 +41,10 @@ const DASH_GAP: f32 = 0.618;
 /// A pixel column of a dense stretch of a line, in screen points.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ColumnSpan {
-    /// Left edge of the column (a whole number of points).
+    /// Left edge of the column (a whole number of columns from x = 0).
     pub left: f32,
+    /// Right edge.
+    pub right: f32,
     /// Top (smallest y) of its points.
     pub top: f32,
     /// Bottom (largest y).
@@ -61,7 +67,13 @@ pub struct Split {
 /// pieces. A column is dense when it holds two points or more whose extent is at least
 /// [`DENSE_SPAN_PX`]; every segment between two points lies in a dense column's span, in the
 /// strip between two adjacent dense columns ([`add_columns`]), or in a path piece.
+#[cfg(test)]
 pub fn split(screen: &[Pos2]) -> Split {
+    split_columns(screen, 1.0)
+}
+
+/// [`split`] with columns `width` points wide (a card of very many lines draws them coarser).
+pub fn split_columns(screen: &[Pos2], width: f32) -> Split {
     let n = screen.len();
     let mut out = Split::default();
     // Where the path piece being collected starts, while segments are not in a column's span.
@@ -79,11 +91,11 @@ pub fn split(screen: &[Pos2]) -> Split {
     let mut prev: Option<(f32, bool)> = None;
     let mut i = 0;
     while i < n {
-        let column = screen[i].x.floor();
+        let column = (screen[i].x / width).floor() * width;
         let (mut top, mut bottom) = (screen[i].y, screen[i].y);
         let mut j = i + 1;
         // A non-finite position is a column of its own (never dense).
-        while j < n && column.is_finite() && screen[j].x.floor() == column {
+        while j < n && column.is_finite() && (screen[j].x / width).floor() * width == column {
             top = top.min(screen[j].y);
             bottom = bottom.max(screen[j].y);
             j += 1;
@@ -91,7 +103,7 @@ pub fn split(screen: &[Pos2]) -> Split {
         let dense = j - i >= 2 && bottom - top >= DENSE_SPAN_PX;
         if i > 0 {
             // The step in from a dense column just before is in the strip joining the two.
-            let joined = prev.is_some_and(|(c, d)| d && c + 1.0 == column);
+            let joined = prev.is_some_and(|(c, d)| d && c + width == column);
             segment(i - 1, dense && joined, &mut out);
         }
         for k in i..j - 1 {
@@ -100,6 +112,7 @@ pub fn split(screen: &[Pos2]) -> Split {
         if dense {
             out.columns.push(ColumnSpan {
                 left: column,
+                right: column + width,
                 top,
                 bottom,
                 first: i,
@@ -170,12 +183,12 @@ pub fn add_columns(
     // The last column of the strip being drawn.
     let mut open: Option<ColumnSpan> = None;
     for c in columns {
-        let shown = c.left + 1.0 >= clip.left() && c.left <= clip.right() && drawn(c);
+        let shown = c.right >= clip.left() && c.left <= clip.right() && drawn(c);
         match open {
-            Some(last) if shown && c.left == last.left + 1.0 => {}
+            Some(last) if shown && c.left == last.right => {}
             _ => {
                 if let Some(last) = open.take() {
-                    add(mesh, last.left + 1.0, &last, true);
+                    add(mesh, last.right, &last, true);
                 }
                 if !shown {
                     continue;
@@ -183,11 +196,11 @@ pub fn add_columns(
                 add(mesh, c.left, c, false);
             }
         }
-        add(mesh, c.left + 0.5, c, true);
+        add(mesh, 0.5 * (c.left + c.right), c, true);
         open = Some(*c);
     }
     if let Some(last) = open {
-        add(mesh, last.left + 1.0, &last, true);
+        add(mesh, last.right, &last, true);
     }
 }
 
@@ -342,11 +355,15 @@ impl PlotItem for DenseLines<'_> {
         let px_per_unit = transform.dpos_dvalue_x();
         let clip = *transform.frame();
         let to_screen = affine(transform);
+        // Columns wider than a pixel when the card has very many lines: what a frame draws
+        // stays within a budget of columns (a band of hundreds of noisy lines is a blur anyway).
+        let columns = self.lines.len() as f32 * clip.width().max(1.0);
+        let width = (columns / MAX_CARD_COLUMNS).ceil().max(1.0);
         let mut screen = Vec::new();
         for l in &self.lines {
             screen.clear();
             screen.extend(l.points.iter().map(&to_screen));
-            let split = split(&screen);
+            let split = split_columns(&screen, width);
             if !split.columns.is_empty() {
                 let mut mesh = Mesh::default();
                 let stripes = stripes(l.style, l.width);
@@ -753,6 +770,7 @@ mod tests {
     fn adjacent_columns_are_one_feathered_strip_from_edge_to_edge() {
         let column = |left: f32, top: f32| ColumnSpan {
             left,
+            right: left + 1.0,
             top,
             bottom: top + 10.0,
             first: 0,
@@ -791,6 +809,27 @@ mod tests {
             c.left != 11.0
         });
         assert_eq!(mesh.vertices.len(), 4 * (3 + 3 + 3));
+    }
+
+    #[test]
+    fn wider_columns_keep_every_points_span_in_fewer_columns() {
+        let screen = noisy(20_000, 400.0, 40.0);
+        let split = split_columns(&screen, 4.0);
+        assert!(
+            (99..=101).contains(&split.columns.len()),
+            "{}",
+            split.columns.len()
+        );
+        for c in &split.columns {
+            assert_eq!(c.right - c.left, 4.0);
+            for p in screen.iter().filter(|p| (c.left..c.right).contains(&p.x)) {
+                assert!((c.top..=c.bottom).contains(&p.y), "{p:?} outside {c:?}");
+            }
+        }
+        let mut mesh = Mesh::default();
+        let clip = Rect::from_min_max(pos2(0.0, 0.0), pos2(1000.0, 1000.0));
+        add_columns(&mut mesh, &split.columns, Color32::RED, 1.2, clip, |_| true);
+        assert!(mesh.vertices.len() <= 4 * 103);
     }
 
     #[test]
