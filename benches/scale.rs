@@ -182,7 +182,7 @@ fn run_content(i: usize, steps: usize, rng: &mut Rng) -> RunContent {
             metrics.push(Metric::new(format!("m{k}"), value, ts, s as i64));
         }
     }
-    let status = if i % 17 == 0 {
+    let status = if i.is_multiple_of(17) {
         RunStatus::Failed
     } else {
         RunStatus::Finished
@@ -235,7 +235,7 @@ fn ensure_store(dir: &Path, backend: Backend, runs: usize, steps: usize) -> Path
 }
 
 fn progress(written: usize, started: Instant) {
-    if written % 10_000 == 0 {
+    if written.is_multiple_of(10_000) {
         eprintln!(
             "  {written} runs written in {:.0} s",
             started.elapsed().as_secs_f64()
