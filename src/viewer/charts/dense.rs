@@ -4,11 +4,14 @@
 //! pixels (noise), a path zig-zags up and down through every column, and egui tessellates it on
 //! the CPU into a feathered strip: with tens of noisy runs that was most of a frame (millions of
 //! vertices). Such a stretch is drawn instead as what the screen shows of it: per pixel column
-//! one quad from its lowest to its highest point, the step in from the column before included,
-//! all of a line's columns in one [`egui::Mesh`] ([`DenseLines`]). The rest of the line (smooth
+//! the span from its lowest to its highest point, adjacent columns joined into one feathered
+//! strip (the steps between them inside it, as `egui_plot`'s band of a solid line), all of a
+//! line's strips in one [`egui::Mesh`] ([`DenseLines`]). The rest of the line (smooth
 //! or sparse parts) stays an `egui_plot` line drawn as before, so a smooth curve looks exactly
-//! as it did. A dashed or dotted line's dense columns are drawn in stripes of its dash length, so
-//! the metrics of a card stay apart.
+//! as it did. A dashed or dotted line is dashed along x, in stripes of its dash length anchored
+//! to the data, both in its dense columns and on its paths ([`dash_by_x`]), so the metrics of a
+//! card stay apart. A card of very many lines draws its dense columns wider than a pixel (at
+//! most `MAX_CARD_COLUMNS` columns a card).
 //!
 //! The card of one metric against another draws a path in two dimensions: its dense paths are
 //! rasterised into one grid of cells a point wide for the whole card ([`PairedRaster`]), each
@@ -63,16 +66,17 @@ pub struct Split {
     pub pieces: Vec<Range<usize>>,
 }
 
-/// Splits a line's points (screen positions, x non-decreasing) into dense pixel columns and path
-/// pieces. A column is dense when it holds two points or more whose extent is at least
-/// [`DENSE_SPAN_PX`]; every segment between two points lies in a dense column's span, in the
-/// strip between two adjacent dense columns ([`add_columns`]), or in a path piece.
+/// [`split_columns`] with columns a pixel wide (tests).
 #[cfg(test)]
 pub fn split(screen: &[Pos2]) -> Split {
     split_columns(screen, 1.0)
 }
 
-/// [`split`] with columns `width` points wide (a card of very many lines draws them coarser).
+/// Splits a line's points (screen positions, x non-decreasing) into dense columns `width` points
+/// wide (one pixel, or more when a card has very many lines) and path pieces. A column is dense
+/// when it holds two points or more whose extent is at least [`DENSE_SPAN_PX`]; every segment
+/// between two points lies in a dense column's span, in the strip between two adjacent dense
+/// columns ([`add_columns`]), or in a path piece.
 pub fn split_columns(screen: &[Pos2], width: f32) -> Split {
     let n = screen.len();
     let mut out = Split::default();
