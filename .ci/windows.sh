@@ -73,6 +73,10 @@ WINE_SKIPS=(
     # the recursive ReadDirectoryChangesW watch (inotify per folder) reports nothing more for
     # it; on Windows the watch on the store root covers every folder below it
     deleting_and_recreating_runs_under_the_watcher_does_not_panic
+    # Wine: the same emulation misses, in about half the runs, the folder of a run created
+    # right after the watch starts (tests/live_opening.rs, 2 of 4 under Wine on 2026-12-06);
+    # the viewer's catch-up after the rows is what it checks, and it runs on Linux and macOS
+    a_run_logged_while_the_store_opens_shows
     # Windows, not Wine: these compare with MLflow's Linux reading of fixtures that hold keys
     # with ':' (eval:split, eval:auc), which Windows refuses (as MLflow there does) and NTFS
     # cannot store; Wine shows them from the Linux file system. The damaged_* tests of the same

@@ -79,6 +79,10 @@ pub(super) fn run_file_feed(
         poll_forever(tx, control, FALLBACK_POLL);
         return;
     }
+    if !Plan::per_folder() {
+        run_whole_tree_feed(root, tx, control);
+        return;
+    }
     let (raw_tx, raw_rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
     let watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
         // Reads (the viewer's own among them) are dropped here, before they cost anything more.
@@ -168,6 +172,84 @@ pub(super) fn run_file_feed(
         }
         if !had_limit && plan.limit.is_some() {
             tx.send(FeedEvent::Following(plan.coverage()));
+        }
+        if !changes.is_empty() && !tx.send(FeedEvent::Changes(changes.into_iter().collect())) {
+            return;
+        }
+    }
+}
+
+/// The feed where one watch covers the whole root (FSEvents, ReadDirectoryChangesW): every run
+/// is followed from the start, through `notify-debouncer-full` as before the per-folder plan
+/// (its file-id cache is what makes Wine's emulation of Windows report appends to metric files;
+/// `tests/live_refresh.rs` under Wine in CI).
+fn run_whole_tree_feed(root: &Path, tx: &Outbox, control: &Receiver<Control>) {
+    use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+    let (raw_tx, raw_rx) = std::sync::mpsc::channel::<DebounceEventResult>();
+    let debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
+        let _ = raw_tx.send(result);
+    });
+    let Ok(mut debouncer) = debouncer else {
+        poll_forever(tx, control, FALLBACK_POLL);
+        return;
+    };
+    if debouncer
+        .watch(root, notify::RecursiveMode::Recursive)
+        .is_err()
+    {
+        drop(debouncer);
+        poll_forever(tx, control, FALLBACK_POLL);
+        return;
+    }
+    tx.send(FeedEvent::Mode(FeedMode::Events));
+    let mut runs_asked = 0;
+    let canonical_root = std::fs::canonicalize(root).ok().filter(|c| c != root);
+    loop {
+        loop {
+            match control.try_recv() {
+                Ok(Control::Follow(runs)) => {
+                    runs_asked = runs_asked.max(runs.len());
+                    tx.send(FeedEvent::Following(Coverage {
+                        runs_watched: runs_asked,
+                        runs_deep: runs_asked,
+                        ..Coverage::default()
+                    }));
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        let result = match raw_rx.recv_timeout(IDLE_WAIT) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => {
+                tx.send(FeedEvent::Failed("the file watch stopped".into()));
+                poll_forever(tx, control, FALLBACK_POLL);
+                return;
+            }
+        };
+        let mut changes = BTreeSet::new();
+        match result {
+            Ok(events) => {
+                for event in events {
+                    if event.need_rescan() {
+                        changes.insert(Change::Everything);
+                    }
+                    if !changes_content(&event.kind) {
+                        continue;
+                    }
+                    for path in &event.paths {
+                        if let Some(change) = classify_event(root, canonical_root.as_deref(), path)
+                        {
+                            changes.insert(change);
+                        }
+                    }
+                }
+            }
+            // Lost events (queue overflow, a watch removed): re-read everything.
+            Err(_) => {
+                changes.insert(Change::Everything);
+            }
         }
         if !changes.is_empty() && !tx.send(FeedEvent::Changes(changes.into_iter().collect())) {
             return;
